@@ -1,0 +1,3 @@
+"""Authentication: local accounts (and, later, TOTP, lockout and OAuth)."""
+
+from .authenticator import HubfrontAuthenticator, PortalHandlersMixin  # noqa: F401

@@ -1,0 +1,342 @@
+"""Catalog and group policy models, and quantity parsing.
+
+Everything an operator or a group admin writes about resources passes through
+these pydantic models, so a bad value is refused with the field at fault before
+anything is stored. Quantities follow Kubernetes conventions: CPU in cores
+(``2``, ``0.5``, ``500m``) and memory in bytes (``4Gi``, ``4G``, ``4096Mi``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+RESOURCES = ("cpu", "memory", "gpu", "sessions")
+RESOURCE_LABELS = {"cpu": "CPU", "memory": "Memory", "gpu": "GPU", "sessions": "Sessions"}
+
+_MEMORY_SUFFIXES = {
+    "": 1,
+    "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
+    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40,
+}
+_QUANTITY = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*$")
+_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_cpu(value: Any) -> float:
+    """Parse a CPU quantity into cores: ``2`` → 2.0, ``500m`` → 0.5."""
+    if isinstance(value, bool):
+        raise ValueError("expected a CPU quantity such as 2, 0.5 or 500m")
+    if isinstance(value, (int, float)):
+        cores = float(value)
+    else:
+        m = _QUANTITY.match(str(value))
+        if not m or m.group(2) not in ("", "m"):
+            raise ValueError(f"invalid CPU quantity {value!r} (use e.g. 2, 0.5 or 500m)")
+        cores = float(m.group(1)) / (1000 if m.group(2) == "m" else 1)
+    if cores < 0:
+        raise ValueError("must not be negative")
+    return cores
+
+
+def parse_memory(value: Any) -> int:
+    """Parse a memory quantity into bytes: ``4Gi``, ``4G``, ``4096Mi`` or a byte count."""
+    if isinstance(value, bool):
+        raise ValueError("expected a memory quantity such as 4Gi or 512Mi")
+    if isinstance(value, (int, float)):
+        number, factor = float(value), 1
+    else:
+        m = _QUANTITY.match(str(value))
+        if not m or m.group(2) not in _MEMORY_SUFFIXES:
+            raise ValueError(
+                f"invalid memory quantity {value!r} (use e.g. 4Gi, 512Mi or 4G)"
+            )
+        number, factor = float(m.group(1)), _MEMORY_SUFFIXES[m.group(2)]
+    if number < 0:
+        raise ValueError("must not be negative")
+    return int(number * factor)
+
+
+def parse_duration(value: Any) -> int:
+    """Parse a duration into seconds: ``3600``, ``30m``, ``2h``, ``1d``."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 3600, 30m, 2h or 1d")
+    if isinstance(value, (int, float)):
+        seconds = int(value)
+    else:
+        m = _QUANTITY.match(str(value))
+        if not m or m.group(2) not in _DURATION_UNITS:
+            raise ValueError(f"invalid duration {value!r} (use e.g. 3600, 30m, 2h or 1d)")
+        seconds = int(float(m.group(1)) * _DURATION_UNITS[m.group(2)])
+    if seconds <= 0:
+        raise ValueError("must be positive")
+    return seconds
+
+
+def format_cpu(cores: float | None) -> str:
+    if cores is None:
+        return "unlimited"
+    return f"{cores:g}"
+
+
+def format_memory(nbytes: int | float | None) -> str:
+    if nbytes is None:
+        return "unlimited"
+    for unit, factor in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if nbytes >= factor:
+            return f"{nbytes / factor:.3g} {unit}"
+    return f"{int(nbytes)} B"
+
+
+def format_amount(resource: str, value: float | int | None) -> str:
+    """Human text for one resource amount; ``None`` is unlimited."""
+    if value is None:
+        return "unlimited"
+    if resource == "cpu":
+        return format_cpu(value)
+    if resource == "memory":
+        return format_memory(value)
+    return str(int(value))
+
+
+Cpu = Annotated[float, BeforeValidator(parse_cpu)]
+Memory = Annotated[int, BeforeValidator(parse_memory)]
+Duration = Annotated[int, BeforeValidator(parse_duration)]
+Slug = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class InstanceType(_Model):
+    """A platform-wide machine shape. Quota counts these *limits*."""
+
+    name: Slug
+    display_name: str = ""
+    description: str = ""
+    cpu: Cpu = 1.0
+    memory: Memory = 2**30
+    gpu: int = Field(default=0, ge=0)
+    node_selector: dict[str, str] = {}
+    tolerations: list[dict[str, Any]] = []
+
+    @property
+    def title(self) -> str:
+        return self.display_name or self.name
+
+    def resources(self) -> dict[str, float]:
+        return {"cpu": self.cpu, "memory": self.memory, "gpu": self.gpu, "sessions": 1}
+
+    def summary(self) -> str:
+        text = f"{format_cpu(self.cpu)} CPU · {format_memory(self.memory)}"
+        return text + (f" · {self.gpu} GPU" if self.gpu else "")
+
+
+class LocalEnvironment(_Model):
+    """How an image runs in the embedded mode: an interpreter, or packages built into a venv."""
+
+    python: str | None = None
+    packages: list[str] = []
+
+
+class Image(_Model):
+    """A notebook image: a CPU and/or GPU container image plus a local environment."""
+
+    name: Slug
+    display_name: str = ""
+    description: str = ""
+    image: str | None = None
+    gpu_image: str | None = None
+    local: LocalEnvironment = LocalEnvironment()
+    quick_launch: Literal["tensorflow", "pytorch"] | None = None
+
+    @property
+    def title(self) -> str:
+        return self.display_name or self.name
+
+    def supports(self, instance_type: InstanceType) -> bool:
+        """GPU images go with GPU instance types, CPU images with CPU ones."""
+        if instance_type.gpu:
+            return bool(self.gpu_image) or not (self.image or self.gpu_image)
+        return bool(self.image) or not (self.image or self.gpu_image)
+
+    def container_image(self, instance_type: InstanceType) -> str | None:
+        if instance_type.gpu and self.gpu_image:
+            return self.gpu_image
+        return self.image or self.gpu_image
+
+
+class Catalog(_Model):
+    instance_types: list[InstanceType] = []
+    images: list[Image] = []
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> "Catalog":
+        for field in ("instance_types", "images"):
+            names = [item.name for item in getattr(self, field)]
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            if dupes:
+                raise ValueError(f"{field}: duplicate names {', '.join(dupes)}")
+        return self
+
+    def instance_type(self, name: str) -> InstanceType | None:
+        return next((it for it in self.instance_types if it.name == name), None)
+
+    def image(self, name: str) -> Image | None:
+        return next((im for im in self.images if im.name == name), None)
+
+
+class Quota(_Model):
+    """Limits over cpu, memory, gpu and sessions; ``None`` means unlimited."""
+
+    cpu: Cpu | None = None
+    memory: Memory | None = None
+    gpu: int | None = Field(default=None, ge=0)
+    sessions: int | None = Field(default=None, ge=0)
+
+    def limit(self, resource: str) -> float | None:
+        return getattr(self, resource)
+
+
+class GroupPolicy(_Model):
+    """A group's policy, stored in JupyterHub's ``group.properties["hubfront"]``."""
+
+    display_name: str = Field(default="", max_length=128)
+    admins: list[str] = []
+    quota: Quota = Quota()
+    user_quota: Quota = Quota()
+    instance_types: list[str] = ["*"]
+    images: list[str] = ["*"]
+    group_images: list[Image] = []
+    default_instance_type: str | None = None
+    job_default_timeout: Duration = 86400
+    deployments_enabled: bool = False
+    deployments_max: int | None = Field(default=None, ge=0)
+
+    @field_validator("instance_types", "images")
+    @classmethod
+    def _names(cls, names: list[str]) -> list[str]:
+        return list(dict.fromkeys(n.strip() for n in names if n.strip()))
+
+    def allowed_instance_types(self, catalog: Catalog) -> list[InstanceType]:
+        if "*" in self.instance_types:
+            return list(catalog.instance_types)
+        return [it for it in catalog.instance_types if it.name in self.instance_types]
+
+    def allowed_images(self, catalog: Catalog) -> list[Image]:
+        if "*" in self.images:
+            base = list(catalog.images)
+        else:
+            base = [im for im in catalog.images if im.name in self.images]
+        names = {im.name for im in base}
+        return base + [im for im in self.group_images if im.name not in names]
+
+    def check_against(self, catalog: Catalog) -> None:
+        """Refuse names the catalog does not know, naming the field."""
+        known_types = {it.name for it in catalog.instance_types}
+        known_images = {im.name for im in catalog.images}
+        errors: dict[str, str] = {}
+        bad = [n for n in self.instance_types if n != "*" and n not in known_types]
+        if bad:
+            errors["instance_types"] = f"unknown instance type(s): {', '.join(bad)}"
+        bad = [n for n in self.images if n != "*" and n not in known_images]
+        if bad:
+            errors["images"] = f"unknown image(s): {', '.join(bad)}"
+        if self.default_instance_type and self.default_instance_type not in {
+            it.name for it in self.allowed_instance_types(catalog)
+        }:
+            errors["default_instance_type"] = (
+                f"{self.default_instance_type!r} is not an allowed instance type"
+            )
+        if errors:
+            raise PolicyError(errors)
+
+    def default_instance(self, catalog: Catalog) -> InstanceType | None:
+        allowed = self.allowed_instance_types(catalog)
+        if self.default_instance_type:
+            chosen = next((it for it in allowed if it.name == self.default_instance_type), None)
+            if chosen:
+                return chosen
+        return allowed[0] if allowed else None
+
+    def is_admin(self, username: str) -> bool:
+        return username in self.admins
+
+
+class PolicyError(ValueError):
+    """A policy or catalog refused, with one message per field at fault."""
+
+    def __init__(self, errors: dict[str, str]):
+        self.errors = errors
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+
+
+def field_errors(exc: ValidationError) -> dict[str, str]:
+    """Turn pydantic's errors into ``{"quota.memory": "invalid memory quantity 'lots' ..."}``."""
+    errors: dict[str, str] = {}
+    for err in exc.errors():
+        loc = ".".join(str(part) for part in err["loc"]) or "body"
+        msg = err["msg"]
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, "):]
+        errors.setdefault(loc, msg)
+    return errors
+
+
+def parse_policy(data: Any, catalog: Catalog | None = None) -> GroupPolicy:
+    """Validate a policy document; raise PolicyError naming each bad field."""
+    if not isinstance(data, dict):
+        raise PolicyError({"body": "a policy must be a JSON object"})
+    try:
+        policy = GroupPolicy.model_validate(data)
+    except ValidationError as exc:
+        raise PolicyError(field_errors(exc)) from None
+    if catalog is not None:
+        policy.check_against(catalog)
+    return policy
+
+
+def parse_catalog(data: Any) -> Catalog:
+    try:
+        return Catalog.model_validate(data or {})
+    except ValidationError as exc:
+        raise PolicyError(field_errors(exc)) from None
+
+
+POLICY_KEY = "hubfront"
+
+
+def policy_of(properties: dict | None) -> GroupPolicy:
+    """Read the policy from a group's properties.
+
+    A stored policy that no longer validates (edited by hand through the hub's
+    API) falls back to the most restrictive reading: nothing allowed, so a bad
+    edit can never widen access.
+    """
+    raw = (properties or {}).get(POLICY_KEY)
+    if raw is None:
+        return GroupPolicy()
+    try:
+        return GroupPolicy.model_validate(raw)
+    except ValidationError:
+        return GroupPolicy(
+            instance_types=[], images=[], quota=Quota(cpu=0, memory=0, gpu=0, sessions=0)
+        )
+
+
+def properties_with(properties: dict | None, policy: GroupPolicy) -> dict:
+    """A new properties dict holding ``policy`` (reassign it; never mutate in place)."""
+    new = dict(properties or {})
+    new[POLICY_KEY] = policy.model_dump(mode="json")
+    return new

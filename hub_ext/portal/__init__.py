@@ -1,0 +1,35 @@
+"""The portal: hub pages and APIs, one subfolder per feature."""
+
+from __future__ import annotations
+
+from tornado.web import StaticFileHandler
+
+from .. import static_dir
+from ..auth.bootstrap import ensure_admin_account, seed_groups
+from ..store import upgrade
+
+
+def portal_handlers(hubfront) -> list:
+    """Every portal route (relative to the hub prefix) with its init kwargs."""
+    from .context import handlers as context_handlers
+    from .groups import handlers as group_handlers
+    from .home import handlers as home_handlers
+
+    routes = []
+    for module in (home_handlers, context_handlers, group_handlers):
+        routes.extend((pattern, cls, {"hubfront": hubfront}) for pattern, cls in module.handlers)
+    routes.append((r"/portal/static/(.*)", StaticFileHandler, {"path": static_dir()}))
+    return routes
+
+
+def startup(app, hubfront) -> None:
+    """Once per hub start: migrate the portal DB, create the admin account, seed groups."""
+    import os
+
+    upgrade(hubfront.db_url)
+    admin = getattr(app.authenticator, "bootstrap_admin", None)
+    if admin:
+        ensure_admin_account(
+            hubfront.db_url, hubfront.data_dir, admin, os.environ.get("HUBFRONT_ADMIN_PASSWORD")
+        )
+    seed_groups(app.db, hubfront.demo_groups(), log=app.log)

@@ -1,0 +1,76 @@
+"""Base classes for portal pages and APIs: thin HTTP glue over the logic modules."""
+
+from __future__ import annotations
+
+import json
+
+from jupyterhub.apihandlers.base import APIHandler
+from jupyterhub.handlers.base import BaseHandler
+from tornado import web
+
+from .. import scopes  # noqa: F401  (defines the custom scopes before any needs_scope)
+from ..groups import find_group, is_group_admin, is_member
+from .nav import build_nav
+
+
+class _PortalMixin:
+    def initialize(self, hubfront):
+        self.hubfront = hubfront
+
+    @property
+    def db_url(self) -> str:
+        return self.hubfront.db_url
+
+    @property
+    def catalog(self):
+        return self.hubfront.catalog
+
+    def nav(self):
+        if not hasattr(self, "_nav"):
+            self._nav = build_nav(self.current_user.orm_user, self.db_url)
+        return self._nav
+
+    def visible_group(self, group_name: str):
+        """The group if the caller may see it (member or hub admin), else 404."""
+        group = find_group(self.db, group_name)
+        user = self.current_user.orm_user
+        if group is None or not (user.admin or is_member(user, group_name)):
+            raise web.HTTPError(404, f"No such group: {group_name}")
+        return group
+
+    def require_group_admin(self, group):
+        if not is_group_admin(self.current_user.orm_user, group):
+            raise web.HTTPError(403, f"Only admins of group {group.name} may do this")
+
+
+class PortalHandler(_PortalMixin, BaseHandler):
+    """A portal page, rendered inside templates/page.html."""
+
+    async def render_portal(self, template: str, **ns) -> None:
+        html = await self.render_template(template, hubfront=self.nav(), **ns)
+        self.finish(html)
+
+
+class PortalAPIHandler(_PortalMixin, APIHandler):
+    """A portal REST endpoint under /hub/api/portal/."""
+
+    def json_body(self) -> dict:
+        """The JSON object in the body, or 400 naming the problem."""
+        try:
+            data = json.loads(self.request.body or b"{}")
+        except ValueError as exc:
+            raise web.HTTPError(400, f"body: invalid JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise web.HTTPError(400, "body: expected a JSON object")
+        return data
+
+    def field_error(self, errors: dict[str, str], status: int = 400) -> None:
+        """Answer with one message per field at fault."""
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        message = "; ".join(f"{k}: {v}" for k, v in errors.items())
+        self.finish(json.dumps({"status": status, "message": message, "errors": errors}))
+
+    def write_json(self, data) -> None:
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(data, default=str))

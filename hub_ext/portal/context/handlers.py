@@ -1,0 +1,64 @@
+"""Switching the group context: the Group dropdown (form POST) and its REST twin."""
+
+from __future__ import annotations
+
+from jupyterhub.scopes import needs_scope
+from tornado import web
+
+from ... import context
+from ...scopes import READ, WRITE
+from ..base import PortalAPIHandler, PortalHandler
+
+
+def _safe_next(target: str | None, fallback: str) -> str:
+    """Only same-site absolute paths; anything else goes to ``fallback``."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return fallback
+
+
+class ContextSwitchHandler(PortalHandler):
+    """POST /hub/portal/context (group, next): the Group dropdown's form."""
+
+    @web.authenticated
+    def post(self):
+        group = self.get_body_argument("group", "")
+        if not group:
+            raise web.HTTPError(400, "group: required")
+        names = [g["name"] for g in self.nav().groups]
+        try:
+            context.set_group(self.db_url, self.current_user.name, group, names)
+        except context.NotAMember as exc:
+            raise web.HTTPError(403, str(exc)) from None
+        self.redirect(_safe_next(self.get_body_argument("next", ""), self.hub.base_url + "home"))
+
+
+class ContextAPIHandler(PortalAPIHandler):
+    """GET/PUT /hub/api/portal/me/context."""
+
+    def _state(self) -> dict:
+        nav = self.nav()
+        return {"group": nav.group, "groups": nav.groups}
+
+    @needs_scope(READ)
+    def get(self):
+        self.write_json(self._state())
+
+    @needs_scope(WRITE)
+    def put(self):
+        group = self.json_body().get("group")
+        if not isinstance(group, str) or not group:
+            return self.field_error({"group": "required: the name of one of your groups"})
+        names = [g["name"] for g in self.nav().groups]
+        try:
+            context.set_group(self.db_url, self.current_user.name, group, names)
+        except context.NotAMember as exc:
+            raise web.HTTPError(403, str(exc)) from None
+        del self._nav
+        self.write_json(self._state())
+
+
+handlers = [
+    (r"/portal/context", ContextSwitchHandler),
+    (r"/api/portal/me/context", ContextAPIHandler),
+]

@@ -1,0 +1,83 @@
+"""What the portal layout needs on every page: groups, group context, menus.
+
+``template_var(user)`` is registered as ``c.JupyterHub.template_vars["hubfront"]``
+so that JupyterHub's own pages (spawn, token, admin) render inside the same
+layout as the portal's pages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .. import context
+from ..groups import display_name, group_policy, member_groups
+from ..settings import Hubfront
+
+
+@dataclass(frozen=True)
+class MenuEntry:
+    title: str
+    path: str  # relative to the hub prefix, e.g. "home"
+    icon: str
+    group_admin: bool = False
+    shortcut: str = ""  # text of the Quickstart shortcut button, if any
+
+
+# An entry is listed here only once its feature works.
+USER_MENU: list[MenuEntry] = [
+    MenuEntry("Home", "home", "fa-house"),
+]
+GROUP_ADMIN_MENU: list[MenuEntry] = [
+    MenuEntry("Settings", "portal/group-settings", "fa-sliders", group_admin=True,
+              shortcut="Review group settings"),
+]
+
+
+def register_menu(entry: MenuEntry) -> None:
+    """Feature modules add their menu entry when they are loaded."""
+    target = GROUP_ADMIN_MENU if entry.group_admin else USER_MENU
+    if all(e.path != entry.path for e in target):
+        target.append(entry)
+
+
+@dataclass
+class Nav:
+    username: str
+    is_admin: bool
+    groups: list[dict] = field(default_factory=list)
+    group: str | None = None
+    group_display: str = ""
+    is_group_admin: bool = False
+
+    @property
+    def menu(self) -> list[MenuEntry]:
+        return list(USER_MENU) if self.group else []
+
+    @property
+    def admin_menu(self) -> list[MenuEntry]:
+        return list(GROUP_ADMIN_MENU) if self.group and self.is_group_admin else []
+
+    @property
+    def shortcuts(self) -> list[MenuEntry]:
+        return [e for e in self.menu + self.admin_menu if e.shortcut]
+
+
+def build_nav(orm_user, db_url: str) -> Nav:
+    groups = member_groups(orm_user)
+    names = [g.name for g in groups]
+    current = context.current_group(db_url, orm_user.name, names)
+    nav = Nav(username=orm_user.name, is_admin=bool(orm_user.admin))
+    nav.groups = [{"name": g.name, "display_name": display_name(g)} for g in groups]
+    if current:
+        group = next(g for g in groups if g.name == current)
+        nav.group = current
+        nav.group_display = display_name(group)
+        nav.is_group_admin = nav.is_admin or group_policy(group).is_admin(orm_user.name)
+    return nav
+
+
+def template_var(user):
+    """``template_vars`` callable: the layout's data for the logged-in user, or None."""
+    if user is None:
+        return None
+    return build_nav(user.orm_user, Hubfront.instance().db_url)

@@ -1,0 +1,89 @@
+"""Hubfront's own configuration, shared by the authenticator, the portal and the spawners.
+
+One ``Hubfront`` object per process, configured from the same traitlets config as
+the hub (``c.Hubfront.data_dir = ...``). It knows where the portal database and
+the catalog are; it holds no per-request state.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+from traitlets import Dict, List, Unicode, default
+from traitlets.config import SingletonConfigurable
+
+from . import default_catalog_file
+from .policy import Catalog, parse_catalog
+
+
+class Hubfront(SingletonConfigurable):
+    data_dir = Unicode(
+        help="""Directory for the embedded default's state: the SQLite databases,
+        the generated admin password, per-user homes and cached environments.
+        Defaults to $HUBFRONT_DATA_DIR, else ./data.""",
+    ).tag(config=True)
+
+    @default("data_dir")
+    def _data_dir_default(self):
+        return os.path.abspath(os.environ.get("HUBFRONT_DATA_DIR", "data"))
+
+    db_url = Unicode(
+        help="""SQLAlchemy URL of the portal database (ledger, group context,
+        accounts, ...). Shared by the hub and the managed service. Use a
+        PostgreSQL URL in production.""",
+    ).tag(config=True)
+
+    @default("db_url")
+    def _db_url_default(self):
+        return os.environ.get(
+            "HUBFRONT_DB_URL", f"sqlite:///{Path(self.data_dir) / 'hubfront.sqlite'}"
+        )
+
+    catalog_file = Unicode(
+        help="""YAML file with the platform catalog (``catalog:`` instance types
+        and images) and the demo groups (``groups:``) loaded at start.""",
+    ).tag(config=True)
+
+    @default("catalog_file")
+    def _catalog_file_default(self):
+        return os.environ.get("HUBFRONT_CATALOG", default_catalog_file())
+
+    catalog_config = Dict(
+        help="""Catalog given directly in traitlets config; when set it replaces
+        the ``catalog:`` section of ``catalog_file``.""",
+    ).tag(config=True)
+
+    docs_links = List(
+        help="""Links shown in the home page's User Guide / Quickstart panel, as
+        a list of ``{"title": ..., "url": ...}``.""",
+    ).tag(config=True)
+
+    @default("docs_links")
+    def _docs_links_default(self):
+        return [
+            {"title": "JupyterLab user guide", "url": "https://jupyterlab.readthedocs.io/en/stable/user/interface.html"},
+            {"title": "JupyterHub: using the hub", "url": "https://jupyterhub.readthedocs.io/en/stable/tutorial/getting-started/index.html"},
+            {"title": "Hubfront user guide", "url": "https://github.com/hubfront/hubfront/blob/main/docs/user-guide.md"},
+        ]
+
+    _file_cache: dict | None = None
+
+    def file_config(self) -> dict:
+        if self._file_cache is None:
+            path = Path(self.catalog_file)
+            self._file_cache = yaml.safe_load(path.read_text()) or {} if path.exists() else {}
+        return self._file_cache
+
+    _catalog: Catalog | None = None
+
+    @property
+    def catalog(self) -> Catalog:
+        if self._catalog is None:
+            raw = self.catalog_config or self.file_config().get("catalog", {})
+            self._catalog = parse_catalog(raw)
+        return self._catalog
+
+    def demo_groups(self) -> dict:
+        return self.file_config().get("groups", {}) or {}

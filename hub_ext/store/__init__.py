@@ -1,0 +1,3 @@
+"""The portal database: engine, sessions and migrations."""
+
+from .engine import get_engine, session_scope, upgrade  # noqa: F401

@@ -1,0 +1,32 @@
+"""Hubfront, embedded default: one machine, SQLite, local processes, configurable-http-proxy.
+
+Environment: HUBFRONT_PORT (8000), HUBFRONT_DATA_DIR (./data),
+HUBFRONT_ADMIN_USER (admin), HUBFRONT_ADMIN_PASSWORD (generated on first start).
+For Kubernetes, see config/kubernetes/values.yaml.
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+from hub_ext.configure import configure
+
+c = get_config()  # noqa: F821
+
+here = Path(__file__).resolve().parent
+data_dir = Path(os.environ.get("HUBFRONT_DATA_DIR", here / "data")).resolve()
+data_dir.mkdir(parents=True, exist_ok=True)
+
+configure(c)
+
+c.JupyterHub.bind_url = f"http://127.0.0.1:{os.environ.get('HUBFRONT_PORT', '8000')}"
+c.JupyterHub.hub_port = int(os.environ.get("HUBFRONT_HUB_PORT", "8081"))
+c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{os.environ.get('HUBFRONT_PROXY_API_PORT', '8001')}"
+c.JupyterHub.db_url = f"sqlite:///{data_dir / 'jupyterhub.sqlite'}"
+c.JupyterHub.cookie_secret_file = str(data_dir / "jupyterhub_cookie_secret")
+c.ConfigurableHTTPProxy.pid_file = str(data_dir / "jupyterhub-proxy.pid")
+c.Hubfront.data_dir = str(data_dir)
+c.Hubfront.db_url = f"sqlite:///{data_dir / 'hubfront.sqlite'}"
+
+proxy = here / "node_modules" / ".bin" / "configurable-http-proxy"
+c.ConfigurableHTTPProxy.command = [str(proxy) if proxy.exists() else shutil.which("configurable-http-proxy") or "configurable-http-proxy"]

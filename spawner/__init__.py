@@ -1,0 +1,1 @@
+"""Spawners that apply group policy and quota: one mixin, two thin spawners."""

@@ -1,0 +1,7 @@
+"""KubeSpawner pods (production)."""
+
+from kubespawner import KubeSpawner
+
+
+class KubeGroupSpawner(KubeSpawner):
+    pass
