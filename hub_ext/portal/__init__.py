@@ -9,14 +9,22 @@ from ..auth.bootstrap import ensure_admin_account, seed_groups
 from ..store import upgrade
 
 
+# Feature folders whose handlers.py defines ``handlers = [(pattern, class), ...]``.
+# A feature adds itself here with one line.
+FEATURES = [
+    "home",
+    "context",
+    "groups",
+]
+
+
 def portal_handlers(hubfront) -> list:
     """Every portal route (relative to the hub prefix) with its init kwargs."""
-    from .context import handlers as context_handlers
-    from .groups import handlers as group_handlers
-    from .home import handlers as home_handlers
+    from importlib import import_module
 
     routes = []
-    for module in (home_handlers, context_handlers, group_handlers):
+    for feature in FEATURES:
+        module = import_module(f"{__name__}.{feature}.handlers")
         routes.extend((pattern, cls, {"hubfront": hubfront}) for pattern, cls in module.handlers)
     routes.append((r"/portal/static/(.*)", StaticFileHandler, {"path": static_dir()}))
     return routes

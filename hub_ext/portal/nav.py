@@ -8,6 +8,7 @@ layout as the portal's pages.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 from .. import context
 from ..groups import display_name, group_policy, member_groups
@@ -40,6 +41,26 @@ def register_menu(entry: MenuEntry) -> None:
         target.append(entry)
 
 
+@dataclass(frozen=True)
+class Banner:
+    """A message shown above every portal page (license warnings, announcements)."""
+
+    id: str
+    text: str
+    level: str = "warning"  # bootstrap alert level: info, warning, danger
+    html: str = ""  # already-sanitised HTML body, shown under the text when set
+    dismissible: bool = False
+
+
+# Callables ``(orm_user, nav, db_url) -> list[Banner]``, registered by features.
+BANNER_PROVIDERS: list[Callable] = []
+
+
+def register_banner(provider: Callable) -> None:
+    if provider not in BANNER_PROVIDERS:
+        BANNER_PROVIDERS.append(provider)
+
+
 @dataclass
 class Nav:
     username: str
@@ -48,6 +69,7 @@ class Nav:
     group: str | None = None
     group_display: str = ""
     is_group_admin: bool = False
+    banners: list[Banner] = field(default_factory=list)
 
     @property
     def menu(self) -> list[MenuEntry]:
@@ -73,6 +95,8 @@ def build_nav(orm_user, db_url: str) -> Nav:
         nav.group = current
         nav.group_display = display_name(group)
         nav.is_group_admin = nav.is_admin or group_policy(group).is_admin(orm_user.name)
+    for provider in BANNER_PROVIDERS:
+        nav.banners.extend(provider(orm_user, nav, db_url))
     return nav
 
 

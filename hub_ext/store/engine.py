@@ -79,8 +79,12 @@ def alembic_config(url: str):
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    """Bring the portal schema to ``revision`` (idempotent; run at every start)."""
+def upgrade(url: str, revision: str = "heads") -> None:
+    """Bring the portal schema to ``revision`` (idempotent; run at every start).
+
+    Features add their tables in migrations that revise ``0001``, so there may
+    be several heads until a merge revision joins them; "heads" applies all.
+    """
     from alembic import command
 
     if url.startswith("sqlite:///"):

@@ -5,20 +5,14 @@ from __future__ import annotations
 from tornado import web
 
 from ..base import PortalHandler
+from .panels import render_data
 
 
 class HomeHandler(PortalHandler):
     @web.authenticated
     async def get(self):
-        await self.render_portal(
-            "portal/home.html",
-            docs_links=self.hubfront.docs_links,
-            panels=await self.home_panels(),
-        )
-
-    async def home_panels(self) -> dict:
-        """Data for the panels that features add to home (none needed for the guide)."""
-        return {}
+        panels = await render_data(self) if self.nav().group else []
+        await self.render_portal("portal/home.html", panels=panels)
 
 
 handlers = [(r"/home", HomeHandler)]

@@ -1,0 +1,52 @@
+# Hubfront: `make run` starts the portal on http://127.0.0.1:8000, `make test` runs every test.
+# Both set everything up first: the venv, the Python and npm packages, the databases.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export HUBFRONT_DATA_DIR ?= $(CURDIR)/data
+export HUBFRONT_PORT ?= 8000
+export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH)
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: run test bench setup setup-test db chromium clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.run-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e . "jupyterlab>=4.2,<5"
+	touch $@
+
+$(VENV)/.test-installed: pyproject.toml $(VENV)/.run-installed
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $@
+
+node_modules/.installed: package.json
+	npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+db: $(VENV)/.run-installed
+	mkdir -p "$(HUBFRONT_DATA_DIR)"
+	$(BIN)/hubfront db upgrade
+
+setup: $(VENV)/.run-installed node_modules/.installed db
+
+setup-test: setup $(VENV)/.test-installed chromium
+
+# Debian's chromium drives the browser tests (Playwright cannot download its own here).
+chromium:
+	@test -x $(CHROMIUM) || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+run: setup
+	$(BIN)/jupyterhub -f jupyterhub_config.py
+
+test: setup-test
+	$(BIN)/python -m pytest -ra $(PYTEST_ARGS)
+
+bench: setup-test
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) node_modules data

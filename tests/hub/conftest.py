@@ -1,0 +1,43 @@
+"""MockHub configured exactly like jupyterhub_config.py (hub_ext.configure)."""
+
+from __future__ import annotations
+
+import pytest
+from jupyterhub.tests.mocking import MockHub
+from jupyterhub.tests.utils import async_requests, public_url
+from traitlets.config import Config
+
+from hub_ext.configure import configure
+from hub_ext.settings import Hubfront
+from support import need, proxy_command, xsrf_of
+
+
+@pytest.fixture(scope="module")
+async def app(request, tmp_path_factory):
+    """A MockHub (real proxy, in-process hub) running Hubfront's authenticator and portal."""
+    need(proxy_command() is not None, "configurable-http-proxy is not installed (run `make test`)")
+    data = tmp_path_factory.mktemp("hubfront")
+    cfg = Config()
+    configure(cfg)
+    cfg.JupyterHub.spawner_class = getattr(request.module, "spawner_class", "jupyterhub.tests.mocking.MockSpawner")
+    cfg.ConfigurableHTTPProxy.command = [proxy_command()]
+    cfg.Hubfront.data_dir = str(data)
+    cfg.Hubfront.db_url = f"sqlite:///{data / 'hubfront.sqlite'}"
+    extra = getattr(request.module, "hub_config", None)
+    if extra:
+        extra(cfg, data)
+    Hubfront.clear_instance()
+    MockHub.clear_instance()
+    hub = MockHub.instance(config=cfg)
+    await hub.initialize([])
+    await hub.start()
+    yield hub
+    hub.log.handlers = []
+    MockHub.clear_instance()
+    Hubfront.clear_instance()
+    try:
+        await hub.stop()
+    except Exception as e:  # noqa: BLE001
+        print(f"Error stopping Hub: {e}")
+
+

@@ -1,0 +1,178 @@
+"""Shared test helpers: real hub processes, logins, and honest skipping.
+
+``need(condition, reason)`` skips with a visible reason on a developer machine
+that lacks a server, and fails instead when ``CI=true``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+REPO = Path(__file__).resolve().parent.parent
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def need(condition: bool, reason: str) -> None:
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"required under CI=true: {reason}")
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def proxy_command() -> str | None:
+    local = REPO / "node_modules" / ".bin" / "configurable-http-proxy"
+    if local.exists():
+        return str(local)
+    from shutil import which
+
+    return which("configurable-http-proxy")
+
+
+def xsrf_of(html: str) -> str:
+    m = re.search(r'xsrf_token: "([^"]+)"', html)
+    assert m, "page carries no xsrf token"
+    return m.group(1)
+
+
+class HubSession(requests.Session):
+    """A logged-in browser-like session: cookies plus the page's XSRF token."""
+
+    def __init__(self, base_url: str):
+        super().__init__()
+        self.base_url = base_url.rstrip("/")
+        self.xsrf = ""
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def api(self, method: str, path: str, **kw):
+        headers = kw.pop("headers", {})
+        headers.setdefault("X-XSRFToken", self.xsrf)
+        return self.request(method, self.url("/hub/api" + path), headers=headers, **kw)
+
+
+class RealHub:
+    """The real ``jupyterhub -f jupyterhub_config.py`` in a temp data dir on free ports."""
+
+    def __init__(self, data_dir: Path, admin_password: str = "admin-Passw0rd!", env: dict | None = None,
+                 config: Path | None = None):
+        self.data_dir = Path(data_dir)
+        self.admin_password = admin_password
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.config = config or REPO / "jupyterhub_config.py"
+        self.extra_env = env or {}
+        self.proc: subprocess.Popen | None = None
+        self.log_path = self.data_dir / "hub.log"
+
+    def env(self) -> dict:
+        env = dict(os.environ)
+        env.update(
+            HUBFRONT_DATA_DIR=str(self.data_dir),
+            HUBFRONT_PORT=str(self.port),
+            HUBFRONT_HUB_PORT=str(free_port()),
+            HUBFRONT_PROXY_API_PORT=str(free_port()),
+            HUBFRONT_ADMIN_PASSWORD=self.admin_password,
+            PATH=f"{REPO / 'node_modules' / '.bin'}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+        )
+        env.pop("HUBFRONT_DB_URL", None)
+        env.update(self.extra_env)
+        return env
+
+    def start(self, timeout: float = 90) -> "RealHub":
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "jupyterhub"), "-f", str(self.config)],
+            cwd=self.data_dir, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"jupyterhub exited with {self.proc.returncode}:\n{self.log_tail()}")
+            try:
+                if requests.get(self.base_url + "/hub/login", timeout=2).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.3)
+        raise RuntimeError(f"jupyterhub did not come up in {timeout}s:\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        self.proc = None
+
+    def kill(self) -> None:
+        """Stop the hub abruptly (SIGKILL to the hub only), as a crash would."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.proc = None
+
+    def log_tail(self, n: int = 60) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return ""
+
+    @property
+    def portal_db_url(self) -> str:
+        return f"sqlite:///{self.data_dir / 'hubfront.sqlite'}"
+
+    def login(self, username: str, password: str) -> HubSession:
+        s = HubSession(self.base_url)
+        s.get(s.url("/hub/login"))
+        r = s.post(s.url("/hub/login"), data={"username": username, "password": password,
+                                              "_xsrf": s.cookies.get("_xsrf", "")})
+        r.raise_for_status()
+        assert "/hub/login" not in r.url, f"login of {username} failed"
+        s.xsrf = xsrf_of(s.get(s.url("/hub/home")).text)
+        return s
+
+    def admin(self) -> HubSession:
+        return self.login("admin", self.admin_password)
+
+    def add_user(self, name: str, password: str, groups: list[str] = ()) -> None:
+        """Create a local account and hub user, and put it in ``groups``."""
+        from hub_ext.auth.passwords import set_password
+
+        set_password(self.portal_db_url, name, password)
+        admin = self.admin()
+        r = admin.api("POST", f"/users/{name}")
+        assert r.status_code in (201, 409), r.text
+        for group in groups:
+            r = admin.api("POST", f"/groups/{group}/users", json={"users": [name]})
+            if r.status_code == 404:
+                admin.api("POST", f"/groups/{group}").raise_for_status()
+                r = admin.api("POST", f"/groups/{group}/users", json={"users": [name]})
+            r.raise_for_status()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
