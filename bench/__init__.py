@@ -1,0 +1,1 @@
+"""Side-by-side benchmarks: Hubfront against stock JupyterHub 6.1.1 (python -m bench)."""

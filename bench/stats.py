@@ -1,0 +1,62 @@
+"""Percentiles, A/B alternation and the result line every benchmark prints."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Callable, Sequence
+
+
+class Line(str):
+    """A benchmark's printed line that also carries its numbers for the JSON results."""
+
+    data: dict
+
+    def __new__(cls, text: str, data: dict | None = None):
+        obj = super().__new__(cls, text)
+        obj.data = data or {}
+        return obj
+
+
+def percentile(samples: Sequence[float], q: float) -> float:
+    """The q-th percentile (0..100), linear between closest ranks."""
+    if not samples:
+        raise ValueError("no samples")
+    xs = sorted(samples)
+    pos = (len(xs) - 1) * q / 100
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+def ratio(a: float, b: float) -> float:
+    return a / b if b else float("inf")
+
+
+def alternate(rounds: int, contenders: Sequence, measure: Callable[[object, int], list[float]]) -> dict:
+    """Run ``measure(contender, round)`` for every contender in every round, A/B then B/A.
+
+    Alternating the order each round spreads drift (other load on the machine,
+    caches, the database growing) over both sides. Returns samples per contender.
+    """
+    samples = {id(c): [] for c in contenders}
+    for r in range(rounds):
+        order = contenders if r % 2 == 0 else list(reversed(contenders))
+        for c in order:
+            samples[id(c)].extend(measure(c, r))
+    return {c: samples[id(c)] for c in contenders}
+
+
+def timed(fn: Callable[[], object]) -> float:
+    """Seconds one call of ``fn`` takes (perf_counter)."""
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f}ms"
+
+
+def summary(samples: Sequence[float]) -> dict:
+    return {"n": len(samples), "p50_s": percentile(samples, 50), "p99_s": percentile(samples, 99),
+            "mean_s": sum(samples) / len(samples), "min_s": min(samples), "max_s": max(samples)}
