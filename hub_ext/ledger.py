@@ -1,0 +1,324 @@
+"""The ledger: the one place where quota is counted.
+
+Every running workload (notebook server, job, deployment, app) holds one
+*reservation*: the instance type's limits it was admitted with, and the local
+GPU devices it was given. Quota use is the sum of the reservations, computed
+with SQL aggregates over indexed columns, so admission stays cheap with
+thousands of active workloads.
+
+Admission must be atomic across processes, because the hub and the managed
+service admit into the same database:
+
+- on SQLite the admitting transaction starts with ``BEGIN IMMEDIATE``, which
+  takes the database's write lock before anything is read;
+- on PostgreSQL it takes a transaction-scoped advisory lock on the group (and
+  a global one first when it hands out GPU devices, which are machine-wide),
+  so admissions into different groups do not wait for each other.
+
+Between "sum what is used" and "insert the new reservation" nobody else can
+admit into the same group, so a quota is never exceeded by racing.
+
+This module has no tornado in it; callers run it in a thread if they must.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+from sqlalchemy import case, delete, func, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from .policy import RESOURCE_LABELS, RESOURCES, Quota, format_amount
+from .store import get_engine
+from .store.models import Reservation
+
+__all__ = ["Amount", "Ledger", "QuotaExceeded", "Request", "Usage"]
+
+# Advisory lock keys (two-int form): a namespace of our own, so that other users
+# of advisory locks in the same database cannot collide with the ledger's.
+_PG_GROUP_NS = 0x4846  # "HF"
+_PG_DEVICE_NS = 0x4847
+_EPSILON = 1e-9  # CPU sums are floats: 0.1 + 0.2 must fit in a limit of 0.3
+
+_T = Reservation.__table__
+
+
+@dataclass(frozen=True)
+class Request:
+    """What one workload asks for: its instance type's limits."""
+
+    cpu: float = 0.0
+    memory: int = 0
+    gpu: int = 0
+    sessions: int = 1  # every reservation counts as one session
+
+    def __post_init__(self) -> None:
+        for resource in RESOURCES:
+            if getattr(self, resource) < 0:
+                raise ValueError(f"{resource}: a request must not be negative")
+
+    def amount(self, resource: str) -> float:
+        return getattr(self, resource)
+
+
+class QuotaExceeded(Exception):
+    """Admission refused; ``over`` has one line per resource over its limit."""
+
+    def __init__(self, over: list[str] | str):
+        self.over = [over] if isinstance(over, str) else list(over)
+        self.message = "; ".join(self.over)
+        super().__init__(self.message)
+
+
+@dataclass(frozen=True)
+class Amount:
+    """One resource of one scope: ``limit``/``remaining`` are None when unlimited."""
+
+    used: float
+    limit: float | None
+    remaining: float | None
+
+    @property
+    def unlimited(self) -> bool:
+        return self.limit is None
+
+    @classmethod
+    def of(cls, used: float, limit: float | None) -> "Amount":
+        remaining = None if limit is None else max(limit - used, 0)
+        return cls(used=used, limit=limit, remaining=remaining)
+
+
+@dataclass(frozen=True)
+class Usage:
+    """A group's use against its quota, and one member's against the user quota."""
+
+    group: dict[str, Amount]
+    user: dict[str, Amount] | None
+
+
+def _used_columns(where=None):
+    """cpu/memory/gpu/sessions sums, optionally only over rows matching ``where``."""
+    if where is None:
+        return (
+            func.coalesce(func.sum(_T.c.cpu), 0.0),
+            func.coalesce(func.sum(_T.c.memory), 0),
+            func.coalesce(func.sum(_T.c.gpu), 0),
+            func.count(),
+        )
+    return (
+        func.coalesce(func.sum(case((where, _T.c.cpu), else_=0.0)), 0.0),
+        func.coalesce(func.sum(case((where, _T.c.memory), else_=0)), 0),
+        func.coalesce(func.sum(case((where, _T.c.gpu), else_=0)), 0),
+        func.coalesce(func.sum(case((where, 1), else_=0)), 0),
+    )
+
+
+def _as_used(row) -> dict[str, float]:
+    # PostgreSQL returns sum(bigint) as Decimal; normalise to Python numbers.
+    cpu, memory, gpu, sessions = row
+    return {"cpu": float(cpu), "memory": int(memory), "gpu": int(gpu), "sessions": int(sessions)}
+
+
+def _over_lines(used: dict[str, float], request: Request, quota: Quota, scope: str) -> list[str]:
+    lines = []
+    for resource in RESOURCES:
+        limit, asked = quota.limit(resource), request.amount(resource)
+        if limit is None or asked <= 0:
+            continue  # unlimited, or not asked for: a lowered limit never blocks other resources
+        if used[resource] + asked > limit + _EPSILON:
+            lines.append(
+                f"{RESOURCE_LABELS[resource]}: used {format_amount(resource, used[resource])}"
+                f" + requested {format_amount(resource, asked)}"
+                f" > limit {format_amount(resource, limit)} ({scope})"
+            )
+    return lines
+
+
+class Ledger:
+    """Reservations in the portal database at ``db_url``.
+
+    ``gpu_inventory`` returns this machine's GPU device indices (embedded mode,
+    e.g. from NVML); with None the ledger never hands out devices.
+    """
+
+    def __init__(self, db_url: str, gpu_inventory: Callable[[], list[int]] | None = None):
+        self.db_url = db_url
+        self.gpu_inventory = gpu_inventory
+        engine = get_engine(db_url)
+        self._dialect = engine.dialect.name
+        if self._dialect not in ("sqlite", "postgresql"):
+            raise ValueError(f"the ledger supports SQLite and PostgreSQL, not {self._dialect}")
+        writer = engine.execution_options(sqlite_begin="IMMEDIATE") if self._sqlite else engine
+        self._read = sessionmaker(engine, expire_on_commit=False)
+        self._write = sessionmaker(writer, expire_on_commit=False)
+
+    @property
+    def _sqlite(self) -> bool:
+        return self._dialect == "sqlite"
+
+    @contextmanager
+    def _locked(self, group: str | None = None, devices: bool = False) -> Iterator[Session]:
+        """A write transaction holding the admission lock(s); commits on success."""
+        with self._write() as session, session.begin():
+            if not self._sqlite:  # SQLite: BEGIN IMMEDIATE already holds the write lock
+                # Device lock first, group lock second: one order everywhere, no deadlock.
+                if devices:
+                    session.execute(text(f"SELECT pg_advisory_xact_lock({_PG_DEVICE_NS}, 0)"))
+                if group is not None:
+                    session.execute(
+                        text(f"SELECT pg_advisory_xact_lock({_PG_GROUP_NS}, hashtext(:g))"),
+                        {"g": group},
+                    )
+            yield session
+
+    # -- admission ---------------------------------------------------------
+
+    def reserve(
+        self,
+        *,
+        kind: str,
+        workload_id: str,
+        username: str,
+        group: str,
+        request: Request,
+        group_quota: Quota,
+        user_quota: Quota,
+        allocate_devices: bool = False,
+    ) -> Reservation:
+        """Admit a workload, or raise QuotaExceeded naming every resource over.
+
+        Idempotent: a workload that already holds a reservation gets it back
+        unchanged (a re-admission after a hub restart reserves nothing twice).
+        """
+        devices = allocate_devices and request.gpu > 0 and self.gpu_inventory is not None
+        inventory = list(self.gpu_inventory()) if devices else []
+        try:
+            with self._locked(group, devices=devices) as session:
+                existing = self._find(session, kind, workload_id)
+                if existing is not None:
+                    return existing
+                user_match = _T.c.username == username
+                row = session.execute(
+                    select(*_used_columns(), *_used_columns(user_match)).where(_T.c.group == group)
+                ).one()
+                over = _over_lines(_as_used(row[:4]), request, group_quota, f"group {group}")
+                over += _over_lines(
+                    _as_used(row[4:]), request, user_quota, f"user {username} in group {group}"
+                )
+                granted: list[int] = []
+                if devices:
+                    free = self._free_devices(session, inventory)
+                    if len(free) < request.gpu:
+                        over.append(
+                            f"GPU devices: requested {request.gpu} > free {len(free)} on this machine"
+                        )
+                    granted = free[: request.gpu]
+                if over:
+                    raise QuotaExceeded(over)
+                reservation = Reservation(
+                    kind=kind,
+                    workload_id=workload_id,
+                    username=username,
+                    group=group,
+                    cpu=float(request.cpu),
+                    memory=int(request.memory),
+                    gpu=int(request.gpu),
+                    gpu_devices=",".join(str(d) for d in granted),
+                )
+                session.add(reservation)
+                session.flush()
+                return reservation
+        except IntegrityError:
+            # The same workload admitted at the same moment under another group's lock.
+            existing = self.get(kind, workload_id)
+            if existing is None:
+                raise
+            return existing
+
+    @staticmethod
+    def _find(session: Session, kind: str, workload_id: str) -> Reservation | None:
+        return session.scalars(
+            select(Reservation).where(Reservation.kind == kind, Reservation.workload_id == workload_id)
+        ).first()
+
+    @staticmethod
+    def _free_devices(session: Session, inventory: list[int]) -> list[int]:
+        held: set[int] = set()
+        for devices in session.scalars(select(_T.c.gpu_devices).where(_T.c.gpu_devices != "")):
+            held.update(int(d) for d in devices.split(",") if d != "")
+        return [d for d in sorted(dict.fromkeys(inventory)) if d not in held]
+
+    def release(self, kind: str, workload_id: str) -> bool:
+        """Drop a workload's reservation; True if it held one (safe to call twice)."""
+        with self._locked() as session:
+            result = session.execute(
+                delete(_T).where(_T.c.kind == kind, _T.c.workload_id == workload_id)
+            )
+            return result.rowcount > 0
+
+    def reconcile(
+        self, alive: Callable[[Reservation], bool], kind: str | None = None
+    ) -> list[Reservation]:
+        """Drop reservations whose workload no longer runs; return the dropped ones.
+
+        ``alive`` is called outside any transaction (it may be slow, e.g. ask
+        Kubernetes); rows are then deleted by id, so a workload re-admitted in
+        the meantime under a new reservation is left alone.
+        """
+        dead = [r for r in self.reservations(kind=kind) if not alive(r)]
+        if dead:
+            with self._locked() as session:
+                session.execute(delete(_T).where(_T.c.id.in_([r.id for r in dead])))
+        return dead
+
+    # -- reading -----------------------------------------------------------
+
+    def get(self, kind: str, workload_id: str) -> Reservation | None:
+        with self._read() as session:
+            return self._find(session, kind, workload_id)
+
+    def reservations(
+        self, *, group: str | None = None, username: str | None = None, kind: str | None = None
+    ) -> list[Reservation]:
+        query = select(Reservation).order_by(Reservation.id)
+        if group is not None:
+            query = query.where(Reservation.group == group)
+        if username is not None:
+            query = query.where(Reservation.username == username)
+        if kind is not None:
+            query = query.where(Reservation.kind == kind)
+        with self._read() as session:
+            return list(session.scalars(query))
+
+    def usage(
+        self, group: str, username: str | None, group_quota: Quota, user_quota: Quota
+    ) -> Usage:
+        """Used, limit and remaining per resource, for the group and (optionally) one member."""
+        columns = _used_columns()
+        if username is not None:
+            columns += _used_columns(_T.c.username == username)
+        with self._read() as session:
+            row = session.execute(select(*columns).where(_T.c.group == group)).one()
+        group_used = _as_used(row[:4])
+        user = None
+        if username is not None:
+            user_used = _as_used(row[4:])
+            user = {r: Amount.of(user_used[r], user_quota.limit(r)) for r in RESOURCES}
+        return Usage(
+            group={r: Amount.of(group_used[r], group_quota.limit(r)) for r in RESOURCES},
+            user=user,
+        )
+
+    def per_user(self, group: str) -> dict[str, dict[str, float]]:
+        """Each member's use in ``group``: username -> {cpu, memory, gpu, sessions}."""
+        query = (
+            select(_T.c.username, *_used_columns())
+            .where(_T.c.group == group)
+            .group_by(_T.c.username)
+            .order_by(_T.c.username)
+        )
+        with self._read() as session:
+            return {row[0]: _as_used(row[1:]) for row in session.execute(query)}
