@@ -1,0 +1,378 @@
+"""The license: what the vendor granted, whether it holds, and the banners it causes.
+
+A license is a token signed by the vendor with Ed25519::
+
+    HF1.<base64url(JSON terms)>.<base64url(signature over "HF1.<payload>")>
+
+The terms are licensed-to, start, expiry, maximum nodes and maximum deployments.
+``hubfront license keygen`` / ``issue`` make keys and tokens (vendor side); the
+hub only holds public keys (``c.HubfrontLicense.public_keys``).
+
+``evaluate()`` is the one place that decides what the license allows and which
+banners it causes; every page (through the banner provider) and admission call
+it. It never raises: a missing, malformed, tampered, foreign or not-yet-started
+license falls back to the free tier (``free_tier_max_*``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from sqlalchemy import func, select
+from traitlets import Enum, Float, Int, List, Unicode
+from traitlets.config import Configurable
+
+from .store import session_scope
+from .store.models import Reservation, utcnow
+from .store.models_portal import InstalledLicense
+
+log = logging.getLogger("hubfront.license")
+PREFIX = "HF1."
+
+EXPIRED_TEXT = "Your license has expired. Please contact your sales team to extend your license."
+NODES_TEXT = "You are using more nodes than your license allows. Please contact your system administrator."
+DEPLOYMENTS_TEXT = ("Please contact your system administrator for assistance to upgrade your license "
+                    "to run more models.")
+
+
+class HubfrontLicense(Configurable):
+    public_keys = List(
+        Unicode(),
+        help="""Vendor public keys that may sign licenses: base64 of the raw 32-byte
+        Ed25519 key (as printed by ``hubfront license keygen``) or PEM. Several keys
+        allow a key rotation.""",
+    ).tag(config=True)
+    license = Unicode(
+        "",
+        help="""A license token given in configuration. A license installed from the
+        License page takes precedence; this one is used while none is installed.""",
+    ).tag(config=True)
+    license_file = Unicode(
+        "",
+        help="""A file holding the license token (e.g. a mounted Kubernetes secret);
+        read when ``license`` is empty and no license was installed from the page.""",
+    ).tag(config=True)
+    free_tier_max_nodes = Int(
+        1, help="Nodes allowed without a valid license (the free tier).",
+    ).tag(config=True)
+    free_tier_max_deployments = Int(
+        1, help="Model deployments allowed without a valid license (the free tier).",
+    ).tag(config=True)
+    node_counter = Enum(
+        ["local", "kubernetes"], "local",
+        help="""How nodes are counted against the license: ``local`` is the one machine
+        of the embedded default; ``kubernetes`` counts the cluster's nodes (matching
+        ``kubernetes_node_selector``) with kubernetes_asyncio.""",
+    ).tag(config=True)
+    kubernetes_node_selector = Unicode(
+        "", help="Label selector of the Kubernetes nodes that count against the license.",
+    ).tag(config=True)
+    node_count_interval = Float(
+        60.0, help="Seconds between two counts of the Kubernetes nodes.",
+    ).tag(config=True)
+
+
+_settings: dict[int, HubfrontLicense] = {}
+
+
+def settings() -> HubfrontLicense:
+    """This process's license settings, from the hub's traitlets config."""
+    from .settings import Hubfront
+
+    config = Hubfront.instance().config
+    found = _settings.get(id(config))
+    if found is None or found.config is not config:
+        _settings.clear()
+        found = _settings[id(config)] = HubfrontLicense(config=config)
+    return found
+
+
+# --- terms, signing and verification -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LicenseTerms:
+    licensed_to: str
+    starts: datetime
+    expires: datetime
+    max_nodes: int
+    max_deployments: int
+    issued: datetime | None = None
+
+    def as_json(self) -> dict:
+        return {
+            "licensed_to": self.licensed_to, "starts": self.starts.isoformat(),
+            "expires": self.expires.isoformat(), "max_nodes": self.max_nodes,
+            "max_deployments": self.max_deployments,
+            "issued": self.issued.isoformat() if self.issued else None,
+        }
+
+
+class LicenseError(ValueError):
+    """The token cannot be read or its signature does not hold."""
+
+
+def parse_when(text: str) -> datetime:
+    """An ISO date (midnight UTC) or datetime (naive means UTC)."""
+    try:
+        if len(text) == 10:
+            d = date.fromisoformat(text)
+            return datetime(d.year, d.month, d.day, tzinfo=timezone.utc)
+        dt = datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        raise ValueError(f"not an ISO date or datetime: {text!r}") from None
+    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+
+
+def _b64e(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _b64d(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def keygen() -> tuple[bytes, str]:
+    """A new vendor key pair: (private key PEM, public key as base64 of the raw bytes)."""
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())
+    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return pem, base64.b64encode(raw).decode()
+
+
+def issue(private_pem: bytes, terms: LicenseTerms) -> str:
+    """Sign ``terms`` with the vendor's private key (PEM) into a license token."""
+    key = serialization.load_pem_private_key(private_pem, password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise LicenseError("the private key is not an Ed25519 key")
+    data = terms.as_json()
+    data["issued"] = (terms.issued or utcnow()).isoformat()
+    payload = _b64e(json.dumps(data, sort_keys=True, separators=(",", ":")).encode())
+    signature = key.sign((PREFIX + payload).encode())
+    return f"{PREFIX}{payload}.{_b64e(signature)}"
+
+
+def load_public_key(text: str) -> Ed25519PublicKey:
+    text = text.strip()
+    if text.startswith("-----BEGIN"):
+        key = serialization.load_pem_public_key(text.encode())
+        if not isinstance(key, Ed25519PublicKey):
+            raise ValueError("not an Ed25519 public key")
+        return key
+    return Ed25519PublicKey.from_public_bytes(base64.b64decode(text, validate=True))
+
+
+@lru_cache(maxsize=64)
+def _verified(token: str, public_keys: tuple[str, ...]) -> LicenseTerms:
+    token = "".join(token.split())
+    if not token.startswith(PREFIX) or token.count(".") != 2:
+        raise LicenseError("not a Hubfront license token")
+    payload, _, sig = token[len(PREFIX):].partition(".")
+    try:
+        signature = _b64d(sig)
+    except (binascii.Error, ValueError):
+        raise LicenseError("not a Hubfront license token") from None
+    keys = []
+    for text in public_keys:
+        try:
+            keys.append(load_public_key(text))
+        except (ValueError, binascii.Error):
+            log.warning("Ignoring a configured license public key that cannot be read")
+    if not keys:
+        raise LicenseError("no public key is configured to verify licenses")
+    for key in keys:
+        try:
+            key.verify(signature, (PREFIX + payload).encode())
+            break
+        except InvalidSignature:
+            continue
+    else:
+        raise LicenseError("the signature does not match any configured public key")
+    try:
+        data = json.loads(_b64d(payload))
+        return LicenseTerms(
+            licensed_to=str(data.get("licensed_to") or ""),
+            starts=parse_when(data["starts"]), expires=parse_when(data["expires"]),
+            max_nodes=int(data["max_nodes"]), max_deployments=int(data["max_deployments"]),
+            issued=parse_when(data["issued"]) if data.get("issued") else None,
+        )
+    except (KeyError, TypeError, ValueError, binascii.Error):
+        raise LicenseError("the signed terms cannot be read") from None
+
+
+@dataclass(frozen=True)
+class LicenseState:
+    """``status``: valid, expired, not_started, invalid or missing."""
+
+    status: str
+    reason: str = ""
+    terms: LicenseTerms | None = None
+
+    @property
+    def valid(self) -> bool:
+        return self.status == "valid"
+
+
+def verify(token: str | None, public_keys, now: datetime | None = None) -> LicenseState:
+    if not token or not token.strip():
+        return LicenseState("missing", "No license is installed.")
+    try:
+        terms = _verified(token.strip(), tuple(public_keys))
+    except LicenseError as exc:
+        return LicenseState("invalid", f"The license is invalid: {exc}.")
+    now = now or utcnow()
+    if now < terms.starts:
+        return LicenseState("not_started", f"The license starts on {terms.starts:%Y-%m-%d}.", terms)
+    if now >= terms.expires:
+        return LicenseState("expired", f"The license expired on {terms.expires:%Y-%m-%d}.", terms)
+    return LicenseState("valid", "", terms)
+
+
+# --- usage and the report every page uses --------------------------------------------
+
+
+class _KubernetesNodes:
+    """The cluster's node count, refreshed in the background (never on a page's path)."""
+
+    def __init__(self):
+        self.count: int | None = None
+        self.checked = 0.0
+        self.task = None
+
+    def current(self, cfg: HubfrontLicense) -> int:
+        import asyncio
+
+        stale = time.monotonic() - self.checked > cfg.node_count_interval
+        if stale and (self.task is None or self.task.done()):
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                loop = None
+            if loop is not None:
+                self.checked = time.monotonic()
+                self.task = loop.create_task(self._refresh(cfg.kubernetes_node_selector))
+        return self.count or 0
+
+    async def _refresh(self, selector: str) -> None:
+        try:
+            from kubernetes_asyncio import client, config
+
+            try:
+                config.load_incluster_config()
+            except config.ConfigException:
+                await config.load_kube_config()
+            async with client.ApiClient() as api:
+                nodes = await client.CoreV1Api(api).list_node(label_selector=selector or None)
+            self.count = len(nodes.items)
+        except Exception:  # noqa: BLE001 - the license check must never take the hub down
+            log.exception("Counting Kubernetes nodes failed; keeping the last count")
+
+
+_kube_nodes = _KubernetesNodes()
+
+
+def count_nodes(cfg: HubfrontLicense) -> int:
+    """Nodes in use: the one local machine, or the Kubernetes cluster's nodes."""
+    if cfg.node_counter == "kubernetes":
+        return _kube_nodes.current(cfg)
+    return 1
+
+
+def count_deployments(db_url: str) -> int:
+    """Model deployments running now: their reservations in the ledger."""
+    with session_scope(db_url) as s:
+        return s.scalar(select(func.count()).select_from(Reservation).where(Reservation.kind == "deployment")) or 0
+
+
+@dataclass(frozen=True)
+class LicenseWarning:
+    id: str
+    text: str
+    level: str  # bootstrap alert level
+
+
+@dataclass
+class LicenseReport:
+    state: LicenseState
+    source: str  # "page", "config" or "none"
+    max_nodes: int
+    max_deployments: int
+    used_nodes: int
+    used_deployments: int
+    warnings: list[LicenseWarning] = field(default_factory=list)
+
+    @property
+    def type(self) -> str:
+        return "Enterprise" if self.state.valid else "Free tier"
+
+
+def warnings_for(state: LicenseState, max_nodes: int, max_deployments: int, used_nodes: int,
+                 used_deployments: int) -> list[LicenseWarning]:
+    found = []
+    if state.status == "expired":
+        found.append(LicenseWarning("license-expired", EXPIRED_TEXT, "danger"))
+    if used_nodes > max_nodes:
+        found.append(LicenseWarning("license-nodes", NODES_TEXT, "warning"))
+    # 10% grace on deployments: exactly +10% is still fine
+    if used_deployments * 10 > max_deployments * 11:
+        found.append(LicenseWarning("license-deployments", DEPLOYMENTS_TEXT, "warning"))
+    return found
+
+
+def installed_token(db_url: str, cfg: HubfrontLicense) -> tuple[str | None, str]:
+    """The token in force and where it comes from: the newest page install, else config."""
+    with session_scope(db_url) as s:
+        token = s.scalar(select(InstalledLicense.token).order_by(InstalledLicense.id.desc()).limit(1))
+    if token:
+        return token, "page"
+    if cfg.license.strip():
+        return cfg.license, "config"
+    if cfg.license_file:
+        try:
+            return Path(cfg.license_file).read_text(), "config"
+        except OSError as exc:
+            log.warning("Cannot read the license file %s: %s", cfg.license_file, exc)
+    return None, "none"
+
+
+def evaluate(db_url: str, cfg: HubfrontLicense | None = None, now: datetime | None = None) -> LicenseReport:
+    """What the license allows now, what is used, and the banners that follow. Never raises."""
+    cfg = cfg or settings()
+    try:
+        token, source = installed_token(db_url, cfg)
+        state = verify(token, cfg.public_keys, now)
+        used_deployments = count_deployments(db_url)
+    except Exception as exc:  # noqa: BLE001 - e.g. the database is briefly unavailable
+        log.exception("License check failed")
+        state, source, used_deployments = LicenseState("invalid", f"The license check failed: {exc}"), "none", 0
+    if state.valid:
+        max_nodes, max_deployments = state.terms.max_nodes, state.terms.max_deployments
+    else:
+        max_nodes, max_deployments = cfg.free_tier_max_nodes, cfg.free_tier_max_deployments
+    used_nodes = count_nodes(cfg)
+    return LicenseReport(state, source, max_nodes, max_deployments, used_nodes, used_deployments,
+                         warnings_for(state, max_nodes, max_deployments, used_nodes, used_deployments))
+
+
+def install(db_url: str, token: str, username: str, cfg: HubfrontLicense | None = None) -> LicenseState:
+    """Install a token from the License page. Refuses (LicenseError) one whose signature fails."""
+    cfg = cfg or settings()
+    token = "".join((token or "").split())
+    state = verify(token, cfg.public_keys)
+    if state.status in ("missing", "invalid"):
+        raise LicenseError(state.reason)
+    with session_scope(db_url) as s:
+        s.add(InstalledLicense(token=token, installed_by=username, installed=utcnow()))
+    return state
