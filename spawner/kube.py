@@ -1,7 +1,92 @@
-"""KubeSpawner pods (production)."""
+"""KubeSpawner pods (production): the group's plan becomes the pod's resources.
+
+KubeSpawner applies ``profile_list`` overrides inside ``_start`` (through
+``load_user_options``), i.e. *after* the mixin has admitted the launch and
+applied the plan. So the plan is applied again once KubeSpawner is done with
+profiles: an operator's profile may add volumes or labels, but it can never
+give a pod more than the instance type that was counted in the ledger.
+"""
+
+from __future__ import annotations
 
 from kubespawner import KubeSpawner
+from kubespawner.slugs import is_valid_label, safe_slug
+from traitlets import Unicode
+
+from .mixin import GroupPolicy
+from .plan import LaunchPlan
+
+USER_LABEL = "hubfront.io/user"
+GROUP_LABEL = "hubfront.io/group"
 
 
-class KubeGroupSpawner(KubeSpawner):
-    pass
+def label_value(text: str) -> str:
+    """A valid Kubernetes label value for ``text`` (kept as is when already valid)."""
+    return safe_slug(text, is_valid=is_valid_label, max_length=63)
+
+
+def merged_tolerations(configured, extra: list[dict]):
+    """Add the instance type's tolerations to configured ones, keeping their shape (list or dict)."""
+    if isinstance(configured, dict):
+        merged = dict(configured)
+        present = list(merged.values())
+        for index, toleration in enumerate(extra):
+            if toleration not in present:
+                merged[f"hubfront-{index}"] = toleration
+        return merged
+    merged = list(configured or [])
+    merged.extend(t for t in extra if t not in merged)
+    return merged
+
+
+class KubeGroupSpawner(GroupPolicy, KubeSpawner):
+    """KubeSpawner that runs each notebook inside its group's policy and quota."""
+
+    gpu_resource_name = Unicode(
+        "nvidia.com/gpu",
+        help="""Extended resource that requests GPUs for a pod: the instance
+        type's gpu count is set as this resource's limit. Change it for other
+        device plugins (for example ``amd.com/gpu``).""",
+    ).tag(config=True)
+
+    async def prepare_environment(self, plan: LaunchPlan) -> None:
+        if not plan.container_image:
+            raise self._refuse(
+                f"Image {plan.image.title!r} has no container image for Kubernetes", 400
+            )
+
+    def apply_plan(self, plan: LaunchPlan, devices: list[int]) -> None:
+        super().apply_plan(plan, devices)
+        it = plan.instance_type
+        self.image = plan.container_image or self.image
+        limits = {k: v for k, v in self.extra_resource_limits.items() if k != self.gpu_resource_name}
+        if it.gpu:
+            limits[self.gpu_resource_name] = str(it.gpu)
+        self.extra_resource_limits = limits
+        # an extended resource's request defaults to its limit; a stale one could only conflict
+        self.extra_resource_guarantees = {
+            k: v for k, v in self.extra_resource_guarantees.items() if k != self.gpu_resource_name
+        }
+        self.node_selector = {**self.node_selector, **it.node_selector}
+        self.tolerations = merged_tolerations(self.tolerations, it.tolerations)
+        self.extra_labels = {
+            **self.extra_labels,
+            USER_LABEL: label_value(self.user.name),
+            GROUP_LABEL: label_value(plan.group),
+        }
+
+    async def load_user_options(self):
+        """Let KubeSpawner apply profile overrides, then put the admitted plan back on top."""
+        await super().load_user_options()
+        if self.plan is not None:
+            self.apply_plan(self.plan, self.devices)
+
+    def get_env(self):
+        env = super().get_env()
+        if self.plan is not None:
+            if self.plan.instance_type.gpu:
+                env.pop("NVIDIA_VISIBLE_DEVICES", None)  # the device plugin sets the granted devices
+            else:
+                # CUDA images default to "all": without this a pod sees every GPU of its node
+                env["NVIDIA_VISIBLE_DEVICES"] = "none"
+        return env

@@ -1,0 +1,192 @@
+"""KubeGroupSpawner: the pod it would create, built without a cluster.
+
+The launch runs the same steps as ``GroupPolicy.start`` followed by
+KubeSpawner's ``_start``: resolve the plan from the user's groups, apply it,
+let KubeSpawner load user options (profile overrides), then build the pod
+manifest. Only the Kubernetes client and its config loading are replaced.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from unittest import mock
+
+import kubespawner.spawner
+import pytest
+from jupyterhub.spawner import SpawnException
+from kubespawner.slugs import is_valid_label
+from traitlets.config import Config
+
+from hub_ext.policy import POLICY_KEY
+from hub_ext.settings import Hubfront
+from spawner.kube import GROUP_LABEL, USER_LABEL, KubeGroupSpawner
+from spawner.plan import server_name_for
+
+GiB = 2**30
+GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+CATALOG = {
+    "instance_types": [
+        {"name": "cpu-small", "cpu": "500m", "memory": "1Gi"},
+        {"name": "cpu-large", "cpu": 4, "memory": "16Gi"},
+        {
+            "name": "gpu-1", "cpu": 4, "memory": "24Gi", "gpu": 1,
+            "node_selector": {"hubfront.io/gpu": "true"},
+            "tolerations": [GPU_TOLERATION],
+        },
+    ],
+    "images": [
+        {"name": "tensorflow", "image": "example.org/tf:cpu", "gpu_image": "example.org/tf:cuda"},
+        {"name": "local-only", "local": {"python": "python3"}},
+    ],
+}
+
+
+@pytest.fixture(autouse=True)
+def no_cluster(monkeypatch):
+    monkeypatch.setattr(kubespawner.spawner, "load_config", lambda **kwargs: None)
+    monkeypatch.setattr(kubespawner.spawner, "shared_client", lambda name: mock.Mock(name=name))
+    Hubfront.clear_instance()
+    yield
+    Hubfront.clear_instance()
+
+
+def make_user(name="alice", groups=("research",)):
+    orm_groups = [SimpleNamespace(name=g, properties={POLICY_KEY: {}}) for g in groups]
+    return SimpleNamespace(
+        name=name, id=7, url=f"/user/{name}/", escaped_name=name,
+        orm_user=SimpleNamespace(groups=orm_groups),
+    )
+
+
+def make_spawner(server="research", user=None, **kube_config) -> KubeGroupSpawner:
+    cfg = Config()
+    cfg.Hubfront.catalog_config = CATALOG
+    for key, value in kube_config.items():
+        setattr(cfg.KubeGroupSpawner, key, value)
+    orm_spawner = SimpleNamespace(name=server, server=None)
+    return KubeGroupSpawner(config=cfg, user=user or make_user(), orm_spawner=orm_spawner, _mock=True)
+
+
+async def launch(spawner: KubeGroupSpawner, **options):
+    """GroupPolicy.start's steps (minus the ledger), then KubeSpawner._start's up to the pod."""
+    spawner.user_options = options
+    plan = spawner.resolve_plan()
+    await spawner.prepare_environment(plan)
+    spawner.plan = plan
+    spawner.apply_plan(plan, [])
+    await spawner.load_user_options()
+    return await spawner.get_pod_manifest()
+
+
+def container(pod):
+    return pod.spec.containers[0]
+
+
+def env_of(pod) -> dict:
+    return {e.name: e.value for e in container(pod).env}
+
+
+async def test_cpu_instance_type_sets_limits_guarantees_image_and_hides_gpus():
+    pod = await launch(make_spawner(), group="research", instance_type="cpu-large", image="tensorflow")
+    resources = container(pod).resources
+    assert float(resources.limits["cpu"]) == 4 and float(resources.requests["cpu"]) == 4
+    assert int(resources.limits["memory"]) == 16 * GiB and int(resources.requests["memory"]) == 16 * GiB
+    assert "nvidia.com/gpu" not in resources.limits
+    assert "nvidia.com/gpu" not in (resources.requests or {})
+    assert container(pod).image == "example.org/tf:cpu"
+    env = env_of(pod)
+    assert env["NVIDIA_VISIBLE_DEVICES"] == "none"
+    assert (env["HUBFRONT_GROUP"], env["HUBFRONT_INSTANCE_TYPE"], env["HUBFRONT_IMAGE"]) == (
+        "research", "cpu-large", "tensorflow")
+    assert not pod.spec.node_selector
+    assert not pod.spec.tolerations
+
+
+async def test_gpu_instance_type_requests_the_gpu_on_gpu_nodes_with_the_cuda_image():
+    pod = await launch(make_spawner(), group="research", instance_type="gpu-1", image="tensorflow")
+    resources = container(pod).resources
+    assert resources.limits["nvidia.com/gpu"] == "1"
+    assert float(resources.limits["cpu"]) == 4 and int(resources.limits["memory"]) == 24 * GiB
+    assert container(pod).image == "example.org/tf:cuda"
+    assert pod.spec.node_selector == {"hubfront.io/gpu": "true"}
+    assert [t.to_dict() for t in pod.spec.tolerations] == [
+        {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule",
+         "toleration_seconds": None, "value": None}
+    ]
+    assert "NVIDIA_VISIBLE_DEVICES" not in env_of(pod)
+
+
+DEDICATED = {"key": "dedicated", "operator": "Equal", "value": "notebooks", "effect": "NoSchedule"}
+
+
+@pytest.mark.parametrize("configured", [[DEDICATED], {"a-dedicated": DEDICATED}], ids=["list", "dict"])
+async def test_instance_type_scheduling_merges_with_configured_node_selector_and_tolerations(configured):
+    spawner = make_spawner(node_selector={"pool": "users"}, tolerations=configured)
+    pod = await launch(spawner, group="research", instance_type="gpu-1")
+    assert pod.spec.node_selector == {"pool": "users", "hubfront.io/gpu": "true"}
+    assert [t.key for t in pod.spec.tolerations] == ["dedicated", "nvidia.com/gpu"]
+
+
+async def test_gpu_resource_name_is_configurable():
+    spawner = make_spawner(gpu_resource_name="amd.com/gpu")
+    pod = await launch(spawner, group="research", instance_type="gpu-1")
+    limits = container(pod).resources.limits
+    assert limits["amd.com/gpu"] == "1"
+    assert "nvidia.com/gpu" not in limits
+
+
+async def test_pod_is_labelled_with_user_and_group_as_valid_label_values():
+    group = "ML Research (2025)"
+    spawner = make_spawner(server=server_name_for(group), user=make_user("alice@example.org", [group]))
+    labels = (await launch(spawner, instance_type="cpu-small")).metadata.labels
+    assert is_valid_label(labels[USER_LABEL]) and labels[USER_LABEL].startswith("alice-example-org")
+    assert is_valid_label(labels[GROUP_LABEL]) and labels[GROUP_LABEL].startswith("ml-research-2025")
+    # two groups that slug alike still get different labels
+    twin = "ML research 2025"
+    other = make_spawner(server=server_name_for(twin), user=make_user("alice@example.org", [twin]))
+    assert (await launch(other, instance_type="cpu-small")).metadata.labels[GROUP_LABEL] != labels[GROUP_LABEL]
+
+
+async def test_plain_names_are_labelled_unchanged():
+    pod = await launch(make_spawner(), group="research", instance_type="cpu-small")
+    assert pod.metadata.labels[USER_LABEL] == "alice"
+    assert pod.metadata.labels[GROUP_LABEL] == "research"
+
+
+async def test_group_policy_wins_over_a_profile_override():
+    profiles = [{
+        "display_name": "Big", "slug": "big", "default": True,
+        "kubespawner_override": {
+            "cpu_limit": 16, "mem_limit": "64G", "image": "example.org/other:latest",
+            "extra_resource_limits": {"nvidia.com/gpu": "4"},
+            "extra_labels": {"team": "vision"},
+            "environment": {"NVIDIA_VISIBLE_DEVICES": "all"},
+        },
+    }]
+    spawner = make_spawner(profile_list=profiles)
+    pod = await launch(spawner, group="research", instance_type="cpu-small", image="tensorflow", profile="big")
+    resources = container(pod).resources
+    assert float(resources.limits["cpu"]) == 0.5
+    assert int(resources.limits["memory"]) == GiB
+    assert "nvidia.com/gpu" not in resources.limits
+    assert container(pod).image == "example.org/tf:cpu"
+    assert env_of(pod)["NVIDIA_VISIBLE_DEVICES"] == "none"
+    # what the profile adds without touching the policy is kept
+    assert pod.metadata.labels["team"] == "vision"
+    assert pod.metadata.labels[GROUP_LABEL] == "research"
+
+
+async def test_an_image_without_a_container_image_is_refused_before_anything_is_reserved():
+    spawner = make_spawner()
+    spawner.user_options = {"group": "research", "instance_type": "cpu-small", "image": "local-only"}
+    plan = spawner.resolve_plan()
+    with pytest.raises(SpawnException) as info:
+        await spawner.prepare_environment(plan)
+    assert "has no container image for Kubernetes" in str(info.value)
+
+
+def test_hubfront_kube_entry_point_loads_the_kube_group_spawner():
+    from jupyterhub.app import JupyterHub
+
+    hub = JupyterHub(spawner_class="hubfront-kube")
+    assert hub.spawner_class is KubeGroupSpawner
