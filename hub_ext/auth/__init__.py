@@ -1,3 +1,12 @@
-"""Authentication: local accounts (and, later, TOTP, lockout and OAuth)."""
+"""Authentication: local accounts (argon2, lockout, TOTP 2FA) and OAuth/OIDC mode."""
 
 from .authenticator import HubfrontAuthenticator, PortalHandlersMixin  # noqa: F401
+
+
+def __getattr__(name):
+    # oauthenticator is imported only when the OAuth mode is used
+    if name == "HubfrontOAuthenticator":
+        from .oauth import HubfrontOAuthenticator
+
+        return HubfrontOAuthenticator
+    raise AttributeError(name)

@@ -1,8 +1,14 @@
-"""The local authenticator: accounts in the portal database, argon2 passwords.
+"""The local authenticator: accounts in the portal database, argon2 passwords,
+lockout and TOTP two-factor login.
 
 It is also where the portal plugs into the hub: JupyterHub routes the
 authenticator's ``get_handlers()`` before its own, which is how ``/hub/home``
-is replaced by the portal home (``extra_handlers`` would be routed after).
+(and ``/hub/login``) are replaced by the portal's (``extra_handlers`` would be
+routed after).
+
+The one-time code is checked inside ``authenticate()``, so every way of
+authenticating with credentials needs it: the login form and ``POST
+/hub/api/users/{name}/tokens`` alike.
 """
 
 from __future__ import annotations
@@ -11,14 +17,21 @@ import asyncio
 import os
 
 from jupyterhub.auth import Authenticator
-from traitlets import Unicode, default
+from traitlets import Bool, Float, Integer, Unicode, default
 
 from ..settings import Hubfront
+from . import lockout, otp
+from .keys import load_key
 from .passwords import verify_password
+
+TICKET_NAME = "hubfront-otp-ticket"
 
 
 class PortalHandlersMixin:
     """Adds the portal's pages and APIs, and runs its start-up once."""
+
+    # whether passwords and 2FA are managed here (False: by an identity provider)
+    local_accounts = False
 
     def get_handlers(self, app):
         handlers = list(super().get_handlers(app))
@@ -30,7 +43,9 @@ class PortalHandlersMixin:
 
 
 class HubfrontAuthenticator(PortalHandlersMixin, Authenticator):
-    """Local accounts with argon2-hashed passwords (the embedded default)."""
+    """Local accounts with argon2-hashed passwords, lockout and TOTP (the embedded default)."""
+
+    local_accounts = True
 
     bootstrap_admin = Unicode(
         help="""Username of the admin account created on first start. Its password is
@@ -42,6 +57,43 @@ class HubfrontAuthenticator(PortalHandlersMixin, Authenticator):
     def _bootstrap_admin_default(self):
         return os.environ.get("HUBFRONT_ADMIN_USER", "admin")
 
+    lockout_threshold = Integer(
+        10,
+        help="""Consecutive failed logins (wrong password or wrong one-time code)
+        after which an account is locked. 0 disables lockout.""",
+    ).tag(config=True)
+
+    lockout_minutes = Float(
+        15,
+        help="""How long a locked account stays locked, in minutes. Admins can
+        unlock earlier from the portal's Users page.""",
+    ).tag(config=True)
+
+    secret_key = Unicode(
+        help="""Key that encrypts TOTP secrets at rest (a Fernet key, or any long
+        random string). Defaults to $HUBFRONT_SECRET_KEY, else a key generated
+        into <data_dir>/secret-key with mode 0600. Losing it disables every
+        enrolled authenticator app.""",
+    ).tag(config=True)
+
+    otp_issuer = Unicode(
+        "Hubfront",
+        help="Issuer name shown by authenticator apps next to the account.",
+    ).tag(config=True)
+
+    require_2fa = Bool(
+        False,
+        help="""Require two-factor authentication for every local account (users
+        without it are sent to enrollment after login). Admins can change it
+        from the portal's Users page, which then takes precedence.""",
+    ).tag(config=True)
+
+    otp_step_minutes = Float(
+        5,
+        help="""How long the login form waits for the one-time code after a
+        correct password before the password must be entered again.""",
+    ).tag(config=True)
+
     @default("allow_all")
     def _allow_all_default(self):
         # The account table is the allow list: only people with an account can
@@ -52,14 +104,69 @@ class HubfrontAuthenticator(PortalHandlersMixin, Authenticator):
     def hubfront(self) -> Hubfront:
         return Hubfront.instance(config=self.config)
 
+    _key: bytes | None = None
+
+    def otp_key(self) -> bytes:
+        if self._key is None:
+            self._key = load_key(self.secret_key, self.hubfront.data_dir)
+        return self._key
+
+    def get_handlers(self, app):
+        from .login import HubfrontLoginHandler
+
+        return super().get_handlers(app) + [(r"/login", HubfrontLoginHandler)]
+
+    # --- authentication ---------------------------------------------------
+
+    def _fail(self, handler, username: str) -> None:
+        db = self.hubfront.db_url
+        locked = lockout.record_failure(db, username, self.lockout_threshold, self.lockout_minutes)
+        if locked and handler is not None:
+            handler._hubfront_locked = True
+        self.log.warning("Failed login for %s%s", username, " (now locked)" if locked else "")
+
+    def _ticket_user(self, handler, ticket: str) -> str | None:
+        if handler is None or not ticket:
+            return None
+        value = handler.get_secure_cookie(TICKET_NAME, value=ticket, max_age_days=self.otp_step_minutes / 1440)
+        return value.decode("utf8", "replace") if value else None
+
     async def authenticate(self, handler, data):
-        username = self.normalize_username((data or {}).get("username", ""))
-        password = (data or {}).get("password", "")
-        if not username or not password:
+        data = data or {}
+        username = self.normalize_username(data.get("username", "") or "")
+        password = data.get("password", "") or ""
+        code = data.get("otp", "") or ""
+        ticket = data.get("otp_ticket", "") or ""
+        if not username or len(username) > 255:
             return None
-        # argon2 is deliberately slow: keep it off the hub's event loop.
-        ok = await asyncio.to_thread(verify_password, self.hubfront.db_url, username, password)
-        if not ok:
-            self.log.warning("Failed login for %s", username)
+        db = self.hubfront.db_url
+        if lockout.locked_until(db, username):
+            if handler is not None:
+                handler._hubfront_locked = True
+            self.log.warning("Refused login for locked account %s", username)
             return None
+        if ticket and not password:
+            # second step of the login form: the password was right moments ago
+            if self._ticket_user(handler, ticket) != username:
+                return None  # expired or forged: the form asks for the password again
+        else:
+            if not password:
+                return None
+            # argon2 is deliberately slow: keep it off the hub's event loop.
+            ok = await asyncio.to_thread(verify_password, db, username, password)
+            if not ok:
+                self._fail(handler, username)
+                return None
+        if await asyncio.to_thread(otp.is_enabled, db, username):
+            if not code and not ticket:
+                # right password, code still to come: the form asks for it
+                if handler is not None:
+                    handler._hubfront_otp_ticket = handler.create_signed_value(TICKET_NAME, username).decode()
+                return None
+            if not await asyncio.to_thread(otp.verify_code, db, self.otp_key(), username, code):
+                self._fail(handler, username)
+                if handler is not None and not getattr(handler, "_hubfront_locked", False) and ticket:
+                    handler._hubfront_otp_retry = ticket
+                return None
+        lockout.record_success(db, username)
         return username

@@ -45,3 +45,48 @@ def set_password(db_url: str, username: str, password: str) -> None:
         else:
             account.password_hash = digest
             account.password_changed = now
+
+
+# --- password rules -------------------------------------------------------
+# Each rule has an id (used by the page's live checklist) and the message the
+# server answers with when it is broken.
+MIN_LENGTH = 8
+MAX_LENGTH = 128
+RULES = [
+    ("length", f"must have at least {MIN_LENGTH} characters"),
+    ("letter", "must contain at least one letter"),
+    ("number", "must contain at least one number"),
+    ("symbol", "must contain at least one symbol"),
+    ("max", f"must have at most {MAX_LENGTH} characters"),
+    ("username", "must differ from the username"),
+    ("current", "must differ from the current password"),
+]
+RULE_MESSAGES = dict(RULES)
+
+
+def broken_rules(password: str, username: str, current: str | None = None) -> list[str]:
+    """The ids of the rules ``password`` breaks, in RULES order (empty: acceptable)."""
+    broken = []
+    if len(password) < MIN_LENGTH:
+        broken.append("length")
+    if not any(ch.isalpha() for ch in password):
+        broken.append("letter")
+    if not any(ch.isdigit() for ch in password):
+        broken.append("number")
+    if not any(not ch.isalnum() and not ch.isspace() for ch in password):
+        broken.append("symbol")
+    if len(password) > MAX_LENGTH:
+        broken.append("max")
+    if username and password.casefold() == username.casefold():
+        broken.append("username")
+    if current is not None and password == current:
+        broken.append("current")
+    return broken
+
+
+def rule_errors(password: str, username: str, current: str | None = None) -> str | None:
+    """One sentence naming every broken rule, or None."""
+    broken = broken_rules(password, username, current)
+    if not broken:
+        return None
+    return "new password " + "; ".join(RULE_MESSAGES[r] for r in broken)

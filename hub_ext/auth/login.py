@@ -1,0 +1,62 @@
+"""The login form in two steps: password, then (for accounts with 2FA) the code.
+
+After a correct password for an account with 2FA, ``authenticate()`` returns
+None and leaves a short-lived signed ticket on the handler; this handler then
+shows the same form with the one-time code field instead of the password. A
+wrong password gets the stock "Invalid username or password" whether or not
+2FA is on, and a locked account gets the locked message whatever was typed.
+"""
+
+from __future__ import annotations
+
+from jupyterhub.handlers.login import LoginHandler
+
+from . import account_settings, lockout, otp
+
+INVALID = "Invalid username or password"
+INVALID_CODE = "Invalid authentication code"
+
+
+class HubfrontLoginHandler(LoginHandler):
+    def _form_data(self) -> dict:
+        data = {}
+        for arg in self.request.body_arguments:
+            if arg == "_xsrf":
+                continue
+            data[arg] = self.get_argument(arg, strip=arg == "username")
+        data.setdefault("username", "")
+        return data
+
+    def _after_login_url(self, user) -> str:
+        """Where a fresh login lands: the required account steps first, then ``next``."""
+        auth = self.authenticator
+        db_url = auth.hubfront.db_url
+        base = self.hub.base_url
+        if lockout.must_change_password(db_url, user.name):
+            return base + "portal/account/password?required=1"
+        if account_settings.require_2fa(db_url, auth.require_2fa) and not otp.is_enabled(db_url, user.name):
+            return base + "portal/account/2fa?required=1"
+        return self.get_next_url(user)
+
+    async def post(self):
+        data = self._form_data()
+        user = await self.login_user(data)
+        if user:
+            self._jupyterhub_user = user
+            self.redirect(self._after_login_url(user))
+            return
+        username = data["username"][:255]
+        if getattr(self, "_hubfront_locked", False):
+            self.set_status(403)
+            html = await self._render(login_error=lockout.LOCKED_MESSAGE, username=username)
+        elif getattr(self, "_hubfront_otp_ticket", None) or getattr(self, "_hubfront_otp_retry", None):
+            retry = getattr(self, "_hubfront_otp_retry", None)
+            self.set_status(403 if retry else 200)
+            html = await self._render(
+                login_error=INVALID_CODE if retry else None, username=username,
+                otp_step=True, otp_ticket=retry or self._hubfront_otp_ticket,
+            )
+        else:
+            self.set_status(403)
+            html = await self._render(login_error=INVALID, username=username)
+        self.finish(html)

@@ -1,0 +1,101 @@
+"""Portal database models for accounts: profile, lockout, TOTP, recovery codes, invitations.
+
+The password itself stays in ``accounts`` (models.Account); everything here is
+keyed by username so that it also works for OAuth users (profile) and for
+usernames that have no account yet (lockout counts every attempt alike, so a
+locked message never tells whether an account exists).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Boolean, DateTime, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .models import Base, utcnow
+
+
+class Profile(Base):
+    """What the user says about themselves on My Account."""
+
+    __tablename__ = "account_profiles"
+
+    username: Mapped[str] = mapped_column(String(255), primary_key=True)
+    full_name: Mapped[str] = mapped_column(String(64), default="")
+    email: Mapped[str] = mapped_column(String(254), default="")
+    updated: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LoginState(Base):
+    """Consecutive failed logins (password or one-time code) and the lock they cause."""
+
+    __tablename__ = "login_state"
+
+    username: Mapped[str] = mapped_column(String(255), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_failure: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # set by an admin who creates the account with a temporary password
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class OtpCredential(Base):
+    """A TOTP secret, Fernet-encrypted. ``enabled`` only after a confirmed code."""
+
+    __tablename__ = "otp_credentials"
+
+    username: Mapped[str] = mapped_column(String(255), primary_key=True)
+    secret_encrypted: Mapped[str] = mapped_column(Text)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # the last accepted time step: a code of this step or earlier is refused
+    last_step: Mapped[int] = mapped_column(BigInteger, default=0)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RecoveryCode(Base):
+    """A single-use recovery code, argon2-hashed."""
+
+    __tablename__ = "otp_recovery_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(255), index=True)
+    code_hash: Mapped[str] = mapped_column(Text)
+    used: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class AccountSetting(Base):
+    """Platform-wide account settings an admin changes from the portal (e.g. require 2FA)."""
+
+    __tablename__ = "account_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Invitation(Base):
+    """A link that lets people join a group; only the SHA-256 of its token is stored."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    group: Mapped[str] = mapped_column(String(255), index=True)
+    created_by: Mapped[str] = mapped_column(String(255))
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    max_uses: Mapped[int] = mapped_column(Integer, default=1)
+    uses: Mapped[int] = mapped_column(Integer, default=0)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class InvitationUse(Base):
+    """Who joined through which invitation, and when."""
+
+    __tablename__ = "invitation_uses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    invitation_id: Mapped[int] = mapped_column(Integer, index=True)
+    username: Mapped[str] = mapped_column(String(255))
+    created_account: Mapped[bool] = mapped_column(Boolean, default=False)
+    used: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
