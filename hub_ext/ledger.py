@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
-from sqlalchemy import case, delete, func, select, text
+from sqlalchemy import bindparam, case, delete, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -116,6 +116,18 @@ def _used_columns(where=None):
     )
 
 
+# Built once: admission runs these on every reserve(), so skip re-building them.
+_ADMISSION_SUMS = select(
+    *_used_columns(), *_used_columns(_T.c.username == bindparam("username"))
+).where(_T.c.group == bindparam("group"))
+_FIND = select(Reservation).where(
+    Reservation.kind == bindparam("kind"), Reservation.workload_id == bindparam("workload_id")
+)
+# Only GPU holders can hold devices; this scan is the one admission query that
+# does not use an index, and it only runs when local devices are handed out.
+_HELD_DEVICES = select(_T.c.gpu_devices).where(_T.c.gpu > 0, _T.c.gpu_devices != "")
+
+
 def _as_used(row) -> dict[str, float]:
     # PostgreSQL returns sum(bigint) as Decimal; normalise to Python numbers.
     cpu, memory, gpu, sessions = row
@@ -135,6 +147,15 @@ def _over_lines(used: dict[str, float], request: Request, quota: Quota, scope: s
                 f" > limit {format_amount(resource, limit)} ({scope})"
             )
     return lines
+
+
+def _shortfalls(
+    session: Session, group: str, username: str, request: Request, group_quota: Quota, user_quota: Quota
+) -> list[str]:
+    """Every resource over, for the group's quota and then the member's."""
+    row = session.execute(_ADMISSION_SUMS, {"group": group, "username": username}).one()
+    over = _over_lines(_as_used(row[:4]), request, group_quota, f"group {group}")
+    return over + _over_lines(_as_used(row[4:]), request, user_quota, f"user {username} in group {group}")
 
 
 class Ledger:
@@ -200,14 +221,7 @@ class Ledger:
                 existing = self._find(session, kind, workload_id)
                 if existing is not None:
                     return existing
-                user_match = _T.c.username == username
-                row = session.execute(
-                    select(*_used_columns(), *_used_columns(user_match)).where(_T.c.group == group)
-                ).one()
-                over = _over_lines(_as_used(row[:4]), request, group_quota, f"group {group}")
-                over += _over_lines(
-                    _as_used(row[4:]), request, user_quota, f"user {username} in group {group}"
-                )
+                over = _shortfalls(session, group, username, request, group_quota, user_quota)
                 granted: list[int] = []
                 if devices:
                     free = self._free_devices(session, inventory)
@@ -240,14 +254,12 @@ class Ledger:
 
     @staticmethod
     def _find(session: Session, kind: str, workload_id: str) -> Reservation | None:
-        return session.scalars(
-            select(Reservation).where(Reservation.kind == kind, Reservation.workload_id == workload_id)
-        ).first()
+        return session.scalars(_FIND, {"kind": kind, "workload_id": workload_id}).first()
 
     @staticmethod
     def _free_devices(session: Session, inventory: list[int]) -> list[int]:
         held: set[int] = set()
-        for devices in session.scalars(select(_T.c.gpu_devices).where(_T.c.gpu_devices != "")):
+        for devices in session.scalars(_HELD_DEVICES):
             held.update(int(d) for d in devices.split(",") if d != "")
         return [d for d in sorted(dict.fromkeys(inventory)) if d not in held]
 
@@ -311,6 +323,17 @@ class Ledger:
             group={r: Amount.of(group_used[r], group_quota.limit(r)) for r in RESOURCES},
             user=user,
         )
+
+    def shortfalls(
+        self, *, group: str, username: str, request: Request, group_quota: Quota, user_quota: Quota
+    ) -> list[str]:
+        """What ``reserve()`` would refuse right now, without reserving (for forms and buttons).
+
+        The same lines as a refusal; empty when the request fits. Advisory
+        only: ``reserve()`` decides, atomically, at launch.
+        """
+        with self._read() as session:
+            return _shortfalls(session, group, username, request, group_quota, user_quota)
 
     def per_user(self, group: str) -> dict[str, dict[str, float]]:
         """Each member's use in ``group``: username -> {cpu, memory, gpu, sessions}."""

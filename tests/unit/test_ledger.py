@@ -239,3 +239,15 @@ def test_fifty_concurrent_admissions_never_exceed_the_group_gpu_quota(sqlite_url
     assert sum(r.gpu for r in ledger.reservations(group="research")) == 4
     devices = [d for r in admitted for d in r.device_ids]
     assert sorted(devices) == [0, 1, 2, 3]
+
+
+def test_shortfalls_previews_a_refusal_without_reserving(ledger):
+    admit(ledger, "a", request=Request(gpu=3))
+    kw = dict(group="research", username="bob", group_quota=Quota(gpu=4), user_quota=Quota(sessions=0))
+    assert ledger.shortfalls(request=Request(gpu=2), **kw) == [
+        "GPU: used 3 + requested 2 > limit 4 (group research)",
+        "Sessions: used 0 + requested 1 > limit 0 (user bob in group research)",
+    ]
+    assert ledger.shortfalls(request=Request(gpu=1), group="research", username="bob",
+                             group_quota=Quota(gpu=4), user_quota=UNLIMITED) == []
+    assert len(ledger.reservations()) == 1
