@@ -73,6 +73,31 @@ def test_groups_do_not_share_a_lock_on_postgres(pg_url):
     pool.shutdown()
 
 
+
+@pytest.mark.postgres
+def test_concurrent_groups_never_share_a_gpu_device_on_postgres(pg_url):
+    """Group locks alone would let two groups pick the same free device at once."""
+    ledger = Ledger(pg_url, gpu_inventory=lambda: [0, 1, 2, 3])
+    start = threading.Barrier(16)
+
+    def attempt(i):
+        start.wait()
+        try:
+            return ledger.reserve(
+                kind="server", workload_id=f"s{i}", username=f"user{i}", group=f"group{i % 8}",
+                request=Request(gpu=1), group_quota=Quota(), user_quota=Quota(), allocate_devices=True,
+            )
+        except QuotaExceeded as exc:
+            return exc
+
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(attempt, range(16)))
+    admitted = [r for r in results if not isinstance(r, QuotaExceeded)]
+    refused = [r for r in results if isinstance(r, QuotaExceeded)]
+    assert sorted(d for r in admitted for d in r.device_ids) == [0, 1, 2, 3]
+    assert {e.message for e in refused} == {"GPU devices: requested 1 > free 0 on this machine"}
+    assert len(refused) == 12
+
 def _race_two_processes(db_url: str, attempts: int, quota: int) -> list[dict]:
     workers = [
         subprocess.Popen(
