@@ -31,3 +31,6 @@ def configure(c, *, spawner: str = "hubfront-local") -> None:
     # one server per group per user, named after the group
     c.JupyterHub.allow_named_servers = True
     c.JupyterHub.default_url = "/hub/home"
+    # servers outlive a hub restart; their reservations stay in the ledger and
+    # the ones that died meanwhile are released when the hub polls them
+    c.JupyterHub.cleanup_servers = False

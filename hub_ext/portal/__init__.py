@@ -15,6 +15,8 @@ FEATURES = [
     "home",
     "context",
     "groups",
+    "notebooks",
+    "usage",
 ]
 
 
@@ -31,7 +33,8 @@ def portal_handlers(hubfront) -> list:
 
 
 def startup(app, hubfront) -> None:
-    """Once per hub start: migrate the portal DB, create the admin account, seed groups."""
+    """Once per hub start: migrate the portal DB, create the admin account, seed groups,
+    and release reservations of notebook servers the hub no longer runs."""
     import os
 
     upgrade(hubfront.db_url)
@@ -41,3 +44,9 @@ def startup(app, hubfront) -> None:
             hubfront.db_url, hubfront.data_dir, admin, os.environ.get("HUBFRONT_ADMIN_PASSWORD")
         )
     seed_groups(app.db, hubfront.demo_groups(), log=app.log)
+    from spawner.mixin import reconcile_notebooks
+    from ..ledger import Ledger
+
+    dropped = reconcile_notebooks(app.db, Ledger(hubfront.db_url))
+    if dropped:
+        app.log.info("Hubfront: released %d reservation(s) of servers that are gone", len(dropped))

@@ -1,0 +1,52 @@
+"""Notebooks page and the home Quick-launch panel."""
+
+from __future__ import annotations
+
+import asyncio
+from urllib.parse import quote
+
+from tornado import web
+
+from hub_ext.groups import group_policy
+from hub_ext.ledger import Ledger
+from spawner.plan import server_name_for
+
+from ..base import PortalHandler
+from ..home.panels import HomePanel, register_panel
+from ..nav import MenuEntry, register_menu
+from .logic import quick_launches, server_rows
+
+
+class NotebooksHandler(PortalHandler):
+    """GET /hub/portal/notebooks: the user's servers with group, type, image and status."""
+
+    @web.authenticated
+    async def get(self):
+        user = self.current_user
+        nav = self.nav()
+        group_server = server_name_for(nav.group) if nav.group else None
+        await self.render_portal(
+            "portal/notebooks.html",
+            rows=server_rows(user, self.base_url),
+            group_server=group_server,
+            launch_url=f"{self.hub.base_url}spawn/{quote(user.name)}/{group_server}" if group_server else None,
+        )
+
+
+async def _quick_launch_panel(handler) -> dict:
+    user = handler.current_user
+    group = handler.visible_group(handler.nav().group)
+    running = {name for name, sp in user.spawners.items() if sp.active}
+    buttons = await asyncio.to_thread(
+        quick_launches, ledger=Ledger(handler.db_url), catalog=handler.catalog, policy=group_policy(group),
+        group=group.name, username=user.name, hub_base_url=handler.hub.base_url, running=running,
+    )
+    server = server_name_for(group.name)
+    return {"buttons": buttons, "running_url": f"{handler.base_url}user/{user.escaped_name}/{server}/"
+            if server in running else None}
+
+
+register_menu(MenuEntry("Notebooks", "portal/notebooks", "fa-book", shortcut="Launch a notebook"))
+register_panel(HomePanel("quicklaunch", "portal/panels/quicklaunch.html", 20, _quick_launch_panel))
+
+handlers = [(r"/portal/notebooks", NotebooksHandler)]

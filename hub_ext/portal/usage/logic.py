@@ -1,0 +1,46 @@
+"""Resource Dashboard: quota use of a group and of one member, from the ledger."""
+
+from __future__ import annotations
+
+from hub_ext.ledger import Amount, Ledger
+from hub_ext.policy import RESOURCE_LABELS, RESOURCES, GroupPolicy, format_amount
+
+
+def _amount(resource: str, a: Amount) -> dict:
+    return {
+        "used": a.used,
+        "limit": a.limit,
+        "remaining": a.remaining,
+        "unlimited": a.unlimited,
+        "used_text": format_amount(resource, a.used),
+        "limit_text": format_amount(resource, a.limit),
+        "percent": None if a.unlimited or not a.limit else min(100, round(100 * a.used / a.limit)),
+    }
+
+
+def dashboard(ledger: Ledger, group: str, username: str, policy: GroupPolicy, per_user: bool) -> dict:
+    """The usage document behind the home panel and GET /api/portal/groups/{g}/usage.
+
+    Every member sees the group's totals and their own use; ``per_user`` adds
+    every member's use (for group admins and admins).
+    """
+    usage = ledger.usage(group, username, policy.quota, policy.user_quota)
+    doc = {
+        "group": group,
+        "resources": [
+            {
+                "resource": r,
+                "label": RESOURCE_LABELS[r],
+                "group": _amount(r, usage.group[r]),
+                "user": _amount(r, usage.user[r]),
+            }
+            for r in RESOURCES
+        ],
+    }
+    if per_user:
+        doc["users"] = [
+            {"username": name, **{r: used[r] for r in RESOURCES},
+             "text": {r: format_amount(r, used[r]) for r in RESOURCES}}
+            for name, used in ledger.per_user(group).items()
+        ]
+    return doc

@@ -1,0 +1,36 @@
+"""The spawn options form: the group's instance types and images.
+
+An instance type that does not fit the *remaining* quota is shown disabled
+with the ledger's reason. GPU images are offered with GPU instance types and
+CPU images with CPU ones (the page's script filters the image list).
+"""
+
+from __future__ import annotations
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from hub_ext import template_dir
+from hub_ext.policy import Catalog, GroupPolicy
+
+_env = Environment(loader=FileSystemLoader(template_dir()), autoescape=select_autoescape(default=True))
+
+
+def render_options_form(
+    *, group: str, policy: GroupPolicy, catalog: Catalog, shortfalls: dict[str, list[str]], selected: dict
+) -> str:
+    types = policy.allowed_instance_types(catalog)
+    images = policy.allowed_images(catalog)
+    usable = [it for it in types if not shortfalls.get(it.name)]
+    chosen = selected.get("instance_type")
+    if chosen not in {it.name for it in usable}:
+        default = policy.default_instance(catalog)
+        chosen = default.name if default and default in usable else (usable[0].name if usable else None)
+    return _env.get_template("portal/spawn_form.html").render(
+        group=group,
+        group_display=policy.display_name or group,
+        instance_types=types,
+        images=images,
+        shortfalls=shortfalls,
+        chosen_type=chosen,
+        chosen_image=selected.get("image"),
+    )

@@ -1,0 +1,241 @@
+"""The GroupPolicy mixin: admission against group policy and quota for any spawner.
+
+Both spawners share this: the launch is resolved against the group policy
+(``spawner.plan``), reserved in the ledger before anything starts, and the
+reservation is released on stop, on a failed start and when the server dies.
+Subclasses only say how an admitted plan becomes a running server
+(``apply_plan``) and, for local processes, which GPUs exist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from jupyterhub.spawner import Spawner, SpawnException
+from traitlets import Unicode, default
+
+from hub_ext.ledger import Ledger, QuotaExceeded, Request
+from hub_ext.policy import policy_of
+from hub_ext.settings import Hubfront
+
+from .form import render_options_form
+from .plan import LaunchPlan, LaunchRefused, resolve, server_name_for
+
+WORKLOAD_KIND = "notebook"
+OPTION_KEYS = ("group", "instance_type", "image")
+
+
+class GroupPolicy(Spawner):
+    """Mixin (put it first in the bases) that enforces group policy and quota."""
+
+    allocate_local_devices = False  # local spawners pick GPU indices on this machine
+
+    hubfront_state_key = Unicode(
+        "hubfront", help="Key of the spawner state that keeps the server's group, instance type and image."
+    ).tag(config=True)
+
+    plan: LaunchPlan | None = None
+    devices: list[int] = []
+
+    # -- helpers ---------------------------------------------------------
+
+    @property
+    def hubfront(self) -> Hubfront:
+        return Hubfront.instance(config=self.config)
+
+    def gpu_inventory(self) -> list[int] | None:
+        """GPU device indices this spawner may hand out (None: the scheduler does it)."""
+        return None
+
+    @property
+    def ledger(self) -> Ledger:
+        return Ledger(self.hubfront.db_url, self.gpu_inventory if self.allocate_local_devices else None)
+
+    @property
+    def workload_id(self) -> str:
+        return f"{self.user.name}/{self.name}"
+
+    def _groups(self):
+        groups = list(self.user.orm_user.groups)
+        return [g.name for g in groups], {g.name: policy_of(g.properties) for g in groups}
+
+    def _refuse(self, message: str, status: int = 403, reason: str = "policy"):
+        exc = SpawnException(message, reason=reason, status_code=status)
+        exc.jupyterhub_message = message
+        return exc
+
+    # -- user options ----------------------------------------------------
+
+    def options_from_form(self, formdata):
+        return {key: (formdata.get(key) or [""])[0].strip() for key in OPTION_KEYS if formdata.get(key)}
+
+    def options_from_query(self, query_data):
+        return self.options_from_form(query_data)
+
+    @default("options_form")
+    def _options_form_default(self):
+        return self.render_form
+
+    async def render_form(self, spawner=None):
+        names, policies = self._groups()
+        group = self.group_name
+        if group is None:
+            return "<p class='alert alert-warning'>This server name belongs to none of your groups.</p>"
+        policy = policies[group]
+        ledger = self.ledger
+        check = {}
+        for it in policy.allowed_instance_types(self.hubfront.catalog):
+            check[it.name] = await asyncio.to_thread(
+                ledger.shortfalls, group=group, username=self.user.name,
+                request=Request(cpu=it.cpu, memory=it.memory, gpu=it.gpu),
+                group_quota=policy.quota, user_quota=policy.user_quota,
+            )
+        return render_options_form(
+            group=group, policy=policy, catalog=self.hubfront.catalog, shortfalls=check,
+            selected=dict(self.user_options or {}),
+        )
+
+    def resolve_plan(self) -> LaunchPlan:
+        names, policies = self._groups()
+        try:
+            return resolve(
+                server_name=self.name,
+                options=dict(self.user_options or {}),
+                group_names=names,
+                policies=policies,
+                catalog=self.hubfront.catalog,
+            )
+        except LaunchRefused as exc:
+            raise self._refuse(exc.message, exc.status) from None
+
+    # -- lifecycle -------------------------------------------------------
+
+    async def prepare_environment(self, plan: LaunchPlan) -> None:
+        """Get what the plan needs ready before any quota is reserved (local: build a venv)."""
+
+    def apply_plan(self, plan: LaunchPlan, devices: list[int]) -> None:
+        """Turn the admitted plan into this spawner's settings (limits, image, devices)."""
+        it = plan.instance_type
+        self.cpu_limit = it.cpu
+        self.mem_limit = it.memory
+        self.cpu_guarantee = it.cpu
+        self.mem_guarantee = it.memory
+
+    async def start(self):
+        plan = self.resolve_plan()
+        await self.prepare_environment(plan)
+        it = plan.instance_type
+        try:
+            reservation = await asyncio.to_thread(
+                self.ledger.reserve,
+                kind=WORKLOAD_KIND,
+                workload_id=self.workload_id,
+                username=self.user.name,
+                group=plan.group,
+                request=Request(cpu=it.cpu, memory=it.memory, gpu=it.gpu),
+                group_quota=plan.policy.quota,
+                user_quota=plan.policy.user_quota,
+                allocate_devices=self.allocate_local_devices,
+            )
+        except QuotaExceeded as exc:
+            self.record("refused", "error", exc.message, plan)
+            raise self._refuse(exc.message, 403, reason="quota") from None
+        self.plan = plan
+        self.devices = reservation.device_ids
+        try:
+            self.apply_plan(plan, self.devices)
+            result = await super().start()
+        except BaseException:
+            await self.release()
+            self.record("failed", "error", f"Notebook in {plan.group} failed to start", plan)
+            raise
+        self.record("started", "ok", f"Notebook started in {plan.group} ({it.title}, {plan.image.title})", plan)
+        return result
+
+    async def stop(self, now=False):
+        try:
+            await super().stop(now=now)
+        finally:
+            if await self.release() and self.plan:
+                self.record("stopped", "info", f"Notebook in {self.plan.group} stopped", self.plan)
+
+    async def poll(self):
+        status = await super().poll()
+        if status is not None and not self._spawn_pending and self.plan is not None:
+            await self.release()
+        return status
+
+    async def release(self) -> bool:
+        return await asyncio.to_thread(self.ledger.release, WORKLOAD_KIND, self.workload_id)
+
+    def record(self, action: str, status: str, message: str, plan: LaunchPlan | None) -> None:
+        """Append to the activity record when that feature is installed."""
+        try:
+            from hub_ext import activity
+        except ImportError:  # the activity feature ships separately
+            return
+        activity.record(
+            self.hubfront.db_url, username=self.user.name, group=plan.group if plan else None,
+            kind=WORKLOAD_KIND, action=action, message=message, status=status,
+            workload_id=self.workload_id, link=f"{self.hub.base_url}portal/notebooks",
+        )
+
+    # -- environment and state -------------------------------------------
+
+    def get_env(self):
+        env = super().get_env()
+        if self.plan:
+            env.update(
+                HUBFRONT_GROUP=self.plan.group,
+                HUBFRONT_INSTANCE_TYPE=self.plan.instance_type.name,
+                HUBFRONT_IMAGE=self.plan.image.name,
+            )
+        return env
+
+    def get_state(self):
+        state = super().get_state()
+        if self.plan:
+            state[self.hubfront_state_key] = {**self.plan.summary(), "devices": self.devices}
+        return state
+
+    def load_state(self, state):
+        super().load_state(state)
+        saved = (state or {}).get(self.hubfront_state_key)
+        if saved and self.plan is None:
+            names, policies = self._groups()
+            catalog = self.hubfront.catalog
+            it = catalog.instance_type(saved["instance_type"])
+            policy = policies.get(saved["group"])
+            image = (catalog.image(saved["image"]) or next(
+                (im for im in (policy.group_images if policy else []) if im.name == saved["image"]), None))
+            if it and image and policy:
+                self.plan = LaunchPlan(saved["group"], it, image, policy)
+            self.devices = list(saved.get("devices") or [])
+
+    def clear_state(self):
+        super().clear_state()
+        self.plan = None
+        self.devices = []
+
+    @property
+    def group_name(self) -> str | None:
+        """The server's group, for listings (from the plan, else from the name)."""
+        if self.plan:
+            return self.plan.group
+        names, _ = self._groups()
+        return next((g for g in names if server_name_for(g) == self.name), None)
+
+
+def reconcile_notebooks(db, ledger: Ledger) -> list:
+    """At hub start: drop notebook reservations whose server is not recorded as running.
+
+    Servers the hub still records are polled by JupyterHub right after start;
+    those found dead are stopped, which releases their reservation in ``stop()``.
+    """
+    from jupyterhub import orm
+
+    running = {
+        f"{s.user.name}/{s.name}"
+        for s in db.query(orm.Spawner).filter(orm.Spawner.server_id.isnot(None))
+    }
+    return ledger.reconcile(lambda r: r.workload_id in running, kind=WORKLOAD_KIND)
