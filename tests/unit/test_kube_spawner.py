@@ -13,6 +13,7 @@ from unittest import mock
 
 import kubespawner.spawner
 import pytest
+import yaml
 from jupyterhub.spawner import SpawnException
 from kubespawner.slugs import is_valid_label
 from traitlets.config import Config
@@ -21,6 +22,7 @@ from hub_ext.policy import POLICY_KEY
 from hub_ext.settings import Hubfront
 from spawner.kube import GROUP_LABEL, USER_LABEL, KubeGroupSpawner
 from spawner.plan import server_name_for
+from support import REPO
 
 GiB = 2**30
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
@@ -50,8 +52,8 @@ def no_cluster(monkeypatch):
     Hubfront.clear_instance()
 
 
-def make_user(name="alice", groups=("research",)):
-    orm_groups = [SimpleNamespace(name=g, properties={POLICY_KEY: {}}) for g in groups]
+def make_user(name="alice", groups=("research",), policy=None):
+    orm_groups = [SimpleNamespace(name=g, properties={POLICY_KEY: policy or {}}) for g in groups]
     return SimpleNamespace(
         name=name, id=7, url=f"/user/{name}/", escaped_name=name,
         orm_user=SimpleNamespace(groups=orm_groups),
@@ -190,3 +192,85 @@ def test_hubfront_kube_entry_point_loads_the_kube_group_spawner():
 
     hub = JupyterHub(spawner_class="hubfront-kube")
     assert hub.spawner_class is KubeGroupSpawner
+
+
+# -- the production sample: config/kubernetes/values.yaml -------------------------
+
+VALUES = REPO / "config" / "kubernetes" / "values.yaml"
+CULLER_ROLE = {"name": "jupyterhub-idle-culler", "scopes": ["list:users", "read:servers", "delete:servers"],
+               "services": ["jupyterhub-idle-culler"]}
+
+
+def chart_config(values: dict) -> Config:
+    """What the chart's jupyterhub_config.py does with the values Hubfront sets, in its order:
+    its own roles (the culler's), hub.db, hub.config, then hub.extraConfig."""
+    hub = values["hub"]
+    c = Config()
+    c.JupyterHub.load_roles = [dict(CULLER_ROLE)]
+    c.JupyterHub.db_url = hub["db"]["url"]
+    c.JupyterHub.allow_named_servers = hub["allowNamedServers"]
+    for app, section in hub["config"].items():
+        c[app].update(section)
+    for _, source in sorted(hub["extraConfig"].items()):
+        exec(source, {"c": c})  # noqa: S102 - the chart execs extraConfig the same way
+    return c
+
+
+@pytest.fixture
+def production(tmp_path):
+    """The values' hub config, with the catalog file mounted where hub.extraFiles puts it."""
+    values = yaml.safe_load(VALUES.read_text())
+    mount_path = values["hub"]["config"]["Hubfront"]["catalog_file"]
+    catalog_file = next(f for f in values["hub"]["extraFiles"].values() if f["mountPath"] == mount_path)
+    local_copy = tmp_path / "hubfront.yaml"
+    local_copy.write_text(yaml.safe_dump(catalog_file["data"]))
+    c = chart_config(values)
+    c.Hubfront.catalog_file = str(local_copy)
+    return values, c, catalog_file["data"]
+
+
+def test_values_select_hubfront_and_keep_the_chart_roles(production):
+    from jupyterhub.app import JupyterHub
+
+    from hub_ext.auth import HubfrontAuthenticator
+    from hub_ext.scopes import READ, WRITE
+
+    values, c, _ = production
+    hub = JupyterHub(config=c)
+    assert hub.spawner_class is KubeGroupSpawner
+    assert hub.authenticator_class is HubfrontAuthenticator
+    roles = {role["name"]: role for role in c.JupyterHub.load_roles}
+    assert roles["jupyterhub-idle-culler"] == CULLER_ROLE
+    assert {READ, WRITE} <= set(roles["user"]["scopes"])
+    assert c.JupyterHub.allow_named_servers is True
+    assert c.JupyterHub.template_paths  # the portal's templates
+    # two PostgreSQL databases: JupyterHub's and the portal's (each keeps its own alembic version)
+    hub_db, portal_db = c.JupyterHub.db_url, c.Hubfront.db_url
+    assert hub_db.startswith("postgresql+psycopg://") and portal_db.startswith("postgresql+psycopg://")
+    assert hub_db.rsplit("/", 1)[1] != portal_db.rsplit("/", 1)[1]
+    assert values["hub"]["db"]["type"] == "postgres"
+
+
+def test_values_catalog_and_groups_are_valid(production):
+    from hub_ext.policy import GroupPolicy, parse_catalog
+
+    _, _, data = production
+    catalog = parse_catalog(data["catalog"])
+    assert {it.name for it in catalog.instance_types if it.gpu} == {"gpu-1", "gpu-2"}
+    assert all(im.image for im in catalog.images), "every image must run on Kubernetes"
+    for spec in data["groups"].values():
+        GroupPolicy.model_validate(spec["policy"]).check_against(catalog)
+
+
+async def test_values_launch_a_gpu_pytorch_pod(production):
+    _, c, data = production
+    policy = data["groups"]["research"]["policy"]
+    spawner = KubeGroupSpawner(
+        config=c, user=make_user("admin", ["research"], policy=policy),
+        orm_spawner=SimpleNamespace(name="research", server=None), _mock=True,
+    )
+    pod = await launch(spawner, group="research", instance_type="gpu-1", image="pytorch")
+    assert container(pod).image == "quay.io/jupyter/pytorch-notebook:cuda12-2025-06-02"
+    assert container(pod).resources.limits["nvidia.com/gpu"] == "1"
+    assert pod.spec.node_selector == {"hubfront.io/gpu": "true"}
+    assert env_of(pod)["HUBFRONT_GROUP"] == "research"
