@@ -114,7 +114,8 @@ class HubfrontAuthenticator(PortalHandlersMixin, Authenticator):
     def get_handlers(self, app):
         from .login import HubfrontLoginHandler
 
-        return super().get_handlers(app) + [(r"/login", HubfrontLoginHandler)]
+        # before the stock /login handler that Authenticator.get_handlers returns
+        return [(r"/login", HubfrontLoginHandler)] + super().get_handlers(app)
 
     # --- authentication ---------------------------------------------------
 

@@ -1,0 +1,110 @@
+"""Portal admin for users: list, create with a temporary password, unlock, reset 2FA,
+set group admins. Also the new-account checks shared with invitation sign-up.
+
+No tornado here; ``db`` is the hub's SQLAlchemy session (users, groups) and
+``db_url`` the portal database (accounts, lockout, 2FA).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from jupyterhub import orm
+from sqlalchemy import select
+
+from ...auth import lockout, otp
+from ...auth.passwords import account_exists, rule_errors, set_password
+from ...groups import find_group, group_policy, is_member
+from ...policy import properties_with
+from ...store import session_scope
+from ...store.models import Account
+from ...store.models_accounts import LoginState, OtpCredential, Profile
+
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,31}$")
+USERNAME_RULE = "use 1 to 32 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit"
+
+
+def new_account_errors(db, db_url: str, username: str, password: str) -> dict:
+    """Errors per field for a new local account (empty: it may be created)."""
+    errors = {}
+    if not USERNAME.match(username or ""):
+        errors["username"] = USERNAME_RULE
+    elif account_exists(db_url, username) or orm.User.find(db, username) is not None:
+        errors["username"] = "is already taken"
+    message = rule_errors(password or "", username or "")
+    if message:
+        errors["password"] = message
+    return errors
+
+
+def temporary_password() -> str:
+    """A random password that meets the rules (letter, number and symbol guaranteed)."""
+    return f"{secrets.token_urlsafe(12)}-a1"
+
+
+def create_account(db_url: str, username: str, password: str, must_change: bool) -> None:
+    set_password(db_url, username, password)
+    lockout.set_must_change_password(db_url, username, must_change)
+
+
+def join_group(db, orm_user, group_name: str) -> bool:
+    """Add the user to the group; False if already a member."""
+    group = find_group(db, group_name)
+    if group is None:
+        raise LookupError(group_name)
+    if is_member(orm_user, group_name):
+        return False
+    group.users.append(orm_user)
+    db.commit()
+    return True
+
+
+def listing(db, db_url: str, now=None) -> list[dict]:
+    """Every hub user with what the admin page shows about their account."""
+    users = db.query(orm.User).order_by(orm.User.name).all()
+    with session_scope(db_url) as s:
+        local = set(s.scalars(select(Account.username)).all())
+        otp_on = set(s.scalars(select(OtpCredential.username).where(OtpCredential.enabled.is_(True))).all())
+        names = {p.username: p.full_name for p in s.scalars(select(Profile)).all()}
+        states = {st.username: (st.failures, st.locked_until) for st in s.scalars(select(LoginState)).all()}
+    rows = []
+    for u in users:
+        failures, _ = states.get(u.name, (0, None))
+        rows.append({
+            "name": u.name, "admin": bool(u.admin), "full_name": names.get(u.name, ""),
+            "groups": sorted(g.name for g in u.groups), "local": u.name in local,
+            "two_factor": u.name in otp_on, "failures": failures,
+            "locked_until": lockout.locked_until(db_url, u.name, now) if failures else None,
+        })
+    return rows
+
+
+def groups_with_admins(db) -> list[dict]:
+    return [
+        {"name": g.name, "members": sorted(u.name for u in g.users), "admins": group_policy(g).admins}
+        for g in db.query(orm.Group).order_by(orm.Group.name)
+    ]
+
+
+def set_group_admins(db, group_name: str, admins: list[str]) -> list[str]:
+    """Make exactly ``admins`` (members of the group) its admins."""
+    group = find_group(db, group_name)
+    if group is None:
+        raise LookupError(group_name)
+    members = {u.name for u in group.users}
+    outsiders = [a for a in admins if a not in members]
+    if outsiders:
+        raise ValueError(f"not members of {group_name}: {', '.join(outsiders)}")
+    policy = group_policy(group).model_copy(update={"admins": sorted(set(admins))})
+    group.properties = properties_with(group.properties, policy)
+    db.commit()
+    return policy.admins
+
+
+def reset_2fa(db_url: str, username: str) -> None:
+    otp.disable(db_url, username)
+
+
+def unlock(db_url: str, username: str) -> None:
+    lockout.unlock(db_url, username)
