@@ -1,0 +1,1 @@
+"""About: Hubfront and JupyterHub versions, and the license type."""

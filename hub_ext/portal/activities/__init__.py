@@ -1,0 +1,1 @@
+"""Recent activities: the home panel and GET /hub/api/portal/me/activities."""

@@ -1,0 +1,77 @@
+"""Activities as pages and the API show them: local times and live status.
+
+The live status of an event's workload is "running" while the workload holds a
+reservation in the ledger, so a "notebook started" event an hour ago shows
+whether that notebook still runs now.
+"""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from traitlets import Float, Int
+from traitlets.config import Configurable
+
+from ... import activity
+from ..preferences.prefs import format_time
+
+
+class ActivityFeed(Configurable):
+    recent_limit = Int(10, help="How many activities the home page's Recent panel lists.").tag(config=True)
+    refresh_seconds = Float(
+        10.0, help="How often the Recent panel refreshes itself, in seconds (0 turns refreshing off).",
+    ).tag(config=True)
+    page_size = Int(50, help="Activities per page on the Logs / Errors page.").tag(config=True)
+
+
+def feed_settings() -> ActivityFeed:
+    from ...settings import Hubfront
+
+    return ActivityFeed(config=Hubfront.instance().config)
+
+
+def safe_link(link: str | None) -> str | None:
+    """Only same-site paths and http(s) addresses become links (never ``javascript:``)."""
+    if not link:
+        return None
+    if link.startswith("/") and not link.startswith("//") and "\\" not in link:
+        return link
+    if link.lower().startswith(("https://", "http://")):
+        return link
+    return None
+
+
+def present(db_url: str, rows: list[activity.ActivityRow], zone: ZoneInfo) -> list[dict]:
+    running = activity.running_workloads(db_url, rows)
+    shown = []
+    for row in rows:
+        data = row.as_json()
+        data["time"] = format_time(row.created, zone)
+        data["link"] = safe_link(row.link)
+        data["live"] = "running" if row.workload_id and (row.kind, row.workload_id) in running else None
+        shown.append(data)
+    return shown
+
+
+def group_feed(db_url: str, group: str, zone: ZoneInfo, limit: int, before_id: int | None = None,
+               errors_only: bool = False) -> list[dict]:
+    """The newest activities of one group (everyone's in it), for the Recent panel."""
+    rows = activity.recent(db_url, group=group, limit=limit, before_id=before_id, errors_only=errors_only)
+    return present(db_url, rows, zone)
+
+
+def parse_paging(limit: str | None, before: str | None, max_limit: int = 200) -> tuple[int | None, int | None, dict]:
+    """``limit`` and ``before`` query arguments; errors name the field."""
+    errors, values = {}, []
+    for name, text, low in (("limit", limit, 1), ("before", before, 1)):
+        if text in (None, ""):
+            values.append(None)
+            continue
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low or (name == "limit" and value > max_limit):
+            errors[name] = f"must be a whole number from {low}" + (f" to {max_limit}" if name == "limit" else "")
+        values.append(value)
+    return values[0], values[1], errors

@@ -1,0 +1,1 @@
+"""Announcements: admins tell users things, on home and as banners."""

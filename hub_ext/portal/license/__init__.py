@@ -1,0 +1,1 @@
+"""The License page and API (the logic lives in hub_ext.license)."""

@@ -1,0 +1,1 @@
+"""Logs / Errors: recent errors and actions, newest first."""

@@ -1,0 +1,36 @@
+"""The Logs / Errors page."""
+
+from __future__ import annotations
+
+from jupyterhub import orm
+from tornado import web
+
+from ..activities.feed import feed_settings, parse_paging
+from ..base import PortalHandler
+from ..nav import MenuEntry, register_menu
+from ..preferences.prefs import user_zone
+from .listing import NotAllowed, entries, query_for
+
+
+class LogsHandler(PortalHandler):
+    @web.authenticated
+    async def get(self):
+        user = self.current_user
+        _, before, errors = parse_paging(None, self.get_argument("before", None))
+        if errors:
+            raise web.HTTPError(400, "before: must be a whole number")
+        try:
+            q = query_for(user.name, user.admin, self.get_argument("user", None), self.get_argument("group", ""),
+                          self.get_argument("errors", "") in ("1", "on", "true"), before)
+        except NotAllowed as exc:
+            raise web.HTTPError(403, str(exc)) from None
+        rows, older = entries(self.db_url, q, user_zone(self.db_url, user.name), feed_settings().page_size)
+        groups = sorted(n for (n,) in self.db.query(orm.Group.name)) if user.admin else \
+            [g["name"] for g in self.nav().groups]
+        await self.render_portal("portal/logs.html", rows=rows, q=q, older=older, groups=groups,
+                                 everyone=user.admin and q.user is None)
+
+
+register_menu(MenuEntry("Logs / Errors", "portal/logs", "fa-list-check"))
+
+handlers = [(r"/portal/logs", LogsHandler)]

@@ -1,0 +1,1 @@
+"""Preferences: the user's default group at login and time zone."""

@@ -1,0 +1,1 @@
+"""System Resources: nodes, sessions and utilisation (admins), own sessions (users)."""

@@ -1,0 +1,110 @@
+"""System Resources: what the platform's machines are doing right now.
+
+Admins see the number of nodes and running sessions, and CPU, memory and GPU
+utilisation (psutil; NVIDIA GPUs through NVML when a driver is present). A
+normal user sees only the number of their own sessions: ``user_view`` holds no
+system-wide figure at all, so nothing can leak through the page or the API.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import psutil
+from traitlets import Float
+from traitlets.config import Configurable
+
+log = logging.getLogger("hubfront.system")
+GiB = 2**30
+
+
+class SystemResources(Configurable):
+    refresh_seconds = Float(
+        5.0, help="How often the System Resources page refreshes itself, in seconds (0: never).",
+    ).tag(config=True)
+
+
+def system_settings() -> SystemResources:
+    from ...settings import Hubfront
+
+    return SystemResources(config=Hubfront.instance().config)
+
+
+class _Nvml:
+    """NVML, initialised once; a machine without a driver simply has no GPUs."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.ready: bool | None = None
+
+    def gpus(self) -> list[dict]:
+        with self.lock:
+            if self.ready is None:
+                try:
+                    import pynvml
+
+                    pynvml.nvmlInit()
+                    self.ready = True
+                except Exception as exc:  # noqa: BLE001 - no driver, no library, no device
+                    log.info("No NVIDIA GPUs to report (%s)", exc.__class__.__name__)
+                    self.ready = False
+            if not self.ready:
+                return []
+            try:
+                import pynvml
+
+                found = []
+                for i in range(pynvml.nvmlDeviceGetCount()):
+                    handle = pynvml.nvmlDeviceGetHandleByIndex(i)
+                    util = pynvml.nvmlDeviceGetUtilizationRates(handle)
+                    mem = pynvml.nvmlDeviceGetMemoryInfo(handle)
+                    name = pynvml.nvmlDeviceGetName(handle)
+                    found.append({
+                        "index": i, "name": name.decode() if isinstance(name, bytes) else str(name),
+                        "utilization": float(util.gpu), "memory_used": int(mem.used),
+                        "memory_total": int(mem.total),
+                    })
+                return found
+            except Exception as exc:  # noqa: BLE001 - a GPU fell off the bus: report none, keep going
+                log.warning("Reading GPU utilisation failed: %s", exc)
+                return []
+
+
+_nvml = _Nvml()
+psutil.cpu_percent(interval=None)  # the first reading is meaningless; take it now
+
+
+def host_metrics() -> dict:
+    mem = psutil.virtual_memory()
+    return {
+        "cpu_percent": psutil.cpu_percent(interval=None), "cpu_count": psutil.cpu_count() or 1,
+        "memory_used": int(mem.total - mem.available), "memory_total": int(mem.total),
+        "memory_percent": float(mem.percent), "gpus": _nvml.gpus(),
+    }
+
+
+def _gib(n: int) -> str:
+    return f"{n / GiB:.1f} GiB"
+
+
+def admin_view(nodes: int, sessions: int, metrics: dict) -> dict:
+    gpus = metrics["gpus"]
+    gpu_util = round(sum(g["utilization"] for g in gpus) / len(gpus), 1) if gpus else None
+    text = {
+        "nodes": str(nodes), "sessions": str(sessions),
+        "cpu": f"{metrics['cpu_percent']:.0f}% of {metrics['cpu_count']} cores",
+        "memory": f"{_gib(metrics['memory_used'])} of {_gib(metrics['memory_total'])}",
+        "gpu": f"{gpu_util:.0f}% of {len(gpus)} GPUs" if gpus else "no GPUs",
+    }
+    for g in gpus:
+        text[f"gpu{g['index']}"] = f"{g['utilization']:.0f}% · {_gib(g['memory_used'])} of {_gib(g['memory_total'])}"
+    return {
+        "scope": "system", "nodes": nodes, "sessions": sessions, **metrics, "gpu_utilization": gpu_util,
+        "text": text,
+        "percent": {"cpu": metrics["cpu_percent"], "memory": metrics["memory_percent"], "gpu": gpu_util},
+    }
+
+
+def user_view(own_sessions: int) -> dict:
+    return {"scope": "user", "sessions": own_sessions, "text": {"sessions": str(own_sessions)}, "percent": {}}
