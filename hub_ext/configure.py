@@ -34,3 +34,10 @@ def configure(c, *, spawner: str = "hubfront-local") -> None:
     # servers outlive a hub restart; their reservations stay in the ledger and
     # the ones that died meanwhile are released when the hub polls them
     c.JupyterHub.cleanup_servers = False
+    # Preferences: put the user's default group in focus at each login
+    # (composed with a post_auth_hook set before configure() runs)
+    from .portal.preferences.prefs import default_group_hook
+
+    previous = c.Authenticator.post_auth_hook if "post_auth_hook" in c.Authenticator else None
+    if not getattr(previous, "hubfront_default_group", False):
+        c.Authenticator.post_auth_hook = default_group_hook(previous)
