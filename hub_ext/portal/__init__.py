@@ -17,6 +17,13 @@ FEATURES = [
     "groups",
     "notebooks",
     "usage",
+    "announcements",
+    "license",
+    "activities",
+    "system",
+    "about",
+    "preferences",
+    "logs",
 ]
 
 
