@@ -153,16 +153,19 @@ class GroupPolicy(Spawner):
         return result
 
     async def stop(self, now=False):
+        plan = self.plan
         try:
             await super().stop(now=now)
         finally:
-            if await self.release() and self.plan:
-                self.record("stopped", "info", f"Notebook in {self.plan.group} stopped", self.plan)
+            if await self.release() and plan:
+                self.record("stopped", "info", f"Notebook in {plan.group} stopped", plan)
 
     async def poll(self):
+        plan = self.plan  # LocalProcessSpawner.poll clears the state of a dead process
         status = await super().poll()
-        if status is not None and not self._spawn_pending and self.plan is not None:
-            await self.release()
+        if status is not None and not self._spawn_pending and plan is not None:
+            if await self.release():
+                self.record("failed", "error", f"Notebook in {plan.group} exited (status {status})", plan)
         return status
 
     async def release(self) -> bool:

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
 
 import pytest
 
-from support import REPO, RealHub, need, proxy_command
+from support import (
+    PG_ADMIN_URL,
+    REPO,
+    RealHub,
+    create_pg_database,
+    drop_pg_database,
+    need,
+    pg_available,
+    proxy_command,
+)
 
 pytest_plugins = ["jupyterhub.tests.conftest"]
 
-PG_ADMIN_URL = os.environ.get("HUBFRONT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 CHROMIUM = os.environ.get("HUBFRONT_CHROMIUM", "/usr/bin/chromium")
 
 
@@ -29,39 +36,16 @@ def sqlite_url(tmp_path) -> str:
 @pytest.fixture(scope="session")
 def pg_server() -> str:
     """The admin URL of the real PostgreSQL server (skip visibly, or fail under CI)."""
-    import sqlalchemy as sa
-
-    try:
-        engine = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with engine.connect() as conn:
-            conn.execute(sa.text("select 1"))
-        engine.dispose()
-        ok, reason = True, ""
-    except Exception as exc:  # noqa: BLE001 - any failure means no server
-        ok, reason = False, f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc.__class__.__name__}"
-    need(ok, reason)
+    need(*pg_available())
     return PG_ADMIN_URL
 
 
 @pytest.fixture
 def pg_url(pg_server) -> str:
     """A fresh, migrated portal database on the real PostgreSQL server, dropped afterwards."""
-    import sqlalchemy as sa
-
-    from hub_ext.store import upgrade
-    from hub_ext.store.engine import get_engine
-
-    name = f"hubfront_test_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(pg_server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = pg_server.rsplit("/", 1)[0] + f"/{name}"
-    upgrade(url)
+    url = create_pg_database()
     yield url
-    get_engine(url).dispose()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    drop_pg_database(url)
 
 
 @pytest.fixture

@@ -176,3 +176,50 @@ class RealHub:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+PG_ADMIN_URL = os.environ.get("HUBFRONT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def pg_available() -> tuple[bool, str]:
+    import sqlalchemy as sa
+
+    try:
+        engine = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(sa.text("select 1"))
+        engine.dispose()
+        return True, ""
+    except Exception as exc:  # noqa: BLE001 - any failure means no server
+        return False, f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc.__class__.__name__}"
+
+
+def create_pg_database() -> str:
+    """A fresh, migrated portal database on the PostgreSQL server; drop it with drop_pg_database."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    from hub_ext.store import upgrade
+
+    name = f"hubfront_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    upgrade(url)
+    return url
+
+
+def drop_pg_database(url: str) -> None:
+    import sqlalchemy as sa
+
+    from hub_ext.store.engine import get_engine
+
+    get_engine(url).dispose()
+    name = url.rsplit("/", 1)[1]
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
