@@ -1,0 +1,43 @@
+"""System Resources: admins see system-wide figures, a user only their own sessions."""
+
+from conftest_helpers import login, make_user
+
+SYSTEM_KEYS = {"nodes", "cpu_percent", "cpu_count", "memory_used", "memory_total", "memory_percent", "gpus"}
+
+
+async def test_admin_sees_nodes_sessions_and_utilisation(app):
+    await make_user(app, "sys-root", admin=True, groups=["sys-g"])
+    s = await login(app, "sys-root")
+    data = (await s.api("GET", "/portal/system/resources")).json()
+    assert data["scope"] == "system" and SYSTEM_KEYS <= set(data)
+    assert data["nodes"] == 1  # the embedded default's one machine
+    assert 0 < data["memory_used"] <= data["memory_total"]
+    assert data["gpus"] == [] and data["text"]["gpu"] == "no GPUs"  # no NVIDIA driver here: no crash either
+    page = (await s.get("hub/portal/system")).text
+    assert "Running sessions" in page and "Memory" in page and 'data-field="cpu"' in page
+    assert 'data-refresh-ms="5000"' in page  # it refreshes itself
+
+
+async def test_user_sees_only_their_own_session_count(app):
+    await make_user(app, "sys-uma", groups=["sys-g"])
+    await make_user(app, "sys-other", groups=["sys-g"])
+    other = app.users["sys-other"]
+    await other.spawn("")  # someone else's running server counts system-wide, not for uma
+    try:
+        s = await login(app, "sys-uma")
+        data = (await s.api("GET", "/portal/system/resources")).json()
+        assert data == {"scope": "user", "sessions": 0, "text": {"sessions": "0"}, "percent": {}}
+        page = (await s.get("hub/portal/system")).text
+        assert "Your running sessions" in page
+        for figure in ('data-field="nodes"', 'data-field="cpu"', 'data-field="memory"', "GiB", "cores"):
+            assert figure not in page
+        await make_user(app, "sys-root", admin=True)
+        admin = (await (await login(app, "sys-root")).api("GET", "/portal/system/resources")).json()
+        assert admin["sessions"] == 1
+        uma = app.users["sys-uma"]
+        await uma.spawn("")
+        data = (await s.api("GET", "/portal/system/resources")).json()
+        assert data["sessions"] == 1 and set(data) == {"scope", "sessions", "text", "percent"}
+        await uma.stop("")
+    finally:
+        await other.stop("")
