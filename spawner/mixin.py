@@ -14,6 +14,7 @@ import asyncio
 from jupyterhub.spawner import Spawner, SpawnException
 from traitlets import Unicode, default
 
+from hub_ext import activity
 from hub_ext.ledger import Ledger, QuotaExceeded, Request
 from hub_ext.policy import policy_of
 from hub_ext.settings import Hubfront
@@ -172,11 +173,7 @@ class GroupPolicy(Spawner):
         return await asyncio.to_thread(self.ledger.release, WORKLOAD_KIND, self.workload_id)
 
     def record(self, action: str, status: str, message: str, plan: LaunchPlan | None) -> None:
-        """Append to the activity record when that feature is installed."""
-        try:
-            from hub_ext import activity
-        except ImportError:  # the activity feature ships separately
-            return
+        """Append to the activity record (Recent panel, Logs/Errors)."""
         activity.record(
             self.hubfront.db_url, username=self.user.name, group=plan.group if plan else None,
             kind=WORKLOAD_KIND, action=action, message=message, status=status,

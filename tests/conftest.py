@@ -81,14 +81,4 @@ def page(browser):
     pg.set_default_timeout(20_000)
     yield pg
     context.close()
-
-
-SCREENSHOTS = REPO / "data" / "screenshots"
-
-
-def screenshot(pg, name: str) -> Path:
-    """Keep a screenshot of what the test saw (data/screenshots/) for people to look at."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
-    pg.screenshot(path=str(path), full_page=True)
-    return path
+from support import screenshot  # noqa: E402,F401  (re-exported for older imports)

@@ -223,3 +223,134 @@ def drop_pg_database(url: str) -> None:
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+SCREENSHOTS = REPO / "data" / "screenshots"
+
+
+def screenshot(pg, name: str) -> Path:
+    """Keep a screenshot of what the test saw (data/screenshots/) for people to look at."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    pg.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def ui_login(page, hub: "RealHub", username: str, password: str) -> None:
+    """Log in through the login form, as a person would."""
+    page.goto(hub.base_url + "/hub/login")
+    page.fill("#username_input", username)
+    page.fill("#password_input", password)
+    page.click("#login_submit")
+    page.wait_for_url("**/hub/home")
+
+
+# -- notebook servers on the real hub --------------------------------------------------
+
+
+def wait_for_server(session: HubSession, user: str, server: str, timeout: float = 120,
+                    hub: "RealHub | None" = None) -> dict:
+    """Poll ``GET /hub/api/users/{user}`` until ``servers[server]`` is ready; return its model.
+
+    Fails early, with the hub's log tail when ``hub`` is given, if the server
+    vanishes from the list (its spawn failed).
+    """
+    deadline = time.monotonic() + timeout
+    seen_pending = False
+    while time.monotonic() < deadline:
+        r = session.api("GET", f"/users/{user}")
+        r.raise_for_status()
+        model = (r.json().get("servers") or {}).get(server)
+        if model and model.get("ready"):
+            return model
+        if model:
+            seen_pending = True
+        elif seen_pending:
+            raise AssertionError(f"{user}/{server} stopped before it was ready\n{hub.log_tail() if hub else ''}")
+        time.sleep(0.3)
+    raise AssertionError(f"{user}/{server} not ready in {timeout}s\n{hub.log_tail() if hub else ''}")
+
+
+def wait_for_stopped(session: HubSession, user: str, server: str, timeout: float = 60) -> None:
+    """Poll until the hub lists no ``server`` for ``user`` (stopped, nothing pending)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r = session.api("GET", f"/users/{user}")
+        r.raise_for_status()
+        if server not in (r.json().get("servers") or {}):
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"{user}/{server} still listed after {timeout}s")
+
+
+def user_token(session: HubSession, user: str, note: str = "e2e") -> str:
+    """A fresh API token for ``user``, asked for from the user's own session."""
+    r = session.api("POST", f"/users/{user}/tokens", json={"note": note, "expires_in": 3600})
+    assert r.status_code == 201, r.text
+    return r.json()["token"]
+
+
+def run_in_server(session: HubSession, user: str, server: str, code: str, timeout: float = 60,
+                  token: str | None = None) -> str:
+    """Run ``code`` in a new kernel of the user's server, through the proxy; return its stdout.
+
+    Uses the server's REST API (``POST .../api/kernels``) and the kernel's
+    websocket (Jupyter messaging, JSON frames), the way JupyterLab does. An
+    error in the code fails with the kernel's traceback.
+    """
+    import json
+    import uuid
+
+    import websocket
+
+    token = token or user_token(session, user)
+    headers = {"Authorization": f"token {token}"}
+    api = session.base_url + f"/user/{user}/{server}/api/kernels"
+    r = requests.post(api, json={}, headers=headers, timeout=30)
+    assert r.status_code == 201, f"{r.status_code} {r.text[:500]}"
+    kernel_id = r.json()["id"]
+    ws_url = api.replace("http://", "ws://", 1) + f"/{kernel_id}/channels"
+    ws = websocket.create_connection(ws_url, header=[f"Authorization: token {token}"], timeout=timeout)
+    try:
+        msg_id = uuid.uuid4().hex
+        ws.send(json.dumps({
+            "header": {"msg_id": msg_id, "username": user, "session": uuid.uuid4().hex,
+                       "msg_type": "execute_request", "version": "5.3"},
+            "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
+            "content": {"code": code, "silent": False, "store_history": False,
+                        "user_expressions": {}, "allow_stdin": False, "stop_on_error": True},
+        }))
+        out: list[str] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            msg = json.loads(ws.recv())
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "stream" and content.get("name") == "stdout":
+                out.append(content["text"])
+            elif kind == "error":
+                raise AssertionError("kernel error:\n" + "\n".join(content.get("traceback", [])))
+            elif kind == "status" and content.get("execution_state") == "idle":
+                return "".join(out)
+        raise AssertionError(f"no reply from the kernel in {timeout}s; stdout so far: {''.join(out)!r}")
+    finally:
+        ws.close()
+        requests.delete(f"{api}/{kernel_id}", headers=headers, timeout=30)
+
+
+def progress_events(session: HubSession, user: str, server: str, timeout: float = 180) -> list[dict]:
+    """Read the spawn's progress stream (Server-Sent Events) to its end; return the events."""
+    import json
+
+    events = []
+    with session.get(session.url(f"/hub/api/users/{user}/servers/{server}/progress"),
+                     stream=True, timeout=timeout) as r:
+        r.raise_for_status()
+        for line in r.iter_lines(decode_unicode=True):
+            if line and line.startswith("data:"):
+                event = json.loads(line[len("data:"):])
+                events.append(event)
+                if event.get("ready") or event.get("failed"):
+                    break
+    return events

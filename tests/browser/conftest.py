@@ -1,0 +1,47 @@
+"""A real hub for browser tests, with a catalog whose images need no package build."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from support import RealHub, need, proxy_command
+
+CATALOG = textwrap.dedent("""
+    catalog:
+      instance_types:
+        - {name: cpu-small, display_name: CPU small, cpu: 500m, memory: 1Gi}
+        - {name: cpu-medium, display_name: CPU medium, cpu: 2, memory: 4Gi}
+      images:
+        - {name: base, display_name: Python, image: base:cpu}
+        - {name: tensorflow, display_name: TensorFlow, image: tf:cpu, quick_launch: tensorflow}
+        - {name: pytorch, display_name: PyTorch, image: torch:cpu, quick_launch: pytorch}
+    groups:
+      alpha:
+        members: [admin]
+        policy: {display_name: Alpha Lab, quota: {cpu: 1}, default_instance_type: cpu-small}
+      beta:
+        members: [admin]
+        policy: {display_name: Beta Team, default_instance_type: cpu-small}
+""")
+
+
+@pytest.fixture(scope="module")
+def portal_hub(tmp_path_factory):
+    need(proxy_command() is not None, "configurable-http-proxy is not installed (run `make test`)")
+    data = Path(tmp_path_factory.mktemp("browserhub"))
+    catalog = data / "catalog.yaml"
+    catalog.write_text(CATALOG)
+    hub = RealHub(data, env={"HUBFRONT_CATALOG": str(catalog)})
+    hub.start()
+    yield hub
+    hub.stop()
+
+
+@pytest.fixture(autouse=True)
+def cleanup_after():
+    """Replace JupyterHub's async MockHub clean-up: browser tests drive a real hub, and
+    Playwright's sync API cannot share the thread with pytest-asyncio's runner."""
+    yield
