@@ -20,6 +20,7 @@ import base64
 import binascii
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -30,7 +31,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import func, select
-from traitlets import Enum, Float, Int, List, Unicode
+from traitlets import Enum, Float, Int, List, Unicode, default
 from traitlets.config import Configurable
 
 from .store import session_scope
@@ -51,18 +52,28 @@ class HubfrontLicense(Configurable):
         Unicode(),
         help="""Vendor public keys that may sign licenses: base64 of the raw 32-byte
         Ed25519 key (as printed by ``hubfront license keygen``) or PEM. Several keys
-        allow a key rotation.""",
+        allow a key rotation. Defaults to $HUBFRONT_LICENSE_PUBLIC_KEYS (comma-separated).""",
     ).tag(config=True)
+
+    @default("public_keys")
+    def _public_keys_default(self):
+        return [k.strip() for k in os.environ.get("HUBFRONT_LICENSE_PUBLIC_KEYS", "").split(",") if k.strip()]
+
     license = Unicode(
         "",
         help="""A license token given in configuration. A license installed from the
         License page takes precedence; this one is used while none is installed.""",
     ).tag(config=True)
     license_file = Unicode(
-        "",
         help="""A file holding the license token (e.g. a mounted Kubernetes secret);
-        read when ``license`` is empty and no license was installed from the page.""",
+        read when ``license`` is empty and no license was installed from the page.
+        Defaults to $HUBFRONT_LICENSE_FILE.""",
     ).tag(config=True)
+
+    @default("license_file")
+    def _license_file_default(self):
+        return os.environ.get("HUBFRONT_LICENSE_FILE", "")
+
     free_tier_max_nodes = Int(
         1, help="Nodes allowed without a valid license (the free tier).",
     ).tag(config=True)

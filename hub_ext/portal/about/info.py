@@ -20,4 +20,5 @@ def about(db_url: str) -> dict:
         "license_type": report.type,
         "licensed_to": terms.licensed_to if terms else None,
         "license_expires": terms.expires if terms else None,
+        "license_note": report.state.reason if report.state.status not in ("valid", "missing") else "",
     }
