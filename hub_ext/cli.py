@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .auth.cli_accounts import add_parser as accounts_parser
 from .settings import Hubfront
 
 
@@ -92,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--db-url", help="SQLAlchemy URL (default: from $HUBFRONT_DB_URL or the data dir)")
     up.set_defaults(func=_db_upgrade)
     _license_parser(sub)
+    accounts_parser(sub)
     return parser
 
 
