@@ -65,7 +65,8 @@ class Hubfront(SingletonConfigurable):
         return [
             {"title": "JupyterLab user guide", "url": "https://jupyterlab.readthedocs.io/en/stable/user/interface.html"},
             {"title": "JupyterHub: using the hub", "url": "https://jupyterhub.readthedocs.io/en/stable/tutorial/getting-started/index.html"},
-            {"title": "Hubfront user guide", "url": "https://github.com/hubfront/hubfront/blob/main/docs/user-guide.md"},
+            {"title": "Hubfront user guide", "url": "/hub/portal/docs/user-guide"},
+            {"title": "Hubfront REST API", "url": "/hub/portal/docs/rest-api"},
         ]
 
     _file_cache: dict | None = None

@@ -17,6 +17,7 @@ FEATURES = [
     "groups",
     "notebooks",
     "usage",
+    "docs",
     "announcements",
     "license",
     "activities",
