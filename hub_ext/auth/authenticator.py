@@ -112,7 +112,10 @@ class HubfrontAuthenticator(PortalHandlersMixin, Authenticator):
         return self._key
 
     def get_handlers(self, app):
+        from . import account_settings
         from .login import HubfrontLoginHandler
+
+        account_settings.configure_default(self.require_2fa)
 
         # before the stock /login handler that Authenticator.get_handlers returns
         return [(r"/login", HubfrontLoginHandler)] + super().get_handlers(app)

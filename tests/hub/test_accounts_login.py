@@ -147,6 +147,11 @@ async def test_required_2fa_sends_to_enrollment_after_login(app):
         cookies = await start_form(app)
         r = await post_login(app, cookies, username="acc-hat", password=PW)
         assert r.status_code == 302 and r.headers["Location"].endswith("/hub/portal/account/2fa?required=1")
+        # and until they enroll, every page reminds them
+        s = await login(app, "acc-hat")
+        assert 'data-banner="require-2fa"' in (await s.get("hub/home")).text
+        secret = enroll(app, "acc-hat")
+        assert secret and 'data-banner="require-2fa"' not in (await s.get("hub/home")).text
     finally:
         account_settings.set_require_2fa(db(), False)
 

@@ -7,14 +7,29 @@ import asyncio
 from jupyterhub.scopes import needs_scope
 from tornado import web
 
-from ...auth import lockout, otp
+from ...auth import account_settings, lockout, otp
+from ...auth.passwords import account_exists
 from ...auth.passwords import RULES, verify_password
 from ...auth.sessions import end_other_sessions
 from ...scopes import READ, WRITE
 from ..base import PortalAPIHandler, PortalHandler
+from ..nav import Banner, register_banner
 from . import profile
 
 IDP_MESSAGE = "Your password and two-factor authentication are managed by your identity provider."
+
+
+def _two_factor_banner(orm_user, nav, db_url) -> list:
+    """Reminds local users who still lack 2FA when an admin requires it."""
+    if not account_settings.require_2fa(db_url) or otp.is_enabled(db_url, orm_user.name):
+        return []
+    if not account_exists(db_url, orm_user.name):  # OAuth users: the provider's business
+        return []
+    return [Banner("require-2fa", "Your administrator requires two-factor authentication: "
+                   "set it up under User Profile → Manage two-factor authentication.", level="warning")]
+
+
+register_banner(_two_factor_banner)
 
 
 class _AccountMixin:
