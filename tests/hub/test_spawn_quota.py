@@ -54,11 +54,14 @@ async def test_server_gets_group_env_devices_and_releases_on_stop(app):
     assert ledger().get("notebook", "sq-ann/sq-a") is None
 
 
-async def test_cpu_server_sees_no_gpu(app):
+async def test_cpu_server_sees_no_gpu_and_is_pinned_to_its_cores(app):
     await make_user(app, "sq-bea", groups=["sq-b"])
     assert (await spawn(app, "sq-bea", "sq-b", instance_type="small")).status_code in (201, 202)
     await wait_ready(app, "sq-bea", "sq-b")
     assert (await server_env(app, "sq-bea", "sq-b"))["CUDA_VISIBLE_DEVICES"] == ""
+    # 0.5 CPU: pinned to one core of this machine (when it has more than one)
+    pid = app.users["sq-bea"].spawners["sq-b"].pid
+    assert len(os.sched_getaffinity(pid)) == min(1, len(os.sched_getaffinity(0)))
     await app.users["sq-bea"].stop("sq-b")
 
 
