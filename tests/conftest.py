@@ -58,9 +58,14 @@ def real_hub(tmp_path_factory):
     hub.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Debian's chromium driven by Playwright (no browser download needed)."""
+    """Debian's chromium driven by Playwright (no browser download needed).
+
+    Module-scoped: Playwright's sync API runs an event loop in this thread while
+    it is open, and pytest-asyncio's fixtures in later test modules need the
+    thread free of it.
+    """
     need(Path(CHROMIUM).exists(), f"chromium not found at {CHROMIUM} (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
