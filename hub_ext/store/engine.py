@@ -93,7 +93,9 @@ def upgrade(url: str, revision: str = "heads") -> None:
 
 
 def current_revision(url: str) -> str | None:
+    """The applied revision(s), comma-separated when features sit on separate heads."""
     from alembic.runtime.migration import MigrationContext
 
     with get_engine(url).connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        heads = MigrationContext.configure(conn).get_current_heads()
+    return ",".join(sorted(heads)) or None

@@ -36,3 +36,11 @@ def test_entry_points_resolve_in_jupyterhub():
     hub = JupyterHub(authenticator_class="hubfront", spawner_class="hubfront-local")
     assert hub.authenticator_class is HubfrontAuthenticator
     assert hub.spawner_class is LocalGroupSpawner
+
+
+def test_db_upgrade_command(tmp_path):
+    from hub_ext.cli import main
+
+    url = f"sqlite:///{tmp_path / 'portal.sqlite'}"
+    assert main(["db", "upgrade", "--db-url", url]) == 0
+    assert main(["db", "upgrade", "--db-url", url]) == 0  # idempotent
