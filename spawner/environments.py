@@ -93,6 +93,23 @@ class EnvironmentBuilder:
         (path / ".ready").write_text("ok\n")
         report(f"Environment for {image.title} is ready")
 
+    @staticmethod
+    def layer_env() -> dict[str, str]:
+        """Environment variables a server in a built venv needs to find the hub's Jupyter files.
+
+        The .pth layering makes the hub's packages importable, but the venv has
+        its own ``sys.prefix``: without these, the JupyterLab server extension
+        (enabled under <hub prefix>/etc/jupyter) is off and its assets and
+        kernel specs (<hub prefix>/share/jupyter) are missing, so the server
+        starts without a UI.
+        """
+        prefix = Path(sys.prefix)
+        return {
+            "JUPYTER_CONFIG_PATH": str(prefix / "etc" / "jupyter"),
+            "JUPYTER_PATH": str(prefix / "share" / "jupyter"),
+            "JUPYTERLAB_DIR": str(prefix / "share" / "jupyter" / "lab"),
+        }
+
     def _layer_on_hub(self, path: Path) -> None:
         """Make the hub's packages (jupyterhub, jupyterlab) visible inside the new venv."""
         lib = next((path / "lib").glob("python*/site-packages"))

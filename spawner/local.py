@@ -109,6 +109,8 @@ class LocalGroupSpawner(GroupPolicy, LocalProcessSpawner):
             self.cmd = [python, "-m", "jupyterhub.singleuser"]
         else:
             self.cmd = list(self._base_cmd)
+        # a built venv layers on the hub's environment, Jupyter data and config included
+        self._layer_env = self.builder.layer_env() if plan.image.local.packages else {}
 
     # -- applying the plan ---------------------------------------------------
 
@@ -145,6 +147,11 @@ class LocalGroupSpawner(GroupPolicy, LocalProcessSpawner):
         env = super().get_env()
         # empty when no GPU is granted: CUDA then sees no device at all
         env["CUDA_VISIBLE_DEVICES"] = ",".join(str(d) for d in self.devices)
+        for key, value in getattr(self, "_layer_env", {}).items():
+            if key == "JUPYTERLAB_DIR":
+                env.setdefault(key, value)
+            else:  # search paths: the hub's first, then any the operator passed on
+                env[key] = os.pathsep.join(filter(None, [value, env.get(key)]))
         return env
 
     def get_args(self):
