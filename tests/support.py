@@ -354,3 +354,26 @@ def progress_events(session: HubSession, user: str, server: str, timeout: float 
                 if event.get("ready") or event.get("failed"):
                     break
     return events
+
+
+def build_tiny_wheel(workdir: Path, name: str = "hftiny", value: int = 42) -> Path:
+    """Build ``<name>-0.1`` (a module with ``VALUE = value``) into a wheel, offline; return its path.
+
+    Uses the test interpreter's pip and hatchling (no build isolation, no index).
+    """
+    src = Path(workdir) / f"{name}-src"
+    (src / "src" / name).mkdir(parents=True, exist_ok=True)
+    (src / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n\n'
+        f'[project]\nname = "{name}"\nversion = "0.1"\n'
+    )
+    (src / "src" / name / "__init__.py").write_text(f"VALUE = {value}\n")
+    out = Path(workdir) / "wheels"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
+         "--disable-pip-version-check", "-w", str(out), str(src)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    [wheel] = out.glob(f"{name}-0.1-*.whl")
+    return wheel

@@ -78,6 +78,9 @@ def test_real_server_runs_in_its_group_and_stop_releases_the_quota(hub):
     assert seen["CUDA_VISIBLE_DEVICES"] == ""  # no GPU granted: CUDA sees none
     assert seen["HOME"] == str(hub.data_dir / "homes" / "alice")
 
+    lab = alice.get(alice.url("/user/alice/a/lab"))  # the UI opens (hub OAuth, then JupyterLab)
+    assert lab.status_code == 200 and "JupyterLab" in lab.text, lab.text[:500]
+
     assert cpu_usage(alice, "a") == (0.5, 0.5)
     [held] = Ledger(hub.portal_db_url).reservations()
     assert (held.workload_id, held.group, held.cpu, held.memory) == ("alice/a", "a", 0.5, 2**30)
