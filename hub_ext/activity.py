@@ -11,14 +11,18 @@ Times are stored in UTC; pages show them in the user's time zone.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
-from .store import session_scope
+from .store import get_engine
 from .store.models import Reservation, utcnow
 from .store.models_portal import Activity
+
+# Plain SQLAlchemy Core: the home page reads this on every view, so no ORM session.
+_table = Activity.__table__
+_reservations = Reservation.__table__
 
 STATUSES = ("ok", "info", "error")
 
@@ -37,9 +41,9 @@ class ActivityRow:
     link: str | None
 
     def as_json(self) -> dict:
-        data = asdict(self)
-        data["created"] = self.created.isoformat()
-        return data
+        return {"id": self.id, "created": self.created.isoformat(), "username": self.username,
+                "group": self.group, "kind": self.kind, "action": self.action, "status": self.status,
+                "message": self.message, "workload_id": self.workload_id, "link": self.link}
 
 
 def _utc(dt: datetime) -> datetime:
@@ -47,7 +51,7 @@ def _utc(dt: datetime) -> datetime:
     return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
 
 
-def _row(a: Activity) -> ActivityRow:
+def _row(a) -> ActivityRow:
     return ActivityRow(a.id, _utc(a.created), a.username, a.group, a.kind, a.action, a.status,
                        a.message, a.workload_id, a.link)
 
@@ -57,26 +61,28 @@ def record(db_url, *, username: str, group: str | None, kind: str, action: str, 
     """Append one event. ``status`` is "ok", "info" or "error" (errors feed Logs / Errors)."""
     if status not in STATUSES:
         raise ValueError(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
-    with session_scope(db_url) as s:
-        s.add(Activity(created=utcnow(), username=username, group=group, kind=kind, action=action,
-                       status=status, message=message, workload_id=workload_id, link=link))
+    with get_engine(db_url).begin() as conn:
+        conn.execute(insert(_table).values(
+            created=utcnow(), username=username, group=group, kind=kind, action=action, status=status,
+            message=message, workload_id=workload_id, link=link))
 
 
 def recent(db_url, *, username: str | None = None, group: str | None = None, limit: int = 20,
            errors_only: bool = False, before_id: int | None = None) -> list[ActivityRow]:
     """Newest first; filtered by user and/or group; ``before_id`` pages back in time."""
-    q = select(Activity)
+    c = _table.c
+    q = select(_table)
     if username is not None:
-        q = q.where(Activity.username == username)
+        q = q.where(c.username == username)
     if group is not None:
-        q = q.where(Activity.group == group)
+        q = q.where(c.group == group)
     if errors_only:
-        q = q.where(Activity.status == "error")
+        q = q.where(c.status == "error")
     if before_id is not None:
-        q = q.where(Activity.id < before_id)
-    q = q.order_by(Activity.id.desc()).limit(max(1, min(int(limit), 500)))
-    with session_scope(db_url) as s:
-        return [_row(a) for a in s.scalars(q)]
+        q = q.where(c.id < before_id)
+    q = q.order_by(c.id.desc()).limit(max(1, min(int(limit), 500)))
+    with get_engine(db_url).connect() as conn:
+        return [_row(a) for a in conn.execute(q)]
 
 
 def running_workloads(db_url, rows: list[ActivityRow]) -> set[tuple[str, str]]:
@@ -88,8 +94,7 @@ def running_workloads(db_url, rows: list[ActivityRow]) -> set[tuple[str, str]]:
     ids = {r.workload_id for r in rows if r.workload_id}
     if not ids:
         return set()
-    with session_scope(db_url) as s:
-        held = s.execute(
-            select(Reservation.kind, Reservation.workload_id).where(Reservation.workload_id.in_(ids))
-        )
+    c = _reservations.c
+    with get_engine(db_url).connect() as conn:
+        held = conn.execute(select(c.kind, c.workload_id).where(c.workload_id.in_(ids)))
         return {(kind, wid) for kind, wid in held}

@@ -4,24 +4,23 @@ A license is a token signed by the vendor with Ed25519::
 
     HF1.<base64url(JSON terms)>.<base64url(signature over "HF1.<payload>")>
 
-The terms are licensed-to, start, expiry, maximum nodes and maximum deployments.
-``hubfront license keygen`` / ``issue`` make keys and tokens (vendor side); the
-hub only holds public keys (``c.HubfrontLicense.public_keys``).
-
-``evaluate()`` is the one place that decides what the license allows and which
-banners it causes; every page (through the banner provider) and admission call
-it. It never raises: a missing, malformed, tampered, foreign or not-yet-started
-license falls back to the free tier (``free_tier_max_*``).
+``hubfront license keygen`` / ``issue`` make keys and tokens (vendor side); the hub
+holds only public keys. ``evaluate()`` is the one place that decides what the
+license allows and which banners it causes, for every page and for admission. It
+never raises: a missing, malformed, tampered, foreign or not-yet-started license
+falls back to the free tier (``free_tier_max_*``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
 import logging
 import os
 import time
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from functools import lru_cache
@@ -34,7 +33,7 @@ from sqlalchemy import func, select
 from traitlets import Enum, Float, Int, List, Unicode, default
 from traitlets.config import Configurable
 
-from .store import session_scope
+from .store import get_engine, session_scope
 from .store.models import Reservation, utcnow
 from .store.models_portal import InstalledLicense
 
@@ -89,6 +88,10 @@ class HubfrontLicense(Configurable):
     kubernetes_node_selector = Unicode(
         "", help="Label selector of the Kubernetes nodes that count against the license.",
     ).tag(config=True)
+    check_interval = Float(
+        5.0, help="""Seconds for which pages reuse one license check (its deployment
+        count included); installing a license from the page takes effect at once.""",
+    ).tag(config=True)
     node_count_interval = Float(
         60.0, help="Seconds between two counts of the Kubernetes nodes.",
     ).tag(config=True)
@@ -107,9 +110,6 @@ def settings() -> HubfrontLicense:
         _settings.clear()
         found = _settings[id(config)] = HubfrontLicense(config=config)
     return found
-
-
-# --- terms, signing and verification -------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -251,9 +251,6 @@ def verify(token: str | None, public_keys, now: datetime | None = None) -> Licen
     return LicenseState("valid", "", terms)
 
 
-# --- usage and the report every page uses --------------------------------------------
-
-
 class _KubernetesNodes:
     """The cluster's node count, refreshed in the background (never on a page's path)."""
 
@@ -263,17 +260,11 @@ class _KubernetesNodes:
         self.task = None
 
     def current(self, cfg: HubfrontLicense) -> int:
-        import asyncio
-
         stale = time.monotonic() - self.checked > cfg.node_count_interval
         if stale and (self.task is None or self.task.done()):
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:
-                loop = None
-            if loop is not None:
+            with suppress(RuntimeError):  # no running loop (a script): keep the last count
+                self.task = asyncio.get_running_loop().create_task(self._refresh(cfg.kubernetes_node_selector))
                 self.checked = time.monotonic()
-                self.task = loop.create_task(self._refresh(cfg.kubernetes_node_selector))
         return self.count or 0
 
     async def _refresh(self, selector: str) -> None:
@@ -303,8 +294,9 @@ def count_nodes(cfg: HubfrontLicense) -> int:
 
 def count_deployments(db_url: str) -> int:
     """Model deployments running now: their reservations in the ledger."""
-    with session_scope(db_url) as s:
-        return s.scalar(select(func.count()).select_from(Reservation).where(Reservation.kind == "deployment")) or 0
+    r = Reservation.__table__
+    with get_engine(db_url).connect() as conn:
+        return conn.execute(select(func.count()).select_from(r).where(r.c.kind == "deployment")).scalar() or 0
 
 
 @dataclass(frozen=True)
@@ -344,8 +336,9 @@ def warnings_for(state: LicenseState, max_nodes: int, max_deployments: int, used
 
 def installed_token(db_url: str, cfg: HubfrontLicense) -> tuple[str | None, str]:
     """The token in force and where it comes from: the newest page install, else config."""
-    with session_scope(db_url) as s:
-        token = s.scalar(select(InstalledLicense.token).order_by(InstalledLicense.id.desc()).limit(1))
+    t = InstalledLicense.__table__
+    with get_engine(db_url).connect() as conn:
+        token = conn.execute(select(t.c.token).order_by(t.c.id.desc()).limit(1)).scalar()
     if token:
         return token, "page"
     if cfg.license.strip():
@@ -358,9 +351,21 @@ def installed_token(db_url: str, cfg: HubfrontLicense) -> tuple[str | None, str]
     return None, "none"
 
 
-def evaluate(db_url: str, cfg: HubfrontLicense | None = None, now: datetime | None = None) -> LicenseReport:
-    """What the license allows now, what is used, and the banners that follow. Never raises."""
+_reports: dict[str, tuple[float, LicenseReport]] = {}
+
+
+def evaluate(db_url: str, cfg: HubfrontLicense | None = None, now: datetime | None = None,
+             fresh: bool = False) -> LicenseReport:
+    """What the license allows now, what is used, and the banners that follow. Never raises.
+
+    Pages call it several times a second, so with the configured settings the
+    report is reused for ``check_interval`` seconds (``fresh=True`` skips that).
+    """
+    shared = cfg is None and now is None
     cfg = cfg or settings()
+    cached = _reports.get(db_url) if shared and not fresh else None
+    if cached and time.monotonic() - cached[0] < cfg.check_interval:
+        return cached[1]
     try:
         token, source = installed_token(db_url, cfg)
         state = verify(token, cfg.public_keys, now)
@@ -368,13 +373,15 @@ def evaluate(db_url: str, cfg: HubfrontLicense | None = None, now: datetime | No
     except Exception as exc:  # noqa: BLE001 - e.g. the database is briefly unavailable
         log.exception("License check failed")
         state, source, used_deployments = LicenseState("invalid", f"The license check failed: {exc}"), "none", 0
-    if state.valid:
-        max_nodes, max_deployments = state.terms.max_nodes, state.terms.max_deployments
-    else:
-        max_nodes, max_deployments = cfg.free_tier_max_nodes, cfg.free_tier_max_deployments
+    terms = state.terms if state.valid else None
+    max_nodes = terms.max_nodes if terms else cfg.free_tier_max_nodes
+    max_deployments = terms.max_deployments if terms else cfg.free_tier_max_deployments
     used_nodes = count_nodes(cfg)
-    return LicenseReport(state, source, max_nodes, max_deployments, used_nodes, used_deployments,
-                         warnings_for(state, max_nodes, max_deployments, used_nodes, used_deployments))
+    report = LicenseReport(state, source, max_nodes, max_deployments, used_nodes, used_deployments,
+                           warnings_for(state, max_nodes, max_deployments, used_nodes, used_deployments))
+    if shared:
+        _reports[db_url] = (time.monotonic(), report)
+    return report
 
 
 def install(db_url: str, token: str, username: str, cfg: HubfrontLicense | None = None) -> LicenseState:
@@ -386,4 +393,5 @@ def install(db_url: str, token: str, username: str, cfg: HubfrontLicense | None 
         raise LicenseError(state.reason)
     with session_scope(db_url) as s:
         s.add(InstalledLicense(token=token, installed_by=username, installed=utcnow()))
+    _reports.pop(db_url, None)
     return state

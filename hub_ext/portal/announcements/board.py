@@ -8,6 +8,7 @@ so an edited announcement shows again.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -18,7 +19,7 @@ from markdown_it import MarkdownIt
 from sqlalchemy import delete, select
 
 from ... import activity
-from ...store import session_scope
+from ...store import get_engine, session_scope
 from ...store.models import utcnow
 from ...store.models_portal import Announcement, AnnouncementDismissal
 
@@ -174,6 +175,7 @@ def create(db_url, data: dict, author: str, known_groups: list[str], zone: ZoneI
         s.add(a)
         s.flush()
         view = _view(a)
+    _forget(db_url)
     if view.published:
         _record_published(db_url, a, known_groups, link)
     return view
@@ -199,6 +201,7 @@ def update(db_url, announcement_id: int, data: dict, known_groups: list[str], zo
         if edited or a.published != was_published:
             a.updated = utcnow()
         view = _view(a)
+    _forget(db_url)
     if view.published and not was_published:
         _record_published(db_url, a, known_groups, link)
     return view
@@ -211,6 +214,7 @@ def remove(db_url, announcement_id: int) -> None:
             raise NoSuchAnnouncement(announcement_id)
         s.delete(a)
         s.execute(delete(AnnouncementDismissal).where(AnnouncementDismissal.announcement_id == announcement_id))
+    _forget(db_url)
 
 
 def get(db_url, announcement_id: int) -> AnnouncementView:
@@ -226,26 +230,53 @@ def all_announcements(db_url) -> list[AnnouncementView]:
         return [_view(a) for a in s.scalars(select(Announcement).order_by(Announcement.id.desc()))]
 
 
-def _for_audience(a: Announcement, group_names) -> bool:
-    groups = a.groups
-    return not groups or bool(set(groups) & set(group_names))
+# Every page shows banners, so the published announcements and each user's
+# dismissals are kept in memory; this process is the only writer, and every
+# write below forgets what it changed. PUBLISHED_TTL bounds staleness anyway.
+PUBLISHED_TTL = 30.0
+_published: dict[str, tuple[float, list[AnnouncementView]]] = {}
+_dismissed: dict[tuple[str, str], dict[int, int]] = {}
+
+
+def _forget(db_url: str, username: str | None = None) -> None:
+    if username is None:
+        _published.pop(db_url, None)
+        for key in [k for k in _dismissed if k[0] == db_url]:
+            _dismissed.pop(key, None)
+    else:
+        _dismissed.pop((db_url, username), None)
+
+
+def published(db_url) -> list[AnnouncementView]:
+    """Every published announcement, newest first, whatever its time window."""
+    cached = _published.get(db_url)
+    if cached and time.monotonic() - cached[0] < PUBLISHED_TTL:
+        return cached[1]
+    with session_scope(db_url) as s:
+        views = [_view(a) for a in s.scalars(select(Announcement).where(Announcement.published.is_(True))
+                                             .order_by(Announcement.id.desc()))]
+    _published[db_url] = (time.monotonic(), views)
+    return views
 
 
 def visible_for(db_url, group_names: list[str], now: datetime | None = None) -> list[AnnouncementView]:
     """Published, current announcements for everyone or for one of these groups, newest first."""
-    now = now or utcnow()
-    with session_scope(db_url) as s:
-        rows = s.scalars(select(Announcement).where(Announcement.published.is_(True))
-                         .order_by(Announcement.id.desc()))
-        views = [_view(a) for a in rows if _for_audience(a, group_names)]
-    return [v for v in views if v.current(now)]
+    now, names = now or utcnow(), set(group_names)
+    return [v for v in published(db_url)
+            if v.current(now) and (v.audience == "all" or names.intersection(v.audience))]
 
 
 def dismissed_versions(db_url, username: str) -> dict[int, int]:
-    with session_scope(db_url) as s:
-        rows = s.execute(select(AnnouncementDismissal.announcement_id, AnnouncementDismissal.version)
-                         .where(AnnouncementDismissal.username == username))
-        return {aid: version for aid, version in rows}
+    found = _dismissed.get((db_url, username))
+    if found is None:
+        t = AnnouncementDismissal.__table__
+        with get_engine(db_url).connect() as conn:
+            rows = conn.execute(select(t.c.announcement_id, t.c.version).where(t.c.username == username))
+            found = {aid: version for aid, version in rows}
+        if len(_dismissed) > 10_000:
+            _dismissed.clear()
+        _dismissed[(db_url, username)] = found
+    return found
 
 
 def banners_for(db_url, username: str, group_names: list[str], now: datetime | None = None):
@@ -267,3 +298,4 @@ def dismiss(db_url, username: str, announcement_id: int, group_names: list[str])
                                         dismissed=utcnow()))
         else:
             row.version, row.dismissed = version, utcnow()
+    _forget(db_url, username)

@@ -105,15 +105,25 @@ def save(db_url: str, username: str, data: dict, group_names: list[str]) -> Pref
             s.add(Preference(username=username, updated=utcnow(), **values))
         else:
             row.default_group, row.timezone, row.updated = values["default_group"], values["timezone"], utcnow()
+    _zones.pop((db_url, username), None)
     return Preferences(**values)
 
 
+# Every page shows times: each user's zone is kept in memory, forgotten on save.
+_zones: dict[tuple[str, str], ZoneInfo] = {}
+
+
 def user_zone(db_url: str, username: str) -> ZoneInfo:
-    name = get(db_url, username).timezone or default_timezone()
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+    zone = _zones.get((db_url, username))
+    if zone is None:
+        try:
+            zone = ZoneInfo(get(db_url, username).timezone or default_timezone())
+        except (ZoneInfoNotFoundError, ValueError):
+            zone = ZoneInfo("UTC")
+        if len(_zones) > 10_000:
+            _zones.clear()
+        _zones[(db_url, username)] = zone
+    return zone
 
 
 def format_time(dt: datetime | None, zone: ZoneInfo) -> str:
