@@ -68,3 +68,24 @@ async def test_about_and_side_menu(app):
     menu = page.split('id="hf-sidemenu"')[1].split("</nav>")[0]
     for entry in ("Announcements", "System Resources", "Logs / Errors", "Preferences", "About"):
         assert entry in menu
+
+
+async def test_login_hook_runs_an_earlier_hook_first_and_never_blocks_login(sqlite_url, monkeypatch):
+    from types import SimpleNamespace
+
+    from hub_ext.portal.preferences import prefs
+
+    seen = []
+
+    async def earlier(authenticator, handler, authentication):
+        seen.append(authentication["name"])
+        return {**authentication, "auth_state": {"from": "earlier"}}
+
+    class BrokenDB:
+        def query(self, *a, **kw):
+            raise RuntimeError("database down")
+
+    hook = prefs.default_group_hook(earlier)
+    result = await hook(None, SimpleNamespace(db=BrokenDB()), {"name": "hook-user"})
+    assert seen == ["hook-user"] and result == {"name": "hook-user", "auth_state": {"from": "earlier"}}
+    assert await prefs.default_group_hook()(None, SimpleNamespace(db=BrokenDB()), None) is None

@@ -41,3 +41,31 @@ async def test_user_sees_only_their_own_session_count(app):
         await uma.stop("")
     finally:
         await other.stop("")
+
+
+def test_gpus_from_nvml_and_a_failing_nvml_means_no_gpus(monkeypatch):
+    import sys
+    from types import SimpleNamespace
+
+    from hub_ext.portal.system import resources
+
+    class NVMLError(Exception):
+        pass
+
+    def failing_init():
+        raise NVMLError("Driver Not Loaded")
+
+    monkeypatch.setitem(sys.modules, "pynvml", SimpleNamespace(nvmlInit=failing_init))
+    assert resources._Nvml().gpus() == []
+
+    fake = SimpleNamespace(
+        nvmlInit=lambda: None, nvmlDeviceGetCount=lambda: 2, nvmlDeviceGetHandleByIndex=lambda i: i,
+        nvmlDeviceGetUtilizationRates=lambda h: SimpleNamespace(gpu=[30, 70][h]),
+        nvmlDeviceGetMemoryInfo=lambda h: SimpleNamespace(used=2 * 2**30, total=80 * 2**30),
+        nvmlDeviceGetName=lambda h: b"NVIDIA H100",
+    )
+    monkeypatch.setitem(sys.modules, "pynvml", fake)
+    gpus = resources._Nvml().gpus()
+    assert [g["utilization"] for g in gpus] == [30.0, 70.0] and gpus[0]["name"] == "NVIDIA H100"
+    view = resources.admin_view(1, 0, {**resources.host_metrics(), "gpus": gpus})
+    assert view["text"]["gpu"] == "50% of 2 GPUs" and view["text"]["gpu1"] == "70% · 2.0 GiB of 80.0 GiB"
