@@ -122,10 +122,23 @@ class GroupPolicy(Spawner):
         self.cpu_guarantee = it.cpu
         self.mem_guarantee = it.memory
 
+    def _quota_refusal(self, message: str, plan: LaunchPlan) -> SpawnException:
+        self.record("refused", "error", message, plan)
+        return self._refuse(message, 403, reason="quota")
+
     async def start(self):
         plan = self.resolve_plan()
-        await self.prepare_environment(plan)
         it = plan.instance_type
+        request = Request(cpu=it.cpu, memory=it.memory, gpu=it.gpu)
+        # Refuse an over-quota launch before preparing anything (building an image's
+        # environment can take minutes); reserve() below still decides, atomically.
+        over = await asyncio.to_thread(
+            self.ledger.shortfalls, group=plan.group, username=self.user.name, request=request,
+            group_quota=plan.policy.quota, user_quota=plan.policy.user_quota,
+        )
+        if over and await asyncio.to_thread(self.ledger.get, WORKLOAD_KIND, self.workload_id) is None:
+            raise self._quota_refusal(QuotaExceeded(over).message, plan)
+        await self.prepare_environment(plan)
         try:
             reservation = await asyncio.to_thread(
                 self.ledger.reserve,
@@ -133,14 +146,13 @@ class GroupPolicy(Spawner):
                 workload_id=self.workload_id,
                 username=self.user.name,
                 group=plan.group,
-                request=Request(cpu=it.cpu, memory=it.memory, gpu=it.gpu),
+                request=request,
                 group_quota=plan.policy.quota,
                 user_quota=plan.policy.user_quota,
                 allocate_devices=self.allocate_local_devices,
             )
         except QuotaExceeded as exc:
-            self.record("refused", "error", exc.message, plan)
-            raise self._refuse(exc.message, 403, reason="quota") from None
+            raise self._quota_refusal(exc.message, plan) from None
         self.plan = plan
         self.devices = reservation.device_ids
         try:
