@@ -42,7 +42,10 @@ def hub(tmp_path_factory):
                  "local": {"packages": [str(work / "nowhere" / "hfmissing-0.1-py3-none-any.whl")]}},
             ],
         },
-        "groups": {"lab": {"members": ["alice"], "policy": {"display_name": "Lab"}}},
+        "groups": {
+            "lab": {"members": ["alice"], "policy": {"display_name": "Lab"}},
+            "tight": {"members": ["alice"], "policy": {"user_quota": {"cpu": "100m"}}},
+        },
     }))
     hub = RealHub(work / "data", env={
         "HUBFRONT_CATALOG": str(catalog), "PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1",
@@ -130,3 +133,13 @@ def test_failed_build_shows_its_log_tail_and_reserves_nothing(hub):
     r = alice.api("GET", "/portal/groups/lab/usage")
     assert all(row["user"]["used"] == 0 and row["group"]["used"] == 0 for row in r.json()["resources"])
     assert not list((hub.data_dir / "envs").glob("broken-*/"))
+
+
+def test_over_quota_launch_is_refused_before_building_anything(hub):
+    alice = hub.login("alice", ALICE_PW)
+    r = alice.api("POST", "/users/alice/servers/tight",
+                  json={"group": "tight", "instance_type": "cpu-small", "image": "broken"})
+    # refused by quota at once: the (failing) build of "broken" is never attempted
+    assert r.status_code == 403, r.text
+    assert r.json()["message"] == "CPU: used 0 + requested 0.5 > limit 0.1 (user alice in group tight)"
+    assert Ledger(hub.portal_db_url).reservations() == []
