@@ -76,6 +76,12 @@ def test_admin_publishes_member_sees_banner_and_dismisses_it(browser, hub):
     expect(member.locator("#hf-recent")).to_contain_text(f"Announcement: {TITLE}")
     assert member.evaluate("window.pwned") is None and errors == []
     screenshot(member, "announcement-dismissed-home")
+    # the Recent panel refreshes itself: a new event shows up without a reload
+    activity.record(hub.portal_db_url, username="mona", group="crew", kind="job", action="failed",
+                    status="error", message="Job nightly-train failed")
+    expect(member.locator("#hf-recent .hf-activity").first).to_contain_text("Job nightly-train failed",
+                                                                           timeout=20_000)
+    expect(member.locator("#hf-recent .hf-activity").first.locator(".hf-live")).to_have_text("error")
     member.context.close()
 
 

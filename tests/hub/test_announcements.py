@@ -59,7 +59,13 @@ async def test_only_admins_write(app):
     assert r.status_code == 403
     assert (await s.api("GET", "/portal/announcements?all=1")).status_code == 403
     assert (await s.post("hub/portal/announcements", {"action": "create", "title": "x"})).status_code == 403
-    a = await create(await login(app, "ann-boss"), title="Visible to the plain user")
+    boss = await login(app, "ann-boss")
+    r = await boss.api("POST", "/portal/announcements", xsrf=False, data=json.dumps({"title": "no token"}))
+    assert r.status_code == 403
+    r = await boss.post("hub/portal/announcements", {"action": "create", "title": "no token"}, xsrf=False)
+    assert r.status_code == 403
+    assert "no token" not in (await boss.api("GET", "/portal/announcements?all=1")).text
+    a = await create(boss, title="Visible to the plain user")
     assert (await s.api("PUT", f"/portal/announcements/{a['id']}", data=json.dumps({"title": "hacked"}))).status_code == 403
     assert (await s.api("DELETE", f"/portal/announcements/{a['id']}")).status_code == 403
 

@@ -73,3 +73,17 @@ def test_group_query_uses_its_index_with_10000_rows(sqlite_url):
             ("g3",)))
     assert "ix_activities_group_id" in plan and "TEMP B-TREE" not in plan
     assert [r.message for r in activity.recent(sqlite_url, group="g3", limit=2)] == ["job 9983", "job 9963"]
+
+
+def test_record_and_recent_on_postgresql(pg_url):
+    activity.record(pg_url, username="pg", group="g", kind="notebook", action="started", message="one",
+                    workload_id="pg/g")
+    activity.record(pg_url, username="pg", group="g", kind="notebook", action="failed", message="two",
+                    status="error")
+    rows = activity.recent(pg_url, group="g")
+    assert [r.message for r in rows] == ["two", "one"] and rows[0].created.tzinfo is not None
+    assert [r.message for r in activity.recent(pg_url, username="pg", errors_only=True)] == ["two"]
+    with session_scope(pg_url) as s:
+        s.add(Reservation(kind="notebook", workload_id="pg/g", username="pg", group="g", cpu=1, memory=1,
+                          gpu=0, gpu_devices=""))
+    assert activity.running_workloads(pg_url, rows) == {("notebook", "pg/g")}
