@@ -161,7 +161,16 @@ class Hub:
         headers = kw.pop("headers", {})
         headers["Authorization"] = f"token {self.token}"
         kw.setdefault("timeout", 60)
-        return requests.request(method, f"{self.base_url}/hub/api{path}", headers=headers, **kw)
+        url = f"{self.base_url}/hub/api{path}"
+        if method != "GET":
+            return requests.request(method, url, headers=headers, **kw)
+        for attempt in range(3):  # a dropped connection is retried where that is harmless
+            try:
+                return requests.request(method, url, headers=headers, **kw)
+            except requests.ConnectionError:
+                if attempt == 2:
+                    raise
+                time.sleep(0.1)
 
     @property
     def portal_db_url(self) -> str:

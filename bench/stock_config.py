@@ -1,7 +1,7 @@
 """Stock JupyterHub 6.1.1 for the side-by-side benchmarks.
 
 Nothing of Hubfront is loaded: JupyterHub's own pages, a shared-password
-authenticator, the default LocalProcessSpawner. It is deployed like Hubfront's
+authenticator, LocalProcessSpawner. It is deployed like Hubfront's
 embedded default (SQLite under the data dir, the same configurable-http-proxy,
 same ports scheme) and reads the same environment variables that bench/hubs.py
 sets for both hubs: HUBFRONT_DATA_DIR, HUBFRONT_PORT, HUBFRONT_HUB_PORT,
@@ -26,7 +26,11 @@ c.SharedPasswordAuthenticator.user_password = os.environ["BENCH_USER_PASSWORD"]
 c.SharedPasswordAuthenticator.admin_password = os.environ["HUBFRONT_ADMIN_PASSWORD"]
 c.Authenticator.admin_users = {os.environ.get("HUBFRONT_ADMIN_USER", "admin")}
 c.Authenticator.allow_all = True
-c.JupyterHub.spawner_class = "localprocess"
+# LocalProcessSpawner, in the variant that runs servers as the hub's OS user
+# (as Hubfront's LocalGroupSpawner does) instead of switching to a system user
+# of the same name, with a per-user home under the data dir (as Hubfront).
+c.JupyterHub.spawner_class = "simple"
+c.SimpleLocalProcessSpawner.home_dir_template = str(data_dir / "homes" / "{username}")
 
 c.JupyterHub.bind_url = f"http://127.0.0.1:{os.environ['HUBFRONT_PORT']}"
 c.JupyterHub.hub_port = int(os.environ["HUBFRONT_HUB_PORT"])
