@@ -377,3 +377,28 @@ def build_tiny_wheel(workdir: Path, name: str = "hftiny", value: int = 42) -> Pa
     assert proc.returncode == 0, proc.stdout + proc.stderr
     [wheel] = out.glob(f"{name}-0.1-*.whl")
     return wheel
+
+
+def stop_leftover_servers(data_dir: Path, timeout: float = 10) -> list[int]:
+    """Terminate single-user servers of a test hub that are still running; return their pids.
+
+    The hub leaves servers running when it stops (``cleanup_servers = False``),
+    so a test that fails midway would leave them behind. They are found by
+    their working directory, the user's home under ``data_dir``.
+    """
+    import psutil
+
+    root = str(Path(data_dir).resolve())
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            if "jupyterhub.singleuser" in (proc.info["cmdline"] or []) and \
+                    proc.cwd().startswith(root + os.sep):
+                proc.terminate()
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    _, alive = psutil.wait_procs(found, timeout=timeout)
+    for proc in alive:
+        proc.kill()
+    return [p.pid for p in found]

@@ -15,8 +15,8 @@ import pytest
 import yaml
 
 from support import (
-    RealHub, build_tiny_wheel, need, progress_events, proxy_command, run_in_server, wait_for_server,
-    wait_for_stopped,
+    RealHub, build_tiny_wheel, need, progress_events, proxy_command, run_in_server, stop_leftover_servers,
+    wait_for_server, wait_for_stopped,
 )
 
 from hub_ext.ledger import Ledger
@@ -56,6 +56,7 @@ def hub(tmp_path_factory):
         yield hub
     finally:
         hub.stop()
+        stop_leftover_servers(hub.data_dir)  # servers outlive the hub; none outlives the test
 
 
 def launch_and_watch(session, image: str) -> tuple[int, list[dict]]:

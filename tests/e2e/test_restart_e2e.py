@@ -19,7 +19,8 @@ import pytest
 import requests
 
 from support import (
-    RealHub, free_port, need, proxy_command, run_in_server, user_token, wait_for_server, wait_for_stopped,
+    RealHub, free_port, need, proxy_command, run_in_server, stop_leftover_servers, user_token, wait_for_server,
+    wait_for_stopped,
 )
 
 from hub_ext.ledger import Ledger
@@ -114,6 +115,4 @@ def test_running_server_is_resumed_and_dead_one_released(tmp_path):
         wait_gone(pids["alice"])
     finally:
         hub.stop()
-        for pid in pids.values():  # never leave a server behind when the test fails midway
-            if running(pid):
-                os.kill(pid, signal.SIGTERM)
+        stop_leftover_servers(hub.data_dir)  # never leave a server behind when the test fails midway

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from support import RealHub, need, proxy_command, run_in_server, wait_for_server, wait_for_stopped
+from support import (
+    RealHub, need, proxy_command, run_in_server, stop_leftover_servers, wait_for_server, wait_for_stopped,
+)
 
 from hub_ext.ledger import Ledger
 
@@ -39,6 +41,7 @@ def hub(tmp_path_factory):
         yield hub
     finally:
         hub.stop()
+        stop_leftover_servers(hub.data_dir)  # servers outlive the hub; none outlives the test
 
 
 def cpu_usage(session, group):
