@@ -8,6 +8,8 @@ anything is stored. Quantities follow Kubernetes conventions: CPU in cores
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 from typing import Annotated, Any, Literal
 
@@ -327,8 +329,14 @@ def policy_of(properties: dict | None) -> GroupPolicy:
     raw = (properties or {}).get(POLICY_KEY)
     if raw is None:
         return GroupPolicy()
+    return _parse_stored(json.dumps(raw, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_stored(raw_json: str) -> GroupPolicy:
+    # policies are read on every page; the same stored document parses once
     try:
-        return GroupPolicy.model_validate(raw)
+        return GroupPolicy.model_validate_json(raw_json)
     except ValidationError:
         return GroupPolicy(
             instance_types=[], images=[], quota=Quota(cpu=0, memory=0, gpu=0, sessions=0)

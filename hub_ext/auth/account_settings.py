@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from ..store import session_scope
 from ..store.models_accounts import AccountSetting
 
@@ -15,16 +17,32 @@ def configure_default(require: bool) -> None:
     _configured_default["require_2fa"] = bool(require)
 
 
-def require_2fa(db_url: str, default: bool | None = None) -> bool:
-    """Whether every local account must use 2FA (the portal setting, else the configured default)."""
+# Read on every page (the banner): keep the stored value for a few seconds.
+_CACHE_SECONDS = 5.0
+_cache: dict[str, tuple[float, str | None]] = {}
+
+
+def _stored(db_url: str) -> str | None:
+    hit = _cache.get(db_url)
+    if hit and time.monotonic() - hit[0] < _CACHE_SECONDS:
+        return hit[1]
     with session_scope(db_url) as s:
         row = s.get(AccountSetting, REQUIRE_2FA)
-    if row is None:
+        value = row.value if row is not None else None
+    _cache[db_url] = (time.monotonic(), value)
+    return value
+
+
+def require_2fa(db_url: str, default: bool | None = None) -> bool:
+    """Whether every local account must use 2FA (the portal setting, else the configured default)."""
+    value = _stored(db_url)
+    if value is None:
         return _configured_default["require_2fa"] if default is None else default
-    return row.value == "true"
+    return value == "true"
 
 
 def set_require_2fa(db_url: str, value: bool) -> None:
+    _cache.pop(db_url, None)
     with session_scope(db_url) as s:
         row = s.get(AccountSetting, REQUIRE_2FA)
         if row is None:

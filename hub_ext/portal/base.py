@@ -9,7 +9,7 @@ from jupyterhub.handlers.base import BaseHandler
 from tornado import web
 
 from .. import scopes  # noqa: F401  (defines the custom scopes before any needs_scope)
-from ..groups import find_group, is_group_admin, is_member
+from ..groups import find_group, is_group_admin
 from .nav import build_nav
 
 
@@ -32,9 +32,12 @@ class _PortalMixin:
 
     def visible_group(self, group_name: str):
         """The group if the caller may see it (member or hub admin), else 404."""
-        group = find_group(self.db, group_name)
         user = self.current_user.orm_user
-        if group is None or not (user.admin or is_member(user, group_name)):
+        group = next((g for g in user.groups if g.name == group_name), None)
+        if group is not None:
+            return group
+        group = find_group(self.db, group_name) if user.admin else None
+        if group is None:
             raise web.HTTPError(404, f"No such group: {group_name}")
         return group
 

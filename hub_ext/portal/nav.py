@@ -100,8 +100,25 @@ def build_nav(orm_user, db_url: str) -> Nav:
     return nav
 
 
+class LazyNav:
+    """The layout's data, built on first use.
+
+    JupyterHub evaluates ``template_vars`` for every page; portal pages pass
+    their own Nav, so this one is only ever built for JupyterHub's own pages.
+    """
+
+    def __init__(self, orm_user, db_url: str):
+        self._args = (orm_user, db_url)
+        self._nav: Nav | None = None
+
+    def __getattr__(self, name):
+        if self._nav is None:
+            self._nav = build_nav(*self._args)
+        return getattr(self._nav, name)
+
+
 def template_var(user):
     """``template_vars`` callable: the layout's data for the logged-in user, or None."""
     if user is None:
         return None
-    return build_nav(user.orm_user, Hubfront.instance().db_url)
+    return LazyNav(user.orm_user, Hubfront.instance().db_url)

@@ -56,15 +56,22 @@ def dispose_engines() -> None:
         for engine in _engines.values():
             engine.dispose()
         _engines.clear()
+        _factories.clear()
+
+
+_factories: dict[tuple, sessionmaker] = {}
 
 
 @contextmanager
 def session_scope(url: str, **options) -> Iterator[Session]:
     """A session that commits on success and rolls back on error."""
-    engine = get_engine(url)
-    if options:
-        engine = engine.execution_options(**options)
-    factory = sessionmaker(engine, expire_on_commit=False)
+    key = (url, tuple(sorted(options.items())))
+    factory = _factories.get(key)
+    if factory is None:
+        engine = get_engine(url)
+        if options:
+            engine = engine.execution_options(**options)
+        factory = _factories[key] = sessionmaker(engine, expire_on_commit=False)
     with factory() as session:
         with session.begin():
             yield session
