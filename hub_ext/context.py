@@ -7,9 +7,10 @@ still a member; otherwise the first group (by name) is in focus.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from .store import session_scope
+from .store.engine import read_connection
 from .store.models import GroupContext, utcnow
 
 
@@ -17,9 +18,13 @@ class NotAMember(PermissionError):
     pass
 
 
+_STORED = select(GroupContext.__table__.c.group).where(GroupContext.__table__.c.username == bindparam("u"))
+
+
 def stored_group(db_url: str, username: str) -> str | None:
-    with session_scope(db_url) as s:
-        return s.scalar(select(GroupContext.group).where(GroupContext.username == username))
+    # read on every page: a plain Core statement, no ORM session
+    with read_connection(db_url) as conn:
+        return conn.execute(_STORED, {"u": username}).scalar()
 
 
 def current_group(db_url: str, username: str, group_names: list[str]) -> str | None:

@@ -21,7 +21,14 @@ def is_member(orm_user, group_name: str) -> bool:
 
 
 def group_policy(group) -> GroupPolicy:
-    return policy_of(group.properties)
+    """The group's policy, parsed once per loaded properties document."""
+    properties = group.properties
+    cached = getattr(group, "_hubfront_policy", None)
+    if cached is not None and cached[0] is properties:
+        return cached[1]
+    policy = policy_of(properties)
+    group._hubfront_policy = (properties, policy)
+    return policy
 
 
 def is_group_admin(orm_user, group) -> bool:

@@ -23,6 +23,7 @@ This module has no tornado in it; callers run it in a thread if they must.
 
 from __future__ import annotations
 
+import functools
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Iterator
@@ -33,9 +34,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from .policy import RESOURCE_LABELS, RESOURCES, Quota, format_amount
 from .store import get_engine
+from .store.engine import READ_ONLY
 from .store.models import Reservation
 
-__all__ = ["Amount", "Ledger", "QuotaExceeded", "Request", "Usage"]
+__all__ = ["Amount", "Ledger", "QuotaExceeded", "Request", "Snapshot", "Usage"]
 
 # Advisory lock keys (two-int form): a namespace of our own, so that other users
 # of advisory locks in the same database cannot collide with the ledger's.
@@ -99,6 +101,30 @@ class Usage:
     user: dict[str, Amount] | None
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """A group's use at one moment, per member: usage and advisory checks without new queries."""
+
+    group: str
+    members: dict[str, dict[str, float]]
+
+    def used(self, username: str | None = None) -> dict[str, float]:
+        rows = [self.members.get(username, {})] if username is not None else self.members.values()
+        return {r: sum(row.get(r, 0) for row in rows) for r in RESOURCES}
+
+    def usage(self, username: str | None, group_quota: Quota, user_quota: Quota) -> Usage:
+        group_used = self.used()
+        user = None
+        if username is not None:
+            user_used = self.used(username)
+            user = {r: Amount.of(user_used[r], user_quota.limit(r)) for r in RESOURCES}
+        return Usage(group={r: Amount.of(group_used[r], group_quota.limit(r)) for r in RESOURCES}, user=user)
+
+    def shortfalls(self, username: str, request: Request, group_quota: Quota, user_quota: Quota) -> list[str]:
+        over = _over_lines(self.used(), request, group_quota, f"group {self.group}")
+        return over + _over_lines(self.used(username), request, user_quota, f"user {username} in group {self.group}")
+
+
 def _used_columns(where=None):
     """cpu/memory/gpu/sessions sums, optionally only over rows matching ``where``."""
     if where is None:
@@ -158,6 +184,25 @@ def _shortfalls(
     return over + _over_lines(_as_used(row[4:]), request, user_quota, f"user {username} in group {group}")
 
 
+@functools.lru_cache(maxsize=16)
+def _factories(db_url: str, engine) -> tuple[sessionmaker, sessionmaker]:
+    """Session factories per database: reads without a transaction, admissions serialised."""
+    if engine.dialect.name == "sqlite":
+        reader = engine.execution_options(sqlite_begin=READ_ONLY)
+        writer = engine.execution_options(sqlite_begin="IMMEDIATE")
+    else:
+        reader = writer = engine
+    return sessionmaker(reader, expire_on_commit=False), sessionmaker(writer, expire_on_commit=False)
+
+
+_PER_USER = (
+    select(_T.c.username, *_used_columns())
+    .where(_T.c.group == bindparam("group"))
+    .group_by(_T.c.username)
+    .order_by(_T.c.username)
+)
+
+
 class Ledger:
     """Reservations in the portal database at ``db_url``.
 
@@ -172,9 +217,7 @@ class Ledger:
         self._dialect = engine.dialect.name
         if self._dialect not in ("sqlite", "postgresql"):
             raise ValueError(f"the ledger supports SQLite and PostgreSQL, not {self._dialect}")
-        writer = engine.execution_options(sqlite_begin="IMMEDIATE") if self._sqlite else engine
-        self._read = sessionmaker(engine, expire_on_commit=False)
-        self._write = sessionmaker(writer, expire_on_commit=False)
+        self._read, self._write = _factories(db_url, engine)
 
     @property
     def _sqlite(self) -> bool:
@@ -309,20 +352,7 @@ class Ledger:
         self, group: str, username: str | None, group_quota: Quota, user_quota: Quota
     ) -> Usage:
         """Used, limit and remaining per resource, for the group and (optionally) one member."""
-        columns = _used_columns()
-        if username is not None:
-            columns += _used_columns(_T.c.username == username)
-        with self._read() as session:
-            row = session.execute(select(*columns).where(_T.c.group == group)).one()
-        group_used = _as_used(row[:4])
-        user = None
-        if username is not None:
-            user_used = _as_used(row[4:])
-            user = {r: Amount.of(user_used[r], user_quota.limit(r)) for r in RESOURCES}
-        return Usage(
-            group={r: Amount.of(group_used[r], group_quota.limit(r)) for r in RESOURCES},
-            user=user,
-        )
+        return self.snapshot(group).usage(username, group_quota, user_quota)
 
     def shortfalls(
         self, *, group: str, username: str, request: Request, group_quota: Quota, user_quota: Quota
@@ -332,16 +362,13 @@ class Ledger:
         The same lines as a refusal; empty when the request fits. Advisory
         only: ``reserve()`` decides, atomically, at launch.
         """
-        with self._read() as session:
-            return _shortfalls(session, group, username, request, group_quota, user_quota)
+        return self.snapshot(group).shortfalls(username, request, group_quota, user_quota)
+
+    def snapshot(self, group: str) -> "Snapshot":
+        """One read of a group's use, per member, to answer several questions (a page's panels)."""
+        return Snapshot(group, self.per_user(group))
 
     def per_user(self, group: str) -> dict[str, dict[str, float]]:
         """Each member's use in ``group``: username -> {cpu, memory, gpu, sessions}."""
-        query = (
-            select(_T.c.username, *_used_columns())
-            .where(_T.c.group == group)
-            .group_by(_T.c.username)
-            .order_by(_T.c.username)
-        )
         with self._read() as session:
-            return {row[0]: _as_used(row[1:]) for row in session.execute(query)}
+            return {row[0]: _as_used(row[1:]) for row in session.execute(_PER_USER, {"group": group})}

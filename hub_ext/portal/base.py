@@ -10,6 +10,7 @@ from tornado import web
 
 from .. import scopes  # noqa: F401  (defines the custom scopes before any needs_scope)
 from ..groups import find_group, is_group_admin
+from ..ledger import Ledger
 from .nav import build_nav
 
 
@@ -29,6 +30,13 @@ class _PortalMixin:
         if not hasattr(self, "_nav"):
             self._nav = build_nav(self.current_user.orm_user, self.db_url)
         return self._nav
+
+    def ledger_snapshot(self, group: str):
+        """The group's quota use, read once per request however many panels need it."""
+        cache = self.__dict__.setdefault("_snapshots", {})
+        if group not in cache:
+            cache[group] = Ledger(self.db_url).snapshot(group)
+        return cache[group]
 
     def visible_group(self, group_name: str):
         """The group if the caller may see it (member or hub admin), else 404."""

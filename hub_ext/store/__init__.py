@@ -1,3 +1,3 @@
 """The portal database: engine, sessions and migrations."""
 
-from .engine import get_engine, session_scope, upgrade  # noqa: F401
+from .engine import get_engine, read_scope, session_scope, upgrade  # noqa: F401

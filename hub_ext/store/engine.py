@@ -17,6 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _engines: dict[str, Engine] = {}
+_readers: dict[str, Engine] = {}
+# execution option value for one-statement reads: no BEGIN/COMMIT round trip on SQLite
+READ_ONLY = "AUTOCOMMIT"
 _lock = threading.Lock()
 
 
@@ -34,6 +37,8 @@ def _sqlite_setup(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _begin(conn):
         mode = conn.get_execution_options().get("sqlite_begin", "")
+        if mode == READ_ONLY:
+            return  # a single read needs no transaction: SQLite reads a consistent snapshot
         conn.exec_driver_sql(f"BEGIN {mode}".strip())
 
 
@@ -57,9 +62,26 @@ def dispose_engines() -> None:
             engine.dispose()
         _engines.clear()
         _factories.clear()
+        _readers.clear()
 
 
 _factories: dict[tuple, sessionmaker] = {}
+
+
+def read_connection(url: str):
+    """A Core connection for single-statement reads (no transaction round trip on SQLite)."""
+    engine = _readers.get(url)
+    if engine is None:
+        engine = get_engine(url)
+        if engine.dialect.name == "sqlite":
+            engine = engine.execution_options(sqlite_begin=READ_ONLY)
+        _readers[url] = engine
+    return engine.connect()
+
+
+def read_scope(url: str):
+    """A session for reads of a single statement (page rendering): no transaction on SQLite."""
+    return session_scope(url, sqlite_begin=READ_ONLY)
 
 
 @contextmanager

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from urllib.parse import quote
 
 from tornado import web
 
 from hub_ext.groups import group_policy
-from hub_ext.ledger import Ledger
 from spawner.plan import server_name_for
 
 from ..base import PortalHandler
@@ -37,8 +35,8 @@ async def _quick_launch_panel(handler) -> dict:
     user = handler.current_user
     group = handler.visible_group(handler.nav().group)
     running = {name for name, sp in user.spawners.items() if sp.active}
-    buttons = await asyncio.to_thread(
-        quick_launches, ledger=Ledger(handler.db_url), catalog=handler.catalog, policy=group_policy(group),
+    buttons = quick_launches(
+        snapshot=handler.ledger_snapshot(group.name), catalog=handler.catalog, policy=group_policy(group),
         group=group.name, username=user.name, hub_base_url=handler.hub.base_url, running=running,
     )
     server = server_name_for(group.name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
-from hub_ext.ledger import Ledger, Request
+from hub_ext.ledger import Request, Snapshot
 from hub_ext.policy import Catalog, GroupPolicy
 from spawner.plan import group_for_server, server_name_for
 
@@ -60,7 +60,7 @@ class QuickLaunch:
 
 
 def quick_launches(
-    *, ledger: Ledger, catalog: Catalog, policy: GroupPolicy, group: str, username: str,
+    *, snapshot: Snapshot, catalog: Catalog, policy: GroupPolicy, group: str, username: str,
     hub_base_url: str, running: set[str],
 ) -> list[QuickLaunch]:
     """The TensorFlow / PyTorch buttons of home, with the reason when one cannot start."""
@@ -78,10 +78,9 @@ def quick_launches(
         elif server in running:
             reason = "Your notebook in this group is already running"
         else:
-            over = ledger.shortfalls(
-                group=group, username=username,
-                request=Request(cpu=instance_type.cpu, memory=instance_type.memory, gpu=instance_type.gpu),
-                group_quota=policy.quota, user_quota=policy.user_quota,
+            over = snapshot.shortfalls(
+                username, Request(cpu=instance_type.cpu, memory=instance_type.memory, gpu=instance_type.gpu),
+                policy.quota, policy.user_quota,
             )
             reason = "Over quota: " + "; ".join(over) if over else ""
         url = None

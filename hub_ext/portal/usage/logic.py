@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hub_ext.ledger import Amount, Ledger
+from hub_ext.ledger import Amount, Snapshot
 from hub_ext.policy import RESOURCE_LABELS, RESOURCES, GroupPolicy, format_amount
 
 
@@ -18,15 +18,15 @@ def _amount(resource: str, a: Amount) -> dict:
     }
 
 
-def dashboard(ledger: Ledger, group: str, username: str, policy: GroupPolicy, per_user: bool) -> dict:
+def dashboard(snapshot: Snapshot, username: str, policy: GroupPolicy, per_user: bool) -> dict:
     """The usage document behind the home panel and GET /api/portal/groups/{g}/usage.
 
     Every member sees the group's totals and their own use; ``per_user`` adds
     every member's use (for group admins and admins).
     """
-    usage = ledger.usage(group, username, policy.quota, policy.user_quota)
+    usage = snapshot.usage(username, policy.quota, policy.user_quota)
     doc = {
-        "group": group,
+        "group": snapshot.group,
         "resources": [
             {
                 "resource": r,
@@ -41,6 +41,6 @@ def dashboard(ledger: Ledger, group: str, username: str, policy: GroupPolicy, pe
         doc["users"] = [
             {"username": name, **{r: used[r] for r in RESOURCES},
              "text": {r: format_amount(r, used[r]) for r in RESOURCES}}
-            for name, used in ledger.per_user(group).items()
+            for name, used in sorted(snapshot.members.items())
         ]
     return doc
