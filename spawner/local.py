@@ -102,7 +102,7 @@ class LocalGroupSpawner(GroupPolicy, LocalProcessSpawner):
         except EnvironmentBuildFailed as exc:
             message = f"{exc}"
             self.record("failed", "error", f"Environment of image {plan.image.name} failed to build", plan)
-            raise self._refuse(message, 500, reason="environment") from None
+            raise self._refuse(message, 503, reason="environment") from None
         if not hasattr(self, "_base_cmd"):
             self._base_cmd = list(self.cmd)
         if python != self.builder.base_python:

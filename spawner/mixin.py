@@ -96,6 +96,12 @@ class GroupPolicy(Spawner):
             selected=dict(self.user_options or {}),
         )
 
+    @default("apply_user_options")
+    def _apply_user_options_default(self):
+        # group, instance_type and image are applied by start() through the plan,
+        # after admission; nothing is applied from user_options directly
+        return lambda spawner, user_options: None
+
     def resolve_plan(self) -> LaunchPlan:
         names, policies = self._groups()
         try:
