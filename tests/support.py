@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +15,9 @@ from pathlib import Path
 
 import pytest
 import requests
+
+from bench.hubs import Hub, free_port  # noqa: F401  (free_port is used by tests)
+from bench.hubs import HubSession as BenchSession
 
 REPO = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -28,12 +29,6 @@ def need(condition: bool, reason: str) -> None:
     if IN_CI:
         pytest.fail(f"required under CI=true: {reason}")
     pytest.skip(reason)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def proxy_command() -> str | None:
@@ -51,16 +46,8 @@ def xsrf_of(html: str) -> str:
     return m.group(1)
 
 
-class HubSession(requests.Session):
+class HubSession(BenchSession):
     """A logged-in browser-like session: cookies plus the page's XSRF token."""
-
-    def __init__(self, base_url: str):
-        super().__init__()
-        self.base_url = base_url.rstrip("/")
-        self.xsrf = ""
-
-    def url(self, path: str) -> str:
-        return self.base_url + path
 
     def api(self, method: str, path: str, **kw):
         headers = kw.pop("headers", {})
@@ -68,63 +55,27 @@ class HubSession(requests.Session):
         return self.request(method, self.url("/hub/api" + path), headers=headers, **kw)
 
 
-class RealHub:
-    """The real ``jupyterhub -f jupyterhub_config.py`` in a temp data dir on free ports."""
+class RealHub(Hub):
+    """The real ``jupyterhub -f jupyterhub_config.py`` in a temp data dir on free ports.
+
+    The process handling is the benchmarks' (bench.hubs.Hub), so tests and
+    benchmarks start the hub the same way; tests add their own admin password,
+    strict logins and local accounts.
+    """
 
     def __init__(self, data_dir: Path, admin_password: str = "admin-Passw0rd!", env: dict | None = None,
                  config: Path | None = None):
-        self.data_dir = Path(data_dir)
+        super().__init__("hubfront", config or REPO / "jupyterhub_config.py", data_dir, env)
         self.admin_password = admin_password
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.config = config or REPO / "jupyterhub_config.py"
-        self.extra_env = env or {}
-        self.proc: subprocess.Popen | None = None
-        self.log_path = self.data_dir / "hub.log"
 
     def env(self) -> dict:
-        env = dict(os.environ)
-        env.update(
-            HUBFRONT_DATA_DIR=str(self.data_dir),
-            HUBFRONT_PORT=str(self.port),
-            HUBFRONT_HUB_PORT=str(free_port()),
-            HUBFRONT_PROXY_API_PORT=str(free_port()),
-            HUBFRONT_ADMIN_PASSWORD=self.admin_password,
-            PATH=f"{REPO / 'node_modules' / '.bin'}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
-        )
-        env.pop("HUBFRONT_DB_URL", None)
+        env = super().env()
+        env["HUBFRONT_ADMIN_PASSWORD"] = self.admin_password
         env.update(self.extra_env)
         return env
 
     def start(self, timeout: float = 90) -> "RealHub":
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [str(Path(sys.executable).parent / "jupyterhub"), "-f", str(self.config)],
-            cwd=self.data_dir, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"jupyterhub exited with {self.proc.returncode}:\n{self.log_tail()}")
-            try:
-                if requests.get(self.base_url + "/hub/login", timeout=2).status_code == 200:
-                    return self
-            except requests.RequestException:
-                pass
-            time.sleep(0.3)
-        raise RuntimeError(f"jupyterhub did not come up in {timeout}s:\n{self.log_tail()}")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
-        self.proc = None
+        return super().start(timeout)
 
     def kill(self) -> None:
         """Stop the hub abruptly (SIGKILL to the hub only), as a crash would."""
@@ -132,16 +83,6 @@ class RealHub:
             self.proc.kill()
             self.proc.wait(10)
         self.proc = None
-
-    def log_tail(self, n: int = 60) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
-        except OSError:
-            return ""
-
-    @property
-    def portal_db_url(self) -> str:
-        return f"sqlite:///{self.data_dir / 'hubfront.sqlite'}"
 
     def login(self, username: str, password: str) -> HubSession:
         s = HubSession(self.base_url)
@@ -171,11 +112,6 @@ class RealHub:
                 r = admin.api("POST", f"/groups/{group}/users", json={"users": [name]})
             r.raise_for_status()
 
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
 
 
 PG_ADMIN_URL = os.environ.get("HUBFRONT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
