@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from sqlalchemy import insert, select
 
 from .store import get_engine
+from .store.engine import read_connection
 from .store.models import Reservation, utcnow
 from .store.models_portal import Activity
 
@@ -81,7 +82,7 @@ def recent(db_url, *, username: str | None = None, group: str | None = None, lim
     if before_id is not None:
         q = q.where(c.id < before_id)
     q = q.order_by(c.id.desc()).limit(max(1, min(int(limit), 500)))
-    with get_engine(db_url).connect() as conn:
+    with read_connection(db_url) as conn:
         return [_row(a) for a in conn.execute(q)]
 
 
@@ -95,6 +96,6 @@ def running_workloads(db_url, rows: list[ActivityRow]) -> set[tuple[str, str]]:
     if not ids:
         return set()
     c = _reservations.c
-    with get_engine(db_url).connect() as conn:
+    with read_connection(db_url) as conn:
         held = conn.execute(select(c.kind, c.workload_id).where(c.workload_id.in_(ids)))
         return {(kind, wid) for kind, wid in held}

@@ -25,9 +25,14 @@ class ActivityFeed(Configurable):
 
 
 def feed_settings() -> ActivityFeed:
+    """The feed's settings, made once per hub configuration (read on every home page)."""
     from ...settings import Hubfront
 
-    return ActivityFeed(config=Hubfront.instance().config)
+    hubfront = Hubfront.instance()
+    feed = getattr(hubfront, "_activity_feed", None)
+    if feed is None:
+        feed = hubfront._activity_feed = ActivityFeed(config=hubfront.config)
+    return feed
 
 
 def safe_link(link: str | None) -> str | None:
