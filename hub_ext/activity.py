@@ -40,6 +40,7 @@ class ActivityRow:
     message: str
     workload_id: str | None
     link: str | None
+    running: bool = False  # the workload holds a reservation in the ledger right now
 
     def as_json(self) -> dict:
         return {"id": self.id, "created": self.created.isoformat(), "username": self.username,
@@ -54,7 +55,7 @@ def _utc(dt: datetime) -> datetime:
 
 def _row(a) -> ActivityRow:
     return ActivityRow(a.id, _utc(a.created), a.username, a.group, a.kind, a.action, a.status,
-                       a.message, a.workload_id, a.link)
+                       a.message, a.workload_id, a.link, bool(getattr(a, "running", False)))
 
 
 def record(db_url, *, username: str, group: str | None, kind: str, action: str, message: str,
@@ -72,7 +73,14 @@ def recent(db_url, *, username: str | None = None, group: str | None = None, lim
            errors_only: bool = False, before_id: int | None = None) -> list[ActivityRow]:
     """Newest first; filtered by user and/or group; ``before_id`` pages back in time."""
     c = _table.c
-    q = select(_table)
+    # a workload holds a reservation exactly while it runs: the live status, in the same query
+    running = (
+        select(_reservations.c.id)
+        .where(_reservations.c.kind == c.kind, _reservations.c.workload_id == c.workload_id)
+        .exists()
+        .label("running")
+    )
+    q = select(_table, running)
     if username is not None:
         q = q.where(c.username == username)
     if group is not None:
@@ -84,18 +92,3 @@ def recent(db_url, *, username: str | None = None, group: str | None = None, lim
     q = q.order_by(c.id.desc()).limit(max(1, min(int(limit), 500)))
     with read_connection(db_url) as conn:
         return [_row(a) for a in conn.execute(q)]
-
-
-def running_workloads(db_url, rows: list[ActivityRow]) -> set[tuple[str, str]]:
-    """(kind, workload_id) of the rows' workloads that hold a reservation right now.
-
-    A workload holds a reservation in the ledger exactly while it runs, so this is
-    the live status the Recent panel shows next to each event.
-    """
-    ids = {r.workload_id for r in rows if r.workload_id}
-    if not ids:
-        return set()
-    c = _reservations.c
-    with read_connection(db_url) as conn:
-        held = conn.execute(select(c.kind, c.workload_id).where(c.workload_id.in_(ids)))
-        return {(kind, wid) for kind, wid in held}

@@ -7,6 +7,8 @@ still a member; otherwise the first group (by name) is in focus.
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy import bindparam, select
 
 from .store import session_scope
@@ -21,10 +23,24 @@ class NotAMember(PermissionError):
 _STORED = select(GroupContext.__table__.c.group).where(GroupContext.__table__.c.username == bindparam("u"))
 
 
+# Read on every page, changed rarely: kept in memory for a few seconds. A switch
+# made in this process is seen at once; one made by another process (the
+# service) within CACHE_SECONDS.
+CACHE_SECONDS = 10.0
+_cache: dict[tuple[str, str], tuple[float, str | None]] = {}
+
+
 def stored_group(db_url: str, username: str) -> str | None:
-    # read on every page: a plain Core statement, no ORM session
-    with read_connection(db_url) as conn:
-        return conn.execute(_STORED, {"u": username}).scalar()
+    key = (db_url, username)
+    hit = _cache.get(key)
+    if hit and time.monotonic() - hit[0] < CACHE_SECONDS:
+        return hit[1]
+    with read_connection(db_url) as conn:  # a plain Core statement, no ORM session
+        group = conn.execute(_STORED, {"u": username}).scalar()
+    if len(_cache) > 10_000:
+        _cache.clear()
+    _cache[key] = (time.monotonic(), group)
+    return group
 
 
 def current_group(db_url: str, username: str, group_names: list[str]) -> str | None:
@@ -48,4 +64,5 @@ def set_group(db_url: str, username: str, group: str, group_names: list[str]) ->
         else:
             row.group = group
             row.updated = utcnow()
+    _cache[(db_url, username)] = (time.monotonic(), group)
     return group

@@ -53,7 +53,7 @@ def test_running_workloads_come_from_the_ledger(sqlite_url):
         s.add(Reservation(kind="notebook", workload_id="e/g", username="e", group="g", cpu=1, memory=1,
                           gpu=0, gpu_devices=""))
     rows = activity.recent(sqlite_url, username="e")
-    assert activity.running_workloads(sqlite_url, rows) == {("notebook", "e/g")}
+    assert {r.workload_id: r.running for r in rows} == {"e/g": True, "e/h": False}
 
 
 def test_group_query_uses_its_index_with_10000_rows(sqlite_url):
@@ -86,4 +86,4 @@ def test_record_and_recent_on_postgresql(pg_url):
     with session_scope(pg_url) as s:
         s.add(Reservation(kind="notebook", workload_id="pg/g", username="pg", group="g", cpu=1, memory=1,
                           gpu=0, gpu_devices=""))
-    assert activity.running_workloads(pg_url, rows) == {("notebook", "pg/g")}
+    assert {r.message: r.running for r in activity.recent(pg_url, group="g")} == {"one": True, "two": False}

@@ -47,13 +47,12 @@ def safe_link(link: str | None) -> str | None:
 
 
 def present(db_url: str, rows: list[activity.ActivityRow], zone: ZoneInfo) -> list[dict]:
-    running = activity.running_workloads(db_url, rows)
     shown = []
     for row in rows:
         data = row.as_json()
         data["time"] = format_time(row.created, zone)
         data["link"] = safe_link(row.link)
-        data["live"] = "running" if row.workload_id and (row.kind, row.workload_id) in running else None
+        data["live"] = "running" if row.running else None
         shown.append(data)
     return shown
 
