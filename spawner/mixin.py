@@ -83,14 +83,13 @@ class GroupPolicy(Spawner):
         if group is None:
             return "<p class='alert alert-warning'>This server name belongs to none of your groups.</p>"
         policy = policies[group]
-        ledger = self.ledger
-        check = {}
-        for it in policy.allowed_instance_types(self.hubfront.catalog):
-            check[it.name] = await asyncio.to_thread(
-                ledger.shortfalls, group=group, username=self.user.name,
-                request=Request(cpu=it.cpu, memory=it.memory, gpu=it.gpu),
-                group_quota=policy.quota, user_quota=policy.user_quota,
+        snapshot = await asyncio.to_thread(self.ledger.snapshot, group)
+        check = {
+            it.name: snapshot.shortfalls(
+                self.user.name, Request(cpu=it.cpu, memory=it.memory, gpu=it.gpu), policy.quota, policy.user_quota
             )
+            for it in policy.allowed_instance_types(self.hubfront.catalog)
+        }
         return render_options_form(
             group=group, policy=policy, catalog=self.hubfront.catalog, shortfalls=check,
             selected=dict(self.user_options or {}),
