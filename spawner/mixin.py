@@ -15,8 +15,8 @@ from jupyterhub.spawner import Spawner, SpawnException
 from traitlets import Unicode, default
 
 from hub_ext import activity
+from hub_ext.groups import group_policy
 from hub_ext.ledger import Ledger, QuotaExceeded, Request
-from hub_ext.policy import policy_of
 from hub_ext.settings import Hubfront
 
 from .form import render_options_form
@@ -58,7 +58,7 @@ class GroupPolicy(Spawner):
 
     def _groups(self):
         groups = list(self.user.orm_user.groups)
-        return [g.name for g in groups], {g.name: policy_of(g.properties) for g in groups}
+        return [g.name for g in groups], {g.name: group_policy(g) for g in groups}
 
     def _refuse(self, message: str, status: int = 403, reason: str = "policy"):
         exc = SpawnException(message, reason=reason, status_code=status)

@@ -86,4 +86,3 @@ def page(browser):
     pg.set_default_timeout(20_000)
     yield pg
     context.close()
-from support import screenshot  # noqa: E402,F401  (re-exported for older imports)

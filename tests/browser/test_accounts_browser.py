@@ -7,24 +7,11 @@ import time
 import pyotp
 import pytest
 
-from support import REPO
-
-
-def screenshot(pg, name: str) -> None:
-    """Keep what the test saw in data/screenshots/ (like tests/conftest.py's helper)."""
-    path = REPO / "data" / "screenshots"
-    path.mkdir(parents=True, exist_ok=True)
-    pg.screenshot(path=str(path / f"{name}.png"), full_page=True)
+from support import screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
 PW = "Start-pass1"
-
-
-@pytest.fixture(autouse=True)
-def cleanup_after():
-    """Replace jupyterhub's async autouse fixture: Playwright's sync API owns the loop here."""
-    yield
 
 
 def sign_in(page, hub, username, password):
