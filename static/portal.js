@@ -11,3 +11,8 @@
     if (a.getAttribute("href") === path) a.classList.add("active");
   });
 })();
+// Buttons that change something hard to undo ask first (data-confirm="question").
+document.addEventListener("click", function (ev) {
+  var btn = ev.target.closest ? ev.target.closest("button[data-confirm]") : null;
+  if (btn && !window.confirm(btn.getAttribute("data-confirm"))) ev.preventDefault();
+});

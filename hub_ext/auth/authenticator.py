@@ -20,7 +20,7 @@ from jupyterhub.auth import Authenticator
 from traitlets import Bool, Float, Integer, Unicode, default
 
 from ..settings import Hubfront
-from . import lockout, otp
+from . import account_state, lockout, otp
 from .keys import load_key
 from .passwords import verify_password
 
@@ -36,9 +36,11 @@ class PortalHandlersMixin:
     def get_handlers(self, app):
         handlers = list(super().get_handlers(app))
         from ..portal import portal_handlers, startup
+        from .gate import install
 
         hubfront = Hubfront.instance(config=app.config)
         startup(app, hubfront)
+        install(app, hubfront.db_url)  # temporary passwords and disabled accounts, on every route
         return portal_handlers(hubfront) + handlers
 
 
@@ -161,6 +163,11 @@ class HubfrontAuthenticator(PortalHandlersMixin, Authenticator):
             if not ok:
                 self._fail(handler, username)
                 return None
+        if account_state.restriction(db, username) == account_state.DISABLED:
+            if handler is not None:
+                handler._hubfront_disabled = True
+            self.log.warning("Refused login for disabled account %s", username)
+            return None
         if await asyncio.to_thread(otp.is_enabled, db, username):
             if not code and not ticket:
                 # right password, code still to come: the form asks for it

@@ -1,4 +1,7 @@
-"""``hubfront accounts ...``: account rescue without a running hub (e.g. a locked-out admin)."""
+"""``hubfront accounts ...``: account rescue without a running hub (e.g. a locked-out admin).
+
+The operations themselves are in accounts.py, shared with the portal's Manage Users page.
+"""
 
 from __future__ import annotations
 
@@ -13,43 +16,73 @@ def _db_url(args) -> str:
 
 
 def _unlock(args) -> int:
-    from . import lockout
+    from . import accounts
 
-    lockout.unlock(_db_url(args), args.username)
+    accounts.unlock(_db_url(args), args.username)
     print(f"{args.username}: unlocked")
     return 0
 
 
 def _reset_2fa(args) -> int:
-    from . import otp
+    from . import accounts
 
-    otp.disable(_db_url(args), args.username)
+    accounts.reset_2fa(_db_url(args), args.username)
     print(f"{args.username}: two-factor authentication reset")
     return 0
 
 
 def _set_password(args) -> int:
-    from . import lockout
-    from .passwords import rule_errors, set_password
+    from . import accounts
+    from .passwords import rule_errors
 
     password = sys.stdin.readline().rstrip("\n") if args.stdin else getpass.getpass("New password: ")
     problem = rule_errors(password, args.username)
     if problem:
         print(f"hubfront accounts set-password: {problem}", file=sys.stderr)
         return 2
-    url = _db_url(args)
-    set_password(url, args.username, password)
-    lockout.set_must_change_password(url, args.username, args.temporary)
+    accounts.create_account(_db_url(args), args.username, password, args.temporary)
     print(f"{args.username}: password set" + (" (must be changed at next login)" if args.temporary else ""))
     return 0
 
 
+def _reset_password(args) -> int:
+    from . import accounts
+
+    password = accounts.reset_password(_db_url(args), args.username)
+    print(f"{args.username}: temporary password {password} (must be changed at next login)")
+    return 0
+
+
+def _disable(args) -> int:
+    from . import accounts
+
+    accounts.set_disabled(_db_url(args), args.username, True)
+    print(f"{args.username}: disabled")
+    return 0
+
+
+def _enable(args) -> int:
+    from . import accounts
+
+    accounts.set_disabled(_db_url(args), args.username, False)
+    print(f"{args.username}: enabled")
+    return 0
+
+
+COMMANDS = (
+    ("unlock", _unlock, "end a lockout now"),
+    ("reset-2fa", _reset_2fa, "turn off a user's two-factor authentication"),
+    ("set-password", _set_password, "set a password (prompted, or --stdin)"),
+    ("reset-password", _reset_password, "generate a temporary password (printed once; must be changed)"),
+    ("disable", _disable, "refuse the account's logins, sessions and tokens"),
+    ("enable", _enable, "undo disable"),
+)
+
+
 def add_parser(sub) -> None:
-    acc = sub.add_parser("accounts", help="local accounts: unlock, reset 2FA, set a password")
+    acc = sub.add_parser("accounts", help="local accounts: unlock, reset 2FA or password, disable, enable")
     cmds = acc.add_subparsers(dest="accounts_command", required=True)
-    for name, func, text in (("unlock", _unlock, "end a lockout now"),
-                             ("reset-2fa", _reset_2fa, "turn off a user's two-factor authentication"),
-                             ("set-password", _set_password, "set a password (prompted, or --stdin)")):
+    for name, func, text in COMMANDS:
         p = cmds.add_parser(name, help=text)
         p.add_argument("username")
         p.add_argument("--db-url", help="SQLAlchemy URL (default: from $HUBFRONT_DB_URL or the data dir)")

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from ..store import session_scope
 from ..store.models import utcnow
 from ..store.models_accounts import LoginState
+from .account_state import must_change_password, set_must_change_password  # noqa: F401  (moved there)
 
 LOCKED_MESSAGE = (
     "This account is locked after too many failed sign-in attempts. "
@@ -69,17 +70,3 @@ def unlock(db_url: str, username: str) -> None:
 def failures(db_url: str, username: str) -> int:
     with session_scope(db_url) as s:
         return s.scalar(select(LoginState.failures).where(LoginState.username == username)) or 0
-
-
-def must_change_password(db_url: str, username: str) -> bool:
-    with session_scope(db_url) as s:
-        return bool(s.scalar(select(LoginState.must_change_password).where(LoginState.username == username)))
-
-
-def set_must_change_password(db_url: str, username: str, value: bool) -> None:
-    with session_scope(db_url) as s:
-        row = s.get(LoginState, username)
-        if row is None:
-            s.add(LoginState(username=username, failures=0, must_change_password=value))
-        else:
-            row.must_change_password = value

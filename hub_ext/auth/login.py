@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from jupyterhub.handlers.login import LoginHandler
 
-from . import account_settings, lockout, otp
+from . import account_settings, account_state, lockout, otp
+from .gate import DISABLED_MESSAGE, change_password_url
 
 INVALID = "Invalid username or password"
 INVALID_CODE = "Invalid authentication code"
@@ -32,8 +33,8 @@ class HubfrontLoginHandler(LoginHandler):
         auth = self.authenticator
         db_url = auth.hubfront.db_url
         base = self.hub.base_url
-        if lockout.must_change_password(db_url, user.name):
-            return base + "portal/account/password?required=1"
+        if account_state.must_change_password(db_url, user.name):
+            return change_password_url(base)
         if account_settings.require_2fa(db_url, auth.require_2fa) and not otp.is_enabled(db_url, user.name):
             return base + "portal/account/2fa?required=1"
         return self.get_next_url(user)
@@ -46,9 +47,11 @@ class HubfrontLoginHandler(LoginHandler):
             self.redirect(self._after_login_url(user))
             return
         username = data["username"][:255]
-        if getattr(self, "_hubfront_locked", False):
+        if getattr(self, "_hubfront_locked", False) or getattr(self, "_hubfront_disabled", False):
             self.set_status(403)
-            html = await self._render(login_error=lockout.LOCKED_MESSAGE, username=username)
+            locked = getattr(self, "_hubfront_locked", False)
+            html = await self._render(login_error=lockout.LOCKED_MESSAGE if locked else DISABLED_MESSAGE,
+                                      username=username)
         elif getattr(self, "_hubfront_otp_ticket", None) or getattr(self, "_hubfront_otp_retry", None):
             retry = getattr(self, "_hubfront_otp_retry", None)
             self.set_status(403 if retry else 200)

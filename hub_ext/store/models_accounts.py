@@ -38,6 +38,8 @@ class LoginState(Base):
     last_failure: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     # set by an admin who creates the account with a temporary password
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    # set by an admin: the account may not sign in or use the hub until enabled again
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class OtpCredential(Base):

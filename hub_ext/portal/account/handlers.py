@@ -7,7 +7,7 @@ import asyncio
 from jupyterhub.scopes import needs_scope
 from tornado import web
 
-from ...auth import account_settings, lockout, otp
+from ...auth import account_settings, account_state, otp
 from ...auth.passwords import account_exists
 from ...auth.passwords import RULES, verify_password
 from ...auth.sessions import end_other_sessions
@@ -48,7 +48,7 @@ class _AccountMixin:
         """Set the password, end the user's other sessions, keep this one."""
         user = self.current_user
         await asyncio.to_thread(profile.change_password, self.db_url, user.name, new)
-        lockout.set_must_change_password(self.db_url, user.name, False)
+        account_state.set_must_change_password(self.db_url, user.name, False)
         end_other_sessions(self.db, user.orm_user, self.get_session_cookie())
         if self.get_cookie(self.hub.cookie_name):  # cookie login: keep this session
             self.set_hub_cookie(user)
@@ -80,13 +80,15 @@ class AccountPage(_AccountMixin, PortalHandler):
 class PasswordPage(_AccountMixin, PortalHandler):
     """GET/POST /hub/portal/account/password: Change Password."""
 
+    hubfront_allow_temporary_password = True  # the one page open until it is changed (auth.gate)
+
     async def _show(self, errors=None):
         if errors:
             self.set_status(400)
         await self.render_portal(
             "portal/account_password.html", local=self.local_accounts, idp_message=IDP_MESSAGE,
             rules=RULES, errors=errors or {}, changed=self.get_argument("changed", "") == "1",
-            required=lockout.must_change_password(self.db_url, self.current_user.name),
+            required=account_state.must_change_password(self.db_url, self.current_user.name),
         )
 
     @web.authenticated
@@ -183,6 +185,8 @@ class MeAPI(_AccountMixin, PortalAPIHandler):
 
 class PasswordAPI(_AccountMixin, PortalAPIHandler):
     """PUT /hub/api/portal/me/password {current_password, new_password}."""
+
+    hubfront_allow_temporary_password = True
 
     @needs_scope(WRITE)
     async def put(self):

@@ -7,7 +7,8 @@ import asyncio
 from jupyterhub.scopes import needs_scope
 from tornado import web
 
-from ...auth import account_settings
+from ...auth import account_settings, accounts
+from ...auth.sessions import end_other_sessions
 from ..base import PortalAPIHandler, PortalHandler
 from . import users
 
@@ -23,16 +24,16 @@ class UsersAdminPage(PortalHandler):
     def local(self) -> bool:
         return bool(getattr(self.authenticator, "local_accounts", False))
 
-    async def _show(self, errors=None, created=None, notice=""):
+    async def _show(self, errors=None, created=None, notice="", reset=None):
         if errors:
             self.set_status(400)
-        if created:
-            self.set_header("Cache-Control", "no-store")
+        if created or reset:
+            self.set_header("Cache-Control", "no-store")  # a temporary password, shown once
         default_2fa = getattr(self.authenticator, "require_2fa", False)
         await self.render_portal(
             "portal/users_admin.html", users=users.listing(self.db, self.db_url),
             groups=users.groups_with_admins(self.db), errors=errors or {}, created=created,
-            notice=notice, local=self.local,
+            notice=notice, local=self.local, reset=reset, me=self.current_user.name,
             require_2fa=account_settings.require_2fa(self.db_url, default_2fa) if self.local else False,
         )
 
@@ -40,6 +41,13 @@ class UsersAdminPage(PortalHandler):
     async def get(self):
         self.require_admin()
         await self._show()
+
+    # actions on one account (method ``_<action>``): whether it needs local accounts
+    ACCOUNT_ACTIONS = {
+        "unlock": True, "reset_2fa": True, "reset_password": True,
+        "add_group": False, "remove_group": False, "make_admin": False, "remove_admin": False,
+        "disable": False, "enable": False,
+    }
 
     @web.authenticated
     async def post(self):
@@ -57,23 +65,105 @@ class UsersAdminPage(PortalHandler):
             except ValueError as exc:
                 return await self._show({"admins": str(exc)})
             return await self._show(notice=f"Admins of {group} saved.")
-        if not self.local:
-            raise web.HTTPError(403, "Accounts are managed by the identity provider")
         if action == "require_2fa":
+            self.require_local()
             account_settings.set_require_2fa(self.db_url, self.get_body_argument("value", "") == "on")
             return await self._show(notice="Two-factor setting saved.")
-        if action in ("unlock", "reset_2fa"):
-            if self.find_user(name) is None:
-                raise web.HTTPError(404, f"No such user: {name}")
-            getattr(users, action)(self.db_url, name)
-            what = "unlocked" if action == "unlock" else "2FA reset"
-            return await self._show(notice=f"{name}: {what}.")
-        raise web.HTTPError(400, "action: unknown")
+        if action not in self.ACCOUNT_ACTIONS:
+            raise web.HTTPError(400, "action: unknown")
+        if self.ACCOUNT_ACTIONS[action]:
+            self.require_local()
+        user = self.find_user(name)
+        if user is None:
+            raise web.HTTPError(404, f"No such user: {name}")
+        return await getattr(self, f"_{action}")(user)
 
-    async def _create(self, name: str):
+    def require_local(self):
         if not self.local:
             raise web.HTTPError(403, "Accounts are managed by the identity provider")
-        password = self.get_body_argument("password", "") or users.temporary_password()
+
+    def _record(self, user, action: str, message: str, group: str | None = None) -> None:
+        users.record(self.db_url, actor=self.current_user.name, username=user.name, action=action,
+                     message=message, group=group)
+
+    async def _unlock(self, user):
+        accounts.unlock(self.db_url, user.name)
+        self._record(user, "unlocked", f"Account {user.name} unlocked")
+        await self._show(notice=f"{user.name}: unlocked.")
+
+    async def _reset_2fa(self, user):
+        accounts.reset_2fa(self.db_url, user.name)
+        self._record(user, "2fa_reset", f"Two-factor authentication of {user.name} reset")
+        await self._show(notice=f"{user.name}: 2FA reset.")
+
+    async def _reset_password(self, user):
+        password = await asyncio.to_thread(accounts.reset_password, self.db_url, user.name)
+        end_other_sessions(self.db, user.orm_user, None)
+        self._record(user, "password_reset", f"Password of {user.name} reset to a temporary one")
+        await self._show(reset={"username": user.name, "password": password})
+
+    def _group_argument(self) -> str | None:
+        group = self.get_body_argument("group", "")
+        return group if users.find_group(self.db, group) is not None else None
+
+    async def _add_group(self, user):
+        group = self._group_argument()
+        if group is None:
+            return await self._show({"group": "no such group"})
+        if not users.join_group(self.db, user.orm_user, group):
+            return await self._show({"group": f"{user.name} is already a member of {group}"})
+        self._record(user, "group_added", f"{user.name} added to group {group}", group)
+        await self._show(notice=f"{user.name}: added to {group}.")
+
+    async def _remove_group(self, user):
+        group = self._group_argument()
+        if group is None:
+            return await self._show({"group": "no such group"})
+        try:
+            users.leave_group(self.db, user.orm_user, group)
+        except ValueError as exc:
+            return await self._show({"group": str(exc)})
+        self._record(user, "group_removed", f"{user.name} removed from group {group}", group)
+        await self._show(notice=f"{user.name}: removed from {group}.")
+
+    def _not_self(self, user, what: str) -> dict:
+        return {"username": f"you cannot {what} yourself"} if user.name == self.current_user.name else {}
+
+    async def _make_admin(self, user):
+        users.set_admin(self.db, user.orm_user, True)
+        self._record(user, "admin_granted", f"{user.name} made an administrator")
+        await self._show(notice=f"{user.name}: now an administrator.")
+
+    async def _remove_admin(self, user):
+        errors = self._not_self(user, "remove admin rights from")
+        if user.name in self.authenticator.admin_users:
+            errors["username"] = f"{user.name} is an administrator by configuration (Authenticator.admin_users)"
+        if errors:
+            return await self._show(errors)
+        users.set_admin(self.db, user.orm_user, False)
+        self._record(user, "admin_revoked", f"{user.name} no longer an administrator")
+        await self._show(notice=f"{user.name}: no longer an administrator.")
+
+    async def _disable(self, user):
+        errors = self._not_self(user, "disable")
+        if errors:
+            return await self._show(errors)
+        accounts.set_disabled(self.db_url, user.name, True)
+        end_other_sessions(self.db, user.orm_user, None)
+        for server_name, spawner in list(user.spawners.items()):
+            if spawner.active:
+                await self.stop_single_user(user, server_name)
+        self._record(user, "disabled", f"Account {user.name} disabled")
+        await self._show(notice=f"{user.name}: disabled.")
+
+    async def _enable(self, user):
+        accounts.set_disabled(self.db_url, user.name, False)
+        self._record(user, "enabled", f"Account {user.name} enabled")
+        await self._show(notice=f"{user.name}: enabled.")
+
+    async def _create(self, name: str):
+        self.require_local()
+        password = self.get_body_argument("password", "") or accounts.temporary_password()
         errors = users.new_account_errors(self.db, self.db_url, name, password)
         groups = self.get_body_arguments("groups")
         missing = [g for g in groups if users.find_group(self.db, g) is None]
@@ -81,7 +171,7 @@ class UsersAdminPage(PortalHandler):
             errors["groups"] = f"unknown group(s): {', '.join(missing)}"
         if errors:
             return await self._show(errors)
-        await asyncio.to_thread(users.create_account, self.db_url, name, password, True)
+        await asyncio.to_thread(accounts.create_account, self.db_url, name, password, True)
         user = self.user_from_username(name)
         for g in groups:
             users.join_group(self.db, user.orm_user, g)
@@ -95,7 +185,7 @@ class UserUnlockAPI(PortalAPIHandler):
     def post(self, name):
         if self.find_user(name) is None:
             raise web.HTTPError(404, f"No such user: {name}")
-        users.unlock(self.db_url, name)
+        accounts.unlock(self.db_url, name)
         self.write_json({"name": name, "locked": False})
 
 
@@ -106,7 +196,7 @@ class UserTwoFactorAPI(PortalAPIHandler):
     def delete(self, name):
         if self.find_user(name) is None:
             raise web.HTTPError(404, f"No such user: {name}")
-        users.reset_2fa(self.db_url, name)
+        accounts.reset_2fa(self.db_url, name)
         self.write_json({"name": name, "two_factor": False})
 
 

@@ -1,5 +1,7 @@
-"""Portal admin for users: list, create with a temporary password, unlock, reset 2FA,
-set group admins. Also the new-account checks shared with invitation sign-up.
+"""Portal admin for users: list, create with a temporary password, group memberships,
+hub admin, set group admins, and the account operations of ``hubfront accounts``
+(auth.accounts: reset password, unlock, reset 2FA, disable). Also the new-account
+checks shared with invitation sign-up. Every change made here is an activity.
 
 No tornado here; ``db`` is the hub's SQLAlchemy session (users, groups) and
 ``db_url`` the portal database (accounts, lockout, 2FA).
@@ -8,13 +10,15 @@ No tornado here; ``db`` is the hub's SQLAlchemy session (users, groups) and
 from __future__ import annotations
 
 import re
-import secrets
 
 from jupyterhub import orm
+from jupyterhub.roles import assign_default_roles
 from sqlalchemy import select
 
-from ...auth import lockout, otp
-from ...auth.passwords import account_exists, rule_errors, set_password
+from ... import activity
+from ...auth import lockout
+from ...auth.accounts import create_account  # noqa: F401  (invitation sign-up creates accounts too)
+from ...auth.passwords import account_exists, rule_errors
 from ...groups import find_group, group_policy, is_member
 from ...policy import properties_with
 from ...store import session_scope
@@ -38,16 +42,6 @@ def new_account_errors(db, db_url: str, username: str, password: str) -> dict:
     return errors
 
 
-def temporary_password() -> str:
-    """A random password that meets the rules (letter, number and symbol guaranteed)."""
-    return f"{secrets.token_urlsafe(12)}-a1"
-
-
-def create_account(db_url: str, username: str, password: str, must_change: bool) -> None:
-    set_password(db_url, username, password)
-    lockout.set_must_change_password(db_url, username, must_change)
-
-
 def join_group(db, orm_user, group_name: str) -> bool:
     """Add the user to the group; False if already a member."""
     group = find_group(db, group_name)
@@ -60,6 +54,34 @@ def join_group(db, orm_user, group_name: str) -> bool:
     return True
 
 
+def leave_group(db, orm_user, group_name: str) -> None:
+    """Take the user out of the group, and off its admins."""
+    group = find_group(db, group_name)
+    if group is None:
+        raise LookupError(group_name)
+    if not is_member(orm_user, group_name):
+        raise ValueError(f"{orm_user.name} is not a member of {group_name}")
+    group.users.remove(orm_user)
+    policy = group_policy(group)
+    if orm_user.name in policy.admins:
+        policy = policy.model_copy(update={"admins": [a for a in policy.admins if a != orm_user.name]})
+        group.properties = properties_with(group.properties, policy)
+    db.commit()
+
+
+def set_admin(db, orm_user, admin: bool) -> None:
+    """Make the user a hub admin or not, with JupyterHub's admin role to match."""
+    orm_user.admin = admin
+    assign_default_roles(db, entity=orm_user)
+    db.commit()
+
+
+def record(db_url: str, *, actor: str, username: str, action: str, message: str, group: str | None = None) -> None:
+    """An administrator's change to an account, in the user's activity record."""
+    activity.record(db_url, username=username, group=group, kind="account", action=action,
+                    message=f"{message} (by {actor})")
+
+
 def listing(db, db_url: str, now=None) -> list[dict]:
     """Every hub user with what the admin page shows about their account."""
     users = db.query(orm.User).order_by(orm.User.name).all()
@@ -67,15 +89,17 @@ def listing(db, db_url: str, now=None) -> list[dict]:
         local = set(s.scalars(select(Account.username)).all())
         otp_on = set(s.scalars(select(OtpCredential.username).where(OtpCredential.enabled.is_(True))).all())
         names = {p.username: p.full_name for p in s.scalars(select(Profile)).all()}
-        states = {st.username: (st.failures, st.locked_until) for st in s.scalars(select(LoginState)).all()}
+        states = {st.username: (st.failures, bool(st.must_change_password), bool(st.disabled))
+                  for st in s.scalars(select(LoginState)).all()}
     rows = []
     for u in users:
-        failures, _ = states.get(u.name, (0, None))
+        failures, must_change, disabled = states.get(u.name, (0, False, False))
         rows.append({
             "name": u.name, "admin": bool(u.admin), "full_name": names.get(u.name, ""),
             "groups": sorted(g.name for g in u.groups), "local": u.name in local,
             "two_factor": u.name in otp_on, "failures": failures,
             "locked_until": lockout.locked_until(db_url, u.name, now) if failures else None,
+            "must_change": must_change, "disabled": disabled,
         })
     return rows
 
@@ -101,10 +125,3 @@ def set_group_admins(db, group_name: str, admins: list[str]) -> list[str]:
     db.commit()
     return policy.admins
 
-
-def reset_2fa(db_url: str, username: str) -> None:
-    otp.disable(db_url, username)
-
-
-def unlock(db_url: str, username: str) -> None:
-    lockout.unlock(db_url, username)
