@@ -1,7 +1,8 @@
 # Hubfront: `make run` starts the portal on http://127.0.0.1:8000, `make test` runs every test.
 # Both set everything up first: the venv, the Python and npm packages, the databases.
 
-PYTHON ?= python3
+# workloads run as their owners' OS accounts with the hub's Python: take one they can reach
+PYTHON ?= $(shell python3 scripts/workload_python.py /usr/bin/python3 python3)
 VENV := .venv
 BIN := $(VENV)/bin
 export HUBFRONT_DATA_DIR ?= $(CURDIR)/data

@@ -1,7 +1,8 @@
 """Hubfront, embedded default: one machine, SQLite, local processes, configurable-http-proxy.
 
 Environment: HUBFRONT_PORT (8000), HUBFRONT_DATA_DIR (./data),
-HUBFRONT_ADMIN_USER (admin), HUBFRONT_ADMIN_PASSWORD (generated on first start).
+HUBFRONT_ADMIN_USER (admin), HUBFRONT_ADMIN_PASSWORD (generated on first start),
+HUBFRONT_ISOLATE (auto), HUBFRONT_ACCOUNT_PREFIX (hubfront-).
 For Kubernetes, see config/kubernetes/values.yaml.
 """
 
@@ -27,6 +28,9 @@ c.JupyterHub.cookie_secret_file = str(data_dir / "jupyterhub_cookie_secret")
 c.ConfigurableHTTPProxy.pid_file = str(data_dir / "jupyterhub-proxy.pid")
 c.Hubfront.data_dir = str(data_dir)
 c.Hubfront.db_url = f"sqlite:///{data_dir / 'hubfront.sqlite'}"
+# workloads run as their owners' OS accounts when the hub runs as root (see docs/admin-guide.md)
+c.Isolation.isolate = os.environ.get("HUBFRONT_ISOLATE", "auto")
+c.Isolation.account_prefix = os.environ.get("HUBFRONT_ACCOUNT_PREFIX", "hubfront-")
 
 proxy = here / "node_modules" / ".bin" / "configurable-http-proxy"
 c.ConfigurableHTTPProxy.command = [str(proxy) if proxy.exists() else shutil.which("configurable-http-proxy") or "configurable-http-proxy"]

@@ -1,9 +1,12 @@
 """LocalGroupSpawner: notebooks as local processes (the embedded default).
 
-Servers run as the hub's OS user with a per-user home under the data dir.
-CPU is applied by CPU affinity and GPUs by handing out free device indices in
-CUDA_VISIBLE_DEVICES. Memory is enforced by admission only: a local process
-can use more than its instance type says; hard memory limits need Kubernetes.
+Each server runs as its owner's OS account, in its own cgroup with the
+instance type's memory, CPU and process limits, with a home under the data
+dir (``hub_ext.isolation`` does all of that; without root the server runs as
+the hub's user, and admins are told). GPUs are handed out as free device
+indices in CUDA_VISIBLE_DEVICES, and the device nodes of the others are
+denied. A server whose cgroup runs out of memory is stopped as a whole and
+reported as "Out of memory (limit …)".
 """
 
 from __future__ import annotations
@@ -17,9 +20,12 @@ from pathlib import Path
 from jupyterhub.spawner import LocalProcessSpawner
 from traitlets import Int, List, Unicode, default
 
+from hub_ext.isolation import Isolation, IsolationError
+from hub_ext.policy import format_memory
+
 from .environments import EnvironmentBuilder, EnvironmentBuildFailed
 from .gpus import nvml_device_indices
-from .mixin import GroupPolicy
+from .mixin import WORKLOAD_KIND, GroupPolicy
 
 
 class LocalGroupSpawner(GroupPolicy, LocalProcessSpawner):
@@ -65,6 +71,13 @@ class LocalGroupSpawner(GroupPolicy, LocalProcessSpawner):
 
     _builders: dict[str, EnvironmentBuilder] = {}
     _events: list[str] = []
+    account = None  # the OS account the server runs as (None: the hub's own user)
+    cgroup = None  # its cgroup (None: not confined)
+    _memory_watch: asyncio.Task | None = None
+
+    @property
+    def isolation(self) -> Isolation:
+        return Isolation.instance(config=self.config)
 
     @property
     def home_dir(self) -> str:
@@ -126,19 +139,22 @@ class LocalGroupSpawner(GroupPolicy, LocalProcessSpawner):
         start = sum(self.workload_id.encode()) % len(available)
         return [available[(start + i) % len(available)] for i in range(wanted)]
 
+    async def prepare_workload(self, plan) -> None:
+        isolation, it = self.isolation, plan.instance_type
+        groups, _ = self._groups()
+        try:
+            self.account = await asyncio.to_thread(isolation.account, self.user.name, groups, self.home_dir)
+            limits = isolation.limits(memory=it.memory, cpu=it.cpu, granted_gpus=self.devices,
+                                      gpu_inventory=self.gpu_inventory())
+            self.cgroup = await asyncio.to_thread(isolation.create_cgroup, WORKLOAD_KIND, self.workload_id, limits)
+        except (IsolationError, OSError) as exc:
+            raise self._refuse(f"The notebook could not be isolated: {exc}", 503, reason="isolation") from None
+
     def make_preexec_fn(self, name):
-        home, cpus = self.home_dir, list(getattr(self, "cpus", []))
-
-        def preexec():
-            os.makedirs(home, 0o700, exist_ok=True)
-            os.chdir(home)
-            if cpus:
-                os.sched_setaffinity(0, cpus)
-
-        return preexec
+        return self.isolation.preexec(self.account, self.cgroup, self.home_dir, list(getattr(self, "cpus", [])))
 
     def user_env(self, env):
-        env["USER"] = self.user.name
+        env["USER"] = env["LOGNAME"] = self.account.name if self.account else self.user.name
         env["HOME"] = self.home_dir
         env["SHELL"] = "/bin/bash"
         return env
@@ -152,14 +168,56 @@ class LocalGroupSpawner(GroupPolicy, LocalProcessSpawner):
                 env.setdefault(key, value)
             else:  # search paths: the hub's first, then any the operator passed on
                 env[key] = os.pathsep.join(filter(None, [value, env.get(key)]))
-        return env
+        return self.isolation.scrub(env)
 
     def get_args(self):
         args = super().get_args()
-        if os.geteuid() == 0:
-            # the hub runs as root in containers and CI; Jupyter Server refuses root without this
+        if os.geteuid() == 0 and self.account is None:
+            # not isolated under a root hub; Jupyter Server refuses root without this
             args.append("--allow-root")
         return args
+
+    # -- memory: an out-of-memory kill ends the whole server ----------------
+
+    def start_polling(self):
+        super().start_polling()
+        if self.cgroup is None:  # after a hub restart: find the running server's cgroup again
+            self.cgroup = self.isolation.existing_cgroup(WORKLOAD_KIND, self.workload_id)
+        if self.cgroup is not None and "memory" in self.cgroup.dirs and self._memory_watch is None:
+            self._memory_watch = asyncio.ensure_future(self._watch_memory(self.cgroup))
+
+    def stop_polling(self):
+        super().stop_polling()
+        task, self._memory_watch = self._memory_watch, None
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+
+    async def _watch_memory(self, cgroup) -> None:
+        """The kernel kills one process of the cgroup (often a kernel); the server goes with it."""
+        while cgroup.oom_kills() == 0:
+            await asyncio.sleep(self.isolation.oom_check_interval)
+        self.log.warning("%s ran out of memory; stopping it", self.workload_id)
+        await asyncio.to_thread(cgroup.kill)
+        await self.poll_and_notify()
+
+    def _workload_cgroup(self):
+        return self.cgroup or self.isolation.existing_cgroup(WORKLOAD_KIND, self.workload_id)
+
+    def record_exit(self, status: int, plan) -> None:
+        cgroup = self._workload_cgroup()
+        if cgroup is not None and cgroup.oom_kills() > 0:
+            limit = format_memory(plan.instance_type.memory)
+            self.record("oom", "error", f"Out of memory (limit {limit}): notebook in {plan.group} was stopped", plan)
+        else:
+            super().record_exit(status, plan)
+
+    async def stop(self, now=False):
+        try:
+            await super().stop(now=now)
+        finally:
+            cgroup, self.cgroup, self.account = self._workload_cgroup(), None, None
+            if cgroup is not None:  # kernels the server left behind go with it
+                await asyncio.to_thread(cgroup.remove)
 
     def move_certs(self, paths):
         return paths

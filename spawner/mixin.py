@@ -119,6 +119,9 @@ class GroupPolicy(Spawner):
     async def prepare_environment(self, plan: LaunchPlan) -> None:
         """Get what the plan needs ready before any quota is reserved (local: build a venv)."""
 
+    async def prepare_workload(self, plan: LaunchPlan) -> None:
+        """After admission, right before the start: set up what confines the workload (local: OS account, cgroup)."""
+
     def apply_plan(self, plan: LaunchPlan, devices: list[int]) -> None:
         """Turn the admitted plan into this spawner's settings (limits, image, devices)."""
         it = plan.instance_type
@@ -162,6 +165,7 @@ class GroupPolicy(Spawner):
         self.devices = reservation.device_ids
         try:
             self.apply_plan(plan, self.devices)
+            await self.prepare_workload(plan)
             result = await super().start()
         except BaseException:
             await self.release()
@@ -183,8 +187,15 @@ class GroupPolicy(Spawner):
         status = await super().poll()
         if status is not None and not self._spawn_pending and plan is not None:
             if await self.release():
-                self.record("failed", "error", f"Notebook in {plan.group} exited (status {status})", plan)
+                self.record_exit(status, plan)
         return status
+
+    def record_exit(self, status: int, plan: LaunchPlan) -> None:
+        """The server ended by itself: say how (a clean shutdown is not an error)."""
+        if status == 0:
+            self.record("stopped", "info", f"Notebook in {plan.group} stopped", plan)
+        else:
+            self.record("failed", "error", f"Notebook in {plan.group} exited (status {status})", plan)
 
     async def release(self) -> bool:
         return await asyncio.to_thread(self.ledger.release, WORKLOAD_KIND, self.workload_id)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from support import (
+    ACCOUNT_PREFIX,
     PG_ADMIN_URL,
     REPO,
     RealHub,
@@ -21,6 +22,23 @@ from support import (
 pytest_plugins = ["jupyterhub.tests.conftest"]
 
 CHROMIUM = os.environ.get("HUBFRONT_CHROMIUM", "/usr/bin/chromium")
+os.environ["HUBFRONT_ACCOUNT_PREFIX"] = ACCOUNT_PREFIX  # for the real hubs the tests start
+
+
+@pytest.fixture(scope="session", autouse=True)
+def workload_accounts(tmp_path_factory):
+    """Let workload accounts pass through pytest's temp tree (made 0700) to test hubs' data dirs,
+    and remove the accounts the tests made."""
+    if os.geteuid() != 0:
+        yield
+        return
+    base = tmp_path_factory.getbasetemp()
+    for directory in (base.parent, base):
+        directory.chmod(directory.stat().st_mode | 0o011)
+    yield
+    from hub_ext.isolation.accounts import remove_accounts
+
+    remove_accounts(ACCOUNT_PREFIX)
 
 
 @pytest.fixture

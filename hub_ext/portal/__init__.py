@@ -45,8 +45,12 @@ def portal_handlers(hubfront) -> list:
 
 def startup(app, hubfront) -> None:
     """Once per hub start: migrate the portal DB, create the admin account, seed groups,
-    and release reservations of notebook servers the hub no longer runs."""
+    release reservations of notebook servers the hub no longer runs, and put the
+    hub's state out of workloads' reach."""
     import os
+    import sys
+
+    from ..isolation import Isolation
 
     upgrade(hubfront.db_url)
     admin = getattr(app.authenticator, "bootstrap_admin", None)
@@ -55,6 +59,7 @@ def startup(app, hubfront) -> None:
             hubfront.db_url, hubfront.data_dir, admin, os.environ.get("HUBFRONT_ADMIN_PASSWORD")
         )
     seed_groups(app.db, hubfront.demo_groups(), log=app.log)
+    Isolation.instance(config=app.config).startup(app.log, [sys.prefix, sys.base_prefix, sys.executable])
     from spawner.mixin import reconcile_notebooks
     from ..ledger import Ledger
 

@@ -8,8 +8,9 @@ from jupyterhub.tests.utils import async_requests, public_url
 from traitlets.config import Config
 
 from hub_ext.configure import configure
+from hub_ext.isolation import Isolation
 from hub_ext.settings import Hubfront
-from support import need, proxy_command, xsrf_of
+from support import ACCOUNT_PREFIX, need, proxy_command, xsrf_of
 
 
 @pytest.fixture(scope="module")
@@ -23,10 +24,12 @@ async def app(request, tmp_path_factory):
     cfg.ConfigurableHTTPProxy.command = [proxy_command()]
     cfg.Hubfront.data_dir = str(data)
     cfg.Hubfront.db_url = f"sqlite:///{data / 'hubfront.sqlite'}"
+    cfg.Isolation.account_prefix = ACCOUNT_PREFIX
     extra = getattr(request.module, "hub_config", None)
     if extra:
         extra(cfg, data)
     Hubfront.clear_instance()
+    Isolation.clear_instance()
     MockHub.clear_instance()
     hub = MockHub.instance(config=cfg)
     await hub.initialize([])
@@ -35,6 +38,7 @@ async def app(request, tmp_path_factory):
     hub.log.handlers = []
     MockHub.clear_instance()
     Hubfront.clear_instance()
+    Isolation.clear_instance()
     try:
         await hub.stop()
     except Exception as e:  # noqa: BLE001

@@ -11,7 +11,7 @@ from tornado import web
 from ... import license as lic
 from ...scopes import READ
 from ..base import PortalAPIHandler, PortalHandler
-from ..nav import MenuEntry, register_menu
+from ..nav import Banner, MenuEntry, register_banner, register_menu
 from .resources import admin_view, host_metrics, system_settings, user_view
 
 
@@ -43,7 +43,19 @@ class SystemAPIHandler(_ResourcesMixin, PortalAPIHandler):
         self.write_json(await self.resources())
 
 
+def isolation_banners(orm_user, nav, db_url) -> list[Banner]:
+    """Admins are told on every page when workloads are not isolated or not confined."""
+    if not nav.is_admin:
+        return []
+    from ...isolation import Isolation
+    from ...settings import Hubfront
+
+    status = Isolation.instance(config=Hubfront.instance().config).status()
+    return [Banner(id=f"isolation-{i}", text=text, level="danger") for i, text in enumerate(status.warnings)]
+
+
 register_menu(MenuEntry("System Resources", "portal/system", "fa-server"))
+register_banner(isolation_banners)
 
 handlers = [
     (r"/portal/system", SystemPageHandler),

@@ -1,0 +1,120 @@
+"""OS accounts for hub users and Unix groups for hub groups (needs root).
+
+Each hub user gets a system account (``useradd --system``, no password, shell
+/bin/bash, home ``<data>/homes/<username>``) whose primary group is shared by
+all workload accounts; each hub group gets a system Unix group, and the
+account belongs to exactly the Unix groups of its hub groups (synced at every
+launch). Accounts are recognised by their comment field, so an unrelated
+account that happens to carry the same name is never taken over.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import grp
+import os
+import pwd
+import subprocess
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from .names import account_name, primary_group_name, unix_group_name
+
+COMMENT = "Hubfront workload account"
+
+
+class IsolationError(Exception):
+    """Isolation cannot be set up for a workload; the message says why."""
+
+
+@dataclass(frozen=True)
+class Account:
+    name: str
+    uid: int
+    gid: int
+    groups: tuple[int, ...]  # supplementary: the Unix groups of the user's hub groups
+    home: str
+
+
+def _run(cmd: list[str]) -> None:
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    if proc.returncode != 0:
+        raise IsolationError(f"{' '.join(cmd[:1])} failed: {(proc.stderr or proc.stdout).strip()}")
+
+
+class Accounts:
+    """Creates and syncs accounts; one at a time per machine (a file lock), as useradd wants."""
+
+    _thread_lock = threading.Lock()
+
+    def __init__(self, prefix: str, lock_file: str | Path):
+        self.prefix = prefix
+        self.lock_file = Path(lock_file)
+
+    @contextmanager
+    def _locked(self):
+        with self._thread_lock:
+            self.lock_file.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.lock_file, "a") as f:
+                fcntl.flock(f, fcntl.LOCK_EX)
+                yield
+
+    def _group(self, name: str) -> int:
+        try:
+            return grp.getgrnam(name).gr_gid
+        except KeyError:
+            _run(["groupadd", "--system", name])
+            return grp.getgrnam(name).gr_gid
+
+    def ensure(self, username: str, hub_groups: list[str], home: str | Path) -> Account:
+        """The account of ``username``, created if missing, in exactly its hub groups' Unix groups."""
+        name = account_name(self.prefix, username)
+        wanted_names = sorted(unix_group_name(self.prefix, g) for g in hub_groups)
+        with self._locked():
+            primary = self._group(primary_group_name(self.prefix))
+            wanted = {n: self._group(n) for n in wanted_names}
+            try:
+                entry = pwd.getpwnam(name)
+            except KeyError:
+                _run(["useradd", "--system", "--no-create-home", "--home-dir", str(home),
+                      "--shell", "/bin/bash", "--gid", str(primary), "--comment", COMMENT, name])
+                entry = pwd.getpwnam(name)
+            if entry.pw_gecos != COMMENT:
+                raise IsolationError(f"OS account {name} exists but was not created by Hubfront; "
+                                     "set a different Isolation.account_prefix")
+            current = {g.gr_name for g in grp.getgrall() if name in g.gr_mem}
+            if current != set(wanted):
+                _run(["usermod", "--groups", ",".join(wanted_names), name])
+        self.prepare_home(Path(home), entry.pw_uid, primary)
+        return Account(name, entry.pw_uid, primary, tuple(sorted(wanted.values())), str(home))
+
+    @staticmethod
+    def prepare_home(home: Path, uid: int, gid: int) -> None:
+        """The home exists, mode 0700, and everything in it belongs to the account."""
+        if not home.parent.is_dir():  # homes/: others may pass through, not list
+            home.parent.mkdir(parents=True)
+            home.parent.chmod(0o711)
+        home.mkdir(mode=0o700, exist_ok=True)
+        st = home.stat()
+        if st.st_uid != uid:  # made before isolation was on: hand it over once
+            for root, dirs, files in os.walk(home):
+                for entry in (root, *(os.path.join(root, n) for n in dirs + files)):
+                    os.lchown(entry, uid, gid)
+        if st.st_mode & 0o777 != 0o700:
+            home.chmod(0o700)
+
+
+def remove_accounts(prefix: str) -> list[str]:
+    """Delete every workload account and Unix group made under ``prefix`` (tests, benchmarks)."""
+    removed = []
+    for entry in pwd.getpwall():
+        if entry.pw_name.startswith(prefix) and entry.pw_gecos == COMMENT:
+            _run(["userdel", entry.pw_name])
+            removed.append(entry.pw_name)
+    for group in grp.getgrall():
+        if group.gr_name.startswith(prefix + "g-") or group.gr_name == primary_group_name(prefix):
+            _run(["groupdel", group.gr_name])
+            removed.append(group.gr_name)
+    return removed
