@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
 from .store import get_engine
 from .store.engine import read_connection
@@ -92,3 +92,13 @@ def recent(db_url, *, username: str | None = None, group: str | None = None, lim
     q = q.order_by(c.id.desc()).limit(max(1, min(int(limit), 500)))
     with read_connection(db_url) as conn:
         return [_row(a) for a in conn.execute(q)]
+
+
+def latest_by_workload(db_url, *, username: str, kind: str) -> dict[str, ActivityRow]:
+    """The newest event of each of ``username``'s workloads of ``kind`` (how each last ended)."""
+    c = _table.c
+    newest = (select(func.max(c.id)).where(c.username == username, c.kind == kind)
+              .group_by(c.workload_id).scalar_subquery())
+    q = select(_table).where(c.id.in_(newest))
+    with read_connection(db_url) as conn:
+        return {a.workload_id: _row(a) for a in conn.execute(q)}

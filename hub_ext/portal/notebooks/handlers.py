@@ -6,7 +6,9 @@ from urllib.parse import quote
 
 from tornado import web
 
+from hub_ext import activity
 from hub_ext.groups import group_policy
+from spawner.mixin import WORKLOAD_KIND
 from spawner.plan import server_name_for
 
 from ..base import PortalHandler
@@ -25,7 +27,8 @@ class NotebooksHandler(PortalHandler):
         group_server = server_name_for(nav.group) if nav.group else None
         await self.render_portal(
             "portal/notebooks.html",
-            rows=server_rows(user, self.base_url),
+            rows=server_rows(user, self.base_url, activity.latest_by_workload(
+                self.db_url, username=user.name, kind=WORKLOAD_KIND)),
             group_server=group_server,
             launch_url=f"{self.hub.base_url}spawn/{quote(user.name)}/{group_server}" if group_server else None,
         )

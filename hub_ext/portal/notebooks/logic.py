@@ -18,11 +18,17 @@ class ServerRow:
     image: str
     status: str  # running, starting, stopping, stopped
     url: str
+    outcome: str = ""  # how a stopped server last ended, when that was an error ("Out of memory (limit 1 GiB)…")
 
 
-def server_rows(user, base_url: str) -> list[ServerRow]:
-    """Every named server of ``user`` (a jupyterhub.user.User), with its group."""
+def server_rows(user, base_url: str, last_events: dict | None = None) -> list[ServerRow]:
+    """Every named server of ``user`` (a jupyterhub.user.User), with its group.
+
+    ``last_events`` maps workload ids to their newest activity, so a stopped
+    server says why it stopped when that was an error.
+    """
     group_names = [g.name for g in user.orm_user.groups]
+    last_events = last_events or {}
     rows = []
     for name, orm_spawner in sorted(user.orm_user.orm_spawners.items()):
         if not name:
@@ -38,6 +44,8 @@ def server_rows(user, base_url: str) -> list[ServerRow]:
             status = "running"
         else:
             status = "stopped"
+        last = last_events.get(f"{user.name}/{name}")
+        outcome = last.message if status == "stopped" and last is not None and last.status == "error" else ""
         rows.append(ServerRow(
             name=name,
             group=saved.get("group") or options.get("group") or group_for_server(name, group_names),
@@ -45,6 +53,7 @@ def server_rows(user, base_url: str) -> list[ServerRow]:
             image=saved.get("image") or options.get("image") or "",
             status=status,
             url=f"{base_url}user/{user.escaped_name}/{name}/",
+            outcome=outcome,
         ))
     return rows
 

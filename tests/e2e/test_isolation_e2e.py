@@ -1,0 +1,152 @@
+"""Workload isolation on the real hub (running as root, as in CI): real JupyterLab servers
+run as their owners' OS accounts, confined by cgroups, and cannot read the hub's state.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import stat
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hub_ext.ledger import Ledger
+from support import (
+    ACCOUNT_PREFIX, REPO, RealHub, need, proxy_command, run_in_server, stop_leftover_servers, wait_for_server,
+    wait_for_stopped,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.isolation]
+
+PASSWORD = "iso-Passw0rd!"
+USERS = ("alice", "bob", "carol", "dave")
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    need(proxy_command() is not None, "configurable-http-proxy is not installed (run `make test`)")
+    need(os.geteuid() == 0, "workload isolation needs a hub running as root (CI runs the suite as root)")
+    work = tmp_path_factory.mktemp("isolation-e2e")
+    work.chmod(0o711)
+    catalog = yaml.safe_load((REPO / "config" / "hubfront.yaml").read_text())
+    catalog["catalog"]["instance_types"].append(
+        {"name": "tiny", "display_name": "Tiny", "cpu": "500m", "memory": "512Mi"})
+    catalog["groups"] = {}
+    (work / "catalog.yaml").write_text(yaml.safe_dump(catalog))
+    data = work / "data"
+    data.mkdir()
+    data.chmod(0o755)  # a careless operator's data dir: the hub must fix it
+    (data / "stray-secret").write_text("left readable by someone")
+    (data / "stray-secret").chmod(0o644)
+    from hub_ext.auth.keys import load_key
+
+    load_key("", str(data))  # the TOTP key file, as the hub makes it on first use
+    hub = RealHub(data, admin_password="", env={"HUBFRONT_CATALOG": str(work / "catalog.yaml")})
+    hub.start()
+    try:
+        hub.admin_password = (data / "admin-password").read_text().strip()  # generated on first start
+        admin = hub.admin()
+        assert admin.api("POST", "/groups/iso").status_code == 201
+        r = admin.api("PUT", "/portal/groups/iso/policy", json={"policy": {"instance_types": ["tiny"]}})
+        assert r.status_code == 200, r.text
+        for name in USERS:
+            hub.add_user(name, PASSWORD, ["iso"])
+        yield hub
+    finally:
+        hub.stop()
+        stop_leftover_servers(hub.data_dir)
+
+
+def launch(hub, user):
+    session = hub.login(user, PASSWORD)
+    r = session.api("POST", f"/users/{user}/servers/iso", json={"group": "iso", "instance_type": "tiny", "image": "base"})
+    assert r.status_code in (201, 202), r.text
+    wait_for_server(session, user, "iso", hub=hub)
+    return session
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_data_dir_made_readable_is_fixed_at_start(hub):
+    data = hub.data_dir
+    assert mode(data) == 0o711
+    assert mode(data / "stray-secret") == 0o600
+    for name in ("hubfront.sqlite", "jupyterhub.sqlite", "jupyterhub_cookie_secret", "admin-password", "secret-key"):
+        assert mode(data / name) == 0o600, name
+    assert "data dir was readable by others, fixed" in hub.log_path.read_text()
+
+
+def test_notebook_runs_as_its_owner_and_cannot_read_the_hub_or_other_homes(hub):
+    bob = launch(hub, "bob")
+    out = run_in_server(bob, "bob", "iso", "open('notes.txt', 'w').write('bob only'); import os; print(os.getcwd())")
+    bob_home = out.strip()
+    assert bob_home == str(hub.data_dir / "homes" / "bob")
+    alice = launch(hub, "alice")
+    data = hub.data_dir
+    targets = [data / "hubfront.sqlite", data / "jupyterhub.sqlite", data / "jupyterhub_cookie_secret",
+               data / "admin-password", data / "secret-key", Path(bob_home) / "notes.txt"]
+    code = f"""
+import json, os, sys
+result = {{"uid": os.getuid(), "env": sorted(k for k in os.environ if "PASSWORD" in k or k.startswith("CONFIGPROXY"))}}
+for path in {[str(t) for t in targets]!r} + [{str(data)!r}]:
+    try:
+        (os.listdir if os.path.isdir(path) else lambda p: open(p, 'rb').read())(path)
+        result[path] = "read"
+    except PermissionError:
+        result[path] = "denied"
+open("mine.txt", "w").write("ok")
+result["home"] = open("mine.txt").read()
+try:
+    open(os.path.join(sys.prefix, "planted.py"), "w")
+    result["env_dir"] = "written"
+except PermissionError:
+    result["env_dir"] = "denied"
+print(json.dumps(result))
+"""
+    result = json.loads(run_in_server(alice, "alice", "iso", code))
+    assert result.pop("uid") == pwd.getpwnam(f"{ACCOUNT_PREFIX}alice").pw_uid != 0
+    assert result.pop("env") == []  # no HUBFRONT_ADMIN_PASSWORD, no proxy token
+    assert result.pop("home") == "ok" and result.pop("env_dir") == "denied"
+    assert result == {str(p): "denied" for p in [*targets, data]}
+    for session, user in ((alice, "alice"), (bob, "bob")):
+        session.api("DELETE", f"/users/{user}/servers/iso")
+        wait_for_stopped(session, user, "iso")
+
+
+def test_cpu_bound_loop_gets_half_a_core(hub):
+    dave = launch(hub, "dave")
+    # the server process (the kernel is gone after each call): the whole workload is in one cgroup
+    pid = int(run_in_server(dave, "dave", "iso", "import os; print(os.getppid())"))
+    line = next(line for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+                if line.split(":")[1] in ("cpuacct", "cpu,cpuacct", ""))
+    usage_file = (Path("/sys/fs/cgroup/cpuacct") / line.split(":", 2)[2].lstrip("/") / "cpuacct.usage")
+    need(usage_file.exists(), "no cgroup v1 cpuacct counter on this host")
+    before, t0 = int(usage_file.read_text()), time.monotonic()
+    run_in_server(dave, "dave", "iso", "import time\nend = time.time() + 5\nwhile time.time() < end: pass")
+    cores = (int(usage_file.read_text()) - before) / 1e9 / (time.monotonic() - t0)
+    assert 0.2 <= cores <= 0.6, cores  # tiny: 0.5 core
+    dave.api("DELETE", "/users/dave/servers/iso")
+    wait_for_stopped(dave, "dave", "iso")
+    assert not usage_file.exists()  # the workload's cgroup went with it
+
+
+def test_out_of_memory_is_reported_and_the_reservation_released(hub):
+    carol = launch(hub, "carol")
+    try:
+        run_in_server(carol, "carol", "iso", "b = bytearray(2 * 2**30)\nfor i in range(0, len(b), 4096): b[i] = 1",
+                      timeout=60)
+    except Exception:  # noqa: BLE001 - the kernel dies under the cell; its socket goes with it
+        pass
+    wait_for_stopped(carol, "carol", "iso", timeout=60)
+    expected = "Out of memory (limit 512 MiB)"
+    events = carol.api("GET", "/portal/me/activities").json()
+    assert any(expected in e["message"] and e["status"] == "error" for e in events["activities"]), events
+    page = carol.get(carol.url("/hub/portal/notebooks")).text
+    assert expected in page
+    assert Ledger(hub.portal_db_url).reservations(group="iso") == []
