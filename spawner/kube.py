@@ -9,13 +9,19 @@ give a pod more than the instance type that was counted in the ledger.
 
 from __future__ import annotations
 
+import copy
+
 from kubespawner import KubeSpawner
 from kubespawner.slugs import is_valid_label, safe_slug
-from traitlets import Unicode
+from traitlets import Unicode, default
 
 from .mixin import GroupPolicy
 from .plan import LaunchPlan
 
+# What the embedded default's isolation module does for local processes (own
+# account, no privileges), the pod's securityContext does on Kubernetes; it is
+# applied with the plan, so no profile override can loosen it.
+LOCKED_DOWN = {"runAsNonRoot": True, "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
 USER_LABEL = "hubfront.io/user"
 GROUP_LABEL = "hubfront.io/group"
 
@@ -49,6 +55,18 @@ class KubeGroupSpawner(GroupPolicy, KubeSpawner):
         device plugins (for example ``amd.com/gpu``).""",
     ).tag(config=True)
 
+    @default("uid")
+    def _uid_default(self):
+        return 1000  # jovyan in the Jupyter Docker Stacks images
+
+    @default("gid")
+    def _gid_default(self):
+        return 100
+
+    @default("fs_gid")
+    def _fs_gid_default(self):
+        return 100  # volumes (the home, later the group's storage) writable by the notebook user
+
     async def prepare_environment(self, plan: LaunchPlan) -> None:
         if not plan.container_image:
             raise self._refuse(
@@ -69,6 +87,13 @@ class KubeGroupSpawner(GroupPolicy, KubeSpawner):
         }
         self.node_selector = {**self.node_selector, **it.node_selector}
         self.tolerations = merged_tolerations(self.tolerations, it.tolerations)
+        self.privileged = False
+        if self.uid == 0:
+            self.uid = 1000
+        self.allow_privilege_escalation = False
+        if not callable(self.container_security_context):
+            # a fresh copy: KubeSpawner's profile overrides update dict traits in place
+            self.container_security_context = {**(self.container_security_context or {}), **copy.deepcopy(LOCKED_DOWN)}
         self.extra_labels = {
             **self.extra_labels,
             USER_LABEL: label_value(self.user.name),

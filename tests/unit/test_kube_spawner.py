@@ -178,6 +178,26 @@ async def test_group_policy_wins_over_a_profile_override():
     assert pod.metadata.labels[GROUP_LABEL] == "research"
 
 
+async def test_pod_runs_as_non_root_without_privileges_even_if_a_profile_asks_for_them():
+    profiles = [{
+        "display_name": "Root", "slug": "root", "default": True,
+        "kubespawner_override": {
+            "uid": 0, "privileged": True, "allow_privilege_escalation": True,
+            "container_security_context": {"runAsNonRoot": False, "capabilities": {"add": ["SYS_ADMIN"]},
+                                           "readOnlyRootFilesystem": True},
+        },
+    }]
+    for spawner, options in ((make_spawner(), {}), (make_spawner(profile_list=profiles), {"profile": "root"})):
+        pod = await launch(spawner, group="research", instance_type="cpu-small", image="tensorflow", **options)
+        csc = container(pod).security_context
+        assert csc["runAsUser"] == 1000  # never root, even when a profile says 0
+        assert csc["runAsNonRoot"] is True and csc["allowPrivilegeEscalation"] is False
+        assert csc["capabilities"] == {"drop": ["ALL"]} and "privileged" not in csc
+        assert pod.spec.security_context["fsGroup"] == 100
+    # an operator's own hardening is kept
+    assert csc["readOnlyRootFilesystem"] is True
+
+
 async def test_an_image_without_a_container_image_is_refused_before_anything_is_reserved():
     spawner = make_spawner()
     spawner.user_options = {"group": "research", "instance_type": "cpu-small", "image": "local-only"}
