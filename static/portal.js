@@ -16,3 +16,21 @@ document.addEventListener("click", function (ev) {
   var btn = ev.target.closest ? ev.target.closest("button[data-confirm]") : null;
   if (btn && !window.confirm(btn.getAttribute("data-confirm"))) ev.preventDefault();
 });
+// The profile menu also opens on hover (pointer devices). Clicking and the keyboard
+// (Enter/Space, arrow keys, Escape) work as before: it stays a Bootstrap dropdown.
+(function () {
+  "use strict";
+  var item = document.getElementById("hf-profile-menu");
+  var toggle = item && item.querySelector("[data-bs-toggle=dropdown]");
+  if (!toggle || !window.bootstrap || !window.matchMedia("(hover: hover)").matches) return;
+  var dropdown = window.bootstrap.Dropdown.getOrCreateInstance(toggle);
+  var closing = null;
+  item.addEventListener("mouseenter", function () {
+    clearTimeout(closing);
+    dropdown.show();
+  });
+  item.addEventListener("mouseleave", function () {
+    // a short grace period: the pointer crosses the gap between button and menu
+    closing = setTimeout(function () { dropdown.hide(); }, 250);
+  });
+})();

@@ -6,6 +6,7 @@ No tornado here: the handlers parse the request and call these functions.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from ...auth import otp
 from ...auth.passwords import rule_errors, set_password, verify_password
@@ -17,6 +18,14 @@ FULL_NAME_MAX = 64
 EMAIL_MAX = 254
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 FIELDS = ("full_name", "email")
+# bidirectional embeddings, overrides and isolates: they make a name display as something else
+_BIDI_CONTROLS = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C)}
+UNSAFE_NAME = "must not contain control or bidirectional-override characters"
+
+
+def _unsafe_characters(text: str) -> bool:
+    """Control characters (tabs and newlines included), line separators, or bidi controls."""
+    return any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") or ch in _BIDI_CONTROLS for ch in text)
 
 
 def get_profile(db_url: str, username: str) -> dict:
@@ -35,6 +44,8 @@ def validate_profile(data: dict) -> tuple[dict, dict]:
         name = data["full_name"]
         if not isinstance(name, str) or not 1 <= len(name.strip()) <= FULL_NAME_MAX:
             errors["full_name"] = f"must have 1 to {FULL_NAME_MAX} characters"
+        elif _unsafe_characters(name):
+            errors["full_name"] = UNSAFE_NAME
         else:
             changes["full_name"] = name.strip()
     if "email" in data:

@@ -6,7 +6,7 @@ import functools
 from pathlib import Path
 
 from markdown_it import MarkdownIt
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from tornado import web
 
 from hub_ext import _data_path
@@ -14,6 +14,8 @@ from hub_ext import _data_path
 from ..base import PortalHandler
 
 PAGES = {"user-guide": "User guide", "rest-api": "REST API", "admin-guide": "Admin guide"}
+# the embedded default's address, as the Markdown sources write it; pages show the portal's own
+SOURCE_ADDRESS = "http://127.0.0.1:8000/hub/"
 
 
 @functools.lru_cache(maxsize=8)
@@ -28,7 +30,15 @@ class DocsHandler(PortalHandler):
     async def get(self, name):
         if name not in PAGES:
             raise web.HTTPError(404, f"No documentation page {name!r}")
-        await self.render_portal("portal/docs.html", title=PAGES[name], body=Markup(render_page(name)))
+        body = render_page(name).replace(SOURCE_ADDRESS, str(escape(self.hub_address())))
+        await self.render_portal("portal/docs.html", title=PAGES[name], body=Markup(body))
+
+    def hub_address(self) -> str:
+        """The hub's address as the reader reaches it: the configured public URL, else this request's."""
+        public = self.settings.get("public_url")  # JupyterHub.public_url, parsed
+        if public:
+            return f"{public.scheme}://{public.netloc}{self.hub.base_url}"
+        return f"{self.request.protocol}://{self.request.host}{self.hub.base_url}"
 
 
 handlers = [(r"/portal/docs/([a-z-]+)", DocsHandler)]

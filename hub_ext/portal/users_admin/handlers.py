@@ -93,13 +93,13 @@ class UsersAdminPage(PortalHandler):
 
     async def _reset_2fa(self, user):
         accounts.reset_2fa(self.db_url, user.name)
-        self._record(user, "2fa_reset", f"Two-factor authentication of {user.name} reset")
+        self._record(user, "2FA reset", f"Two-factor authentication of {user.name} reset")
         await self._show(notice=f"{user.name}: 2FA reset.")
 
     async def _reset_password(self, user):
         password = await asyncio.to_thread(accounts.reset_password, self.db_url, user.name)
         end_other_sessions(self.db, user.orm_user, None)
-        self._record(user, "password_reset", f"Password of {user.name} reset to a temporary one")
+        self._record(user, "password reset", f"Password of {user.name} reset to a temporary one")
         await self._show(reset={"username": user.name, "password": password})
 
     def _group_argument(self) -> str | None:
@@ -112,7 +112,7 @@ class UsersAdminPage(PortalHandler):
             return await self._show({"group": "no such group"})
         if not users.join_group(self.db, user.orm_user, group):
             return await self._show({"group": f"{user.name} is already a member of {group}"})
-        self._record(user, "group_added", f"{user.name} added to group {group}", group)
+        self._record(user, "added to group", f"{user.name} added to group {group}", group)
         await self._show(notice=f"{user.name}: added to {group}.")
 
     async def _remove_group(self, user):
@@ -123,7 +123,7 @@ class UsersAdminPage(PortalHandler):
             users.leave_group(self.db, user.orm_user, group)
         except ValueError as exc:
             return await self._show({"group": str(exc)})
-        self._record(user, "group_removed", f"{user.name} removed from group {group}", group)
+        self._record(user, "removed from group", f"{user.name} removed from group {group}", group)
         await self._show(notice=f"{user.name}: removed from {group}.")
 
     def _not_self(self, user, what: str) -> dict:
@@ -131,7 +131,7 @@ class UsersAdminPage(PortalHandler):
 
     async def _make_admin(self, user):
         users.set_admin(self.db, user.orm_user, True)
-        self._record(user, "admin_granted", f"{user.name} made an administrator")
+        self._record(user, "made admin", f"{user.name} made an administrator")
         await self._show(notice=f"{user.name}: now an administrator.")
 
     async def _remove_admin(self, user):
@@ -141,7 +141,7 @@ class UsersAdminPage(PortalHandler):
         if errors:
             return await self._show(errors)
         users.set_admin(self.db, user.orm_user, False)
-        self._record(user, "admin_revoked", f"{user.name} no longer an administrator")
+        self._record(user, "admin removed", f"{user.name} no longer an administrator")
         await self._show(notice=f"{user.name}: no longer an administrator.")
 
     async def _disable(self, user):
