@@ -66,6 +66,7 @@ class Hub:
         self.proc: subprocess.Popen | None = None
         self.log_path = self.data_dir / "hub.log"
         self._token = ""
+        self.run_as: tuple[int, int] | None = None  # (uid, gid) to start the hub as, from a root caller
 
     # -- process -------------------------------------------------------------
     def env(self) -> dict:
@@ -90,11 +91,12 @@ class Hub:
 
     def launch(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        user = {"user": self.run_as[0], "group": self.run_as[1], "extra_groups": []} if self.run_as else {}
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 [str(BIN / "jupyterhub"), "-f", str(self.config)],
                 cwd=self.data_dir, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True,
+                start_new_session=True, **user,
             )
 
     def wait_ready(self, timeout: float = 120) -> "Hub":

@@ -33,6 +33,13 @@ def need(condition: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
+@pytest.fixture(autouse=True, name="cleanup_after")
+def no_mockhub_cleanup():
+    """Replaces JupyterHub's async MockHub clean-up in folders that drive a real hub (import it
+    into their conftest): Playwright's sync API cannot share the thread with pytest-asyncio's runner."""
+    yield
+
+
 def proxy_command() -> str | None:
     local = REPO / "node_modules" / ".bin" / "configurable-http-proxy"
     if local.exists():

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from support import RealHub, need, proxy_command
+from support import RealHub, need, no_mockhub_cleanup, proxy_command  # noqa: F401  (the fixture)
 
 CATALOG = textwrap.dedent("""
     catalog:
@@ -38,10 +38,3 @@ def portal_hub(tmp_path_factory):
     hub.start()
     yield hub
     hub.stop()
-
-
-@pytest.fixture(autouse=True)
-def cleanup_after():
-    """Replace JupyterHub's async MockHub clean-up: browser tests drive a real hub, and
-    Playwright's sync API cannot share the thread with pytest-asyncio's runner."""
-    yield

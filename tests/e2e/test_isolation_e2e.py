@@ -16,8 +16,8 @@ import yaml
 
 from hub_ext.ledger import Ledger
 from support import (
-    ACCOUNT_PREFIX, REPO, RealHub, need, proxy_command, run_in_server, stop_leftover_servers, wait_for_server,
-    wait_for_stopped,
+    ACCOUNT_PREFIX, REPO, RealHub, need, proxy_command, run_in_server, screenshot, stop_leftover_servers, ui_login,
+    wait_for_server, wait_for_stopped,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.isolation]
@@ -136,7 +136,7 @@ def test_cpu_bound_loop_gets_half_a_core(hub):
     assert not usage_file.exists()  # the workload's cgroup went with it
 
 
-def test_out_of_memory_is_reported_and_the_reservation_released(hub):
+def test_out_of_memory_is_reported_and_the_reservation_released(hub, page):
     carol = launch(hub, "carol")
     try:
         run_in_server(carol, "carol", "iso", "b = bytearray(2 * 2**30)\nfor i in range(0, len(b), 4096): b[i] = 1",
@@ -147,6 +147,9 @@ def test_out_of_memory_is_reported_and_the_reservation_released(hub):
     expected = "Out of memory (limit 512 MiB)"
     events = carol.api("GET", "/portal/me/activities").json()
     assert any(expected in e["message"] and e["status"] == "error" for e in events["activities"]), events
-    page = carol.get(carol.url("/hub/portal/notebooks")).text
-    assert expected in page
+    assert expected in carol.get(carol.url("/hub/portal/notebooks")).text
     assert Ledger(hub.portal_db_url).reservations(group="iso") == []
+    ui_login(page, hub, "carol", PASSWORD)
+    page.goto(hub.base_url + "/hub/portal/notebooks")
+    assert expected in page.locator("tr[data-server=iso] .hf-outcome").inner_text()
+    screenshot(page, "notebooks-out-of-memory")
