@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import re
 from typing import Annotated, Any, Literal
 
@@ -34,6 +35,23 @@ _MEMORY_SUFFIXES = {
 _QUANTITY = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*$")
 _DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
+# Sanity bounds: larger values are typing mistakes (or 1e999), never a real machine or quota.
+MAX_CPU = 1_000_000  # cores
+MAX_MEMORY = 2**60  # bytes (1 EiB)
+MAX_COUNT = 1_000_000  # GPUs, sessions, deployments
+MAX_DURATION = 366 * 86400  # seconds
+
+
+def _bounded(number: float, high: float, what: str) -> float:
+    """Refuse NaN, infinities and absurd amounts (the field is named by the caller)."""
+    if not math.isfinite(number):
+        raise ValueError("must be a finite number")
+    if number < 0:
+        raise ValueError("must not be negative")
+    if number > high:
+        raise ValueError(f"must be at most {high:g} {what}")
+    return number
+
 
 def parse_cpu(value: Any) -> float:
     """Parse a CPU quantity into cores: ``2`` → 2.0, ``500m`` → 0.5."""
@@ -46,9 +64,7 @@ def parse_cpu(value: Any) -> float:
         if not m or m.group(2) not in ("", "m"):
             raise ValueError(f"invalid CPU quantity {value!r} (use e.g. 2, 0.5 or 500m)")
         cores = float(m.group(1)) / (1000 if m.group(2) == "m" else 1)
-    if cores < 0:
-        raise ValueError("must not be negative")
-    return cores
+    return _bounded(cores, MAX_CPU, "cores")
 
 
 def parse_memory(value: Any) -> int:
@@ -64,9 +80,7 @@ def parse_memory(value: Any) -> int:
                 f"invalid memory quantity {value!r} (use e.g. 4Gi, 512Mi or 4G)"
             )
         number, factor = float(m.group(1)), _MEMORY_SUFFIXES[m.group(2)]
-    if number < 0:
-        raise ValueError("must not be negative")
-    return int(number * factor)
+    return int(_bounded(number * factor, MAX_MEMORY, "bytes (1 EiB)"))
 
 
 def parse_duration(value: Any) -> int:
@@ -74,12 +88,13 @@ def parse_duration(value: Any) -> int:
     if isinstance(value, bool):
         raise ValueError("expected a duration such as 3600, 30m, 2h or 1d")
     if isinstance(value, (int, float)):
-        seconds = int(value)
+        number = float(value)
     else:
         m = _QUANTITY.match(str(value))
         if not m or m.group(2) not in _DURATION_UNITS:
             raise ValueError(f"invalid duration {value!r} (use e.g. 3600, 30m, 2h or 1d)")
-        seconds = int(float(m.group(1)) * _DURATION_UNITS[m.group(2)])
+        number = float(m.group(1)) * _DURATION_UNITS[m.group(2)]
+    seconds = int(_bounded(number, MAX_DURATION, "seconds (366 days)"))
     if seconds <= 0:
         raise ValueError("must be positive")
     return seconds
@@ -114,6 +129,7 @@ def format_amount(resource: str, value: float | int | None) -> str:
 Cpu = Annotated[float, BeforeValidator(parse_cpu)]
 Memory = Annotated[int, BeforeValidator(parse_memory)]
 Duration = Annotated[int, BeforeValidator(parse_duration)]
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
 Slug = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
 
 
@@ -129,7 +145,7 @@ class InstanceType(_Model):
     description: str = ""
     cpu: Cpu = 1.0
     memory: Memory = 2**30
-    gpu: int = Field(default=0, ge=0)
+    gpu: Count = 0
     node_selector: dict[str, str] = {}
     tolerations: list[dict[str, Any]] = []
 
@@ -204,8 +220,8 @@ class Quota(_Model):
 
     cpu: Cpu | None = None
     memory: Memory | None = None
-    gpu: int | None = Field(default=None, ge=0)
-    sessions: int | None = Field(default=None, ge=0)
+    gpu: Count | None = None
+    sessions: Count | None = None
 
     def limit(self, resource: str) -> float | None:
         return getattr(self, resource)
@@ -224,7 +240,7 @@ class GroupPolicy(_Model):
     default_instance_type: str | None = None
     job_default_timeout: Duration = 86400
     deployments_enabled: bool = False
-    deployments_max: int | None = Field(default=None, ge=0)
+    deployments_max: Count | None = None
 
     @field_validator("instance_types", "images")
     @classmethod
@@ -307,6 +323,30 @@ def parse_policy(data: Any, catalog: Catalog | None = None) -> GroupPolicy:
     if catalog is not None:
         policy.check_against(catalog)
     return policy
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch: objects merge key by key, ``null`` removes, anything else replaces."""
+    if not isinstance(patch, dict):
+        return patch
+    merged = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = merge_patch(merged.get(key), value)
+    return merged
+
+
+def merge_policy(current: GroupPolicy, patch: Any, catalog: Catalog | None = None) -> GroupPolicy:
+    """``current`` with a partial change applied (what PATCH does): fields not in ``patch`` are kept.
+
+    A ``null`` resets a field to its default (for a quota value: unlimited).
+    The result is validated like a full policy, naming each bad field.
+    """
+    if not isinstance(patch, dict):
+        raise PolicyError({"body": "a policy change must be a JSON object"})
+    return parse_policy(merge_patch(current.model_dump(mode="json"), patch), catalog)
 
 
 def parse_catalog(data: Any) -> Catalog:

@@ -11,7 +11,12 @@ from tornado import web
 from .. import scopes  # noqa: F401  (defines the custom scopes before any needs_scope)
 from ..groups import find_group, is_group_admin
 from ..ledger import Ledger
+from . import ids
 from .nav import build_nav
+
+
+def _not_json(constant: str):
+    raise ValueError(f"{constant} is not JSON")
 
 
 class _PortalMixin:
@@ -49,6 +54,13 @@ class _PortalMixin:
             raise web.HTTPError(404, f"No such group: {group_name}")
         return group
 
+    def parse_id(self, value, field: str, column, status: int = 400, optional: bool = False) -> int | None:
+        """An id from a path (pass 404), a form or a query (:mod:`.ids`); refused naming ``field``."""
+        try:
+            return (ids.optional_id if optional else ids.parse_id)(value, field, column)
+        except ids.BadId as exc:
+            raise web.HTTPError(status, str(exc)) from None
+
     def require_group_admin(self, group):
         if not is_group_admin(self.current_user.orm_user, group):
             raise web.HTTPError(403, f"Only admins of group {group.name} may do this")
@@ -68,7 +80,7 @@ class PortalAPIHandler(_PortalMixin, APIHandler):
     def json_body(self) -> dict:
         """The JSON object in the body, or 400 naming the problem."""
         try:
-            data = json.loads(self.request.body or b"{}")
+            data = json.loads(self.request.body or b"{}", parse_constant=_not_json)
         except ValueError as exc:
             raise web.HTTPError(400, f"body: invalid JSON ({exc})") from None
         if not isinstance(data, dict):
@@ -80,8 +92,9 @@ class PortalAPIHandler(_PortalMixin, APIHandler):
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
         message = "; ".join(f"{k}: {v}" for k, v in errors.items())
-        self.finish(json.dumps({"status": status, "message": message, "errors": errors}))
+        self.finish(json.dumps({"status": status, "message": message, "errors": errors}, allow_nan=False))
 
     def write_json(self, data) -> None:
+        """Strict JSON only: NaN or Infinity (not JSON) is a bug to fix where it came from."""
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(data, default=str))
+        self.finish(json.dumps(data, default=str, allow_nan=False))

@@ -13,6 +13,8 @@ from traitlets import Float, Int
 from traitlets.config import Configurable
 
 from ... import activity
+from ...store.models_portal import Activity
+from .. import ids
 from ..preferences.prefs import format_time
 
 
@@ -65,17 +67,12 @@ def group_feed(db_url: str, group: str, zone: ZoneInfo, limit: int, before_id: i
 
 
 def parse_paging(limit: str | None, before: str | None, max_limit: int = 200) -> tuple[int | None, int | None, dict]:
-    """``limit`` and ``before`` query arguments; errors name the field."""
+    """``limit`` and ``before`` query arguments (ids parsed as every id is); errors name the field."""
     errors, values = {}, []
-    for name, text, low in (("limit", limit, 1), ("before", before, 1)):
-        if text in (None, ""):
-            values.append(None)
-            continue
+    for name, text, column, high in (("limit", limit, None, max_limit), ("before", before, Activity.id, None)):
         try:
-            value = int(text)
-        except ValueError:
-            value = None
-        if value is None or value < low or (name == "limit" and value > max_limit):
-            errors[name] = f"must be a whole number from {low}" + (f" to {max_limit}" if name == "limit" else "")
-        values.append(value)
+            values.append(ids.optional_id(text, name, column, high=high))
+        except ids.BadId as exc:
+            errors.update(exc.errors)
+            values.append(None)
     return values[0], values[1], errors

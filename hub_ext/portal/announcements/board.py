@@ -120,7 +120,7 @@ def validate(data: dict, known_groups: list[str], zone: ZoneInfo, before: Announ
         else:
             out["body"] = data["body"]
     if "severity" in data:
-        if data["severity"] not in SEVERITIES:
+        if not isinstance(data["severity"], str) or data["severity"] not in SEVERITIES:
             errors["severity"] = "one of info, warning, critical"
         else:
             out["severity"] = data["severity"]
@@ -140,7 +140,7 @@ def validate(data: dict, known_groups: list[str], zone: ZoneInfo, before: Announ
         if name in data:
             try:
                 out[name] = _when(data[name], zone)
-            except ValueError:
+            except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 moved out of range by the zone
                 errors[name] = "an ISO date and time, e.g. 2030-06-01T09:00"
     if "published" in data:
         if not isinstance(data["published"], bool):

@@ -7,11 +7,15 @@ from jupyterhub.scopes import needs_scope
 from tornado import web
 
 from ...scopes import READ, WRITE
+from ...store.models_portal import Announcement
 from ..base import PortalAPIHandler, PortalHandler
 from ..home.panels import HomePanel, register_panel
 from ..nav import Banner, MenuEntry, register_banner, register_menu
 from ..preferences.prefs import format_time, user_zone
 from . import board
+
+
+ACTIONS = ("create", "update", "publish", "unpublish", "delete")
 
 
 class _AnnouncementsMixin:
@@ -30,6 +34,9 @@ class _AnnouncementsMixin:
     def require_admin(self):
         if not self.current_user.admin:
             raise web.HTTPError(403, "Only administrators manage announcements")
+
+    def path_id(self, ident: str) -> int:
+        return self.parse_id(ident, "id", Announcement.id, status=404)
 
 
 def _form_data(handler) -> dict:
@@ -67,8 +74,10 @@ class AnnouncementsPageHandler(_AnnouncementsMixin, PortalHandler):
     async def post(self):
         self.require_admin()
         action = self.get_body_argument("action", "")
+        if action not in ACTIONS:
+            raise web.HTTPError(400, "action: one of " + ", ".join(ACTIONS))
+        ident = None if action == "create" else self.parse_id(self.get_body_argument("id", ""), "id", Announcement.id)
         try:
-            ident = int(self.get_body_argument("id", "0") or 0)
             if action == "create":
                 board.create(self.db_url, _form_data(self), self.current_user.name, self.known_groups(),
                              self.zone(), link=self.page_link())
@@ -78,17 +87,13 @@ class AnnouncementsPageHandler(_AnnouncementsMixin, PortalHandler):
             elif action in ("publish", "unpublish"):
                 board.update(self.db_url, ident, {"published": action == "publish"}, self.known_groups(),
                              self.zone(), link=self.page_link())
-            elif action == "delete":
-                board.remove(self.db_url, ident)
             else:
-                raise web.HTTPError(400, "action: one of create, update, publish, unpublish, delete")
+                board.remove(self.db_url, ident)
         except board.AnnouncementError as exc:
             form = {k: self.get_body_argument(k, "") for k in
                     ("action", "id", "title", "body", "severity", "audience", "starts", "expires", "published")}
             form["groups"] = self.get_body_arguments("groups")
             return await self._render(exc.errors, form, status=400)
-        except ValueError:
-            raise web.HTTPError(400, "id: not a number") from None
         except board.NoSuchAnnouncement:
             raise web.HTTPError(404, "No such announcement") from None
         self.redirect(self.page_link())
@@ -133,14 +138,14 @@ class AnnouncementAPIHandler(_AnnouncementsMixin, PortalAPIHandler):
 
     @needs_scope(READ)
     def get(self, ident):
-        self.write_json(self._visible(int(ident)).as_json())
+        self.write_json(self._visible(self.path_id(ident)).as_json())
 
     @needs_scope(WRITE)
     def put(self, ident):
-        self._visible(int(ident))
+        ident = self._visible(self.path_id(ident)).id
         self.require_admin()
         try:
-            view = board.update(self.db_url, int(ident), self.json_body(), self.known_groups(), self.zone(),
+            view = board.update(self.db_url, ident, self.json_body(), self.known_groups(), self.zone(),
                                 link=self.page_link())
         except board.AnnouncementError as exc:
             return self.field_error(exc.errors)
@@ -148,9 +153,9 @@ class AnnouncementAPIHandler(_AnnouncementsMixin, PortalAPIHandler):
 
     @needs_scope(WRITE)
     def delete(self, ident):
-        self._visible(int(ident))
+        ident = self._visible(self.path_id(ident)).id
         self.require_admin()
-        board.remove(self.db_url, int(ident))
+        board.remove(self.db_url, ident)
         self.set_status(204)
         self.finish()
 
@@ -160,11 +165,12 @@ class DismissAPIHandler(_AnnouncementsMixin, PortalAPIHandler):
 
     @needs_scope(WRITE)
     def post(self, ident):
+        ident = self.path_id(ident)
         try:
-            board.dismiss(self.db_url, self.current_user.name, int(ident), self.group_names())
+            board.dismiss(self.db_url, self.current_user.name, ident, self.group_names())
         except board.NoSuchAnnouncement:
             raise web.HTTPError(404, "No such announcement") from None
-        self.write_json({"dismissed": int(ident)})
+        self.write_json({"dismissed": ident})
 
 
 def announcement_banners(orm_user, nav, db_url) -> list[Banner]:

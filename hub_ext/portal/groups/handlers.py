@@ -6,43 +6,58 @@ from jupyterhub.scopes import needs_scope
 from tornado import web
 
 from ...groups import group_policy
-from ...policy import PolicyError, format_amount, parse_policy, properties_with, RESOURCES
+from ...policy import (
+    RESOURCE_LABELS, RESOURCES, GroupPolicy, PolicyError, format_amount, merge_policy, parse_policy,
+    properties_with,
+)
 from ...scopes import READ
 from ..base import PortalAPIHandler, PortalHandler
+from .settings_form import form_patch, form_values
+
+
+def store_policy(handler, group, policy: GroupPolicy) -> None:
+    group.properties = properties_with(group.properties, policy)
+    handler.db.commit()
+    handler.log.info("Policy of group %s changed by %s", group.name, handler.current_user.name)
 
 
 class PolicyAPIHandler(PortalAPIHandler):
-    """GET (members) / PUT (hub admins) /hub/api/portal/groups/{group}/policy."""
+    """GET (members); PUT, a full replace, and PATCH, a merge (hub admins): /hub/api/portal/groups/{group}/policy."""
 
     @needs_scope(READ)
     def get(self, group_name):
         group = self.visible_group(group_name)
         self.write_json({"group": group.name, "policy": group_policy(group).model_dump(mode="json")})
 
-    @needs_scope("admin:groups")
-    def put(self, group_name):
+    def _change(self, group_name, parse) -> None:
         group = self.visible_group(group_name)
         data = self.json_body()
         try:
-            policy = parse_policy(data.get("policy", data), self.catalog)
+            policy = parse(group, data.get("policy", data))
         except PolicyError as exc:
             return self.field_error(exc.errors)
-        group.properties = properties_with(group.properties, policy)
-        self.db.commit()
-        self.log.info("Policy of group %s changed by %s", group.name, self.current_user.name)
+        store_policy(self, group, policy)
         self.write_json({"group": group.name, "policy": policy.model_dump(mode="json")})
+
+    @needs_scope("admin:groups")
+    def put(self, group_name):
+        """Replace the whole policy: a field left out gets its default."""
+        self._change(group_name, lambda group, doc: parse_policy(doc, self.catalog))
+
+    @needs_scope("admin:groups")
+    def patch(self, group_name):
+        """Change only the fields sent (JSON merge patch; ``null`` resets a field to its default)."""
+        self._change(group_name, lambda group, doc: merge_policy(group_policy(group), doc, self.catalog))
 
 
 class GroupSettingsHandler(PortalHandler):
-    """GET /hub/portal/group-settings: the current group's policy, for its admins."""
+    """GET /hub/portal/group-settings: the current group's policy, for its admins.
 
-    @web.authenticated
-    async def get(self):
-        nav = self.nav()
-        if not nav.group:
-            raise web.HTTPError(404, "No group available")
-        group = self.visible_group(nav.group)
-        self.require_group_admin(group)
+    Hub admins also get an edit form; its POST is applied as a merge (like
+    PATCH), so the fields the form does not show are kept.
+    """
+
+    async def _render(self, group, errors=None, form=None, saved=False):
         policy = group_policy(group)
         await self.render_portal(
             "portal/group_settings.html",
@@ -53,7 +68,32 @@ class GroupSettingsHandler(PortalHandler):
             ],
             instance_types=policy.allowed_instance_types(self.catalog),
             images=policy.allowed_images(self.catalog),
+            edit=self.current_user.admin, settings_group=group.name, errors=errors or {},
+            form=form or form_values(policy), saved=saved, resources=RESOURCES, labels=RESOURCE_LABELS,
         )
+
+    @web.authenticated
+    async def get(self):
+        nav = self.nav()
+        if not nav.group:
+            raise web.HTTPError(404, "No group available")
+        group = self.visible_group(nav.group)
+        self.require_group_admin(group)
+        await self._render(group, saved=self.get_query_argument("saved", "") == "1")
+
+    @web.authenticated
+    async def post(self):
+        group = self.visible_group(self.get_body_argument("group", ""))
+        if not self.current_user.admin:
+            raise web.HTTPError(403, "Only hub administrators change a group's policy")
+        form = {k: self.get_body_argument(k) for k in self.request.body_arguments if k not in ("_xsrf", "group")}
+        try:
+            policy = merge_policy(group_policy(group), form_patch(form), self.catalog)
+        except PolicyError as exc:
+            self.set_status(400)
+            return await self._render(group, exc.errors, {**form_values(group_policy(group)), **form})
+        store_policy(self, group, policy)
+        self.redirect(self.hub.base_url + "portal/group-settings?saved=1")
 
 
 handlers = [

@@ -12,6 +12,7 @@ import asyncio
 from tornado import web
 
 from ... import context
+from ...store.models_accounts import Invitation
 from ..base import PortalHandler
 from ..home.panels import HomePanel, register_panel
 from ..users_admin import users
@@ -62,7 +63,7 @@ class RevokeInvitation(PortalHandler):
 
     @web.authenticated
     def post(self, invitation_id):
-        invitation = invites.get(self.db_url, int(invitation_id))
+        invitation = invites.get(self.db_url, self.parse_id(invitation_id, "id", Invitation.id, status=404))
         if invitation is None:
             raise web.HTTPError(404, "No such invitation")
         self.require_group_admin(self.visible_group(invitation["group"]))

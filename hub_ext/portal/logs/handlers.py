@@ -18,7 +18,7 @@ class LogsHandler(PortalHandler):
         user = self.current_user
         _, before, errors = parse_paging(None, self.get_argument("before", None))
         if errors:
-            raise web.HTTPError(400, "before: must be a whole number")
+            raise web.HTTPError(400, f"before: {errors['before']}")
         try:
             q = query_for(user.name, user.admin, self.get_argument("user", None), self.get_argument("group", ""),
                           self.get_argument("errors", "") in ("1", "on", "true"), before)
