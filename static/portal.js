@@ -25,12 +25,24 @@ document.addEventListener("click", function (ev) {
   if (!toggle || !window.bootstrap || !window.matchMedia("(hover: hover)").matches) return;
   var dropdown = window.bootstrap.Dropdown.getOrCreateInstance(toggle);
   var closing = null;
+  var openedByHover = false;
   item.addEventListener("mouseenter", function () {
     clearTimeout(closing);
-    dropdown.show();
+    if (!item.querySelector(".dropdown-menu.show")) {
+      dropdown.show();
+      openedByHover = true;
+    }
   });
   item.addEventListener("mouseleave", function () {
     // a short grace period: the pointer crosses the gap between button and menu
-    closing = setTimeout(function () { dropdown.hide(); }, 250);
+    closing = setTimeout(function () { dropdown.hide(); openedByHover = false; }, 250);
   });
+  // the click that follows a hover must not close what the hover just opened
+  window.addEventListener("click", function (ev) {
+    if (openedByHover && ev.target.closest && toggle.contains(ev.target)) {
+      openedByHover = false;
+      // Bootstrap toggles from a capturing listener on the document: stop the click before it
+      ev.stopPropagation();
+    }
+  }, true);
 })();
