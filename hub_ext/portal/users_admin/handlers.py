@@ -24,6 +24,11 @@ class UsersAdminPage(PortalHandler):
     def local(self) -> bool:
         return bool(getattr(self.authenticator, "local_accounts", False))
 
+    @property
+    def idp_groups(self) -> bool:
+        """Group membership comes from the identity provider at each login (OAuth mode)."""
+        return bool(getattr(self.authenticator, "manage_groups", False))
+
     async def _show(self, errors=None, created=None, notice="", reset=None):
         if errors:
             self.set_status(400)
@@ -34,6 +39,7 @@ class UsersAdminPage(PortalHandler):
             "portal/users_admin.html", users=users.listing(self.db, self.db_url),
             groups=users.groups_with_admins(self.db), errors=errors or {}, created=created,
             notice=notice, local=self.local, reset=reset, me=self.current_user.name,
+            idp_groups=self.idp_groups,
             require_2fa=account_settings.require_2fa(self.db_url, default_2fa) if self.local else False,
         )
 
@@ -103,6 +109,8 @@ class UsersAdminPage(PortalHandler):
         await self._show(reset={"username": user.name, "password": password})
 
     def _group_argument(self) -> str | None:
+        if self.idp_groups:
+            raise web.HTTPError(403, "Group membership is managed by the identity provider")
         group = self.get_body_argument("group", "")
         return group if users.find_group(self.db, group) is not None else None
 
