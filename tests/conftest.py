@@ -26,16 +26,11 @@ os.environ["HUBFRONT_ACCOUNT_PREFIX"] = ACCOUNT_PREFIX  # for the real hubs the 
 
 
 @pytest.fixture(scope="session", autouse=True)
-def workload_accounts(tmp_path_factory):
-    """Let workload accounts pass through pytest's temp tree (made 0700) to test hubs' data dirs,
-    and remove the accounts the tests made."""
-    if os.geteuid() != 0:
-        yield
-        return
-    base = tmp_path_factory.getbasetemp()
-    for directory in (base.parent, base):
-        directory.chmod(directory.stat().st_mode | 0o011)
+def workload_accounts():
+    """Remove the OS accounts the tests' hubs made (as root)."""
     yield
+    if os.geteuid() != 0:
+        return
     from hub_ext.isolation.accounts import remove_accounts
 
     remove_accounts(ACCOUNT_PREFIX)

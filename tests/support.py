@@ -25,6 +25,19 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 ACCOUNT_PREFIX = "hftest-"
 
 
+def let_workloads_pass(path: Path) -> None:
+    """Workload accounts must pass through to a test hub's data dir, but pytest keeps its temp
+    tree root-only (0700): give the directories above ``path`` inside the temp dir search permission."""
+    import tempfile
+
+    if os.geteuid() != 0:
+        return
+    tmp = Path(tempfile.gettempdir()).resolve()
+    for directory in [*reversed(Path(path).resolve().parents), Path(path).resolve()]:
+        if tmp in directory.parents and directory.is_dir() and not directory.stat().st_mode & 0o001:
+            directory.chmod(directory.stat().st_mode | 0o011)
+
+
 def need(condition: bool, reason: str) -> None:
     if condition:
         return
@@ -84,6 +97,7 @@ class RealHub(Hub):
         return env
 
     def start(self, timeout: float = 90) -> "RealHub":
+        let_workloads_pass(self.data_dir.parent)
         return super().start(timeout)
 
     def kill(self) -> None:

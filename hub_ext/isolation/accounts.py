@@ -107,14 +107,18 @@ class Accounts:
 
 
 def remove_accounts(prefix: str) -> list[str]:
-    """Delete every workload account and Unix group made under ``prefix`` (tests, benchmarks)."""
+    """Delete the workload accounts and Unix groups made under ``prefix`` (tests, benchmarks).
+
+    Best effort: an account still running processes is left in place.
+    """
+    users = [e.pw_name for e in pwd.getpwall() if e.pw_name.startswith(prefix) and e.pw_gecos == COMMENT]
+    groups = [g.gr_name for g in grp.getgrall()
+              if g.gr_name.startswith(prefix + "g-") or g.gr_name == primary_group_name(prefix)]
     removed = []
-    for entry in pwd.getpwall():
-        if entry.pw_name.startswith(prefix) and entry.pw_gecos == COMMENT:
-            _run(["userdel", entry.pw_name])
-            removed.append(entry.pw_name)
-    for group in grp.getgrall():
-        if group.gr_name.startswith(prefix + "g-") or group.gr_name == primary_group_name(prefix):
-            _run(["groupdel", group.gr_name])
-            removed.append(group.gr_name)
+    for command, name in [("userdel", u) for u in users] + [("groupdel", g) for g in groups]:
+        try:
+            _run([command, name])
+        except IsolationError:
+            continue
+        removed.append(name)
     return removed

@@ -31,7 +31,6 @@ def hub(tmp_path_factory):
     need(proxy_command() is not None, "configurable-http-proxy is not installed (run `make test`)")
     need(os.geteuid() == 0, "workload isolation needs a hub running as root (CI runs the suite as root)")
     work = tmp_path_factory.mktemp("isolation-e2e")
-    work.chmod(0o711)
     catalog = yaml.safe_load((REPO / "config" / "hubfront.yaml").read_text())
     catalog["catalog"]["instance_types"].append(
         {"name": "tiny", "display_name": "Tiny", "cpu": "500m", "memory": "512Mi"})

@@ -10,7 +10,7 @@ from traitlets.config import Config
 from hub_ext.configure import configure
 from hub_ext.isolation import Isolation
 from hub_ext.settings import Hubfront
-from support import ACCOUNT_PREFIX, need, proxy_command, xsrf_of
+from support import ACCOUNT_PREFIX, let_workloads_pass, need, proxy_command, xsrf_of
 
 
 @pytest.fixture(scope="module")
@@ -18,6 +18,7 @@ async def app(request, tmp_path_factory):
     """A MockHub (real proxy, in-process hub) running Hubfront's authenticator and portal."""
     need(proxy_command() is not None, "configurable-http-proxy is not installed (run `make test`)")
     data = tmp_path_factory.mktemp("hubfront")
+    let_workloads_pass(data)
     cfg = Config()
     configure(cfg)
     cfg.JupyterHub.spawner_class = getattr(request.module, "spawner_class", "jupyterhub.tests.mocking.MockSpawner")

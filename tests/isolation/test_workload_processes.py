@@ -19,7 +19,7 @@ import pytest
 
 from hub_ext.isolation import Isolation
 from hub_ext.isolation.accounts import COMMENT
-from support import ACCOUNT_PREFIX, need
+from support import ACCOUNT_PREFIX, let_workloads_pass, need
 
 pytestmark = pytest.mark.isolation
 
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.isolation
 @pytest.fixture
 def isolation(tmp_path):
     need(os.geteuid() == 0, "isolation needs root (CI runs the suite as root)")
-    tmp_path.chmod(0o711)  # accounts pass through to the homes below
+    let_workloads_pass(tmp_path)
     data = tmp_path / "data"
     data.mkdir()
     iso = Isolation(isolate="always", account_prefix=ACCOUNT_PREFIX, data_dir=str(data))
