@@ -98,6 +98,7 @@ class Isolation(SingletonConfigurable):
     _hierarchy: Hierarchy | None = None
     _cgroup_reason: str | None = None
     _problems: list[str] = []
+    _local = True  # False when no workload runs on this machine (KubeGroupSpawner: pods isolate them)
 
     # -- mode ------------------------------------------------------------
 
@@ -118,6 +119,8 @@ class Isolation(SingletonConfigurable):
         return self._hierarchy
 
     def status(self) -> IsolationStatus:
+        if not self._local:
+            return IsolationStatus(True, "Kubernetes pods")
         if not self.enabled:
             return IsolationStatus(False, "", [TURNED_OFF if self.isolate == "never" else NOT_ROOT])
         hierarchy = self.hierarchy
@@ -127,8 +130,14 @@ class Isolation(SingletonConfigurable):
                             "limits are not enforced")
         return IsolationStatus(True, hierarchy.describe() if hierarchy else "", warnings)
 
-    def startup(self, log, hub_python: list[str]) -> IsolationStatus:
-        """At hub start: protect the data dir, check workloads can reach what they need, report."""
+    def startup(self, log, hub_python: list[str], local: bool = True) -> IsolationStatus:
+        """At hub start: protect the data dir, check workloads can reach what they need, report.
+
+        ``local`` is False when the hub's workloads are not local processes (Kubernetes pods).
+        """
+        self._local = local
+        if not local:
+            return self.status()
         if self.isolate == "always" and os.geteuid() != 0:
             raise IsolationError("Isolation.isolate is 'always' but the hub does not run as root")
         if self.enabled:

@@ -59,7 +59,11 @@ def startup(app, hubfront) -> None:
             hubfront.db_url, hubfront.data_dir, admin, os.environ.get("HUBFRONT_ADMIN_PASSWORD")
         )
     seed_groups(app.db, hubfront.demo_groups(), log=app.log)
-    Isolation.instance(config=app.config).startup(app.log, [sys.prefix, sys.base_prefix, sys.executable])
+    from jupyterhub.spawner import LocalProcessSpawner
+
+    Isolation.instance(config=app.config).startup(
+        app.log, [sys.prefix, sys.base_prefix, sys.executable],
+        local=issubclass(app.spawner_class, LocalProcessSpawner))
     from spawner.mixin import reconcile_notebooks
     from ..ledger import Ledger
 

@@ -161,3 +161,6 @@ def test_modes(monkeypatch):
     assert "turned off" in never.status().warnings[0]
     with pytest.raises(IsolationError, match="does not run as root"):
         Isolation(isolate="always", data_dir="/nonexistent").startup(None, [])
+    # a hub whose notebooks are Kubernetes pods: the pods' securityContext isolates them, no banner
+    kube = Isolation(isolate="auto", data_dir="/nonexistent")
+    assert kube.startup(None, [], local=False).warnings == [] and kube.status().isolated
