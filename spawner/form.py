@@ -1,7 +1,8 @@
 """The spawn options form: the group's instance types and images.
 
 An instance type that does not fit the *remaining* quota is shown disabled
-with the ledger's reason. GPU images are offered with GPU instance types and
+with the ledger's reason, and one this machine cannot serve (a GPU type on a
+machine without GPUs) with that reason. GPU images are offered with GPU instance types and
 CPU images with CPU ones (the page's script filters the image list).
 """
 
@@ -16,11 +17,13 @@ _env = Environment(loader=FileSystemLoader(template_dir()), autoescape=select_au
 
 
 def render_options_form(
-    *, group: str, policy: GroupPolicy, catalog: Catalog, shortfalls: dict[str, list[str]], selected: dict
+    *, group: str, policy: GroupPolicy, catalog: Catalog, shortfalls: dict[str, list[str]], selected: dict,
+    unavailable: dict[str, str] | None = None,
 ) -> str:
     types = policy.allowed_instance_types(catalog)
     images = policy.allowed_images(catalog)
-    usable = [it for it in types if not shortfalls.get(it.name)]
+    unavailable = unavailable or {}
+    usable = [it for it in types if not shortfalls.get(it.name) and it.name not in unavailable]
     chosen = selected.get("instance_type")
     if chosen not in {it.name for it in usable}:
         default = policy.default_instance(catalog)
@@ -31,6 +34,7 @@ def render_options_form(
         instance_types=types,
         images=images,
         shortfalls=shortfalls,
+        unavailable=unavailable,
         chosen_type=chosen,
         chosen_image=selected.get("image"),
     )

@@ -20,3 +20,17 @@ def nvml_device_indices() -> tuple[int, ...]:
         return tuple(range(pynvml.nvmlDeviceGetCount()))
     finally:
         pynvml.nvmlShutdown()
+
+
+NO_GPU = "No GPU on this machine"
+
+
+def machine_reason(gpu: int, inventory) -> str:
+    """Why this machine cannot serve ``gpu`` GPUs ("" when it can, or when a scheduler decides)."""
+    if not gpu or inventory is None:
+        return ""
+    if not inventory:
+        return NO_GPU
+    if gpu > len(inventory):
+        return f"This machine has {len(inventory)} GPU{'s' if len(inventory) != 1 else ''}"
+    return ""

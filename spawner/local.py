@@ -83,6 +83,14 @@ class LocalGroupSpawner(GroupPolicy, LocalProcessSpawner):
     def home_dir(self) -> str:
         return self.home_dir_template.format(data_dir=self.hubfront.data_dir, username=self.user.name)
 
+    @classmethod
+    def machine_gpus(cls, config) -> list[int]:
+        for klass in cls.mro():
+            name = klass.__name__
+            if name in config and "gpu_devices" in config[name] and config[name]["gpu_devices"] is not None:
+                return list(config[name]["gpu_devices"])
+        return list(nvml_device_indices())
+
     def gpu_inventory(self) -> list[int]:
         if self.gpu_devices is not None:
             return list(self.gpu_devices)

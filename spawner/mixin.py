@@ -20,6 +20,7 @@ from hub_ext.ledger import Ledger, QuotaExceeded, Request
 from hub_ext.settings import Hubfront
 
 from .form import render_options_form
+from .gpus import machine_reason
 from .plan import LaunchPlan, LaunchRefused, resolve, server_name_for
 
 WORKLOAD_KIND = "notebook"
@@ -46,6 +47,11 @@ class GroupPolicy(Spawner):
 
     def gpu_inventory(self) -> list[int] | None:
         """GPU device indices this spawner may hand out (None: the scheduler does it)."""
+        return self.machine_gpus(self.config)
+
+    @classmethod
+    def machine_gpus(cls, config) -> list[int] | None:
+        """The GPUs launches can get, from config alone (the portal asks too); None: a scheduler decides."""
         return None
 
     @property
@@ -73,6 +79,11 @@ class GroupPolicy(Spawner):
     def options_from_query(self, query_data):
         return self.options_from_form(query_data)
 
+    def form_selection(self) -> dict:
+        """What the launch form shows selected: the last options, or those a link pre-fills."""
+        prefill = getattr(getattr(self, "handler", None), "launch_prefill", None) or {}
+        return {**dict(self.user_options or {}), **prefill}
+
     @default("options_form")
     def _options_form_default(self):
         return self.render_form
@@ -84,15 +95,18 @@ class GroupPolicy(Spawner):
             return "<p class='alert alert-warning'>This server name belongs to none of your groups.</p>"
         policy = policies[group]
         snapshot = await asyncio.to_thread(self.ledger.snapshot, group)
+        types = policy.allowed_instance_types(self.hubfront.catalog)
         check = {
             it.name: snapshot.shortfalls(
                 self.user.name, Request(cpu=it.cpu, memory=it.memory, gpu=it.gpu), policy.quota, policy.user_quota
             )
-            for it in policy.allowed_instance_types(self.hubfront.catalog)
+            for it in types
         }
+        inventory = self.gpu_inventory()
+        unavailable = {it.name: machine_reason(it.gpu, inventory) for it in types}
         return render_options_form(
             group=group, policy=policy, catalog=self.hubfront.catalog, shortfalls=check,
-            selected=dict(self.user_options or {}),
+            unavailable={k: v for k, v in unavailable.items() if v}, selected=self.form_selection(),
         )
 
     @default("apply_user_options")
@@ -137,6 +151,9 @@ class GroupPolicy(Spawner):
     async def start(self):
         plan = self.resolve_plan()
         it = plan.instance_type
+        unservable = machine_reason(it.gpu, self.gpu_inventory())
+        if unservable:
+            raise self._refuse(f"{it.title}: {unservable}", 400)
         request = Request(cpu=it.cpu, memory=it.memory, gpu=it.gpu)
         # Refuse an over-quota launch before preparing anything (building an image's
         # environment can take minutes); reserve() below still decides, atomically.

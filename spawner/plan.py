@@ -10,8 +10,11 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from typing import Any
 
-from hub_ext.policy import Catalog, GroupPolicy, Image, InstanceType
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from hub_ext.policy import Catalog, GroupPolicy, Image, InstanceType, field_errors
 
 _SERVER_NAME = re.compile(r"^[a-z][a-z0-9-]{0,29}$")
 
@@ -23,6 +26,35 @@ class LaunchRefused(Exception):
         super().__init__(message)
         self.message = message
         self.status = status
+
+
+_NAME = Field(default=None, max_length=255)
+
+
+class LaunchOptions(BaseModel):
+    """What a launch may ask for (API body, form, query); anything else is refused."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    group: str | None = _NAME
+    instance_type: str | None = _NAME
+    image: str | None = _NAME
+    profile: str | None = _NAME  # KubeSpawner's profile_list slug (Kubernetes only)
+
+
+def launch_options(raw: Any) -> dict:
+    """The validated options (``None`` and empty values dropped), or a 400 naming the field."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise LaunchRefused("options: expected a JSON object", 400)
+    try:
+        options = LaunchOptions.model_validate(raw)
+    except ValidationError as exc:
+        field, message = next(iter(field_errors(exc).items()))
+        raise LaunchRefused(f"{field}: {'unknown field' if message.startswith('Extra inputs') else message}",
+                            400) from None
+    return {k: v for k, v in options.model_dump().items() if v}
 
 
 def server_name_for(group: str) -> str:
@@ -68,7 +100,8 @@ def resolve(
     catalog: Catalog,
 ) -> LaunchPlan:
     """Check a launch against membership and the group policy; refuse with a reason."""
-    group = (options.get("group") or "").strip()
+    options = launch_options(options)
+    group = options.get("group", "")
     if not server_name:
         raise LaunchRefused(
             "Notebook servers are named after their group: launch one from the Notebooks page.", 400
@@ -85,7 +118,7 @@ def resolve(
         )
     policy = policies[group]
     allowed_types = policy.allowed_instance_types(catalog)
-    type_name = (options.get("instance_type") or "").strip()
+    type_name = options.get("instance_type", "")
     if type_name:
         instance_type = next((it for it in allowed_types if it.name == type_name), None)
         if instance_type is None:
@@ -95,7 +128,7 @@ def resolve(
         if instance_type is None:
             raise LaunchRefused(f"Group {group!r} has no instance type available")
     images = [im for im in policy.allowed_images(catalog) if im.supports(instance_type)]
-    image_name = (options.get("image") or "").strip()
+    image_name = options.get("image", "")
     if image_name:
         image = next((im for im in images if im.name == image_name), None)
         if image is None:

@@ -28,6 +28,7 @@ FEATURES = [
     "about",
     "preferences",
     "logs",
+    "launch",
 ]
 
 

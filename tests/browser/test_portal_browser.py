@@ -49,7 +49,7 @@ def test_quick_launch_opens_a_notebook(page, portal_hub):
     portal_hub.add_user("quinn", "Quinn-pass1", groups=["beta"])
     ui_login(page, portal_hub, "quinn", "Quinn-pass1")
     screenshot(page, "home-quick-launch")
-    page.click("a.hf-quick[data-image='pytorch']")
+    page.click("button.hf-quick[data-image='pytorch']")
     # the spawn-pending page shows progress, then JupyterLab opens
     page.wait_for_url(re.compile(r".*/user/quinn/beta/lab.*"), timeout=120_000)
     expect(page.locator("#jp-main-dock-panel")).to_be_visible(timeout=60_000)

@@ -12,12 +12,13 @@ import time
 from pathlib import Path
 
 import pytest
+import requests
 import yaml
 
 from hub_ext.ledger import Ledger
 from support import (
     ACCOUNT_PREFIX, REPO, RealHub, need, proxy_command, run_in_server, screenshot, stop_leftover_servers, ui_login,
-    wait_for_server, wait_for_stopped,
+    user_token, wait_for_server, wait_for_stopped,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.isolation]
@@ -113,9 +114,15 @@ print(json.dumps(result))
     assert result.pop("env") == []  # no HUBFRONT_ADMIN_PASSWORD, no proxy token
     assert result.pop("home") == "ok" and result.pop("env_dir") == "denied"
     assert result == {str(p): "denied" for p in [*targets, data]}
-    for session, user in ((alice, "alice"), (bob, "bob")):
-        session.api("DELETE", f"/users/{user}/servers/iso")
-        wait_for_stopped(session, user, "iso")
+    alice.api("DELETE", "/users/alice/servers/iso")
+    wait_for_stopped(alice, "alice", "iso")
+    # bob shuts his server down from JupyterLab (File > Shut Down): a clean exit, not an error
+    r = requests.post(f"{hub.base_url}/user/bob/iso/api/shutdown", timeout=30,
+                      headers={"Authorization": f"token {user_token(bob, 'bob')}"})
+    assert r.status_code in (200, 204), r.text
+    wait_for_stopped(bob, "bob", "iso", timeout=90)  # noticed at the hub's next poll
+    last = bob.api("GET", "/portal/me/activities").json()["activities"][0]
+    assert (last["action"], last["status"], last["message"]) == ("stopped", "info", "Notebook in iso stopped")
 
 
 def test_cpu_bound_loop_gets_half_a_core(hub):

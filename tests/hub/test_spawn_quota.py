@@ -3,6 +3,7 @@
 import asyncio
 import json
 import os
+import re
 import signal
 
 from conftest_helpers import login, make_user
@@ -116,10 +117,10 @@ async def test_form_disables_over_quota_types_and_refusal_shows_on_spawn_page(ap
     assert "CPU: used 0 + requested 2 &gt; limit 1 (group sq-f)" in r.text
 
 
-async def test_query_string_launch(app):
+async def test_form_launch(app):
     await make_user(app, "sq-gil", groups=["sq-g"])
     s = await login(app, "sq-gil")
-    r = await s.get("hub/spawn/sq-gil/sq-g?group=sq-g&instance_type=small&image=torch")
+    await s.post("hub/spawn/sq-gil/sq-g", data={"group": "sq-g", "instance_type": "small", "image": "torch"})
     await wait_ready(app, "sq-gil", "sq-g")
     assert (await server_env(app, "sq-gil", "sq-g"))["HUBFRONT_IMAGE"] == "torch"
     notebooks = await s.get("hub/portal/notebooks")
@@ -172,8 +173,8 @@ async def test_quick_launch_buttons(app):
                     policies={"sq-k": {"quota": {"cpu": 0.25}, "default_instance_type": "small"}})
     await make_user(app, "sq-lee", groups=["sq-l"], policies={"sq-l": {"default_instance_type": "small"}})
     home = (await (await login(app, "sq-lee")).get("hub/home")).text
-    assert '<a class="btn btn-primary hf-quick" data-image="tf" href="' in home
-    assert "spawn/sq-lee/sq-l?group=sq-l&amp;instance_type=small&amp;image=tf" in home
+    assert '<button type="submit" class="btn btn-primary hf-quick" data-image="tf">' in home
+    assert re.search(r'action="[^"]*/hub/spawn/sq-lee/sq-l"', home)
     home = (await (await login(app, "sq-kay")).get("hub/home")).text
     assert 'class="btn btn-secondary hf-quick" data-image="tf" disabled' in home
     assert "Over quota: CPU: used 0 + requested 0.5 &gt; limit 0.25 (group sq-k)" in home

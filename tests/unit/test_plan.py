@@ -78,3 +78,23 @@ def test_server_names_are_valid_and_distinct():
     assert server_name_for("ML_Team") != server_name_for("ml-team")
     assert server_name_for("ml-team") == "ml-team"
     assert group_for_server(server_name_for("ML_Team"), ["ml-team", "ML_Team"]) == "ML_Team"
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"instance_type": 123, "image": None}, "instance_type: Input should be a valid string"),
+    ({"group": "research", "extra": "x" * 100_000}, "extra: unknown field"),
+    ({"group": ["research"]}, "group: Input should be a valid string"),
+    ({"image": "i" * 256}, "image: String should have at most 255 characters"),
+])
+def test_malformed_launch_options_are_refused_with_the_field(options, message):
+    with pytest.raises(LaunchRefused) as exc:
+        plan("research", **options)
+    assert (exc.value.status, exc.value.message) == (400, message)
+
+
+def test_options_must_be_an_object_and_blank_values_mean_default():
+    from spawner.plan import launch_options
+
+    with pytest.raises(LaunchRefused, match="expected a JSON object"):
+        launch_options(["research"])
+    assert launch_options({"group": " research ", "image": None, "instance_type": ""}) == {"group": "research"}

@@ -34,17 +34,31 @@ class NotebooksHandler(PortalHandler):
         )
 
 
+def machine_gpus(handler) -> list[int] | None:
+    """The GPUs this hub's spawner can hand out (None: a scheduler decides)."""
+    spawner_class = handler.settings.get("spawner_class")
+    ask = getattr(spawner_class, "machine_gpus", None)
+    return ask(handler.settings["config"]) if ask else None
+
+
 async def _quick_launch_panel(handler) -> dict:
     user = handler.current_user
     group = handler.visible_group(handler.nav().group)
-    running = {name for name, sp in user.spawners.items() if sp.active}
+    states = {name: "running" if sp.ready else "starting"
+              for name, sp in user.spawners.items() if sp.ready or sp.pending == "spawn"}
     buttons = quick_launches(
         snapshot=handler.ledger_snapshot(group.name), catalog=handler.catalog, policy=group_policy(group),
-        group=group.name, username=user.name, hub_base_url=handler.hub.base_url, running=running,
+        group=group.name, username=user.name, hub_base_url=handler.hub.base_url, states=states,
+        machine_gpus=machine_gpus(handler),
     )
     server = server_name_for(group.name)
-    return {"buttons": buttons, "running_url": f"{handler.base_url}user/{user.escaped_name}/{server}/"
-            if server in running else None}
+    state = states.get(server)
+    return {
+        "buttons": buttons, "group": group.name, "state": state,
+        "running_url": f"{handler.base_url}user/{user.escaped_name}/{server}/" if state == "running" else None,
+        "progress_url": f"{handler.hub.base_url}spawn-pending/{user.escaped_name}/{server}"
+        if state == "starting" else None,
+    }
 
 
 register_menu(MenuEntry("Notebooks", "portal/notebooks", "fa-book", shortcut="Launch a notebook"))

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from hub_ext.ledger import Request, Snapshot
 from hub_ext.policy import Catalog, GroupPolicy
+from spawner.gpus import machine_reason
 from spawner.plan import group_for_server, server_name_for
 
 
@@ -64,15 +65,24 @@ class QuickLaunch:
     title: str
     kind: str  # tensorflow | pytorch
     instance_type: str | None
-    url: str | None  # the one-click spawn URL, None when disabled
+    url: str | None  # where the one-click launch form posts to, None when disabled
     reason: str  # why it is disabled ("" when enabled)
+
+    @property
+    def options(self) -> dict:
+        """The launch options the button's form posts (with the XSRF token)."""
+        return {"instance_type": self.instance_type, "image": self.image}
 
 
 def quick_launches(
     *, snapshot: Snapshot, catalog: Catalog, policy: GroupPolicy, group: str, username: str,
-    hub_base_url: str, running: set[str],
+    hub_base_url: str, states: dict[str, str], machine_gpus: list[int] | None = None,
 ) -> list[QuickLaunch]:
-    """The TensorFlow / PyTorch buttons of home, with the reason when one cannot start."""
+    """The TensorFlow / PyTorch buttons of home, with the reason when one cannot start.
+
+    ``states`` maps the user's active servers to "running" or "starting";
+    ``machine_gpus`` is what this machine can hand out (None: a scheduler decides).
+    """
     instance_type = policy.default_instance(catalog)
     server = server_name_for(group)
     buttons = []
@@ -84,18 +94,17 @@ def quick_launches(
             reason = "No instance type is allowed in this group"
         elif not image.supports(instance_type):
             reason = f"No variant of {image.title} for {instance_type.title}"
-        elif server in running:
-            reason = "Your notebook in this group is already running"
+        elif server in states:
+            reason = f"Your notebook in this group is already {states[server]}"
+        elif machine_reason(instance_type.gpu, machine_gpus):
+            reason = machine_reason(instance_type.gpu, machine_gpus)
         else:
             over = snapshot.shortfalls(
                 username, Request(cpu=instance_type.cpu, memory=instance_type.memory, gpu=instance_type.gpu),
                 policy.quota, policy.user_quota,
             )
             reason = "Over quota: " + "; ".join(over) if over else ""
-        url = None
-        if not reason:
-            query = urlencode({"group": group, "instance_type": instance_type.name, "image": image.name})
-            url = f"{hub_base_url}spawn/{quote(username)}/{server}?{query}"
+        url = None if reason else f"{hub_base_url}spawn/{quote(username)}/{server}"
         buttons.append(QuickLaunch(image.name, image.title, image.quick_launch,
                                    instance_type.name if instance_type else None, url, reason))
     return buttons
