@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, or_, select
 
 from .store import get_engine
 from .store.engine import read_connection
@@ -70,8 +70,13 @@ def record(db_url, *, username: str, group: str | None, kind: str, action: str, 
 
 
 def recent(db_url, *, username: str | None = None, group: str | None = None, limit: int = 20,
-           errors_only: bool = False, before_id: int | None = None) -> list[ActivityRow]:
-    """Newest first; filtered by user and/or group; ``before_id`` pages back in time."""
+           errors_only: bool = False, before_id: int | None = None,
+           errors_of_only: str | None = None) -> list[ActivityRow]:
+    """Newest first; filtered by user and/or group; ``before_id`` pages back in time.
+
+    ``errors_of_only``: of all errors, keep only this user's (a group admin sees
+    what the members did, never their errors).
+    """
     c = _table.c
     # a workload holds a reservation exactly while it runs: the live status, in the same query
     running = (
@@ -87,6 +92,8 @@ def recent(db_url, *, username: str | None = None, group: str | None = None, lim
         q = q.where(c.group == group)
     if errors_only:
         q = q.where(c.status == "error")
+    if errors_of_only is not None:
+        q = q.where(or_(c.username == errors_of_only, c.status != "error"))
     if before_id is not None:
         q = q.where(c.id < before_id)
     q = q.order_by(c.id.desc()).limit(max(1, min(int(limit), 500)))

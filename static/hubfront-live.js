@@ -83,9 +83,10 @@
 
   var recent = document.getElementById("hf-recent");
   if (recent) {
-    poll(recent, function () {
+    var refreshRecent = function () {
+      var scope = recent.getAttribute("data-scope") || "mine";
       var q = "group=" + encodeURIComponent(recent.getAttribute("data-group")) +
-        "&limit=" + encodeURIComponent(recent.getAttribute("data-limit") || "10");
+        "&limit=" + encodeURIComponent(recent.getAttribute("data-limit") || "10") + "&scope=" + scope;
       api("GET", "me/activities?" + q)
         .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (data) {
@@ -93,11 +94,20 @@
           var list = recent.querySelector(".hf-activity-list");
           list.replaceChildren();
           if (!data.activities.length) {
-            list.appendChild(el("li", "list-group-item text-muted hf-activity-empty", "Nothing yet in this group."));
+            list.appendChild(el("li", "list-group-item text-muted hf-activity-empty",
+              scope === "group" ? "Nothing yet in this group." : "Nothing of yours yet in this group."));
           }
           data.activities.forEach(function (a) { list.appendChild(activityItem(a)); });
         });
-    });
+    };
+    poll(recent, refreshRecent);
+    var everyone = document.getElementById("hf-recent-everyone");
+    if (everyone) {
+      everyone.addEventListener("change", function () {
+        recent.setAttribute("data-scope", everyone.checked ? "group" : "mine");
+        refreshRecent();
+      });
+    }
   }
 
   // System Resources: fields named by data-field are refreshed from the API.

@@ -50,6 +50,7 @@ class Banner:
     level: str = "warning"  # bootstrap alert level: info, warning, danger
     html: str = ""  # already-sanitised HTML body, shown under the text when set
     dismissible: bool = False
+    home_panel: str = ""  # the home panel that shows the same thing: home shows it there only
 
 
 # Callables ``(orm_user, nav, db_url) -> list[Banner]``, registered by features.

@@ -29,16 +29,18 @@ async def test_api_lists_the_groups_activities_newest_first(app):
     activity.record(db(), username="act-eve", group="act-secret", kind="job", action="created", message="Secret job")
     s = await login(app, "act-ann")
     r = await s.api("GET", "/portal/me/activities?group=act-red")
-    assert r.status_code == 200
-    assert [a["message"] for a in r.json()["activities"]] == ["Notebook failed to start", "Job one"]
+    assert r.status_code == 200  # her own, not what bob did
+    assert [a["message"] for a in r.json()["activities"]] == ["Notebook failed to start"]
     assert r.json()["activities"][0]["status"] == "error"
+    r = await (await login(app, "act-bob")).api("GET", "/portal/me/activities?group=act-red")
+    assert [a["message"] for a in r.json()["activities"]] == ["Job one"]
     # a group the caller is not in: 404, and nothing of it leaks
     r = await s.api("GET", "/portal/me/activities?group=act-secret")
     assert r.status_code == 404 and "Secret job" not in r.text
     # default: the group in focus
     await s.api("PUT", "/portal/me/context", data=json.dumps({"group": "act-blue"}))
     r = await s.api("GET", "/portal/me/activities")
-    assert r.json() == {"group": "act-blue", "activities": []}
+    assert r.json() == {"group": "act-blue", "scope": "mine", "activities": []}
     r = await s.api("GET", "/portal/me/activities?group=act-red&limit=lots")
     assert r.status_code == 400 and "limit" in r.json()["errors"]
     r = await s.api("GET", "/portal/me/activities?group=act-red&limit=1")
@@ -121,3 +123,26 @@ async def test_logs_page_back_in_time(app):
     page = (await s.get("hub/portal/logs" + older)).text
     assert "paged job #04" in page and "paged job #00" in page and "paged job #05" not in page
     assert (await s.get("hub/portal/logs?before=x")).status_code == 400
+
+
+async def test_group_admins_may_see_what_members_did_but_never_their_errors(app):
+    await make_user(app, "act-lead", groups=["act-team"], policies={"act-team": {"admins": ["act-lead"]}})
+    await make_user(app, "act-mem", groups=["act-team"])
+    activity.record(db(), username="act-mem", group="act-team", kind="job", action="created", message="Member job")
+    activity.record(db(), username="act-mem", group="act-team", kind="notebook", action="failed",
+                    message="Member's private failure", status="error")
+    activity.record(db(), username="act-lead", group="act-team", kind="notebook", action="failed",
+                    message="Lead's own failure", status="error")
+    lead = await login(app, "act-lead")
+    mine = (await lead.api("GET", "/portal/me/activities?group=act-team")).json()["activities"]
+    assert [a["message"] for a in mine] == ["Lead's own failure"]
+    everyone = (await lead.api("GET", "/portal/me/activities?group=act-team&scope=group")).json()["activities"]
+    assert [a["message"] for a in everyone] == ["Lead's own failure", "Member job"]
+    home = (await lead.get("hub/home")).text
+    assert 'id="hf-recent-everyone"' in home and "Member job" not in recent_panel(home)
+    member = await login(app, "act-mem")
+    r = await member.api("GET", "/portal/me/activities?group=act-team&scope=group")
+    assert r.status_code == 403
+    assert 'id="hf-recent-everyone"' not in (await member.get("hub/home")).text
+    r = await member.api("GET", "/portal/me/activities?group=act-team&scope=all")
+    assert r.status_code == 400 and "scope" in r.json()["errors"]

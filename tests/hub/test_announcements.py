@@ -46,9 +46,12 @@ async def test_members_see_only_announcements_for_their_groups(app):
     assert "Red team only notice" not in (await s.get("hub/portal/announcements")).text
 
     s = await login(app, "ann-red-user")
-    page = (await s.get("hub/home")).text
+    page = (await s.get("hub/portal/about")).text
     assert f"announcement-{red['id']}" in banner_ids(page) and f"announcement-{everyone['id']}" in banner_ids(page)
-    assert 'id="hf-announcements-panel"' in page
+    # home shows each announcement once: in its panel, not also as a banner
+    home = (await s.get("hub/home")).text
+    assert 'id="hf-announcements-panel"' in home and banner_ids(home) == []
+    assert home.count("Red team only notice") == 1
 
 
 async def test_only_admins_write(app):
@@ -77,19 +80,19 @@ async def test_dismiss_is_remembered_and_edit_shows_it_again(app):
     a = await create(admin, title="Dismiss me", audience=["ann-d"])
     banner = f"announcement-{a['id']}"
     s = await login(app, "ann-dora")
-    assert banner in banner_ids((await s.get("hub/home")).text)
+    assert banner in banner_ids((await s.get("hub/portal/notebooks")).text)
     # dismissing is a state change: no XSRF token, no dismissal
     assert (await s.api("POST", f"/portal/announcements/{a['id']}/dismiss", xsrf=False)).status_code == 403
-    assert banner in banner_ids((await s.get("hub/home")).text)
+    assert banner in banner_ids((await s.get("hub/portal/notebooks")).text)
     assert (await s.api("POST", f"/portal/announcements/{a['id']}/dismiss")).status_code == 200
-    assert banner not in banner_ids((await s.get("hub/home")).text)
+    assert banner not in banner_ids((await s.get("hub/portal/notebooks")).text)
     assert banner not in banner_ids((await s.get("hub/portal/about")).text)
     # a fresh login (new session) still remembers it
     s = await login(app, "ann-dora")
-    assert banner not in banner_ids((await s.get("hub/home")).text)
+    assert banner not in banner_ids((await s.get("hub/portal/notebooks")).text)
     r = await admin.api("PUT", f"/portal/announcements/{a['id']}", data=json.dumps({"body": "Changed plans"}))
     assert r.status_code == 200 and r.json()["version"] == a["version"] + 1
-    assert banner in banner_ids((await s.get("hub/home")).text)
+    assert banner in banner_ids((await s.get("hub/portal/notebooks")).text)
 
 
 async def test_script_in_the_body_is_never_rendered_as_markup(app):
@@ -136,8 +139,8 @@ async def test_admin_page_creates_publishes_unpublishes_and_deletes(app):
     assert "From the page" not in (await user.get("hub/home")).text  # a draft
     await admin.post("hub/portal/announcements", {"action": "publish", "id": mine["id"]})
     assert "From the page" in panel((await user.get("hub/home")).text)
-    # publishing told the group in its Recent activities
-    acts = (await user.api("GET", "/portal/me/activities?group=ann-pg")).json()["activities"]
+    # publishing is in the author's activities (members read it in the panel above)
+    acts = (await admin.api("GET", "/portal/me/activities?group=ann-pg")).json()["activities"]
     assert acts[0]["kind"] == "announcement" and "From the page" in acts[0]["message"]
     await admin.post("hub/portal/announcements", {"action": "unpublish", "id": mine["id"]})
     home = (await user.get("hub/home")).text

@@ -59,10 +59,19 @@ def present(db_url: str, rows: list[activity.ActivityRow], zone: ZoneInfo) -> li
     return shown
 
 
+SCOPES = ("mine", "group")
+
+
 def group_feed(db_url: str, group: str, zone: ZoneInfo, limit: int, before_id: int | None = None,
-               errors_only: bool = False) -> list[dict]:
-    """The newest activities of one group (everyone's in it), for the Recent panel."""
-    rows = activity.recent(db_url, group=group, limit=limit, before_id=before_id, errors_only=errors_only)
+               errors_only: bool = False, *, viewer: str, scope: str = "mine") -> list[dict]:
+    """The newest activities in one group for the Recent panel: the viewer's own, or with
+    ``scope="group"`` (group admins only) also the other members', never their errors."""
+    if scope == "group":
+        rows = activity.recent(db_url, group=group, limit=limit, before_id=before_id, errors_only=errors_only,
+                               errors_of_only=viewer)
+    else:
+        rows = activity.recent(db_url, username=viewer, group=group, limit=limit, before_id=before_id,
+                               errors_only=errors_only)
     return present(db_url, rows, zone)
 
 

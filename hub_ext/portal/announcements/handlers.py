@@ -175,8 +175,8 @@ class DismissAPIHandler(_AnnouncementsMixin, PortalAPIHandler):
 
 def announcement_banners(orm_user, nav, db_url) -> list[Banner]:
     views = board.banners_for(db_url, orm_user.name, [g["name"] for g in nav.groups])
-    return [Banner(id=f"announcement-{v.id}", text=v.title, level=v.level, html=v.html, dismissible=True)
-            for v in views]
+    return [Banner(id=f"announcement-{v.id}", text=v.title, level=v.level, html=v.html, dismissible=True,
+                   home_panel="announcements") for v in views]
 
 
 async def _panel(handler) -> dict | None:
