@@ -14,8 +14,9 @@ CATALOG = textwrap.dedent("""
       instance_types:
         - {name: cpu-small, display_name: CPU small, cpu: 500m, memory: 1Gi}
         - {name: cpu-medium, display_name: CPU medium, cpu: 2, memory: 4Gi}
+        - {name: gpu-1, display_name: 1 GPU, cpu: 1, memory: 2Gi, gpu: 1}
       images:
-        - {name: base, display_name: Python, image: base:cpu}
+        - {name: base, display_name: Python, image: base:cpu, gpu_image: base:gpu}
         - {name: tensorflow, display_name: TensorFlow, image: tf:cpu, quick_launch: tensorflow}
         - {name: pytorch, display_name: PyTorch, image: torch:cpu, quick_launch: pytorch}
     groups:
