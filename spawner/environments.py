@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import hashlib
+import os
 import shutil
 import site
 import sys
@@ -20,6 +21,11 @@ from pathlib import Path
 from typing import Callable
 
 from hub_ext.policy import Image
+
+
+def _readable_by_workloads() -> None:
+    """Built environments are read and run by workload accounts, never written by them."""
+    os.umask(0o022)
 
 
 class EnvironmentBuildFailed(Exception):
@@ -79,7 +85,8 @@ class EnvironmentBuilder:
                 self._layer_on_hub(path)
                 report(f"Installing {', '.join(image.local.packages)}")
             proc = await asyncio.create_subprocess_exec(
-                *cmd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+                *cmd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+                preexec_fn=_readable_by_workloads,
             )
             assert proc.stdout is not None
             async for raw in proc.stdout:
@@ -91,6 +98,7 @@ class EnvironmentBuilder:
                 shutil.rmtree(path, ignore_errors=True)
                 raise EnvironmentBuildFailed(image.name, "\n".join(tail))
         (path / ".ready").write_text("ok\n")
+        path.chmod(0o755)
         report(f"Environment for {image.title} is ready")
 
     @staticmethod
@@ -115,3 +123,4 @@ class EnvironmentBuilder:
         lib = next((path / "lib").glob("python*/site-packages"))
         hub_sites = [p for p in site.getsitepackages() if Path(p).is_dir()]
         (lib / "_hubfront_base.pth").write_text("\n".join(hub_sites) + "\n")
+        (lib / "_hubfront_base.pth").chmod(0o644)  # read by workload accounts, whatever the hub's umask
