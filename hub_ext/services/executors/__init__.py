@@ -1,0 +1,1 @@
+"""Executors: the one seam between "admitted" and "running" (see base.py)."""

@@ -1,0 +1,87 @@
+"""The executor interface: how an admitted workload (a job now; deployments and apps later)
+is started, watched, read, stopped and adopted back after a runner restart.
+
+The runner only talks to this interface; ``local.LocalExecutor`` (processes, the
+embedded default) and ``kubernetes.KubernetesExecutor`` (batch/v1 Jobs) implement it.
+Everything an executor needs to find a workload again is in its ``Handle``, which
+the runner stores in the portal DB.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+
+# machine-readable reasons a job ends with (issue 10)
+REASONS = ("OverQuota", "DeadlineExceeded", "Cancelled", "ExitCode", "OOMKilled", "ImageBuildFailed",
+           "ServiceRestart", "Error")
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What to run, for whom, with which resources (all decided before the executor is called)."""
+
+    job_id: int
+    username: str
+    group: str
+    groups: tuple[str, ...]  # the user's hub groups (Unix groups of the OS account)
+    command: str  # run by /bin/bash -c (local) or as the container's command (Kubernetes)
+    env: dict[str, str] = field(default_factory=dict)
+    cpu: float | None = None  # cores
+    memory: int | None = None  # bytes
+    gpu: int = 0
+    gpu_devices: tuple[int, ...] = ()  # local: the devices the ledger granted
+    timeout: float | None = None  # seconds from start; None: no deadline
+    image: str = ""  # catalog image name
+    python: str = ""  # local: interpreter of the image's environment ("" : the hub's)
+    container_image: str = ""  # Kubernetes: the image (CPU or GPU variant already chosen)
+    node_selector: dict[str, str] = field(default_factory=dict)
+    tolerations: tuple[dict, ...] = ()
+
+
+@dataclass(frozen=True)
+class Handle:
+    """How to find a started workload again (stored by the runner)."""
+
+    executor: str  # "local" | "kubernetes"
+    ref: str  # local: "<pid>:<process start time>"; Kubernetes: "<namespace>/<job name>"
+
+
+@dataclass(frozen=True)
+class Status:
+    phase: str  # "Running" | "Succeeded" | "Failed" | "Cancelled"
+    reason: str = ""  # one of REASONS when the phase is Failed or Cancelled
+    message: str = ""
+    exit_code: int | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.phase in ("Succeeded", "Failed", "Cancelled")
+
+
+class Executor(abc.ABC):
+    name: str
+
+    @abc.abstractmethod
+    async def start(self, spec: JobSpec) -> Handle:
+        """Start the workload; raise ``ExecutorError`` with a user-facing message when it cannot."""
+
+    @abc.abstractmethod
+    async def status(self, handle: Handle) -> Status:
+        """Where the workload is now (deadline, exit code and out-of-memory included)."""
+
+    @abc.abstractmethod
+    async def logs(self, handle: Handle, offset: int = 0) -> tuple[bytes, int]:
+        """Output (stdout and stderr) from byte ``offset`` on, and the offset to ask from next."""
+
+    @abc.abstractmethod
+    async def stop(self, handle: Handle, grace: float = 10.0) -> None:
+        """Stop it: SIGTERM (or delete) first, forcibly after ``grace`` seconds."""
+
+    @abc.abstractmethod
+    async def adopt(self, handle: Handle) -> bool:
+        """After a runner restart: True when the workload still runs (and is watched again)."""
+
+
+class ExecutorError(Exception):
+    """A workload could not be started or reached; the message is for the user."""
