@@ -1,0 +1,322 @@
+"""LocalExecutor: each job a local process (the embedded default).
+
+A job runs as ``/bin/bash -c <command>`` in a session (process group) of its
+own, as its submitter's OS account, in its own cgroup (kind ``job``, id the
+job id) with the reservation's memory, CPU, process and GPU limits: all of
+that comes from ``hub_ext.isolation``, as for notebooks. Without root there is
+no account and no cgroup and the job runs as the hub's user (as notebooks do).
+
+- Working directory: ``<home>/jobs/<job id>`` (created by the job's own account),
+  with ``HOME`` the user's home (``<data_dir>/homes/<username>``, the notebooks'
+  home): each job has its own ``./artifacts`` and the user's files are at ``~``.
+- Environment: the hub's ``env_keep`` variables (scrubbed of secrets), the job's
+  own variables, then ``HOME``/``USER``/``CUDA_VISIBLE_DEVICES`` (the granted
+  devices; empty: no GPU) and the image's interpreter first on ``PATH``.
+- Each job is watched by a keeper process (``keeper.py``), not by the runner, so
+  the runner can be killed at any moment: the keeper copies output into
+  ``<log_dir>/<job id>.log`` (0600, hub-owned, capped with the tail kept),
+  enforces the deadline (SIGTERM to the group, SIGKILL after ``kill_grace``),
+  carries out stops, kills an out-of-memory job whole, removes the cgroup at the
+  end and records the outcome in a state file under ``<log_dir>/state/``.
+- Handles: ``ref`` is ``"<pid>:<start time>"`` of the job's process (psutil's
+  create_time), which also names its state file, so a reused pid is never taken
+  for the job. Because the keeper records the exit status, ``status()`` knows how
+  a job ended even when it ended while the runner was down; only when the keeper
+  itself is gone (machine reboot) or the handle is unknown is it
+  Failed/``ServiceRestart``, exit code unknown. ``adopt()`` is True while the job
+  still runs; for a handle it does not adopt, ``status()`` says how it ended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+from traitlets import Float, Instance, Int, List, Unicode, default
+from traitlets.config import LoggingConfigurable
+
+from hub_ext.isolation import Isolation, IsolationError
+from hub_ext.policy import format_memory
+
+from . import keeper
+from .base import Executor, ExecutorError, Handle, JobSpec, Status
+
+CGROUP_KIND = "job"
+PACKAGE_ROOT = str(Path(__file__).resolve().parents[3])
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:g} s" if seconds < 120 else f"{seconds / 60:g} min"
+
+
+def outcome(state: dict) -> Status:
+    """The status a keeper's recorded facts amount to."""
+    if not state.get("done"):
+        return Status("Running")
+    if state.get("lost"):
+        return Status("Failed", "ServiceRestart", "The job's supervisor is gone (the machine or the runner "
+                      "restarted while it ran); its exit code is unknown")
+    if state.get("error"):
+        return Status("Failed", "Error", state["error"])
+    code, ended_by = state.get("returncode"), state.get("ended_by")
+    exit_code = 128 - code if code is not None and code < 0 else code
+    if ended_by == "stop":
+        return Status("Cancelled", "Cancelled", "Cancelled", exit_code)
+    if ended_by == "deadline":
+        return Status("Failed", "DeadlineExceeded",
+                      f"Deadline exceeded: still running after its timeout of {_duration(state['timeout'])}", exit_code)
+    if ended_by == "oom" or state.get("oom_kills"):
+        return Status("Failed", "OOMKilled", f"Out of memory (limit {format_memory(state.get('memory'))})", exit_code)
+    if code == 0:
+        return Status("Succeeded", exit_code=0)
+    if code is not None and code < 0:
+        return Status("Failed", "ExitCode", f"Killed by {_signal_name(-code)} (exit code {exit_code})", exit_code)
+    return Status("Failed", "ExitCode", f"Exit code {code}", exit_code)
+
+
+def parse_ref(ref: str) -> tuple[int, float] | None:
+    pid, _, start = ref.partition(":")
+    try:
+        return int(pid), float(start)
+    except ValueError:
+        return None
+
+
+def process_is(pid: int, start: float) -> bool:
+    """Whether ``pid`` is still the process that started at ``start`` (and not a zombie)."""
+    try:
+        proc = psutil.Process(pid)
+        return abs(proc.create_time() - start) < 1e-6 and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+class _Meta(type(Executor), type(LoggingConfigurable)):
+    """Executor is an ABC, LoggingConfigurable a traitlets class: one class needs both metaclasses."""
+
+
+class LocalExecutor(Executor, LoggingConfigurable, metaclass=_Meta):
+    name = "local"
+
+    log_dir = Unicode(
+        help="""Directory of the jobs' logs and state files (hub-owned, mode 0700):
+        <log_dir>/<job id>.log. Default: <data_dir>/jobs/logs.""",
+    ).tag(config=True)
+
+    @default("log_dir")
+    def _log_dir_default(self):
+        return str(Path(self.isolation.data_dir) / "jobs" / "logs")
+
+    log_cap = Int(
+        10 * 2**20,
+        help="""Most bytes of output kept per job. Past it the oldest output is
+        dropped and at least three quarters of the cap, the latest, is kept.""",
+    ).tag(config=True)
+
+    kill_grace = Float(
+        10.0, help="Seconds between SIGTERM and SIGKILL when a job runs past its timeout.",
+    ).tag(config=True)
+
+    home_template = Unicode(
+        "{data_dir}/homes/{username}",
+        help="Home directory of each user's jobs, as for notebooks; {data_dir} and {username} are expanded.",
+    ).tag(config=True)
+
+    env_keep = List(
+        Unicode(), ["PATH", "LANG", "LC_ALL", "TZ"],
+        help="Variables of the runner's environment a job inherits (secrets are scrubbed regardless).",
+    ).tag(config=True)
+
+    gpu_inventory = List(
+        Int(), default_value=None, allow_none=True,
+        help="GPU indices of this machine; nodes of those a job was not granted are denied to it. "
+             "Default: every GPU NVML reports.",
+    ).tag(config=True)
+
+    isolation = Instance(Isolation)
+
+    @default("isolation")
+    def _isolation_default(self):
+        return Isolation.instance(config=self.config)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._keepers: dict[str, subprocess.Popen] = {}  # keepers this runner started, reaped in status()
+
+    def home(self, username: str) -> str:
+        return self.home_template.format(data_dir=self.isolation.data_dir, username=username)
+
+    def log_path(self, job_id: int) -> str:
+        return os.path.join(self.log_dir, f"{job_id}.log")
+
+    def _state_file(self, handle: Handle) -> str:
+        return keeper.state_path(os.path.join(self.log_dir, "state"), handle.ref)
+
+    # -- start -------------------------------------------------------------
+
+    def _environment(self, spec: JobSpec, home: str, account) -> dict:
+        env = self.isolation.scrub({k: os.environ[k] for k in self.env_keep if k in os.environ})
+        env.setdefault("PATH", os.defpath)
+        env.update(spec.env)
+        if spec.python:
+            env["PATH"] = os.pathsep.join([os.path.dirname(spec.python), env["PATH"]])
+        env.update(HOME=home, USER=account.name if account else spec.username, SHELL="/bin/bash",
+                   CUDA_VISIBLE_DEVICES=",".join(str(d) for d in spec.gpu_devices),
+                   HUBFRONT_GROUP=spec.group, HUBFRONT_IMAGE=spec.image, HUBFRONT_JOB_ID=str(spec.job_id))
+        env["LOGNAME"] = env["USER"]
+        return env
+
+    def _isolate(self, spec: JobSpec, home: str):
+        iso = self.isolation
+        account = iso.account(spec.username, list(spec.groups), home)
+        inventory = self.gpu_inventory
+        if inventory is None:
+            from spawner.gpus import nvml_device_indices
+
+            inventory = nvml_device_indices()
+        limits = iso.limits(memory=spec.memory, cpu=spec.cpu, granted_gpus=spec.gpu_devices, gpu_inventory=inventory)
+        return account, iso.create_cgroup(CGROUP_KIND, str(spec.job_id), limits)
+
+    async def start(self, spec: JobSpec) -> Handle:
+        home = self.home(spec.username)
+        try:
+            account, cgroup = await asyncio.to_thread(self._isolate, spec, home)
+        except (IsolationError, OSError) as exc:
+            raise ExecutorError(f"The job could not be isolated: {exc}") from None
+        config = {
+            "job_id": spec.job_id, "command": spec.command, "env": self._environment(spec, home, account),
+            "home": home, "workdir": os.path.join("jobs", str(spec.job_id)),
+            "account": account and {"uid": account.uid, "gid": account.gid, "groups": list(account.groups)},
+            "cgroup": cgroup and {"name": cgroup.name, "version": cgroup.version,
+                                  "dirs": {c: str(d) for c, d in cgroup.dirs.items()}},
+            "log": self.log_path(spec.job_id), "log_cap": self.log_cap, "state_dir": os.path.join(self.log_dir, "state"),
+            "timeout": spec.timeout, "grace": self.kill_grace, "memory": spec.memory,
+        }
+        try:
+            ref = await asyncio.to_thread(self._launch, config)
+        except BaseException:
+            if cgroup is not None:
+                await asyncio.to_thread(cgroup.remove)
+            raise
+        self.log.info("Job %s of %s started (%s)", spec.job_id, spec.username, ref)
+        return Handle(self.name, ref)
+
+    def _launch(self, config: dict) -> str:
+        os.makedirs(config["state_dir"], 0o700, exist_ok=True)
+        os.chmod(self.log_dir, 0o700)
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [PACKAGE_ROOT, os.environ.get("PYTHONPATH")])))
+        proc = subprocess.Popen([sys.executable, "-m", keeper.__name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=env, start_new_session=True, close_fds=True)
+        try:
+            proc.stdin.write(json.dumps(config).encode())
+            proc.stdin.close()
+            reply = proc.stdout.readline().decode().strip()
+        finally:
+            proc.stdout.close()
+        if not reply.startswith("ok "):
+            err = proc.stderr.read().decode(errors="replace").strip().splitlines()
+            proc.wait(10)
+            raise ExecutorError(f"The job could not start: {reply[6:] or (err[-1] if err else 'no reply')}")
+        proc.stderr.close()
+        ref = reply[3:]
+        self._keepers[ref] = proc
+        return ref
+
+    # -- watch ---------------------------------------------------------------
+
+    def _state(self, handle: Handle) -> dict | None:
+        keeper_proc = self._keepers.get(handle.ref)
+        if keeper_proc is not None and keeper_proc.poll() is not None:
+            del self._keepers[handle.ref]  # reaped
+        return keeper.read_state(self._state_file(handle))
+
+    def _keeper_alive(self, state: dict) -> bool:
+        return process_is(state["keeper"], state["keeper_start"])
+
+    def _check(self, handle: Handle) -> Status:
+        path = self._state_file(handle)
+        state = self._state(handle)
+        if state is None:
+            return Status("Failed", "ServiceRestart", "The job is unknown to this machine (its record is gone); "
+                          "its exit code is unknown")
+        if state.get("done") or self._keeper_alive(state):
+            return outcome(state)
+        state = keeper.read_state(path) or state  # it may have finished just now
+        if not state.get("done"):  # the keeper is gone without a word: end what is left, once
+            self._kill_leftovers(state)
+            state.update(done=True, lost=True, ended=time.time())
+            keeper.write_state(path, state)
+        return outcome(state)
+
+    def _kill_leftovers(self, state: dict) -> None:
+        if process_is(state["pid"], float(state["ref"].partition(":")[2])):
+            try:
+                os.killpg(state["pid"], signal.SIGKILL)
+            except OSError:
+                pass
+        cgroup = self.isolation.existing_cgroup(CGROUP_KIND, str(state["job_id"]))
+        if cgroup is not None:
+            cgroup.remove()
+
+    async def status(self, handle: Handle) -> Status:
+        return await asyncio.to_thread(self._check, handle)
+
+    async def logs(self, handle: Handle, offset: int = 0) -> tuple[bytes, int]:
+        return await asyncio.to_thread(keeper.read_log, self._state_file(handle), offset)
+
+    async def stop(self, handle: Handle, grace: float = 10.0) -> None:
+        """Ask the keeper to stop the job (it reports Cancelled) and wait until it has ended."""
+        path = self._state_file(handle)
+        state = await asyncio.to_thread(self._state, handle)
+        if state is None or state.get("done"):
+            return
+        stop = keeper.stop_path(path)
+        with open(stop, "w") as f:
+            f.write(str(grace))
+        until = time.monotonic() + grace + 15
+        while time.monotonic() < until:
+            status = await self.status(handle)
+            if status.done:
+                return
+            await asyncio.sleep(keeper.TICK)
+        raise ExecutorError(f"The job did not stop within {_duration(grace + 15)}")
+
+    async def adopt(self, handle: Handle) -> bool:
+        """True when the job still runs (its process, by pid and start time, and its keeper)."""
+        pid_start = parse_ref(handle.ref)
+        if pid_start is None:
+            return False
+        state = await asyncio.to_thread(self._state, handle)
+        if state is None or state.get("done") or not process_is(*pid_start):
+            return False
+        return self._keeper_alive(state)
+
+    async def forget(self, handle: Handle) -> None:
+        """Remove a finished job's log and state (the runner calls it when the job is deleted).
+
+        An addition to the ``Executor`` interface, local only: Kubernetes has its own TTL.
+        """
+        state = await asyncio.to_thread(self._state, handle)
+        if state is not None and not state.get("done"):
+            await self.stop(handle, self.kill_grace)
+        path = self._state_file(handle)
+        for name in (state or {}).get("log"), keeper.stop_path(path), path:
+            if name:
+                try:
+                    os.unlink(name)
+                except FileNotFoundError:
+                    pass
