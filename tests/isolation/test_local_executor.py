@@ -130,7 +130,7 @@ async def test_stop_cancels(isolated):
 
 
 async def test_memory_beyond_the_limit_is_oom_killed(isolated):
-    code = "b = bytearray(600 * 2**20)\nfor i in range(0, len(b), 4096): b[i] = 1\nprint('survived')"
+    code = "b = bytearray(600 * 2**20)\nfor i in range(0, len(b), 4096): b[i] = 1\nprint('sur' + 'vived')"
     s = spec(f"{sys.executable} -c '{code}'; echo shell-went-on", memory=128 * 2**20)
     handle = await isolated.start(s)
     status = await wait_done(isolated, handle, timeout=60)
@@ -198,3 +198,43 @@ async def test_unisolated_job_runs_as_the_hub_user_with_the_images_python(unisol
     assert log.splitlines() == ["hello", str(venv_bin / "python"), str(os.getuid())]
     await unisolated.forget(handle)
     assert not os.path.exists(unisolated.log_path(s.job_id))
+
+
+RUNNER = """
+import asyncio, sys
+from hub_ext.isolation import Isolation
+from hub_ext.services.executors.base import JobSpec
+from hub_ext.services.executors.local import LocalExecutor
+
+async def main():
+    iso = Isolation(isolate="always", account_prefix=sys.argv[1], data_dir=sys.argv[2])
+    ex = LocalExecutor(isolation=iso, gpu_inventory=[])
+    handle = await ex.start(JobSpec(job_id=int(sys.argv[3]), username="jobber", group="research",
+                                    groups=("research",), command="echo before; sleep 2; echo after"))
+    print(handle.ref, flush=True)
+    await asyncio.sleep(600)
+
+asyncio.run(main())
+"""
+
+
+async def test_a_job_outlives_a_killed_runner_and_is_adopted_with_its_output(isolated, tmp_path):
+    """The runner (its own process here) is killed with SIGKILL mid-job: the job keeps printing and
+    ends normally, and a new executor adopts it and reads its whole log and its exit status."""
+    import subprocess
+
+    job_id = next(_ids)
+    runner = subprocess.Popen([sys.executable, "-c", RUNNER, ACCOUNT_PREFIX, isolated.isolation.data_dir, str(job_id)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        ref = runner.stdout.readline().strip()
+    finally:
+        runner.kill()
+        runner.wait(10)
+    assert ref, "the runner did not start the job"
+    handle = Handle("local", ref)
+    assert await isolated.adopt(handle)
+    status = await wait_done(isolated, handle)
+    assert status.phase == "Succeeded", (status, await log_text(isolated, handle))
+    assert await log_text(isolated, handle) == "before\nafter\n"
+    assert isolated.isolation.existing_cgroup(CGROUP_KIND, str(job_id)) is None

@@ -96,11 +96,22 @@ def parse_ref(ref: str) -> tuple[int, float] | None:
         return None
 
 
+def same_start(a: float, b: float) -> bool:
+    """Whether two psutil create times are the same process start.
+
+    A create time is the start in clock ticks since boot (exact) plus the boot time,
+    which the kernel derives from the wall clock, so it moves by whole seconds when
+    the clock is adjusted: the tick part must match exactly, the seconds within 2.
+    """
+    diff = a - b
+    return abs(diff) <= 2.001 and abs(diff - round(diff)) < 1e-3
+
+
 def process_is(pid: int, start: float) -> bool:
     """Whether ``pid`` is still the process that started at ``start`` (and not a zombie)."""
     try:
         proc = psutil.Process(pid)
-        return abs(proc.create_time() - start) < 1e-6 and proc.status() != psutil.STATUS_ZOMBIE
+        return same_start(proc.create_time(), start) and proc.status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
         return False
 
