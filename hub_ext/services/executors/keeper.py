@@ -17,8 +17,9 @@ keeper starts the job and stays with it, like a container runtime's monitor:
   kill (the whole job goes, as notebooks do);
 - at the end it removes the cgroup and records the facts (exit status, OOM
   kills, what ended it) in the job's state file, which the runner reads. The
-  runner maps facts to a ``Status``; the keeper imports nothing of the hub so
-  that it starts fast (submit→Running is on the user's path).
+  runner maps facts to a ``Status``; the keeper imports only the standard
+  library and ``hub_ext.isolation.process`` so that it starts fast
+  (submit→Running is on the user's path).
 
 Protocol: the job's config as JSON on stdin; one line back on stdout,
 ``ok <ref>`` or ``error <message>``, then stdout closes.
@@ -33,6 +34,8 @@ import signal
 import subprocess
 import sys
 import time
+
+from hub_ext.isolation.process import enter_workload
 
 TICK = 0.1  # seconds between checks of deadline, stop request and memory
 CHUNK = 65536
@@ -124,31 +127,16 @@ class CappedLog:
 
 
 def _preexec(config: dict):
-    """In the job's child, before exec: join the cgroup as root, drop to the account, go to work.
-
-    The steps of ``hub_ext.isolation.Isolation.preexec``, without importing the hub
-    (see the module docstring); the working directory is made after the drop, so a
-    user's symlink in their home cannot make root create or chown anything.
-    """
+    """In the job's child, before exec: ``hub_ext.isolation.enter_workload`` (join the cgroup as
+    root, drop to the account, go to ``<home>/jobs/<id>``), and a clear message if that fails."""
     group = config.get("cgroup") or {"dirs": {}}
     procs = [os.path.join(d, "cgroup.procs") for d in dict.fromkeys(group["dirs"].values())]
-    account, home, workdir = config.get("account"), config["home"], config["workdir"]
+    account = config.get("account")
+    identity = (account["uid"], account["gid"], tuple(account["groups"])) if account else None
 
     def preexec():
         try:
-            for path in procs:
-                with open(path, "w") as f:
-                    f.write(str(os.getpid()))
-            if account:
-                os.setgroups([account["gid"], *account["groups"]])
-                os.setgid(account["gid"])
-                os.setuid(account["uid"])
-                os.umask(0o077)
-            else:
-                os.makedirs(home, 0o700, exist_ok=True)
-            os.chdir(home)
-            os.makedirs(workdir, 0o700, exist_ok=True)
-            os.chdir(workdir)
+            enter_workload(cgroup_procs=procs, identity=identity, home=config["home"], workdir=config["workdir"])
         except OSError as exc:
             os.write(2, f"hubfront: the job could not start: {exc}\n".encode())
             os._exit(126)

@@ -1,0 +1,200 @@
+"""The Isolation configurable: modes, accounts, cgroups and start-up checks (see the package docstring)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from traitlets import CaselessStrEnum, Float, Int, Unicode, default, validate
+from traitlets.config import SingletonConfigurable
+
+from .accounts import Account, Accounts, IsolationError
+from .cgroups import Cgroup, Hierarchy, Limits, detect, device_rules
+from .hardening import reachable_check, secure_data_dir
+from .names import check_prefix
+from .process import enter_workload
+
+NOT_ROOT = "Workloads are not isolated: the hub runs without root privileges"
+TURNED_OFF = "Workloads are not isolated: isolation is turned off (Isolation.isolate = never)"
+# hub variables a workload must never inherit, whatever env_keep says
+HUB_ONLY = ("CONFIGPROXY_AUTH_TOKEN", "JUPYTERHUB_CRYPT_KEY")
+WORKLOAD_VARS = ("HUBFRONT_GROUP", "HUBFRONT_INSTANCE_TYPE", "HUBFRONT_IMAGE")
+_SECRET_NAME = re.compile(r"PASSWORD|SECRET|PRIVATE_KEY", re.I)
+
+
+@dataclass
+class IsolationStatus:
+    isolated: bool  # workloads run as their owner's account
+    confinement: str  # e.g. "cgroup v1 (memory, cpu, pids)", or "" when no limits are enforced
+    warnings: list[str] = field(default_factory=list)
+
+
+class Isolation(SingletonConfigurable):
+    isolate = CaselessStrEnum(
+        ["auto", "always", "never"], "auto",
+        help="""Run local workloads as their owner's OS account in their own cgroup.
+        auto: when the hub runs as root (otherwise as the hub's user, with a
+        warning and an admin banner); always: refuse to start without root;
+        never: workloads run as the hub's user.""",
+    ).tag(config=True)
+
+    account_prefix = Unicode(
+        "hubfront-",
+        help="""Prefix of the OS account of each hub user (hubfront-alice) and,
+        with "g-" added, of the Unix group of each hub group (hubfront-g-research).
+        The accounts' shared primary group is the prefix without its last dash.""",
+    ).tag(config=True)
+
+    pids_limit = Int(
+        2048, help="Most processes and threads one workload may have at once (0: no limit).",
+    ).tag(config=True)
+
+    cgroup_root = Unicode(
+        "hubfront",
+        help="""Directory, relative to each cgroup tree's mount point, under which
+        workload cgroups are created (one subtree per hub data dir). On a cgroup
+        v2 host under systemd, point it at a subtree delegated to the hub.""",
+    ).tag(config=True)
+
+    gpu_device_template = Unicode(
+        "/dev/nvidia{index}",
+        help="Device node of GPU {index}; nodes of GPUs a workload was not granted are denied to it.",
+    ).tag(config=True)
+
+    oom_check_interval = Float(
+        1.0, help="Seconds between checks of a workload's cgroup for an out-of-memory kill.",
+    ).tag(config=True)
+
+    data_dir = Unicode(help="The hub's data dir (default: Hubfront.data_dir).").tag(config=True)
+
+    @default("data_dir")
+    def _data_dir_default(self):
+        from ..settings import Hubfront
+
+        return Hubfront.instance(config=self.config).data_dir
+
+    @validate("account_prefix")
+    def _check_prefix(self, proposal):
+        try:
+            return check_prefix(proposal["value"])
+        except ValueError as exc:
+            raise IsolationError(f"Isolation.account_prefix: {exc}") from None
+
+    _hierarchy: Hierarchy | None = None
+    _cgroup_reason: str | None = None
+    _problems: list[str] = []
+    _local = True  # False when no workload runs on this machine (KubeGroupSpawner: pods isolate them)
+
+    # -- mode ------------------------------------------------------------
+
+    @property
+    def enabled(self) -> bool:
+        """Whether workloads run as their owner's account."""
+        if self.isolate == "never":
+            return False
+        return os.geteuid() == 0 or self.isolate == "always"
+
+    @property
+    def hierarchy(self) -> Hierarchy | None:
+        if not self.enabled:
+            return None
+        if self._cgroup_reason is None:
+            subtree = hashlib.sha256(str(Path(self.data_dir).resolve()).encode()).hexdigest()[:8]
+            self._hierarchy, self._cgroup_reason = detect(f"{self.cgroup_root.strip('/')}/{subtree}")
+        return self._hierarchy
+
+    def status(self) -> IsolationStatus:
+        if not self._local:
+            return IsolationStatus(True, "Kubernetes pods")
+        if not self.enabled:
+            return IsolationStatus(False, "", [TURNED_OFF if self.isolate == "never" else NOT_ROOT])
+        hierarchy = self.hierarchy
+        warnings = list(self._problems)
+        if hierarchy is None:
+            warnings.append(f"Workloads are not confined: {self._cgroup_reason}; memory, CPU and process "
+                            "limits are not enforced")
+        return IsolationStatus(True, hierarchy.describe() if hierarchy else "", warnings)
+
+    def startup(self, log, hub_python: list[str], local: bool = True) -> IsolationStatus:
+        """At hub start: protect the data dir, check workloads can reach what they need, report.
+
+        ``local`` is False when the hub's workloads are not local processes (Kubernetes pods).
+        """
+        self._local = local
+        if not local:
+            return self.status()
+        if self.isolate == "always" and os.geteuid() != 0:
+            raise IsolationError("Isolation.isolate is 'always' but the hub does not run as root")
+        if self.enabled:
+            for fix in secure_data_dir(self.data_dir):
+                log.warning("Hubfront: data dir was readable by others, fixed %s", fix)
+            where = [("the data dir", self.data_dir)]
+            where += [("the hub's Python", os.path.realpath(p)) for p in dict.fromkeys(hub_python)]
+            self._problems = reachable_check(where)
+            self.remove_stale_cgroups()
+        status = self.status()
+        for warning in status.warnings:
+            log.warning("Hubfront: %s", warning)
+        if status.isolated:
+            log.info("Hubfront: workloads run as their owners' OS accounts, confined by %s",
+                     status.confinement or "nothing")
+        return status
+
+    # -- accounts --------------------------------------------------------
+
+    def account(self, username: str, hub_groups: list[str], home: str) -> Account | None:
+        """The OS account a workload of ``username`` runs as (None: the hub's own user)."""
+        if not self.enabled:
+            return None
+        if self._problems:
+            raise IsolationError(self._problems[0])
+        accounts = Accounts(self.account_prefix, Path(self.data_dir) / ".accounts.lock")
+        return accounts.ensure(username, hub_groups, home)
+
+    # -- cgroups ---------------------------------------------------------
+
+    @staticmethod
+    def cgroup_name(kind: str, workload_id: str) -> str:
+        slug = re.sub(r"[^a-z0-9-]+", "-", workload_id.lower()).strip("-")[:40]
+        return f"{kind}-{slug}-{hashlib.sha256(workload_id.encode()).hexdigest()[:8]}"
+
+    def limits(self, *, memory: int | None, cpu: float | None, granted_gpus=(), gpu_inventory=()) -> Limits:
+        node = lambda index: self.gpu_device_template.format(index=index)  # noqa: E731
+        return Limits(memory=memory or None, cpu=cpu or None, pids=self.pids_limit or None,
+                      deny_devices=device_rules(granted_gpus, gpu_inventory, node))
+
+    def create_cgroup(self, kind: str, workload_id: str, limits: Limits) -> Cgroup | None:
+        hierarchy = self.hierarchy
+        return hierarchy.create(self.cgroup_name(kind, workload_id), limits) if hierarchy else None
+
+    def existing_cgroup(self, kind: str, workload_id: str) -> Cgroup | None:
+        hierarchy = self.hierarchy
+        return hierarchy.existing(self.cgroup_name(kind, workload_id)) if hierarchy else None
+
+    def remove_stale_cgroups(self) -> list[str]:
+        """Remove this hub's workload cgroups that no process is in any more (left by a crash)."""
+        hierarchy, removed = self.hierarchy, []
+        for name in hierarchy.names() if hierarchy else []:
+            group = hierarchy.existing(name)
+            if group is not None and not group.pids() and group.remove():
+                removed.append(name)
+        return removed
+
+    # -- the workload's process ------------------------------------------
+
+    @staticmethod
+    def preexec(account: Account | None, cgroup: Cgroup | None, home: str, cpus: list[int] = ()):
+        """A ``preexec_fn``: join the cgroup as root, drop to the account, umask 077, cd home."""
+        procs = [str(p / "cgroup.procs") for p in cgroup.paths] if cgroup is not None else []
+        identity = (account.uid, account.gid, account.groups) if account is not None else None
+        return lambda: enter_workload(cgroup_procs=procs, identity=identity, home=home, cpus=cpus)
+
+    @staticmethod
+    def scrub(env: dict) -> dict:
+        """The environment without the hub's own variables (what JupyterHub passes on purpose stays)."""
+        return {k: v for k, v in env.items()
+                if k not in HUB_ONLY and not _SECRET_NAME.search(k)
+                and (not k.startswith("HUBFRONT_") or k in WORKLOAD_VARS)}
