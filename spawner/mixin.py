@@ -37,6 +37,7 @@ class GroupPolicy(Spawner):
     ).tag(config=True)
 
     plan: LaunchPlan | None = None
+    _ended_plan: LaunchPlan | None = None  # of a server that died while starting, until released
     devices: list[int] = []
 
     # -- helpers ---------------------------------------------------------
@@ -196,14 +197,21 @@ class GroupPolicy(Spawner):
         try:
             await super().stop(now=now)
         finally:
+            self._ended_plan = None
             if await self.release() and plan:
                 self.record("stopped", "info", f"Notebook in {plan.group} stopped", plan)
 
     async def poll(self):
-        plan = self.plan  # LocalProcessSpawner.poll clears the state of a dead process
+        # LocalProcessSpawner.poll clears the state of a dead process, so a server that
+        # died while still starting (JupyterHub polls it then) keeps its plan here until
+        # the stop that follows releases its reservation
+        plan = self.plan or self._ended_plan
         status = await super().poll()
-        if status is not None and not self._spawn_pending and plan is not None:
-            if await self.release():
+        if status is not None and plan is not None:
+            if self._spawn_pending:
+                self._ended_plan = plan
+            elif await self.release():
+                self._ended_plan = None
                 self.record_exit(status, plan)
         return status
 
