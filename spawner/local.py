@@ -211,9 +211,19 @@ class LocalGroupSpawner(GroupPolicy, LocalProcessSpawner):
     def _workload_cgroup(self):
         return self.cgroup or self.isolation.existing_cgroup(WORKLOAD_KIND, self.workload_id)
 
-    def record_exit(self, status: int, plan) -> None:
+    async def release(self) -> bool:
+        """The workload's cgroup goes with its reservation, however it ended (stopped, died,
+        failed to start); what the cgroup saw of memory is kept for the exit record."""
         cgroup = self._workload_cgroup()
-        if cgroup is not None and cgroup.oom_kills() > 0:
+        self._out_of_memory = bool(cgroup is not None and cgroup.oom_kills())
+        released = await super().release()
+        self.cgroup = None
+        if cgroup is not None:  # kernels the server left behind go with it
+            await asyncio.to_thread(cgroup.remove)
+        return released
+
+    def record_exit(self, status: int, plan) -> None:
+        if getattr(self, "_out_of_memory", False):
             limit = format_memory(plan.instance_type.memory)
             self.record("oom", "error", f"Out of memory (limit {limit}): notebook in {plan.group} was stopped", plan)
         else:
@@ -223,9 +233,7 @@ class LocalGroupSpawner(GroupPolicy, LocalProcessSpawner):
         try:
             await super().stop(now=now)
         finally:
-            cgroup, self.cgroup, self.account = self._workload_cgroup(), None, None
-            if cgroup is not None:  # kernels the server left behind go with it
-                await asyncio.to_thread(cgroup.remove)
+            self.account = None
 
     def move_certs(self, paths):
         return paths

@@ -4,6 +4,7 @@ run as their owners' OS accounts, confined by cgroups, and cannot read the hub's
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pwd
@@ -69,6 +70,12 @@ def launch(hub, user):
     return session
 
 
+def workload_cgroups(hub, user) -> list[Path]:
+    """The memory cgroups of ``user``'s notebooks on this hub (its subtree is named after the data dir)."""
+    subtree = hashlib.sha256(str(hub.data_dir.resolve()).encode()).hexdigest()[:8]
+    return list(Path("/sys/fs/cgroup/memory/hubfront", subtree).glob(f"notebook-{user}-*"))
+
+
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
@@ -123,6 +130,7 @@ print(json.dumps(result))
     wait_for_stopped(bob, "bob", "iso", timeout=90)  # noticed at the hub's next poll
     last = bob.api("GET", "/portal/me/activities").json()["activities"][0]
     assert (last["action"], last["status"], last["message"]) == ("stopped", "info", "Notebook in iso stopped")
+    assert workload_cgroups(hub, "bob") == [] and workload_cgroups(hub, "alice") == []
 
 
 def test_cpu_bound_loop_gets_half_a_core(hub):
@@ -155,6 +163,7 @@ def test_out_of_memory_is_reported_and_the_reservation_released(hub, page):
     assert any(expected in e["message"] and e["status"] == "error" for e in events["activities"]), events
     assert expected in carol.get(carol.url("/hub/portal/notebooks")).text
     assert Ledger(hub.portal_db_url).reservations(group="iso") == []
+    assert workload_cgroups(hub, "carol") == []  # the cgroup went with the server
     ui_login(page, hub, "carol", PASSWORD)
     page.goto(hub.base_url + "/hub/portal/notebooks")
     assert expected in page.locator("tr[data-server=iso] .hf-outcome").inner_text()
