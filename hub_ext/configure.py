@@ -11,9 +11,40 @@ import os
 from . import template_dir
 from .scopes import CUSTOM_SCOPES, READ, WRITE
 
+SERVICE_NAME = "hubfront-runner"  # the same name as hub_ext.services.app.SERVICE_NAME
+RUNNER_ROLE = "hubfront-runner"
 
-def configure(c, *, spawner: str = "hubfront-local") -> None:
-    """Authenticator, spawner, templates, scopes and roles for the portal."""
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def add_runner_service(c) -> None:
+    """The runner, a managed service the hub starts (and restarts when it dies).
+
+    Its port is $HUBFRONT_RUNNER_PORT, else a free one; the hub hands it its
+    configuration at start (``hub_ext.portal.startup``).
+    """
+    import sys
+
+    port = int(os.environ.get("HUBFRONT_RUNNER_PORT") or _free_port())
+    services = [s for s in (c.JupyterHub.services if "services" in c.JupyterHub else [])
+                if s.get("name") != SERVICE_NAME]
+    services.append({"name": SERVICE_NAME, "command": [sys.executable, "-m", "hub_ext.services"],
+                     "url": f"http://127.0.0.1:{port}", "display": False})
+    c.JupyterHub.services = services
+
+
+def configure(c, *, spawner: str = "hubfront-local", runner: bool = True) -> None:
+    """Authenticator, spawner, templates, scopes and roles for the portal, and the runner service.
+
+    ``runner=False`` leaves the runner out of ``c.JupyterHub.services`` (on Kubernetes it is a
+    container of its own, registered by the values file with its URL).
+    """
     from .portal.nav import template_var
 
     c.JupyterHub.authenticator_class = "hubfront"
@@ -25,7 +56,15 @@ def configure(c, *, spawner: str = "hubfront-local") -> None:
     # inside it is decided by group membership
     c.JupyterHub.load_roles = [
         {"name": "user", "description": "Hubfront user", "scopes": ["self", READ, WRITE]},
+        # the runner reads group policies and memberships, nothing else
+        {"name": RUNNER_ROLE, "description": "Hubfront runner: reads groups",
+         "scopes": ["list:groups", "read:groups", "read:users:groups", "read:users:name"],
+         "services": [SERVICE_NAME]},
     ]
+    # a notebook's $JUPYTERHUB_API_TOKEN may use the portal API (`hubfront jobs submit` in a notebook)
+    c.Spawner.server_token_scopes = ["users:activity!user", "access:servers!server", READ, WRITE]
+    if runner:
+        add_runner_service(c)
     admin = os.environ.get("HUBFRONT_ADMIN_USER", "admin")
     c.Authenticator.admin_users = {admin}
     # one server per group per user, named after the group

@@ -29,6 +29,7 @@ FEATURES = [
     "preferences",
     "logs",
     "launch",
+    "jobs",
 ]
 
 
@@ -71,3 +72,25 @@ def startup(app, hubfront) -> None:
     dropped = reconcile_notebooks(app.db, Ledger(hubfront.db_url))
     if dropped:
         app.log.info("Hubfront: released %d reservation(s) of servers that are gone", len(dropped))
+    hand_over_runner_config(app, hubfront)
+
+
+def hand_over_runner_config(app, hubfront) -> None:
+    """Give the runner service the hub's configuration (the sections it reads) and the secret key."""
+    import json
+
+    from ..services.app import SERVICE_NAME, runner_config
+    from .jobs.service import secret_key
+
+    service = app._service_map.get(SERVICE_NAME)
+    if service is None or not service.managed:
+        return
+    config = json.loads(runner_config(app.config))
+    config.setdefault("Hubfront", {}).update(data_dir=hubfront.data_dir, db_url=hubfront.db_url,
+                                             catalog_file=hubfront.catalog_file)
+    config.setdefault("Runner", {}).setdefault("hub_prefix", app.hub.base_url)
+    service.environment = {
+        **service.environment,
+        "HUBFRONT_RUNNER_CONFIG": json.dumps(config),
+        "HUBFRONT_SECRET_KEY": secret_key(app.authenticator, hubfront.data_dir).decode(),
+    }

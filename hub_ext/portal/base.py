@@ -54,10 +54,11 @@ class _PortalMixin:
             raise web.HTTPError(404, f"No such group: {group_name}")
         return group
 
-    def parse_id(self, value, field: str, column, status: int = 400, optional: bool = False) -> int | None:
+    def parse_id(self, value, field: str, column, status: int = 400, optional: bool = False,
+                 low: int = 1) -> int | None:
         """An id from a path (pass 404), a form or a query (:mod:`.ids`); refused naming ``field``."""
         try:
-            return (ids.optional_id if optional else ids.parse_id)(value, field, column)
+            return (ids.optional_id if optional else ids.parse_id)(value, field, column, low)
         except ids.BadId as exc:
             raise web.HTTPError(status, str(exc)) from None
 

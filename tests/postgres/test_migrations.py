@@ -7,7 +7,8 @@ from alembic.script import ScriptDirectory
 from hub_ext.store import upgrade
 from hub_ext.store.engine import alembic_config, get_engine
 
-EXPECTED = {"accounts", "group_context", "reservations"}
+EXPECTED = {"accounts", "group_context", "reservations", "jobs", "job_log_chunks", "job_artifacts",
+            "job_schedules", "schedule_runs"}
 
 
 def _state(url):

@@ -331,3 +331,48 @@ class LocalExecutor(Executor, LoggingConfigurable, metaclass=_Meta):
                     os.unlink(name)
                 except FileNotFoundError:
                     pass
+
+    async def artifacts(self, handle: Handle, *, job_id: int, username: str, max_bytes: int, max_files: int):
+        """The files the job left in ``<workdir>/artifacts``, read as the job's own OS account.
+
+        The directory belongs to the user, who may change it at any time (from a
+        notebook, say), so it is never read with the runner's privileges: a child
+        process drops to the account and sends the files back as a tar stream,
+        which is checked again against the limits here.
+        """
+        from hub_ext.jobs import artifacts
+
+        root = os.path.join(self.home(username), "jobs", str(job_id), "artifacts")
+        if not self.isolation.enabled:
+            return await asyncio.to_thread(artifacts.collect, root, max_bytes, max_files)
+        import pwd
+
+        from hub_ext.isolation.names import account_name
+
+        try:
+            entry = pwd.getpwnam(account_name(self.isolation.account_prefix, username))
+        except KeyError:
+            return artifacts.Collected()
+        env = {"PATH": os.defpath, "PYTHONPATH": PACKAGE_ROOT, "LANG": "C.UTF-8"}
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "hub_ext.jobs.artifacts", root, str(max_bytes), str(max_files),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL, env=env, cwd="/",
+            user=entry.pw_uid, group=entry.pw_gid, extra_groups=[], start_new_session=True)
+        limit = max_bytes + 1024 * (max_files + 2) + 2**20  # contents plus tar headers
+        blob = bytearray()
+        try:
+            async with asyncio.timeout(300):
+                while chunk := await proc.stdout.read(2**20):
+                    blob += chunk
+                    if len(blob) > limit:
+                        break
+        except TimeoutError:
+            pass
+        finally:
+            if proc.returncode is None:
+                try:
+                    proc.kill()
+                except ProcessLookupError:
+                    pass
+            await proc.wait()
+        return artifacts.from_tar(bytes(blob), max_bytes, max_files)

@@ -1,0 +1,342 @@
+"""Jobs and recurring jobs: the REST API (thin: parse, check permission, call the stores).
+
+Every endpoint answers 404 for a job, schedule or group the caller may not
+see, whatever the reason, so ids of other groups' work leak nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from urllib.parse import quote
+
+from jupyterhub.scopes import needs_scope
+from tornado import web
+from tornado.iostream import StreamClosedError
+
+from ...groups import group_policy
+from ...jobs import logs as job_logs
+from ...jobs.requests import (JobSubmit, JobTemplate, RequestError, ScheduleCreate, SchedulePatch, never_fits,
+                              parse, resolve)
+from ...scopes import READ, WRITE
+from ...store.models_jobs import PHASES, Job, JobSchedule
+from ..base import PortalAPIHandler
+from ..preferences.prefs import user_zone
+from .service import job_store, schedule_store, viewer_of, wake_runner
+
+FOLLOW_TICK = 0.5  # seconds between looks for new output while following a log
+
+
+class _JobsAPI(PortalAPIHandler):
+    @property
+    def store(self):
+        return job_store(self)
+
+    @property
+    def viewer(self):
+        return viewer_of(self.current_user.orm_user)
+
+    def member_group(self, group_name: str):
+        """The group, if the caller is a member (jobs run as members); 404 otherwise."""
+        group = self.visible_group(group_name)
+        if group.name not in self.viewer.member_of:
+            raise web.HTTPError(404, f"No such group: {group_name}")
+        return group
+
+    def job(self, job_id: str) -> Job:
+        job = self.store.visible(self.parse_id(job_id, "job", Job.id, status=404), self.viewer)
+        if job is None:
+            raise web.HTTPError(404, f"No such job: {job_id}")
+        return job
+
+    def body_of(self, model):
+        try:
+            return parse(model, self.json_body())
+        except RequestError as exc:
+            self.field_error(exc.errors)
+            return None
+
+    def resolved(self, template: JobTemplate, group):
+        try:
+            return resolve(template, group_policy(group), self.catalog, group.name)
+        except RequestError as exc:
+            self.field_error(exc.errors)
+            return None
+
+    def submit(self, group, template: JobTemplate, **origin):
+        job = self.resolved(template, group)
+        if job is None:
+            return None
+        policy = group_policy(group)
+        username = self.current_user.name
+        row = self.store.submit(group=group.name, username=username, job=job,
+                                never_fits=never_fits(job.request, group.name, username, policy.quota,
+                                                      policy.user_quota), **origin)
+        if not row.done:
+            wake_runner(self)
+        return row
+
+    def job_json(self, job: Job) -> dict:
+        position = self.store.queue_positions(job.group).get(job.id) if job.phase == "Pending" else None
+        return self.store.as_json(job, self.viewer, position)
+
+
+class GroupJobsAPIHandler(_JobsAPI):
+    """GET (list) and POST (submit): /hub/api/portal/groups/{group}/jobs."""
+
+    @needs_scope(READ)
+    def get(self, group_name):
+        group = self.visible_group(group_name)
+        phase = self.get_query_argument("phase", None)
+        if phase is not None and phase not in PHASES:
+            return self.field_error({"phase": f"must be one of {', '.join(PHASES)}"})
+        limit = self.parse_id(self.get_query_argument("limit", "50"), "limit", None)
+        if limit > 500:
+            return self.field_error({"limit": "must be a whole number from 1 to 500"})
+        before = self.parse_id(self.get_query_argument("before", None), "before", Job.id, optional=True)
+        user = self.get_query_argument("user", None) or None
+        viewer = self.viewer
+        jobs = self.store.list(group.name, viewer, username=user, phase=phase, limit=limit, before=before)
+        positions = self.store.queue_positions(group.name) if any(j.phase == "Pending" for j in jobs) else {}
+        self.write_json({"group": group.name, "jobs": [self.store.as_json(j, viewer, positions.get(j.id))
+                                                        for j in jobs]})
+
+    @needs_scope(WRITE)
+    def post(self, group_name):
+        group = self.member_group(group_name)
+        template = self.body_of(JobSubmit)
+        if template is None:
+            return
+        row = self.submit(group, template)
+        if row is not None:
+            self.set_status(201)
+            self.write_json(self.job_json(row))
+
+
+class JobAPIHandler(_JobsAPI):
+    """GET, DELETE: /hub/api/portal/jobs/{id}."""
+
+    @needs_scope(READ)
+    def get(self, job_id):
+        self.write_json(self.job_json(self.job(job_id)))
+
+    @needs_scope(WRITE)
+    def delete(self, job_id):
+        job = self.job(job_id)
+        if not (self.viewer.may_change(job) or self.current_user.admin):
+            raise web.HTTPError(403, "Only the job's owner deletes it")
+        self.store.delete(job)
+        wake_runner(self)
+        self.set_status(204)
+        self.finish()
+
+
+class CancelAPIHandler(_JobsAPI):
+    @needs_scope(WRITE)
+    def post(self, job_id):
+        job = self.job(job_id)
+        if job.done:
+            return self.field_error({"phase": f"the job has already ended ({job.phase})"}, 409)
+        job = self.store.cancel(job, self.current_user.name)
+        wake_runner(self)
+        self.set_status(202)
+        self.write_json(self.job_json(job))
+
+
+class RerunAPIHandler(_JobsAPI):
+    """POST: a new job with the same template, in the same group, submitted by the owner."""
+
+    @needs_scope(WRITE)
+    def post(self, job_id):
+        job = self.job(job_id)
+        if not self.viewer.may_change(job):
+            raise web.HTTPError(403, "Only the job's owner re-runs it (a job runs as its owner)")
+        extra = self.json_body()  # it takes no fields
+        if extra:
+            return self.field_error({k: "unknown field" for k in extra})
+        group = self.member_group(job.group)
+        template = JobTemplate(name=job.name, command=job.command, image=job.image, instance_type=job.instance_type,
+                               env=self.store.open_env(job.env_encrypted), timeout=job.timeout)
+        row = self.submit(group, template, rerun_of=job.id)
+        if row is not None:
+            self.set_status(201)
+            self.write_json(self.job_json(row))
+
+
+class LogAPIHandler(_JobsAPI):
+    """GET: the job's output from ``offset`` on; ``follow=1`` streams until the job ends;
+    ``download=1`` sends it as a file."""
+
+    @needs_scope(READ)
+    async def get(self, job_id):
+        job = self.job(job_id)
+        offset = self.parse_id(self.get_query_argument("offset", "0"), "offset", Job.log_size, low=0)
+        follow = self.get_query_argument("follow", "0") in ("1", "true")
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.set_header("X-Content-Type-Options", "nosniff")
+        if self.get_query_argument("download", "0") in ("1", "true"):
+            self.set_header("Content-Disposition", f"attachment; filename=job-{job.id}.log")
+        db_url = self.db_url
+        while True:
+            piece = await asyncio.to_thread(job_logs.read, db_url, job.id, offset)
+            if piece.dropped and offset == 0 and piece.data:
+                self.write(f"[... {piece.dropped} earlier bytes not kept ...]\n".encode())
+            if piece.data:
+                self.write(piece.data)
+                offset = piece.next
+            if not follow:
+                break
+            try:
+                await self.flush()
+            except StreamClosedError:
+                return
+            current = self.store.get(job.id)
+            if current is None or (current.done and offset >= current.log_size):
+                break
+            if not piece.data:
+                await asyncio.sleep(FOLLOW_TICK)
+        self.set_header("X-Log-Offset", str(offset))
+        self.finish()
+
+
+class ArtifactsAPIHandler(_JobsAPI):
+    """GET: the list of artifacts; GET …/artifacts/{path}: one file."""
+
+    @needs_scope(READ)
+    def get(self, job_id, path=None):
+        job = self.job(job_id)
+        if path is None:
+            base = f"{self.hub.base_url}api/portal/jobs/{job.id}/artifacts/"
+            self.write_json({"job": job.id, "note": job.artifacts_note or None, "artifacts": [
+                {"path": p, "size": n, "url": base + quote(p)} for p, n in self.store.artifacts(job.id)]})
+            return
+        data = self.store.artifact(job.id, path)
+        if data is None:
+            raise web.HTTPError(404, f"No such artifact: {path}")
+        # always a download, never rendered: a job's files must not run as pages of the hub
+        self.set_header("Content-Type", "application/octet-stream")
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{quote(path.rsplit('/', 1)[-1])}")
+        self.finish(data)
+
+
+# -- recurring jobs -----------------------------------------------------------------
+
+
+class _SchedulesAPI(_JobsAPI):
+    @property
+    def schedules(self):
+        return schedule_store(self)
+
+    def schedule(self, schedule_id: str) -> JobSchedule:
+        row = self.schedules.visible(self.parse_id(schedule_id, "schedule", JobSchedule.id, status=404), self.viewer)
+        if row is None:
+            raise web.HTTPError(404, f"No such schedule: {schedule_id}")
+        return row
+
+    def owned(self, row: JobSchedule):
+        if row.username != self.current_user.name:
+            raise web.HTTPError(403, "Only the schedule's owner changes it (its jobs run as the owner)")
+
+
+class GroupSchedulesAPIHandler(_SchedulesAPI):
+    @needs_scope(READ)
+    def get(self, group_name):
+        group = self.visible_group(group_name)
+        viewer = self.viewer
+        self.write_json({"group": group.name, "schedules": [self.schedules.as_json(r, viewer)
+                                                             for r in self.schedules.list(group.name, viewer)]})
+
+    @needs_scope(WRITE)
+    def post(self, group_name):
+        group = self.member_group(group_name)
+        body = self.body_of(ScheduleCreate)
+        if body is None:
+            return
+        job = self.resolved(body, group)
+        if job is None:
+            return
+        zone = body.time_zone or user_zone(self.db_url, self.current_user.name).key
+        try:
+            row = self.schedules.create(group=group.name, username=self.current_user.name, job=job,
+                                        recurrence=body.recurrence, time_zone=zone, overlap=body.overlap)
+        except RequestError as exc:
+            return self.field_error(exc.errors)
+        wake_runner(self)
+        self.set_status(201)
+        self.write_json(self.schedules.as_json(row, self.viewer, with_runs=True))
+
+
+class ScheduleAPIHandler(_SchedulesAPI):
+    @needs_scope(READ)
+    def get(self, schedule_id):
+        self.write_json(self.schedules.as_json(self.schedule(schedule_id), self.viewer, with_runs=True))
+
+    @needs_scope(WRITE)
+    def patch(self, schedule_id):
+        row = self.schedule(schedule_id)
+        self.owned(row)
+        body = self.body_of(SchedulePatch)
+        if body is None:
+            return
+        changes = body.model_dump(exclude_unset=True)
+        nulls = [k for k, v in changes.items() if v is None and k not in ("image", "instance_type", "timeout")]
+        if nulls:
+            return self.field_error({k: "may not be null" for k in nulls})
+        job = None
+        template_fields = set(JobTemplate.model_fields) & set(changes)
+        if template_fields:
+            current = {"name": row.name, "command": row.command, "image": row.image,
+                       "instance_type": row.instance_type, "env": self.store.open_env(row.env_encrypted),
+                       "timeout": row.timeout}
+            current.update({k: changes[k] for k in template_fields})
+            job = self.resolved(JobTemplate(**current), self.member_group(row.group))
+            if job is None:
+                return
+        try:
+            row = self.schedules.update(row, changes, job)
+        except RequestError as exc:
+            return self.field_error(exc.errors)
+        wake_runner(self)
+        self.write_json(self.schedules.as_json(row, self.viewer, with_runs=True))
+
+    @needs_scope(WRITE)
+    def delete(self, schedule_id):
+        row = self.schedule(schedule_id)
+        if row.username != self.current_user.name and not self.current_user.admin:
+            raise web.HTTPError(403, "Only the schedule's owner deletes it")
+        self.schedules.delete(row)
+        self.set_status(204)
+        self.finish()
+
+
+class RunNowAPIHandler(_SchedulesAPI):
+    """POST: an ordinary job from the schedule's template, now."""
+
+    @needs_scope(WRITE)
+    def post(self, schedule_id):
+        row = self.schedule(schedule_id)
+        self.owned(row)
+        extra = self.json_body()  # it takes no fields
+        if extra:
+            return self.field_error({k: "unknown field" for k in extra})
+        group = self.member_group(row.group)
+        template = JobTemplate(name=row.name, command=row.command, image=row.image, instance_type=row.instance_type,
+                               env=self.store.open_env(row.env_encrypted), timeout=row.timeout)
+        job = self.submit(group, template)
+        if job is not None:
+            self.set_status(201)
+            self.write_json(self.job_json(job))
+
+
+handlers = [
+    (r"/api/portal/groups/([^/]+)/jobs", GroupJobsAPIHandler),
+    (r"/api/portal/jobs/([^/]+)", JobAPIHandler),
+    (r"/api/portal/jobs/([^/]+)/cancel", CancelAPIHandler),
+    (r"/api/portal/jobs/([^/]+)/rerun", RerunAPIHandler),
+    (r"/api/portal/jobs/([^/]+)/log", LogAPIHandler),
+    (r"/api/portal/jobs/([^/]+)/artifacts", ArtifactsAPIHandler),
+    (r"/api/portal/jobs/([^/]+)/artifacts/(.+)", ArtifactsAPIHandler),
+    (r"/api/portal/groups/([^/]+)/schedules", GroupSchedulesAPIHandler),
+    (r"/api/portal/schedules/([^/]+)", ScheduleAPIHandler),
+    (r"/api/portal/schedules/([^/]+)/run", RunNowAPIHandler),
+]

@@ -1,0 +1,130 @@
+"""The runner as a process: ``python -m hub_ext.services`` (a JupyterHub managed service).
+
+Configuration: the hub hands over the traitlets config sections the runner
+reads (``Hubfront``, ``Isolation``, ``Runner``, ``LocalExecutor``,
+``KubernetesExecutor``, ``LocalGroupSpawner``) as JSON in
+``$HUBFRONT_RUNNER_CONFIG`` (see :func:`runner_config`), so the runner is
+configured exactly like the hub. On Kubernetes the same variable comes from
+the values file.
+
+HTTP (under ``$JUPYTERHUB_SERVICE_PREFIX``, on the port of ``$JUPYTERHUB_SERVICE_URL``):
+``POST api/wake`` (the hub, with the runner's own API token) starts a
+reconcile pass now; ``GET api/health`` answers 200 while the loop is alive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import os
+import signal
+from urllib.parse import urlparse
+
+from tornado import web
+from traitlets.config import Config
+
+SECTIONS = ("Hubfront", "Isolation", "Runner", "LocalExecutor", "KubernetesExecutor", "LocalGroupSpawner")
+SERVICE_NAME = "hubfront-runner"
+
+
+def runner_config(config) -> str:
+    """The JSON of the config sections the runner reads (values that are not JSON are left out)."""
+    out = {}
+    for section in SECTIONS:
+        if section in config:
+            values = {}
+            for key, value in config[section].items():
+                try:
+                    json.dumps(value)
+                except TypeError:
+                    continue
+                values[key] = value
+            out[section] = values
+    return json.dumps(out)
+
+
+class _Handler(web.RequestHandler):
+    def initialize(self, reconciler, token):
+        self.reconciler = reconciler
+        self.token = token
+
+    def check_xsrf_cookie(self):  # token-authenticated API, no cookies
+        pass
+
+
+class WakeHandler(_Handler):
+    def post(self):
+        given = self.request.headers.get("Authorization", "")
+        if not hmac.compare_digest(given.encode(), f"token {self.token}".encode()):
+            raise web.HTTPError(403)
+        self.reconciler.wake.set()
+        self.set_status(202)
+        self.finish({"status": "woken"})
+
+
+class HealthHandler(_Handler):
+    def get(self):
+        self.finish({"status": "ok"})
+
+
+def build(config: Config, log: logging.Logger):
+    """The reconciler with its executor, ledger and hub client, from ``config``."""
+    from ..auth.keys import load_key
+    from ..jobs.records import JobStore
+    from ..ledger import Ledger
+    from ..settings import Hubfront
+    from .hubapi import HubAPI
+    from .runner import Reconciler, Runner
+
+    hubfront = Hubfront.instance(config=config)
+    settings = Runner(config=config, log=log)
+    key = load_key("", hubfront.data_dir)
+    store = JobStore(hubfront.db_url, key, settings.hub_prefix)
+    builder, inventory = None, None
+    if settings.executor == "kubernetes":
+        from .executors.kubernetes import KubernetesExecutor
+
+        executor = KubernetesExecutor(config=config, log=log)
+    else:
+        from spawner.environments import EnvironmentBuilder
+        from .executors.local import LocalExecutor
+
+        executor = LocalExecutor(config=config, log=log)
+        env_dir = settings.env_dir or os.path.join(hubfront.data_dir, "envs")
+        pip_args = config.LocalGroupSpawner.get("pip_args", []) if "LocalGroupSpawner" in config else []
+        builder = EnvironmentBuilder(env_dir, pip_args=pip_args)
+
+        def inventory():
+            if executor.gpu_inventory is not None:
+                return list(executor.gpu_inventory)
+            from spawner.gpus import nvml_device_indices
+
+            return list(nvml_device_indices())
+    ledger = Ledger(hubfront.db_url, gpu_inventory=inventory)
+    return Reconciler(settings=settings, store=store, executor=executor, hub=HubAPI(), ledger=ledger,
+                      builder=builder, catalog=hubfront.catalog, log=log)
+
+
+async def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="[%(levelname)1.1s %(asctime)s runner] %(message)s")
+    log = logging.getLogger("hubfront.runner")
+    config = Config(json.loads(os.environ.get("HUBFRONT_RUNNER_CONFIG") or "{}"))
+    reconciler = build(config, log)
+    prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/hubfront-runner/")
+    url = urlparse(os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101"))
+    token = os.environ["JUPYTERHUB_API_TOKEN"]
+    kwargs = {"reconciler": reconciler, "token": token}
+    app = web.Application([(prefix + "api/wake", WakeHandler, kwargs), (prefix + "api/health", HealthHandler, kwargs)])
+    app.listen(url.port or 80, url.hostname or "127.0.0.1")
+    log.info("Runner listening on %s%s (executor: %s)", url.netloc, prefix, reconciler.executor.name)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    task = asyncio.create_task(reconciler.run())
+    await asyncio.wait([task, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        task.result()  # a crash of the loop ends the process; the hub restarts it
+    log.info("Runner stopping; jobs go on and are adopted back at the next start")

@@ -1,0 +1,59 @@
+"""What the runner asks the hub: groups, their policies and members (the hub's REST API).
+
+Hub and runner share the portal DB and nothing else: group policies live in
+the hub's own database (``group.properties``), so the runner reads them with
+its service token, once per reconcile pass.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+
+from ..policy import GroupPolicy, policy_of
+
+
+@dataclass(frozen=True)
+class Groups:
+    policies: dict[str, GroupPolicy] = field(default_factory=dict)
+    members: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    def user_groups(self, username: str) -> tuple[str, ...]:
+        return tuple(sorted(g for g, users in self.members.items() if username in users))
+
+
+class HubAPI:
+    def __init__(self, api_url: str | None = None, token: str | None = None):
+        self.api_url = (api_url or os.environ["JUPYTERHUB_API_URL"]).rstrip("/")
+        self.token = token or os.environ["JUPYTERHUB_API_TOKEN"]
+        self.client = AsyncHTTPClient()
+
+    async def _get(self, path: str):
+        request = HTTPRequest(f"{self.api_url}/{path}", headers={"Authorization": f"token {self.token}",
+                                                                         "Accept": "application/jupyterhub-pagination+json"},
+                              request_timeout=30)
+        response = await self.client.fetch(request)
+        return json.loads(response.body), response.headers
+
+    async def groups(self) -> Groups:
+        """Every group with its policy and members (paged through the hub's group list)."""
+        policies, members = {}, {}
+        offset = 0
+        while True:
+            body, _ = await self._get(f"groups?offset={offset}&limit=200")
+            items = body["items"] if isinstance(body, dict) else body
+            for g in items:
+                policies[g["name"]] = policy_of(g.get("properties") or {})
+                members[g["name"]] = frozenset(g.get("users") or [])
+            if not isinstance(body, dict) or not body.get("_pagination", {}).get("next"):
+                break
+            offset += len(items)
+        return Groups(policies, members)
+
+    async def user_groups(self, username: str) -> list[str]:
+        body, _ = await self._get(f"users/{quote(username, safe='')}")
+        return sorted(body.get("groups") or [])

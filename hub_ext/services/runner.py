@@ -1,0 +1,392 @@
+"""The runner: reconciles jobs and schedules (desired state in the portal DB) with the world.
+
+One pass (``reconcile``), run when the hub wakes the runner, on a timer and at start:
+
+1. started jobs: copy new output into the DB, notice how they ended, carry out
+   cancel requests, release their reservations, keep their artifacts;
+2. schedules: start the runs that are due (at most one job per scheduled time);
+3. the queue: admit Pending jobs in the ledger (kind ``job``) by the rule of
+   :mod:`.queue` and start them through the executor;
+4. now and then: remove deleted jobs and those past the retention.
+
+Everything the runner needs to resume is in the DB (and in the processes or
+Kubernetes Jobs its executor adopts back), so it can be killed at any moment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import timedelta
+
+from sqlalchemy import func, select, update
+from traitlets import Float, Instance, Int, Unicode, default
+from traitlets.config import LoggingConfigurable
+
+from ..jobs import artifacts as artifacts_mod
+from ..jobs import logs as job_logs
+from ..jobs.records import KIND, JobStore, utc
+from ..jobs.requests import never_fits
+from ..ledger import Ledger, QuotaExceeded, Request
+from ..store import session_scope
+from ..store.engine import read_scope
+from ..store.models import utcnow
+from ..store.models_jobs import DONE_PHASES, Job, JobArtifact
+from .executors.base import Executor, ExecutorError, Handle, JobSpec, Status
+from .hubapi import Groups, HubAPI
+from .queue import QueueState, hold_message
+from .scheduler import Scheduler
+
+
+class Runner(LoggingConfigurable):
+    """Settings of the runner service (``c.Runner.…``, read by the runner process)."""
+
+    executor = Unicode(
+        "local", help="Where jobs run: 'local' (processes on this machine) or 'kubernetes' (batch/v1 Jobs).",
+    ).tag(config=True)
+
+    reconcile_interval = Float(5.0, help="Seconds between reconcile passes when nothing wakes the runner.").tag(config=True)
+
+    watch_interval = Float(
+        0.5, help="Seconds between looks at running jobs (output, exit) while any runs.",
+    ).tag(config=True)
+
+    log_cap = Int(10 * 2**20, help="Most bytes of output kept per job (the latest are kept).").tag(config=True)
+
+    artifacts_max_bytes = Int(100 * 2**20, help="Most bytes of artifacts kept per job.").tag(config=True)
+
+    artifacts_max_files = Int(1000, help="Most artifact files kept per job.").tag(config=True)
+
+    retention_days = Float(30.0, help="Finished jobs older than this are removed (beyond keep_per_group).").tag(config=True)
+
+    keep_per_group = Int(100, help="The newest finished jobs of each group kept past the retention.").tag(config=True)
+
+    cancel_grace = Float(10.0, help="Seconds a cancelled job gets between SIGTERM and SIGKILL.").tag(config=True)
+
+    barrier_after = Float(
+        300.0,
+        help="""Seconds a job refused by the group's quota lets later, smaller jobs of its group
+        start ahead of it; after that nothing later in the group starts before it.""",
+    ).tag(config=True)
+
+    missed_grace = Float(
+        3600.0, help="A scheduled run missed while the runner was down starts on restart if at most this many "
+                     "seconds late; older ones are recorded as missed.",
+    ).tag(config=True)
+
+    env_dir = Unicode(help="Where image environments are built (shared with notebooks). Default: <data_dir>/envs.").tag(config=True)
+
+    hub_prefix = Unicode("/hub/", help="The hub's URL prefix, for links in activities.").tag(config=True)
+
+
+class Reconciler:
+    """One runner's state: the executor, the jobs it is starting, the pass lock."""
+
+    def __init__(self, *, settings: Runner, store: JobStore, executor: Executor, hub: HubAPI, ledger: Ledger,
+                 builder=None, catalog=None, clock=utcnow, log=None):
+        self.settings = settings
+        self.store = store
+        self.db_url = store.db_url
+        self.executor = executor
+        self.hub = hub
+        self.ledger = ledger
+        self.builder = builder
+        self.catalog = catalog
+        self.clock = clock
+        self.log = log or settings.log
+        self.scheduler = Scheduler(store, clock=clock, grace=timedelta(seconds=settings.missed_grace),
+                                   catalog=catalog, log=self.log)
+        self._lock = asyncio.Lock()
+        self._starting: dict[int, asyncio.Task] = {}
+        self._last_purge = 0.0
+        self.wake = asyncio.Event()
+
+    # -- the pass ------------------------------------------------------------
+
+    async def reconcile(self) -> None:
+        async with self._lock:
+            groups = await self.hub.groups()
+            await self._watch_started()
+            await asyncio.to_thread(self.scheduler.fire_due, groups)
+            await self._admit(groups)
+            if time.monotonic() - self._last_purge > 600:
+                self._last_purge = time.monotonic()
+                await self._purge()
+            else:
+                await self._purge(deleted_only=True)
+
+    async def run(self) -> None:
+        """Reconcile at start, on every wake-up and on a timer, for ever."""
+        await self.startup()
+        while True:
+            try:
+                await self.reconcile()
+            except Exception:  # noqa: BLE001 - one failed pass must not end the runner
+                self.log.exception("Reconcile pass failed")
+            timeout = self.settings.watch_interval if self._has_started() else self.settings.reconcile_interval
+            try:
+                await asyncio.wait_for(self.wake.wait(), timeout)
+            except asyncio.TimeoutError:
+                pass
+            self.wake.clear()
+
+    def _has_started(self) -> bool:
+        with read_scope(self.db_url) as s:
+            return bool(s.scalar(select(func.count()).select_from(Job).where(Job.phase.in_(("Preparing", "Running")))))
+
+    # -- start-up ------------------------------------------------------------
+
+    async def startup(self) -> None:
+        """Adopt what still runs, end what does not, then make the ledger hold exactly the running jobs."""
+        with read_scope(self.db_url) as s:
+            started = list(s.scalars(select(Job).where(Job.phase.in_(("Preparing", "Running")))))
+        for job in started:
+            if not job.handle:
+                await self._finish(job, Status("Failed", "ServiceRestart",
+                                               "The runner restarted while the job was being started"))
+                continue
+            handle = Handle(job.executor, job.handle)
+            if await self.executor.adopt(handle):
+                self.log.info("Job %s re-adopted (%s)", job.id, job.handle)
+                continue
+            status = await self.executor.status(handle)
+            if not status.done:
+                status = Status("Failed", "ServiceRestart", "The runner restarted and the job could not be found")
+            await self._copy_logs(job, handle)
+            await self._finish(job, status, handle)
+
+        def running(reservation) -> bool:
+            with read_scope(self.db_url) as s:
+                phase = s.scalar(select(Job.phase).where(Job.id == int(reservation.workload_id)))
+            return phase in ("Preparing", "Running")
+
+        dropped = await asyncio.to_thread(self.ledger.reconcile, running, KIND)
+        if dropped:
+            self.log.info("Released %d reservation(s) of jobs that no longer run", len(dropped))
+
+    # -- started jobs ----------------------------------------------------------
+
+    async def _watch_started(self) -> None:
+        with read_scope(self.db_url) as s:
+            started = list(s.scalars(select(Job).where(Job.phase.in_(("Preparing", "Running")), Job.handle != "")))
+        for job in started:
+            if job.id in self._starting:
+                continue
+            handle = Handle(job.executor, job.handle)
+            try:
+                if job.cancel_requested:
+                    await self.executor.stop(handle, self.settings.cancel_grace)
+                    status = await self.executor.status(handle)
+                    if not status.done or status.phase != "Cancelled":
+                        status = Status("Cancelled", "Cancelled", "Cancelled", status.exit_code)
+                else:
+                    status = await self.executor.status(handle)
+                await self._copy_logs(job, handle)
+                if status.done:
+                    await self._finish(job, status, handle)
+            except ExecutorError as exc:
+                self.log.warning("Job %s: %s", job.id, exc)
+
+    async def _copy_logs(self, job: Job, handle: Handle) -> None:
+        offset = job.log_read
+        while True:
+            data, nxt = await self.executor.logs(handle, offset)
+            if not data:
+                if nxt != offset:
+                    with session_scope(self.db_url) as s:
+                        s.execute(update(Job).where(Job.id == job.id).values(log_read=nxt))
+                return
+            start = nxt - len(data)
+            with session_scope(self.db_url) as s:
+                job_logs.append(s, job.id, start, data, self.settings.log_cap)
+                s.execute(update(Job).where(Job.id == job.id).values(log_read=nxt))
+            offset = nxt
+            job.log_read = nxt
+
+    async def _finish(self, job: Job, status: Status, handle: Handle | None = None) -> None:
+        """Record how the job ended, keep its artifacts, release its reservation (once)."""
+        note, files = "", []
+        if handle is not None:
+            collect = getattr(self.executor, "artifacts", None)
+            if collect is not None:
+                try:
+                    got = await collect(handle, job_id=job.id, username=job.username,
+                                        max_bytes=self.settings.artifacts_max_bytes,
+                                        max_files=self.settings.artifacts_max_files)
+                    files = got.files
+                    note = got.note(self.settings.artifacts_max_bytes, self.settings.artifacts_max_files)
+                except Exception as exc:  # noqa: BLE001 - the job's outcome stands without them
+                    self.log.warning("Job %s: artifacts not collected: %s", job.id, exc)
+                    note = f"Artifacts were not collected: {exc}"
+        now = self.clock()
+        message = status.message or ("Succeeded" if status.phase == "Succeeded" else status.phase)
+        with session_scope(self.db_url) as s:
+            changed = s.execute(
+                update(Job).where(Job.id == job.id, Job.phase.not_in(DONE_PHASES)).values(
+                    phase=status.phase, reason=status.reason if status.phase != "Succeeded" else "",
+                    message=message, exit_code=status.exit_code, finished=now, updated=now,
+                    artifacts_note=note)
+            ).rowcount
+            if changed:
+                for path, data in files:
+                    s.add(JobArtifact(job_id=job.id, path=path, size=len(data), data=data))
+        await asyncio.to_thread(self.ledger.release, KIND, str(job.id))
+        if not changed:
+            return
+        if status.phase == "Succeeded":
+            self.store.record(job, "succeeded", "ok", f"Job {job.name!r} (#{job.id}) succeeded")
+        elif status.phase == "Cancelled":
+            self.store.record(job, "cancelled", "info", f"Job {job.name!r} (#{job.id}) cancelled")
+        else:
+            self.store.record(job, "failed", "error",
+                              f"Job {job.name!r} (#{job.id}) failed ({status.reason}): {message}")
+
+    # -- the queue -------------------------------------------------------------
+
+    async def _admit(self, groups: Groups) -> None:
+        with read_scope(self.db_url) as s:
+            pending = list(s.scalars(select(Job).where(Job.phase == "Pending", Job.delete_requested.is_(False))
+                                     .order_by(Job.id)))
+        if not pending:
+            return
+        now = self.clock()
+        state = QueueState(timedelta(seconds=self.settings.barrier_after))
+        snapshots: dict[str, object] = {}
+        for job in pending:
+            policy = groups.policies.get(job.group)
+            if policy is None or job.username not in groups.members.get(job.group, ()):
+                await self._fail_pending(job, "Error", f"{job.username} is no longer a member of group {job.group}")
+                continue
+            request = Request(cpu=job.cpu, memory=job.memory, gpu=job.gpu)
+            never = never_fits(request, job.group, job.username, policy.quota, policy.user_quota)
+            if never:
+                await self._fail_pending(job, "OverQuota", never)
+                continue
+            held_by = state.held_by(job.group, job.username)
+            if held_by is not None:
+                if job.group not in snapshots:
+                    snapshots[job.group] = await asyncio.to_thread(self.ledger.snapshot, job.group)
+                over = snapshots[job.group].shortfalls(job.username, request, policy.quota, policy.user_quota)
+                self._set_message(job, "; ".join(over) if over else
+                                  hold_message(held_by, job.group in state.barriers))
+                continue
+            try:
+                reservation = await asyncio.to_thread(
+                    self.ledger.reserve, kind=KIND, workload_id=str(job.id), username=job.username,
+                    group=job.group, request=request, group_quota=policy.quota, user_quota=policy.user_quota,
+                    allocate_devices=self.executor.name == "local")
+            except QuotaExceeded as exc:
+                state.refused(job.id, job.group, job.username, exc.over, utc(job.created), now)
+                self._set_message(job, exc.message)
+                continue
+            snapshots.pop(job.group, None)
+            with session_scope(self.db_url) as s:
+                won = s.execute(update(Job).where(Job.id == job.id, Job.phase == "Pending").values(
+                    phase="Preparing", admitted=now, updated=now, message="Starting")).rowcount
+            if not won:  # cancelled or deleted meanwhile
+                await asyncio.to_thread(self.ledger.release, KIND, str(job.id))
+                continue
+            image = next((im for im in policy.allowed_images(self.catalog) if im.name == job.image), None)
+            self._starting[job.id] = asyncio.create_task(
+                self._start(job, image, reservation.device_ids, groups.user_groups(job.username)))
+
+    def _set_message(self, job: Job, message: str) -> None:
+        if job.message == message:
+            return
+        with session_scope(self.db_url) as s:
+            s.execute(update(Job).where(Job.id == job.id, Job.phase == "Pending").values(message=message))
+
+    async def _fail_pending(self, job: Job, reason: str, message: str) -> None:
+        now = self.clock()
+        with session_scope(self.db_url) as s:
+            changed = s.execute(update(Job).where(Job.id == job.id, Job.phase == "Pending").values(
+                phase="Failed", reason=reason, message=message, finished=now, updated=now)).rowcount
+        if changed:
+            self.store.record(job, "failed", "error", f"Job {job.name!r} (#{job.id}) failed ({reason}): {message}")
+
+    async def _start(self, job: Job, image, devices: list[int], user_groups: tuple[str, ...]) -> None:
+        try:
+            spec = await self._spec(job, image, devices, user_groups)
+            handle = await self.executor.start(spec)
+        except _BuildFailed as exc:
+            await self._finish(job, Status("Failed", "ImageBuildFailed", str(exc)))
+        except ExecutorError as exc:
+            await self._finish(job, Status("Failed", "Error", str(exc)))
+        except Exception as exc:  # noqa: BLE001
+            self.log.exception("Job %s could not start", job.id)
+            await self._finish(job, Status("Failed", "Error", f"The job could not start: {exc}"))
+        else:
+            now = self.clock()
+            with session_scope(self.db_url) as s:
+                s.execute(update(Job).where(Job.id == job.id).values(
+                    phase="Running", started=now, updated=now, executor=handle.executor, handle=handle.ref,
+                    message="Running"))
+            self.store.record(job, "started", "info", f"Job {job.name!r} (#{job.id}) started in {job.group}")
+        finally:
+            self._starting.pop(job.id, None)
+            self.wake.set()
+
+    async def _spec(self, job: Job, image, devices: list[int], user_groups: tuple[str, ...]) -> JobSpec:
+        """What the executor needs; ``image`` is the catalog's or the group's (None: no longer allowed)."""
+        python, container_image, node_selector, tolerations = "", "", {}, ()
+        instance_type = self.catalog.instance_type(job.instance_type) if self.catalog else None
+        if image is not None:
+            if self.executor.name == "local" and self.builder is not None:
+                try:
+                    python = await self.builder.ensure(image, lambda line: None)
+                except Exception as exc:  # noqa: BLE001 - EnvironmentBuildFailed and OSErrors alike
+                    raise _BuildFailed(f"The environment of image {image.name} failed to build: {exc}") from None
+            if instance_type is not None:
+                container_image = image.container_image(instance_type) or ""
+            else:
+                container_image = image.image or image.gpu_image or ""
+        if instance_type is not None:
+            node_selector, tolerations = dict(instance_type.node_selector), tuple(instance_type.tolerations)
+        return JobSpec(
+            job_id=job.id, username=job.username, group=job.group, groups=user_groups, command=job.command,
+            env=self.store.open_env(job.env_encrypted), cpu=job.cpu or None, memory=job.memory or None,
+            gpu=job.gpu, gpu_devices=tuple(devices), timeout=float(job.timeout), image=job.image,
+            python=python, container_image=container_image, node_selector=node_selector, tolerations=tolerations)
+
+    # -- removal ---------------------------------------------------------------
+
+    async def _purge(self, deleted_only: bool = False) -> None:
+        with read_scope(self.db_url) as s:
+            doomed = list(s.scalars(select(Job).where(Job.delete_requested.is_(True))))
+        if not deleted_only:
+            doomed += await asyncio.to_thread(self._expired)
+        for job in doomed:
+            if not job.done:
+                if job.phase == "Pending":
+                    await self._finish(job, Status("Cancelled", "Cancelled", "Deleted"))
+                continue  # a started one is stopped by _watch_started (delete implies cancel)
+            forget = getattr(self.executor, "forget", None)
+            if job.handle and forget is not None:
+                try:
+                    await forget(Handle(job.executor, job.handle))
+                except Exception as exc:  # noqa: BLE001
+                    self.log.warning("Job %s: leftovers not removed: %s", job.id, exc)
+            await asyncio.to_thread(self.store.purge, job.id)
+
+    def _expired(self) -> list[Job]:
+        cutoff = self.clock() - timedelta(days=self.settings.retention_days)
+        with read_scope(self.db_url) as s:
+            rows = list(s.scalars(select(Job).where(Job.phase.in_(DONE_PHASES), Job.finished < cutoff)
+                                  .order_by(Job.group, Job.id.desc())))
+            keep: dict[str, int] = {}
+            newest = {g: n for g, n in s.execute(
+                select(Job.group, func.count()).where(Job.phase.in_(DONE_PHASES), Job.finished >= cutoff)
+                .group_by(Job.group))}
+        out = []
+        for job in rows:
+            kept = newest.get(job.group, 0) + keep.get(job.group, 0)
+            if kept < self.settings.keep_per_group:
+                keep[job.group] = keep.get(job.group, 0) + 1
+            else:
+                out.append(job)
+        return out
+
+
+class _BuildFailed(Exception):
+    pass
+
