@@ -22,7 +22,7 @@ from bench.hubs import HubSession as BenchSession
 REPO = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 # OS accounts made by test hubs (as root) carry their own prefix and are deleted at the end
-ACCOUNT_PREFIX = "hftest-"
+ACCOUNT_PREFIX = os.environ.get("HUBFRONT_TEST_ACCOUNT_PREFIX", "hftest-")
 
 
 def let_workloads_pass(path: Path) -> None:
