@@ -124,6 +124,9 @@ class Reconciler:
             except Exception:  # noqa: BLE001 - one failed pass must not end the runner
                 self.log.exception("Reconcile pass failed")
             timeout = self.settings.watch_interval if self._has_started() else self.settings.reconcile_interval
+            due = await asyncio.to_thread(self.scheduler.next_due)
+            if due is not None:  # wake for the next scheduled run on the dot
+                timeout = max(0.0, min(timeout, (due - self.clock()).total_seconds() + 0.005))
             try:
                 await asyncio.wait_for(self.wake.wait(), timeout)
             except asyncio.TimeoutError:

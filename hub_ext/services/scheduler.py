@@ -21,7 +21,7 @@ from ..store import session_scope
 from ..store.engine import read_scope
 from ..store.models import utcnow
 from ..store.models_jobs import ACTIVE_PHASES, Job, JobSchedule, ScheduleRun
-from .schedules import INACTIVE, Schedule, ScheduleError, due_runs, overlap_decision, run_key
+from .schedules import INACTIVE, Schedule, ScheduleError, due_runs, iter_runs, overlap_decision, run_key
 
 
 class Scheduler:
@@ -44,6 +44,23 @@ class Scheduler:
             if job_id is not None:
                 started.append(job_id)
         return started
+
+    def next_due(self) -> datetime | None:
+        """The earliest scheduled time still to come, over every active schedule (the runner wakes then)."""
+        now = self.clock()
+        with read_scope(self.db_url) as s:
+            schedules = list(s.scalars(select(JobSchedule).where(JobSchedule.recurrence != INACTIVE)))
+        soonest = None
+        for row in schedules:
+            try:
+                schedule = Schedule.parse(row.recurrence, row.time_zone, row.overlap)
+            except ScheduleError:
+                continue
+            after = max(filter(None, [now, utc(row.last_scheduled)]))
+            upcoming = next(iter_runs(schedule, after), None)
+            if upcoming is not None and (soonest is None or upcoming < soonest):
+                soonest = upcoming
+        return soonest
 
     def fire(self, row: JobSchedule, groups) -> int | None:
         try:

@@ -169,3 +169,41 @@ async def test_settings_form_is_for_hub_admins_with_xsrf(app):
     r = await s.post("hub/portal/group-settings", {"group": "pc-nowhere", "quota.gpu": "99"})
     assert r.status_code == 404
     assert (await policy_of(s, "pc-h"))["quota"]["gpu"] == 4
+
+
+async def test_group_admins_set_the_default_job_timeout_and_nothing_else(app):
+    s = await setup(app, "pc-t")
+    await make_user(app, "pc-t-mia", groups=["pc-t"])  # a plain member
+    group_admin = await login(app, "pc-t-ann")
+    r = await group_admin.api("PATCH", "/portal/groups/pc-t/policy", data=json.dumps({"job_default_timeout": "2h"}))
+    assert r.status_code == 200, r.text
+    assert (await policy_of(s, "pc-t"))["job_default_timeout"] == 7200
+    r = await group_admin.api("PATCH", "/portal/groups/pc-t/policy",
+                              data=json.dumps({"job_default_timeout": "1h", "quota": {"gpu": 99}}))
+    assert r.status_code == 403 and "quota" in r.json()["message"]
+    member = await login(app, "pc-t-mia")
+    r = await member.api("PATCH", "/portal/groups/pc-t/policy", data=json.dumps({"job_default_timeout": "1m"}))
+    assert r.status_code == 403
+    policy = await policy_of(s, "pc-t")
+    assert policy["job_default_timeout"] == 7200 and policy["quota"]["gpu"] == 4
+    # the Settings page: a form with this one field for the group's admins
+    await group_admin.api("PUT", "/portal/me/context", data=json.dumps({"group": "pc-t"}))
+    page = (await group_admin.get("hub/portal/group-settings")).text
+    assert 'name="job_default_timeout" value="2h"' in page and 'id="hf-policy-form"' not in page
+    r = await group_admin.post("hub/portal/group-settings", {"group": "pc-t", "job_default_timeout": "45m"},
+                               allow_redirects=False)
+    assert r.status_code == 302
+    assert (await policy_of(s, "pc-t"))["job_default_timeout"] == 2700
+    r = await group_admin.post("hub/portal/group-settings", {"group": "pc-t", "job_default_timeout": "soon"})
+    assert r.status_code == 400 and "job_default_timeout" in r.text and 'value="soon"' in r.text
+    assert (await policy_of(s, "pc-t"))["job_default_timeout"] == 2700
+
+
+async def test_fields_beside_policy_are_refused_not_dropped(app):
+    s = await setup(app, "pc-u")
+    before = await policy_of(s, "pc-u")
+    for method in ("PUT", "PATCH"):
+        r = await s.api(method, "/portal/groups/pc-u/policy",
+                        data=json.dumps({"policy": {"display_name": "X"}, "quota": {"cpu": 1}}))
+        assert r.status_code == 400 and "quota" in r.json()["errors"], r.text
+    assert await policy_of(s, "pc-u") == before

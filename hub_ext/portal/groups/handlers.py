@@ -10,9 +10,13 @@ from ...policy import (
     RESOURCE_LABELS, RESOURCES, GroupPolicy, PolicyError, format_amount, merge_policy, parse_policy,
     properties_with,
 )
-from ...scopes import READ
+from ...scopes import READ, WRITE
 from ..base import PortalAPIHandler, PortalHandler
 from .settings_form import form_patch, form_values
+
+
+# what a group's own admins may change in its policy (everything else: hub admins)
+GROUP_ADMIN_FIELDS = ("job_default_timeout",)
 
 
 def store_policy(handler, group, policy: GroupPolicy) -> None:
@@ -29,25 +33,42 @@ class PolicyAPIHandler(PortalAPIHandler):
         group = self.visible_group(group_name)
         self.write_json({"group": group.name, "policy": group_policy(group).model_dump(mode="json")})
 
-    def _change(self, group_name, parse) -> None:
+    def _change(self, group_name, parse, group_admin_fields: tuple[str, ...] = ()) -> None:
         group = self.visible_group(group_name)
         data = self.json_body()
+        if "policy" in data and len(data) > 1:  # {"policy": {...}, "quota": {...}}: nothing is dropped silently
+            return self.field_error({k: "unknown field (the policy's fields go inside \"policy\")"
+                                     for k in data if k != "policy"})
+        document = data.get("policy", data)
+        if not self.hub_admin():
+            self.require_group_admin(group)
+            others = sorted(set(document) - set(group_admin_fields)) if isinstance(document, dict) else []
+            if others:
+                raise web.HTTPError(403, f"Group admins change only {', '.join(group_admin_fields)}; "
+                                         f"hub administrators change {', '.join(others)}")
         try:
-            policy = parse(group, data.get("policy", data))
+            policy = parse(group, document)
         except PolicyError as exc:
             return self.field_error(exc.errors)
         store_policy(self, group, policy)
         self.write_json({"group": group.name, "policy": policy.model_dump(mode="json")})
+
+    def hub_admin(self) -> bool:
+        return self.current_user.admin and "admin:groups" in self.expanded_scopes
 
     @needs_scope("admin:groups")
     def put(self, group_name):
         """Replace the whole policy: a field left out gets its default."""
         self._change(group_name, lambda group, doc: parse_policy(doc, self.catalog))
 
-    @needs_scope("admin:groups")
+    @needs_scope(WRITE)
     def patch(self, group_name):
-        """Change only the fields sent (JSON merge patch; ``null`` resets a field to its default)."""
-        self._change(group_name, lambda group, doc: merge_policy(group_policy(group), doc, self.catalog))
+        """Change only the fields sent (JSON merge patch; ``null`` resets a field to its default).
+
+        Hub admins change anything; a group's admins change its default job timeout.
+        """
+        self._change(group_name, lambda group, doc: merge_policy(group_policy(group), doc, self.catalog),
+                     group_admin_fields=GROUP_ADMIN_FIELDS)
 
 
 class GroupSettingsHandler(PortalHandler):
@@ -68,7 +89,8 @@ class GroupSettingsHandler(PortalHandler):
             ],
             instance_types=policy.allowed_instance_types(self.catalog),
             images=policy.allowed_images(self.catalog),
-            edit=self.current_user.admin, settings_group=group.name, errors=errors or {},
+            edit=self.current_user.admin, edit_timeout=not self.current_user.admin,
+            settings_group=group.name, errors=errors or {},
             form=form or form_values(policy), saved=saved, resources=RESOURCES, labels=RESOURCE_LABELS,
         )
 
@@ -84,9 +106,11 @@ class GroupSettingsHandler(PortalHandler):
     @web.authenticated
     async def post(self):
         group = self.visible_group(self.get_body_argument("group", ""))
-        if not self.current_user.admin:
-            raise web.HTTPError(403, "Only hub administrators change a group's policy")
         form = {k: self.get_body_argument(k) for k in self.request.body_arguments if k not in ("_xsrf", "group")}
+        if not self.current_user.admin:
+            self.require_group_admin(group)
+            if set(form) - set(GROUP_ADMIN_FIELDS):
+                raise web.HTTPError(403, "Only hub administrators change a group's quota, admins and deployments")
         try:
             policy = merge_policy(group_policy(group), form_patch(form), self.catalog)
         except PolicyError as exc:
