@@ -17,16 +17,17 @@ from datetime import datetime, timezone
 from importlib import import_module
 from pathlib import Path
 
-BENCHMARKS = ["home", "spawn", "admission"]
+BENCHMARKS = ["home", "spawn", "admission", "job-latency", "cron"]
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 
 
 def load(name: str):
-    """The benchmark module, or None while it is not written yet."""
+    """The benchmark module (``job-latency`` is ``bench/job_latency.py``), or None while it is not written yet."""
+    module = name.replace("-", "_")
     try:
-        return import_module(f"{__package__ or 'bench'}.{name}")
+        return import_module(f"{__package__ or 'bench'}.{module}")
     except ModuleNotFoundError as exc:
-        if exc.name == f"bench.{name}":
+        if exc.name == f"bench.{module}":
             return None
         raise
 
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in selected:
         mod = modules[name]
         if mod is None:
-            line = f"{name}: not run (bench/{name}.py is not written yet)"
+            line = f"{name}: not run (bench/{name.replace('-', '_')}.py is not written yet)"
             print(line, flush=True)
             results[name] = {"line": line, "skipped": True}
             failed = failed or bool(args.only)
