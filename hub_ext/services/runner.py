@@ -262,6 +262,11 @@ class Reconciler:
                 continue
             request = Request(cpu=job.cpu, memory=job.memory, gpu=job.gpu)
             never = never_fits(request, job.group, job.username, policy.quota, policy.user_quota)
+            if not never and job.gpu and self.executor.name == "local" and self.ledger.gpu_inventory is not None:
+                machine = len(await asyncio.to_thread(self.ledger.gpu_inventory))
+                if machine < job.gpu:
+                    never = (f"This job can never fit: GPU devices: requested {job.gpu} > {machine} on this "
+                             "machine")
             if never:
                 await self._fail_pending(job, "OverQuota", never)
                 continue
