@@ -237,9 +237,11 @@ def chart_config(values: dict) -> Config:
 
 
 @pytest.fixture
-def production(tmp_path):
+def production(tmp_path, monkeypatch):
     """The values' hub config, with the catalog file mounted where hub.extraFiles puts it."""
     values = yaml.safe_load(VALUES.read_text())
+    for name, value in values["hub"]["extraEnv"].items():  # the chart's env: secrets stand in for themselves
+        monkeypatch.setenv(name, value if isinstance(value, str) else f"<{name} from the Secret>")
     mount_path = values["hub"]["config"]["Hubfront"]["catalog_file"]
     catalog_file = next(f for f in values["hub"]["extraFiles"].values() if f["mountPath"] == mount_path)
     local_copy = tmp_path / "hubfront.yaml"
@@ -294,3 +296,21 @@ async def test_values_launch_a_gpu_pytorch_pod(production):
     assert container(pod).resources.limits["nvidia.com/gpu"] == "1"
     assert pod.spec.node_selector == {"hubfront.io/gpu": "true"}
     assert env_of(pod)["HUBFRONT_GROUP"] == "research"
+
+
+def test_values_run_the_runner_next_to_the_hub_with_the_same_database(production):
+    import json
+
+    values, c, _ = production
+    [service] = [s for s in c.JupyterHub.services if s["name"] == "hubfront-runner"]
+    assert "command" not in service and service["url"] == "http://127.0.0.1:10101"
+    assert service["api_token"] == "<HUBFRONT_RUNNER_TOKEN from the Secret>"
+    [container] = values["hub"]["extraContainers"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["JUPYTERHUB_API_TOKEN"]["valueFrom"] == values["hub"]["extraEnv"]["HUBFRONT_RUNNER_TOKEN"]["valueFrom"]
+    assert env["JUPYTERHUB_SERVICE_URL"]["value"] == service["url"]
+    config = json.loads(env["HUBFRONT_RUNNER_CONFIG"]["value"])
+    assert config["Runner"]["executor"] == "kubernetes"
+    assert config["Hubfront"]["db_url"] == c.Hubfront.db_url
+    assert config["Hubfront"]["catalog_file"] == c.Hubfront.catalog_file or \
+        config["Hubfront"]["catalog_file"] == values["hub"]["config"]["Hubfront"]["catalog_file"]
