@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from .auth.cli_accounts import add_parser as accounts_parser
+from .cli_jobs import add_parser as jobs_parser
 from .settings import Hubfront
 
 
@@ -94,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(func=_db_upgrade)
     _license_parser(sub)
     accounts_parser(sub)
+    jobs_parser(sub)
     return parser
 
 
