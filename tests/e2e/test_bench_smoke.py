@@ -5,13 +5,14 @@ a measurement: the ratio target is not asserted here.
 """
 
 import json
+import os
 import re
 import subprocess
 import sys
 
 import pytest
 
-from support import REPO, need, proxy_command
+from support import ACCOUNT_PREFIX, REPO, need, proxy_command
 
 pytestmark = pytest.mark.e2e
 
@@ -44,3 +45,49 @@ def test_home_benchmark_prints_its_line(tmp_path):
     assert home["line"] == lines[0]
     assert home["hubfront"]["n"] == home["stock"]["n"] == 2 * 10
     assert home["users"] == 30 and home["measured_user_groups"] == 5
+
+
+JOB_LINE = re.compile(
+    rf"^job-latency: hubfront=running p50 ({NUM})ms/p99 ({NUM})ms succeeded p50 ({NUM})ms/p99 ({NUM})ms "
+    rf"subprocess=running p50 ({NUM})ms/p99 ({NUM})ms exited p50 ({NUM})ms/p99 ({NUM})ms "
+    rf"ratio=running p50 ({NUM})/succeeded p50 ({NUM}) target=running p50<=150ms ok=(True|False) "
+    rf"\(n=5, server time stamps, isolated=(yes|no)\)$"
+)
+CRON_LINE = re.compile(
+    rf"^cron: lateness p50=({NUM})ms p99=({NUM})ms max=({NUM})ms duplicates=(\d+) misses=(\d+) "
+    rf"target p99<=1s ok=(True|False) \(schedules=2, minutes=1, runs=(\d+)\)$"
+)
+
+
+def test_job_benchmarks_print_their_lines(tmp_path):
+    """job-latency with 5 jobs and cron with 2 schedules over one minute (up to ~100 s: the minute must strike)."""
+    need(proxy_command() is not None, "configurable-http-proxy is not installed (run `make test`)")
+    results = tmp_path / "latest.json"
+    env = dict(os.environ, BENCH_ACCOUNT_PREFIX=f"{ACCOUNT_PREFIX}b-")  # this run's own workload accounts
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "--only", "job-latency", "--only", "cron", "--quick",
+         "--job-latency-jobs", "5", "--cron-schedules", "2", "--cron-minutes", "1", "--json", str(results)],
+        cwd=REPO, capture_output=True, text=True, timeout=240, env=env,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+    doc = json.loads(results.read_text())["results"]
+
+    [job_line] = [line for line in proc.stdout.splitlines() if line.startswith("job-latency:")]
+    m = JOB_LINE.match(job_line)
+    assert m, job_line
+    run50, run99, ok50, ok99, sp50, sp99, sx50, sx99 = map(float, m.groups()[:8])
+    assert 0 < run50 <= run99 and 0 < ok50 <= ok99 and 0 < sp50 <= sp99 and 0 < sx50 <= sx99
+    assert run50 < ok50  # a job runs before it has succeeded
+    jobs = doc["job-latency"]
+    assert jobs["line"] == job_line
+    assert jobs["submit_to_running"]["n"] == jobs["subprocess_running"]["n"] == 5
+    assert 0 < jobs["submit_to_created"]["p50_s"] <= jobs["submit_to_admitted"]["p50_s"] <= jobs["submit_to_running"]["p50_s"]
+
+    [cron_line] = [line for line in proc.stdout.splitlines() if line.startswith("cron:")]
+    m = CRON_LINE.match(cron_line)
+    assert m, cron_line
+    cron = doc["cron"]
+    assert cron["line"] == cron_line
+    # once per due minute, every one of them: correctness, not a timing target
+    assert cron["due_runs"] >= 2 and cron["duplicates"] == [] and cron["misses"] == [], cron
+    assert cron["lateness"]["n"] == cron["due_runs"] and cron["run_outcomes"].get("started") == cron["due_runs"]
