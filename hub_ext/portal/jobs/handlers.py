@@ -340,3 +340,4 @@ handlers = [
     (r"/api/portal/schedules/([^/]+)", ScheduleAPIHandler),
     (r"/api/portal/schedules/([^/]+)/run", RunNowAPIHandler),
 ]
+from .pages import handlers as _pages; handlers += _pages  # noqa: E402
