@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import time
 
+from pydantic import Field
 from sqlalchemy import bindparam, select
+
+from .bodies import Strict
 
 from .store import session_scope
 from .store.engine import read_connection
@@ -18,6 +21,12 @@ from .store.models import GroupContext, utcnow
 
 class NotAMember(PermissionError):
     pass
+
+
+class ContextChange(Strict):
+    """``PUT /api/portal/me/context``: the group to put in focus."""
+
+    group: str = Field(min_length=1, max_length=255, description="The name of one of your groups")
 
 
 _STORED = select(GroupContext.__table__.c.group).where(GroupContext.__table__.c.username == bindparam("u"))

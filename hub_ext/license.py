@@ -29,10 +29,12 @@ from pathlib import Path
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from pydantic import Field
 from sqlalchemy import func, select
 from traitlets import Enum, Float, Int, List, Unicode, default
 from traitlets.config import Configurable
 
+from .bodies import Strict
 from .store import get_engine, session_scope
 from .store.models import Reservation, utcnow
 from .store.models_portal import InstalledLicense
@@ -128,6 +130,12 @@ class LicenseTerms:
             "max_deployments": self.max_deployments,
             "issued": self.issued.isoformat() if self.issued else None,
         }
+
+
+class LicenseInstall(Strict):
+    """``PUT /api/portal/license``: install a license token."""
+
+    license: str = Field(min_length=1, description="The license token from your vendor")
 
 
 class LicenseError(ValueError):

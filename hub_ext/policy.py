@@ -20,6 +20,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -126,9 +127,21 @@ def format_amount(resource: str, value: float | int | None) -> str:
     return str(int(value))
 
 
-Cpu = Annotated[float, BeforeValidator(parse_cpu)]
-Memory = Annotated[int, BeforeValidator(parse_memory)]
-Duration = Annotated[int, BeforeValidator(parse_duration)]
+def _quantity_schema(number: dict, suffixes, example: str) -> WithJsonSchema:
+    """What a quantity accepts, for the OpenAPI document: a number or a string with a unit."""
+    units = "|".join(sorted((s for s in suffixes if s), key=len, reverse=True))
+    pattern = rf"^\s*[0-9]+(\.[0-9]+)?\s*({units})?\s*$"
+    return WithJsonSchema({"anyOf": [number, {"type": "string", "pattern": pattern, "examples": [example]}]},
+                          mode="validation")
+
+
+Cpu = Annotated[float, BeforeValidator(parse_cpu),
+                _quantity_schema({"type": "number", "minimum": 0, "maximum": MAX_CPU}, ("m",), "500m")]
+Memory = Annotated[int, BeforeValidator(parse_memory),
+                   _quantity_schema({"type": "number", "minimum": 0, "maximum": MAX_MEMORY}, _MEMORY_SUFFIXES, "4Gi")]
+Duration = Annotated[int, BeforeValidator(parse_duration),
+                     _quantity_schema({"type": "number", "minimum": 1, "maximum": MAX_DURATION},
+                                      _DURATION_UNITS, "2h")]
 Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
 Slug = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
 
@@ -306,7 +319,9 @@ def field_errors(exc: ValidationError) -> dict[str, str]:
     for err in exc.errors():
         loc = ".".join(str(part) for part in err["loc"]) or "body"
         msg = err["msg"]
-        if msg.startswith("Value error, "):
+        if err["type"] == "extra_forbidden":  # the portal API's wording for a field no model declares
+            msg = "unknown field"
+        elif msg.startswith("Value error, "):
             msg = msg[len("Value error, "):]
         errors.setdefault(loc, msg)
     return errors

@@ -12,6 +12,7 @@ from .. import scopes  # noqa: F401  (defines the custom scopes before any needs
 from ..groups import find_group, is_group_admin
 from ..ledger import Ledger
 from . import ids
+from ..bodies import BodyError, parse_body
 from .nav import build_nav
 
 
@@ -87,6 +88,15 @@ class PortalAPIHandler(_PortalMixin, APIHandler):
         if not isinstance(data, dict):
             raise web.HTTPError(400, "body: expected a JSON object")
         return data
+
+    def body(self, model):
+        """The JSON body validated by the pydantic ``model`` (:mod:`hub_ext.bodies`), or None after
+        answering 400 naming each bad field (unknown ones included)."""
+        try:
+            return parse_body(model, self.json_body())
+        except BodyError as exc:
+            self.field_error(exc.errors)
+            return None
 
     def field_error(self, errors: dict[str, str], status: int = 400) -> None:
         """Answer with one message per field at fault."""

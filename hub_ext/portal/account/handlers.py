@@ -176,7 +176,10 @@ class MeAPI(_AccountMixin, PortalAPIHandler):
 
     @needs_scope(WRITE)
     def patch(self):
-        changes, errors = profile.validate_profile(self.json_body())
+        body = self.body(profile.ProfilePatch)
+        if body is None:
+            return
+        changes, errors = profile.validate_profile(body.model_dump(exclude_unset=True))
         if errors:
             return self.field_error(errors)
         profile.update_profile(self.db_url, self.current_user.name, changes)
@@ -191,11 +194,10 @@ class PasswordAPI(_AccountMixin, PortalAPIHandler):
     @needs_scope(WRITE)
     async def put(self):
         self.require_local()
-        body = self.json_body()
-        current, new = body.get("current_password"), body.get("new_password")
-        if not isinstance(current, str) or not isinstance(new, str):
-            return self.field_error({k: "required (a string)" for k in ("current_password", "new_password")
-                                     if not isinstance(body.get(k), str)})
+        body = self.body(profile.PasswordChange)
+        if body is None:
+            return
+        current, new = body.current_password, body.new_password
         errors = await asyncio.to_thread(profile.password_errors, self.db_url, self.current_user.name, current, new)
         if errors:
             return self.field_error(errors)

@@ -8,7 +8,10 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from pydantic import Field
+
 from ...auth import otp
+from ...bodies import Strict
 from ...auth.passwords import rule_errors, set_password, verify_password
 from ...store import session_scope
 from ...store.models import utcnow
@@ -21,6 +24,20 @@ FIELDS = ("full_name", "email")
 # bidirectional embeddings, overrides and isolates: they make a name display as something else
 _BIDI_CONTROLS = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C)}
 UNSAFE_NAME = "must not contain control or bidirectional-override characters"
+
+
+class ProfilePatch(Strict):
+    """``PATCH /api/portal/me``: only the fields sent change (then checked by ``validate_profile``)."""
+
+    full_name: str = Field(default=None, description=f"1 to {FULL_NAME_MAX} characters, no control characters")
+    email: str = Field(default=None, description=f"An email address (at most {EMAIL_MAX} characters), or empty")
+
+
+class PasswordChange(Strict):
+    """``PUT /api/portal/me/password``: the new password must follow the password rules."""
+
+    current_password: str = Field(description="Your current password")
+    new_password: str = Field(description="The new password")
 
 
 def _unsafe_characters(text: str) -> bool:
@@ -39,7 +56,7 @@ def validate_profile(data: dict) -> tuple[dict, dict]:
     changes, errors = {}, {}
     for key in data:
         if key not in FIELDS:
-            errors[key] = "unknown field (allowed: full_name, email)"
+            errors[key] = "unknown field"
     if "full_name" in data:
         name = data["full_name"]
         if not isinstance(name, str) or not 1 <= len(name.strip()) <= FULL_NAME_MAX:

@@ -12,13 +12,16 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
 import nh3
 from markdown_it import MarkdownIt
+from pydantic import Field
 from sqlalchemy import delete, select
 
 from ... import activity
+from ...bodies import Strict
 from ...store import get_engine, session_scope
 from ...store.models import utcnow
 from ...store.models_portal import Announcement, AnnouncementDismissal
@@ -34,6 +37,28 @@ def render_markdown(body: str) -> str:
     """Markdown to HTML that is safe to insert into a page."""
     return nh3.clean(_md.render(body or ""), tags=ALLOWED_TAGS, attributes={"a": {"href", "title"}},
                      url_schemes={"http", "https", "mailto"}, link_rel="noopener noreferrer nofollow")
+
+
+_WHEN = "An ISO date and time, e.g. 2030-06-01T09:00 (without an offset: in your time zone); empty or null for none"
+
+
+class AnnouncementUpdate(Strict):
+    """``PUT /api/portal/announcements/{id}``: only the fields sent change (then checked by ``validate``)."""
+
+    title: str = Field(default=None, description="1 to 200 characters")
+    body: str = Field(default=None, description="Markdown, at most 20000 characters")
+    severity: Literal["info", "warning", "critical"] = Field(default=None, description="How the banner looks")
+    audience: Literal["all", ""] | Annotated[list[str], Field(min_length=1)] | None = Field(
+        default=None, description='"all" (also empty or null), or the names of the groups that see it')
+    starts: str | None = Field(default=None, description=_WHEN)
+    expires: str | None = Field(default=None, description=_WHEN + "; after starts")
+    published: bool = Field(default=None, description="Shown to its audience (between starts and expires)")
+
+
+class AnnouncementCreate(AnnouncementUpdate):
+    """``POST /api/portal/announcements``: a new announcement (a title at least)."""
+
+    title: str = Field(description="1 to 200 characters")
 
 
 class AnnouncementError(ValueError):

@@ -6,6 +6,7 @@ from jupyterhub import orm
 from jupyterhub.scopes import needs_scope
 from tornado import web
 
+from ...bodies import NoFields
 from ...scopes import READ, WRITE
 from ...store.models_portal import Announcement
 from ..base import PortalAPIHandler, PortalHandler
@@ -114,9 +115,12 @@ class AnnouncementsAPIHandler(_AnnouncementsMixin, PortalAPIHandler):
     @needs_scope(WRITE)
     def post(self):
         self.require_admin()
+        body = self.body(board.AnnouncementCreate)
+        if body is None:
+            return
         try:
-            view = board.create(self.db_url, self.json_body(), self.current_user.name, self.known_groups(),
-                                self.zone(), link=self.page_link())
+            view = board.create(self.db_url, body.model_dump(exclude_unset=True), self.current_user.name,
+                                self.known_groups(), self.zone(), link=self.page_link())
         except board.AnnouncementError as exc:
             return self.field_error(exc.errors)
         self.set_status(201)
@@ -144,9 +148,12 @@ class AnnouncementAPIHandler(_AnnouncementsMixin, PortalAPIHandler):
     def put(self, ident):
         ident = self._visible(self.path_id(ident)).id
         self.require_admin()
+        body = self.body(board.AnnouncementUpdate)
+        if body is None:
+            return
         try:
-            view = board.update(self.db_url, ident, self.json_body(), self.known_groups(), self.zone(),
-                                link=self.page_link())
+            view = board.update(self.db_url, ident, body.model_dump(exclude_unset=True), self.known_groups(),
+                                self.zone(), link=self.page_link())
         except board.AnnouncementError as exc:
             return self.field_error(exc.errors)
         self.write_json(view.as_json())
@@ -166,6 +173,8 @@ class DismissAPIHandler(_AnnouncementsMixin, PortalAPIHandler):
     @needs_scope(WRITE)
     def post(self, ident):
         ident = self.path_id(ident)
+        if self.body(NoFields) is None:
+            return
         try:
             board.dismiss(self.db_url, self.current_user.name, ident, self.group_names())
         except board.NoSuchAnnouncement:

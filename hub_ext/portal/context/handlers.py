@@ -46,9 +46,10 @@ class ContextAPIHandler(PortalAPIHandler):
 
     @needs_scope(WRITE)
     def put(self):
-        group = self.json_body().get("group")
-        if not isinstance(group, str) or not group:
-            return self.field_error({"group": "required: the name of one of your groups"})
+        body = self.body(context.ContextChange)
+        if body is None:
+            return
+        group = body.group
         names = [g["name"] for g in self.nav().groups]
         try:
             context.set_group(self.db_url, self.current_user.name, group, names)

@@ -63,8 +63,11 @@ class LicenseAPIHandler(_AdminOnly, PortalAPIHandler):
     @needs_scope(WRITE)
     def put(self):
         self.require_admin()
-        token = self.json_body().get("license")
-        if not isinstance(token, str) or not token.strip():
+        body = self.body(lic.LicenseInstall)
+        if body is None:
+            return
+        token = body.license
+        if not token.strip():
             return self.field_error({"license": "required: the license token from your vendor"})
         try:
             lic.install(self.db_url, token, self.current_user.name)

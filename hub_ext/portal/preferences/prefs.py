@@ -15,10 +15,12 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from pydantic import Field
 from traitlets import Unicode
 from traitlets.config import Configurable
 
 from ... import context
+from ...bodies import Strict
 from ...store import session_scope
 from ...store.models import utcnow
 from ...store.models_portal import Preference
@@ -64,6 +66,15 @@ class Preferences:
         return {"default_group": self.default_group, "timezone": self.timezone}
 
 
+class PreferencesUpdate(Strict):
+    """``PUT /api/portal/me/preferences``: only the fields sent change (then checked by ``save``)."""
+
+    default_group: str | None = Field(
+        default=None, description="The group put in focus at login: one of yours; empty or null for the last used")
+    timezone: str | None = Field(
+        default=None, description="IANA time zone such as Europe/Berlin; empty or null for the hub's default")
+
+
 class PreferenceError(ValueError):
     def __init__(self, errors: dict[str, str]):
         super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
@@ -86,7 +97,7 @@ def save(db_url: str, username: str, data: dict, group_names: list[str]) -> Pref
     errors, values = {}, {"default_group": current.default_group, "timezone": current.timezone}
     unknown = set(data) - set(values)
     for name in sorted(unknown):
-        errors[name] = "unknown preference"
+        errors[name] = "unknown field"
     if "default_group" in data:
         group = data["default_group"] or None
         if group is not None and (not isinstance(group, str) or group not in group_names):

@@ -9,6 +9,7 @@ from tornado import web
 
 from ...auth import account_settings, accounts
 from ...auth.sessions import end_other_sessions
+from ...bodies import NoFields
 from ..base import PortalAPIHandler, PortalHandler
 from . import users
 
@@ -193,6 +194,8 @@ class UserUnlockAPI(PortalAPIHandler):
     def post(self, name):
         if self.find_user(name) is None:
             raise web.HTTPError(404, f"No such user: {name}")
+        if self.body(NoFields) is None:
+            return
         accounts.unlock(self.db_url, name)
         self.write_json({"name": name, "locked": False})
 
