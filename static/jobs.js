@@ -45,7 +45,7 @@
   }
 
   // "2030-06-01 14:00:05 CEST": an ISO time from the API in the user's zone (as the server renders it).
-  function when(iso, zone) {
+  function when(iso, zone, short) {
     if (!iso) return "";
     var d = new Date(iso);
     var parts = {};
@@ -57,8 +57,9 @@
     } catch (e) {
       return d.toISOString();
     }
-    return parts.year + "-" + parts.month + "-" + parts.day + " " + parts.hour + ":" + parts.minute + ":" +
-      parts.second + " " + (parts.timeZoneName || zone);
+    var day = parts.year + "-" + parts.month + "-" + parts.day + " " + parts.hour + ":" + parts.minute;
+    if (short) return day; // lists name the zone once
+    return day + ":" + parts.second + " " + (parts.timeZoneName || zone);
   }
 
   function showError(container, message) {
@@ -195,12 +196,12 @@
     var tr = el("tr", "hf-job");
     tr.setAttribute("data-id", j.id);
     tr.setAttribute("data-phase", j.phase);
-    var name = el("td");
+    var name = el("td", "hf-job-cell");
     var link = el("a", "hf-job-name", j.name);
     link.setAttribute("href", j.link);
     name.appendChild(link);
     name.appendChild(document.createTextNode(" "));
-    name.appendChild(el("span", "text-muted small", "#" + j.id));
+    name.appendChild(el("span", "text-muted small text-nowrap", "#" + j.id));
     tr.appendChild(name);
     if (everyone) tr.appendChild(el("td", "hf-job-owner", j.username));
     var phase = el("td");
@@ -222,9 +223,9 @@
     }
     tr.appendChild(detail);
     tr.appendChild(el("td", "", j.instance_type));
-    tr.appendChild(el("td", "text-nowrap small", when(j.created, zone)));
-    tr.appendChild(el("td", "text-nowrap small", when(j.started, zone) || "—"));
-    tr.appendChild(el("td", "text-nowrap small", when(j.finished, zone) || "—"));
+    tr.appendChild(el("td", "text-nowrap small", when(j.created, zone, true)));
+    tr.appendChild(el("td", "text-nowrap small", when(j.started, zone, true) || "—"));
+    tr.appendChild(el("td", "text-nowrap small", when(j.finished, zone, true) || "—"));
     var actions = el("td", "text-end");
     if (!done && !j.cancel_requested) {
       var cancel = el("button", "btn btn-sm btn-outline-danger hf-cancel", "Cancel");

@@ -108,10 +108,56 @@ def test_a_recurring_job_with_a_cron_expression_shows_its_next_five_runs(page, p
     expect(row.locator(".hf-next-run")).to_contain_text("02:30 JST")
     screenshot(page, "schedules-list")
 
-    # Run now: an ordinary job from the template, shown on its own page
+    # Edit: a preset recurrence instead of the cron expression (PATCH), the next runs follow
     row.locator("a").click()
+    page.click("#hf-schedule-edit")
+    page.select_option("#hf-edit-recurrence", "daily")
+    page.click("#hf-schedule-save")
+    expect(page.locator("#hf-next-runs .hf-next-run").first).to_contain_text("04:00 JST")
+    expect(page.locator("#hf-next-runs .hf-next-run")).to_have_count(5)
+
+    # Run now: an ordinary job from the template, shown on its own page
     page.click("#hf-schedule-run")
     page.wait_for_url(re.compile(r".*/hub/portal/jobs/\d+$"))
     expect(page.locator("#hf-job-name")).to_have_text("weekday report")
     expect(page.locator("#hf-log")).to_contain_text("report", timeout=SLOW)
     expect(page.locator("#hf-job-phase")).to_have_text("Succeeded", timeout=SLOW)
+
+
+def test_queued_jobs_show_their_place_and_the_ledger_message_and_can_be_cancelled(page, portal_hub):
+    """Group alpha has one core: two half-core jobs run, the third waits in the queue."""
+    portal_hub.add_user("quinn", "Quinn-pass1", groups=["alpha"])
+    portal_hub.add_user("nogroup", "Nogroup-pass1")
+    quinn = portal_hub.login("quinn", "Quinn-pass1")
+    ids = []
+    for n in range(3):
+        r = quinn.api("POST", "/portal/groups/alpha/jobs", json={"name": f"sleeper {n}", "command": "sleep 300"})
+        assert r.status_code == 201, r.text
+        ids.append(r.json()["id"])
+    ui_login(page, portal_hub, "quinn", "Quinn-pass1")
+    page.goto(portal_hub.base_url + "/hub/portal/jobs")
+    queued = page.locator(f'#hf-jobs tr[data-id="{ids[2]}"]')
+    expect(queued.locator(".hf-phase")).to_have_text("Pending")
+    expect(queued.locator(".hf-queue")).to_contain_text("#1 in the queue", timeout=SLOW)
+    for running in ids[:2]:
+        expect(page.locator(f'#hf-jobs tr[data-id="{running}"] .hf-phase')).to_have_text("Running", timeout=SLOW)
+    expect(queued.locator(".hf-queue")).not_to_contain_text("Waiting for the runner", timeout=SLOW)
+    screenshot(page, "jobs-queue")
+
+    queued.locator(".hf-cancel").click()
+    expect(queued.locator(".hf-phase")).to_have_text("Cancelled", timeout=30_000)
+    page.goto(portal_hub.base_url + f"/hub/portal/jobs/{ids[0]}")
+    page.click("#hf-job-cancel")
+    expect(page.locator("#hf-job-phase")).to_have_text("Cancelled", timeout=SLOW)
+    expect(page.locator('[data-field="reason"]')).to_have_text("Cancelled")
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.click("#hf-job-delete")
+    page.wait_for_url("**/hub/portal/jobs")
+    expect(page.locator(f'#hf-jobs tr[data-id="{ids[0]}"]')).to_have_count(0)
+    assert quinn.api("POST", f"/portal/jobs/{ids[1]}/cancel").status_code == 202
+
+    # a user in no group has no Jobs or Recurring Jobs page
+    nobody = portal_hub.login("nogroup", "Nogroup-pass1")
+    for path in ("/hub/portal/jobs", "/hub/portal/schedules"):
+        r = nobody.get(nobody.url(path))
+        assert r.status_code == 404 and "No group available" in r.text

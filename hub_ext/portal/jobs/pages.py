@@ -26,12 +26,13 @@ RECURRENCE_PRESETS = (("inactive", "Inactive (only Run now)"), ("daily", "Daily 
                       ("weekly", "Weekly, Sundays at 04:00"), ("monthly", "Monthly, the 1st at 04:00"))
 
 
-def local_time(value, zone) -> str:
-    """``2030-06-01 14:00:05 CEST``: an ISO time (or datetime) from the API in the viewer's zone."""
+def local_time(value, zone, short: bool = False) -> str:
+    """``2030-06-01 14:00:05 CEST`` (short: ``2030-06-01 14:00``, in lists that name the zone once):
+    an ISO time (or datetime) from the API in the viewer's zone."""
     if not value:
         return ""
     dt = utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
-    return dt.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")
+    return dt.astimezone(zone).strftime("%Y-%m-%d %H:%M" if short else "%Y-%m-%d %H:%M:%S %Z")
 
 
 def zoned_time(value: str, zone_name: str) -> str:
@@ -78,7 +79,7 @@ class _JobsPage(PortalHandler):
 
     def common(self) -> dict:
         zone = self.zone()
-        return {"zone_name": zone.key, "when": lambda v: local_time(v, zone), "badges": PHASE_BADGES,
+        return {"zone_name": zone.key, "when": lambda v, short=False: local_time(v, zone, short), "badges": PHASE_BADGES,
                 "duration_input": _duration_input}
 
 
