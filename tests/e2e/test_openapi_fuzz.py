@@ -115,3 +115,16 @@ def test_the_portal_api_keeps_its_documented_promises(op, portal_schema, tokens,
             case.call_and_validate(headers={"Authorization": f"token {tokens[who]}"}, checks=CHECKS)
 
     fuzz()
+
+
+def test_the_document_is_served_to_token_holders_only_and_the_docs_page_lists_it(hub, tokens):
+    import requests
+
+    url = hub.base_url + "/hub/api/portal/openapi.json"
+    assert requests.get(url, timeout=10).status_code == 403
+    doc = requests.get(url, headers={"Authorization": f"token {tokens['member']}"}, timeout=10).json()
+    assert doc["openapi"] == "3.1.0" and doc["servers"] == [{"url": "/hub"}]
+    page = hub.login("fz-member", PASSWORD).get(hub.base_url + "/hub/portal/docs/rest-api").text
+    for item in doc["paths"].values():
+        for op in item.values():
+            assert f'id="op-{op["operationId"]}"' in page, op["operationId"]

@@ -114,3 +114,17 @@ def test_a_field_a_model_does_not_declare_is_refused_by_name():
     with pytest.raises(BodyError) as exc:
         parse_body(AnnouncementUpdate, {"title": "x", "colour": "red", "published": "yes"})
     assert exc.value.errors == {"colour": "unknown field", "published": "Input should be a valid boolean"}
+
+
+def test_the_docs_reference_lists_every_operation_with_its_body_fields():
+    from hub_ext.portal.openapi import reference
+
+    doc = spec.build()
+    views = [op for section in reference.sections(doc) for op in section.operations]
+    assert len(views) == len(spec.OPERATIONS)
+    submit = next(v for v in views if v.id == "post_groups_group_jobs")
+    assert submit.body == "JobSubmit" and submit.scopes == ["custom:hubfront:write"]
+    assert [s for s, _, _ in submit.statuses] == ["201", "400", "403", "404"]
+    fields = {f.name: f for name, _, fs in reference.body_models(doc) if name == "JobSubmit" for f in fs}
+    assert fields["command"].required and fields["timeout"].type.startswith("number 1–")
+    assert str(reference.prose("`a<b`")) == "<code>a&lt;b</code>"

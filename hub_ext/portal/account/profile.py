@@ -27,7 +27,7 @@ UNSAFE_NAME = "must not contain control or bidirectional-override characters"
 
 
 class ProfilePatch(Strict):
-    """``PATCH /api/portal/me``: only the fields sent change (then checked by ``validate_profile``)."""
+    """``PATCH /api/portal/me``: only the fields sent change."""
 
     full_name: str = Field(default=None, description=f"1 to {FULL_NAME_MAX} characters, no control characters")
     email: str = Field(default=None, description=f"An email address (at most {EMAIL_MAX} characters), or empty")

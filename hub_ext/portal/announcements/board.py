@@ -43,7 +43,7 @@ _WHEN = "An ISO date and time, e.g. 2030-06-01T09:00 (without an offset: in your
 
 
 class AnnouncementUpdate(Strict):
-    """``PUT /api/portal/announcements/{id}``: only the fields sent change (then checked by ``validate``)."""
+    """``PUT /api/portal/announcements/{id}``: only the fields sent change."""
 
     title: str = Field(default=None, description="1 to 200 characters")
     body: str = Field(default=None, description="Markdown, at most 20000 characters")

@@ -25,13 +25,27 @@ def render_page(name: str) -> str:
     return MarkdownIt("commonmark", {"html": False}).enable("table").render(source.read_text())
 
 
+@functools.lru_cache(maxsize=4)
+def api_reference(hub_prefix: str) -> dict:
+    """What the REST API page lists, from the OpenAPI document the hub serves (one source)."""
+    from ..openapi import reference
+    from ..openapi.handlers import document
+
+    doc = document(hub_prefix.rstrip("/"))
+    models = reference.body_models(doc)
+    return {"doc": doc, "url": f"{hub_prefix}api/portal/openapi.json", "server": doc["servers"][0]["url"],
+            "sections": reference.sections(doc), "models": models,
+            "fields": {name: fields for name, _, fields in models}}
+
+
 class DocsHandler(PortalHandler):
     @web.authenticated
     async def get(self, name):
         if name not in PAGES:
             raise web.HTTPError(404, f"No documentation page {name!r}")
         body = render_page(name).replace(SOURCE_ADDRESS, str(escape(self.hub_address())))
-        await self.render_portal("portal/docs.html", title=PAGES[name], body=Markup(body))
+        api = api_reference(self.hub.base_url) if name == "rest-api" else None
+        await self.render_portal("portal/docs.html", title=PAGES[name], body=Markup(body), api=api)
 
     def hub_address(self) -> str:
         """The hub's address as the reader reaches it: the configured public URL, else this request's."""

@@ -67,7 +67,7 @@ class Preferences:
 
 
 class PreferencesUpdate(Strict):
-    """``PUT /api/portal/me/preferences``: only the fields sent change (then checked by ``save``)."""
+    """``PUT /api/portal/me/preferences``: only the fields sent change."""
 
     default_group: str | None = Field(
         default=None, description="The group put in focus at login: one of yours; empty or null for the last used")
