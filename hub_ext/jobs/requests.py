@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ..bodies import BodyError
 from ..ledger import Request
 from ..policy import (
-    RESOURCE_LABELS, Catalog, Duration, GroupPolicy, Image, InstanceType, Quota, field_errors, format_amount,
+    RESOURCE_LABELS, Catalog, Duration, GroupPolicy, Image, InstanceType, Quota, format_amount,
 )
 
 MAX_ENV = 100
@@ -26,23 +27,8 @@ RESERVED_ENV = ("HOME", "USER", "LOGNAME", "SHELL", "CUDA_VISIBLE_DEVICES")
 RESERVED_PREFIXES = ("HUBFRONT_", "JUPYTERHUB_")
 
 
-class RequestError(ValueError):
-    """A request refused, with one message per field at fault (answered with 400)."""
-
-    def __init__(self, errors: dict[str, str]):
-        self.errors = errors
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-
-
-def parse(model: type[BaseModel], data: Any) -> BaseModel:
-    """``data`` validated by ``model``, or RequestError naming each field (unknown ones included)."""
-    if not isinstance(data, dict):
-        raise RequestError({"body": "expected a JSON object"})
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise RequestError({k: ("unknown field" if v.startswith("Extra inputs") else v)
-                            for k, v in field_errors(exc).items()}) from None
+class RequestError(BodyError):
+    """A job template the group's policy refuses, naming the field (answered with 400)."""
 
 
 class _Strict(BaseModel):

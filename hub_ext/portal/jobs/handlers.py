@@ -15,8 +15,9 @@ from tornado.iostream import StreamClosedError
 
 from ...groups import group_policy
 from ...jobs import logs as job_logs
+from ...bodies import NoFields
 from ...jobs.requests import (JobSubmit, JobTemplate, RequestError, ScheduleCreate, SchedulePatch, never_fits,
-                              parse, resolve)
+                              resolve)
 from ...scopes import READ, WRITE
 from ...store.models_jobs import PHASES, Job, JobSchedule
 from ..base import PortalAPIHandler
@@ -47,13 +48,6 @@ class _JobsAPI(PortalAPIHandler):
         if job is None:
             raise web.HTTPError(404, f"No such job: {job_id}")
         return job
-
-    def body_of(self, model):
-        try:
-            return parse(model, self.json_body())
-        except RequestError as exc:
-            self.field_error(exc.errors)
-            return None
 
     def resolved(self, template: JobTemplate, group):
         try:
@@ -103,7 +97,7 @@ class GroupJobsAPIHandler(_JobsAPI):
     @needs_scope(WRITE)
     def post(self, group_name):
         group = self.member_group(group_name)
-        template = self.body_of(JobSubmit)
+        template = self.body(JobSubmit)
         if template is None:
             return
         row = self.submit(group, template)
@@ -150,9 +144,8 @@ class RerunAPIHandler(_JobsAPI):
         job = self.job(job_id)
         if not self.viewer.may_change(job):
             raise web.HTTPError(403, "Only the job's owner re-runs it (a job runs as its owner)")
-        extra = self.json_body()  # it takes no fields
-        if extra:
-            return self.field_error({k: "unknown field" for k in extra})
+        if self.body(NoFields) is None:
+            return
         group = self.member_group(job.group)
         template = JobTemplate(name=job.name, command=job.command, image=job.image, instance_type=job.instance_type,
                                env=self.store.open_env(job.env_encrypted), timeout=job.timeout)
@@ -249,7 +242,7 @@ class GroupSchedulesAPIHandler(_SchedulesAPI):
     @needs_scope(WRITE)
     def post(self, group_name):
         group = self.member_group(group_name)
-        body = self.body_of(ScheduleCreate)
+        body = self.body(ScheduleCreate)
         if body is None:
             return
         job = self.resolved(body, group)
@@ -275,7 +268,7 @@ class ScheduleAPIHandler(_SchedulesAPI):
     def patch(self, schedule_id):
         row = self.schedule(schedule_id)
         self.owned(row)
-        body = self.body_of(SchedulePatch)
+        body = self.body(SchedulePatch)
         if body is None:
             return
         changes = body.model_dump(exclude_unset=True)
@@ -316,9 +309,8 @@ class RunNowAPIHandler(_SchedulesAPI):
     def post(self, schedule_id):
         row = self.schedule(schedule_id)
         self.owned(row)
-        extra = self.json_body()  # it takes no fields
-        if extra:
-            return self.field_error({k: "unknown field" for k in extra})
+        if self.body(NoFields) is None:
+            return
         group = self.member_group(row.group)
         template = JobTemplate(name=row.name, command=row.command, image=row.image, instance_type=row.instance_type,
                                env=self.store.open_env(row.env_encrypted), timeout=row.timeout)
