@@ -37,6 +37,12 @@ def add_runner_service(c) -> None:
     services.append({"name": SERVICE_NAME, "command": [sys.executable, "-m", "hub_ext.services"],
                      "url": f"http://127.0.0.1:{port}", "display": False})
     c.JupyterHub.services = services
+    # deployment endpoints: the proxy sends <base_url>deployments/… to the runner, which forwards them
+    # to the replicas; the hub keeps this route in the proxy (its periodic check restores it)
+    base_url = c.JupyterHub.base_url if "base_url" in c.JupyterHub else "/"
+    routes = dict(c.Proxy.extra_routes) if "extra_routes" in c.Proxy else {}
+    routes[f"{base_url.rstrip('/')}/deployments/"] = f"http://127.0.0.1:{port}"
+    c.Proxy.extra_routes = routes
 
 
 def configure(c, *, spawner: str = "hubfront-local", runner: bool = True) -> None:

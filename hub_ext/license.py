@@ -36,7 +36,8 @@ from traitlets.config import Configurable
 
 from .bodies import Strict
 from .store import get_engine, session_scope
-from .store.models import Reservation, utcnow
+from .store.models import utcnow
+from .store.models_deployments import Deployment
 from .store.models_portal import InstalledLicense
 
 log = logging.getLogger("hubfront.license")
@@ -301,10 +302,17 @@ def count_nodes(cfg: HubfrontLicense) -> int:
 
 
 def count_deployments(db_url: str) -> int:
-    """Model deployments running now: their reservations in the ledger."""
-    r = Reservation.__table__
+    """Model deployments that count against the license: those not stopped (and not being deleted)."""
+    d = Deployment.__table__
     with get_engine(db_url).connect() as conn:
-        return conn.execute(select(func.count()).select_from(r).where(r.c.kind == "deployment")).scalar() or 0
+        return conn.execute(select(func.count()).select_from(d).where(
+            d.c.stopped.is_(False), d.c.delete_requested.is_(False))).scalar() or 0
+
+
+def deployments_over(max_deployments: int, used: int) -> bool:
+    """Whether ``used`` deployments are more than the license allows, with its 10% grace (exactly
+    +10% is still fine). The banner asks it of the deployments there are; admission of one more."""
+    return used * 10 > max_deployments * 11
 
 
 @dataclass(frozen=True)
@@ -336,8 +344,7 @@ def warnings_for(state: LicenseState, max_nodes: int, max_deployments: int, used
         found.append(LicenseWarning("license-expired", EXPIRED_TEXT, "danger"))
     if used_nodes > max_nodes:
         found.append(LicenseWarning("license-nodes", NODES_TEXT, "warning"))
-    # 10% grace on deployments: exactly +10% is still fine
-    if used_deployments * 10 > max_deployments * 11:
+    if deployments_over(max_deployments, used_deployments):
         found.append(LicenseWarning("license-deployments", DEPLOYMENTS_TEXT, "warning"))
     return found
 

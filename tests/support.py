@@ -361,3 +361,17 @@ def stop_leftover_servers(data_dir: Path, timeout: float = 10) -> list[int]:
     for proc in alive:
         proc.kill()
     return [p.pid for p in found]
+
+
+def put_deployments(db_url: str, n: int, prefix: str = "dep", stopped: int = 0) -> None:
+    """Make the portal DB hold exactly ``n`` deployments that count (plus ``stopped`` stopped ones,
+    which do not), as the license sees them, without running anything."""
+    from hub_ext.store import session_scope
+    from hub_ext.store.models_deployments import Deployment
+
+    with session_scope(db_url) as s:
+        s.query(Deployment).filter(Deployment.id.like(f"{prefix}-%")).delete(synchronize_session=False)
+        for i in range(n + stopped):
+            s.add(Deployment(id=f"{prefix}-{i}", group="g", username="u", name=f"{prefix} {i}",
+                             instance_type="cpu-1", command="true", stopped=i >= n,
+                             phase="Stopped" if i >= n else "Deployed"))

@@ -57,3 +57,12 @@ def decrypt(key: bytes, token: str) -> str | None:
         return Fernet(key).decrypt(token.encode()).decode()
     except InvalidToken:
         return None
+
+
+def token_digest(token: str) -> str:
+    """How high-entropy bearer tokens (invitations, deployment clients) are kept: their sha256.
+
+    They carry 256 random bits, so a fast hash is safe (nothing to brute-force) and
+    cheap enough to check on every request; passwords, which are guessable, use argon2.
+    """
+    return hashlib.sha256(token.encode()).hexdigest()

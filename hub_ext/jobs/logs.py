@@ -1,6 +1,7 @@
-"""A job's output, persisted by the runner in the portal DB, so it outlives the process or pod.
+"""A workload's output (a job's, a deployment's), persisted by the runner in the portal DB,
+so it outlives the process or pod.
 
-Offsets count every byte the job wrote, so a reader that asks "from byte N on"
+Offsets count every byte the workload wrote, so a reader that asks "from byte N on"
 gets the same answer however much was dropped before it. Each job keeps at
 most ``cap`` bytes: past it the oldest chunks go, and at least three quarters
 of the cap, the latest output, stays.
@@ -14,9 +15,24 @@ from sqlalchemy import delete, func, select, update
 
 from ..store import session_scope
 from ..store.engine import read_scope
+from ..store.models_deployments import Deployment, DeploymentLogChunk
 from ..store.models_jobs import Job, JobLogChunk
 
 CHUNK = 256 * 1024  # bytes per stored row, at most
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Whose output a log table holds: the chunk model, its key column, and the owner's size column."""
+
+    chunk: type
+    key: str  # the chunk's column naming the owner
+    model: type
+    size: object  # the owner's column of bytes written
+
+
+JOBS = Owner(JobLogChunk, "job_id", Job, Job.log_size)
+DEPLOYMENTS = Owner(DeploymentLogChunk, "deployment_id", Deployment, Deployment.log_size)
 
 
 @dataclass(frozen=True)
@@ -27,20 +43,20 @@ class Piece:
     dropped: int  # bytes before ``start`` that are no longer kept
 
 
-def append(session, job_id: int, offset: int, data: bytes, cap: int) -> None:
-    """Store ``data`` (written by the job from byte ``offset`` on) and trim the job's log to ``cap``."""
+def append(session, job_id, offset: int, data: bytes, cap: int, owner: Owner = JOBS) -> None:
+    """Store ``data`` (written from byte ``offset`` on) and trim the owner's log to ``cap``."""
+    chunk, key = owner.chunk, getattr(owner.chunk, owner.key)
     for i in range(0, len(data), CHUNK):
-        session.add(JobLogChunk(job_id=job_id, offset=offset + i, data=data[i:i + CHUNK]))
+        session.add(chunk(**{owner.key: job_id}, offset=offset + i, data=data[i:i + CHUNK]))
     session.flush()
     end = offset + len(data)
-    session.execute(update(Job).where(Job.id == job_id).values(log_size=end))
-    kept = session.scalar(select(func.coalesce(func.sum(func.length(JobLogChunk.data)), 0))
-                          .where(JobLogChunk.job_id == job_id))
+    session.execute(update(owner.model).where(owner.model.id == job_id).values({owner.size: end}))
+    kept = session.scalar(select(func.coalesce(func.sum(func.length(chunk.data)), 0)).where(key == job_id))
     if kept <= cap:
         return
     # drop whole chunks, oldest first, while what stays is still over the cap
-    rows = session.execute(select(JobLogChunk.id, func.length(JobLogChunk.data))
-                           .where(JobLogChunk.job_id == job_id).order_by(JobLogChunk.offset)).all()
+    rows = session.execute(select(chunk.id, func.length(chunk.data)).where(key == job_id)
+                           .order_by(chunk.offset)).all()
     drop = []
     for chunk_id, size in rows[:-1]:
         if kept <= cap:
@@ -48,17 +64,18 @@ def append(session, job_id: int, offset: int, data: bytes, cap: int) -> None:
         drop.append(chunk_id)
         kept -= size
     if drop:
-        session.execute(delete(JobLogChunk).where(JobLogChunk.id.in_(drop)))
+        session.execute(delete(chunk).where(chunk.id.in_(drop)))
 
 
-def read(db_url: str, job_id: int, offset: int = 0, limit: int = 4 * 2**20) -> Piece:
+def read(db_url: str, job_id, offset: int = 0, limit: int = 4 * 2**20, owner: Owner = JOBS) -> Piece:
     """Output from ``offset`` on (at most about ``limit`` bytes)."""
+    chunk = owner.chunk
     with read_scope(db_url) as s:
         rows = s.execute(
-            select(JobLogChunk.offset, JobLogChunk.data).where(
-                JobLogChunk.job_id == job_id,
-                JobLogChunk.offset + func.length(JobLogChunk.data) > offset,
-            ).order_by(JobLogChunk.offset)
+            select(chunk.offset, chunk.data).where(
+                getattr(chunk, owner.key) == job_id,
+                chunk.offset + func.length(chunk.data) > offset,
+            ).order_by(chunk.offset)
         ).all()
     if not rows:
         return Piece(b"", offset, offset, 0)
@@ -75,6 +92,6 @@ def read(db_url: str, job_id: int, offset: int = 0, limit: int = 4 * 2**20) -> P
     return Piece(data, start, start + len(data), max(0, start - offset))
 
 
-def size(db_url: str, job_id: int) -> int:
+def size(db_url: str, job_id, owner: Owner = JOBS) -> int:
     with read_scope(db_url) as s:
-        return s.scalar(select(Job.log_size).where(Job.id == job_id)) or 0
+        return s.scalar(select(owner.size).where(owner.model.id == job_id)) or 0

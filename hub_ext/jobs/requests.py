@@ -110,26 +110,32 @@ class Resolved:
 
     @property
     def request(self) -> Request:
-        it = self.instance_type
-        return Request(cpu=it.cpu, memory=it.memory, gpu=it.gpu)
+        return request_of(self.instance_type)
 
 
-def resolve(template: JobTemplate, policy: GroupPolicy, catalog: Catalog, group: str) -> Resolved:
-    """Check the instance type and image against the group's policy (400 naming the field)."""
+def request_of(instance_type: InstanceType) -> Request:
+    """What a workload of this instance type reserves: the type's limits."""
+    return Request(cpu=instance_type.cpu, memory=instance_type.memory, gpu=instance_type.gpu)
+
+
+def choose_runtime(instance_type_name: str | None, image_name: str | None, policy: GroupPolicy, catalog: Catalog,
+                   group: str) -> tuple[InstanceType, Image]:
+    """The instance type and image a workload asks for, checked against the group's policy (400 naming
+    the field); missing ones default to the group's default instance type and its first fitting image."""
     allowed_types = policy.allowed_instance_types(catalog)
-    if template.instance_type:
-        instance_type = next((it for it in allowed_types if it.name == template.instance_type), None)
+    if instance_type_name:
+        instance_type = next((it for it in allowed_types if it.name == instance_type_name), None)
         if instance_type is None:
-            raise RequestError({"instance_type": f"{template.instance_type!r} is not allowed in group {group}"})
+            raise RequestError({"instance_type": f"{instance_type_name!r} is not allowed in group {group}"})
     else:
         instance_type = policy.default_instance(catalog)
         if instance_type is None:
             raise RequestError({"instance_type": f"group {group} has no instance type available"})
     images = policy.allowed_images(catalog)
-    if template.image:
-        image = next((im for im in images if im.name == template.image), None)
+    if image_name:
+        image = next((im for im in images if im.name == image_name), None)
         if image is None:
-            raise RequestError({"image": f"{template.image!r} is not allowed in group {group}"})
+            raise RequestError({"image": f"{image_name!r} is not allowed in group {group}"})
         if not image.supports(instance_type):
             kind = "GPU" if instance_type.gpu else "CPU"
             raise RequestError({"image": f"{image.name!r} has no {kind} variant for instance type "
@@ -138,6 +144,12 @@ def resolve(template: JobTemplate, policy: GroupPolicy, catalog: Catalog, group:
         image = next((im for im in images if im.supports(instance_type)), None)
         if image is None:
             raise RequestError({"image": f"group {group} has no image for instance type {instance_type.name!r}"})
+    return instance_type, image
+
+
+def resolve(template: JobTemplate, policy: GroupPolicy, catalog: Catalog, group: str) -> Resolved:
+    """Check the instance type and image against the group's policy (400 naming the field)."""
+    instance_type, image = choose_runtime(template.instance_type, template.image, policy, catalog, group)
     timeout = template.timeout or policy.job_default_timeout
     return Resolved(template.name, template.command, image, instance_type, dict(template.env), timeout)
 

@@ -30,6 +30,7 @@ FEATURES = [
     "logs",
     "launch",
     "jobs",
+    "deployments",
     "openapi",
 ]
 
@@ -94,4 +95,5 @@ def hand_over_runner_config(app, hubfront) -> None:
         **service.environment,
         "HUBFRONT_RUNNER_CONFIG": json.dumps(config),
         "HUBFRONT_SECRET_KEY": secret_key(app.authenticator, hubfront.data_dir).decode(),
+        "HUBFRONT_BASE_URL": app.base_url,  # deployment endpoints are at <base_url>deployments/
     }

@@ -83,7 +83,7 @@ class Reconciler:
     """One runner's state: the executor, the jobs it is starting, the pass lock."""
 
     def __init__(self, *, settings: Runner, store: JobStore, executor: Executor, hub: HubAPI, ledger: Ledger,
-                 builder=None, catalog=None, clock=utcnow, log=None):
+                 builder=None, catalog=None, clock=utcnow, log=None, deployer=None):
         self.settings = settings
         self.store = store
         self.db_url = store.db_url
@@ -100,6 +100,8 @@ class Reconciler:
         self._starting: dict[int, asyncio.Task] = {}
         self._last_purge = 0.0
         self.wake = asyncio.Event()
+        self.deployer = deployer  # the deployments' loop (hub_ext.services.deployer), None: jobs only
+        self._deployments_busy = False
 
     # -- the pass ------------------------------------------------------------
 
@@ -109,6 +111,8 @@ class Reconciler:
             await self._watch_started()
             await asyncio.to_thread(self.scheduler.fire_due, groups)
             await self._admit(groups)
+            if self.deployer is not None:
+                self._deployments_busy = await self.deployer.reconcile(groups)
             if time.monotonic() - self._last_purge > 600:
                 self._last_purge = time.monotonic()
                 await self._purge()
@@ -123,7 +127,8 @@ class Reconciler:
                 await self.reconcile()
             except Exception:  # noqa: BLE001 - one failed pass must not end the runner
                 self.log.exception("Reconcile pass failed")
-            timeout = self.settings.watch_interval if self._has_started() else self.settings.reconcile_interval
+            busy = self._deployments_busy or self._has_started()
+            timeout = self.settings.watch_interval if busy else self.settings.reconcile_interval
             due = await asyncio.to_thread(self.scheduler.next_due)
             if due is not None:  # wake for the next scheduled run on the dot
                 timeout = max(0.0, min(timeout, (due - self.clock()).total_seconds() + 0.005))
@@ -166,6 +171,8 @@ class Reconciler:
         dropped = await asyncio.to_thread(self.ledger.reconcile, running, KIND)
         if dropped:
             self.log.info("Released %d reservation(s) of jobs that no longer run", len(dropped))
+        if self.deployer is not None:
+            await self.deployer.startup()
 
     # -- started jobs ----------------------------------------------------------
 

@@ -7,8 +7,8 @@ from conftest_helpers import login, make_user
 
 from hub_ext import license as lic
 from hub_ext.settings import Hubfront
-from hub_ext.store import session_scope
-from hub_ext.store.models import Reservation, utcnow
+from hub_ext.store.models import utcnow
+from support import put_deployments
 
 PEM, PUBLIC = lic.keygen()
 EXPIRED = "Your license has expired. Please contact your sales team to extend your license."
@@ -41,11 +41,7 @@ async def install(s, tok):
 
 
 def set_deployments(n):
-    with session_scope(Hubfront.instance().db_url) as s:
-        s.query(Reservation).filter(Reservation.kind == "deployment").delete()
-        for i in range(n):
-            s.add(Reservation(kind="deployment", workload_id=f"lic-dep-{i}", username="u", group="g",
-                              cpu=0, memory=0, gpu=0, gpu_devices=""))
+    put_deployments(Hubfront.instance().db_url, n, prefix="lic-dep")
 
 
 async def test_no_license_is_the_free_tier_and_only_admins_see_the_page(app):

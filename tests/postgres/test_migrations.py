@@ -8,7 +8,8 @@ from hub_ext.store import upgrade
 from hub_ext.store.engine import alembic_config, get_engine
 
 EXPECTED = {"accounts", "group_context", "reservations", "jobs", "job_log_chunks", "job_artifacts",
-            "job_schedules", "schedule_runs"}
+            "job_schedules", "schedule_runs", "deployments", "deployment_revisions", "deployment_clients",
+            "deployment_log_chunks"}
 
 
 def _state(url):

@@ -5,8 +5,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from hub_ext import license as lic
-from hub_ext.store import session_scope
-from hub_ext.store.models import Reservation
+from support import put_deployments
 
 NOW = datetime(2030, 6, 1, tzinfo=timezone.utc)
 
@@ -125,12 +124,7 @@ def test_nodes_banner_only_above_granted(sqlite_url, vendor):
 
 
 def _deployments(url, n):
-    with session_scope(url) as s:
-        for i in range(n):
-            s.add(Reservation(kind="deployment", workload_id=f"dep-{i}", username="u", group="g",
-                              cpu=1, memory=1, gpu=0, gpu_devices=""))
-        s.add(Reservation(kind="notebook", workload_id="nb-1", username="u", group="g",
-                          cpu=1, memory=1, gpu=0, gpu_devices=""))
+    put_deployments(url, n, stopped=3)  # stopped ones do not count
 
 
 def test_deployments_at_ten_percent_over_shows_nothing(sqlite_url, vendor):
@@ -138,7 +132,7 @@ def test_deployments_at_ten_percent_over_shows_nothing(sqlite_url, vendor):
     _deployments(sqlite_url, 11)
     c = cfg(public, license=lic.issue(pem, terms(max_deployments=10)))
     report = lic.evaluate(sqlite_url, c, NOW)
-    assert report.used_deployments == 11  # the notebook does not count
+    assert report.used_deployments == 11  # the stopped ones do not count
     assert report.warnings == []
 
 

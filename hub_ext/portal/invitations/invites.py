@@ -8,12 +8,12 @@ never exceed ``max_uses``.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select, update
 
+from ...auth.keys import token_digest
 from ...store import session_scope
 from ...store.models import utcnow
 from ...store.models_accounts import Invitation, InvitationUse
@@ -37,8 +37,7 @@ class InvitationUnusable(Exception):
         super().__init__(MESSAGES[state])
 
 
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+_hash = token_digest
 
 
 def _aware(dt: datetime) -> datetime:

@@ -6,42 +6,26 @@ see, whatever the reason, so ids of other groups' work leak nothing.
 
 from __future__ import annotations
 
-import asyncio
 from urllib.parse import quote
 
 from jupyterhub.scopes import needs_scope
 from tornado import web
-from tornado.iostream import StreamClosedError
 
 from ...groups import group_policy
-from ...jobs import logs as job_logs
 from ...bodies import NoFields
 from ...jobs.requests import (JobSubmit, JobTemplate, RequestError, ScheduleCreate, SchedulePatch, never_fits,
                               resolve)
 from ...scopes import READ, WRITE
 from ...store.models_jobs import PHASES, Job, JobSchedule
-from ..base import PortalAPIHandler
+from ..logstream import serve_log
 from ..preferences.prefs import user_zone
-from .service import job_store, schedule_store, viewer_of, wake_runner
-
-FOLLOW_TICK = 0.5  # seconds between looks for new output while following a log
+from .service import MemberAPIHandler, job_store, schedule_store, wake_runner
 
 
-class _JobsAPI(PortalAPIHandler):
+class _JobsAPI(MemberAPIHandler):
     @property
     def store(self):
         return job_store(self)
-
-    @property
-    def viewer(self):
-        return viewer_of(self.current_user.orm_user)
-
-    def member_group(self, group_name: str):
-        """The group, if the caller is a member (jobs run as members); 404 otherwise."""
-        group = self.visible_group(group_name)
-        if group.name not in self.viewer.member_of:
-            raise web.HTTPError(404, f"No such group: {group_name}")
-        return group
 
     def job(self, job_id: str) -> Job:
         job = self.store.visible(self.parse_id(job_id, "job", Job.id, status=404), self.viewer)
@@ -164,31 +148,14 @@ class LogAPIHandler(_JobsAPI):
         job = self.job(job_id)
         offset = self.parse_id(self.get_query_argument("offset", "0"), "offset", Job.log_size, low=0)
         follow = self.get_query_argument("follow", "0") in ("1", "true")
-        self.set_header("Content-Type", "text/plain; charset=utf-8")
-        self.set_header("X-Content-Type-Options", "nosniff")
-        if self.get_query_argument("download", "0") in ("1", "true"):
-            self.set_header("Content-Disposition", f"attachment; filename=job-{job.id}.log")
-        db_url = self.db_url
-        while True:
-            piece = await asyncio.to_thread(job_logs.read, db_url, job.id, offset)
-            if piece.dropped and offset == 0 and piece.data:
-                self.write(f"[... {piece.dropped} earlier bytes not kept ...]\n".encode())
-            if piece.data:
-                self.write(piece.data)
-                offset = piece.next
-            if not follow:
-                break
-            try:
-                await self.flush()
-            except StreamClosedError:
-                return
+        download = self.get_query_argument("download", "0") in ("1", "true")
+
+        def ended(offset: int) -> bool:
             current = self.store.get(job.id)
-            if current is None or (current.done and offset >= current.log_size):
-                break
-            if not piece.data:
-                await asyncio.sleep(FOLLOW_TICK)
-        self.set_header("X-Log-Offset", str(offset))
-        self.finish()
+            return current is None or (current.done and offset >= current.log_size)
+
+        await serve_log(self, self.db_url, job.id, offset, follow=follow, ended=ended,
+                        filename=f"job-{job.id}.log" if download else "")
 
 
 class ArtifactsAPIHandler(_JobsAPI):

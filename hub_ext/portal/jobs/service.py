@@ -1,9 +1,11 @@
-"""The hub's side of jobs: the stores, who asks, and waking the runner. No handlers here."""
+"""The hub's side of jobs (and deployments): the stores, who asks, waking the runner, and the
+API base of workloads that members of a group run."""
 
 from __future__ import annotations
 
 import logging
 
+from tornado import web
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
 from ...auth.keys import load_key
@@ -11,6 +13,7 @@ from ...groups import group_policy
 from ...jobs.records import JobStore, Viewer
 from ...jobs.recurring import ScheduleStore
 from ...services.app import SERVICE_NAME
+from ..base import PortalAPIHandler
 
 _keys: dict[str, bytes] = {}
 log = logging.getLogger("hubfront.jobs")
@@ -58,3 +61,18 @@ def wake_runner(handler) -> None:
     import asyncio
 
     asyncio.ensure_future(_send())
+
+
+class MemberAPIHandler(PortalAPIHandler):
+    """API of a group's workloads (jobs, deployments): they run as members, so members act on them."""
+
+    @property
+    def viewer(self) -> Viewer:
+        return viewer_of(self.current_user.orm_user)
+
+    def member_group(self, group_name: str):
+        """The group, if the caller is a member; 404 otherwise."""
+        group = self.visible_group(group_name)
+        if group.name not in self.viewer.member_of:
+            raise web.HTTPError(404, f"No such group: {group_name}")
+        return group

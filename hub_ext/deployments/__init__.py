@@ -1,0 +1,1 @@
+"""Model deployments (issue 11): requests, records, limits. The runner reconciles them."""

@@ -1,0 +1,152 @@
+"""Deployment requests: the pydantic models that validate what users send (API bodies, the
+pages' forms and the OpenAPI document), and their resolution against the group's policy.
+
+A deployment serves **either** an image plus a serve command that listens on
+``$PORT``, **or** a model URI served by MLflow's own ``mlflow models serve``
+(``--env-manager local``: nothing is installed at serve time).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
+
+from ..jobs.requests import _check_env, choose_runtime, request_of
+from ..ledger import Request
+from ..policy import Catalog, GroupPolicy, Image, InstanceType
+
+DNS_LABEL = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
+MODEL_URI = re.compile(r"^models:/[^/\s]{1,256}/[1-9][0-9]{0,8}$")
+MAX_REPLICAS = 20
+# spec fields whose change starts new replicas (a new revision); the rest change in place
+REVISION_FIELDS = ("instance_type", "image", "command", "model_uri", "health_path", "replicas", "env")
+MODEL_HEALTH_PATH = "/ping"  # mlflow models serve answers here once the model is loaded
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def _check_path(value: str | None) -> str | None:
+    if value is not None and (not value.startswith("/") or any(c.isspace() for c in value)):
+        raise ValueError("a path starting with / and without spaces")
+    return value
+
+
+class _Spec(_Strict):
+    """What may be set at creation and changed later."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200, description="Display name")
+    description: str | None = Field(default=None, max_length=4000)
+    instance_type: str | None = Field(default=None, max_length=255,
+                                      description="Default: the group's default instance type")
+    image: str | None = Field(default=None, max_length=255,
+                              description="Catalog or group image; default: the group's first that fits")
+    command: str | None = Field(default=None, max_length=65536,
+                                description="Serve command (bash -c); must listen on $PORT. Not with model_uri")
+    model_uri: str | None = Field(default=None, max_length=1024,
+                                  description="models:/<name>/<version> from the group's MLflow registry")
+    health_path: str | None = Field(default=None, max_length=255,
+                                    description="Ready when GET on it answers below 500; default / (models: /ping)")
+    replicas: int | None = Field(default=None, ge=1, le=MAX_REPLICAS)
+    env: dict[str, str] | None = Field(default=None, description="Environment variables")
+    access: Literal["public", "private"] | None = Field(
+        default=None, description="public, or private: clients need a token")
+
+    _env = field_validator("env")(lambda cls, v: v if v is None else _check_env(v))
+    _path = field_validator("health_path")(lambda cls, v: _check_path(v))
+
+    @field_validator("model_uri")
+    @classmethod
+    def _model_uri(cls, value: str | None) -> str | None:
+        if value and not MODEL_URI.match(value):
+            raise ValueError("expected models:/<name>/<version>")
+        return value or None
+
+    @field_validator("command")
+    @classmethod
+    def _command(cls, value: str | None) -> str | None:
+        if value is not None and "\0" in value:
+            raise ValueError("may not contain a NUL character")
+        return value or None
+
+
+class DeploymentCreate(_Spec):
+    """``POST …/groups/{group}/deployments``."""
+
+    id: str = Field(max_length=63, description="DNS label: lower-case letters, digits and -; the endpoint's path")
+    name: str = Field(min_length=1, max_length=200, description="Display name")
+
+    @field_validator("id")
+    @classmethod
+    def _dns_label(cls, value: str) -> str:
+        if not DNS_LABEL.match(value):
+            raise ValueError("a DNS label: 1-63 lower-case letters, digits or -, starting with a letter, "
+                             "not ending with -")
+        return value
+
+    # validated even when not sent, after ``command`` (declared before it): the one place both are known
+    model_uri: str | None = Field(default=None, max_length=1024, validate_default=True,
+                                  description="models:/<name>/<version> from the group's MLflow registry")
+
+    @field_validator("model_uri", mode="after")
+    @classmethod
+    def _one_source(cls, value, info: ValidationInfo):
+        if "command" in info.data and bool(info.data["command"]) == bool(value):
+            raise PydanticCustomError("source", "give either a serve command (with an image) or a model_uri")
+        return value
+
+
+class DeploymentPatch(_Spec):
+    """``PATCH /deployments/{id}``: only the fields sent change; a change of what runs
+    (instance type, image, command, model, health path, replicas, environment) rolls out a new revision."""
+
+
+class ClientCreate(_Strict):
+    """``POST /deployments/{id}/clients``: a named client of a private deployment."""
+
+    name: str = Field(max_length=63, description="Client name (used as the user name of HTTP basic auth)")
+    expires: datetime | None = Field(default=None, description="When the token stops working (ISO 8601); "
+                                                                 "default: never")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not DNS_LABEL.match(value):
+            raise ValueError("1-63 lower-case letters, digits or -, starting with a letter")
+        return value
+
+
+class Rollback(_Strict):
+    """``POST /deployments/{id}/rollback``: roll out the spec of an earlier revision again."""
+
+    revision: int = Field(ge=1, description="The revision (from the update history) to go back to")
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """A deployment's spec checked against the group's policy: what each replica reserves."""
+
+    instance_type: InstanceType
+    image: Image
+
+    @property
+    def request(self) -> Request:
+        return request_of(self.instance_type)
+
+
+def resolve(instance_type: str | None, image: str | None, policy: GroupPolicy, catalog: Catalog,
+            group: str) -> Runtime:
+    return Runtime(*choose_runtime(instance_type, image, policy, catalog, group))
+
+
+def model_serve_command(model_uri: str) -> str:
+    """MLflow's own server for a registered model, on ``$PORT``, with no environment built at serve time."""
+    return (f"exec mlflow models serve -m {shlex.quote(model_uri)} --env-manager local "
+            "--host \"${HOST:-0.0.0.0}\" --port \"$PORT\"")
