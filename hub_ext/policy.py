@@ -15,6 +15,7 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -145,6 +146,49 @@ Duration = Annotated[int, BeforeValidator(parse_duration),
 Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
 Slug = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
 
+TRACKING_URI_SCHEMES = ("http", "https", "file", "sqlite")
+
+
+def check_tracking_uri(value: str) -> str:
+    """An MLflow tracking URI the hub can read a model registry from, or empty (none set).
+
+    http(s) needs a host; file and sqlite an absolute path (a relative one
+    would depend on the hub's working directory): ``file:///srv/mlruns``,
+    ``sqlite:////srv/mlflow.db``.
+    """
+    from urllib.parse import urlsplit
+
+    value = value.strip()
+    if not value:
+        return ""
+    if len(value) > 2048 or any(ch.isspace() or ord(ch) < 32 for ch in value):
+        raise ValueError("must be one URI (no spaces), at most 2048 characters")
+    scheme, _, rest = value.partition("://")
+    if scheme.lower() not in TRACKING_URI_SCHEMES:
+        raise ValueError(f"must start with {', '.join(s + '://' for s in TRACKING_URI_SCHEMES)}")
+    if scheme.lower() in ("http", "https"):
+        try:
+            parts = urlsplit(value)
+            host = parts.hostname
+        except ValueError as exc:
+            raise ValueError(f"invalid URL ({exc})") from None
+        if parts.username or parts.password:  # every member reads the policy: no secrets in it
+            raise ValueError("must not hold a user name or password (the policy is shown to every member)")
+        if not host:
+            raise ValueError("an http(s) URI needs a host, e.g. http://mlflow.example.org:5000")
+    else:  # file:///srv/mlruns (rest "/srv/mlruns"), sqlite:////srv/mlflow.db (rest "//srv/mlflow.db")
+        lead = "/" if scheme.lower() == "file" else "//"
+        if not rest.startswith(lead) or rest.startswith(lead + "/") or len(rest) <= len(lead):
+            raise ValueError(f"a {scheme}: URI needs an absolute path, e.g. "
+                             + ("file:///srv/mlruns" if lead == "/" else "sqlite:////srv/mlflow.db"))
+    return value
+
+
+TrackingUri = Annotated[str, AfterValidator(check_tracking_uri),
+                        WithJsonSchema({"type": "string", "maxLength": 2048,
+                                        "pattern": r"^\s*((https?|file|sqlite)://\S+)?\s*$",
+                                        "examples": ["http://mlflow.example.org:5000"]}, mode="validation")]
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -254,6 +298,7 @@ class GroupPolicy(_Model):
     job_default_timeout: Duration = 86400
     deployments_enabled: bool = False
     deployments_max: Count | None = None
+    mlflow_tracking_uri: TrackingUri = ""  # the group's MLflow server (Models page); empty: the platform's
 
     @field_validator("instance_types", "images")
     @classmethod

@@ -11,11 +11,11 @@ import os
 from pathlib import Path
 
 import yaml
-from traitlets import Dict, List, Unicode, default
+from traitlets import Dict, Integer, List, TraitError, Unicode, default, validate
 from traitlets.config import SingletonConfigurable
 
 from . import default_catalog_file
-from .policy import Catalog, parse_catalog
+from .policy import Catalog, check_tracking_uri, parse_catalog
 
 
 class Hubfront(SingletonConfigurable):
@@ -68,6 +68,39 @@ class Hubfront(SingletonConfigurable):
             {"title": "Hubfront user guide", "url": "/hub/portal/docs/user-guide"},
             {"title": "Hubfront REST API", "url": "/hub/portal/docs/rest-api"},
         ]
+
+    mlflow_tracking_uri = Unicode(
+        help="""The MLflow tracking server (and model registry) of groups whose policy names
+        none (a group admin sets the group's own on its Settings page): http(s)://host:port,
+        or file:///abs/path or sqlite:////abs/path.db read by the hub itself. The Models
+        page lists its registered models; deployments of ``models:/…`` URIs load from it.
+        Empty: no platform-wide server. Defaults to $HUBFRONT_MLFLOW_TRACKING_URI.""",
+    ).tag(config=True)
+
+    @default("mlflow_tracking_uri")
+    def _mlflow_tracking_uri_default(self):
+        return os.environ.get("HUBFRONT_MLFLOW_TRACKING_URI", "")
+
+    @validate("mlflow_tracking_uri")
+    def _check_mlflow_tracking_uri(self, proposal):
+        try:
+            return check_tracking_uri(proposal["value"])
+        except ValueError as exc:
+            raise TraitError(f"Hubfront.mlflow_tracking_uri: {exc}") from None
+
+    mlflow_timeout = Integer(
+        5, min=1,
+        help="""Seconds the hub waits for an MLflow tracking server, per HTTP request
+        (MLflow's MLFLOW_HTTP_REQUEST_TIMEOUT in the hub); a whole Models page read waits
+        at most three times this, then says the server did not answer.""",
+    ).tag(config=True)
+
+    mlflow_retries = Integer(
+        0, min=0, max=10,
+        help="""How often the hub retries a failed request to an MLflow tracking server
+        (MLflow's MLFLOW_HTTP_REQUEST_MAX_RETRIES in the hub, with its back-off of 2 s, 4 s, …).
+        0: a server that is down is reported at once.""",
+    ).tag(config=True)
 
     _file_cache: dict | None = None
 

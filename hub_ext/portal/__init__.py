@@ -30,6 +30,7 @@ FEATURES = [
     "logs",
     "launch",
     "jobs",
+    "models",
     "deployments",
     "openapi",
 ]

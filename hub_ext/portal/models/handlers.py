@@ -1,0 +1,87 @@
+"""Models: the current group's registered models from its MLflow registry (page and REST API).
+
+Thin: find the group's registry (:func:`.registry.tracking_uri_of`), read it
+(:func:`.registry.list_models`), render. A registry that cannot be read is the
+page's news, never a 500: the page says why (status 200), the API answers 502.
+"""
+
+from __future__ import annotations
+
+from jupyterhub.scopes import needs_scope
+from tornado import web
+
+from ...groups import group_policy, is_member
+from ...scopes import READ
+from ..base import PortalAPIHandler, PortalHandler
+from ..jobs.pages import local_time
+from ..nav import MenuEntry, register_menu
+from ..preferences.prefs import user_zone
+from .registry import RegistryError, as_json, deploy_link, list_models, tracking_uri_of
+
+
+class _Registry:
+    """What the page and the API share: the group's registry URI and reading it."""
+
+    def tracking_uri(self, group) -> str:
+        return tracking_uri_of(group_policy(group), self.hubfront.mlflow_tracking_uri)
+
+    async def listing(self, uri: str):
+        return await list_models(uri, self.hubfront.mlflow_timeout, self.hubfront.mlflow_retries)
+
+
+class ModelsPageHandler(_Registry, PortalHandler):
+    """GET /hub/models: the current group's registered models, their versions, and Deploy."""
+
+    @web.authenticated
+    async def get(self):
+        nav = self.nav()
+        if not nav.group:
+            raise web.HTTPError(404, "No group available")
+        group = self.visible_group(nav.group)
+        policy = group_policy(group)
+        uri = self.tracking_uri(group)
+        listing, error = None, ""
+        if uri:
+            try:
+                listing = await self.listing(uri)
+            except RegistryError as exc:
+                error = str(exc)
+                self.log.warning("Models page of group %s: %s", group.name, error)
+        zone = user_zone(self.db_url, self.current_user.name)
+        await self.render_portal(
+            "portal/models.html", configured=bool(uri), listing=listing, error=error,
+            group_admins=policy.admins, deployments_enabled=policy.deployments_enabled,
+            deploy=lambda version: deploy_link(self.hub.base_url, version.model_uri),
+            when=lambda value: local_time(value, zone, short=True), zone_name=zone.key)
+
+
+class GroupModelsAPIHandler(_Registry, PortalAPIHandler):
+    """GET /hub/api/portal/groups/{group}/models (the group's members)."""
+
+    @needs_scope(READ)
+    async def get(self, group_name):
+        group = self.visible_group(group_name)
+        if not is_member(self.current_user.orm_user, group.name):
+            raise web.HTTPError(404, f"No such group: {group_name}")
+        uri = self.tracking_uri(group)
+        if not uri:
+            return self.write_json({
+                "group": group.name, "configured": False, "tracking_uri": "", "models": [], "truncated": False,
+                "message": f"No MLflow tracking server is set for group {group.name}: a group admin sets "
+                           "one on the group's Settings page (mlflow_tracking_uri), an operator "
+                           "c.Hubfront.mlflow_tracking_uri for every group"})
+        try:
+            listing = await self.listing(uri)
+        except RegistryError as exc:
+            self.set_status(502)
+            return self.write_json({"status": 502, "message": str(exc), "group": group.name})
+        self.write_json({"group": group.name, "configured": True, "tracking_uri": listing.tracking_uri,
+                         "models": as_json(listing, self.hub.base_url), "truncated": listing.truncated})
+
+
+register_menu(MenuEntry("Models", "models", "fa-cubes"))
+
+handlers = [
+    (r"/models", ModelsPageHandler),
+    (r"/api/portal/groups/([^/]+)/models", GroupModelsAPIHandler),
+]
