@@ -206,6 +206,12 @@ OPERATIONS: tuple[Operation, ...] = (
                                      404: NOT_FOUND, 409: "The name is taken"}, body=ClientCreate),
     Operation("delete", f"{PORTAL}/deployments/{{deployment}}/clients/{{client}}", "Revoke a client's token",
               "deployments", WRITE, {204: "Revoked", 403: DENIED, 404: NOT_FOUND}),
+    # -- models -------------------------------------------------------------------------
+    Operation("get", f"{PORTAL}/groups/{{group}}/models", "Registered models of the group's MLflow registry",
+              "models", READ, {200: "`{group, configured, tracking_uri, models, truncated}` (`configured`: false, "
+                                    "with a `message`, when no tracking server is set)", 403: DENIED,
+                               404: NOT_FOUND + " (members of the group only)",
+                               502: "The tracking server could not be read: `message` says why"}),
     # -- notebooks ----------------------------------------------------------------------
     Operation("post", "/api/users/{user}/servers/{server_name}", "Launch a notebook server", "notebooks",
               "start:servers", {201: "Started", 202: "Starting", 400: INVALID + " (or the server is busy)",
@@ -250,6 +256,7 @@ TAGS = {
     "groups": "Group policies and quota use",
     "jobs": "Jobs and recurring jobs",
     "deployments": "Model deployments, their endpoints' clients and history",
+    "models": "Registered models from the group's MLflow model registry",
     "notebooks": "Notebook servers",
     "announcements": "Announcements",
     "admin": "Administration",
