@@ -311,6 +311,12 @@ def test_values_run_the_runner_next_to_the_hub_with_the_same_database(production
     assert env["JUPYTERHUB_SERVICE_URL"]["value"] == service["url"]
     config = json.loads(env["HUBFRONT_RUNNER_CONFIG"]["value"])
     assert config["Runner"]["executor"] == "kubernetes"
+    assert config["KubernetesDeployments"]["namespace"] == config["KubernetesExecutor"]["namespace"]
+    # deployment endpoints: proxy -> the hub's Service -> the runner, listening beyond loopback
+    assert c.Proxy.extra_routes == {"/deployments/": "http://hub:10101"}
+    assert env["HUBFRONT_RUNNER_BIND"]["value"] == "0.0.0.0"
+    assert {"name": "deployments", "port": 10101, "targetPort": 10101} in values["hub"]["service"]["extraPorts"]
+    assert values["hub"]["networkPolicy"]["ingress"][0]["ports"] == [{"port": 10101, "protocol": "TCP"}]
     assert config["Hubfront"]["db_url"] == c.Hubfront.db_url
     assert config["Hubfront"]["catalog_file"] == c.Hubfront.catalog_file or \
         config["Hubfront"]["catalog_file"] == values["hub"]["config"]["Hubfront"]["catalog_file"]
