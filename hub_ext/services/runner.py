@@ -20,6 +20,7 @@ import time
 from datetime import timedelta
 
 from sqlalchemy import func, select, update
+from tornado.httpclient import HTTPClientError
 from traitlets import Float, Instance, Int, Unicode, default
 from traitlets.config import LoggingConfigurable
 
@@ -107,7 +108,10 @@ class Reconciler:
 
     async def reconcile(self) -> None:
         async with self._lock:
-            groups = await self.hub.groups()
+            try:
+                groups = await self.hub.groups()
+            except (OSError, HTTPClientError) as exc:
+                raise HubUnreachable(str(exc)) from None
             await self._watch_started()
             await asyncio.to_thread(self.scheduler.fire_due, groups)
             await self._admit(groups)
@@ -125,6 +129,8 @@ class Reconciler:
         while True:
             try:
                 await self.reconcile()
+            except HubUnreachable as exc:  # the hub is restarting or gone (and restarts us when it is back)
+                self.log.warning("Reconcile pass skipped: the hub's API is not reachable (%s)", exc)
             except Exception:  # noqa: BLE001 - one failed pass must not end the runner
                 self.log.exception("Reconcile pass failed")
             busy = self._deployments_busy or self._has_started()
@@ -404,4 +410,8 @@ class Reconciler:
 
 class _BuildFailed(Exception):
     pass
+
+
+class HubUnreachable(Exception):
+    """The hub's REST API did not answer (a pass needs its group policies)."""
 
