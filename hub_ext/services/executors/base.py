@@ -37,6 +37,15 @@ class JobSpec:
     container_image: str = ""  # Kubernetes: the image (CPU or GPU variant already chosen)
     node_selector: dict[str, str] = field(default_factory=dict)
     tolerations: tuple[dict, ...] = ()
+    # local: other workloads started like a job (a deployment's replica: kind "deployment", id
+    # "<deployment>-r<revision>-<index>") name their cgroup, log file and working directory by these
+    kind: str = "job"
+    workload_id: str = ""  # "": the job id
+
+    @property
+    def workload(self) -> str:
+        """The id the workload's cgroup, log file and working directory are named by."""
+        return self.workload_id or str(self.job_id)
 
 
 @dataclass(frozen=True)

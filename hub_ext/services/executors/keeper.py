@@ -170,7 +170,8 @@ class Keeper:
         self.path = state_path(c["state_dir"], ref)
         self.log = CappedLog(c["log"], c["log_cap"], self.save)
         me = psutil.Process()
-        self.state = {"job_id": c["job_id"], "ref": ref, "pid": self.proc.pid, "keeper": me.pid,
+        self.state = {"job_id": c["job_id"], "kind": c.get("kind", "job"), "workload": c.get("workload"),
+                      "ref": ref, "pid": self.proc.pid, "keeper": me.pid,
                       "keeper_start": me.create_time(), "log": c["log"], "log_dropped": 0,
                       "log_inode": self.log.inode, "memory": c.get("memory"), "timeout": c.get("timeout"),
                       "started": time.time(), "done": False}

@@ -18,6 +18,10 @@ no account and no cgroup and the job runs as the hub's user (as notebooks do).
   enforces the deadline (SIGTERM to the group, SIGKILL after ``kill_grace``),
   carries out stops, kills an out-of-memory job whole, removes the cgroup at the
   end and records the outcome in a state file under ``<log_dir>/state/``.
+- Other workloads started like a job (a deployment's replicas, ``JobSpec.kind``
+  ``deployment``) are named by ``JobSpec.workload`` instead of the job id: cgroup
+  (kind, id), ``<log_dir>/<kind>-<id>.log``, ``<home>/<kind>s/<id>``; only jobs get
+  ``HUBFRONT_JOB_ID`` (the others' callers put their own variables in ``env``).
 - Handles: ``ref`` is ``"<pid>:<start time>"`` of the job's process (psutil's
   create_time), which also names its state file, so a reused pid is never taken
   for the job. Because the keeper records the exit status, ``status()`` knows how
@@ -171,8 +175,9 @@ class LocalExecutor(Executor, LoggingConfigurable, metaclass=_Meta):
     def home(self, username: str) -> str:
         return self.home_template.format(data_dir=self.isolation.data_dir, username=username)
 
-    def log_path(self, job_id: int) -> str:
-        return os.path.join(self.log_dir, f"{job_id}.log")
+    def log_path(self, job_id: int | str, kind: str = CGROUP_KIND) -> str:
+        name = f"{job_id}.log" if kind == CGROUP_KIND else f"{kind}-{job_id}.log"
+        return os.path.join(self.log_dir, name)
 
     def _state_file(self, handle: Handle) -> str:
         return keeper.state_path(os.path.join(self.log_dir, "state"), handle.ref)
@@ -187,7 +192,9 @@ class LocalExecutor(Executor, LoggingConfigurable, metaclass=_Meta):
             env["PATH"] = os.pathsep.join([os.path.dirname(spec.python), env["PATH"]])
         env.update(HOME=home, USER=account.name if account else spec.username, SHELL="/bin/bash",
                    CUDA_VISIBLE_DEVICES=",".join(str(d) for d in spec.gpu_devices),
-                   HUBFRONT_GROUP=spec.group, HUBFRONT_IMAGE=spec.image, HUBFRONT_JOB_ID=str(spec.job_id))
+                   HUBFRONT_GROUP=spec.group, HUBFRONT_IMAGE=spec.image)
+        if spec.kind == CGROUP_KIND:
+            env["HUBFRONT_JOB_ID"] = str(spec.job_id)
         env["LOGNAME"] = env["USER"]
         return env
 
@@ -200,21 +207,23 @@ class LocalExecutor(Executor, LoggingConfigurable, metaclass=_Meta):
 
             inventory = nvml_device_indices()
         limits = iso.limits(memory=spec.memory, cpu=spec.cpu, granted_gpus=spec.gpu_devices, gpu_inventory=inventory)
-        return account, iso.create_cgroup(CGROUP_KIND, str(spec.job_id), limits)
+        return account, iso.create_cgroup(spec.kind, spec.workload, limits)
 
     async def start(self, spec: JobSpec) -> Handle:
         home = self.home(spec.username)
         try:
             account, cgroup = await asyncio.to_thread(self._isolate, spec, home)
         except (IsolationError, OSError) as exc:
-            raise ExecutorError(f"The job could not be isolated: {exc}") from None
+            raise ExecutorError(f"The {spec.kind} could not be isolated: {exc}") from None
         config = {
-            "job_id": spec.job_id, "command": spec.command, "env": self._environment(spec, home, account),
-            "home": home, "workdir": os.path.join("jobs", str(spec.job_id)),
+            "job_id": spec.job_id, "kind": spec.kind, "workload": spec.workload, "command": spec.command,
+            "env": self._environment(spec, home, account), "home": home,
+            "workdir": os.path.join(f"{spec.kind}s", spec.workload),
             "account": account and {"uid": account.uid, "gid": account.gid, "groups": list(account.groups)},
             "cgroup": cgroup and {"name": cgroup.name, "version": cgroup.version,
                                   "dirs": {c: str(d) for c, d in cgroup.dirs.items()}},
-            "log": self.log_path(spec.job_id), "log_cap": self.log_cap, "state_dir": os.path.join(self.log_dir, "state"),
+            "log": self.log_path(spec.workload, spec.kind), "log_cap": self.log_cap,
+            "state_dir": os.path.join(self.log_dir, "state"),
             "timeout": spec.timeout, "grace": self.kill_grace, "memory": spec.memory,
         }
         try:
@@ -223,7 +232,7 @@ class LocalExecutor(Executor, LoggingConfigurable, metaclass=_Meta):
             if cgroup is not None:
                 await asyncio.to_thread(cgroup.remove)
             raise
-        self.log.info("Job %s of %s started (%s)", spec.job_id, spec.username, ref)
+        self.log.info("%s %s of %s started (%s)", spec.kind.capitalize(), spec.workload, spec.username, ref)
         return Handle(self.name, ref)
 
     def _launch(self, config: dict) -> str:
@@ -241,7 +250,8 @@ class LocalExecutor(Executor, LoggingConfigurable, metaclass=_Meta):
         if not reply.startswith("ok "):
             err = proc.stderr.read().decode(errors="replace").strip().splitlines()
             proc.wait(10)
-            raise ExecutorError(f"The job could not start: {reply[6:] or (err[-1] if err else 'no reply')}")
+            why = reply[6:] or (err[-1] if err else "no reply")
+            raise ExecutorError(f"The {config['kind']} could not start: {why}")
         proc.stderr.close()
         ref = reply[3:]
         self._keepers[ref] = proc
@@ -279,7 +289,8 @@ class LocalExecutor(Executor, LoggingConfigurable, metaclass=_Meta):
                 os.killpg(state["pid"], signal.SIGKILL)
             except OSError:
                 pass
-        cgroup = self.isolation.existing_cgroup(CGROUP_KIND, str(state["job_id"]))
+        kind, workload = state.get("kind", CGROUP_KIND), state.get("workload") or str(state["job_id"])
+        cgroup = self.isolation.existing_cgroup(kind, workload)
         if cgroup is not None:
             cgroup.remove()
 

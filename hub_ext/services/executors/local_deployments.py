@@ -1,0 +1,516 @@
+"""Model deployments as local processes (the embedded default): ``LocalDeployments``.
+
+Each replica is started through ``LocalExecutor`` like a job (``JobSpec.kind``
+``deployment``, workload id ``<deployment>-r<revision>-<index>``): it runs as its
+owner's OS account in its own cgroup, watched by a keeper process, so it outlives
+the runner and a new runner adopts it back. It listens on a free loopback port of
+its own, given as ``$PORT`` (``$HOST`` is 127.0.0.1).
+
+A background task (started by the first ``apply`` or ``adopt``, or ``start()``) does
+what the kubelet and the Deployment controller do for ``KubernetesDeployments``,
+every ``check_interval``:
+
+- health checks: GET ``<health_path>``; an answer below 500 makes a replica ready,
+  ``failure_threshold`` failures in a row make a ready one unready until it passes
+  again (a readiness check: the process is not restarted for it);
+- restarts: a replica whose process ended starts again after a back-off
+  (``backoff_base`` doubling up to ``backoff_max``; from the start again once it
+  stayed ready ``backoff_reset`` seconds). ``crash_loop_exits`` exits in a row
+  without becoming ready is a crash loop;
+- roll-outs: a new revision's replicas start beside the serving ones; once all are
+  ready it serves (``status`` reports its endpoints) and the old replicas get
+  SIGTERM ``drain_seconds`` later, when the forwarder has moved over. A new
+  revision that crash-loops or is not ready within ``start_timeout`` is stopped;
+  the old one serves on and ``status`` says why, with the replica's last log lines.
+
+What a new runner needs to find the replicas again (each revision's spec; per
+replica its keeper handle, port, restarts and how much of its log was read) is
+in ``<log_dir>/deployments/<id>.json`` (hub-only, written atomically). The
+environment is left out, secrets being stored only encrypted: a replica of a
+revision read back is restarted once ``adopt`` or ``apply`` gave its environment.
+
+``logs`` is one append-only stream per deployment, so the runner can copy it by
+offset as it does a job's: each round takes the replicas' new output, newest
+revision first, every piece under a line naming its replica. Only its latest
+``log_buffer`` bytes are held (the runner keeps the rest in the portal DB); an
+offset beyond the stream (a runner that read more before a restart) continues it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import time
+from dataclasses import asdict, dataclass, field, replace
+
+from traitlets import Float, Instance, Int, default
+from traitlets.config import LoggingConfigurable
+
+from . import keeper
+from .base import ExecutorError, Handle, JobSpec
+from .deployments import DeploymentExecutor, DeploymentSpec, DeploymentStatus
+from .local import LocalExecutor, _Meta
+
+KIND = "deployment"  # the replicas' cgroup kind
+
+
+def replica_name(deployment_id: str, revision: int, index: int) -> str:
+    return f"{deployment_id}-r{revision}-{index}"
+
+
+async def probe(port: int, path: str, timeout: float) -> str:
+    """One health check: "" when the replica answered GET ``path`` below 500, else why not."""
+    try:
+        async with asyncio.timeout(timeout):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            try:
+                writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n".encode())
+                line = await reader.readline()
+            finally:
+                writer.close()
+    except TimeoutError:
+        return f"no answer within {timeout:g} s"
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    parts = line.split()
+    if len(parts) < 2 or not parts[1].isdigit():
+        return "not an HTTP answer"
+    return "" if int(parts[1]) < 500 else f"HTTP {int(parts[1])}"
+
+
+def free_port(taken: set[int]) -> int:
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in taken:
+            return port
+
+
+def spec_from(data: dict) -> DeploymentSpec:
+    return DeploymentSpec(**dict(data, env={}, groups=tuple(data["groups"]), tolerations=tuple(data["tolerations"]),
+                                 gpu_devices=tuple(tuple(d) for d in data["gpu_devices"])))
+
+
+@dataclass
+class Replica:
+    index: int
+    port: int = 0
+    ref: str = ""  # the running process's handle; "": waiting for its restart
+    restarts: int = 0  # exits since it last stayed ready a while (the back-off grows with them)
+    unready_exits: int = 0  # exits in a row without becoming ready
+    read: int = 0  # bytes of the running process's log already in the deployment's stream
+    exit: str = ""  # how the previous process ended
+    tail: str = ""  # and its last log lines
+    # found again by the first health checks after a restart, not saved
+    ready: bool = False
+    ready_since: float | None = None
+    failures: int = 0
+    error: str = "not checked yet"
+    restart_at: float = 0.0
+
+    SAVED = ("index", "port", "ref", "restarts", "unready_exits", "read", "exit", "tail")
+
+
+@dataclass
+class Revision:
+    spec: DeploymentSpec
+    replicas: list[Replica]
+    served: bool = False  # it became ready once (it serves, or is draining)
+    failed: str = ""
+    message: str = ""
+    started: float = field(default_factory=time.monotonic)  # watched since (start_timeout counts from here)
+    drain_at: float | None = None  # an old revision's replicas get SIGTERM then
+    stopping: bool = False  # no longer watched: its replicas are being stopped
+    env_known: bool = True  # False: read back from the state file, which does not keep the environment
+
+
+@dataclass
+class Deployment:
+    id: str
+    revisions: dict[int, Revision] = field(default_factory=dict)
+    serving: int = 0
+    latest: int = 0
+    checked: float = 0.0
+    log_size: int = 0  # bytes in the output stream so far
+    buffer: bytearray = field(default_factory=bytearray)  # its latest bytes, ending at log_size
+    source: str = ""  # the replica the last piece of the stream came from
+    tasks: set = field(default_factory=set)  # stopping replicas in the background
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    saved: str = ""
+
+
+class LocalDeployments(LoggingConfigurable, DeploymentExecutor, metaclass=_Meta):
+    name = "local"
+
+    check_interval = Float(1.0, help="Seconds between rounds of health checks (and checks that replicas run)."
+                           ).tag(config=True)
+    check_timeout = Float(2.0, help="Seconds a health check may take before it counts as failed.").tag(config=True)
+    failure_threshold = Int(
+        3, help="Failed health checks in a row that take a ready replica out of the endpoints (until it passes again).",
+    ).tag(config=True)
+    backoff_base = Float(1.0, help="Seconds before restarting a replica whose process ended; doubled for each "
+                                   "further exit.").tag(config=True)
+    backoff_max = Float(60.0, help="Longest wait before restarting a replica.").tag(config=True)
+    backoff_reset = Float(60.0, help="Seconds a restarted replica must stay ready for its back-off to start again "
+                                     "from backoff_base.").tag(config=True)
+    crash_loop_exits = Int(
+        5,
+        help="""Exits in a row without becoming ready that make a crash loop: a new
+        revision then fails (CrashLoop, with the replica's last log lines) and is
+        stopped; the serving one keeps being restarted, reported failed while none
+        of its replicas is ready.""",
+    ).tag(config=True)
+    start_timeout = Float(
+        300.0, help="Seconds a new revision's replicas may take to become ready (loading a model) before the revision "
+                    "fails (HealthCheck) and is stopped, the old one serving on.",
+    ).tag(config=True)
+    drain_seconds = Float(
+        5.0, help="Seconds old replicas keep running after a new revision took over, before SIGTERM, so requests "
+                  "forwarded to them just before finish (longer than the runner's endpoint refresh).",
+    ).tag(config=True)
+    stop_grace = Float(10.0, help="Seconds between SIGTERM and SIGKILL when a replica is stopped.").tag(config=True)
+    log_tail_lines = Int(20, help="Last log lines of a replica quoted in a CrashLoop or HealthCheck message."
+                         ).tag(config=True)
+    log_buffer = Int(2 * 2**20, help="Bytes of each deployment's latest output held for logs() (the runner copies "
+                                     "it into the portal DB).").tag(config=True)
+
+    executor = Instance(LocalExecutor, help="Starts, watches and stops the replicas' processes.")
+
+    @default("executor")
+    def _executor_default(self):
+        return LocalExecutor(config=self.config, log=self.log)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._deployments: dict[str, Deployment] = {}
+        self._task: asyncio.Task | None = None
+
+    @property
+    def state_dir(self) -> str:
+        return os.path.join(self.executor.log_dir, "deployments")
+
+    # -- the background task ------------------------------------------------
+
+    def start(self) -> None:
+        """Start the health checks and restarts (the first ``apply`` or ``adopt`` does it too)."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._watch())
+
+    async def close(self) -> None:
+        """Stop watching; the replicas go on running, for the next runner to adopt."""
+        tasks = [t for d in self._deployments.values() for t in d.tasks] + [t for t in [self._task] if t]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._task = None
+
+    async def _watch(self) -> None:
+        while True:
+            began = time.monotonic()
+            deployments = list(self._deployments.values())
+            results = await asyncio.gather(*(self._tick(d) for d in deployments), return_exceptions=True)
+            for dep, result in zip(deployments, results):
+                if isinstance(result, Exception):
+                    self.log.error("Deployment %s: watching its replicas failed: %r", dep.id, result)
+            await asyncio.sleep(max(0.0, self.check_interval - (time.monotonic() - began)))
+
+    async def _tick(self, dep: Deployment) -> None:
+        async with dep.lock:
+            await self._check(dep)
+            await self._progress(dep)
+            self._save(dep)
+
+    async def _check(self, dep: Deployment) -> None:
+        """Restart what ended (when its back-off is over), then health-check every running replica."""
+        live = []
+        for rev in [rev for rev in dep.revisions.values() if not rev.stopping]:
+            for r in rev.replicas:
+                if r.ref:
+                    status = await self.executor.status(Handle("local", r.ref))
+                    if status.done:
+                        await self._ended(dep, rev, r, status.message or status.phase)
+                if not r.ref and rev.env_known and not rev.failed and rev.drain_at is None \
+                        and time.monotonic() >= r.restart_at:
+                    await self._launch(dep, rev, r)
+                if r.ref:
+                    live.append((rev, r))
+        errors = await asyncio.gather(*(probe(r.port, rev.spec.health_path, self.check_timeout) for rev, r in live))
+        now = time.monotonic()
+        for (rev, r), error in zip(live, errors):
+            r.error = error
+            if not error:
+                r.failures, r.ready, r.unready_exits = 0, True, 0
+                r.ready_since = r.ready_since or now
+                if now - r.ready_since >= self.backoff_reset:
+                    r.restarts = 0
+            elif r.ready:
+                r.failures += 1
+                r.ready = r.failures < self.failure_threshold
+        dep.checked = now
+
+    async def _progress(self, dep: Deployment) -> None:
+        """A new revision: fail it, or shift traffic to it once all its replicas are ready. Retire old ones."""
+        latest, now = dep.revisions.get(dep.latest), time.monotonic()
+        if latest is not None and not latest.served and not latest.failed and not latest.stopping:
+            looping = next((r for r in latest.replicas if r.unready_exits >= self.crash_loop_exits), None)
+            unready = next((r for r in latest.replicas if not r.ready), None)
+            if looping is not None:
+                self._fail(dep, latest, "CrashLoop", self._crash_message(latest, looping))
+            elif unready is not None and now - latest.started > self.start_timeout:
+                tail = unready.tail
+                if unready.ref:
+                    data, _ = await self.executor.logs(Handle("local", unready.ref))
+                    tail = self._last_lines(data)
+                self._fail(dep, latest, "HealthCheck", (
+                    f"Replica {self._name(latest, unready)} was not ready within {self.start_timeout:g} s "
+                    f"(GET {latest.spec.health_path}: {unready.error}). Last log lines:\n{tail}"))
+            elif unready is None:
+                latest.served, dep.serving = True, latest.spec.revision
+                self.log.info("Deployment %s: revision %s serves", dep.id, dep.serving)
+                for rev in dep.revisions.values():
+                    if rev is not latest and rev.drain_at is None:
+                        rev.drain_at = now + (self.drain_seconds if rev.served else 0)
+        for rev in list(dep.revisions.values()):
+            if rev.drain_at is not None and now >= rev.drain_at and not rev.stopping:
+                self._retire(dep, rev, drop=True)
+
+    def _fail(self, dep: Deployment, rev: Revision, reason: str, message: str) -> None:
+        self.log.warning("Deployment %s: revision %s failed (%s)", dep.id, rev.spec.revision, reason)
+        rev.failed, rev.message = reason, message
+        self._retire(dep, rev, drop=False)
+
+    def _crash_message(self, rev: Revision, r: Replica) -> str:
+        return (f"Replica {self._name(rev, r)} exited {r.unready_exits} times without becoming ready "
+                f"(last: {r.exit}). Last log lines:\n{r.tail}")
+
+    # -- replicas -------------------------------------------------------------
+
+    @staticmethod
+    def _name(rev: Revision, r: Replica) -> str:
+        return replica_name(rev.spec.deployment_id, rev.spec.revision, r.index)
+
+    def _last_lines(self, data: bytes) -> str:
+        return "\n".join(data.decode(errors="replace").splitlines()[-self.log_tail_lines:])
+
+    async def _launch(self, dep: Deployment, rev: Revision, r: Replica) -> None:
+        spec, name = rev.spec, self._name(rev, r)
+        taken = {x.port for d in self._deployments.values() for v in d.revisions.values() for x in v.replicas if x.ref}
+        r.port = free_port(taken)
+        env = {**spec.env, "PORT": str(r.port), "HOST": "127.0.0.1", "HUBFRONT_DEPLOYMENT_ID": spec.deployment_id,
+               "HUBFRONT_REVISION": str(spec.revision), "HUBFRONT_REPLICA": str(r.index)}
+        devices = spec.gpu_devices[r.index] if r.index < len(spec.gpu_devices) else ()
+        job = JobSpec(job_id=0, kind=KIND, workload_id=name, username=spec.username, group=spec.group,
+                      groups=spec.groups, command=spec.command, env=env, cpu=spec.cpu, memory=spec.memory,
+                      gpu=spec.gpu, gpu_devices=tuple(devices), image=spec.image, python=spec.python)
+        try:
+            r.ref = (await self.executor.start(job)).ref
+        except ExecutorError as exc:
+            self._schedule_restart(dep, rev, r, "could not start", str(exc))
+            return
+        r.read, r.ready, r.ready_since, r.failures, r.error = 0, False, None, 0, "not checked yet"
+
+    async def _ended(self, dep: Deployment, rev: Revision, r: Replica, how: str) -> None:
+        """Its process ended: keep its output and last lines, forget its log, restart it after the back-off."""
+        handle = Handle("local", r.ref)
+        await self._collect(dep, [(rev, r)])
+        data, _ = await self.executor.logs(handle)
+        await self.executor.forget(handle)
+        r.ref = ""
+        self._schedule_restart(dep, rev, r, how, self._last_lines(data))
+
+    def _schedule_restart(self, dep: Deployment, rev: Revision, r: Replica, how: str, tail: str) -> None:
+        if r.ready_since is None:
+            r.unready_exits += 1
+        r.ready, r.ready_since, r.exit, r.tail = False, None, how or "ended", tail
+        r.restarts += 1
+        delay = min(self.backoff_base * 2 ** min(r.restarts - 1, 30), self.backoff_max)
+        r.restart_at = time.monotonic() + delay
+        self._append(dep, self._name(rev, r), f"[{r.exit}; restarting in {delay:g} s]\n".encode())
+
+    def _retire(self, dep: Deployment, rev: Revision, drop: bool) -> None:
+        """Stop a revision's replicas in the background (``drop``: then forget the revision)."""
+        rev.stopping = True
+
+        async def retire():
+            await asyncio.gather(*(self._stop_replica(dep, rev, r) for r in rev.replicas if r.ref))
+            if drop:
+                async with dep.lock:
+                    dep.revisions.pop(rev.spec.revision, None)
+                    self._save(dep)
+            rev.stopping = False
+
+        task = asyncio.create_task(retire())
+        dep.tasks.add(task)
+        task.add_done_callback(dep.tasks.discard)
+
+    async def _stop_replica(self, dep: Deployment, rev: Revision, r: Replica) -> None:
+        ref = r.ref
+        handle = Handle("local", ref)
+        try:
+            await self.executor.stop(handle, self.stop_grace)
+        except ExecutorError as exc:
+            self.log.warning("Deployment %s: replica %s: %s", dep.id, self._name(rev, r), exc)
+            return
+        async with dep.lock:
+            if r.ref == ref:  # not stopped by another caller meanwhile
+                await self._collect(dep, [(rev, r)])
+                await self.executor.forget(handle)
+                r.ref, r.ready = "", False
+
+    # -- output -------------------------------------------------------------
+
+    def _append(self, dep: Deployment, source: str, data: bytes) -> None:
+        if source != dep.source:
+            data = f"==> {source} <==\n".encode() + data
+            dep.source = source
+        dep.buffer += data
+        dep.log_size += len(data)
+        del dep.buffer[:max(0, len(dep.buffer) - self.log_buffer)]
+
+    async def _collect(self, dep: Deployment, replicas) -> None:
+        for rev, r in replicas:
+            if r.ref:
+                data, r.read = await self.executor.logs(Handle("local", r.ref), r.read)
+                if data:
+                    self._append(dep, self._name(rev, r), data)
+
+    # -- state ----------------------------------------------------------------
+
+    def _state_file(self, deployment_id: str) -> str:
+        return os.path.join(self.state_dir, f"{deployment_id}.json")
+
+    def _save(self, dep: Deployment) -> None:
+        state = {"deployment_id": dep.id, "serving": dep.serving, "latest": dep.latest, "log_size": dep.log_size,
+                 "revisions": [{"spec": {**asdict(rev.spec), "env": None}, "served": rev.served, "failed": rev.failed,
+                                "message": rev.message, "retiring": rev.stopping or rev.drain_at is not None,
+                                "replicas": [{k: getattr(r, k) for k in Replica.SAVED} for r in rev.replicas]}
+                               for rev in dep.revisions.values()]}
+        text = json.dumps(state, sort_keys=True)
+        if not dep.revisions:  # stopped: nothing to find again
+            dep.saved = ""
+            if os.path.exists(path := self._state_file(dep.id)):
+                os.unlink(path)
+        elif text != dep.saved:
+            os.makedirs(self.state_dir, 0o700, exist_ok=True)
+            os.chmod(self.state_dir, 0o700)
+            keeper.write_state(self._state_file(dep.id), state)
+            dep.saved = text
+
+    async def _get(self, deployment_id: str) -> Deployment:
+        """The deployment in memory, else as its state file left it (its old revisions retired), else new."""
+        dep = self._deployments.get(deployment_id)
+        if dep is not None:
+            return dep
+        dep = self._deployments[deployment_id] = Deployment(deployment_id)
+        state = keeper.read_state(self._state_file(deployment_id)) or {}
+        dep.serving, dep.latest = state.get("serving", 0), state.get("latest", 0)
+        dep.log_size = state.get("log_size", 0)
+        for saved in state.get("revisions", []):
+            rev = Revision(spec_from(saved["spec"]), [Replica(**r) for r in saved["replicas"]],
+                           served=saved["served"], failed=saved["failed"], message=saved["message"], env_known=False)
+            dep.revisions[rev.spec.revision] = rev
+            if rev.failed or saved["retiring"] or rev.spec.revision not in (dep.serving, dep.latest):
+                self._retire(dep, rev, drop=not rev.failed)
+        dep.saved = json.dumps(state, sort_keys=True)
+        return dep
+
+    @staticmethod
+    def _know_env(dep: Deployment, spec: DeploymentSpec) -> None:
+        """The environment of a revision read back from the state file (the rest of its spec is kept: the
+        runner's spec for adoption may lack the devices)."""
+        rev = dep.revisions.get(spec.revision)
+        if rev is not None and not rev.env_known:
+            rev.spec, rev.env_known = replace(rev.spec, env=dict(spec.env)), True
+
+    # -- the interface ----------------------------------------------------------
+
+    async def apply(self, spec: DeploymentSpec) -> None:
+        self.start()
+        dep = await self._get(spec.deployment_id)
+        async with dep.lock:
+            if spec.revision <= dep.latest:  # applied already (or older than what runs)
+                self._know_env(dep, spec)
+                return
+            for rev in dep.revisions.values():
+                if not rev.served and not rev.stopping:  # superseded before it served, or failed
+                    self._retire(dep, rev, drop=True)
+            rev = dep.revisions[spec.revision] = Revision(spec, [Replica(i) for i in range(spec.replicas)])
+            dep.latest = spec.revision
+            for r in rev.replicas:
+                await self._launch(dep, rev, r)
+            self._save(dep)
+        self.log.info("Deployment %s: revision %s started (%s replicas)", dep.id, spec.revision, spec.replicas)
+
+    async def status(self, deployment_id: str) -> DeploymentStatus:
+        dep = self._deployments.get(deployment_id)
+        if dep is None or not dep.latest:
+            return DeploymentStatus(revision=0, available=0, desired=0, checked=dep.checked if dep else 0.0)
+        serving, latest = dep.revisions.get(dep.serving), dep.revisions.get(dep.latest)
+        ready = [r for r in serving.replicas if r.ready] if serving else []
+        failed, message = (latest.failed, latest.message) if latest else ("", "")
+        looping = [r for r in serving.replicas if r.unready_exits >= self.crash_loop_exits] if serving else []
+        if not failed and not ready and looping:
+            failed, message = "CrashLoop", self._crash_message(serving, looping[0])
+        elif not failed and latest is not None and not latest.served:
+            message = f"Revision {dep.latest}: {sum(r.ready for r in latest.replicas)} of {len(latest.replicas)} ready"
+        return DeploymentStatus(
+            revision=dep.serving, available=len(ready), desired=latest.spec.replicas if latest else 0,
+            endpoints=tuple(f"http://127.0.0.1:{r.port}" for r in ready), failed=failed, message=message,
+            rolled_out=serving is not None and dep.serving == dep.latest and len(dep.revisions) == 1,
+            checked=dep.checked)
+
+    async def logs(self, deployment_id: str, offset: int = 0) -> tuple[bytes, int]:
+        dep = self._deployments.get(deployment_id)
+        if dep is None:
+            return b"", offset
+        async with dep.lock:
+            if offset > dep.log_size:
+                dep.log_size, dep.buffer = offset, bytearray()
+            revisions = sorted((v for v in dep.revisions.values() if not v.stopping), key=lambda v: -v.spec.revision)
+            await self._collect(dep, [(rev, r) for rev in revisions for r in rev.replicas])
+            self._save(dep)  # what was read, so a new runner goes on from there
+            start = dep.log_size - len(dep.buffer)
+            return bytes(dep.buffer[max(0, offset - start):]), dep.log_size
+
+    async def stop(self, deployment_id: str) -> None:
+        """Stop every replica (SIGTERM, SIGKILL after ``stop_grace``) and forget the deployment's state; its
+        last output stays readable through ``logs``."""
+        dep = await self._get(deployment_id)
+        async with dep.lock:
+            for rev in dep.revisions.values():
+                rev.stopping = True
+            dep.serving = dep.latest = 0
+        replicas = [(rev, r) for rev in list(dep.revisions.values()) for r in rev.replicas if r.ref]
+        await asyncio.gather(*(self._stop_replica(dep, rev, r) for rev, r in replicas), *list(dep.tasks))
+        async with dep.lock:
+            left = [r for rev in dep.revisions.values() for r in rev.replicas if r.ref]
+            if left:
+                self._save(dep)
+                raise ExecutorError(f"{len(left)} replica(s) of deployment {deployment_id} did not stop")
+            names = [self._name(rev, r) for rev in dep.revisions.values() for r in rev.replicas]
+            dep.revisions.clear()
+            for name in names:  # the keepers remove them; this is for one that was killed
+                cgroup = await asyncio.to_thread(self.executor.isolation.existing_cgroup, KIND, name)
+                if cgroup is not None:
+                    await asyncio.to_thread(cgroup.remove)
+            self._save(dep)
+
+    async def adopt(self, spec: DeploymentSpec) -> bool:
+        """Watch again the replicas the state file names (restarting those that ended meanwhile), after one
+        round of health checks; True when ``spec``'s revision is among them and has not failed."""
+        self.start()
+        dep = await self._get(spec.deployment_id)
+        self._know_env(dep, spec)
+        await self._tick(dep)
+        rev = dep.revisions.get(spec.revision)
+        return rev is not None and not rev.failed and not rev.stopping
+
+    def replicas(self, deployment_id: str) -> list[dict]:
+        """The replicas as now known (revision, index, port, handle ref, ready, restarts): for pages and tests."""
+        dep = self._deployments.get(deployment_id)
+        return [{"revision": rev.spec.revision, "index": r.index, "name": self._name(rev, r), "port": r.port,
+                 "ref": r.ref, "ready": r.ready, "restarts": r.restarts}
+                for rev in (dep.revisions.values() if dep else ()) for r in rev.replicas]
