@@ -91,3 +91,36 @@ def test_job_benchmarks_print_their_lines(tmp_path):
     # once per due minute, every one of them: correctness, not a timing target
     assert cron["due_runs"] >= 2 and cron["duplicates"] == [] and cron["misses"] == [], cron
     assert cron["lateness"]["n"] == cron["due_runs"] and cron["run_outcomes"].get("started") == cron["due_runs"]
+
+
+ENDPOINT_LINE = re.compile(
+    rf"^endpoint: endpoint=({NUM}) req/s p50 ({NUM})ms/p99 ({NUM})ms direct=({NUM}) req/s p50 ({NUM})ms/p99 ({NUM})ms "
+    rf"ratio=throughput ({NUM}) added p50 (-?{NUM})ms target=throughput>=0.7 added p50<=3ms ok=(True|False) "
+    rf"\(clients=4, rounds=1x0.5s, errors=0; alone: proxy ({NUM})/([+-]{NUM})ms, runner ({NUM})/([+-]{NUM})ms; "
+    rf"one client: added p50 (-?{NUM})ms\)$"
+)
+
+
+def test_endpoint_benchmark_prints_its_line(tmp_path):
+    """Model server, runner and proxy start; every side answers 200s; the line has its shape (a few seconds)."""
+    need(proxy_command() is not None, "configurable-http-proxy is not installed (run `make test`)")
+    results = tmp_path / "latest.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "--only", "endpoint", "--quick", "--endpoint-clients", "4",
+         "--endpoint-seconds", "0.5", "--endpoint-rounds", "1", "--json", str(results)],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+    [line] = [line for line in proc.stdout.splitlines() if line.startswith("endpoint:")]
+    m = ENDPOINT_LINE.match(line)
+    assert m, line
+    ep_rps, ep50, ep99, d_rps, d50, d99, ratio = map(float, m.groups()[:7])
+    assert 0 < ep50 <= ep99 and 0 < d50 <= d99 and ep_rps > 0 and d_rps > 0
+    assert ratio == pytest.approx(ep_rps / d_rps, abs=0.01)
+    doc = json.loads(results.read_text())["results"]["endpoint"]
+    assert doc["line"] == line
+    assert set(doc["requests_per_s"]) == {"direct", "endpoint", "proxy_only", "runner_only",
+                                          "one_client_direct", "one_client_endpoint"}
+    assert all(v > 0 for v in doc["requests_per_s"].values()) and not any(doc["errors"].values())
+    cpu = doc["cpu_ms_per_request"]  # the runner works for the endpoint, next to nothing for direct calls
+    assert cpu["endpoint"]["runner"] > 0 and cpu["direct"]["runner"] < cpu["endpoint"]["runner"] / 10

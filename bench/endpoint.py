@@ -1,0 +1,292 @@
+"""``endpoint``: model calls through a deployment endpoint against the same model server called directly (issue 11).
+
+Three processes on 127.0.0.1, the real path of a deployment's traffic:
+
+- **model**: a tiny model server, as a deployment would run it: Python's
+  ``http.server`` (threaded, HTTP/1.1 keep-alive) answering ``POST
+  /invocations`` with a linear model's predictions for the JSON rows sent;
+- **runner**: a tornado process that mounts :func:`hub_ext.services.forward.handlers`
+  with a private Route to the model (one client token), as the runner does;
+- **proxy**: configurable-http-proxy from ``node_modules``, with the route
+  ``/deployments/`` → runner, as the hub adds it.
+
+The client, in the bench process, is ``--endpoint-clients`` (32) asyncio
+connections, each sending its next request as soon as the last answer is in
+(keep-alive, a minimal HTTP/1.1 client so it takes little CPU from the
+servers). Each round measures, for ``--endpoint-seconds`` each and in an
+order that flips every round (A/B): **direct** (client → model),
+**endpoint** (client → proxy → runner → model), and for the breakdown
+**proxy_only** (client → proxy → model) and **runner_only** (client → runner
+→ model), plus direct and endpoint with **one client** (half as long): the
+latency a request pays when nothing queues. A warm-up (a second, at most a
+round) per side first. Reported: requests/s and p50/p99 per request, the throughput ratio
+(endpoint / direct) and the p50 the endpoint adds. Targets: ratio >= 0.7,
+added p50 <= 3 ms, every answer a 200. CPU time per request of each process
+(the client included) goes to the JSON: where the endpoint's cost lies.
+
+``python -m bench.endpoint model PORT`` and ``python -m bench.endpoint runner
+PORT MODEL_URL TOKEN`` run the two servers alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from .hubs import REPO, free_port, proxy_dir
+
+DEPLOYMENT = "bench-model"
+TARGET_RATIO = 0.7
+TARGET_ADDED_P50_S = 0.003
+WEIGHTS = (0.4, -1.2, 2.5, 0.7)
+SERIAL = {"one_client_direct": "direct", "one_client_endpoint": "endpoint"}
+PAYLOAD = json.dumps({"inputs": [[5.1, 3.5, 1.4, 0.2], [6.2, 2.9, 4.3, 1.3], [7.7, 3.0, 6.1, 2.3]]}).encode()
+
+
+def add_arguments(parser) -> None:
+    g = parser.add_argument_group("endpoint")
+    g.add_argument("--endpoint-clients", type=int, default=32, help="concurrent keep-alive clients (default 32)")
+    g.add_argument("--endpoint-seconds", type=float, help="seconds per measured round (default 5, quick 1)")
+    g.add_argument("--endpoint-rounds", type=int, help="rounds of direct + endpoint (default 4, quick 1)")
+
+
+# -- the two servers ----------------------------------------------------------------------------
+def serve_model(port: int) -> None:
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Model(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as model servers do
+        disable_nagle_algorithm = True  # as model servers do: its head and body go in two writes
+
+        def do_POST(self):
+            data = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+            preds = [sum(w * x for w, x in zip(WEIGHTS, row)) for row in data["inputs"]]
+            body = json.dumps({"predictions": preds}).encode()
+            self.send_response(200 if self.path == "/invocations" else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    ThreadingHTTPServer.daemon_threads = True
+    ThreadingHTTPServer(("127.0.0.1", port), Model).serve_forever()
+
+
+def serve_runner(port: int, model_url: str, token: str) -> None:
+    from tornado import ioloop, web
+
+    from hub_ext.services.forward import ClientCredential, Route, RouteTable, handlers, token_digest
+
+    table = RouteTable()
+    clients = {"bench": ClientCredential(token_digest(token))}
+    table.set(Route(DEPLOYMENT, "private", (model_url,), time.monotonic(), clients))
+    web.Application(handlers(table)).listen(port, "127.0.0.1")
+    ioloop.IOLoop.current().start()
+
+
+# -- the client ---------------------------------------------------------------------------------
+async def _client(port: int, request: bytes, stop_at: float, samples: list, bad: list) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    clock = time.perf_counter
+    try:
+        while clock() < stop_at:
+            t0 = clock()
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            low = head.lower()
+            i = low.find(b"\r\ncontent-length:")
+            if i >= 0:
+                await reader.readexactly(int(low[i + 17:low.index(b"\r\n", i + 2)]))
+            else:  # chunked
+                while (size := int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)):
+                    await reader.readexactly(size + 2)
+                await reader.readuntil(b"\r\n")
+            samples.append(clock() - t0)
+            if head[9:12] != b"200":
+                bad.append(head[:12].decode("latin1"))
+    finally:
+        writer.close()
+
+
+def measure(port: int, path: str, token: str, clients: int, seconds: float) -> dict:
+    request = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+               f"Authorization: Bearer {token}\r\nContent-Length: {len(PAYLOAD)}\r\n\r\n").encode() + PAYLOAD
+    samples: list[float] = []
+    bad: list[str] = []
+
+    async def run():
+        stop_at = time.perf_counter() + seconds
+        await asyncio.gather(*(_client(port, request, stop_at, samples, bad) for _ in range(clients)))
+
+    t0 = time.perf_counter()
+    asyncio.run(run())
+    return {"samples": samples, "bad": bad, "seconds": time.perf_counter() - t0}
+
+
+# -- the rig ------------------------------------------------------------------------------------
+def wait_port(port: int, proc: subprocess.Popen, what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{what} did not listen on {port} within {timeout}s")
+
+
+def proxy_command() -> str:
+    from shutil import which
+
+    local = proxy_dir() / "configurable-http-proxy"
+    found = str(local) if local.exists() else which("configurable-http-proxy")
+    if not found:
+        raise RuntimeError("configurable-http-proxy is not installed (run `make test` or `npm ci`)")
+    return found
+
+
+class Rig:
+    """The model server, the runner and the proxy, started in that order and stopped together."""
+
+    def __init__(self, log_dir: Path):
+        self.ports = {name: free_port() for name in ("model", "runner", "proxy", "api")}
+        self.token = os.urandom(32).hex()
+        self.log_dir = log_dir
+        self.procs: dict[str, subprocess.Popen] = {}
+
+    def spawn(self, name: str, argv: list[str], env: dict | None = None) -> None:
+        with open(self.log_dir / f"{name}.log", "wb") as log:
+            self.procs[name] = subprocess.Popen(argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                                                env={**os.environ, **(env or {})}, start_new_session=True)
+        wait_port(self.ports[name], self.procs[name], name)
+
+    def __enter__(self) -> "Rig":
+        import requests
+
+        p = self.ports
+        me = [sys.executable, "-m", "bench.endpoint"]
+        try:
+            self.spawn("model", [*me, "model", str(p["model"])])
+            self.spawn("runner", [*me, "runner", str(p["runner"]), f"http://127.0.0.1:{p['model']}", self.token])
+            api_token = os.urandom(16).hex()
+            self.spawn("proxy", [proxy_command(), "--ip", "127.0.0.1", "--port", str(p["proxy"]), "--api-ip",
+                                 "127.0.0.1", "--api-port", str(p["api"]), "--log-level", "warn"],
+                       env={"CONFIGPROXY_AUTH_TOKEN": api_token})
+            wait_port(p["api"], self.procs["proxy"], "proxy API")
+            for route, target in (("deployments", p["runner"]), ("invocations", p["model"])):
+                r = requests.post(f"http://127.0.0.1:{p['api']}/api/routes/{route}", timeout=10,
+                                  json={"target": f"http://127.0.0.1:{target}"},
+                                  headers={"Authorization": f"token {api_token}"})
+                r.raise_for_status()
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for proc in reversed(self.procs.values()):
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.procs.values():
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(5)
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds so far of each server process, and of this one (the client)."""
+        import psutil
+
+        pids = {"client": os.getpid(), **{name: proc.pid for name, proc in self.procs.items()}}
+        return {name: sum(psutil.Process(pid).cpu_times()[:2]) for name, pid in pids.items()}
+
+    def log_tail(self) -> str:
+        return "\n".join(f"--- {name}.log\n{(self.log_dir / f'{name}.log').read_text(errors='replace')[-1500:]}"
+                         for name in self.procs)
+
+
+def run(args):
+    from .stats import Line, percentile, ratio, summary
+
+    clients = args.endpoint_clients
+    seconds = args.endpoint_seconds or (1.0 if args.quick else 4.0)
+    rounds = args.endpoint_rounds or (1 if args.quick else 4)
+    with tempfile.TemporaryDirectory(prefix="bench-endpoint-") as tmp, Rig(Path(tmp)) as rig:
+        p, endpoint = rig.ports, f"/deployments/{DEPLOYMENT}/invocations"
+        sides = {"direct": (p["model"], "/invocations"), "endpoint": (p["proxy"], endpoint),
+                 # the breakdown: each hop of the endpoint alone in front of the model
+                 "proxy_only": (p["proxy"], "/invocations"), "runner_only": (p["runner"], endpoint)}
+        for port, path in sides.values():  # warm-up: connections, node's JIT
+            measure(port, path, rig.token, clients, min(1.0, seconds))
+        got = {name: {"samples": [], "bad": [], "seconds": 0.0, "cpu": {}} for name in [*sides, *SERIAL]}
+        for r in range(rounds):
+            for name in (list(got) if r % 2 == 0 else list(reversed(got))):
+                before = rig.cpu()
+                if name in SERIAL:  # one client: what a request pays on an idle path, without queueing
+                    m = measure(*sides[SERIAL[name]], rig.token, 1, seconds / 2)
+                else:
+                    m = measure(*sides[name], rig.token, clients, seconds)
+                after = rig.cpu()
+                g = got[name]
+                g["samples"] += m["samples"]
+                g["bad"] += m["bad"]
+                g["seconds"] += m["seconds"]
+                for proc in before:
+                    g["cpu"][proc] = g["cpu"].get(proc, 0.0) + after[proc] - before[proc]
+        if not all(g["samples"] for g in got.values()):
+            raise RuntimeError(f"no answers: {[(n, len(g['samples'])) for n, g in got.items()]}\n{rig.log_tail()}")
+    errors = {name: len(g["bad"]) for name, g in got.items()}
+    rps = {name: len(g["samples"]) / g["seconds"] for name, g in got.items()}
+    p50 = {name: percentile(g["samples"], 50) for name, g in got.items()}
+    p99 = {name: percentile(g["samples"], 99) for name, g in got.items()}
+    throughput = {name: ratio(rps[name], rps["direct"]) for name in got if name not in SERIAL}
+    added = {name: p50[name] - p50["direct"] for name in throughput}
+    added["one_client"] = p50["one_client_endpoint"] - p50["one_client_direct"]
+    ok = throughput["endpoint"] >= TARGET_RATIO and added["endpoint"] <= TARGET_ADDED_P50_S and not any(errors.values())
+
+    def side(name):
+        return f"{rps[name]:.0f} req/s p50 {p50[name] * 1000:.2f}ms/p99 {p99[name] * 1000:.2f}ms"
+
+    text = (f"endpoint: endpoint={side('endpoint')} direct={side('direct')} "
+            f"ratio=throughput {throughput['endpoint']:.2f} added p50 {added['endpoint'] * 1000:.2f}ms "
+            f"target=throughput>={TARGET_RATIO} added p50<={TARGET_ADDED_P50_S * 1000:.0f}ms ok={ok} "
+            f"(clients={clients}, rounds={rounds}x{seconds:g}s, errors={sum(errors.values())}; "
+            f"alone: proxy {throughput['proxy_only']:.2f}/{added['proxy_only'] * 1000:+.2f}ms, "
+            f"runner {throughput['runner_only']:.2f}/{added['runner_only'] * 1000:+.2f}ms; "
+            f"one client: added p50 {added['one_client'] * 1000:.2f}ms)")
+    cpu_ms = {name: {proc: round(t / len(got[name]["samples"]) * 1000, 4) for proc, t in g["cpu"].items()}
+              for name, g in got.items()}
+    return Line(text, {
+        "clients": clients, "rounds": rounds, "seconds_per_round": seconds,
+        "sides": {"direct": "client -> model", "endpoint": "client -> proxy -> runner -> model",
+                  "proxy_only": "client -> proxy -> model", "runner_only": "client -> runner -> model",
+                  "one_client_direct": "direct, one client", "one_client_endpoint": "endpoint, one client"},
+        "requests_per_s": rps, "latency": {name: summary(g["samples"]) for name, g in got.items()},
+        "ratio": {"throughput": throughput, "added_p50_s": added}, "errors": errors,
+        "bad_statuses": sorted({b for g in got.values() for b in g["bad"]}),
+        "cpu_ms_per_request": cpu_ms, "target": {"throughput_ratio": TARGET_RATIO, "added_p50_s": TARGET_ADDED_P50_S},
+        "ok": ok,
+    })
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "model":
+        serve_model(int(sys.argv[2]))
+    elif sys.argv[1] == "runner":
+        serve_runner(int(sys.argv[2]), sys.argv[3], sys.argv[4])
+    else:
+        sys.exit(f"usage: python -m bench.endpoint model PORT | runner PORT MODEL_URL TOKEN (not {sys.argv[1]!r})")

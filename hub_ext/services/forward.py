@@ -1,0 +1,399 @@
+"""Deployment endpoints: the runner forwards ``/deployments/<id>/…`` to ready replicas (issue 11).
+
+configurable-http-proxy sends every path under ``/deployments/`` (the full
+path) to the runner's port; the runner adds :func:`handlers` to its tornado
+application and hands the :class:`RouteTable` (:mod:`.forward_auth`) a new
+:class:`Route` after every status refresh. ``/deployments/<id>/<rest>?<query>``
+goes to ``<replica>/<rest>?<query>``. A stopped deployment keeps a Route with
+no endpoints (503); only a deleted one is removed (404).
+
+A request meets, in order: unknown deployment, 404 JSON; private deployment
+without a valid client token, 401 with ``WWW-Authenticate: Basic`` (nothing
+reaches a replica); no replica ready, 503 with ``Retry-After`` at once; else
+the next replica, round robin (headers: :func:`.forward_auth.request_fields`).
+A body of at most ``retry_body_bytes`` is held, so a request whose replica
+cannot be reached (refused, reset, connect or answer timeout) is retried once
+on another; a larger body streams to the replica as it arrives, never held
+whole, and only a failed connect is retried then (later, 502). The answer
+streams back as it comes, with backpressure both ways. A failed replica is
+out of the rotation until a Route checked after the failure arrives.
+
+Not ``RequestHandler`` + ``AsyncHTTPClient``: the simple client opens a
+connection per request (curl is not installed), and ``RequestHandler`` does
+work a proxy does not need (default headers, etags, access log lines). The
+rule's target is a tornado ``HTTPServerConnectionDelegate`` answering on
+tornado's HTTP/1.1 connection, and replicas (``http://``) are reached over
+kept-alive asyncio connections. ``bench/endpoint.py`` measures the cost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+
+from tornado import httputil
+from tornado.iostream import StreamClosedError
+
+from .forward_auth import (ClientCredential, Connection, Deployment, EndpointForwarder, Route, RouteTable, Stats,
+                           answer_fields, challenge, connection_tokens, endpoint_parts, request_fields,
+                           strip_hop_by_hop, token_digest)
+
+__all__ = ["Route", "RouteTable", "Stats", "ClientCredential", "EndpointForwarder", "handlers", "token_digest"]
+
+_CHUNK = 65536  # bytes read at once; also the largest answer relayed in one write
+_MAX_HEAD = 65536
+# a replica that cannot be reached or breaks off; one whose answer is not HTTP (not taken out, not retried)
+_FAILURES = (OSError, StreamClosedError, asyncio.IncompleteReadError, asyncio.TimeoutError)
+_BAD_ANSWER = (httputil.HTTPInputError, asyncio.LimitOverrunError)
+_ID_AND_REST = re.compile(r"([^/?]*)(.*)", re.DOTALL)
+
+
+def handlers(table: RouteTable, prefix: str = "/deployments/", forwarder: EndpointForwarder | None = None) -> list:
+    """The URL rules to add to the runner's ``web.Application``: every path under ``prefix``."""
+    return [(re.escape(prefix) + ".*", Endpoints(table, prefix, forwarder or EndpointForwarder()))]
+
+
+class Endpoints(httputil.HTTPServerConnectionDelegate):
+    """The rule target: tornado hands it each request's connection; one :class:`_Exchange` serves it."""
+
+    def __init__(self, table: RouteTable, prefix: str, settings: EndpointForwarder):
+        self.table, self.prefix, self.settings, self.log = table, prefix, settings, settings.log
+        self.tasks: set[asyncio.Future] = set()
+
+    def start_request(self, server_conn, request_conn) -> httputil.HTTPMessageDelegate:
+        return _Exchange(self, request_conn)
+
+    def spawn(self, exchange: _Exchange, coro) -> None:
+        """Run ``coro`` for ``exchange``; a bug in it must not leave the client waiting (502, or a close)."""
+        def ended(task):
+            self.tasks.discard(task)
+            if not task.cancelled() and task.exception() is not None:
+                self.log.error("Deployment endpoint failed", exc_info=task.exception())
+                exchange.crashed()
+
+        task = asyncio.ensure_future(coro)
+        self.tasks.add(task)
+        task.add_done_callback(ended)
+
+
+class _Exchange(httputil.HTTPMessageDelegate):
+    """One request: the checks, then the exchange with a replica, relayed as it comes.
+
+    ``state``: ``hold`` (the body is held for a retry), ``stream`` (the body goes to the replica as it
+    arrives), ``refused`` (answered, or to be answered once the request is read; the rest is dropped).
+    """
+
+    def __init__(self, endpoints: Endpoints, conn):
+        self.ep, self.conn = endpoints, conn  # conn: tornado's HTTP/1.1 connection to the client (or proxy)
+        self.state, self.dep, self.refusal = "hold", None, None
+        self.held: list[bytes] | None = []
+        self.held_bytes, self.deadline = 0, 0.0
+        self.up: Connection | None = None  # the replica's connection while in use
+        self.chunked = self.sent = self.answered = self.tried = self.gone = self.timed_out = False
+        self.timer: asyncio.TimerHandle | None = None
+
+    # -- the request, from tornado ----------------------------------------------------------------
+    def headers_received(self, start_line, headers):
+        self.t0 = time.perf_counter()
+        ep, s = self.ep, self.ep.settings
+        self.method = start_line.method
+        rest = start_line.path[len(ep.prefix):]
+        dep_id, tail = _ID_AND_REST.match(rest).groups()
+        self.tail = tail if tail[:1] == "/" else "/" + tail
+        self.length = length = headers.get("Content-Length")
+        self.has_body = bool(length and length != "0") or "Transfer-Encoding" in headers
+        d: Deployment | None = ep.table.deployments.get(dep_id)
+        if d is None:
+            return self._refuse(404, f"No such deployment: {dep_id}")
+        self.dep = d
+        d.requests += 1
+        if d.client(headers.get("Authorization")) is None:
+            d.unauthorized += 1
+            return self._refuse(401, f"Deployment {dep_id} is private: send a client's token as "
+                                     "'Authorization: Bearer <token>' or basic <client>:<token>",
+                                {"WWW-Authenticate": challenge(dep_id)})
+        if length is not None and not (length.isdigit() and int(length) <= s.max_body_bytes):
+            return self._refuse(413 if length.isdigit() else 400,
+                                f"Content-Length must be a number of at most {s.max_body_bytes} bytes")
+        if not d.ready:
+            return self._refuse(*self._unavailable(None))
+        self.conn.set_max_body_size(s.max_body_bytes)
+        self.conn.set_close_callback(self._client_gone)
+        ctx = self.conn.context
+        self.fields = request_fields(headers, d.route.access != "public", ctx.remote_ip, ctx.protocol)
+
+    def data_received(self, chunk):
+        if self.state == "hold":
+            self.held.append(chunk)
+            self.held_bytes += len(chunk)
+            if self.held_bytes > self.ep.settings.retry_body_bytes:
+                return self._open_stream()
+        elif self.state == "stream":
+            return self._upload(chunk)
+        return None
+
+    def finish(self):
+        if self.state == "hold":
+            self.ep.spawn(self, self._forward_held())
+        elif self.state == "stream":
+            if self.chunked and self.up is not None and not self.up.writer.is_closing():
+                self.up.writer.write(b"0\r\n\r\n")
+            self._sent()
+        elif self.refusal is not None:
+            self._answer(*self.refusal)
+
+    def on_connection_close(self):
+        self._client_gone()
+
+    def _client_gone(self):
+        self.gone = True
+        if self.up is not None:
+            self.up.close()
+
+    def _head(self, endpoint: str, body: int | None) -> bytes:
+        """The request head for ``endpoint``: with a held body of ``body`` bytes, or streamed (None)."""
+        _, _, netloc, base = endpoint_parts(endpoint)
+        framing = ""
+        if body is None:
+            self.chunked = self.length is None
+            framing = "Transfer-Encoding: chunked\r\n" if self.chunked else f"Content-Length: {self.length}\r\n"
+        elif body or self.has_body or self.method in ("POST", "PUT", "PATCH"):
+            framing = f"Content-Length: {body}\r\n"
+        head = f"{self.method} {base}{self.tail} HTTP/1.1\r\nHost: {netloc}\r\n{self.fields}{framing}\r\n"
+        return head.encode("latin1")
+
+    # -- answers of the forwarder's own -----------------------------------------------------------
+    def _refuse(self, status: int, message: str, extra: dict | None = None) -> None:
+        """Answer now if a body is coming (the connection closes after it), else once the request is read."""
+        self.state = "refused"
+        if self.has_body:
+            self._answer(status, message, extra)
+        else:
+            self.refusal = (status, message, extra)
+
+    def _unavailable(self, failure: Exception | None) -> tuple:
+        dep_id = self.dep.route.deployment_id
+        if failure is not None:  # what went wrong is in the runner's log, not for the endpoint's callers
+            return 502, f"The replica of deployment {dep_id} failed to answer; try again", None
+        return (503, f"No replica of deployment {dep_id} is ready; try again later",
+                {"Retry-After": str(self.ep.settings.retry_after)})
+
+    def _answer(self, status: int, message: str, extra: dict | None = None) -> None:
+        if self.answered or self.gone:
+            return
+        self.answered, self.state = True, "refused"
+        body = json.dumps({"status": status, "message": message}).encode()
+        headers = httputil.HTTPHeaders({"Content-Type": "application/json", "Content-Length": str(len(body))})
+        headers.update(extra or {})
+        start = httputil.ResponseStartLine("HTTP/1.1", status, httputil.responses.get(status, "Error"))
+        self.conn.write_headers(start, headers, None if self.method == "HEAD" else body)
+        self.conn.finish()
+        if self.dep is not None:
+            self._done(status)
+
+    def crashed(self) -> None:
+        """After a bug here: 502, or the client's connection closes; no replica is blamed."""
+        if self._failed(self.up, "", None):
+            self._answer(502, "The deployment endpoint failed; see the runner's log")
+
+    def _done(self, status: int) -> None:
+        if self.tried:
+            self.dep.latencies.append(time.perf_counter() - self.t0)
+        if status >= 500:
+            self.dep.errors += 1
+
+    def _failed(self, up: Connection | None, endpoint: str, exc: Exception | None) -> bool:
+        """After a replica failed with ``exc``: True when the request may still be answered (nothing went out)."""
+        if up is not None:
+            up.close()
+        self.up = self._stop_timer()
+        if self.answered and not self.gone:  # the answer broke off: the client sees the connection close
+            self.conn.close()
+            self._done(502)
+        if self.gone or self.answered:
+            return False
+        dep_id = self.dep.route.deployment_id
+        if isinstance(exc, _BAD_ANSWER):
+            self.ep.log.warning("Deployment %s: replica %s answered no valid HTTP: %s", dep_id, endpoint, exc)
+        elif exc is not None:
+            reason = f"no answer within {self.ep.settings.request_timeout:g} s" if self.timed_out else repr(exc)
+            self.ep.log.warning("Deployment %s: replica %s taken out: %s", dep_id, endpoint, reason)
+            self.ep.table.take_out(dep_id, endpoint)
+        return True
+
+    # -- to the replica ---------------------------------------------------------------------------
+    async def _forward_held(self) -> None:
+        """The request with its held body: retried once on another replica if its replica fails."""
+        d, ep = self.dep, self.ep
+        body = self.held[0] if len(self.held) == 1 else b"".join(self.held)
+        self.held, failure, fresh = None, None, False
+        endpoint = d.pick()
+        for _ in range(3):  # a replica, maybe a new connection to it, another replica
+            if endpoint is None:
+                break
+            up = None if fresh else ep.table.pool.take(endpoint)
+            reused, self.tried = up is not None, True
+            try:
+                self.up = up = up or await ep.table.pool.connect(endpoint, ep.settings.connect_timeout, _MAX_HEAD)
+                if self.gone:
+                    return up.close()
+                up.writer.write(self._head(endpoint, len(body)) + body)
+                self._sent()
+                return await self._relay(up, endpoint)
+            except (*_BAD_ANSWER, *_FAILURES) as exc:
+                if reused and not self.timed_out and not self.answered and isinstance(exc, _FAILURES):
+                    up.close()  # a kept-alive connection the replica had just closed: again on a new one
+                    fresh, self.sent = True, self._stop_timer()
+                    continue
+                if not self._failed(up, endpoint, exc):
+                    return None
+                failure, fresh, self.sent, self.timed_out = exc, False, False, False
+                if isinstance(exc, _BAD_ANSWER):
+                    break
+                endpoint = d.pick()
+        self._answer(*self._unavailable(failure))
+
+    async def _open_stream(self) -> None:
+        """The body outgrew what is held: connect (a failed connect is tried on another replica) and stream it."""
+        d, ep = self.dep, self.ep
+        self.state, failure = "opening", None
+        for _ in range(2):
+            endpoint = d.pick()
+            if endpoint is None:
+                break
+            self.tried = True
+            try:
+                up = await ep.table.pool.connect(endpoint, ep.settings.connect_timeout, _MAX_HEAD)
+            except _FAILURES as exc:
+                self._failed(None, endpoint, exc)
+                failure = exc
+                continue
+            if self.gone:
+                return up.close()
+            self.up, self.state = up, "stream"
+            held, self.held = b"".join(self.held), None
+            up.writer.write(self._head(endpoint, None))
+            ep.spawn(self, self._relay_streamed(up, endpoint))
+            return await self._upload(held)
+        self._answer(*self._unavailable(failure))
+
+    async def _upload(self, chunk: bytes) -> None:
+        up = self.up
+        if up is None or up.writer.is_closing() or not chunk:
+            return
+        if self.chunked:
+            up.writer.writelines((b"%x\r\n" % len(chunk), chunk, b"\r\n"))
+        else:
+            up.writer.write(chunk)
+        try:
+            await up.writer.drain()  # the replica's pace: tornado reads no more of the client's body meanwhile
+        except OSError:
+            pass  # the relay sees the connection closed and answers
+
+    async def _relay_streamed(self, up: Connection, endpoint: str) -> None:
+        try:
+            await self._relay(up, endpoint)
+        except (*_BAD_ANSWER, *_FAILURES) as exc:
+            if self._failed(up, endpoint, exc):
+                self._answer(*self._unavailable(exc))
+
+    # -- waiting for the replica: request_timeout between two pieces of its answer ------------------
+    def _sent(self) -> None:
+        self.sent = True
+        loop = asyncio.get_running_loop()
+        self.deadline = loop.time() + self.ep.settings.request_timeout
+        if self.timer is None:
+            self.timer = loop.call_later(self.ep.settings.request_timeout, self._expire)
+
+    def _stop_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def _expire(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.timer = None
+        if self.deadline > loop.time():  # it answered meanwhile: wait from its last piece
+            self.timer = loop.call_later(self.deadline - loop.time(), self._expire)
+        elif self.up is not None:
+            self.timed_out = True
+            self.up.close()
+
+    def _alive(self) -> None:
+        if self.sent:
+            self.deadline = asyncio.get_running_loop().time() + self.ep.settings.request_timeout
+
+    async def _pipe(self, reader: asyncio.StreamReader, left: int) -> None:
+        """``left`` bytes of the answer's body, to the client as they come (waiting while it is slow)."""
+        while left:
+            data = await reader.read(min(left, _CHUNK))
+            if not data:
+                raise asyncio.IncompleteReadError(b"", left)
+            left -= len(data)
+            try:
+                await self.conn.write(data)
+            except StreamClosedError:
+                self.gone = True
+                raise
+            self._alive()
+
+    async def _relay(self, up: Connection, endpoint: str) -> None:
+        """Read the replica's answer and pass it on; keep the connection when it can serve again."""
+        reader = up.reader
+        for _ in range(8):  # skip informational (1xx) answers
+            head = (await reader.readuntil(b"\r\n\r\n")).decode("latin1")
+            eol = head.find("\r\n")
+            start = httputil.parse_response_start_line(head[:eol])
+            if start.code >= 200:
+                break
+        else:
+            raise httputil.HTTPInputError("too many informational answers")
+        self._alive()
+        headers = answer_fields(head[eol + 2:-4])
+        code, conn = start.code, self.conn
+        keep = start.version == "HTTP/1.1" and "close" not in connection_tokens(headers)
+        te, length = headers.get("Transfer-Encoding"), headers.get("Content-Length")
+        strip_hop_by_hop(headers)
+        if te is not None:  # the transfer coding frames the body, not a Content-Length
+            headers.pop("Content-Length", None)
+            length = None
+        if length is not None and not length.isdigit():
+            raise httputil.HTTPInputError(f"bad Content-Length {length!r}")
+        bodiless = self.method == "HEAD" or code in (204, 304)
+        whole = not bodiless and length is not None and int(length) <= _CHUNK  # the usual model answer
+        body = await reader.readexactly(int(length)) if whole else None
+        self.answered = True  # from here on, a failure can only close the client's connection
+        conn.write_headers(httputil.ResponseStartLine("HTTP/1.1", code, start.reason), headers, body)
+        if bodiless or whole:
+            pass
+        elif length is not None:
+            await self._pipe(reader, int(length))
+        elif te is not None and te.lower().endswith("chunked"):  # tornado frames it again for the client
+            while True:
+                line = await reader.readuntil(b"\r\n")
+                try:
+                    left = int(line.split(b";", 1)[0], 16)
+                except ValueError:
+                    raise httputil.HTTPInputError(f"bad chunk size {line[:40]!r}") from None
+                if left == 0:
+                    while await reader.readuntil(b"\r\n") != b"\r\n":
+                        pass  # trailers are dropped
+                    break
+                await self._pipe(reader, left)
+                await reader.readexactly(2)
+        else:  # the answer ends when the replica closes the connection
+            keep = False
+            try:
+                await self._pipe(reader, 2**62)
+            except asyncio.IncompleteReadError:
+                if self.timed_out or self.gone:
+                    raise
+        self.up = self._stop_timer()
+        conn.finish()
+        self._done(code)
+        if keep and self.sent:
+            self.ep.table.pool.give(endpoint, up, self.ep.settings.keep_idle)
+        else:
+            up.close()

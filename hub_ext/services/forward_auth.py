@@ -1,0 +1,349 @@
+"""Deployment endpoints' routes, replicas and access: what the runner hands the forwarder (issue 11).
+
+:class:`RouteTable` holds, per deployment, its :class:`Route` (ready replicas
+and clients), the replicas taken out after a failure, the traffic counters,
+and the kept-alive connections to replicas (:class:`Connections`), closed
+when a replica leaves the rotation; :mod:`.forward` reads it on every
+request. It all lives in the runner's one event loop: no locks.
+
+**Access.** A private deployment is called by named clients. A client's
+token is 256 random bits shown once; only its SHA-256 (hex) is stored, the
+same digest as the portal's invitation tokens, by one function
+(``hub_ext.auth.keys.token_digest``). A random token that long needs no slow
+hash, and the forwarder checks one on every model call, so the check must
+cost microseconds: one sha256 and constant-time comparisons, no argon2.
+
+Clients send the token as ``Authorization: Bearer <token>`` or, as PrimeHub's
+clients do, HTTP basic ``<client>:<token>``.
+
+**What goes further.** A replica is the deployment owner's code: it gets
+neither the client's token nor the hub's cookies (a user's hub session), and
+no header about the connection it did not come on (:func:`request_fields`).
+
+The operator's settings (:class:`EndpointForwarder`) live here too, so that
+the runner imports what it configures and feeds from one module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hmac
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import lru_cache
+from typing import Mapping, NamedTuple
+from urllib.parse import urlsplit
+
+from tornado import httputil
+from traitlets import Float, Int
+from traitlets.config import LoggingConfigurable
+
+from ..auth.keys import token_digest  # the portal's one way of keeping a random token (invitations too)
+
+
+class ClientCredential(NamedTuple):
+    """One client of a private deployment, as the runner reads it from the portal DB."""
+
+    digest: str  # token_digest(token)
+    expires: datetime | None = None  # UTC; a naive value is taken as UTC
+    revoked: bool = False
+
+    def usable(self, now: float) -> bool:
+        """Not revoked and not expired at ``now`` (a POSIX time stamp)."""
+        if self.revoked:
+            return False
+        if self.expires is None:
+            return True
+        expires = self.expires if self.expires.tzinfo else self.expires.replace(tzinfo=timezone.utc)
+        return now < expires.timestamp()
+
+
+def challenge(deployment_id: str) -> str:
+    """The ``WWW-Authenticate`` value of a 401: basic, so that browsers and curl -u know what to send."""
+    return f'Basic realm="deployment {deployment_id}"'
+
+
+def client_for(clients: Mapping[str, ClientCredential], authorization: str | None, now: float) -> str | None:
+    """The name of the client whose valid token ``authorization`` carries, or None.
+
+    None for a missing or malformed header, an unknown token or client, and a
+    revoked or expired client: the caller answers 401 to all of them alike.
+    """
+    if not authorization or not clients:
+        return None
+    scheme, _, value = authorization.strip().partition(" ")
+    scheme, value = scheme.lower(), value.strip()
+    if scheme == "bearer":
+        digest = token_digest(value)
+        for name, cred in clients.items():
+            if hmac.compare_digest(cred.digest, digest):
+                return name if cred.usable(now) else None
+        return None
+    if scheme != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    name, colon, token = decoded.partition(":")
+    digest = token_digest(token)  # also for an unknown name: the same work either way
+    cred = clients.get(name)
+    if not colon or cred is None or not hmac.compare_digest(cred.digest, digest):
+        return None
+    return name if cred.usable(now) else None
+
+
+class EndpointForwarder(LoggingConfigurable):
+    """Settings of deployment endpoint forwarding (``c.EndpointForwarder.…``, read by the runner process)."""
+
+    connect_timeout = Float(5.0, help="Seconds to open a connection to a replica; past it the replica is taken "
+                                      "out and the request tried on another.").tag(config=True)
+    request_timeout = Float(
+        60.0, help="""Seconds a replica may take to start its answer once the request is sent, and at most
+        between two pieces of its answer. Past it the replica is taken out (a held request is tried on another).""",
+    ).tag(config=True)
+    retry_after = Int(5, help="Retry-After seconds of the 503 answered while no replica is ready.").tag(config=True)
+    retry_body_bytes = Int(
+        65536, help="""Request bodies up to this size are held in memory, so that a request whose replica
+        cannot be reached is retried on another. Larger bodies stream to one replica and are not retried.""",
+    ).tag(config=True)
+    max_body_bytes = Int(2**30, help="Largest request body accepted (413 beyond). Bodies stream: "
+                                     "this is not memory.").tag(config=True)
+    keep_idle = Int(32, help="Idle kept-alive connections kept open per replica.").tag(config=True)
+
+
+@dataclass
+class Route:
+    """Where a deployment's endpoint goes now, and who may call it."""
+
+    deployment_id: str
+    access: str  # "public" | "private"
+    endpoints: tuple[str, ...]  # base URLs of ready replicas, e.g. "http://127.0.0.1:41234"
+    checked: float  # time.monotonic() of the health check these endpoints passed
+    clients: dict[str, ClientCredential] = field(default_factory=dict)  # private: client name -> credential
+
+
+@dataclass(frozen=True)
+class Stats:
+    """One deployment's traffic since the runner started; latency over its last forwarded requests."""
+
+    requests: int = 0
+    errors: int = 0  # answers of 500 and above: the replicas' own and the forwarder's 502/503
+    unauthorized: int = 0  # 401s
+    p50_ms: float | None = None  # latency of forwarded requests
+    p99_ms: float | None = None
+
+
+class Deployment:
+    """A route with its rotation (endpoints not taken out) and its counters; the forwarder's view."""
+
+    __slots__ = ("route", "out", "ready", "turn", "requests", "errors", "unauthorized", "latencies")
+
+    def __init__(self, route: Route, window: int):
+        self.route, self.out, self.ready, self.turn = route, {}, [], 0
+        self.requests = self.errors = self.unauthorized = 0
+        self.latencies: deque[float] = deque(maxlen=window)  # seconds
+
+    def rotate(self) -> None:
+        self.ready = [e for e in self.route.endpoints if e not in self.out]
+
+    def pick(self) -> str | None:
+        """The next ready replica, round robin (None: none is ready)."""
+        ready = self.ready
+        if not ready:
+            return None
+        self.turn += 1
+        return ready[self.turn % len(ready)]
+
+    def client(self, authorization: str | None) -> str | None:
+        """Who calls: "" for a public deployment, a client's name, or None (401)."""
+        if self.route.access == "public":
+            return ""
+        return client_for(self.route.clients, authorization, time.time())
+
+
+def _percentile(xs: list[float], q: float) -> float:
+    pos = (len(xs) - 1) * q
+    lo = int(pos)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+class RouteTable:
+    """The routes of every deployment the runner serves, set by its status refresh, read by the forwarder."""
+
+    def __init__(self, window: int = 1000):
+        self.window = window  # forwarded requests whose latency the stats keep
+        self.deployments: dict[str, Deployment] = {}
+        self.pool = Connections()  # idle connections to endpoints that leave the rotation are closed
+
+    def set(self, route: Route) -> None:
+        """Replace a deployment's route; replicas taken out come back once ``route.checked`` is past their failure."""
+        d = self.deployments.get(route.deployment_id)
+        if d is None:
+            d = self.deployments[route.deployment_id] = Deployment(route, self.window)
+        else:
+            self.pool.prune(set(d.route.endpoints) - set(route.endpoints))
+            d.route = route
+        d.out = {e: t for e, t in d.out.items() if e in route.endpoints and t >= route.checked}
+        d.rotate()
+
+    def remove(self, deployment_id: str) -> None:
+        d = self.deployments.pop(deployment_id, None)
+        if d is not None:
+            self.pool.prune(d.route.endpoints)
+
+    def get(self, deployment_id: str) -> Route | None:
+        d = self.deployments.get(deployment_id)
+        return d.route if d else None
+
+    def stats(self, deployment_id: str) -> Stats:
+        d = self.deployments.get(deployment_id)
+        if d is None:
+            return Stats()
+        xs = sorted(d.latencies)
+        if not xs:
+            return Stats(d.requests, d.errors, d.unauthorized)
+        return Stats(d.requests, d.errors, d.unauthorized, _percentile(xs, 0.5) * 1000, _percentile(xs, 0.99) * 1000)
+
+    def take_out(self, deployment_id: str, endpoint: str) -> None:
+        """A replica that failed a request: out of the rotation until a Route checked after now arrives."""
+        d = self.deployments.get(deployment_id)
+        if d is not None:
+            d.out[endpoint] = time.monotonic()
+            d.rotate()
+            self.pool.prune([endpoint])
+
+
+@lru_cache(maxsize=1024)
+def endpoint_parts(url: str) -> tuple[str, int, str, str]:
+    """(host, port, Host header, base path) of a replica's base URL."""
+    u = urlsplit(url)
+    return u.hostname or "127.0.0.1", u.port or 80, u.netloc, u.path.rstrip("/")
+
+
+class Connection:
+    """One connection to a replica (asyncio streams: cheaper per request than tornado's IOStream, and the
+    reader stays registered, so a close by the replica is seen while the connection is idle)."""
+
+    __slots__ = ("reader", "writer")
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        self.reader, self.writer = reader, writer
+
+    def usable(self) -> bool:
+        return not (self.reader.at_eof() or self.writer.is_closing())
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+class Connections:
+    """Kept-alive connections to replicas: the idle ones per endpoint, the last used first."""
+
+    def __init__(self):
+        self.idle: dict[str, list[Connection]] = {}
+
+    def take(self, endpoint: str) -> Connection | None:
+        idle = self.idle.get(endpoint)
+        while idle:
+            conn = idle.pop()
+            if conn.usable():
+                return conn
+            conn.close()
+        return None
+
+    def give(self, endpoint: str, conn: Connection, keep: int) -> None:
+        idle = self.idle.setdefault(endpoint, [])
+        if len(idle) < keep and conn.usable():
+            idle.append(conn)
+        else:
+            conn.close()
+
+    def prune(self, endpoints) -> None:
+        for endpoint in endpoints:
+            for conn in self.idle.pop(endpoint, ()):
+                conn.close()
+
+    @staticmethod
+    async def connect(endpoint: str, timeout: float, limit: int) -> Connection:
+        """A new connection (TCP_NODELAY, as asyncio sets it); ``limit``: the longest answer head read."""
+        host, port, _, _ = endpoint_parts(endpoint)
+        return Connection(*await asyncio.wait_for(asyncio.open_connection(host, port, limit=limit), timeout))
+
+
+# Headers about one connection, not the message (RFC 9110 7.6.1); ``Proxy-*`` too.
+HOP_BY_HOP = frozenset({"connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade"})
+# request headers the forwarder writes itself (Host and framing per replica, X-Forwarded-* below)
+_OWN = HOP_BY_HOP | {"host", "content-length", "expect", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"}
+
+
+def strip_hub_cookies(value: str) -> str:
+    """A ``Cookie`` value without the hub's cookies (``jupyterhub-*`` and ``_xsrf``); other cookies stay."""
+    kept = [c for c in value.split(";")
+            if not ((name := c.split("=", 1)[0].strip()).startswith("jupyterhub-") or name == "_xsrf")]
+    return ";".join(kept).strip()
+
+
+def connection_tokens(headers) -> frozenset:
+    """The lower-case names the ``Connection`` header lists (hop-by-hop for this message)."""
+    value = headers.get("Connection")
+    return frozenset(t.strip().lower() for t in value.split(",")) if value else frozenset()
+
+
+def strip_hop_by_hop(headers) -> None:
+    """Remove a message's hop-by-hop headers (``tornado.httputil.HTTPHeaders``, in place)."""
+    named = connection_tokens(headers)
+    for name in list(headers):
+        low = name.lower()
+        if low in HOP_BY_HOP or low in named or low.startswith("proxy-"):
+            del headers[name]
+
+
+def request_fields(headers, private: bool, remote_ip: str, protocol: str) -> str:
+    """The request's header lines for a replica (each ``Name: value`` and CRLF), less Host and framing.
+
+    Dropped: hop-by-hop headers, the hub's cookies and, for a private
+    deployment, ``Authorization`` (it carried the client's token). Added:
+    ``X-Forwarded-For`` (appended to what the proxy sent), ``X-Forwarded-Proto``
+    and ``-Host`` (the proxy's when it sent them: it saw the browser).
+    """
+    named = connection_tokens(headers)
+    xff = proto = xhost = None
+    lines = []
+    for name, value in headers.get_all():
+        low = name.lower()
+        if low in _OWN or low in named or low.startswith("proxy-"):
+            if low == "x-forwarded-for":
+                xff = value if xff is None else f"{xff}, {value}"
+            elif low == "x-forwarded-proto":
+                proto = proto or value
+            elif low == "x-forwarded-host":
+                xhost = xhost or value
+            continue
+        if low == "authorization" and private:
+            continue
+        if low == "cookie" and not (value := strip_hub_cookies(value)):
+            continue
+        lines.append(f"{name}: {value}\r\n")
+    lines.append(f"X-Forwarded-For: {xff + ', ' if xff else ''}{remote_ip}\r\n")
+    lines.append(f"X-Forwarded-Proto: {proto or protocol}\r\n")
+    if xhost or "Host" in headers:
+        lines.append(f"X-Forwarded-Host: {xhost or headers['Host']}\r\n")
+    return "".join(lines)
+
+
+def answer_fields(text: str) -> httputil.HTTPHeaders:
+    """An answer's header lines, as strict as tornado's parser but without its regular expressions (per call)."""
+    headers = httputil.HTTPHeaders()
+    if text:
+        for line in text.split("\r\n"):
+            name, colon, value = line.partition(":")
+            if not colon or not name or name != name.strip() or "\n" in line or "\r" in line:
+                raise httputil.HTTPInputError(f"bad header line {line[:80]!r}")
+            headers.add(name, value.strip(" \t"))
+    return headers
