@@ -13,7 +13,9 @@ import re
 from ...policy import RESOURCES, GroupPolicy, format_cpu
 
 QUOTAS = ("quota", "user_quota")
-TEXT_FIELDS = ("display_name", "job_default_timeout", "deployments_max")
+TEXT_FIELDS = ("display_name", "job_default_timeout", "deployments_max", "mlflow_tracking_uri")
+# what a group's own admins change on the Settings page (and with PATCH …/policy); hub admins: everything
+GROUP_ADMIN_FIELDS = ("job_default_timeout", "mlflow_tracking_uri")
 _BINARY = (("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10))
 
 
@@ -52,6 +54,7 @@ def form_values(policy: GroupPolicy) -> dict[str, str]:
         "job_default_timeout": _duration_input(policy.job_default_timeout),
         "deployments_enabled": "on" if policy.deployments_enabled else "off",
         "deployments_max": "" if policy.deployments_max is None else str(policy.deployments_max),
+        "mlflow_tracking_uri": policy.mlflow_tracking_uri,
     }
     for quota in QUOTAS:
         for resource in RESOURCES:
@@ -62,8 +65,9 @@ def form_values(policy: GroupPolicy) -> dict[str, str]:
 def form_patch(form: dict[str, str]) -> dict:
     """A merge patch from the submitted fields; a field not submitted is not changed.
 
-    An empty quota or maximum field means unlimited (``null``); the values
-    themselves are validated by the policy model, which names the field.
+    An empty quota or maximum field means unlimited (``null``), an empty
+    tracking URI the platform's; the values themselves are validated by the
+    policy model, which names the field.
     """
     patch: dict = {}
     for name in TEXT_FIELDS:
