@@ -246,3 +246,4 @@ handlers = [
     (rf"/api/portal/deployments/{_ID}/clients", ClientsAPIHandler),
     (rf"/api/portal/deployments/{_ID}/clients/{_ID}", ClientAPIHandler),
 ]
+from .pages import handlers as _pages; handlers += _pages  # noqa: E402

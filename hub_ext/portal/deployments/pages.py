@@ -1,0 +1,132 @@
+"""Deployments pages (thin: read the store, render; every change goes through the REST API).
+
+The list page is also the create form; ``/portal/deployments/new?model_uri=…`` (where the
+Models page's Deploy button lands) is the same page with the form open on the model.
+The deployment page shows what the API reports and keeps it current by polling the
+JSON (static/deployments.js): nothing here invents a phase or a figure.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from urllib.parse import urlencode
+
+from tornado import web
+
+from ...deployments.records import may_change
+from ...deployments.requests import DNS_LABEL, MAX_REPLICAS, MODEL_HEALTH_PATH
+from ...groups import group_policy
+from ...jobs.records import utc
+from ...policy import format_cpu, format_memory
+from ..jobs.pages import _JobsPage
+from ..nav import MenuEntry, register_menu
+from .service import deployment_store, public_url
+
+# The badge of each phase (Bootstrap classes); static/deployments.js holds the same table.
+PHASE_BADGES = {
+    "Deploying": "text-bg-info", "Deployed": "hf-bg-succeeded", "Updating": "text-bg-primary",
+    "Stopping": "text-bg-warning", "Stopped": "text-bg-secondary", "Failed": "text-bg-danger",
+}
+NEW = "new"  # /portal/deployments/new: the create form (a deployment may be called "new" too, see below)
+
+
+def per_replica(resources: dict) -> str:
+    """``0.5 CPU · 1 GiB`` (``· 1 GPU``): what each replica reserves, from the API's ``resources``."""
+    text = f"{format_cpu(resources['cpu'])} CPU · {format_memory(resources['memory'])}"
+    return text + (f" · {resources['gpu']} GPU" if resources.get("gpu") else "")
+
+
+def expired(when) -> bool:
+    """Whether a client's expiry has passed (its token is refused from then on)."""
+    return when is not None and utc(when) <= datetime.now(timezone.utc)
+
+
+class _DeploymentsPage(_JobsPage):
+    """Shares the jobs pages' group, viewer, zone and the group's images and instance types."""
+
+    @property
+    def store(self):
+        return deployment_store(self)
+
+    def common(self) -> dict:
+        return {**super().common(), "badges": PHASE_BADGES, "max_replicas": MAX_REPLICAS,
+                "model_health": MODEL_HEALTH_PATH, "per_replica": per_replica}
+
+    def deployment_form(self, group) -> dict:
+        """The job form's choices plus what decides whether the group may deploy at all."""
+        policy = group_policy(group)
+        return {**self.template_form(group), "enabled": policy.deployments_enabled,
+                "most": policy.deployments_max, "group_admins": policy.admins}
+
+    async def render_list(self, open_form: bool, prefill: dict) -> None:
+        group = self.current_group()
+        store = self.store
+        viewer = self.viewer
+        url = public_url(self)
+        rows = [store.as_json(r, viewer, url) for r in store.list(group.name)]
+        await self.render_portal(
+            "portal/deployments.html", deployments=rows, form=self.deployment_form(group),
+            open_form=open_form or not rows, prefill=prefill, **self.common())
+
+
+class DeploymentsPageHandler(_DeploymentsPage):
+    """GET /hub/portal/deployments: the current group's deployments and the Create form."""
+
+    @web.authenticated
+    async def get(self):
+        await self.render_list(open_form=False, prefill={})
+
+
+class DeploymentPageHandler(_DeploymentsPage):
+    """GET /hub/portal/deployments/{id}: one deployment, its endpoint, traffic, clients, history, log."""
+
+    @web.authenticated
+    async def get(self, deployment_id):
+        if deployment_id == NEW and self.get_query_argument("model_uri", None) is not None:
+            return await self.new_form()
+        store = self.store
+        viewer = self.viewer
+        row = store.visible(deployment_id[:63], viewer) if DNS_LABEL.match(deployment_id) else None
+        if row is None:
+            if deployment_id == NEW:  # no deployment of that name here: the plain create form
+                return await self.new_form()
+            raise web.HTTPError(404, f"No such deployment: {deployment_id}")
+        changer = may_change(viewer, row)
+        group = self.visible_group(row.group)
+        await self.render_portal(
+            "portal/deployment.html", dep=store.as_json(row, viewer, public_url(self)),
+            history=[store.revision_json(e) for e in store.history(row.id)],
+            clients=[{**store.client_json(c), "expired": expired(c.expires)} for c in store.clients(row.id)],
+            may_change=changer, form=self.deployment_form(group) if changer else None,
+            api=f"{self.hub.base_url}api/portal/deployments/{row.id}", **self.common())
+
+    async def new_form(self):
+        """The list with the form open, the model source chosen and its URI filled in when given."""
+        model_uri = self.get_query_argument("model_uri", "").strip()
+        prefill = {"model_uri": model_uri, "source": "model"} if model_uri else {}
+        if model_uri:
+            # a suggestion only (the user may change it): the model's name as a DNS label
+            name = model_uri.removeprefix("models:/").split("/")[0]
+            prefill["name"] = name
+            label = "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")[:50]
+            if label and label[0].isalpha():
+                prefill["id"] = f"{label}-v{model_uri.rsplit('/', 1)[-1]}"[:63]
+        await self.render_list(open_form=True, prefill=prefill)
+
+
+class MovedPageHandler(_DeploymentsPage):
+    """GET /hub/deployments[/…]: where deployment links (activities, the Models page) point; the
+    pages live with the portal's other pages, so these answer with a redirect there."""
+
+    def get(self, rest=""):
+        query = urlencode([(k, v.decode()) for k, vs in self.request.query_arguments.items() for v in vs])
+        self.redirect(f"{self.hub.base_url}portal/deployments{rest or ''}" + (f"?{query}" if query else ""))
+
+
+register_menu(MenuEntry("Deployments", "portal/deployments", "fa-server"))
+
+handlers = [
+    (r"/portal/deployments", DeploymentsPageHandler),
+    (r"/portal/deployments/([^/]+)", DeploymentPageHandler),
+    (r"/deployments(/[^/]+)?/?", MovedPageHandler),
+]
