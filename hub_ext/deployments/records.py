@@ -73,7 +73,7 @@ class DeploymentStore:
     # -- activities --------------------------------------------------------------
 
     def link(self, deployment_id: str) -> str:
-        return f"{self.hub_prefix}deployments/{deployment_id}"
+        return f"{self.hub_prefix}portal/deployments/{deployment_id}"
 
     def record(self, row: Deployment, action: str, status: str, message: str) -> None:
         activity.record(self.db_url, username=row.username, group=row.group, kind=KIND, action=action,
@@ -81,8 +81,9 @@ class DeploymentStore:
 
     # -- limits ------------------------------------------------------------------
 
-    def _admission(self, session, group: str, policy, exclude: str | None = None) -> None:
-        """Refuse (LimitError) when one more deployment in ``group`` would pass a limit."""
+    def _admission(self, session, group: str, policy, license_max: int | None, exclude: str | None = None) -> None:
+        """Refuse (LimitError) when one more deployment in ``group`` would pass a limit. ``license_max`` is
+        read before the write transaction (the license check reads the DB on its own connection)."""
         if get_engine(self.db_url).dialect.name == "postgresql":
             session.execute(text(f"SELECT pg_advisory_xact_lock({_PG_LOCK})"))
         if not policy.deployments_enabled:
@@ -98,7 +99,7 @@ class DeploymentStore:
         if policy.deployments_max is not None and counting(Deployment.group == group) >= policy.deployments_max:
             raise LimitError(f"Group {group} has reached its maximum of {policy.deployments_max} "
                              f"deployment{'s' if policy.deployments_max != 1 else ''} (deployments_max)")
-        if self.license_max is not None and deployments_over(self.license_max(), counting() + 1):
+        if license_max is not None and deployments_over(license_max, counting() + 1):
             raise LimitError(DEPLOYMENTS_TEXT)
 
     # -- create ------------------------------------------------------------------
@@ -115,10 +116,11 @@ class DeploymentStore:
             revision=1, serving_revision=0, phase="Deploying", reason="", message="Waiting for the runner",
             available=0, delete_requested=False, log_size=0, log_read=0, requests=0, errors=0, unauthorized=0,
             created=now, updated=now)
+        license_max = self.license_max() if self.license_max else None
         with session_scope(self.db_url, sqlite_begin="IMMEDIATE") as s:
             if s.get(Deployment, body.id) is not None:
                 raise Conflict(f"A deployment with id {body.id!r} exists already (ids are unique on the platform)")
-            self._admission(s, group, policy)
+            self._admission(s, group, policy, license_max)
             s.add(row)
             s.flush()
             s.add(DeploymentRevision(deployment_id=row.id, revision=1, username=username,
@@ -231,11 +233,12 @@ class DeploymentStore:
         return self.get(row.id) or row
 
     def start(self, row: Deployment, by: str, policy) -> Deployment:
+        license_max = self.license_max() if self.license_max else None
         with session_scope(self.db_url, sqlite_begin="IMMEDIATE") as s:
             current = s.get(Deployment, row.id)
             if not current.stopped:
                 return current
-            self._admission(s, row.group, policy, exclude=row.id)
+            self._admission(s, row.group, policy, license_max, exclude=row.id)
             current.stopped, current.phase, current.reason = False, "Deploying", ""
             current.message, current.updated = f"Started by {by}", utcnow()
         self.record(row, "starting", "info", f"Deployment {row.name!r} ({row.id}) started by {by}")

@@ -24,6 +24,7 @@ from ..policy import Catalog, GroupPolicy, Image, InstanceType
 DNS_LABEL = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
 MODEL_URI = re.compile(r"^models:/[^/\s]{1,256}/[1-9][0-9]{0,8}$")
 MAX_REPLICAS = 20
+RESERVED_IDS = ("new",)  # /hub/portal/deployments/new is the create form
 # spec fields whose change starts new replicas (a new revision); the rest change in place
 REVISION_FIELDS = ("instance_type", "image", "command", "model_uri", "health_path", "replicas", "env")
 MODEL_HEALTH_PATH = "/ping"  # mlflow models serve answers here once the model is loaded
@@ -89,6 +90,8 @@ class DeploymentCreate(_Spec):
         if not DNS_LABEL.match(value):
             raise ValueError("a DNS label: 1-63 lower-case letters, digits or -, starting with a letter, "
                              "not ending with -")
+        if value in RESERVED_IDS:
+            raise ValueError(f"{value!r} is reserved (it names a page)")
         return value
 
     # validated even when not sent, after ``command`` (declared before it): the one place both are known

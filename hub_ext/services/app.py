@@ -10,6 +10,8 @@ the values file.
 HTTP (under ``$JUPYTERHUB_SERVICE_PREFIX``, on the port of ``$JUPYTERHUB_SERVICE_URL``):
 ``POST api/wake`` (the hub, with the runner's own API token) starts a
 reconcile pass now; ``GET api/health`` answers 200 while the loop is alive.
+On the same port, ``<base_url>deployments/<id>/…`` is the deployments' endpoints
+(``forward.py``), which the proxy sends here (``Proxy.extra_routes``, set by ``configure()``).
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from urllib.parse import urlparse
 from tornado import web
 from traitlets.config import Config
 
-SECTIONS = ("Hubfront", "Isolation", "Runner", "LocalExecutor", "KubernetesExecutor", "LocalGroupSpawner")
+SECTIONS = ("Hubfront", "Isolation", "Runner", "LocalExecutor", "KubernetesExecutor", "LocalGroupSpawner",
+            "LocalDeployments", "KubernetesDeployments", "EndpointForwarder")
 SERVICE_NAME = "hubfront-runner"
 
 
@@ -103,8 +106,33 @@ def build(config: Config, log: logging.Logger):
 
             return list(nvml_device_indices())
     ledger = Ledger(hubfront.db_url, gpu_inventory=inventory)
+    deployer = build_deployer(config, log, hubfront, settings, key, ledger, builder, executor)
     return Reconciler(settings=settings, store=store, executor=executor, hub=HubAPI(), ledger=ledger,
-                      builder=builder, catalog=hubfront.catalog, log=log)
+                      builder=builder, catalog=hubfront.catalog, log=log, deployer=deployer)
+
+
+def build_deployer(config, log, hubfront, settings, key, ledger, builder, jobs_executor):
+    """The deployments' loop with its executor (the same kind as the jobs', sharing its settings and
+    client) and the endpoints' route table."""
+    from .. import license
+    from ..deployments.records import DeploymentStore
+    from .deployer import Deployer
+    from .forward import RouteTable
+
+    if jobs_executor.name == "kubernetes":
+        from .executors.kube_deployments import KubernetesDeployments
+
+        executor = KubernetesDeployments(config=config, log=log, jobs=jobs_executor)
+    else:
+        from .executors.local_deployments import LocalDeployments
+
+        executor = LocalDeployments(config=config, log=log, executor=jobs_executor)
+    db_url = hubfront.db_url
+    store = DeploymentStore(db_url, key, settings.hub_prefix,
+                            license_max=lambda: license.evaluate(db_url).max_deployments)
+    return Deployer(store=store, executor=executor, ledger=ledger, routes=RouteTable(), catalog=hubfront.catalog,
+                    builder=builder, log_cap=settings.log_cap,
+                    mlflow_tracking_uri=getattr(hubfront, "mlflow_tracking_uri", "") or "", log=log)
 
 
 async def main() -> None:
@@ -116,15 +144,37 @@ async def main() -> None:
     url = urlparse(os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101"))
     token = os.environ["JUPYTERHUB_API_TOKEN"]
     kwargs = {"reconciler": reconciler, "token": token}
-    app = web.Application([(prefix + "api/wake", WakeHandler, kwargs), (prefix + "api/health", HealthHandler, kwargs)])
-    app.listen(url.port or 80, url.hostname or "127.0.0.1")
+    routes = [(prefix + "api/wake", WakeHandler, kwargs), (prefix + "api/health", HealthHandler, kwargs)]
+    if reconciler.deployer is not None:
+        from .forward import EndpointForwarder, handlers as endpoint_handlers
+
+        base_url = os.environ.get("HUBFRONT_BASE_URL", "/")
+        routes += endpoint_handlers(reconciler.deployer.routes, prefix=f"{base_url.rstrip('/')}/deployments/",
+                                    forwarder=EndpointForwarder(config=config, log=log))
+    app = web.Application(routes)
+    # on Kubernetes the proxy pod reaches the endpoints through the hub's Service: listen beyond loopback
+    app.listen(url.port or 80, os.environ.get("HUBFRONT_RUNNER_BIND") or url.hostname or "127.0.0.1")
     log.info("Runner listening on %s%s (executor: %s)", url.netloc, prefix, reconciler.executor.name)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     task = asyncio.create_task(reconciler.run())
+    background = [asyncio.create_task(orphaned(stop, log))]
+    if reconciler.deployer is not None:
+        background.append(asyncio.create_task(reconciler.deployer.follow_routes()))
     await asyncio.wait([task, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
     if task.done():
         task.result()  # a crash of the loop ends the process; the hub restarts it
-    log.info("Runner stopping; jobs go on and are adopted back at the next start")
+    log.info("Runner stopping; jobs and deployments go on and are adopted back at the next start")
+
+
+async def orphaned(stop: asyncio.Event, log: logging.Logger, interval: float = 2.0) -> None:
+    """Stop when the process that started us (the hub) is gone: the hub's next start starts a new
+    runner on the same port, which an orphan would keep."""
+    parent = os.getppid()
+    while not stop.is_set():
+        await asyncio.sleep(interval)
+        if os.getppid() != parent:
+            log.warning("The hub that started the runner is gone; stopping")
+            stop.set()

@@ -103,6 +103,7 @@ class Reconciler:
         self.wake = asyncio.Event()
         self.deployer = deployer  # the deployments' loop (hub_ext.services.deployer), None: jobs only
         self._deployments_busy = False
+        self._unreachable_said = -60.0
 
     # -- the pass ------------------------------------------------------------
 
@@ -130,7 +131,9 @@ class Reconciler:
             try:
                 await self.reconcile()
             except HubUnreachable as exc:  # the hub is restarting or gone (and restarts us when it is back)
-                self.log.warning("Reconcile pass skipped: the hub's API is not reachable (%s)", exc)
+                if time.monotonic() - self._unreachable_said > 60:  # once a minute, not every pass
+                    self._unreachable_said = time.monotonic()
+                    self.log.warning("Reconcile passes skipped: the hub's API is not reachable (%s)", exc)
             except Exception:  # noqa: BLE001 - one failed pass must not end the runner
                 self.log.exception("Reconcile pass failed")
             busy = self._deployments_busy or self._has_started()
@@ -178,7 +181,12 @@ class Reconciler:
         if dropped:
             self.log.info("Released %d reservation(s) of jobs that no longer run", len(dropped))
         if self.deployer is not None:
-            await self.deployer.startup()
+            try:
+                groups = await self.hub.groups()
+            except (OSError, HTTPClientError) as exc:
+                self.log.warning("Deployments not adopted now: the hub's API is not reachable (%s)", exc)
+                groups = None
+            await self.deployer.startup(groups)
 
     # -- started jobs ----------------------------------------------------------
 

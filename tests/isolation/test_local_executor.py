@@ -145,7 +145,7 @@ async def test_log_cap_keeps_the_tail(isolated):
     s = spec("for i in $(seq 1 5000); do echo line-$i; done")
     handle = await isolated.start(s)
     status = await wait_done(isolated, handle)
-    assert status.phase == "Succeeded"
+    assert status.phase == "Succeeded", status
     data, offset = await isolated.logs(handle)
     total = sum(len(f"line-{i}\n") for i in range(1, 5001))
     assert offset == total  # offsets count everything the job wrote

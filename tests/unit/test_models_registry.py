@@ -66,7 +66,7 @@ def test_the_json_carries_iso_times_and_an_encoded_deploy_link(mlflow_server, re
     models = registry.as_json(listing(mlflow_server.url), "/prefix/hub/")
     model = next(m for m in models if m["name"] == NAME)
     version = model["versions"][-1]
-    assert version["deploy_url"] == (f"/prefix/hub/deployments/new?model_uri=models%3A%2F{NAME}%2F"
+    assert version["deploy_url"] == (f"/prefix/hub/portal/deployments/new?model_uri=models%3A%2F{NAME}%2F"
                                      f"{registered['first']}")
     assert version["created"].endswith("+00:00")
 

@@ -9,10 +9,12 @@ import re
 import unicodedata
 
 from pydantic import Field
+from sqlalchemy.exc import IntegrityError
 
 from ...auth import otp
 from ...bodies import Strict
 from ...auth.passwords import rule_errors, set_password, verify_password
+
 from ...store import session_scope
 from ...store.models import utcnow
 from ...store.models_accounts import Profile
@@ -79,14 +81,23 @@ def validate_profile(data: dict) -> tuple[dict, dict]:
 
 
 def update_profile(db_url: str, username: str, changes: dict) -> dict:
-    with session_scope(db_url) as s:
-        row = s.get(Profile, username)
-        if row is None:
-            row = Profile(username=username, full_name="", email="")
-            s.add(row)
-        for key, value in changes.items():
-            setattr(row, key, value)
-        row.updated = utcnow()
+    """Apply ``changes``, creating the profile row on first use. Two first changes at once
+    (two tabs, a script) would both insert: the loser retries as an update."""
+    for attempt in range(2):
+        try:
+            # immediate: a read-then-write transaction that meets another writer fails at once otherwise
+            with session_scope(db_url, sqlite_begin="IMMEDIATE") as s:
+                row = s.get(Profile, username)
+                if row is None:
+                    row = Profile(username=username, full_name="", email="")
+                    s.add(row)
+                for key, value in changes.items():
+                    setattr(row, key, value)
+                row.updated = utcnow()
+            break
+        except IntegrityError:
+            if attempt:
+                raise
     return get_profile(db_url, username)
 
 

@@ -9,12 +9,11 @@ JSON (static/deployments.js): nothing here invents a phase or a figure.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from urllib.parse import urlencode
 
 from tornado import web
 
 from ...deployments.records import may_change
-from ...deployments.requests import DNS_LABEL, MAX_REPLICAS, MODEL_HEALTH_PATH
+from ...deployments.requests import DNS_LABEL, MAX_REPLICAS, MODEL_HEALTH_PATH, RESERVED_IDS
 from ...groups import group_policy
 from ...jobs.records import utc
 from ...policy import format_cpu, format_memory
@@ -27,7 +26,7 @@ PHASE_BADGES = {
     "Deploying": "text-bg-info", "Deployed": "hf-bg-succeeded", "Updating": "text-bg-primary",
     "Stopping": "text-bg-warning", "Stopped": "text-bg-secondary", "Failed": "text-bg-danger",
 }
-NEW = "new"  # /portal/deployments/new: the create form (a deployment may be called "new" too, see below)
+NEW = RESERVED_IDS[0]  # /portal/deployments/new: the create form (no deployment may be called so)
 
 
 def per_replica(resources: dict) -> str:
@@ -82,14 +81,12 @@ class DeploymentPageHandler(_DeploymentsPage):
 
     @web.authenticated
     async def get(self, deployment_id):
-        if deployment_id == NEW and self.get_query_argument("model_uri", None) is not None:
+        if deployment_id == NEW:
             return await self.new_form()
         store = self.store
         viewer = self.viewer
         row = store.visible(deployment_id[:63], viewer) if DNS_LABEL.match(deployment_id) else None
         if row is None:
-            if deployment_id == NEW:  # no deployment of that name here: the plain create form
-                return await self.new_form()
             raise web.HTTPError(404, f"No such deployment: {deployment_id}")
         changer = may_change(viewer, row)
         group = self.visible_group(row.group)
@@ -114,19 +111,9 @@ class DeploymentPageHandler(_DeploymentsPage):
         await self.render_list(open_form=True, prefill=prefill)
 
 
-class MovedPageHandler(_DeploymentsPage):
-    """GET /hub/deployments[/…]: where deployment links (activities, the Models page) point; the
-    pages live with the portal's other pages, so these answer with a redirect there."""
-
-    def get(self, rest=""):
-        query = urlencode([(k, v.decode()) for k, vs in self.request.query_arguments.items() for v in vs])
-        self.redirect(f"{self.hub.base_url}portal/deployments{rest or ''}" + (f"?{query}" if query else ""))
-
-
 register_menu(MenuEntry("Deployments", "portal/deployments", "fa-server"))
 
 handlers = [
     (r"/portal/deployments", DeploymentsPageHandler),
     (r"/portal/deployments/([^/]+)", DeploymentPageHandler),
-    (r"/deployments(/[^/]+)?/?", MovedPageHandler),
 ]

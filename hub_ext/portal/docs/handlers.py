@@ -15,7 +15,7 @@ from ..base import PortalHandler
 
 PAGES = {"user-guide": "User guide", "rest-api": "REST API", "admin-guide": "Admin guide"}
 # the embedded default's address, as the Markdown sources write it; pages show the portal's own
-SOURCE_ADDRESS = "http://127.0.0.1:8000/hub/"
+SOURCE_ADDRESS = "http://127.0.0.1:8000/"
 
 
 @functools.lru_cache(maxsize=8)
@@ -48,11 +48,12 @@ class DocsHandler(PortalHandler):
         await self.render_portal("portal/docs.html", title=PAGES[name], body=Markup(body), api=api)
 
     def hub_address(self) -> str:
-        """The hub's address as the reader reaches it: the configured public URL, else this request's."""
+        """The portal's root address as the reader reaches it (the hub's pages are under ``hub/``, deployment
+        endpoints under ``deployments/``): the configured public URL, else this request's."""
         public = self.settings.get("public_url")  # JupyterHub.public_url, parsed
         if public:
-            return f"{public.scheme}://{public.netloc}{self.hub.base_url}"
-        return f"{self.request.protocol}://{self.request.host}{self.hub.base_url}"
+            return f"{public.scheme}://{public.netloc}{self.base_url}"
+        return f"{self.request.protocol}://{self.request.host}{self.base_url}"
 
 
 handlers = [(r"/portal/docs/([a-z-]+)", DocsHandler)]

@@ -12,11 +12,16 @@ from ...policy import (
 )
 from ...scopes import READ, WRITE
 from ..base import PortalAPIHandler, PortalHandler
-from .settings_form import form_patch, form_values
+from .settings_form import GROUP_ADMIN_FIELDS, form_patch, form_values
 
 
-# what a group's own admins may change in its policy (everything else: hub admins)
-GROUP_ADMIN_FIELDS = ("job_default_timeout",)
+def local_uri_refusal(document) -> str:
+    """Why a group admin may not set this tracking URI: one on this machine's files (file:, sqlite:)
+    would let them read any registry the hub can read, another group's included."""
+    uri = document.get("mlflow_tracking_uri") if isinstance(document, dict) else None
+    if isinstance(uri, str) and uri.strip().lower().startswith(("file:", "sqlite:")):
+        return "Only hub administrators set a tracking URI on this machine's files (file: or sqlite:)"
+    return ""
 
 
 def store_policy(handler, group, policy: GroupPolicy) -> None:
@@ -46,6 +51,8 @@ class PolicyAPIHandler(PortalAPIHandler):
             if others:
                 raise web.HTTPError(403, f"Group admins change only {', '.join(group_admin_fields)}; "
                                          f"hub administrators change {', '.join(others)}")
+            if refusal := local_uri_refusal(document):
+                raise web.HTTPError(403, refusal)
         try:
             policy = parse(group, document)
         except PolicyError as exc:
@@ -65,7 +72,7 @@ class PolicyAPIHandler(PortalAPIHandler):
     def patch(self, group_name):
         """Change only the fields sent (JSON merge patch; ``null`` resets a field to its default).
 
-        Hub admins change anything; a group's admins change its default job timeout.
+        Hub admins change anything; a group's admins change its default job timeout and MLflow tracking URI.
         """
         self._change(group_name, lambda group, doc: merge_policy(group_policy(group), doc, self.catalog),
                      group_admin_fields=GROUP_ADMIN_FIELDS)
@@ -111,6 +118,8 @@ class GroupSettingsHandler(PortalHandler):
             self.require_group_admin(group)
             if set(form) - set(GROUP_ADMIN_FIELDS):
                 raise web.HTTPError(403, "Only hub administrators change a group's quota, admins and deployments")
+            if refusal := local_uri_refusal(form):
+                raise web.HTTPError(403, refusal)
         try:
             policy = merge_policy(group_policy(group), form_patch(form), self.catalog)
         except PolicyError as exc:

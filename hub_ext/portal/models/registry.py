@@ -36,7 +36,7 @@ from urllib.parse import quote, urlsplit
 MAX_MODELS = 500  # registered models listed, at most (the page says when there are more)
 MAX_VERSIONS = 5000  # model versions listed, at most, over all models
 PAGE = 200  # results per request
-DEPLOY_FORM = "deployments/new"  # the deployments form, relative to the hub prefix; takes ?model_uri=
+DEPLOY_FORM = "portal/deployments/new"  # the deployments form, relative to the hub prefix; takes ?model_uri=
 
 _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="mlflow-registry")
 

@@ -119,10 +119,10 @@ OPERATIONS: tuple[Operation, ...] = (
               description="A field left out gets its default. The body is the policy, or `{\"policy\": {…}}`."),
     Operation("patch", f"{PORTAL}/groups/{{group}}/policy", "Change some fields of a group's policy", "groups",
               WRITE, {200: "`{group, policy}`, stored", 400: INVALID,
-                      403: DENIED + " (group admins change only the default job timeout)", 404: NOT_FOUND},
+                      403: DENIED + " (group admins change only the default job timeout and the MLflow tracking URI)", 404: NOT_FOUND},
               body=GroupPolicy,
               description="A JSON merge patch (RFC 7386): the fields sent change, `null` resets one to its "
-                          "default. Hub admins change anything; a group's admins its default job timeout."),
+                          "default. Hub admins change anything; a group's admins its default job timeout and MLflow tracking URI."),
     Operation("get", f"{PORTAL}/groups/{{group}}/usage", "Quota use of a group", "groups", READ,
               {200: "Totals and yours (group admins: per member too)", 403: DENIED, 404: NOT_FOUND}),
     # -- jobs ---------------------------------------------------------------------------
