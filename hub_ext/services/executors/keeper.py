@@ -246,16 +246,21 @@ class Keeper:
         return self.proc.returncode
 
     def finish(self, returncode: int | None) -> None:
+        """Clean up and record the outcome. The record comes whatever the clean-up meets: without it
+        the job would read as lost (Failed/ServiceRestart) though it ended normally."""
         self.signal_group(signal.SIGKILL)  # what the job left behind in its group goes with it
         oom = 0
-        if self.cgroup is not None:
-            oom = self.cgroup.oom_kills()
-            self.cgroup.remove(timeout=5)  # and anything that left the group
-        drain_until = time.monotonic() + 2  # a process outside any cgroup may hold the pipe open
-        while time.monotonic() < drain_until and self.pump(0.2):
-            pass
-        os.close(self.pipe)
-        self.log.close()
+        try:
+            if self.cgroup is not None:
+                oom = self.cgroup.oom_kills()
+                self.cgroup.remove(timeout=5)  # and anything that left the group
+            drain_until = time.monotonic() + 2  # a process outside any cgroup may hold the pipe open
+            while time.monotonic() < drain_until and self.pump(0.2):
+                pass
+            os.close(self.pipe)
+            self.log.close()
+        except Exception as exc:  # noqa: BLE001 - the outcome is what matters now
+            self.state.setdefault("cleanup_error", repr(exc))
         self.state.update(done=True, returncode=returncode, oom_kills=oom, ended_by=self.ended_by,
                           ended=time.time())
         self.save()
