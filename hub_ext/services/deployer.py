@@ -61,6 +61,7 @@ class Deployer:
         self.mlflow_tracking_uri = mlflow_tracking_uri
         self.log = log
         self._applied: dict[str, int] = {}  # deployment -> revision handed to the executor
+        self._kept: dict[str, int | None] = {}  # deployment -> the revision whose reservations alone remain
         self._stats_flushed = 0.0
         self._flushed: dict[str, tuple[int, int, int]] = {}  # counts already added to the DB, per deployment
 
@@ -227,7 +228,11 @@ class Deployer:
             await self._release(row.id, keep=status.revision)  # the failed one's
 
     async def _release(self, deployment_id: str, keep: int | None) -> None:
-        """Release the deployment's reservations of every revision but ``keep``."""
+        """Release the deployment's reservations of every revision but ``keep`` (once per settled
+        revision: a deployment that stays as it is costs no ledger query per pass)."""
+        if keep is not None and self._kept.get(deployment_id) == keep:
+            return
+        self._kept[deployment_id] = keep
         held = await asyncio.to_thread(self.ledger.reservations, kind=KIND)
         for r in held:
             name, revision = revision_of(r.workload_id)
