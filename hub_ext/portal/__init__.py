@@ -32,6 +32,10 @@ FEATURES = [
     "jobs",
     "models",
     "deployments",
+    "files",
+    "shares",
+    "datasets",
+    "folders",
     "openapi",
 ]
 

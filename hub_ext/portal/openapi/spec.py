@@ -251,12 +251,25 @@ OPERATIONS: tuple[Operation, ...] = (
               {200: "The OpenAPI document", 403: DENIED}),
 )
 
+# Issue 12's features declare their operations in modules of their own (one per feature, so that
+# they can be written side by side); each module's ``OPERATIONS`` is appended here.
+from .ops_datasets import OPERATIONS as _DATASETS  # noqa: E402
+from .ops_files import OPERATIONS as _FILES  # noqa: E402
+from .ops_folders import OPERATIONS as _FOLDERS  # noqa: E402
+from .ops_shares import OPERATIONS as _SHARES  # noqa: E402
+
+OPERATIONS = OPERATIONS + _FILES + _SHARES + _DATASETS + _FOLDERS
+
 TAGS = {
     "me": "The caller: profile, password, group in focus, preferences, activities",
     "groups": "Group policies and quota use",
     "jobs": "Jobs and recurring jobs",
     "deployments": "Model deployments, their endpoints' clients and history",
     "models": "Registered models from the group's MLflow model registry",
+    "files": "Group storage: shared files, resumable uploads",
+    "shares": "Share links to files and folders of group storage",
+    "datasets": "Datasets, their grants to groups and their versions",
+    "folders": "Folder invitations between users",
     "notebooks": "Notebook servers",
     "announcements": "Announcements",
     "admin": "Administration",

@@ -1,0 +1,1 @@
+"""datasets (issue 12)."""

@@ -1,0 +1,1 @@
+"""folders (issue 12)."""

@@ -1,0 +1,1 @@
+"""shares (issue 12)."""
