@@ -10,7 +10,7 @@ export HUBFRONT_PORT ?= 8000
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH)
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test bench setup setup-test db chromium clean
+.PHONY: run test bench setup setup-test db chromium os-tools clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,13 +32,19 @@ db: $(VENV)/.run-installed
 	mkdir -p "$(HUBFRONT_DATA_DIR)"
 	$(BIN)/hubfront db upgrade
 
-setup: $(VENV)/.run-installed node_modules/.installed db
+setup: $(VENV)/.run-installed node_modules/.installed db os-tools
 
 setup-test: setup $(VENV)/.test-installed chromium
 
 # Debian's chromium drives the browser tests (Playwright cannot download its own here).
 chromium:
 	@test -x $(CHROMIUM) || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+# Group storage shares files through POSIX ACLs (setfacl) and git datasets clone with git: install
+# them where the hub runs as root (isolated workloads); as another user they are not needed.
+os-tools:
+	@test "$$(id -u)" != 0 || (test -x /usr/bin/setfacl && test -x /usr/bin/git) || \
+		(apt-get update -qq && apt-get install -y -qq acl git >/dev/null)
 
 run: setup
 	$(BIN)/jupyterhub -f jupyterhub_config.py
