@@ -15,7 +15,7 @@ import stat
 from pathlib import Path
 
 # top-level entries workloads must reach, with their mode
-PASS_THROUGH = {"homes": 0o711, "envs": 0o755}
+PASS_THROUGH = {"homes": 0o711, "envs": 0o755, "groups": 0o711, "datasets": 0o711, "folders": 0o711}
 DATA_DIR_MODE = 0o711
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pwd
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,10 +12,10 @@ from pathlib import Path
 from traitlets import CaselessStrEnum, Float, Int, Unicode, default, validate
 from traitlets.config import SingletonConfigurable
 
-from .accounts import Account, Accounts, IsolationError
+from .accounts import COMMENT, Account, Accounts, IsolationError
 from .cgroups import Cgroup, Hierarchy, Limits, detect, device_rules
 from .hardening import reachable_check, secure_data_dir
-from .names import check_prefix
+from .names import account_name, check_prefix, unix_group_name
 from .process import enter_workload
 
 NOT_ROOT = "Workloads are not isolated: the hub runs without root privileges"
@@ -153,6 +154,24 @@ class Isolation(SingletonConfigurable):
             raise IsolationError(self._problems[0])
         accounts = Accounts(self.account_prefix, Path(self.data_dir) / ".accounts.lock")
         return accounts.ensure(username, hub_groups, home)
+
+    def unix_gid(self, group: str) -> int | None:
+        """The Unix group of hub group ``group`` (created if missing); None when isolation is off."""
+        if not self.enabled:
+            return None
+        accounts = Accounts(self.account_prefix, Path(self.data_dir) / ".accounts.lock")
+        with accounts._locked():
+            return accounts._group(unix_group_name(self.account_prefix, group))
+
+    def uid_of(self, username: str) -> int | None:
+        """The uid of ``username``'s OS account; None when isolation is off or it has none yet."""
+        if not self.enabled:
+            return None
+        try:
+            entry = pwd.getpwnam(account_name(self.account_prefix, username))
+        except KeyError:
+            return None
+        return entry.pw_uid if entry.pw_gecos == COMMENT else None
 
     # -- cgroups ---------------------------------------------------------
 

@@ -1,0 +1,151 @@
+"""User paths confined to a storage tree.
+
+A path a user sends (``data/train.csv``) is cleaned first (:func:`clean`: no
+``..``, no absolute path, no NUL, no empty component), then resolved under
+its tree's root (:func:`resolve`): symlinks are followed, and one that leads
+outside the root is refused. The hub acts as root, and members' workloads
+can change the tree at any moment (swap a folder for a symlink to ``/etc``
+right after the check), so the operations themselves never follow a path
+by name: :func:`parent_fd` walks from the root to the resolved path's parent
+one component at a time with ``O_NOFOLLOW``, and the caller acts relative to
+that directory descriptor. A symlink met on that walk (the resolved path has
+none) means the tree changed under us: refused.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+MAX_PATH = 4096  # bytes, Linux PATH_MAX
+MAX_NAME = 255  # bytes, one component
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class BadPath(ValueError):
+    """A path refused; the message names the problem (the API answers 400 naming field ``path``)."""
+
+
+def clean(rel: str) -> str:
+    """A user path in normal form: components joined by "/", no trailing slash; "" is the root.
+
+    Refuses NUL bytes, absolute paths, ``..`` and ``.`` components and empty
+    components (``a//b``). A trailing "/" is accepted, "" and "/" are the root.
+    """
+    if not isinstance(rel, str):
+        raise BadPath("must be a string")
+    if "\x00" in rel:
+        raise BadPath("must not contain NUL bytes")
+    if rel in ("", "/"):
+        return ""
+    if rel.startswith("/"):
+        raise BadPath("must be relative to the folder's root, not an absolute path")
+    if len(rel.encode("utf-8", "surrogateescape")) > MAX_PATH:
+        raise BadPath(f"longer than {MAX_PATH} bytes")
+    parts = rel[:-1].split("/") if rel.endswith("/") else rel.split("/")
+    for part in parts:
+        if part == "":
+            raise BadPath("must not contain empty components ('//')")
+        if part in (".", ".."):
+            raise BadPath(f"must not contain '{part}' components")
+        if len(part.encode("utf-8", "surrogateescape")) > MAX_NAME:
+            raise BadPath(f"a name is longer than {MAX_NAME} bytes")
+    return "/".join(parts)
+
+
+def clean_name(name: str) -> str:
+    """One file or folder name (no "/"), as :func:`clean` wants it."""
+    cleaned = clean(name)
+    if not cleaned or "/" in cleaned:
+        raise BadPath("must be one file or folder name")
+    return cleaned
+
+
+def _inside(root: Path, path: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def resolve(root: Path, rel: str, *, must_exist: bool = True) -> Path:
+    """The real path of ``rel`` under ``root``, symlinks followed; BadPath if it leads outside.
+
+    ``must_exist``: FileNotFoundError when the path does not exist. Otherwise
+    only its parent must exist (a file or folder about to be created).
+    """
+    real_root = Path(os.path.realpath(root))
+    cleaned = clean(rel)
+    real = Path(os.path.realpath(real_root / cleaned)) if cleaned else real_root
+    if not _inside(real_root, real):
+        raise BadPath("leads outside the folder (through a symbolic link)")
+    if must_exist:
+        if not os.path.lexists(real):
+            raise FileNotFoundError(cleaned)
+    elif real != real_root and not real.parent.is_dir():
+        raise FileNotFoundError(cleaned.rpartition("/")[0] or cleaned)
+    return real
+
+
+def relative(root: Path, real: Path) -> str:
+    """``real`` (from :func:`resolve`) relative to ``root``, "" for the root itself."""
+    rel = Path(real).relative_to(os.path.realpath(root)).as_posix()
+    return "" if rel == "." else rel
+
+
+def _walk(real_root: Path, parts: list[str]) -> int:
+    fd = os.open(real_root, _DIR_FLAGS)
+    try:
+        for part in parts:
+            try:
+                nxt = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            except OSError as exc:
+                if exc.errno in (40, 20):  # ELOOP (a symlink), ENOTDIR: the tree changed under us
+                    raise BadPath("the folder changed while it was being opened") from None
+                raise
+            os.close(fd)
+            fd = nxt
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+@contextmanager
+def parent_fd(root: Path, real: Path) -> Iterator[tuple[int, str]]:
+    """``(directory fd, name)`` of the resolved path ``real``'s parent, reached without following links.
+
+    Act on ``name`` relative to the fd (``dir_fd=``, ``follow_symlinks=False``).
+    For the root itself the name is "." and the fd is the root's.
+    """
+    real_root = Path(os.path.realpath(root))
+    rel = relative(real_root, real)
+    parts = rel.split("/") if rel else []
+    fd = _walk(real_root, parts[:-1])
+    try:
+        yield fd, (parts[-1] if parts else ".")
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def dir_fd(root: Path, real: Path) -> Iterator[int]:
+    """A descriptor of the resolved directory ``real``, reached without following links."""
+    real_root = Path(os.path.realpath(root))
+    rel = relative(real_root, real)
+    fd = _walk(real_root, rel.split("/") if rel else [])
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def open_file(root: Path, real: Path, flags: int = os.O_RDONLY, mode: int = 0o660) -> int:
+    """A descriptor of the resolved file ``real`` (``O_NOFOLLOW``), reached without following links."""
+    with parent_fd(root, real) as (fd, name):
+        try:
+            return os.open(name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode, dir_fd=fd)
+        except OSError as exc:
+            if exc.errno == 40:
+                raise BadPath("the folder changed while it was being opened") from None
+            raise
