@@ -36,6 +36,7 @@ from .policy import RESOURCE_LABELS, RESOURCES, Quota, format_amount
 from .store import get_engine
 from .store.engine import READ_ONLY
 from .store.models import Reservation
+from .storage.holds import StorageHolds
 
 __all__ = ["Amount", "Ledger", "QuotaExceeded", "Request", "Snapshot", "Usage"]
 
@@ -203,8 +204,8 @@ _PER_USER = (
 )
 
 
-class Ledger:
-    """Reservations in the portal database at ``db_url``.
+class Ledger(StorageHolds):
+    """Reservations in the portal database at ``db_url`` (and uploads' storage holds: StorageHolds).
 
     ``gpu_inventory`` returns this machine's GPU device indices (embedded mode,
     e.g. from NVML); with None the ledger never hands out devices.
@@ -372,3 +373,4 @@ class Ledger:
         """Each member's use in ``group``: username -> {cpu, memory, gpu, sessions}."""
         with self._read() as session:
             return {row[0]: _as_used(row[1:]) for row in session.execute(_PER_USER, {"group": group})}
+

@@ -273,12 +273,13 @@ class Catalog(_Model):
 
 
 class Quota(_Model):
-    """Limits over cpu, memory, gpu and sessions; ``None`` means unlimited."""
+    """Limits over cpu, memory, gpu and sessions (and the group's storage); ``None`` means unlimited."""
 
     cpu: Cpu | None = None
     memory: Memory | None = None
     gpu: Count | None = None
     sessions: Count | None = None
+    storage: Memory | None = None  # bytes of group storage (group quota only), e.g. "50Gi"
 
     def limit(self, resource: str) -> float | None:
         return getattr(self, resource)
@@ -299,6 +300,13 @@ class GroupPolicy(_Model):
     deployments_enabled: bool = False
     deployments_max: Count | None = None
     mlflow_tracking_uri: TrackingUri = ""  # the group's MLflow server (Models page); empty: the platform's
+
+    @field_validator("user_quota")
+    @classmethod
+    def _storage_is_the_groups(cls, quota: Quota) -> Quota:
+        if quota.storage is not None:
+            raise ValueError("storage is a quota of the whole group (set quota.storage), not of each member")
+        return quota
 
     @field_validator("instance_types", "images")
     @classmethod
@@ -439,7 +447,7 @@ def _parse_stored(raw_json: str) -> GroupPolicy:
         return GroupPolicy.model_validate_json(raw_json)
     except ValidationError:
         return GroupPolicy(
-            instance_types=[], images=[], quota=Quota(cpu=0, memory=0, gpu=0, sessions=0)
+            instance_types=[], images=[], quota=Quota(cpu=0, memory=0, gpu=0, sessions=0, storage=0)
         )
 
 

@@ -1,0 +1,86 @@
+"""How much storage a group uses: measured on disk (never trusted from counters), cached briefly.
+
+A group's use is its tree (``<data>/groups/<group>``) plus the trees of the
+files datasets it owns (``<data>/datasets/<name>``, versions included). Files
+are counted by apparent size; a file hard-linked several times (dataset
+versions are hard-link snapshots) counts once. Measuring walks the trees with
+``os.scandir`` and never follows symbolic links; callers on the event loop run
+:func:`used` in a thread.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+from .tree import group_root
+
+TTL = 10.0  # seconds a measurement is reused
+
+_cache: dict[tuple[str, str], tuple[float, int]] = {}
+_generation: dict[str, int] = {}  # bumped by invalidate(): a measurement begun before is not kept
+_lock = threading.Lock()
+
+
+def measure(*roots: Path) -> int:
+    """Bytes of the regular files under ``roots`` (hard links counted once); missing roots count 0."""
+    total, seen = 0, set()
+    stack = [str(r) for r in roots]
+    while stack:
+        try:
+            with os.scandir(stack.pop()) as entries:
+                for entry in entries:
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            stack.append(entry.path)
+                        elif entry.is_file(follow_symlinks=False):
+                            st = entry.stat(follow_symlinks=False)
+                            if st.st_nlink > 1:
+                                if (st.st_dev, st.st_ino) in seen:
+                                    continue
+                                seen.add((st.st_dev, st.st_ino))
+                            total += st.st_size
+                    except OSError:  # removed while we looked
+                        continue
+        except (FileNotFoundError, NotADirectoryError, PermissionError):
+            continue
+    return total
+
+
+def dataset_roots(db_url: str | None, data_dir, group: str) -> list[Path]:
+    """The trees of the files datasets ``group`` owns."""
+    if not db_url:
+        return []
+    from sqlalchemy import select
+
+    from ..store import get_engine
+    from ..store.models_storage import Dataset
+
+    query = select(Dataset.name).where(Dataset.group == group, Dataset.kind == "files")
+    with get_engine(db_url).connect() as conn:
+        return [Path(data_dir) / "datasets" / name for name in conn.scalars(query)]
+
+
+def used(data_dir, group: str, db_url: str | None = None) -> int:
+    """Bytes ``group`` uses (its tree, and its files datasets when ``db_url`` is given); cached TTL s."""
+    key = (str(data_dir), group)
+    now = time.monotonic()
+    with _lock:
+        hit, generation = _cache.get(key), _generation.get(group, 0)
+    if hit is not None and now - hit[0] < TTL:
+        return hit[1]
+    total = measure(group_root(data_dir, group), *dataset_roots(db_url, data_dir, group))
+    with _lock:
+        if _generation.get(group, 0) == generation:
+            _cache[key] = (now, total)
+    return total
+
+
+def invalidate(group: str) -> None:
+    """Forget ``group``'s measurement (after a write), so the next :func:`used` measures again."""
+    with _lock:
+        _generation[group] = _generation.get(group, 0) + 1
+        for key in [k for k in _cache if k[1] == group]:
+            del _cache[key]
