@@ -1,0 +1,218 @@
+"""The public side of share links: ``/hub/share/<token>[/<subpath>]``, no login, read-only.
+
+A file link shows the file's name, size and a Download button (``?download=1`` sends it);
+a folder link lists the folder read-only, with breadcrumbs inside it, file downloads and the
+whole folder (or any folder below it) as a streamed zip (``?download=zip``). A password link
+asks for the password first; the right one sets a signed, HttpOnly cookie scoped to the link's
+path, so the browser is not asked again for a day. The one state change is that form's POST
+(XSRF-checked like every hub form). Unknown token: 404; revoked or expired: 410, with a page
+that says which. Paths are confined to the shared file or folder (``..`` -> 400).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import stat
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import quote
+
+from jupyterhub.handlers.base import BaseHandler
+from tornado import web
+
+from ...policy import format_memory
+from ...storage.shares import Share, ShareStore, gone_message, password_mark, password_matches, state
+from ..base import _PortalMixin
+
+COOKIE = "hubfront-share"
+COOKIE_DAYS = 1
+CHUNK = 1 << 20
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, title: str, message: str):
+        super().__init__(message)
+        self.status, self.title, self.message = status, title, message
+
+
+def attachment(name: str) -> str:
+    """A Content-Disposition that downloads (never shows inline: the hub's origin runs no shared HTML)."""
+    ascii_name = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in name) or "download"
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def entry_json(entry: os.DirEntry) -> dict | None:
+    """``{name, type, size, mtime}`` of one listed entry; links and special files are left out."""
+    try:
+        st = entry.stat(follow_symlinks=False)
+    except OSError:
+        return None
+    if stat.S_ISDIR(st.st_mode):
+        kind = "folder"
+    elif stat.S_ISREG(st.st_mode):
+        kind = "file"
+    else:
+        return None
+    return {"name": entry.name, "type": kind, "size": st.st_size if kind == "file" else None,
+            "mtime": datetime.fromtimestamp(st.st_mtime, timezone.utc)}
+
+
+class SharePageHandler(_PortalMixin, BaseHandler):
+    """GET: the link's page or download; POST: the password form."""
+
+    @property
+    def store(self) -> ShareStore:
+        return ShareStore(self.db_url, self.hub.base_url)
+
+    # -- what the token opens ---------------------------------------------------------
+
+    def opened(self, token: str) -> Share:
+        share = self.store.find(token)
+        if share is None:
+            raise _Refused(404, "No such share link", "This share link does not exist. Check that it was copied whole.")
+        if state(share) != "active":
+            title = "Share link revoked" if share.revoked is not None else "Share link expired"
+            raise _Refused(410, title, gone_message(share))
+        return share
+
+    def unlocked(self, share: Share) -> bool:
+        if not share.password_hash:
+            return True
+        mark = self.get_secure_cookie(COOKIE, max_age_days=COOKIE_DAYS)
+        return mark is not None and mark.decode(errors="replace") == password_mark(share)
+
+    def target(self, share: Share, subpath: str) -> tuple[Path, Path, str]:
+        """(group root, real path, cleaned subpath) of ``subpath`` inside the shared file or folder."""
+        from ...storage.paths import BadPath, resolve
+        from ...storage.tree import group_root
+
+        root = group_root(self.hubfront.data_dir, share.group)
+        try:
+            shared = resolve(root, share.path)
+            real = resolve(shared, subpath)
+        except BadPath as exc:
+            raise _Refused(400, "Bad path", f"Path: {exc}") from None
+        except (FileNotFoundError, NotADirectoryError):
+            raise _Refused(404, "Not found", "There is no such file or folder in this share.") from None
+        if subpath and not shared.is_dir():
+            raise _Refused(404, "Not found", "This link shares one file only.")
+        from ...storage.paths import clean
+
+        return root, real, clean(subpath)
+
+    def link_base(self, token: str) -> str:
+        return f"{self.hub.base_url}share/{token}"
+
+    async def refuse(self, exc: _Refused) -> None:
+        self.set_status(exc.status)
+        html = await self.render_template("portal/share_gone.html", title=exc.title, message=exc.message,
+                                          status=exc.status)
+        self.finish(html)
+
+    # -- GET ------------------------------------------------------------------------------
+
+    async def get(self, token, subpath=""):
+        try:
+            share = self.opened(token)
+            if not self.unlocked(share):
+                return await self.ask_password(share, token, wrong=False)
+            root, real, sub = self.target(share, subpath or "")
+            download = self.get_query_argument("download", "")
+            if real.is_dir():
+                if download == "zip":
+                    return await self.send_zip(share, root, real, sub)
+                return await self.show_folder(share, token, root, real, sub)
+            if download:
+                return await self.send_file(share, root, real)
+            return await self.show_file(share, token, real, sub)
+        except _Refused as exc:
+            await self.refuse(exc)
+
+    async def ask_password(self, share: Share, token: str, wrong: bool) -> None:
+        self.set_status(403 if wrong else 200)
+        html = await self.render_template("portal/share_password.html", wrong=wrong, action=self.request.path,
+                                          xsrf=self.xsrf_token.decode("ascii"))
+        self.finish(html)
+
+    async def show_folder(self, share: Share, token: str, root: Path, real: Path, sub: str) -> None:
+        from ...storage.paths import dir_fd
+
+        with dir_fd(root, real) as fd:
+            with os.scandir(fd) as it:
+                entries = [e for e in (entry_json(x) for x in it) if e is not None]
+        entries.sort(key=lambda e: (e["type"] != "folder", e["name"].lower()))
+        await self.render_page(share, token, sub, kind="folder", entries=entries)
+
+    async def show_file(self, share: Share, token: str, real: Path, sub: str) -> None:
+        st = real.stat()
+        await self.render_page(share, token, sub, kind="file", size=st.st_size,
+                               mtime=datetime.fromtimestamp(st.st_mtime, timezone.utc))
+
+    async def render_page(self, share: Share, token: str, sub: str, **ns) -> None:
+        base = self.link_base(token)
+        top = share.path.rsplit("/", 1)[-1] or share.group
+        crumbs = [(top, base)]
+        parts = sub.split("/") if sub else []
+        for i, part in enumerate(parts):
+            crumbs.append((part, f"{base}/{quote('/'.join(parts[: i + 1]))}"))
+        here = crumbs[-1][1]
+        html = await self.render_template(
+            "portal/share.html", crumbs=crumbs, here=here, name=crumbs[-1][0], quote=quote,
+            expires=share.expires, fmt_size=format_memory, **ns)
+        self.finish(html)
+
+    # -- downloads -------------------------------------------------------------------------
+
+    async def send_file(self, share: Share, root: Path, real: Path) -> None:
+        from ...storage.paths import BadPath, open_file
+
+        try:
+            fd = open_file(root, real)
+        except (BadPath, OSError):
+            raise _Refused(404, "Not found", "There is no such file in this share.") from None
+        with os.fdopen(fd, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            self.set_header("Content-Type", "application/octet-stream")
+            self.set_header("Content-Disposition", attachment(real.name))
+            self.set_header("X-Content-Type-Options", "nosniff")
+            self.set_header("Content-Length", str(size))
+            self.store.count_download(share)
+            while chunk := await asyncio.to_thread(f.read, CHUNK):
+                self.write(chunk)
+                await self.flush()
+        self.finish()
+
+    async def send_zip(self, share: Share, root: Path, real: Path, sub: str) -> None:
+        from ...storage import zipstream
+
+        name = (sub.rsplit("/", 1)[-1] if sub else share.path.rsplit("/", 1)[-1]) or share.group
+        self.set_header("Content-Type", "application/zip")
+        self.set_header("Content-Disposition", attachment(f"{name}.zip"))
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.store.count_download(share)
+        await zipstream.send_folder(self, root, real)
+
+    # -- POST: the password ------------------------------------------------------------------
+
+    async def post(self, token, subpath=""):
+        try:
+            share = self.opened(token)
+        except _Refused as exc:
+            return await self.refuse(exc)
+        password = self.get_body_argument("password", "")
+        if not share.password_hash or not await asyncio.to_thread(password_matches, share, password):
+            if share.password_hash:
+                return await self.ask_password(share, token, wrong=True)
+        else:
+            self.set_secure_cookie(COOKIE, password_mark(share), expires_days=COOKIE_DAYS,
+                                   path=self.link_base(token), httponly=True, samesite="Lax",
+                                   secure=self.request.protocol == "https")
+        self.redirect(self.request.path, status=303)
+
+
+_TOKEN = r"([A-Za-z0-9_-]+)"
+handlers = [
+    (rf"/share/{_TOKEN}/?", SharePageHandler),
+    (rf"/share/{_TOKEN}/(.+)", SharePageHandler),
+]
