@@ -28,7 +28,7 @@ from tornado import web
 from traitlets.config import Config
 
 SECTIONS = ("Hubfront", "Isolation", "Runner", "LocalExecutor", "KubernetesExecutor", "LocalGroupSpawner",
-            "LocalDeployments", "KubernetesDeployments", "EndpointForwarder")
+            "LocalDeployments", "KubernetesDeployments", "EndpointForwarder", "Datasets")
 SERVICE_NAME = "hubfront-runner"
 
 
@@ -161,6 +161,13 @@ async def main() -> None:
         loop.add_signal_handler(sig, stop.set)
     task = asyncio.create_task(reconciler.run())
     background = [asyncio.create_task(orphaned(stop, log))]
+    from ..datasets.settings import Datasets
+    from ..settings import Hubfront
+    from .dataset_sync import follow as follow_datasets
+
+    hubfront = Hubfront.instance(config=config)
+    background.append(asyncio.create_task(follow_datasets(
+        hubfront.db_url, hubfront.data_dir, Datasets.instance(config=config), reconciler.settings.hub_prefix)))
     if reconciler.deployer is not None:
         background.append(asyncio.create_task(reconciler.deployer.follow_routes()))
     await asyncio.wait([task, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
