@@ -2,9 +2,13 @@
 
 Three processes on 127.0.0.1, the real path of a deployment's traffic:
 
-- **model**: a tiny model server, as a deployment would run it: Python's
-  ``http.server`` (threaded, HTTP/1.1 keep-alive) answering ``POST
-  /invocations`` with a linear model's predictions for the JSON rows sent;
+- **model**, one of (``--endpoint-model``):
+  ``mlflow`` (default): what a model deployment runs, ``mlflow models serve
+  --env-manager local`` (uvicorn) over a scikit-learn LogisticRegression saved
+  with ``mlflow.sklearn``, answering ``POST /invocations``;
+  ``linear``: a tiny model server (Python's threaded ``http.server``, HTTP/1.1
+  keep-alive) answering with a linear model's predictions: a model that costs
+  almost nothing, the worst case for the endpoint's share of the work;
 - **runner**: a tornado process that mounts :func:`hub_ext.services.forward.handlers`
   with a private Route to the model (one client token), as the runner does;
 - **proxy**: configurable-http-proxy from ``node_modules``, with the route
@@ -24,7 +28,7 @@ round) per side first. Reported: requests/s and p50/p99 per request, the through
 added p50 <= 3 ms, every answer a 200. CPU time per request of each process
 (the client included) goes to the JSON: where the endpoint's cost lies.
 
-``python -m bench.endpoint model PORT`` and ``python -m bench.endpoint runner
+``python -m bench.endpoint model PORT`` (the linear one) and ``python -m bench.endpoint runner
 PORT MODEL_URL TOKEN`` run the two servers alone.
 """
 
@@ -39,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from .hubs import REPO, free_port, proxy_dir
@@ -47,6 +52,7 @@ DEPLOYMENT = "bench-model"
 TARGET_RATIO = 0.7
 TARGET_ADDED_P50_S = 0.003
 WEIGHTS = (0.4, -1.2, 2.5, 0.7)
+MODELS = ("mlflow", "linear")
 SERIAL = {"one_client_direct": "direct", "one_client_endpoint": "endpoint"}
 PAYLOAD = json.dumps({"inputs": [[5.1, 3.5, 1.4, 0.2], [6.2, 2.9, 4.3, 1.3], [7.7, 3.0, 6.1, 2.3]]}).encode()
 
@@ -56,6 +62,11 @@ def add_arguments(parser) -> None:
     g.add_argument("--endpoint-clients", type=int, default=32, help="concurrent keep-alive clients (default 32)")
     g.add_argument("--endpoint-seconds", type=float, help="seconds per measured round (default 5, quick 1)")
     g.add_argument("--endpoint-rounds", type=int, help="rounds of direct + endpoint (default 4, quick 1)")
+    g.add_argument("--endpoint-shared-cores", action="store_true",
+                   help="let the model server share the cores with the proxies and the client (default: "
+                        "the model has a core of its own)")
+    g.add_argument("--endpoint-model", choices=MODELS, action="append",
+                   help="model server(s) behind the endpoint: mlflow (the default) and/or linear")
 
 
 # -- the two servers ----------------------------------------------------------------------------
@@ -93,6 +104,23 @@ def serve_runner(port: int, model_url: str, token: str) -> None:
     table.set(Route(DEPLOYMENT, "private", (model_url,), time.monotonic(), clients))
     web.Application(handlers(table)).listen(port, "127.0.0.1")
     ioloop.IOLoop.current().start()
+
+
+NO_TELEMETRY = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
+
+
+def save_mlflow_model(path: Path) -> str:
+    """A LogisticRegression over four features, saved as an MLflow model (what a deployment serves)."""
+    os.environ.update(NO_TELEMETRY)
+    import mlflow.sklearn
+    import numpy as np
+    import sklearn
+    from sklearn.linear_model import LogisticRegression
+
+    rows = np.array(json.loads(PAYLOAD)["inputs"] * 2)
+    model = LogisticRegression().fit(rows, np.array([0, 1, 1, 0, 1, 1]))
+    mlflow.sklearn.save_model(model, str(path), pip_requirements=[f"scikit-learn=={sklearn.__version__}"])
+    return str(path)
 
 
 # -- the client ---------------------------------------------------------------------------------
@@ -158,20 +186,50 @@ def proxy_command() -> str:
     return found
 
 
+def placement() -> dict[str, set[int]]:
+    """The model server on a core of its own, everything else (proxy, runner, client) on the others.
+
+    As a deployment's replica has its instance type's CPU to itself and the proxies run elsewhere:
+    on a small machine this measures what the endpoint adds, not the fight for the model's core.
+    Empty (no pinning) with fewer than two usable cores.
+    """
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        return {}
+    rest = set(cores[1:])
+    return {"model": {cores[0]}, "runner": rest, "proxy": rest, "client": rest}
+
+
+@contextmanager
+def pinned(cpus: set[int] | None):
+    """This process (the client) on ``cpus`` for a while."""
+    before = os.sched_getaffinity(0)
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+
+
 class Rig:
     """The model server, the runner and the proxy, started in that order and stopped together."""
 
-    def __init__(self, log_dir: Path):
+    def __init__(self, log_dir: Path, model: str = "mlflow", pin: bool = True):
+        self.model = model
+        self.cpus = placement() if pin else {}
         self.ports = {name: free_port() for name in ("model", "runner", "proxy", "api")}
         self.token = os.urandom(32).hex()
         self.log_dir = log_dir
         self.procs: dict[str, subprocess.Popen] = {}
 
-    def spawn(self, name: str, argv: list[str], env: dict | None = None) -> None:
+    def spawn(self, name: str, argv: list[str], env: dict | None = None, timeout: float = 30) -> None:
         with open(self.log_dir / f"{name}.log", "wb") as log:
+            cpus = self.cpus.get(name)
             self.procs[name] = subprocess.Popen(argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-                                                env={**os.environ, **(env or {})}, start_new_session=True)
-        wait_port(self.ports[name], self.procs[name], name)
+                                                env={**os.environ, **(env or {})}, start_new_session=True,
+                                                preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
+        wait_port(self.ports[name], self.procs[name], name, timeout)
 
     def __enter__(self) -> "Rig":
         import requests
@@ -179,7 +237,15 @@ class Rig:
         p = self.ports
         me = [sys.executable, "-m", "bench.endpoint"]
         try:
-            self.spawn("model", [*me, "model", str(p["model"])])
+            if self.model == "mlflow":
+                self.spawn("model", [sys.executable, "-m", "mlflow", "models", "serve", "-m",
+                                     save_mlflow_model(self.log_dir / "model"), "--env-manager", "local",
+                                     "--host", "127.0.0.1", "--port", str(p["model"])],
+                           # mlflow runs `uvicorn` from PATH: the one beside this Python
+                           env={**NO_TELEMETRY, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"},
+                           timeout=180)
+            else:
+                self.spawn("model", [*me, "model", str(p["model"])])
             self.spawn("runner", [*me, "runner", str(p["runner"]), f"http://127.0.0.1:{p['model']}", self.token])
             api_token = os.urandom(16).hex()
             self.spawn("proxy", [proxy_command(), "--ip", "127.0.0.1", "--port", str(p["proxy"]), "--api-ip",
@@ -211,8 +277,13 @@ class Rig:
         """CPU seconds so far of each server process, and of this one (the client)."""
         import psutil
 
+        def used(pid: int, children: bool) -> float:  # a server's workers count as the server
+            procs = [psutil.Process(pid)]
+            procs += procs[0].children(recursive=True) if children else []
+            return sum(sum(p.cpu_times()[:2]) for p in procs)
+
         pids = {"client": os.getpid(), **{name: proc.pid for name, proc in self.procs.items()}}
-        return {name: sum(psutil.Process(pid).cpu_times()[:2]) for name, pid in pids.items()}
+        return {name: used(pid, name != "client") for name, pid in pids.items()}
 
     def log_tail(self) -> str:
         return "\n".join(f"--- {name}.log\n{(self.log_dir / f'{name}.log').read_text(errors='replace')[-1500:]}"
@@ -220,12 +291,24 @@ class Rig:
 
 
 def run(args):
+    from .stats import Line
+
+    models = list(dict.fromkeys(args.endpoint_model or ["mlflow"]))
+    lines = [run_model(args, model) for model in models]
+    if len(lines) == 1:
+        return lines[0]
+    return Line("\n".join(lines), {"models": {model: line.data for model, line in zip(models, lines)}})
+
+
+def run_model(args, model: str):
     from .stats import Line, percentile, ratio, summary
 
     clients = args.endpoint_clients
     seconds = args.endpoint_seconds or (1.0 if args.quick else 4.0)
     rounds = args.endpoint_rounds or (1 if args.quick else 4)
-    with tempfile.TemporaryDirectory(prefix="bench-endpoint-") as tmp, Rig(Path(tmp)) as rig:
+    pin = not args.endpoint_shared_cores
+    with tempfile.TemporaryDirectory(prefix="bench-endpoint-") as tmp, Rig(Path(tmp), model, pin) as rig, \
+            pinned(rig.cpus.get("client")):
         p, endpoint = rig.ports, f"/deployments/{DEPLOYMENT}/invocations"
         sides = {"direct": (p["model"], "/invocations"), "endpoint": (p["proxy"], endpoint),
                  # the breakdown: each hop of the endpoint alone in front of the model
@@ -264,13 +347,14 @@ def run(args):
     text = (f"endpoint: endpoint={side('endpoint')} direct={side('direct')} "
             f"ratio=throughput {throughput['endpoint']:.2f} added p50 {added['endpoint'] * 1000:.2f}ms "
             f"target=throughput>={TARGET_RATIO} added p50<={TARGET_ADDED_P50_S * 1000:.0f}ms ok={ok} "
-            f"(clients={clients}, rounds={rounds}x{seconds:g}s, errors={sum(errors.values())}; "
+            f"(model={model}, cores={'pinned' if rig.cpus else 'shared'}, clients={clients}, rounds={rounds}x{seconds:g}s, errors={sum(errors.values())}; "
             f"alone: proxy {throughput['proxy_only']:.2f}/{added['proxy_only'] * 1000:+.2f}ms, "
             f"runner {throughput['runner_only']:.2f}/{added['runner_only'] * 1000:+.2f}ms; "
             f"one client: added p50 {added['one_client'] * 1000:.2f}ms)")
     cpu_ms = {name: {proc: round(t / len(got[name]["samples"]) * 1000, 4) for proc, t in g["cpu"].items()}
               for name, g in got.items()}
     return Line(text, {
+        "model": model, "cores": {name: sorted(c) for name, c in rig.cpus.items()} or "shared",
         "clients": clients, "rounds": rounds, "seconds_per_round": seconds,
         "sides": {"direct": "client -> model", "endpoint": "client -> proxy -> runner -> model",
                   "proxy_only": "client -> proxy -> model", "runner_only": "client -> runner -> model",

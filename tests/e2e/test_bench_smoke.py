@@ -96,7 +96,7 @@ def test_job_benchmarks_print_their_lines(tmp_path):
 ENDPOINT_LINE = re.compile(
     rf"^endpoint: endpoint=({NUM}) req/s p50 ({NUM})ms/p99 ({NUM})ms direct=({NUM}) req/s p50 ({NUM})ms/p99 ({NUM})ms "
     rf"ratio=throughput ({NUM}) added p50 (-?{NUM})ms target=throughput>=0.7 added p50<=3ms ok=(True|False) "
-    rf"\(clients=4, rounds=1x0.5s, errors=0; alone: proxy ({NUM})/([+-]{NUM})ms, runner ({NUM})/([+-]{NUM})ms; "
+    rf"\(model=mlflow, cores=(?:pinned|shared), clients=4, rounds=1x0.5s, errors=0; alone: proxy ({NUM})/([+-]{NUM})ms, runner ({NUM})/([+-]{NUM})ms; "
     rf"one client: added p50 (-?{NUM})ms\)$"
 )
 
