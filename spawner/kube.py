@@ -9,6 +9,7 @@ give a pod more than the instance type that was counted in the ledger.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 
 from kubespawner import KubeSpawner
@@ -73,8 +74,37 @@ class KubeGroupSpawner(GroupPolicy, KubeSpawner):
                 f"Image {plan.image.title!r} has no container image for Kubernetes", 400
             )
 
+    _pod_storage = None  # the group's claim, datasets and folders (hub_ext.storage.kube), set before the pod
+
+    async def prepare_workload(self, plan: LaunchPlan) -> None:
+        """Create the group's claim before its first pod; work out what the pod mounts."""
+        from hub_ext.auth.keys import load_key
+        from hub_ext.storage.kube import KubeStorage
+        from hub_ext.storage.mounts import MountError, MountSource
+
+        data_dir = self.hubfront.data_dir
+        key = load_key(getattr(self.authenticator, "secret_key", "") or "", data_dir)
+        storage = KubeStorage(config=self.config, log=self.log)
+        try:
+            mounts = await asyncio.to_thread(MountSource(self.hubfront.db_url, data_dir, key=key).mounts,
+                                             self.user.name, plan.group, None, False)
+            await storage.ensure_claim(self.api, plan.group, self.namespace)
+        except MountError as exc:
+            raise self._refuse(f"The notebook's storage could not be mounted: {exc}", 503, reason="storage") from None
+        self._pod_storage = storage.pod_storage(mounts)
+        self.apply_plan(plan, self.devices)
+
+    def _apply_storage(self) -> None:
+        from hub_ext.storage.kube import merged
+
+        storage = self._pod_storage
+        if storage is not None:
+            self.volumes = merged(self.volumes, storage.volumes, "name")
+            self.volume_mounts = merged(self.volume_mounts, storage.volume_mounts, "mountPath")
+
     def apply_plan(self, plan: LaunchPlan, devices: list[int]) -> None:
         super().apply_plan(plan, devices)
+        self._apply_storage()
         it = plan.instance_type
         self.image = plan.container_image or self.image
         limits = {k: v for k, v in self.extra_resource_limits.items() if k != self.gpu_resource_name}
@@ -108,6 +138,8 @@ class KubeGroupSpawner(GroupPolicy, KubeSpawner):
 
     def get_env(self):
         env = super().get_env()
+        if self._pod_storage is not None:
+            env.update(self._pod_storage.env)
         if self.plan is not None:
             if self.plan.instance_type.gpu:
                 env.pop("NVIDIA_VISIBLE_DEVICES", None)  # the device plugin sets the granted devices

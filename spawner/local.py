@@ -20,7 +20,9 @@ from pathlib import Path
 from jupyterhub.spawner import LocalProcessSpawner
 from traitlets import Int, List, Unicode, default
 
+from hub_ext.auth.keys import load_key
 from hub_ext.isolation import Isolation, IsolationError
+from hub_ext.storage.mounts import MountError, MountSource
 from hub_ext.policy import format_memory
 
 from .environments import EnvironmentBuilder, EnvironmentBuildFailed
@@ -157,6 +159,15 @@ class LocalGroupSpawner(GroupPolicy, LocalProcessSpawner):
             self.cgroup = await asyncio.to_thread(isolation.create_cgroup, WORKLOAD_KIND, self.workload_id, limits)
         except (IsolationError, OSError) as exc:
             raise self._refuse(f"The notebook could not be isolated: {exc}", 503, reason="isolation") from None
+        try:  # ~/shared, ~/datasets, ~/my-folders, ~/shared-with-me (hub_ext.storage.mounts)
+            self._mount_env = await asyncio.to_thread(self.mount_source().apply, self.user.name, plan.group,
+                                                      self.home_dir, self.account)
+        except MountError as exc:
+            raise self._refuse(f"The notebook's storage could not be mounted: {exc}", 503, reason="storage") from None
+
+    def mount_source(self) -> MountSource:
+        key = load_key(getattr(self.authenticator, "secret_key", "") or "", self.hubfront.data_dir)
+        return MountSource(self.hubfront.db_url, self.hubfront.data_dir, self.isolation, key)
 
     def make_preexec_fn(self, name):
         return self.isolation.preexec(self.account, self.cgroup, self.home_dir, list(getattr(self, "cpus", [])))
@@ -176,7 +187,7 @@ class LocalGroupSpawner(GroupPolicy, LocalProcessSpawner):
                 env.setdefault(key, value)
             else:  # search paths: the hub's first, then any the operator passed on
                 env[key] = os.pathsep.join(filter(None, [value, env.get(key)]))
-        return self.isolation.scrub(env)
+        return {**self.isolation.scrub(env), **getattr(self, "_mount_env", {})}
 
     def get_args(self):
         args = super().get_args()

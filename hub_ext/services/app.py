@@ -28,7 +28,7 @@ from tornado import web
 from traitlets.config import Config
 
 SECTIONS = ("Hubfront", "Isolation", "Runner", "LocalExecutor", "KubernetesExecutor", "LocalGroupSpawner",
-            "LocalDeployments", "KubernetesDeployments", "EndpointForwarder", "Datasets")
+            "LocalDeployments", "KubernetesDeployments", "EndpointForwarder", "Datasets", "KubeStorage")
 SERVICE_NAME = "hubfront-runner"
 
 
@@ -105,6 +105,10 @@ def build(config: Config, log: logging.Logger):
             from spawner.gpus import nvml_device_indices
 
             return list(nvml_device_indices())
+    from ..storage.mounts import MountSource
+
+    # every workload mounts its group's storage, datasets and folders (hub_ext.storage.mounts)
+    executor.mounts = MountSource(hubfront.db_url, hubfront.data_dir, getattr(executor, "isolation", None), key)
     ledger = Ledger(hubfront.db_url, gpu_inventory=inventory)
     deployer = build_deployer(config, log, hubfront, settings, key, ledger, builder, executor)
     return Reconciler(settings=settings, store=store, executor=executor, hub=HubAPI(), ledger=ledger,

@@ -244,9 +244,11 @@ class MountSource:
     def __init__(self, db_url: str, data_dir, isolation=None, key: bytes | None = None):
         self.db_url, self.data_dir, self.isolation, self.key = db_url, str(data_dir), isolation, key
 
-    def mounts(self, username: str, group: str, pins: dict[str, int] | None = None) -> Mounts:
+    def mounts(self, username: str, group: str, pins: dict[str, int] | None = None, local: bool = True) -> Mounts:
+        """``local`` False (pods): the group's storage is its claim, no local tree is made."""
         try:
-            ensure_group_root(self.data_dir, group, self.isolation)
+            if local:
+                ensure_group_root(self.data_dir, group, self.isolation)
             return workload_mounts(self.db_url, self.data_dir, username, group, pins, key=self.key)
         except LookupError as exc:
             raise MountError(str(exc).strip("'\"")) from None

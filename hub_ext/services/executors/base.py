@@ -41,6 +41,7 @@ class JobSpec:
     # "<deployment>-r<revision>-<index>") name their cgroup, log file and working directory by these
     kind: str = "job"
     workload_id: str = ""  # "": the job id
+    dataset_pins: dict[str, int] = field(default_factory=dict)  # {"name": 3}: dataset name@v3 (read-only)
 
     @property
     def workload(self) -> str:

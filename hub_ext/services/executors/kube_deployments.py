@@ -39,7 +39,7 @@ from spawner.kube import GROUP_LABEL, LOCKED_DOWN, USER_LABEL, label_value
 
 from .base import ExecutorError
 from .deployments import DeploymentExecutor, DeploymentSpec, DeploymentStatus
-from .kubernetes import KubernetesExecutor, _api_message, _Meta, plain
+from .kubernetes import KubernetesExecutor, _api_message, _Meta, plain, with_storage
 
 DEPLOYMENT_LABEL = "hubfront.io/deployment"
 INSTANCE_LABEL = "app.kubernetes.io/instance"  # the object name: unique per installation in a namespace
@@ -170,8 +170,8 @@ class KubernetesDeployments(LoggingConfigurable, DeploymentExecutor, metaclass=_
                 "readinessProbe": {**check, "failureThreshold": 2},
                 "livenessProbe": {**check, "failureThreshold": self.liveness_failures}}
 
-    def deployment_manifest(self, spec: DeploymentSpec) -> dict:
-        """The ``apps/v1`` Deployment for ``spec`` (Kubernetes JSON)."""
+    def deployment_manifest(self, spec: DeploymentSpec, storage=None) -> dict:
+        """The ``apps/v1`` Deployment for ``spec`` (Kubernetes JSON), with ``storage``'s volumes."""
         if not spec.container_image:
             raise ExecutorError(f"Image {spec.image!r} has no container image for Kubernetes")
         jobs = self.jobs
@@ -198,6 +198,7 @@ class KubernetesDeployments(LoggingConfigurable, DeploymentExecutor, metaclass=_
             pod["nodeSelector"] = dict(spec.node_selector)
         if spec.tolerations:
             pod["tolerations"] = [dict(t) for t in spec.tolerations]
+        with_storage(pod, storage)
         revision = {REVISION_ANNOTATION: str(spec.revision)}
         return {
             "apiVersion": "apps/v1", "kind": "Deployment",
@@ -235,8 +236,8 @@ class KubernetesDeployments(LoggingConfigurable, DeploymentExecutor, metaclass=_
     async def apply(self, spec: DeploymentSpec) -> None:
         """Create both objects; when they exist, replace the Deployment (so removed variables go) and
         patch the Service (its cluster IP stays)."""
-        deployment, service = self.deployment_manifest(spec), self.service_manifest(spec)
         apps, core = await self._apis()
+        deployment, service = self.deployment_manifest(spec, await self.jobs.pod_storage(spec)), self.service_manifest(spec)
         await self._create_or_update(apps.create_namespaced_deployment, apps.replace_namespaced_deployment, deployment)
         await self._create_or_update(core.create_namespaced_service, core.patch_namespaced_service, service)
         self._stopped.discard(spec.deployment_id)

@@ -20,6 +20,7 @@ JSON (camelCase dicts), whether the API returned model objects or dicts.
 from __future__ import annotations
 
 import abc
+import asyncio
 import copy
 import json
 import math
@@ -32,6 +33,8 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from traitlets import Bool, Int, List, MetaHasTraits, Unicode, default
 from traitlets.config import LoggingConfigurable
 
+from hub_ext.storage.kube import KubeStorage, PodStorage
+from hub_ext.storage.mounts import MountError
 from spawner.kube import GROUP_LABEL, LOCKED_DOWN, USER_LABEL, label_value
 
 from .base import Executor, ExecutorError, Handle, JobSpec, Status
@@ -62,6 +65,21 @@ def plain(obj):
             if getattr(obj, attr) is not None
         }
     raise TypeError(f"cannot read {type(obj).__name__} as Kubernetes JSON")
+
+
+def with_storage(pod: dict, storage: PodStorage | None) -> None:
+    """Add the group's storage, datasets and folders (``hub_ext.storage.kube``) to a pod spec."""
+    if storage is None:
+        return
+    pod["volumes"] = [*pod.get("volumes", []), *storage.volumes]
+    for container in pod["containers"]:
+        container["volumeMounts"] = [*container.get("volumeMounts", []), *storage.volume_mounts]
+        names = {item["name"] for item in storage_env(storage)}
+        container["env"] = [e for e in container.get("env", []) if e["name"] not in names] + storage_env(storage)
+
+
+def storage_env(storage: PodStorage) -> list[dict]:
+    return [{"name": k, "value": v} for k, v in storage.env.items()]
 
 
 def cpu_quantity(cores: float) -> str:
@@ -140,8 +158,12 @@ class KubernetesExecutor(LoggingConfigurable, Executor, metaclass=_Meta):
         help="Give job pods a Kubernetes API token (off: a job has no business with the API).",
     ).tag(config=True)
 
+    # the storage every workload mounts (hub_ext.storage.mounts.MountSource; set by the runner), None: none
+    mounts = None
+
     def __init__(self, *, batch_api=None, core_api=None, **kwargs):
         super().__init__(**kwargs)
+        self.storage = KubeStorage(parent=self, log=self.log)
         self._batch = batch_api
         self._core = core_api
         self._client = None  # the ApiClient built here, closed by close()
@@ -200,8 +222,21 @@ class KubernetesExecutor(LoggingConfigurable, Executor, metaclass=_Meta):
             env["NVIDIA_VISIBLE_DEVICES"] = "none"
         return [{"name": k, "value": str(v)} for k, v in env.items()]
 
-    def manifest(self, spec: JobSpec) -> dict:
-        """The ``batch/v1`` Job for ``spec`` (Kubernetes JSON)."""
+    async def pod_storage(self, spec) -> PodStorage | None:
+        """The group's claim (created before its first pod) and what the pod mounts; None without ``mounts``."""
+        if self.mounts is None:
+            return None
+        _, core = await self._apis()
+        pins = dict(getattr(spec, "dataset_pins", None) or {}) or None
+        try:
+            mounts = await asyncio.to_thread(self.mounts.mounts, spec.username, spec.group, pins, False)
+            await self.storage.ensure_claim(core, spec.group, self.namespace)
+        except MountError as exc:
+            raise ExecutorError(str(exc)) from None
+        return self.storage.pod_storage(mounts)
+
+    def manifest(self, spec: JobSpec, storage: PodStorage | None = None) -> dict:
+        """The ``batch/v1`` Job for ``spec`` (Kubernetes JSON), with ``storage``'s volumes."""
         if not spec.container_image:
             raise ExecutorError(f"Image {spec.image!r} has no container image for Kubernetes")
         labels = self.labels(spec)
@@ -233,6 +268,7 @@ class KubernetesExecutor(LoggingConfigurable, Executor, metaclass=_Meta):
             pod["nodeSelector"] = dict(spec.node_selector)
         if spec.tolerations:
             pod["tolerations"] = [dict(t) for t in spec.tolerations]
+        with_storage(pod, storage)
         job_spec["template"] = {"metadata": {"labels": dict(labels)}, "spec": pod}
         return {
             "apiVersion": "batch/v1",
@@ -256,7 +292,7 @@ class KubernetesExecutor(LoggingConfigurable, Executor, metaclass=_Meta):
         return namespace, name
 
     async def start(self, spec: JobSpec) -> Handle:
-        body = self.manifest(spec)
+        body = self.manifest(spec, await self.pod_storage(spec))
         batch, _ = await self._apis()
         try:
             await batch.create_namespaced_job(namespace=self.namespace, body=body)

@@ -48,6 +48,7 @@ from traitlets.config import LoggingConfigurable
 
 from hub_ext.isolation import Isolation, IsolationError
 from hub_ext.policy import format_memory
+from hub_ext.storage.mounts import MountError
 
 from . import keeper
 from .base import Executor, ExecutorError, Handle, JobSpec, Status
@@ -164,6 +165,9 @@ class LocalExecutor(Executor, LoggingConfigurable, metaclass=_Meta):
 
     isolation = Instance(Isolation)
 
+    # the storage every workload mounts (hub_ext.storage.mounts.MountSource; set by the runner), None: none
+    mounts = None
+
     @default("isolation")
     def _isolation_default(self):
         return Isolation.instance(config=self.config)
@@ -209,15 +213,29 @@ class LocalExecutor(Executor, LoggingConfigurable, metaclass=_Meta):
         limits = iso.limits(memory=spec.memory, cpu=spec.cpu, granted_gpus=spec.gpu_devices, gpu_inventory=inventory)
         return account, iso.create_cgroup(spec.kind, spec.workload, limits)
 
+    def _mount(self, spec: JobSpec, home: str, account) -> dict[str, str]:
+        """The group's tree, datasets and folders linked into the home (``hub_ext.storage.mounts``);
+        a workload that pins dataset versions gets its own folder of dataset links."""
+        if self.mounts is None:
+            return {}
+        own = os.path.join(home, f"{spec.kind}s", spec.workload, "datasets")
+        return self.mounts.apply(spec.username, spec.group, home, account, dict(spec.dataset_pins) or None, own)
+
     async def start(self, spec: JobSpec) -> Handle:
         home = self.home(spec.username)
         try:
             account, cgroup = await asyncio.to_thread(self._isolate, spec, home)
         except (IsolationError, OSError) as exc:
             raise ExecutorError(f"The {spec.kind} could not be isolated: {exc}") from None
+        try:
+            storage = await asyncio.to_thread(self._mount, spec, home, account)
+        except MountError as exc:
+            if cgroup is not None:
+                await asyncio.to_thread(cgroup.remove)
+            raise ExecutorError(f"The {spec.kind}'s storage could not be mounted: {exc}") from None
         config = {
             "job_id": spec.job_id, "kind": spec.kind, "workload": spec.workload, "command": spec.command,
-            "env": self._environment(spec, home, account), "home": home,
+            "env": {**storage, **self._environment(spec, home, account)}, "home": home,
             "workdir": os.path.join(f"{spec.kind}s", spec.workload),
             "account": account and {"uid": account.uid, "gid": account.gid, "groups": list(account.groups)},
             "cgroup": cgroup and {"name": cgroup.name, "version": cgroup.version,
