@@ -9,66 +9,8 @@
   };
   var EVERY_MS = 2000;
 
-  // fetch with the XSRF header; a JSON body when one is given.
-  function send(method, url, body) {
-    var headers = { "X-XSRFToken": jh.xsrf_token || "" };
-    var init = { method: method, credentials: "same-origin", headers: headers };
-    if (body !== undefined) { headers["Content-Type"] = "application/json"; init.body = JSON.stringify(body); }
-    return fetch(url, init);
-  }
-
-  // {ok, status, data}: data is the answer's JSON, or {message} when the hub could not be reached.
-  function api(method, url, body) {
-    return send(method, url, body).then(function (r) {
-      return r.text().then(function (t) {
-        var data = null;
-        try { data = t ? JSON.parse(t) : null; } catch (e) { /* not JSON: keep null */ }
-        return { ok: r.ok, status: r.status, data: data };
-      });
-    }, function () {
-      return { ok: false, status: 0, data: { message: "The hub could not be reached; try again." } };
-    });
-  }
-
-  function problem(res) {
-    return (res.data && res.data.message) || "The request failed (HTTP " + res.status + ").";
-  }
-
-  function node(tag, cls, text) {
-    var n = document.createElement(tag);
-    if (cls) n.className = cls;
-    if (text !== undefined && text !== null) n.textContent = String(text);
-    return n;
-  }
-
-  // An ISO time in the user's zone, as the server writes it: "2030-06-01 14:00:05 CEST" (short: no seconds, no zone).
-  function inZone(iso, zone, short) {
-    if (!iso) return "";
-    var p = {};
-    try {
-      new Intl.DateTimeFormat("en-GB", { timeZone: zone || "UTC", hourCycle: "h23", timeZoneName: "short",
-        year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" })
-        .formatToParts(new Date(iso)).forEach(function (x) { p[x.type] = x.value; });
-    } catch (e) { return iso; }
-    var text = p.year + "-" + p.month + "-" + p.day + " " + p.hour + ":" + p.minute;
-    return short ? text : text + ":" + p.second + " " + p.timeZoneName;
-  }
-
-  // "2030-06-01T14:00" read as a wall time in ``zone`` (the user's, not the browser's): the UTC instant.
-  function wallTimeToIso(local, zone) {
-    var m = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d)/.exec(local || "");
-    if (!m) return null;
-    var wall = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5]);
-    var offset = function (t) {
-      var p = {};
-      new Intl.DateTimeFormat("en-GB", { timeZone: zone || "UTC", hourCycle: "h23", year: "numeric",
-        month: "numeric", day: "numeric", hour: "numeric", minute: "numeric" })
-        .formatToParts(new Date(t)).forEach(function (x) { p[x.type] = +x.value; });
-      return Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute) - t;
-    };
-    var t = wall - offset(wall);
-    return new Date(wall - offset(t)).toISOString();
-  }
+  var api = hf.call, send = hf.request, problem = hf.problem, node = hf.el, inZone = hf.when,
+    wallTimeToIso = hf.wallTimeToIso;
 
   function setText(root, selector, text) {
     var n = root.querySelector(selector);

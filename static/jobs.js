@@ -10,56 +10,11 @@
   var DONE = ["Succeeded", "Failed", "Cancelled"];
   var POLL_MS = 2000;
 
-  function request(method, url, body) {
-    var init = { method: method, credentials: "same-origin", headers: { "X-XSRFToken": jh.xsrf_token || "" } };
-    if (body !== undefined) {
-      init.headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(body);
-    }
-    return fetch(url, init);
-  }
-
-  // The answer's JSON (or null), with the status: {ok, status, data}.
-  function call(method, url, body) {
-    return request(method, url, body).then(function (r) {
-      return r.text().then(function (text) {
-        var data = null;
-        try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
-        return { ok: r.ok, status: r.status, data: data };
-      });
-    }, function () {
-      return { ok: false, status: 0, data: { message: "The hub could not be reached; try again." } };
-    });
-  }
-
-  function el(tag, cls, text) {
-    var node = document.createElement(tag);
-    if (cls) node.className = cls;
-    if (text !== undefined && text !== null) node.textContent = text;
-    return node;
-  }
+  var request = hf.request, call = hf.call, el = hf.el, when = hf.when, messageOf = hf.problem;
 
   function badge(phase) {
     var b = el("span", "badge hf-phase " + (PHASE_BADGES[phase] || "text-bg-secondary"), phase);
     return b;
-  }
-
-  // "2030-06-01 14:00:05 CEST": an ISO time from the API in the user's zone (as the server renders it).
-  function when(iso, zone, short) {
-    if (!iso) return "";
-    var d = new Date(iso);
-    var parts = {};
-    try {
-      new Intl.DateTimeFormat("en-GB", {
-        timeZone: zone || "UTC", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit",
-        minute: "2-digit", second: "2-digit", hourCycle: "h23", timeZoneName: "short",
-      }).formatToParts(d).forEach(function (p) { parts[p.type] = p.value; });
-    } catch (e) {
-      return d.toISOString();
-    }
-    var day = parts.year + "-" + parts.month + "-" + parts.day + " " + parts.hour + ":" + parts.minute;
-    if (short) return day; // lists name the zone once
-    return day + ":" + parts.second + " " + (parts.timeZoneName || zone);
   }
 
   function showError(container, message) {
@@ -67,11 +22,6 @@
     if (!box) { window.alert(message); return; }
     box.textContent = message;
     box.hidden = !message;
-  }
-
-  function messageOf(res) {
-    if (res.data && res.data.message) return res.data.message;
-    return "The request failed (HTTP " + res.status + ").";
   }
 
   // -- the job template forms (submit a job, create or edit a recurring job) --------------
