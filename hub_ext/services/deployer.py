@@ -247,7 +247,7 @@ class Deployer:
                 for c in s.scalars(select(DeploymentClient).where(DeploymentClient.deployment_id == row.id)):
                     clients[c.name] = ClientCredential(c.token_digest, utc(c.expires), c.revoked is not None)
         self.routes.set(Route(deployment_id=row.id, access=row.access, endpoints=tuple(status.endpoints),
-                              checked=status.checked, clients=clients))
+                              checked=status.checked, clients=clients, group=row.group))
 
     # -- stopping and removal ------------------------------------------------------
 

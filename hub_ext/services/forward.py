@@ -8,7 +8,8 @@ goes to ``<replica>/<rest>?<query>``. A stopped deployment keeps a Route with
 no endpoints (503); only a deleted one is removed (404).
 
 A request meets, in order: unknown deployment, 404 JSON; private deployment
-without a valid client token, 401 with ``WWW-Authenticate: Basic`` (nothing
+called with a valid client token of another group's deployment, the same 404;
+private deployment without a valid client token, 401 with ``WWW-Authenticate: Basic`` (nothing
 reaches a replica); no replica ready, 503 with ``Retry-After`` at once; else
 the next replica, round robin (headers: :func:`.forward_auth.request_fields`).
 A body of at most ``retry_body_bytes`` is held, so a request whose replica
@@ -110,6 +111,9 @@ class _Exchange(httputil.HTTPMessageDelegate):
         self.dep = d
         d.requests += 1
         if d.client(headers.get("Authorization")) is None:
+            caller = ep.table.group_of_caller(headers.get("Authorization"))
+            if caller is not None and caller != d.route.group:  # another group's client: no such deployment
+                return self._refuse(404, f"No such deployment: {dep_id}")
             d.unauthorized += 1
             return self._refuse(401, f"Deployment {dep_id} is private: send a client's token as "
                                      "'Authorization: Bearer <token>' or basic <client>:<token>",

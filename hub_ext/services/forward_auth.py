@@ -125,6 +125,7 @@ class Route:
     endpoints: tuple[str, ...]  # base URLs of ready replicas, e.g. "http://127.0.0.1:41234"
     checked: float  # time.monotonic() of the health check these endpoints passed
     clients: dict[str, ClientCredential] = field(default_factory=dict)  # private: client name -> credential
+    group: str = ""  # the deployment's group: a caller from another group learns nothing of it (404)
 
 
 @dataclass(frozen=True)
@@ -196,6 +197,20 @@ class RouteTable:
         d = self.deployments.pop(deployment_id, None)
         if d is not None:
             self.pool.prune(d.route.endpoints)
+
+    def group_of_caller(self, authorization: str | None) -> str | None:
+        """The group of the private deployment one of whose clients' valid tokens ``authorization`` carries.
+
+        Only asked for a request that a private deployment refuses: a valid token of another group's
+        deployment is answered as if this deployment did not exist.
+        """
+        if not authorization:
+            return None
+        now = time.time()
+        for d in self.deployments.values():
+            if d.route.access == "private" and client_for(d.route.clients, authorization, now) is not None:
+                return d.route.group
+        return None
 
     def get(self, deployment_id: str) -> Route | None:
         d = self.deployments.get(deployment_id)

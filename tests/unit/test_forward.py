@@ -121,9 +121,9 @@ class Forwarder:
         self.server.add_sockets([sock])
         self.base = f"http://127.0.0.1:{sock.getsockname()[1]}"
 
-    def route(self, *replicas, access="public", clients=None, deployment="m", checked=None):
+    def route(self, *replicas, access="public", clients=None, deployment="m", checked=None, group="g"):
         self.table.set(Route(deployment, access, tuple(r if isinstance(r, str) else r.url for r in replicas),
-                             time.monotonic() if checked is None else checked, clients or {}))
+                             time.monotonic() if checked is None else checked, clients or {}, group))
 
     async def fetch(self, path, **kwargs):
         kwargs.setdefault("request_timeout", 30)
@@ -267,6 +267,26 @@ async def test_private_deployment_needs_a_valid_client_token(forwarder, replicas
     assert r.code == 401 and len(a.seen) == 3
     stats = forwarder.table.stats("m")
     assert (stats.requests, stats.unauthorized) == (len(refused) + 4, len(refused) + 1)
+
+
+async def test_a_client_of_another_groups_deployment_finds_no_private_deployment(forwarder, replicas):
+    a, b, c = replicas("a"), replicas("b"), replicas("c")
+    mine, theirs, neighbour = "t-mine-" + "x" * 30, "t-theirs-" + "y" * 30, "t-neighbour-" + "z" * 30
+    forwarder.route(a, access="private", clients={"ci": ClientCredential(token_digest(mine))}, group="research")
+    forwarder.route(b, access="private", clients={"ci": ClientCredential(token_digest(theirs))},
+                    deployment="other", group="finance")
+    forwarder.route(c, access="private", clients={"nb": ClientCredential(token_digest(neighbour))},
+                    deployment="near", group="research")
+    r = await forwarder.fetch("/deployments/m/invocations", headers={"Authorization": f"Bearer {theirs}"})
+    assert r.code == 404 and json.loads(r.body)["message"] == "No such deployment: m"
+    assert "WWW-Authenticate" not in r.headers
+    # the same group's other client, and a token of nobody: 401 as before
+    for token in (neighbour, "t-nobody-" + "w" * 30):
+        r = await forwarder.fetch("/deployments/m/invocations", headers={"Authorization": f"Bearer {token}"})
+        assert r.code == 401
+    assert a.seen == []
+    r = await forwarder.fetch("/deployments/other/invocations", headers={"Authorization": f"Bearer {theirs}"})
+    assert r.code == 200 and len(b.seen) == 1
 
 
 async def test_round_robin_over_ready_replicas(forwarder, replicas):
