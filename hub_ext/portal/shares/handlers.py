@@ -81,3 +81,5 @@ handlers = [
     (rf"/api/portal/groups/{_ID}/shares/{_ID}", ShareAPIHandler),
 ]
 from .public import handlers as _public; handlers += _public  # noqa: E402
+# the Shared Files page is registered here too: hub_ext/portal/files/handlers.py is the files API's
+from ..files.pages import handlers as _files_page; handlers += _files_page  # noqa: E402

@@ -158,7 +158,7 @@ class SharePageHandler(_PortalMixin, BaseHandler):
             crumbs.append((part, f"{base}/{quote('/'.join(parts[: i + 1]))}"))
         here = crumbs[-1][1]
         html = await self.render_template(
-            "portal/share.html", crumbs=crumbs, here=here, name=crumbs[-1][0], quote=quote,
+            "portal/share.html", crumbs=crumbs, here=here, shared_name=crumbs[-1][0], quote=quote,
             expires=share.expires, fmt_size=format_memory, **ns)
         self.finish(html)
 
