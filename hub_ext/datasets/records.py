@@ -117,3 +117,30 @@ def mounts_for_group(session, data_dir, group: str, pins: dict[str, int] | None 
     if pins:
         raise LookupError(f"No such dataset for group {group}: {', '.join(sorted(pins))}")
     return mounts
+
+
+def upload_root(db_url: str, data_dir: str, group: str, username: str, name: str) -> Path:
+    """Where uploads to the area ``dataset:<name>`` go (the tus uploader's resolver): the files of a
+    dataset ``group`` owns or was granted read-write. LookupError (404) when the group may not see it,
+    PermissionError (403) when it may only read it."""
+    from ..store.engine import read_scope
+
+    with read_scope(db_url) as s:
+        row = s.get(Dataset, name)
+        mode = None if row is None else (usable_by_one(s, row, group) or {}).get("mode")
+    if row is None or mode is None:
+        raise LookupError(f"No such dataset: {name}")
+    if row.kind != "files":
+        raise PermissionError(f"Dataset {name} is a {row.kind} dataset: nothing is uploaded into it")
+    if mode != "rw":
+        raise PermissionError(f"Group {group} may only read dataset {name}")
+    return dataset_dir(data_dir, name) / CURRENT
+
+
+def usable_by_one(session, row: Dataset, group: str) -> dict | None:
+    """``{"mode": "rw"|"ro"}`` when ``group`` owns or was granted ``row``, else None."""
+    if row.group == group:
+        return {"mode": "rw"}
+    grant = session.scalars(select(DatasetGrant).where(DatasetGrant.dataset == row.name,
+                                                       DatasetGrant.group == group)).first()
+    return {"mode": grant.mode} if grant is not None else None

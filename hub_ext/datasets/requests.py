@@ -152,7 +152,7 @@ def kind_fields(kind: str, sent: dict) -> None:
     own = {"git": ("git_url", "git_branch", "sync_interval"), "env": ("env",), "files": ()}[kind]
     other = {"git_url", "git_branch", "sync_interval", "env"} - set(own)
     errors = {f: f"only for {'git' if f != 'env' else 'env'} datasets (this one is {kind})"
-              for f in sorted(other) if sent.get(f) not in (None, "", [], 0)}
+              for f in sorted(other) if sent.get(f) is not None}
     if kind == "git" and "name" in sent and not sent.get("git_url"):
         errors["git_url"] = "a git dataset needs the repository's URL"
     if kind == "env" and sent.get("name", "").upper().replace("-", "_").startswith(RESERVED_ENV):

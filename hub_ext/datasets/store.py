@@ -147,12 +147,12 @@ class DatasetStore:
             return list(s.scalars(select(DatasetVersion).where(DatasetVersion.dataset == name)
                                   .order_by(DatasetVersion.version.desc())))
 
-    def measured(self, row: Dataset) -> tuple[int, int]:
-        """Size and file count measured on disk now (cached briefly), kept in the row when they change."""
+    def measured(self, row: Dataset, fresh: bool = False) -> tuple[int, int]:
+        """Size and file count measured on disk (lists: cached a few seconds), kept in the row when they change."""
         path = content_dir(self.data_dir, row)
         if path is None:
             return 0, len(self.entries(row))
-        size, files = disk.measure(path)
+        size, files = disk.measure(path, fresh=fresh)
         if (size, files) != (row.size, row.files):
             with session_scope(self.db_url) as s:
                 s.execute(update(Dataset).where(Dataset.name == row.name).values(size=size, files=files))
@@ -254,8 +254,8 @@ class DatasetStore:
 
     # -- JSON ------------------------------------------------------------------------------
 
-    def as_json(self, row: Dataset, mode: str, viewer: Viewer | None = None) -> dict:
-        size, files = self.measured(row)
+    def as_json(self, row: Dataset, mode: str, viewer: Viewer | None = None, fresh: bool = False) -> dict:
+        size, files = self.measured(row, fresh)
         manager = viewer is None or may_manage(viewer, row)
         out = {
             "name": row.name, "group": row.group, "username": row.username, "kind": row.kind,

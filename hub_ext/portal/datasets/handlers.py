@@ -17,7 +17,9 @@ from ...datasets.requests import (
 )
 from ...datasets.store import Conflict, may_delete, may_manage
 from ...groups import find_group
+from ...datasets.records import upload_root
 from ...scopes import READ, WRITE
+from ...storage.uploads import register_area
 from ..jobs.service import MemberAPIHandler
 from .service import dataset_settings, dataset_store
 
@@ -59,8 +61,8 @@ class _DatasetsAPI(MemberAPIHandler):
             return False
         return True
 
-    def dataset_json(self, row, mode: str) -> dict:
-        return self.store.as_json(row, mode, self.viewer)
+    def dataset_json(self, row, mode: str, fresh: bool = False) -> dict:
+        return self.store.as_json(row, mode, self.viewer, fresh)
 
 
 class GroupDatasetsAPIHandler(_DatasetsAPI):
@@ -94,7 +96,7 @@ class DatasetAPIHandler(_DatasetsAPI):
     @needs_scope(READ)
     def get(self, group_name, name):
         _, row, mode = self.dataset(group_name, name)
-        self.write_json({**self.dataset_json(row, mode),
+        self.write_json({**self.dataset_json(row, mode, fresh=True),
                          "versions": [self.store.version_json(v) for v in self.store.versions(row.name)]})
 
     @needs_scope(WRITE)
@@ -191,6 +193,8 @@ class SyncAPIHandler(_DatasetsAPI):
         self.set_status(202)
         self.write_json(self.dataset_json(row, mode))
 
+
+register_area("dataset", upload_root)  # uploads into a files dataset: the Shared Files uploader's
 
 _ID = r"([^/]+)"
 _DS = rf"/api/portal/groups/{_ID}/datasets"
