@@ -6,40 +6,15 @@
   "use strict";
   var page = document.getElementById("hf-files-page");
   if (!page) return;
-  var jh = window.jhdata || {};
   var ds = page.dataset;
   var state = { folder: ds.folder || "", entries: [] };
 
   // -- helpers ---------------------------------------------------------------------------
 
-  function call(method, url, body) {
-    var init = { method: method, credentials: "same-origin", headers: { "X-XSRFToken": jh.xsrf_token || "" } };
-    if (body !== undefined) {
-      init.headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(body);
-    }
-    return fetch(url, init).then(function (r) {
-      return r.text().then(function (text) {
-        var data = null;
-        try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
-        return { ok: r.ok, status: r.status, data: data, text: text };
-      });
-    }, function () {
-      return { ok: false, status: 0, data: { message: "The hub could not be reached; try again." } };
-    });
-  }
-
-  function messageOf(res) {
-    if (res.data && res.data.message) return res.data.message;
-    return "The request failed (HTTP " + res.status + ").";
-  }
-
-  function el(tag, cls, text) {
-    var node = document.createElement(tag);
-    if (cls) node.className = cls;
-    if (text !== undefined && text !== null) node.textContent = text;
-    return node;
-  }
+  var hf = window.hf;
+  var call = hf.call;
+  var messageOf = hf.problem;
+  var el = hf.el;
 
   function icon(name) {
     var i = el("i", "fa fa-fw " + name);
@@ -58,24 +33,13 @@
     if (n === null || n === undefined) return "—";
     var units = [["TiB", 1099511627776], ["GiB", 1073741824], ["MiB", 1048576], ["KiB", 1024]];
     for (var i = 0; i < units.length; i++) {
-      if (n >= units[i][1]) return (n / units[i][1]).toPrecision(3).replace(/\.?0+$/, "") + " " + units[i][0];
+      if (n >= units[i][1]) return Number((n / units[i][1]).toPrecision(3)) + " " + units[i][0];
     }
     return n + " B";
   }
 
-  // "2030-06-01 14:00": a time from the API (ISO 8601) in the user's zone
-  function when(value) {
-    if (!value) return "";
-    var d = new Date(value);
-    try {
-      return new Intl.DateTimeFormat("sv-SE", {
-        timeZone: ds.zone || "UTC", year: "numeric", month: "2-digit", day: "2-digit",
-        hour: "2-digit", minute: "2-digit", hourCycle: "h23",
-      }).format(d);
-    } catch (e) {
-      return d.toISOString().slice(0, 16).replace("T", " ");
-    }
-  }
+  // "2030-06-01 14:00": a time from the API in the user's zone
+  function when(iso) { return hf.when(iso, ds.zone, true); }
 
   function showError(message, box) {
     box = box || page.querySelector(".hf-action-error");

@@ -67,7 +67,7 @@
     F.showError("", formError);
     var body = { path: pathInput.value.trim().replace(/^\/+/, "") };
     var expires = document.getElementById("hf-share-expires").value;
-    if (expires) body.expires = new Date(expires).toISOString(); // the browser's local time, sent as UTC
+    if (expires) body.expires = window.hf.wallTimeToIso(expires, ds.zone); // a wall time in the user's zone
     var password = document.getElementById("hf-share-password").value;
     if (password) body.password = password;
     F.call("POST", ds.sharesApi, body).then(function (res) {
