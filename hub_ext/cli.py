@@ -23,7 +23,7 @@ def _db_upgrade(args) -> int:
 def _license_keygen(args) -> int:
     import os
 
-    from .license import keygen
+    from .license_token import keygen
 
     path = args.private_key
     if os.path.exists(path):
@@ -42,7 +42,7 @@ def _license_keygen(args) -> int:
 def _license_issue(args) -> int:
     from datetime import timedelta
 
-    from .license import LicenseError, LicenseTerms, issue, parse_when
+    from .license_token import LicenseError, LicenseTerms, issue, parse_when
     from .store.models import utcnow
 
     try:
