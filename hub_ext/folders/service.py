@@ -31,7 +31,8 @@ class SharedFolder:
 
 class Folders:
     def __init__(self, db_url: str, data_dir: str, isolation=None,
-                 home_template: str = "{data_dir}/homes/{username}"):
+                 home_template: str = "{data_dir}/homes/{username}", hub_prefix: str = "/hub/"):
+        self.link = f"{hub_prefix}portal/folders"
         self.db_url = db_url
         self.data_dir = str(data_dir)
         self.isolation = isolation
@@ -58,7 +59,7 @@ class Folders:
         for username in dict.fromkeys((actor, inv.owner, inv.invitee)):
             activity.record(self.db_url, username=username, group=None, kind=KIND, action=action,
                             message=message, status="ok", workload_id=str(inv.id),
-                            link="portal/folders")
+                            link=self.link)
 
     # -- folders -------------------------------------------------------------
 
@@ -77,7 +78,7 @@ class Folders:
         except FileExistsError:
             raise records.Conflict("name", f"you already have a folder called {name}") from None
         activity.record(self.db_url, username=owner, group=None, kind=KIND, action="created",
-                        message=f"Folder {name} created", status="ok", link="portal/folders")
+                        message=f"Folder {name} created", status="ok", link=self.link)
         return {"name": name, "invitations": []}
 
     # -- invitations ---------------------------------------------------------

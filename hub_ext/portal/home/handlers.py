@@ -6,6 +6,7 @@ from tornado import web
 
 from ..base import PortalHandler
 from .panels import render_data
+from .start import StartDialogHandler, start_menu
 
 
 class HomeHandler(PortalHandler):
@@ -15,7 +16,8 @@ class HomeHandler(PortalHandler):
         panels = await render_data(self) if nav.group else []
         shown = {panel.name for panel, _ in panels}
         nav.banners = [b for b in nav.banners if b.home_panel not in shown]  # each thing once on home
-        await self.render_portal("portal/home.html", panels=panels)
+        start = start_menu(self, nav) if nav.group else None
+        await self.render_portal("portal/home.html", panels=panels, start=start)
 
 
-handlers = [(r"/home", HomeHandler)]
+handlers = [(r"/home", HomeHandler), (r"/portal/start", StartDialogHandler)]

@@ -1,0 +1,91 @@
+"""The home's Start menu (Backend.AI): a Start button opening the launch dialog, and shortcuts.
+
+The dialog is the launch form JupyterHub's spawn page shows (``spawner.form``: the group's
+instance types, those over the remaining quota disabled with the ledger's reason, and its
+images), for the group picked in the dialog, with the remaining quota beside it. It posts
+to the same spawn URL as the Notebooks page, so the launch goes through the same checks.
+``GET /hub/portal/start?group=<g>`` answers the dialog's body for a group (the dialog
+fetches it when the group changes).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from tornado import web
+
+from hub_ext.groups import group_policy
+from hub_ext.ledger import Request
+from hub_ext.policy import RESOURCE_LABELS, RESOURCES, format_amount
+from spawner.form import render_options_form
+from spawner.gpus import machine_reason
+from spawner.plan import server_name_for
+
+from ..base import PortalHandler
+from ..nav import USER_MENU
+
+FILES_PAGE = "portal/files"
+USERS_PAGE = "portal/admin/users"
+
+
+def shortcuts(nav) -> list[dict]:
+    """Upload files (once the Shared Files page exists), and for admins Users."""
+    out = []
+    if any(entry.path == FILES_PAGE for entry in USER_MENU):
+        out.append({"id": "upload", "title": "Upload files", "icon": "fa-upload", "path": FILES_PAGE})
+    if nav.is_admin:
+        out.append({"id": "users", "title": "Users", "icon": "fa-users", "path": USERS_PAGE})
+    return out
+
+
+def remaining(snapshot, username: str, policy) -> list[dict]:
+    """What is left of the quota for this user in the group: the lower of theirs and the group's."""
+    usage = snapshot.usage(username, policy.quota, policy.user_quota)
+    rows = []
+    for r in RESOURCES:
+        left = [a.remaining for a in (usage.user[r], usage.group[r]) if a.remaining is not None]
+        rows.append({"resource": r, "label": RESOURCE_LABELS[r],
+                     "text": format_amount(r, max(0, min(left))) if left else "unlimited"})
+    return rows
+
+
+def launch_dialog(handler, group_name: str) -> dict:
+    """The dialog's body for one of the caller's groups (404 for another)."""
+    from ..notebooks.handlers import machine_gpus
+
+    user = handler.current_user
+    group = next((g for g in user.orm_user.groups if g.name == group_name), None)
+    if group is None:
+        raise web.HTTPError(404, f"No such group: {group_name}")
+    policy, catalog = group_policy(group), handler.catalog
+    snapshot = handler.ledger_snapshot(group.name)
+    types = policy.allowed_instance_types(catalog)
+    shortfalls = {it.name: snapshot.shortfalls(user.name, Request(cpu=it.cpu, memory=it.memory, gpu=it.gpu),
+                                                policy.quota, policy.user_quota) for it in types}
+    inventory = machine_gpus(handler)
+    unavailable = {it.name: machine_reason(it.gpu, inventory) for it in types}
+    server = server_name_for(group.name)
+    running = server in user.spawners and (user.spawners[server].ready or user.spawners[server].pending)
+    return {
+        "group": group.name,
+        "form": render_options_form(group=group.name, policy=policy, catalog=catalog, shortfalls=shortfalls,
+                                    unavailable={k: v for k, v in unavailable.items() if v}, selected={}),
+        "action": f"{handler.hub.base_url}spawn/{quote(user.name)}/{server}",
+        "remaining": remaining(snapshot, user.name, policy),
+        "running": bool(running),
+        "server_url": f"{handler.base_url}user/{user.escaped_name}/{server}/",
+    }
+
+
+def start_menu(handler, nav) -> dict:
+    return {"groups": nav.groups, "dialog": launch_dialog(handler, nav.group), "shortcuts": shortcuts(nav)}
+
+
+class StartDialogHandler(PortalHandler):
+    """GET /hub/portal/start?group=<g>: the launch dialog's body for that group (an HTML fragment)."""
+
+    @web.authenticated
+    async def get(self):
+        dialog = launch_dialog(self, self.get_query_argument("group", ""))
+        html = await self.render_template("portal/home_start_dialog.html", dialog=dialog)
+        self.finish(html)
