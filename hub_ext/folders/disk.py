@@ -115,3 +115,27 @@ def revoke(path: Path, uid: int | None) -> None:
     from ..isolation import shared
 
     shared.revoke_user(path, uid)
+
+
+def set_sticky(path: Path, on: bool) -> None:
+    """The sticky bit on the folder and every folder in it (never following links): while a ``rw``
+    invitee has access, only an entry's owner (and the folder's owner) may delete or rename it."""
+    st = os.lstat(path)
+    if not stat.S_ISDIR(st.st_mode):
+        return
+    _sticky_one(str(path), st, on)
+    for _root, dirs, _files, fd in os.fwalk(path, follow_symlinks=False):
+        for name in dirs:
+            try:
+                _sticky_one(name, os.stat(name, dir_fd=fd, follow_symlinks=False), on, fd)
+            except FileNotFoundError:
+                continue
+
+
+def _sticky_one(path: str, st: os.stat_result, on: bool, dir_fd: int | None = None) -> None:
+    if not stat.S_ISDIR(st.st_mode):
+        return
+    mode = stat.S_IMODE(st.st_mode)
+    wanted = mode | stat.S_ISVTX if on else mode & ~stat.S_ISVTX
+    if wanted != mode:
+        os.chmod(path, wanted, dir_fd=dir_fd)

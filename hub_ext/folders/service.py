@@ -95,11 +95,18 @@ class Folders:
     def _path(self, inv: Invitation) -> Path:
         return disk.folder_path(self.data_dir, inv.owner, inv.folder)
 
+    def _sticky(self, inv: Invitation) -> None:
+        """Sticky folders while someone holds ``rw`` (write, but delete only their own entries)."""
+        if self._isolated() and self._path(inv).is_dir():
+            live = records.sent(self.db_url, inv.owner, inv.folder)
+            disk.set_sticky(self._path(inv), any(i.state == "accepted" and i.permission == "rw" for i in live))
+
     def accept(self, invitation_id: int, invitee: str, hub_groups: list[str]) -> Invitation:
         records.visible(self.db_url, invitation_id, invitee)
         account = self.account(invitee, hub_groups)  # before the state changes: no account, no acceptance
         _, inv = records.transition(self.db_url, invitation_id, invitee, "accept")
         disk.grant(self._path(inv), account and account.uid, inv.permission)
+        self._sticky(inv)
         self._record(inv, invitee, "accepted",
                      f"{invitee} accepted folder {inv.folder} of {inv.owner} ({inv.permission_title})")
         return inv
@@ -112,6 +119,7 @@ class Folders:
     def leave(self, invitation_id: int, invitee: str) -> Invitation:
         _, inv = records.transition(self.db_url, invitation_id, invitee, "leave")
         disk.revoke(self._path(inv), self._uid(invitee))
+        self._sticky(inv)
         self._record(inv, invitee, "left", f"{invitee} left folder {inv.folder} of {inv.owner}")
         return inv
 
@@ -119,6 +127,7 @@ class Folders:
         before, inv = records.transition(self.db_url, invitation_id, owner, "revoke")
         if before.state == "accepted":
             disk.revoke(self._path(inv), self._uid(inv.invitee))
+            self._sticky(inv)
         self._record(inv, owner, "revoked", f"{owner} revoked {inv.invitee}'s access to folder {inv.folder}")
         return inv
 
@@ -126,6 +135,7 @@ class Folders:
         before, inv = records.transition(self.db_url, invitation_id, owner, "permission", permission)
         if inv.state == "accepted" and before.permission != inv.permission:
             disk.grant(self._path(inv), self._uid(inv.invitee), inv.permission)
+            self._sticky(inv)
         self._record(inv, owner, "permission",
                      f"{owner} changed {inv.invitee}'s permission on folder {inv.folder} from "
                      f"{PERMISSION_TITLES[before.permission]} to {inv.permission_title}")

@@ -174,6 +174,10 @@ async def main() -> None:
         hubfront.db_url, hubfront.data_dir, Datasets.instance(config=config), reconciler.settings.hub_prefix)))
     if reconciler.deployer is not None:
         background.append(asyncio.create_task(reconciler.deployer.follow_routes()))
+    from ..storage.adopter import keep_permissions  # what members move into shared storage becomes shared
+
+    background.append(asyncio.create_task(keep_permissions(
+        hubfront.data_dir, hubfront.db_url, getattr(reconciler.executor, "isolation", None), stop)))
     await asyncio.wait([task, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
     if task.done():
         task.result()  # a crash of the loop ends the process; the hub restarts it

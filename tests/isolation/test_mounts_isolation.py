@@ -1,0 +1,155 @@
+"""Shared storage and folder invitations enforced by the OS, with real accounts (as root): processes run
+as the members' accounts through the isolation module (umask 077, as every workload), see the links
+made in their homes, and the kernel decides what they may do."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from hub_ext.folders.service import Folders
+from hub_ext.isolation import Isolation
+from hub_ext.storage.adopter import PermissionKeeper
+from hub_ext.storage.mounts import MountSource
+from support import ACCOUNT_PREFIX, let_workloads_pass, need
+
+pytestmark = pytest.mark.isolation
+
+
+class Member:
+    """A hub user's account with the storage links in their home, and a way to run code as it."""
+
+    def __init__(self, rig, name, groups):
+        self.rig, self.name, self.groups = rig, name, groups
+        self.home = str(rig.data / "homes" / name)
+        self.account = rig.iso.account(name, groups, self.home)
+
+    def mount(self, group=None):
+        return self.rig.source.apply(self.name, group or self.groups[0], self.home, self.account)
+
+    def run(self, code: str) -> dict:
+        """Run ``code`` as the account in its home; it sets ``out`` (JSON), exceptions come back by name."""
+        wrapper = ("import json, os\nout = None\ntry:\n" + "".join(f"    {line}\n" for line in code.splitlines())
+                   + "    print(json.dumps({'ok': out}))\nexcept OSError as e:\n"
+                   "    print(json.dumps({'error': type(e).__name__}))\n")
+        proc = subprocess.run([sys.executable, "-c", wrapper], capture_output=True, text=True, timeout=60,
+                              env={"PATH": os.defpath, "HOME": self.home},
+                              preexec_fn=Isolation.preexec(self.account, None, self.home))
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout)
+
+
+class Rig:
+    def __init__(self, tmp_path, sqlite_url):
+        self.data = tmp_path / "data"
+        self.data.mkdir()
+        let_workloads_pass(self.data)
+        self.data.chmod(0o711)
+        self.iso = Isolation(isolate="always", account_prefix=ACCOUNT_PREFIX, data_dir=str(self.data))
+        self.db_url = sqlite_url
+        self.source = MountSource(sqlite_url, self.data, self.iso)
+        self.folders = Folders(sqlite_url, str(self.data), self.iso)
+
+    def member(self, name, groups):
+        return Member(self, name, groups)
+
+
+@pytest.fixture
+def rig(tmp_path, sqlite_url):
+    need(os.geteuid() == 0, "OS accounts need root (CI runs the suite as root)")
+    return Rig(tmp_path, sqlite_url)
+
+
+def test_members_share_the_group_tree_and_others_cannot_reach_it(rig):
+    ann, bob = rig.member("ann", ["mtg"]), rig.member("bob", ["mtg"])
+    cy = rig.member("cy", ["other"])
+    for m in (ann, bob, cy):
+        m.mount()
+    assert ann.run("open('shared/x.csv', 'w').write('a,b\\n'); out = os.environ.get('HOME')") == {"ok": ann.home}
+    assert bob.run("out = open(os.path.expanduser('~/shared/x.csv')).read()") == {"ok": "a,b\n"}
+    assert bob.run("open('shared/x.csv', 'a').write('1,2\\n'); open('shared/out.csv', 'w').write('B')") == {"ok": None}
+    assert ann.run("open('shared/out.csv', 'a').write('A'); out = open('shared/x.csv').read()") == {"ok": "a,b\n1,2\n"}
+    assert bob.run("out = open('shared/out.csv').read()") == {"ok": "BA"}
+    group_tree = str(rig.data / "groups" / "mtg")
+    assert cy.run(f"out = os.listdir({group_tree!r})") == {"error": "PermissionError"}
+    assert cy.run(f"out = open({group_tree + '/x.csv'!r}).read()") == {"error": "PermissionError"}
+    assert cy.run("out = os.path.realpath('shared')") == {"ok": str(rig.data / "groups" / "other")}
+
+
+async def test_a_file_moved_in_becomes_writable_for_every_member(rig):
+    ann, bob = rig.member("ann", ["mtg"]), rig.member("bob", ["mtg"])
+    ann.mount()
+    bob.mount()
+    keeper = PermissionKeeper(rig.data, rig.db_url, rig.iso)
+    stop = asyncio.Event()
+    task = asyncio.create_task(keeper.run(stop))
+    try:
+        while not keeper.paths:  # watching
+            await asyncio.sleep(0.05)
+        moved = await asyncio.to_thread(ann.run, "os.makedirs('results', exist_ok=True)\n"
+                                        "open('results/r.txt', 'w').write('mine')\n"
+                                        "open('private.txt', 'w').write('secret-ish')\n"
+                                        "os.rename('private.txt', 'shared/private.txt')\n"
+                                        "os.rename('results', 'shared/results')\n"
+                                        "out = oct(os.stat('shared/private.txt').st_mode & 0o777)")
+        assert moved == {"ok": "0o600"}  # as moved: the keeper has not seen it yet or just did
+        until, result = time.monotonic() + 1.0, None
+        while time.monotonic() < until:
+            result = await asyncio.to_thread(bob.run, "open('shared/private.txt', 'a').write('+bob')\n"
+                                             "open('shared/results/r.txt', 'a').write('+bob')")
+            if result == {"ok": None}:
+                break
+            await asyncio.sleep(0.1)
+        assert result == {"ok": None}, "a member could not write a file moved into the group's tree within 1 s"
+        assert ann.run("out = open('shared/private.txt').read() + open('shared/results/r.txt').read()") == {
+            "ok": "secret-ish+bobmine+bob"}
+    finally:
+        stop.set()
+        task.cancel()
+
+
+def test_folder_invitation_permissions_are_enforced_by_the_os(rig):
+    ann, bob = rig.member("ann", ["mtg"]), rig.member("bob", ["other"])
+    rig.folders.create_folder("ann", ["mtg"], "papers")
+    ann.mount()
+    assert ann.run("open('my-folders/papers/a.txt', 'w').write('draft')") == {"ok": None}
+    shared = os.path.join(bob.home, "shared-with-me", "ann", "papers")
+    read = f"out = open({shared + '/a.txt'!r}).read()"
+    write_new = f"open({shared + '/b.txt'!r}, 'w').write('from bob')"
+    append = f"open({shared + '/a.txt'!r}, 'a').write('+bob')"
+    delete = f"os.unlink({shared + '/a.txt'!r})"
+
+    inv = rig.folders.invite("ann", "papers", "bob", "ro")
+    bob.mount()
+    assert not os.path.lexists(shared)  # pending: nothing yet
+    assert bob.run(f"out = os.listdir({str(rig.data / 'folders' / 'ann' / 'papers')!r})") == {"error": "PermissionError"}
+
+    rig.folders.accept(inv.id, "bob", ["other"])
+    bob.mount()
+    assert bob.run(read) == {"ok": "draft"}
+    assert bob.run(append) == {"error": "PermissionError"}
+    assert bob.run(write_new) == {"error": "PermissionError"}
+
+    rig.folders.set_permission(inv.id, "ann", "rw")
+    assert bob.run(append) == {"ok": None}
+    assert bob.run(write_new) == {"ok": None}
+    assert bob.run(delete) == {"error": "PermissionError"}  # rw: not the owner's files
+    assert bob.run(f"os.unlink({shared + '/b.txt'!r})") == {"ok": None}  # his own: yes
+    assert ann.run("out = open('my-folders/papers/a.txt').read()") == {"ok": "draft+bob"}
+    assert ann.run("open('my-folders/papers/c.txt', 'w').write('later')") == {"ok": None}  # made after the grant
+    assert bob.run(f"out = open({shared + '/c.txt'!r}).read()") == {"ok": "later"}
+
+    rig.folders.set_permission(inv.id, "ann", "rwd")
+    assert bob.run(delete) == {"ok": None}
+
+    rig.folders.revoke(inv.id, "ann")
+    bob.mount()
+    assert bob.run(f"out = open({str(rig.data / 'folders' / 'ann' / 'papers' / 'c.txt')!r}).read()") == {
+        "error": "PermissionError"}
+    assert not os.path.lexists(shared)  # the link went with the access
