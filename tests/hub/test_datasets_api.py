@@ -5,6 +5,7 @@ versions, env values kept encrypted, syncs asked for, activities."""
 from __future__ import annotations
 
 import json
+import re
 import os
 import stat
 
@@ -28,6 +29,12 @@ async def users(app):
     await make_user(app, "hfcd-guest", groups=[GUEST])
     return (await login(app, "hfcd-owner"), await login(app, "hfcd-member"), await login(app, "hfcd-boss"),
             await login(app, "hfcd-guest"))
+
+
+async def text(session, path) -> str:
+    r = await session.get(path)
+    assert r.status_code == 200, (path, r.status_code)
+    return r.content.decode()
 
 
 def post(session, path, body):
@@ -174,3 +181,37 @@ async def test_versions_env_and_sync(app):
     assert r.status_code == 202 and r.json()["git"]["sync_requested"] is True
     assert (await member.api("POST", f"{API}/hfcd-v/sync")).status_code == 400
     assert (await member.api("POST", f"{API}/hfcd-code/sync", data='{"now": true}')).status_code == 400
+
+
+async def test_the_pages(app):
+    owner, member, boss, guest = await users(app)
+    await post(owner, API, {"name": "hfcd-page-files", "kind": "files", "description": "Pictures <b>x</b>",
+                            "tags": ["vision"]})
+    await post(owner, API, {"name": "hfcd-page-env", "kind": "env", "env": [
+        {"key": "HOST", "value": "db.example.org"}, {"key": "TOKEN", "value": "tok-visible-never", "secret": True}]})
+    await owner.api("PUT", f"{API}/hfcd-page-files/grants/{GUEST}", data=json.dumps({"mode": "ro"}))
+    await owner.api("POST", f"{API}/hfcd-page-files/versions", data=json.dumps({"note": "baseline"}))
+
+    page = await text(owner, "hub/portal/datasets")
+    assert 'id="hf-dataset-form"' in page
+    assert re.search(r'<a class="nav-link[^"]*" href="[^"]*/hub/portal/datasets"><i class="fa fa-database fa-fw"></i> '
+                     r'Datasets</a>', page)  # the side menu's entry
+    row = re.search(r'<tr class="hf-dataset" data-name="hfcd-page-files">.*?</tr>', page, re.S).group(0)
+    assert "Pictures &lt;b&gt;x&lt;/b&gt;" in row and "vision" in row and "hfcd-guest · read-only" in row
+    assert "read-write" in row  # the owner group's access
+
+    page = await text(owner, "hub/portal/datasets/hfcd-page-files")
+    assert 'id="hf-version-form"' in page and "hfcd-page-files@v1" in page and "baseline" in page
+    assert 'id="hf-grant-form"' in page and 'id="hf-ds-files"' in page and "tus.min.js" in page
+    page = await text(owner, "hub/portal/datasets/hfcd-page-env")
+    assert "HFCD_PAGE_ENV_HOST" in page and 'value="db.example.org"' in page
+    assert "tok-visible-never" not in page and "•••• (unchanged)" in page
+
+    # the granted group sees it read-only, manages nothing; another dataset stays 404
+    page = await text(guest, "hub/portal/datasets/hfcd-page-files")
+    assert "hfcd-guest: read-only" in page and "may only read this dataset" in page
+    assert 'id="hf-grant-form"' not in page and 'id="hf-version-form"' not in page and 'id="hf-ds-delete"' not in page
+    assert (await guest.get("hub/portal/datasets/hfcd-page-env")).status_code == 404
+    listing = await text(guest, "hub/portal/datasets")
+    assert 'data-name="hfcd-page-files"' in listing and 'data-name="hfcd-page-env"' not in listing
+    assert 'id="hf-dataset-form"' in listing  # they may create their own

@@ -205,3 +205,4 @@ handlers = [
     (rf"{_DS}/{_ID}/versions", VersionsAPIHandler),
     (rf"{_DS}/{_ID}/sync", SyncAPIHandler),
 ]
+from .pages import handlers as _pages; handlers += _pages  # noqa: E402
