@@ -101,3 +101,23 @@ def adopt(path: Path, gid: int | None) -> None:
                 _adopt_one(name, os.stat(name, dir_fd=fd, follow_symlinks=False), gid, fd)
             except FileNotFoundError:
                 continue
+
+
+def inherit_acl(path: Path) -> None:
+    """A file moved into a folder gets the ACL it would have had if made there (the folder's default ACL).
+
+    A no-op where the folder has no default ACL (isolation off).
+    """
+    path = Path(path)
+    tool = shutil.which("getfacl")
+    if tool is None or path.is_symlink():
+        return
+    proc = subprocess.run([tool, "--omit-header", "--default", "--numeric", "-p", str(path.parent)],
+                          capture_output=True, text=True, timeout=60)
+    entries = [line.split("#")[0].strip() for line in proc.stdout.splitlines()]
+    entries = [e for e in entries if e]
+    if proc.returncode != 0 or not entries:
+        return
+    if not path.is_dir():  # a file made with mode 0666 under this default ACL: no x anywhere
+        entries = [e.rsplit(":", 1)[0] + ":" + e.rsplit(":", 1)[1].replace("x", "-") for e in entries]
+    _setfacl("--set", ",".join(entries), str(path))

@@ -68,6 +68,35 @@ def _inside(root: Path, path: Path) -> bool:
     return path == root or root in path.parents
 
 
+def target(root: Path, rel: str) -> Path:
+    """Where ``rel`` leads under ``root`` (symlinks that exist followed), whether or not it exists.
+
+    BadPath if it leads outside the root. Folders missing on the way are not
+    checked: a caller creating them walks with :func:`make_dirs`.
+    """
+    real_root = Path(os.path.realpath(root))
+    cleaned = clean(rel)
+    real = Path(os.path.realpath(real_root / cleaned)) if cleaned else real_root
+    if not _inside(real_root, real):
+        raise BadPath("leads outside the folder (through a symbolic link)")
+    return real
+
+
+def entry(root: Path, rel: str) -> Path:
+    """The entry ``rel`` itself (a link stays a link: what delete and move act on), its folder resolved.
+
+    FileNotFoundError when it does not exist; BadPath for the root itself.
+    """
+    cleaned = clean(rel)
+    if not cleaned:
+        raise BadPath("must name a file or folder, not the root")
+    parent, _, name = cleaned.rpartition("/")
+    real = resolve(root, parent) / name
+    if not os.path.lexists(real):
+        raise FileNotFoundError(cleaned)
+    return real
+
+
 def resolve(root: Path, rel: str, *, must_exist: bool = True) -> Path:
     """The real path of ``rel`` under ``root``, symlinks followed; BadPath if it leads outside.
 
@@ -75,10 +104,8 @@ def resolve(root: Path, rel: str, *, must_exist: bool = True) -> Path:
     only its parent must exist (a file or folder about to be created).
     """
     real_root = Path(os.path.realpath(root))
+    real = target(real_root, rel)
     cleaned = clean(rel)
-    real = Path(os.path.realpath(real_root / cleaned)) if cleaned else real_root
-    if not _inside(real_root, real):
-        raise BadPath("leads outside the folder (through a symbolic link)")
     if must_exist:
         if not os.path.lexists(real):
             raise FileNotFoundError(cleaned)
@@ -149,3 +176,36 @@ def open_file(root: Path, real: Path, flags: int = os.O_RDONLY, mode: int = 0o66
             if exc.errno == 40:
                 raise BadPath("the folder changed while it was being opened") from None
             raise
+
+
+def make_dirs(root: Path, real: Path, owner=None) -> int:
+    """A descriptor of the folder ``real`` (from :func:`target`), missing folders made on the way.
+
+    Walks from the root with ``O_NOFOLLOW``; each folder it makes is passed to
+    ``owner(dir_fd, name)`` (ownership and mode). The caller closes the fd.
+    """
+    real_root = Path(os.path.realpath(root))
+    rel = relative(real_root, real)
+    fd = os.open(real_root, _DIR_FLAGS)
+    try:
+        for part in rel.split("/") if rel else []:
+            try:
+                os.mkdir(part, 0o770, dir_fd=fd)
+                if owner is not None:
+                    owner(fd, part)
+            except FileExistsError:
+                pass
+            try:
+                nxt = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            except OSError as exc:
+                if exc.errno == 20:
+                    raise BadPath(f"'{part}' is a file, not a folder") from None
+                if exc.errno == 40:
+                    raise BadPath("the folder changed while it was being opened") from None
+                raise
+            os.close(fd)
+            fd = nxt
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd

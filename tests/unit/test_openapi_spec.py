@@ -13,7 +13,7 @@ from hub_ext.portal import FEATURES, portal_handlers
 from hub_ext.portal.openapi import spec
 from hub_ext.portal.launch.handlers import LaunchAPIHandler
 
-METHODS = ("get", "post", "put", "patch", "delete")
+METHODS = ("get", "post", "put", "patch", "delete", "head", "options")
 GROUP = re.compile(r"\((?:[^()]|\([^()]*\))*\)")
 
 
@@ -32,7 +32,9 @@ def shape_of_path(path: str) -> str:
 
 def implemented(cls: type) -> set[str]:
     """The HTTP methods the handler class answers (tornado's default answers 405)."""
-    return {m for m in METHODS if getattr(cls, m) is not getattr(RequestHandler, m)}
+    from jupyterhub.apihandlers.base import APIHandler  # its OPTIONS (CORS) is JupyterHub's business
+
+    return {m for m in METHODS if getattr(cls, m) not in (getattr(RequestHandler, m), getattr(APIHandler, m))}
 
 
 def handler_for(op: spec.Operation) -> type:

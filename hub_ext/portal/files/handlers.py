@@ -1,4 +1,135 @@
-"""Routes of this feature (issue 12): filled in as it is built."""
+"""The files API: a group's storage for its members (others: 404).
 
-handlers: list = []
-from .pages import handlers as _pages; handlers += _pages  # noqa: E402  (the Shared Files page, helper B)
+``GET …/files/{path}``: a folder's listing, a file's bytes (always a download),
+``?download=zip`` a folder as a streamed zip, ``?preview=1`` a file's preview;
+``PUT`` a whole file (small files; large ones go through the uploads API);
+``DELETE`` a file or folder; ``POST ?op=mkdir`` / ``?op=move`` (body ``{"to"}``).
+The root is ``…/files/``. Every change is an activity.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+
+from jupyterhub.scopes import needs_scope
+from pydantic import Field
+
+from ...bodies import NoFields, Strict
+from ...ledger import QuotaExceeded
+from ...policy import format_memory
+from ...scopes import READ, WRITE
+from ...storage import usage, zipstream
+from ..shares.public import attachment
+from .common import Refused, StorageAPIHandler
+from .tus import handlers as _tus
+
+CHUNK = 1 << 20
+
+
+class MoveBody(Strict):
+    to: str = Field(min_length=1, max_length=4096, description="The new path, relative to the group's root")
+
+
+class RootFilesAPIHandler(StorageAPIHandler):
+    """GET /hub/api/portal/groups/{group}/files/: the root's listing (or ``?download=zip``)."""
+
+    @needs_scope(READ)
+    async def get(self, group_name, path=""):
+        group = self.member_group(group_name)
+        tree = await self.tree(group.name)
+        kind, real = await self.storage(tree.kind, path)
+        download = self.get_query_argument("download", None)
+        if kind == "folder":
+            if download is None:
+                return self.write_json(await self.storage(tree.listing, real))
+            if download != "zip":
+                raise Refused(400, {"download": "a folder downloads as 'zip'"})
+            name = real.name if path else group.name
+            self.set_header("Content-Type", "application/zip")
+            self.set_header("Content-Disposition", attachment(f"{name}.zip"))
+            self.set_header("X-Content-Type-Options", "nosniff")
+            return await zipstream.send_folder(self, tree.root, real)
+        if self.get_query_argument("preview", "0") in ("1", "true"):
+            return self.write_json(await self.storage(tree.preview, real))
+        await self.send_file(tree, real)
+
+    async def send_file(self, tree, real) -> None:
+        fd = await self.storage(tree.open, real)
+        with os.fdopen(fd, "rb") as f:
+            self.set_header("Content-Type", "application/octet-stream")
+            self.set_header("Content-Disposition", attachment(real.name))
+            self.set_header("X-Content-Type-Options", "nosniff")
+            self.set_header("Content-Length", str(os.fstat(f.fileno()).st_size))
+            while chunk := await asyncio.to_thread(f.read, CHUNK):
+                self.write(chunk)
+                await self.flush()
+        self.finish()
+
+
+class FilesAPIHandler(RootFilesAPIHandler):
+    """GET, PUT, DELETE, POST ?op=mkdir|move: /hub/api/portal/groups/{group}/files/{path}."""
+
+    @needs_scope(WRITE)
+    async def put(self, group_name, path):
+        group = self.member_group(group_name)
+        tree = await self.tree(group.name)
+        await self.storage(tree.check_file_target, path)
+        data = self.request.body
+        hold = f"put-{secrets.token_hex(12)}"
+        try:
+            await self.storage_check(group, hold, len(data))
+        except QuotaExceeded as exc:
+            raise Refused(413, {"body": exc.message}, {"Hubfront-Error": exc.message}) from None
+        try:
+            written = await self.storage(tree.write, path, data)
+        finally:
+            usage.invalidate(group.name)
+            await self.release(hold)
+        self.activity(group.name, "upload", f"Uploaded {written['path']} ({format_memory(len(data))})")
+        self.set_status(201)
+        self.write_json(written)
+
+    @needs_scope(WRITE)
+    async def delete(self, group_name, path):
+        group = self.member_group(group_name)
+        if self.body(NoFields) is None:
+            return
+        tree = await self.tree(group.name)
+        try:
+            gone = await self.storage(tree.delete, path)
+        finally:
+            usage.invalidate(group.name)
+        self.activity(group.name, "delete", f"Deleted {gone}")
+        self.set_status(204)
+        self.finish()
+
+    @needs_scope(WRITE)
+    async def post(self, group_name, path):
+        group = self.member_group(group_name)
+        op = self.get_query_argument("op", None)
+        if op not in ("mkdir", "move"):
+            raise Refused(400, {"op": "must be mkdir or move"})
+        tree = await self.tree(group.name)
+        if op == "mkdir":
+            if self.body(NoFields) is None:
+                return
+            made = await self.storage(tree.mkdir, path)
+            self.activity(group.name, "mkdir", f"Created folder {made}")
+            self.set_status(201)
+            return self.write_json({"path": made, "type": "folder"})
+        body = self.body(MoveBody)
+        if body is None:
+            return
+        await self.storage(tree.kind, path)  # the source first: a missing one names "path"
+        moved = await self.storage(tree.move, path, body.to, field="to")
+        self.activity(group.name, "move", f"Moved {path.rstrip('/')} to {moved}")
+        self.write_json({"path": moved, "from": path.rstrip("/")})
+
+
+handlers = [
+    (r"/api/portal/groups/([^/]+)/files/", RootFilesAPIHandler),
+    (r"/api/portal/groups/([^/]+)/files/(.+)", FilesAPIHandler),
+    *_tus,
+]

@@ -119,7 +119,7 @@ def sections(doc: dict) -> list[Section]:
             params = [Field(f"{p['name']} ({p['in']})", type_text(p["schema"]), p.get("required", False),
                             prose(p.get("description", ""))) for p in op.get("parameters", [])]
             body = op.get("requestBody")
-            body_name = body["content"]["application/json"]["schema"]["$ref"].removeprefix(REF) if body else None
+            body_name = _json_body(op)
             statuses = [(status, prose(r["description"]), next(iter(r.get("content", {})), ""))
                         for status, r in op["responses"].items()]
             view = OperationView(
@@ -131,7 +131,12 @@ def sections(doc: dict) -> list[Section]:
     return [Section(tag, descriptions.get(tag, tag), ops) for tag, ops in by_tag.items() if ops]
 
 
+def _json_body(op: dict) -> str | None:
+    """The name of the operation's JSON body model; None without one (or with a body of bytes)."""
+    ref = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {}).get("$ref")
+    return ref.removeprefix(REF) if ref else None
+
+
 def body_models(doc: dict) -> list[tuple[str, str, list[Field]]]:
-    names = [op["requestBody"]["content"]["application/json"]["schema"]["$ref"].removeprefix(REF)
-             for item in doc["paths"].values() for op in item.values() if "requestBody" in op]
+    names = [name for item in doc["paths"].values() for op in item.values() if (name := _json_body(op))]
     return models_in(doc, list(dict.fromkeys(names)))

@@ -56,6 +56,8 @@ class Operation:
     body_required: bool = True
     produces: dict[int, str] = field(default_factory=dict)  # status -> media type, where not JSON
     description: str = ""
+    headers: tuple[Param, ...] = ()  # request headers it reads (the tus protocol's)
+    raw_body: str | None = None  # the media type of a body that is bytes, not a JSON model
 
 
 # Path parameters: one meaning per name across the API.
@@ -348,7 +350,7 @@ def build(server_url: str = "/hub", version: str = "0.1.0") -> dict:
             "operationId": operation_id(op), "summary": op.summary, "tags": [op.tag],
             "security": [{"token": [op.scope]}],
             "parameters": [_parameter(PATH_PARAMS[name], "path") for name in path_params(op.path)]
-            + [_parameter(p, "query") for p in op.query],
+            + [_parameter(p, "query") for p in op.query] + [_parameter(p, "header") for p in op.headers],
             "responses": _responses(op),
         }
         if op.description:
@@ -356,6 +358,9 @@ def build(server_url: str = "/hub", version: str = "0.1.0") -> dict:
         if op.body is not None:
             entry["requestBody"] = {"required": op.body_required,
                                     "content": {JSON: {"schema": model_schema(op.body, components)}}}
+        if op.raw_body is not None:
+            entry["requestBody"] = {"required": op.body_required,
+                                    "content": {op.raw_body: {"schema": {"type": "string", "format": "binary"}}}}
         if not entry["parameters"]:
             del entry["parameters"]
         methods = paths.setdefault(op.path, {})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from jupyterhub.scopes import needs_scope
 
 from hub_ext.groups import group_policy, is_group_admin
@@ -9,23 +11,29 @@ from hub_ext.scopes import READ
 
 from ..base import PortalAPIHandler
 from ..home.panels import HomePanel, register_panel
-from .logic import dashboard
+from ...storage import usage as storage_usage
+from .logic import dashboard, storage_line
 
 
-def usage_for(handler, group_name: str) -> dict:
+async def usage_for(handler, group_name: str) -> dict:
     group = handler.visible_group(group_name)
     user = handler.current_user.orm_user
-    return dashboard(handler.ledger_snapshot(group.name), user.name, group_policy(group), is_group_admin(user, group))
+    policy = group_policy(group)
+    doc = dashboard(handler.ledger_snapshot(group.name), user.name, policy, is_group_admin(user, group))
+    hubfront = handler.hubfront
+    used = await asyncio.to_thread(storage_usage.used, hubfront.data_dir, group.name, hubfront.db_url)
+    doc["storage"] = storage_line(used, policy.quota.storage)
+    return doc
 
 
 class UsageAPIHandler(PortalAPIHandler):
     @needs_scope(READ)
     async def get(self, group_name):
-        self.write_json(usage_for(self, group_name))
+        self.write_json(await usage_for(self, group_name))
 
 
 async def _panel(handler) -> dict:
-    return usage_for(handler, handler.nav().group)
+    return await usage_for(handler, handler.nav().group)
 
 
 register_panel(HomePanel("resources", "portal/panels/resources.html", 30, _panel))

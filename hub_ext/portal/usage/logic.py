@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hub_ext.ledger import Amount, Snapshot
-from hub_ext.policy import RESOURCE_LABELS, RESOURCES, GroupPolicy, format_amount
+from hub_ext.policy import RESOURCE_LABELS, RESOURCES, GroupPolicy, format_amount, format_memory
 
 
 def _amount(resource: str, a: Amount) -> dict:
@@ -44,3 +44,10 @@ def dashboard(snapshot: Snapshot, username: str, policy: GroupPolicy, per_user: 
             for name, used in sorted(snapshot.members.items())
         ]
     return doc
+
+
+def storage_line(used: int, limit: int | None) -> dict:
+    """The group's storage: measured use against ``quota.storage`` (None: unlimited)."""
+    amount = Amount.of(used, limit)
+    return {**_amount("memory", amount), "label": "Storage", "used_text": format_memory(used),
+            "limit_text": format_memory(limit)}

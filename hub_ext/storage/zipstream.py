@@ -1,0 +1,71 @@
+"""A folder as a zip, streamed to the client as it is built (stream-zip), never held in memory.
+
+The folder is walked with ``os.fwalk`` from a descriptor reached without
+following links (:func:`hub_ext.storage.paths.dir_fd`); symbolic links and
+special files are left out. Files are read and compressed on a thread, one
+chunk at a time, and each chunk is flushed to the client before the next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import stat
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+from stream_zip import ZIP_64, stream_zip
+
+from .paths import dir_fd
+
+CHUNK = 1 << 20
+
+
+def _file_chunks(fd: int) -> Iterator[bytes]:
+    with os.fdopen(fd, "rb") as f:
+        while chunk := f.read(CHUNK):
+            yield chunk
+
+
+def members(top_fd: int) -> Iterator[tuple]:
+    """stream-zip's members: every folder (as ``name/``) and regular file under ``top_fd``."""
+    for root, dirs, files, fd in os.fwalk(".", dir_fd=top_fd, follow_symlinks=False):
+        prefix = "" if root == "." else root[2:] + "/"
+        for name in sorted(dirs):
+            st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+            yield (prefix + name + "/", datetime.fromtimestamp(st.st_mtime, timezone.utc),
+                   stat.S_IFDIR | 0o755, ZIP_64, ())
+        for name in sorted(files):
+            try:
+                file_fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=fd)
+            except OSError:  # a link, or gone
+                continue
+            st = os.fstat(file_fd)
+            if not stat.S_ISREG(st.st_mode):
+                os.close(file_fd)
+                continue
+            yield (prefix + name, datetime.fromtimestamp(st.st_mtime, timezone.utc),
+                   stat.S_IFREG | 0o644, ZIP_64, _file_chunks(file_fd))
+
+
+def zip_chunks(root: Path, real: Path) -> Iterator[bytes]:
+    """The zip of the resolved folder ``real`` under ``root``, chunk by chunk."""
+    with dir_fd(root, real) as fd:
+        yield from stream_zip(members(fd), chunk_size=CHUNK)
+
+
+async def send_folder(handler, root: Path, real: Path) -> None:
+    """Write the zip of ``real`` to the tornado ``handler`` as it is made, then finish.
+
+    The caller sets the headers (Content-Type, Content-Disposition).
+    """
+    chunks = zip_chunks(root, real)
+    done = object()
+    try:
+        while (chunk := await asyncio.to_thread(next, chunks, done)) is not done:
+            handler.write(chunk)
+            await handler.flush()
+    finally:
+        chunks.close()
+    handler.finish()
