@@ -83,6 +83,15 @@
     var env = parseEnv(value("env"));
     if (env.error) return { errors: { env: env.error } };
     body.env = env.env;
+    var picks = form.querySelector(".hf-dataset-picks");
+    if (picks) {  // ["imagenet", "labels@v3"]
+      body.datasets = Array.prototype.filter.call(picks.querySelectorAll(".hf-dataset-pick"), function (p) {
+        return p.querySelector("input[type=checkbox]").checked;
+      }).map(function (p) {
+        var version = p.querySelector(".hf-dataset-version");
+        return p.getAttribute("data-name") + (version && version.value ? "@v" + version.value : "");
+      });
+    }
     var preset = form.querySelector('[name="recurrence_preset"]');
     if (preset) {
       body.recurrence = preset.value === "custom" ? (value("cron") || "").trim() : preset.value;

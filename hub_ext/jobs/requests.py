@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..bodies import BodyError
 from ..ledger import Request
@@ -58,6 +58,27 @@ class JobTemplate(_Strict):
                                       description="Default: the group's default instance type")
     env: dict[str, str] = Field(default_factory=dict, description="Environment variables")
     timeout: Duration | None = Field(default=None, description="Seconds, or 30m, 2h, 1d")
+    datasets: list[str] = Field(default_factory=list, description="Datasets the job needs: names, or name@v<N> "
+                                                                   "to pin a version (read-only)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _picks_from_env(cls, data):
+        """A stored job's picks travel in its environment (re-run, run now, schedules): back to ``datasets``."""
+        from ..datasets.picks import PICKS_ENV
+
+        if isinstance(data, dict) and isinstance(data.get("env"), dict) and PICKS_ENV in data["env"]:
+            env = dict(data["env"])
+            picks = [p for p in str(env.pop(PICKS_ENV)).split(",") if p]
+            data = {**data, "env": env, "datasets": data["datasets"] if "datasets" in data else picks}
+        return data
+
+    @field_validator("datasets")
+    @classmethod
+    def _datasets(cls, value: list[str]) -> list[str]:
+        from ..datasets.picks import check_syntax
+
+        return check_syntax(value)
 
     @field_validator("command")
     @classmethod
@@ -93,8 +114,10 @@ class SchedulePatch(_Strict):
     recurrence: str | None = Field(default=None, max_length=120)
     time_zone: str | None = Field(default=None, max_length=64)
     overlap: Literal["skip", "allow"] | None = None
+    datasets: list[str] | None = None
 
     _env = field_validator("env")(lambda cls, v: v if v is None else _check_env(v))
+    _datasets = field_validator("datasets")(lambda cls, v: v if v is None else JobTemplate._datasets(v))
 
 
 @dataclass(frozen=True)
@@ -151,7 +174,12 @@ def resolve(template: JobTemplate, policy: GroupPolicy, catalog: Catalog, group:
     """Check the instance type and image against the group's policy (400 naming the field)."""
     instance_type, image = choose_runtime(template.instance_type, template.image, policy, catalog, group)
     timeout = template.timeout or policy.job_default_timeout
-    return Resolved(template.name, template.command, image, instance_type, dict(template.env), timeout)
+    env = dict(template.env)
+    if template.datasets:  # the jobs table has no column for them: they travel in the job's environment
+        from ..datasets.picks import PICKS_ENV
+
+        env[PICKS_ENV] = ",".join(template.datasets)
+    return Resolved(template.name, template.command, image, instance_type, env, timeout)
 
 
 def never_fits(request: Request, group: str, username: str, group_quota: Quota, user_quota: Quota) -> str:

@@ -27,6 +27,7 @@ from traitlets.config import LoggingConfigurable
 from ..jobs import artifacts as artifacts_mod
 from ..jobs import logs as job_logs
 from ..jobs.records import KIND, JobStore, utc
+from ..datasets.picks import pins_of
 from ..jobs.requests import never_fits
 from ..ledger import Ledger, QuotaExceeded, Request
 from ..store import session_scope
@@ -371,9 +372,10 @@ class Reconciler:
                 container_image = image.image or image.gpu_image or ""
         if instance_type is not None:
             node_selector, tolerations = dict(instance_type.node_selector), tuple(instance_type.tolerations)
+        env = self.store.open_env(job.env_encrypted)
         return JobSpec(
             job_id=job.id, username=job.username, group=job.group, groups=user_groups, command=job.command,
-            env=self.store.open_env(job.env_encrypted), cpu=job.cpu or None, memory=job.memory or None,
+            env=env, dataset_pins=pins_of(env), cpu=job.cpu or None, memory=job.memory or None,
             gpu=job.gpu, gpu_devices=tuple(devices), timeout=float(job.timeout), image=job.image,
             python=python, container_image=container_image, node_selector=node_selector, tolerations=tolerations)
 

@@ -215,3 +215,33 @@ async def test_the_pages(app):
     listing = await text(guest, "hub/portal/datasets")
     assert 'data-name="hfcd-page-files"' in listing and 'data-name="hfcd-page-env"' not in listing
     assert 'id="hf-dataset-form"' in listing  # they may create their own
+
+
+async def test_a_job_picks_datasets(app):
+    owner, member, boss, guest = await users(app)
+    await post(owner, API, {"name": "hfcd-train", "kind": "files"})
+    await owner.api("POST", f"{API}/hfcd-train/versions", data="{}")
+    await post(owner, API, {"name": "hfcd-secret", "kind": "files"})
+    await post(guest, f"/portal/groups/{GUEST}/datasets", {"name": "hfcd-theirs", "kind": "files"})
+    jobs = f"/portal/groups/{LAB}/jobs"
+    job = {"name": "train", "command": "ls ~/datasets"}
+
+    r = await post(owner, jobs, {**job, "datasets": ["hfcd-train@v1", "hfcd-secret"]})
+    assert r.status_code == 201, r.text
+    stored = r.json()
+    assert stored["env"] == {"HUBFRONT_JOB_DATASETS": "hfcd-train@v1,hfcd-secret"}
+    for picks, says in [(["hfcd-theirs"], "no dataset hfcd-theirs for group hfcd-lab"),  # another group's
+                        (["hfcd-nothing"], "no dataset hfcd-nothing"),
+                        (["hfcd-train@v9"], "dataset hfcd-train has no version v9"),
+                        (["Bad Name"], "not a dataset name"),
+                        (["hfcd-train", "hfcd-train@v1"], "picked twice")]:
+        r = await post(owner, jobs, {**job, "datasets": picks})
+        assert r.status_code == 400 and says in r.json()["errors"]["datasets"], (picks, r.text)
+    # a re-run keeps the picks (checked again)
+    r = await owner.api("POST", f"/portal/jobs/{stored['id']}/rerun")
+    assert r.status_code == 201 and r.json()["env"] == stored["env"], r.text
+
+    page = await text(owner, "hub/portal/jobs")
+    picks = re.search(r'<div class="col-12 hf-dataset-picks".*?name="datasets"', page, re.S).group(0)
+    assert 'data-name="hfcd-train"' in picks and '<option value="1">v1</option>' in picks
+    assert 'data-name="hfcd-secret"' in picks and "hfcd-theirs" not in picks

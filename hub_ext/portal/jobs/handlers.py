@@ -12,7 +12,8 @@ from jupyterhub.scopes import needs_scope
 from tornado import web
 
 from ...groups import group_policy
-from ...bodies import NoFields
+from ...bodies import BodyError, NoFields
+from ...datasets.picks import check_picks
 from ...jobs.requests import (JobSubmit, JobTemplate, RequestError, ScheduleCreate, SchedulePatch, never_fits,
                               resolve)
 from ...scopes import READ, WRITE
@@ -35,8 +36,9 @@ class _JobsAPI(MemberAPIHandler):
 
     def resolved(self, template: JobTemplate, group):
         try:
+            check_picks(self.db_url, group.name, template.datasets)
             return resolve(template, group_policy(group), self.catalog, group.name)
-        except RequestError as exc:
+        except BodyError as exc:
             self.field_error(exc.errors)
             return None
 

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tornado import web
 
+from ...datasets.picks import choices as dataset_choices, picked as picked_datasets
 from ...groups import group_policy
 from ...jobs.records import utc
 from ...store.models_jobs import DONE_PHASES, Job, JobSchedule
@@ -75,12 +76,13 @@ class _JobsPage(PortalHandler):
             "default_image": default_image.name if default_image else "",
             "default_timeout": _duration_input(policy.job_default_timeout),
             "member": group.name in self.viewer.member_of,
+            "datasets": dataset_choices(self.db_url, group.name),
         }
 
     def common(self) -> dict:
         zone = self.zone()
         return {"zone_name": zone.key, "when": lambda v, short=False: local_time(v, zone, short), "badges": PHASE_BADGES,
-                "duration_input": _duration_input}
+                "duration_input": _duration_input, "picked_datasets": picked_datasets}
 
 
 class JobsPageHandler(_JobsPage):

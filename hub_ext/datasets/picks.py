@@ -1,0 +1,95 @@
+"""Datasets a job picks: ``["imagenet", "labels@v3"]`` (a name, or a files dataset's version).
+
+Every dataset a group may use is mounted into its workloads anyway; a pick says the job needs
+it (refused at submit when the group may not use it) and ``name@v<N>`` pins a read-only version
+in place of the current files. The picks travel with the job's environment, in the variable
+``HUBFRONT_JOB_DATASETS`` (the jobs table has no column of its own for them), from which the
+runner takes the pins.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from ..bodies import BodyError
+from ..store.engine import read_scope
+from ..store.models_storage import DatasetVersion
+from .records import usable_by
+
+PICK = re.compile(r"^([a-z](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:@v([1-9][0-9]{0,8}))?$")
+PICKS_ENV = "HUBFRONT_JOB_DATASETS"
+MAX_PICKS = 50
+
+
+def check_syntax(picks: list[str]) -> list[str]:
+    """``name`` or ``name@v<N>``, each dataset once (ValueError for the field validator)."""
+    if len(picks) > MAX_PICKS:
+        raise ValueError(f"at most {MAX_PICKS} datasets")
+    seen = set()
+    for pick in picks:
+        m = PICK.match(pick)
+        if not m:
+            raise ValueError(f"{pick!r} is not a dataset name, or name@v<version>")
+        if m.group(1) in seen:
+            raise ValueError(f"dataset {m.group(1)} is picked twice")
+        seen.add(m.group(1))
+    return picks
+
+
+def pins_of(picks) -> dict[str, int]:
+    """``{"labels": 3}`` from picks (a list, or the comma-separated variable)."""
+    if isinstance(picks, dict):
+        picks = picks.get(PICKS_ENV, "")
+    if isinstance(picks, str):
+        picks = [p for p in picks.split(",") if p]
+    out = {}
+    for pick in picks or ():
+        m = PICK.match(pick)
+        if m and m.group(2):
+            out[m.group(1)] = int(m.group(2))
+    return out
+
+
+def check_picks(db_url: str, group: str, picks: list[str] | None) -> None:
+    """Each pick is a dataset ``group`` may use, and each pinned version exists (BodyError on ``datasets``)."""
+    if not picks:
+        return
+    with read_scope(db_url) as s:
+        usable = {row.name: row for row, _mode in usable_by(s, group)}
+        problems = []
+        for pick in picks:
+            name, _, version = pick.partition("@v")
+            row = usable.get(name)
+            if row is None:
+                problems.append(f"no dataset {name} for group {group}")
+            elif version and row.kind != "files":
+                problems.append(f"{name} is a {row.kind} dataset: only files datasets have versions")
+            elif version and s.scalars(select(DatasetVersion).where(
+                    DatasetVersion.dataset == name, DatasetVersion.version == int(version))).first() is None:
+                problems.append(f"dataset {name} has no version v{version}")
+    if problems:
+        raise BodyError({"datasets": "; ".join(problems)})
+
+
+def choices(db_url: str, group: str) -> list[dict]:
+    """What the job form offers: ``[{name, kind, versions: [3, 2, 1]}]`` for each dataset the group may use."""
+    with read_scope(db_url) as s:
+        rows = usable_by(s, group)
+        versions: dict[str, list[int]] = {}
+        for v in s.scalars(select(DatasetVersion).where(DatasetVersion.dataset.in_([r.name for r, _ in rows]))
+                           .order_by(DatasetVersion.version.desc())):
+            versions.setdefault(v.dataset, []).append(v.version)
+    return [{"name": row.name, "kind": row.kind, "mode": mode, "versions": versions.get(row.name, [])}
+            for row, mode in rows]
+
+
+def picked(env: dict | None) -> dict[str, str]:
+    """``{name: "" | "3"}`` from a stored job's environment (to check the form's boxes again)."""
+    out = {}
+    for pick in str((env or {}).get(PICKS_ENV, "")).split(","):
+        if pick:
+            name, _, version = pick.partition("@v")
+            out[name] = version
+    return out
