@@ -42,6 +42,7 @@ class PermissionKeeper:
         self.inotify = INotify()
         self.paths: dict[int, Path] = {}  # watch descriptor -> directory
         self._full = False
+        self.started = False  # watching, and the first sweep is done
 
     # -- watches ---------------------------------------------------------------
 
@@ -73,6 +74,7 @@ class PermissionKeeper:
             self.watch(owner)
             for folder in self._dirs(owner):
                 self.watch_tree(folder)
+        self.started = True
 
     @staticmethod
     def _dirs(parent: Path) -> list[Path]:

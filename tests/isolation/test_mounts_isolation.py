@@ -86,19 +86,23 @@ async def test_a_file_moved_in_becomes_writable_for_every_member(rig):
     ann, bob = rig.member("ann", ["mtg"]), rig.member("bob", ["mtg"])
     ann.mount()
     bob.mount()
+    # moved in while no keeper runs (the runner was down): as it is, another member cannot write it
+    assert ann.run("open('early.txt', 'w').write('e')\nos.rename('early.txt', 'shared/early.txt')") == {"ok": None}
+    assert bob.run("open('shared/early.txt', 'a').write('+bob')") == {"error": "PermissionError"}
     keeper = PermissionKeeper(rig.data, rig.db_url, rig.iso)
     stop = asyncio.Event()
     task = asyncio.create_task(keeper.run(stop))
     try:
-        while not keeper.paths:  # watching
+        while not keeper.started:  # watching, first sweep done
             await asyncio.sleep(0.05)
+        # the keeper's first sweep adopted it
+        assert await asyncio.to_thread(bob.run, "open('shared/early.txt', 'a').write('+bob')") == {"ok": None}
         moved = await asyncio.to_thread(ann.run, "os.makedirs('results', exist_ok=True)\n"
                                         "open('results/r.txt', 'w').write('mine')\n"
                                         "open('private.txt', 'w').write('secret-ish')\n"
                                         "os.rename('private.txt', 'shared/private.txt')\n"
-                                        "os.rename('results', 'shared/results')\n"
-                                        "out = oct(os.stat('shared/private.txt').st_mode & 0o777)")
-        assert moved == {"ok": "0o600"}  # as moved: the keeper has not seen it yet or just did
+                                        "os.rename('results', 'shared/results')")
+        assert moved == {"ok": None}  # 0600, ann's primary group: bob could not touch it as it is
         until, result = time.monotonic() + 1.0, None
         while time.monotonic() < until:
             result = await asyncio.to_thread(bob.run, "open('shared/private.txt', 'a').write('+bob')\n"
@@ -153,3 +157,35 @@ def test_folder_invitation_permissions_are_enforced_by_the_os(rig):
     assert bob.run(f"out = open({str(rig.data / 'folders' / 'ann' / 'papers' / 'c.txt')!r}).read()") == {
         "error": "PermissionError"}
     assert not os.path.lexists(shared)  # the link went with the access
+
+
+async def test_a_job_sees_the_groups_tree_datasets_variables_and_a_pinned_version(rig):
+    from hub_ext.services.executors.base import JobSpec
+    from hub_ext.services.executors.local import LocalExecutor
+    from hub_ext.store import session_scope
+    from hub_ext.store.models_storage import Dataset
+
+    with session_scope(rig.db_url) as s:
+        s.add(Dataset(name="imgs", group="mtg", username="ann", kind="files"))
+    for version, text in (("current", "now"), ("v2", "then")):
+        (rig.data / "datasets" / "imgs" / version).mkdir(parents=True)
+        (rig.data / "datasets" / "imgs" / version / "f.txt").write_text(text)
+    os.chmod(rig.data / "datasets", 0o755)
+    for d in (rig.data / "datasets" / "imgs").rglob("*"):
+        os.chmod(d, 0o755 if d.is_dir() else 0o644)
+    os.chmod(rig.data / "datasets" / "imgs", 0o755)
+    ann = rig.member("ann", ["mtg"])
+    executor = LocalExecutor(isolation=rig.iso, gpu_inventory=[], kill_grace=1.0)
+    executor.mounts = rig.source
+    command = ("echo job > ~/shared/from-job.txt && echo shared=$HUBFRONT_SHARED && "
+               "cat $HUBFRONT_DATASETS/imgs/f.txt && echo && cat ~/datasets/imgs/f.txt")
+    for job_id, pins, expected in ((1, {}, "now\nnow"), (2, {"imgs": 2}, "then\nnow")):
+        handle = await executor.start(JobSpec(job_id=job_id, username="ann", group="mtg", groups=("mtg",),
+                                              command=command, dataset_pins=pins))
+        until = time.monotonic() + 30
+        while not (status := await executor.status(handle)).done and time.monotonic() < until:
+            await asyncio.sleep(0.1)
+        log = (await executor.logs(handle))[0].decode()
+        assert status.phase == "Succeeded", log
+        assert f"shared={rig.data / 'groups' / 'mtg'}\n{expected}" in log
+    assert ann.run("out = open('shared/from-job.txt').read()") == {"ok": "job\n"}
