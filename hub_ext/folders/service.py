@@ -55,6 +55,19 @@ class Folders:
             return None
         return self.isolation.uid_of(username)
 
+    def _relink(self, username: str) -> None:
+        """Running workloads of ``username`` see the change now (their folder links in the home)."""
+        import pwd
+
+        from ..storage.mounts import relink_folders
+
+        uid = self._uid(username)
+        if self._isolated() and uid is None:
+            return  # no account, no home yet: the first launch makes the links
+        gid = pwd.getpwuid(uid).pw_gid if uid is not None else None
+        relink_folders(self.db_url, self.data_dir, username,
+                       self.home_template.format(data_dir=self.data_dir, username=username), uid, gid)
+
     def _record(self, inv: Invitation, actor: str, action: str, message: str) -> None:
         for username in dict.fromkeys((actor, inv.owner, inv.invitee)):
             activity.record(self.db_url, username=username, group=None, kind=KIND, action=action,
@@ -77,6 +90,7 @@ class Folders:
             disk.create(self.data_dir, owner, name, account and account.uid, account and account.gid)
         except FileExistsError:
             raise records.Conflict("name", f"you already have a folder called {name}") from None
+        self._relink(owner)
         activity.record(self.db_url, username=owner, group=None, kind=KIND, action="created",
                         message=f"Folder {name} created", status="ok", link=self.link)
         return {"name": name, "invitations": []}
@@ -107,6 +121,7 @@ class Folders:
         _, inv = records.transition(self.db_url, invitation_id, invitee, "accept")
         disk.grant(self._path(inv), account and account.uid, inv.permission)
         self._sticky(inv)
+        self._relink(invitee)
         self._record(inv, invitee, "accepted",
                      f"{invitee} accepted folder {inv.folder} of {inv.owner} ({inv.permission_title})")
         return inv
@@ -120,6 +135,7 @@ class Folders:
         _, inv = records.transition(self.db_url, invitation_id, invitee, "leave")
         disk.revoke(self._path(inv), self._uid(invitee))
         self._sticky(inv)
+        self._relink(invitee)
         self._record(inv, invitee, "left", f"{invitee} left folder {inv.folder} of {inv.owner}")
         return inv
 
@@ -128,6 +144,7 @@ class Folders:
         if before.state == "accepted":
             disk.revoke(self._path(inv), self._uid(inv.invitee))
             self._sticky(inv)
+        self._relink(inv.invitee)
         self._record(inv, owner, "revoked", f"{owner} revoked {inv.invitee}'s access to folder {inv.folder}")
         return inv
 

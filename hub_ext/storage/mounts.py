@@ -84,12 +84,18 @@ def workload_mounts(db_url: str, data_dir, username: str, group: str, pins: dict
     """
     with read_scope(db_url) as session:
         datasets = mounts_for_group(session, data_dir, group, pins, key=key)
+    own, shared = _folders(db_url, data_dir, username)
+    return Mounts(username, group, Path(data_dir), group_root(data_dir, group), tuple(datasets), own, shared,
+                  pinned=any(d.version is not None for d in datasets))
+
+
+def _folders(db_url: str, data_dir, username: str) -> tuple[tuple[FolderLink, ...], tuple[FolderLink, ...]]:
+    """The user's own folders and the accepted folders of others."""
     own = tuple(FolderLink(username, name, folders_disk.folder_path(data_dir, username, name), "own")
                 for name in folders_disk.list_folders(data_dir, username))
     shared = tuple(FolderLink(f.owner, f.folder, f.path, f.permission)
                    for f in Folders(db_url, str(data_dir)).shared_with(username))
-    return Mounts(username, group, Path(data_dir), group_root(data_dir, group), tuple(datasets), own, shared,
-                  pinned=any(d.version is not None for d in datasets))
+    return own, shared
 
 
 # -- local: links in the home ---------------------------------------------------------
@@ -222,12 +228,31 @@ def apply_local(mounts: Mounts, home: Path, uid: int | None, gid: int | None,
     try:
         _link(home_fd, SHARED, mounts.shared, uid, gid)
         _nested(home_fd, rel.parts, uid, gid, lambda fd: _links(fd, datasets, mounts.data_dir, uid, gid))
-        _subdir(home_fd, MY_FOLDERS, uid, gid, lambda fd: _links(
-            fd, {f.folder: f.path for f in mounts.my_folders}, mounts.data_dir, uid, gid))
-        _subdir(home_fd, SHARED_WITH_ME, uid, gid, lambda fd: _shared_with_me(fd, mounts, uid, gid))
+        _folder_links(home_fd, mounts, uid, gid)
     finally:
         os.close(home_fd)
     return {**mounts.env, "HUBFRONT_SHARED": str(mounts.shared), "HUBFRONT_DATASETS": str(datasets_at)}
+
+
+def relink_folders(db_url: str, data_dir, username: str, home: Path, uid: int | None, gid: int | None) -> None:
+    """Only ``~/my-folders`` and ``~/shared-with-me`` again (an invitation accepted, left or revoked, a
+    folder made): running workloads see the change at once. Nothing when the home does not exist yet."""
+    home = Path(home)
+    if not home.is_dir():
+        return
+    own, shared = _folders(db_url, data_dir, username)
+    mounts = Mounts(username, "", Path(data_dir), Path(), my_folders=own, shared_with_me=shared)
+    home_fd = os.open(home, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        _folder_links(home_fd, mounts, uid, gid)
+    finally:
+        os.close(home_fd)
+
+
+def _folder_links(home_fd: int, mounts: Mounts, uid, gid) -> None:
+    _subdir(home_fd, MY_FOLDERS, uid, gid, lambda fd: _links(
+        fd, {f.folder: f.path for f in mounts.my_folders}, mounts.data_dir, uid, gid))
+    _subdir(home_fd, SHARED_WITH_ME, uid, gid, lambda fd: _shared_with_me(fd, mounts, uid, gid))
 
 
 def _nested(fd: int, parts: tuple[str, ...], uid, gid, body) -> None:

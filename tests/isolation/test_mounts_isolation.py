@@ -134,8 +134,7 @@ def test_folder_invitation_permissions_are_enforced_by_the_os(rig):
     assert not os.path.lexists(shared)  # pending: nothing yet
     assert bob.run(f"out = os.listdir({str(rig.data / 'folders' / 'ann' / 'papers')!r})") == {"error": "PermissionError"}
 
-    rig.folders.accept(inv.id, "bob", ["other"])
-    bob.mount()
+    rig.folders.accept(inv.id, "bob", ["other"])  # his running workloads see it at once: no new launch
     assert bob.run(read) == {"ok": "draft"}
     assert bob.run(append) == {"error": "PermissionError"}
     assert bob.run(write_new) == {"error": "PermissionError"}
@@ -153,7 +152,6 @@ def test_folder_invitation_permissions_are_enforced_by_the_os(rig):
     assert bob.run(delete) == {"ok": None}
 
     rig.folders.revoke(inv.id, "ann")
-    bob.mount()
     assert bob.run(f"out = open({str(rig.data / 'folders' / 'ann' / 'papers' / 'c.txt')!r}).read()") == {
         "error": "PermissionError"}
     assert not os.path.lexists(shared)  # the link went with the access
