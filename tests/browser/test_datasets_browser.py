@@ -1,0 +1,141 @@
+"""Datasets as a person sees them on a real hub with its runner: create a files dataset from the form
+(a bad name is told at the field), upload a real file into it (tus, resumable), make a version, grant
+it to another group; a git dataset from a local bare repository that the runner clones and, after
+Sync now, brings to a new commit; an env dataset whose secret is masked; the job form's picks."""
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from support import ui_login
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def lab(portal_hub):
+    portal_hub.add_user("dsb-ann", "Ann-pass1", groups=["dsb-lab"])
+    portal_hub.add_user("dsb-bob", "Bob-pass1", groups=["dsb-other"])
+    return portal_hub
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("dataset-screenshots")
+
+
+def snap(page, shots: Path, name: str) -> Path:
+    path = shots / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    print(f"screenshot: {path}")
+    return path
+
+
+def git(*args, cwd=None):
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@x", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@x", "PATH": "/usr/bin:/bin", "HOME": str(cwd or "/tmp")}
+    return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def test_files_dataset_upload_version_grant(page, lab, shots, tmp_path):
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)[:200]))
+    ui_login(page, lab, "dsb-ann", "Ann-pass1")
+    page.goto(lab.base_url + "/hub/portal/datasets")
+    expect(page.locator("#hf-sidemenu")).to_contain_text("Datasets")
+    expect(page.locator("#hf-create-card")).to_be_visible()  # nothing yet: the form is open
+    page.fill("#hf-ds-name", "Bad_Name")
+    page.click("#hf-dataset-submit")
+    expect(page.locator('[data-error="name"]')).to_contain_text("DNS label")
+    page.fill("#hf-ds-name", "dsb-photos")
+    page.fill("#hf-ds-description", "Holiday photos, labelled")
+    page.fill("#hf-ds-tags", "vision, small")
+    page.click("#hf-dataset-submit")
+    page.wait_for_url("**/hub/portal/datasets/dsb-photos")
+
+    data = tmp_path / "labels.csv"
+    data.write_text("file,label\n" + "".join(f"img{i}.jpg,cat\n" for i in range(2000)))
+    page.set_input_files("#hf-ds-files", str(data))
+    expect(page.locator(".hf-upload-status")).to_have_text("Done", timeout=30_000)
+    expect(page.locator("#hf-ds-size")).to_contain_text("in 1 file")
+
+    page.fill('#hf-version-form [name="note"]', "first labels")
+    page.click("#hf-version-submit")
+    expect(page.locator(".hf-version")).to_contain_text("dsb-photos@v1")
+    page.select_option("#hf-grant-group", "dsb-other")
+    page.click("#hf-grant-submit")
+    expect(page.locator('.hf-grant-row[data-group="dsb-other"]')).to_contain_text("dsb-other")
+    snap(page, shots, "dataset-files")
+    assert errors == []
+
+    bob = lab.login("dsb-bob", "Bob-pass1")
+    seen = bob.api("GET", "/portal/groups/dsb-other/datasets").json()["datasets"]
+    assert [(d["name"], d["mode"], d["files"]) for d in seen] == [("dsb-photos", "ro", 1)]
+
+    page.goto(lab.base_url + "/hub/portal/jobs")
+    pick = page.locator('.hf-dataset-pick[data-name="dsb-photos"]')
+    expect(pick).to_be_visible()
+    pick.locator("select").select_option("1")
+    pick.locator("input[type=checkbox]").check()
+    page.fill("#hf-job-name", "uses photos")
+    page.fill("#hf-job-command", "cat ~/datasets/dsb-photos/labels.csv | wc -l")
+    snap(page, shots, "job-form-datasets")
+    page.click("#hf-job-form button[type=submit]")
+    page.wait_for_url("**/hub/portal/jobs/*")
+    ann = lab.login("dsb-ann", "Ann-pass1")
+    job_id = page.url.rsplit("/", 1)[1]
+    assert ann.api("GET", f"/portal/jobs/{job_id}").json()["env"] == {"HUBFRONT_JOB_DATASETS": "dsb-photos@v1"}
+
+
+def test_git_and_env_datasets(page, lab, shots, tmp_path):
+    bare, work = tmp_path / "origin.git", tmp_path / "work"
+    git("init", "--bare", "-b", "main", str(bare))
+    git("clone", str(bare), str(work))
+    (work / "README.md").write_text("hello\n")
+    git("add", ".", cwd=work)
+    git("commit", "-m", "First commit", cwd=work)
+    git("push", "origin", "HEAD:main", cwd=work)
+
+    ui_login(page, lab, "dsb-ann", "Ann-pass1")
+    page.goto(lab.base_url + "/hub/portal/datasets")
+    page.click("#hf-create-toggle")
+    page.fill("#hf-ds-name", "dsb-code")
+    page.select_option("#hf-ds-kind", "git")
+    page.fill("#hf-ds-url", str(bare))
+    page.fill("#hf-ds-interval", "0")
+    page.click("#hf-dataset-submit")
+    page.wait_for_url("**/hub/portal/datasets/dsb-code")
+    expect(page.locator("#hf-ds-sync-status")).to_have_text("Synced", timeout=60_000)  # the runner cloned it
+    expect(page.locator("#hf-ds-sync-message")).to_have_text("First commit")
+
+    (work / "README.md").write_text("hello again\n")
+    git("commit", "-am", "Second commit", cwd=work)
+    git("push", "origin", "HEAD:main", cwd=work)
+    page.click("#hf-ds-sync")
+    expect(page.locator("#hf-ds-sync-message")).to_have_text("Second commit", timeout=60_000)
+    expect(page.locator("#hf-ds-commit")).to_have_text(git("rev-parse", "HEAD", cwd=work)[:12])
+    snap(page, shots, "dataset-git")
+
+    page.goto(lab.base_url + "/hub/portal/datasets")
+    page.click("#hf-create-toggle")
+    page.fill("#hf-ds-name", "dsb-db")
+    page.select_option("#hf-ds-kind", "env")
+    page.click("#hf-ds-env-add")
+    page.locator("#hf-ds-env .hf-env-key").last.fill("HOST")
+    page.locator("#hf-ds-env .hf-env-value").last.fill("db.example.org")
+    page.click("#hf-ds-env-add")
+    page.locator("#hf-ds-env .hf-env-key").last.fill("PASSWORD")
+    page.locator("#hf-ds-env .hf-env-value").last.fill("hunter2-secret")
+    page.locator("#hf-ds-env .hf-env-secret").last.check()
+    page.click("#hf-dataset-submit")
+    page.wait_for_url("**/hub/portal/datasets/dsb-db")
+    expect(page.locator("#hf-ds-env")).to_contain_text("DSB_DB_PASSWORD")
+    assert "hunter2-secret" not in page.content()
+    snap(page, shots, "dataset-env")
+
+    page.goto(lab.base_url + "/hub/portal/datasets")
+    rows = page.locator(".hf-dataset")
+    expect(rows).to_have_count(3)
+    snap(page, shots, "datasets-list")
