@@ -63,9 +63,11 @@
       var li = el("li", "breadcrumb-item" + (i === items.length - 1 ? " active" : ""));
       if (i === items.length - 1) {
         li.setAttribute("aria-current", "page");
-        li.textContent = item.name;
+        if (!i) li.appendChild(icon("fa-hard-drive"));
+        li.appendChild(document.createTextNode((i ? "" : " ") + item.name));
       } else {
-        var a = el("a", "hf-crumb", item.name);
+        var a = el("a", "hf-crumb", i ? item.name : null);
+        if (!i) { a.appendChild(icon("fa-hard-drive")); a.appendChild(document.createTextNode(" " + item.name)); }
         a.href = pageUrl(item.path);
         a.dataset.path = item.path;
         li.appendChild(a);

@@ -1,0 +1,194 @@
+"""Shared Files as a person uses it on a real hub: upload a real file through the page (tus, in
+8 MiB chunks) and watch its progress reach 100 %, see it listed, preview it as a table, upload a
+folder, make a folder, delete with a confirmation, make a share link and open it in a fresh
+browser with nobody logged in, revoke it (410), and the storage quota's refusal in words."""
+
+import csv
+import hashlib
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from support import screenshot, ui_login
+
+pytestmark = pytest.mark.browser
+
+GROUP = "files"
+
+
+@pytest.fixture(scope="module")
+def team(portal_hub):
+    portal_hub.add_user("fran", "Fran-pass1", groups=[GROUP])
+    portal_hub.add_user("gus", "Gus-pass1", groups=[GROUP])
+    return portal_hub
+
+
+def big_csv(path: Path, rows: int = 480_000) -> Path:
+    """A CSV of some 9 MiB: more than one tus chunk."""
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "city", "temperature"])
+        for i in range(rows):
+            w.writerow([i, f"city-{i % 97:02d}", f"{(i * 7919) % 400 / 10:.1f}"])
+    return path
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def uploaded(page, path: str, timeout: float = 120_000):
+    row = page.locator(f'.hf-upload[data-path="{path}"]')
+    expect(row.locator(".hf-upload-status")).to_have_text("100 % · done", timeout=timeout)
+    expect(row.locator('[role="progressbar"]')).to_have_attribute("aria-valuenow", "100")
+    return row
+
+
+def shown(page, selector: str) -> None:
+    """Wait until a Bootstrap modal has finished fading in (for a screenshot of it)."""
+    page.wait_for_function("s => { const m = document.querySelector(s); "
+                           "return m.classList.contains('show') && getComputedStyle(m).opacity === '1'; }",
+                           arg=selector)
+
+
+def test_upload_preview_folders_and_share_links(page, browser, team, tmp_path):
+    source = big_csv(tmp_path / "data.csv")
+    assert source.stat().st_size > 8 << 20
+    fran = team.login("fran", "Fran-pass1")
+    ui_login(page, team, "fran", "Fran-pass1")
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)[:300]))
+    page.goto(team.base_url + "/hub/portal/files")
+    expect(page.locator("#hf-sidemenu a.active")).to_have_text(re.compile("Shared Files"))
+    expect(page.locator("#hf-files-empty")).to_be_visible()
+
+    # a real file through the page's file input: tus in chunks, progress to 100 %, then listed
+    page.set_input_files("#hf-upload-files", str(source))
+    uploaded(page, "data.csv")
+    row = page.locator('tr.hf-entry[data-name="data.csv"]')
+    expect(row).to_be_visible()
+    expect(row.locator(".hf-entry-size")).to_have_text(f"{float(f'{source.stat().st_size / 2**20:.3g}'):g} MiB")
+    stored = fran.get(fran.url(f"/hub/api/portal/groups/{GROUP}/files/data.csv"))
+    assert stored.status_code == 200 and sha256(stored.content) == sha256(source.read_bytes())
+
+    # preview: the CSV as a table
+    row.locator(".hf-open-file").click()
+    table = page.locator("#hf-preview-body table.hf-csv-table")
+    expect(table.locator("thead th")).to_have_text(["id", "city", "temperature"])
+    expect(table.locator("tbody tr").first.locator("td")).to_have_text(["0", "city-00", "0.0"])
+    expect(page.locator("#hf-preview-note")).to_contain_text("Only the beginning")
+    shown(page, "#hf-preview-modal")
+    screenshot(page, "files-preview-csv")
+    page.locator("#hf-preview-modal .btn-close").click()
+    expect(page.locator("#hf-preview-modal")).to_be_hidden()
+
+    # a folder with its inner folders, through the folder input (webkitdirectory)
+    survey = tmp_path / "survey"
+    (survey / "raw").mkdir(parents=True)
+    (survey / "README.md").write_text("# Survey\n\nCollected in spring.\n")
+    (survey / "raw" / "answers.txt").write_text("yes\nno\nyes\n")
+    page.set_input_files("#hf-upload-folder", str(survey))
+    uploaded(page, "survey/README.md")
+    uploaded(page, "survey/raw/answers.txt")
+    expect(page.locator('tr.hf-entry[data-name="survey"][data-type="folder"]')).to_be_visible()
+
+    # a new folder, then into it: breadcrumbs, and back
+    page.click("#hf-new-folder")
+    page.fill("#hf-name-input", "results")
+    page.click("#hf-name-ok")
+    folder = page.locator('tr.hf-entry[data-name="results"][data-type="folder"]')
+    expect(folder).to_be_visible()
+    page.locator('tr.hf-entry[data-name="survey"] .hf-open-folder').click()
+    page.wait_for_url("**/hub/portal/files/survey")
+    expect(page.locator("#hf-files-crumbs li")).to_have_text(["Shared Files", "survey"])
+    page.locator('tr.hf-entry[data-name="README.md"] .hf-open-file').click()
+    expect(page.locator("#hf-preview-body pre.hf-preview-text")).to_contain_text("Collected in spring.")
+    page.locator("#hf-preview-modal .btn-close").click()
+    page.locator("#hf-files-crumbs a.hf-crumb").click()
+    page.wait_for_url(re.compile(r".*/hub/portal/files$"))
+    expect(page.locator('tr.hf-entry[data-name="data.csv"]')).to_be_visible()
+    screenshot(page, "files-page")
+
+    # delete asks first; Cancel keeps it, Delete removes it
+    folder.locator(".hf-delete").click()
+    expect(page.locator("#hf-confirm-text")).to_contain_text("Delete the folder /results")
+    page.locator("#hf-confirm-modal .btn-secondary").click()
+    expect(folder).to_be_visible()
+    folder.locator(".hf-delete").click()
+    page.click("#hf-confirm-ok")
+    expect(folder).to_have_count(0)
+
+    # a share link to the file: shown once, opens with nobody logged in, downloads the bytes
+    row.locator(".hf-share").click()
+    expect(page.locator("#hf-share-path")).to_have_value("/data.csv")
+    page.click("#hf-share-create")
+    link = page.locator("#hf-share-url")
+    expect(link).to_have_value(re.compile(r"/hub/share/[A-Za-z0-9_-]{22}$"))
+    url = link.input_value()
+    shared = page.locator("#hf-shares-body tr.hf-share-row").first
+    expect(shared).to_contain_text("/data.csv")
+    expect(shared.locator(".hf-share-state")).to_have_text("active")
+    screenshot(page, "files-share-made")
+
+    stranger = browser.new_context(viewport={"width": 1280, "height": 800})
+    anon = stranger.new_page()
+    anon.set_default_timeout(20_000)
+    anon.goto(url)
+    expect(anon.locator("#hf-share-name")).to_have_text("data.csv")
+    expect(anon.locator("#hf-sidemenu")).to_have_count(0)  # nobody is logged in
+    screenshot(anon, "share-file-page")
+    with anon.expect_download() as got:
+        anon.click("#hf-share-download")
+    assert sha256(Path(got.value.path()).read_bytes()) == sha256(source.read_bytes())
+
+    # a folder link with a password: asked first, then the listing
+    page.locator('tr.hf-entry[data-name="survey"] .hf-share').click()
+    page.fill("#hf-share-password", "tulip-42")
+    page.click("#hf-share-create")
+    expect(page.locator("#hf-share-url")).not_to_have_value(url)
+    folder_url = page.locator("#hf-share-url").input_value()
+    anon.goto(folder_url)
+    expect(anon.locator("#hf-share-password")).to_be_visible()
+    anon.fill("#hf-share-pw", "wrong")
+    anon.click("#hf-share-open")
+    expect(anon.locator("#hf-share-wrong")).to_have_text("Wrong password.")
+    anon.fill("#hf-share-pw", "tulip-42")
+    anon.click("#hf-share-open")
+    expect(anon.locator("#hf-share-listing tr.hf-share-entry")).to_have_count(2)
+    anon.locator('tr[data-name="raw"] a').click()
+    expect(anon.locator("#hf-share-crumbs li")).to_have_text(["survey", "raw"])
+    screenshot(anon, "share-folder-page")
+
+    # revoked: the file link says so (410)
+    page.once("dialog", lambda d: d.accept())
+    page.locator(f'#hf-shares-body tr.hf-share-row:has-text("/data.csv") .hf-share-revoke').click()
+    expect(page.locator('#hf-shares-body tr.hf-share-row:has-text("/data.csv") .hf-share-state')).to_have_text("revoked")
+    response = anon.goto(url)
+    assert response.status == 410
+    expect(anon.locator("#hf-share-message")).to_have_text("This share link was revoked.")
+    screenshot(anon, "share-revoked-410")
+    stranger.close()
+    assert errors == []
+
+
+def test_the_storage_quota_refuses_in_words(page, team, tmp_path):
+    admin = team.admin()
+    r = admin.api("PATCH", f"/portal/groups/{GROUP}/policy", json={"quota": {"storage": "10Mi"}})
+    assert r.status_code == 200, r.text
+    try:
+        big = tmp_path / "big.bin"
+        big.write_bytes(b"\0" * (11 << 20))
+        ui_login(page, team, "gus", "Gus-pass1")
+        page.goto(team.base_url + "/hub/portal/files")
+        page.set_input_files("#hf-upload-files", str(big))
+        row = page.locator('.hf-upload[data-path="big.bin"]')
+        expect(row.locator(".hf-upload-status")).to_have_text("Failed")
+        message = re.compile(r"Storage: used .* \+ upload 11 MiB > limit 10 MiB \(group files\)")
+        expect(row.locator(".hf-upload-error")).to_have_text(message)
+        expect(page.locator(".hf-action-error")).to_have_text(message)
+        expect(page.locator('tr.hf-entry[data-name="big.bin"]')).to_have_count(0)
+        screenshot(page, "files-quota-refused")
+    finally:
+        admin.api("PATCH", f"/portal/groups/{GROUP}/policy", json={"quota": {"storage": None}})
