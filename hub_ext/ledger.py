@@ -373,4 +373,3 @@ class Ledger(StorageHolds):
         """Each member's use in ``group``: username -> {cpu, memory, gpu, sessions}."""
         with self._read() as session:
             return {row[0]: _as_used(row[1:]) for row in session.execute(_PER_USER, {"group": group})}
-

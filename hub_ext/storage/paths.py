@@ -120,13 +120,23 @@ def relative(root: Path, real: Path) -> str:
     return "" if rel == "." else rel
 
 
-def _walk(real_root: Path, parts: list[str]) -> int:
+def _walk(real_root: Path, parts: list[str], make=None) -> int:
+    """A descriptor of ``real_root/parts…``, each step ``O_NOFOLLOW``; ``make(fd, part)``, if given,
+    is called on each folder made where one was missing."""
     fd = os.open(real_root, _DIR_FLAGS)
     try:
         for part in parts:
+            if make is not None:
+                try:
+                    os.mkdir(part, 0o770, dir_fd=fd)
+                    make(fd, part)
+                except FileExistsError:
+                    pass
             try:
                 nxt = os.open(part, _DIR_FLAGS, dir_fd=fd)
             except OSError as exc:
+                if exc.errno == 20 and make is not None:  # ENOTDIR
+                    raise BadPath(f"'{part}' is a file, not a folder") from None
                 if exc.errno in (40, 20):  # ELOOP (a symlink), ENOTDIR: the tree changed under us
                     raise BadPath("the folder changed while it was being opened") from None
                 raise
@@ -186,26 +196,4 @@ def make_dirs(root: Path, real: Path, owner=None) -> int:
     """
     real_root = Path(os.path.realpath(root))
     rel = relative(real_root, real)
-    fd = os.open(real_root, _DIR_FLAGS)
-    try:
-        for part in rel.split("/") if rel else []:
-            try:
-                os.mkdir(part, 0o770, dir_fd=fd)
-                if owner is not None:
-                    owner(fd, part)
-            except FileExistsError:
-                pass
-            try:
-                nxt = os.open(part, _DIR_FLAGS, dir_fd=fd)
-            except OSError as exc:
-                if exc.errno == 20:
-                    raise BadPath(f"'{part}' is a file, not a folder") from None
-                if exc.errno == 40:
-                    raise BadPath("the folder changed while it was being opened") from None
-                raise
-            os.close(fd)
-            fd = nxt
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
+    return _walk(real_root, rel.split("/") if rel else [], make=owner or (lambda fd, part: None))

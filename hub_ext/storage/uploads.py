@@ -40,7 +40,7 @@ TUS_EXTENSIONS = "creation,termination"
 MAX_SIZE = 1 << 40  # what one upload may declare (the storage quota is the real limit)
 STALE_AFTER = timedelta(days=1)
 UPLOADS = "uploads"
-_ID = re.compile(r"^[0-9a-f]{32}$")
+ID = re.compile(r"^[0-9a-f]{32}$")
 
 Resolver = Callable[[str, str, str, str, str], Path]
 _areas: dict[str, Resolver] = {}
@@ -149,7 +149,7 @@ class UploadStore:
         return secrets.token_hex(16)
 
     def get(self, upload_id: str) -> Upload | None:
-        if not _ID.match(upload_id or ""):
+        if not ID.match(upload_id or ""):
             return None
         with Session(get_engine(self.db_url), expire_on_commit=False) as session:
             return session.get(Upload, upload_id)

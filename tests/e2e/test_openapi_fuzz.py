@@ -35,6 +35,9 @@ CHECKS = [
     checks.negative_data_rejection,
 ]
 
+# tus PATCH bodies are bytes like any octet-stream
+schemathesis.serializer.alias("application/offset+octet-stream", "application/octet-stream")
+
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):

@@ -122,6 +122,25 @@ async def test_bad_input_is_400_naming_the_field(app, members):
     assert r.status_code in (404, 405)  # the root is not deletable (no such route)
 
 
+async def test_state_changes_from_the_page_need_the_xsrf_token(app, members):
+    """A page's requests carry X-XSRFToken (tus-js-client too); without it, no change happens."""
+    ann = members["fa-ann"]
+    r = await ann.api("put", files("fa-lab", "xsrf.txt"), data=b"x", xsrf=False)
+    assert r.status_code == 403 and not (group_root(data_dir(), "fa-lab") / "xsrf.txt").exists()
+    create = {"Tus-Resumable": "1.0.0", "Upload-Length": "2", "Upload-Metadata": meta(path="xsrf.bin")}
+    r = await ann.api("post", "/portal/groups/fa-lab/uploads", headers=dict(create), xsrf=False)
+    assert r.status_code == 403
+    r = await ann.api("post", "/portal/groups/fa-lab/uploads", headers=dict(create))
+    assert r.status_code == 201, r.text
+    upload = r.headers["Location"].split("/hub/api", 1)[1]
+    patch = {"Tus-Resumable": "1.0.0", "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}
+    r = await ann.api("patch", upload, headers=dict(patch), data=b"ok", xsrf=False)
+    assert r.status_code == 403
+    r = await ann.api("patch", upload, headers=dict(patch), data=b"ok")
+    assert r.status_code == 204 and r.headers["Upload-Offset"] == "2"
+    assert (group_root(data_dir(), "fa-lab") / "xsrf.bin").read_bytes() == b"ok"
+
+
 @pytest.mark.parametrize("path", ["../etc/passwd", "a/../../x", "/etc/passwd", "a\x00b", "out/secret", "out"])
 async def test_paths_are_confined_to_the_groups_tree(app, members, path, tmp_path):
     ann = members["fa-ann"]
@@ -243,7 +262,10 @@ async def test_tus_capabilities_and_bad_headers(app, members):
         assert r.status_code == status, (headers, r.status_code, r.text)
         assert field in r.json()["errors"], (headers, r.text)
     r = await asyncio.to_thread(requests.post, url, headers={"Authorization": f"token {token}", "Upload-Length": "1"})
-    assert r.status_code == 412
+    assert r.status_code == 400 and "Tus-Resumable" in r.json()["errors"]
+    r = await asyncio.to_thread(requests.post, url, headers=tus_headers(token, **{
+        "Tus-Resumable": "2.0.0", "Upload-Length": "1", "Upload-Metadata": meta(path="a")}))
+    assert r.status_code == 412 and r.headers["Tus-Version"] == "1.0.0"
     # HEAD / PATCH / DELETE of an upload that is not there, or not the caller's
     r = await asyncio.to_thread(requests.post, url, headers=tus_headers(token, **{
         "Upload-Length": "4", "Upload-Metadata": meta(path="tus/four.bin")}))

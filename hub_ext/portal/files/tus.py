@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import time
 
 from jupyterhub.scopes import needs_scope
@@ -22,7 +23,7 @@ from ...ledger import QuotaExceeded
 from ...policy import format_memory
 from ...scopes import WRITE
 from ...storage import usage
-from ...storage.uploads import (MAX_SIZE, TUS_EXTENSIONS, TUS_VERSION, UploadError, UploadStore, area_root,
+from ...storage.uploads import (ID as UPLOAD_ID, MAX_SIZE, TUS_EXTENSIONS, TUS_VERSION, UploadError, UploadStore, area_root,
                                 parse_count, parse_metadata, remove_stale, upload_target)
 from .common import Refused, StorageAPIHandler
 from .service import TreeFiles
@@ -44,8 +45,13 @@ class _TusBase(StorageAPIHandler):
         self.set_header("Cache-Control", "no-store")
 
     def tus_checks(self) -> None:
-        if self.request.headers.get("Tus-Resumable") != TUS_VERSION:
-            raise Refused(412, {"Tus-Resumable": f"must be {TUS_VERSION}"}, {"Tus-Version": TUS_VERSION})
+        """Missing or malformed ``Tus-Resumable``: 400; another version: 412 (with ``Tus-Version``)."""
+        version = self.request.headers.get("Tus-Resumable")
+        if version == TUS_VERSION:
+            return
+        if version is None or not re.fullmatch(r"[0-9]{1,4}\.[0-9]{1,4}\.[0-9]{1,4}", version):
+            raise Refused(400, {"Tus-Resumable": f"missing or not a version: send {TUS_VERSION}"})
+        raise Refused(412, {"Tus-Resumable": f"must be {TUS_VERSION}"}, {"Tus-Version": TUS_VERSION})
 
     def options(self, *args):
         """Capabilities (no credentials needed, like any tus server)."""
@@ -160,6 +166,11 @@ class UploadAPIHandler(_TusBase):
         if self.request.method == "PATCH" and not self._finished:
             self._may_write(*self.path_args)
             self.begin_patch(*self.path_args)
+
+    def options(self, group_name, upload_id):
+        if not UPLOAD_ID.match(upload_id):
+            raise web.HTTPError(404, "No such upload")
+        super().options()
 
     @needs_scope(WRITE)
     def _may_write(self, group_name, upload_id):

@@ -17,9 +17,11 @@ MEMBERS = NOT_FOUND + " (members of the group only), or no such file or folder"
 BAD_PATH = INVALID + " (`path`: `..`, an absolute path, a NUL byte, a link leading outside the group's storage)"
 OVER = "Over the group's storage quota: `Storage: used … + upload … > limit … (group …)` (also in `Hubfront-Error`)"
 CONFLICT = "It exists already, or a file is where a folder is wanted (or the other way round)"
-TUS = "Not tus 1.0.0 (header `Tus-Resumable`)"
+TUS = "Another tus version than 1.0.0 (header `Tus-Resumable`; the answer's `Tus-Version` says which)"
 
-TUS_RESUMABLE = Param("Tus-Resumable", {"type": "string", "enum": ["1.0.0"]}, "The tus protocol's version", True)
+TUS_RESUMABLE = Param("Tus-Resumable", {"type": "string", "pattern": r"^[0-9]{1,4}\.[0-9]{1,4}\.[0-9]{1,4}$",
+                                         "examples": ["1.0.0"]},
+                      "The tus protocol's version: `1.0.0` (another one: 412 with `Tus-Version`)", True)
 LISTING = "A folder: `{path, entries: [{name, type: folder|file, size, mtime}]}`; a file: its bytes (a download)"
 
 OPERATIONS: tuple[Operation, ...] = (
@@ -27,12 +29,12 @@ OPERATIONS: tuple[Operation, ...] = (
               {200: "`{path: \"\", entries}` (or `?download=zip`: the whole storage as a zip)", 400: INVALID,
                403: DENIED, 404: MEMBERS},
               query=(Param("download", {"type": "string", "enum": ["zip"]}, "`zip`: download as a zip"),),
-              produces={200: "application/json"}),
+              produces={200: ("application/json", "application/zip")}),
     Operation("get", f"{FILES}/{{file_path}}", "A folder's listing, a file's bytes, a preview or a zip", "files",
               READ, {200: LISTING, 400: BAD_PATH, 403: DENIED, 404: MEMBERS},
               query=(Param("download", {"type": "string", "enum": ["zip"]}, "A folder: `zip` streams it as a zip"),
                      Param("preview", _FLAG, "A file: `{kind: text|csv|image|binary, …}` of its beginning")),
-              produces={200: "application/octet-stream"}),
+              produces={200: ("application/json", "application/octet-stream", "application/zip")}),
     Operation("put", f"{FILES}/{{file_path}}", "Write a whole (small) file: made or replaced", "files", WRITE,
               {201: "`{path, name, type, size, mtime}`", 400: BAD_PATH, 403: DENIED, 404: MEMBERS,
                409: CONFLICT, 413: OVER}, raw_body="application/octet-stream", body_required=False,
@@ -58,9 +60,9 @@ OPERATIONS: tuple[Operation, ...] = (
                              "`path <base64>` (the file's path, folders made on completion) and optionally "
                              "`area <base64>` (\"\": the group's storage, `dataset:<name>`)", True))),
     Operation("options", f"{UPLOADS}/{{upload}}", "The tus server's capabilities", "files", READ,
-              {204: "`Tus-Version`, `Tus-Extension`, `Tus-Max-Size`"}),
+              {204: "`Tus-Version`, `Tus-Extension`, `Tus-Max-Size`", 404: "Not an upload's id"}),
     Operation("head", f"{UPLOADS}/{{upload}}", "How much of an upload has arrived", "files", WRITE,
-              {200: "`Upload-Offset`, `Upload-Length`", 403: DENIED, 404: NOT_FOUND + " (your uploads only)",
+              {200: "`Upload-Offset`, `Upload-Length`", 400: INVALID + " (`Tus-Resumable`)", 403: DENIED, 404: NOT_FOUND + " (your uploads only)",
                412: TUS}, headers=(TUS_RESUMABLE,)),
     Operation("patch", f"{UPLOADS}/{{upload}}", "Send bytes from `Upload-Offset` on (the last ones complete it)",
               "files", WRITE,
@@ -72,6 +74,6 @@ OPERATIONS: tuple[Operation, ...] = (
                                             "Where these bytes start", True)),
               raw_body="application/offset+octet-stream"),
     Operation("delete", f"{UPLOADS}/{{upload}}", "Abandon an upload (tus termination): its hold is released",
-              "files", WRITE, {204: "Abandoned", 403: DENIED, 404: NOT_FOUND + " (your uploads only)",
+              "files", WRITE, {204: "Abandoned", 400: INVALID + " (`Tus-Resumable`)", 403: DENIED, 404: NOT_FOUND + " (your uploads only)",
                                409: "A request is writing to it", 412: TUS}, headers=(TUS_RESUMABLE,)),
 )

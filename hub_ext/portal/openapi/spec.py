@@ -54,7 +54,7 @@ class Operation:
     query: tuple[Param, ...] = ()
     body: type[BaseModel] | None = None
     body_required: bool = True
-    produces: dict[int, str] = field(default_factory=dict)  # status -> media type, where not JSON
+    produces: dict[int, str | tuple[str, ...]] = field(default_factory=dict)  # status -> media type(s), if not JSON
     description: str = ""
     headers: tuple[Param, ...] = ()  # request headers it reads (the tus protocol's)
     raw_body: str | None = None  # the media type of a body that is bytes, not a JSON model
@@ -330,9 +330,10 @@ def _responses(op: Operation) -> dict:
             out[str(status)] = {"description": text,
                                 "content": {JSON: {"schema": {"$ref": "#/components/schemas/Error"}}}}
         else:
-            media = op.produces.get(status, JSON)
-            schema = {"type": "object"} if media == JSON else {"type": "string"}
-            out[str(status)] = {"description": text, "content": {media: {"schema": schema}}}
+            media = op.produces.get(status, JSON)  # one media type, or a tuple of those it may be
+            out[str(status)] = {"description": text, "content": {
+                m: {"schema": {"type": "object"} if m == JSON else {"type": "string"}}
+                for m in (media if isinstance(media, tuple) else (media,))}}
     return out
 
 
