@@ -18,7 +18,7 @@ from ...folders import disk as folders_disk
 from ...folders.records import PERMISSION_TITLES, Conflict, InvitationError, NotFound, received
 from ...folders.requests import FolderCreate, InvitationCreate, PermissionChange
 from ...folders.service import Folders
-from ...isolation import Isolation
+from ...isolation import Isolation, IsolationError
 from ...scopes import READ, WRITE
 from ...store.models_storage import FolderInvitation
 from ..base import PortalAPIHandler, PortalHandler
@@ -56,6 +56,9 @@ class _FoldersAPI(PortalAPIHandler):
             return self.field_error({exc.field: exc.message}, 409)
         except InvitationError as exc:
             return self.field_error({exc.field: exc.message})
+        except (IsolationError, OSError) as exc:  # accounts or ACLs could not be set up: the machine's problem
+            self.log.error("Folders: %s", exc)
+            raise web.HTTPError(503, f"The folder's permissions could not be applied: {exc}") from None
         self.set_status(status)
         self.write_json(result if isinstance(result, dict) else result.as_json())
 

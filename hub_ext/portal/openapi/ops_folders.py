@@ -16,11 +16,12 @@ PATH_PARAMS["invitation"] = Param("invitation", {"type": "integer", "minimum": 1
 
 INVITATION = "The invitation `{id, owner, folder, invitee, permission, state, created, updated}`"
 STATE = "The invitation's state does not allow it (`errors.state`)"
+OS = "The OS account or the folder's ACLs could not be set up on this machine"
 OPERATIONS: tuple[Operation, ...] = (
     Operation("get", f"{PORTAL}/folders", "Your folders, each with the live invitations you sent", "folders", READ,
               {200: "`{owner, folders: [{name, invitations}]}`", 403: DENIED}),
     Operation("post", f"{PORTAL}/folders", "Make a folder of your own (shareable by invitation)", "folders", WRITE,
-              {201: "`{name, invitations}`", 400: INVALID, 403: DENIED, 409: "You have a folder of that name"},
+              {201: "`{name, invitations}`", 400: INVALID, 403: DENIED, 409: "You have a folder of that name", 503: OS},
               body=FolderCreate),
     Operation("post", f"{PORTAL}/folders/{{folder}}/invitations", "Invite a user to one of your folders", "folders",
               WRITE, {201: INVITATION + ", pending", 400: INVALID + " (`invitee`: no such user, or yourself)",
@@ -33,13 +34,13 @@ OPERATIONS: tuple[Operation, ...] = (
               READ, {200: "`{invitee, invitations}`, oldest first", 403: DENIED}),
     Operation("patch", f"{PORTAL}/folder-invitations/{{invitation}}", "Change the permission (the folder's owner)",
               "folders", WRITE, {200: INVITATION, 400: INVALID, 403: DENIED + " (not the owner)", 404: NOT_FOUND,
-                                 409: STATE}, body=PermissionChange),
+                                 409: STATE, 503: OS}, body=PermissionChange),
     Operation("delete", f"{PORTAL}/folder-invitations/{{invitation}}", "Revoke an invitation (the folder's owner)",
               "folders", WRITE, {200: INVITATION + ", revoked", 403: DENIED + " (not the owner)", 404: NOT_FOUND,
-                                 409: STATE}),
+                                 409: STATE, 503: OS}),
     *(Operation("post", f"{PORTAL}/folder-invitations/{{invitation}}/{action}", summary, "folders", WRITE,
                 {200: INVITATION + f", {state}", 400: INVALID, 403: DENIED + " (not the invitee)", 404: NOT_FOUND,
-                 409: STATE}, body=NoFields, body_required=False)
+                 409: STATE, 503: OS}, body=NoFields, body_required=False)
       for action, summary, state in (
           ("accept", "Accept an invitation (the folder appears at ~/shared-with-me/<owner>/<folder>)", "accepted"),
           ("decline", "Decline an invitation", "declined"),
