@@ -163,8 +163,9 @@ def test_upload_preview_folders_and_share_links(page, browser, team, tmp_path):
 
     # revoked: the file link says so (410)
     page.once("dialog", lambda d: d.accept())
-    page.locator(f'#hf-shares-body tr.hf-share-row:has-text("/data.csv") .hf-share-revoke').click()
-    expect(page.locator('#hf-shares-body tr.hf-share-row:has-text("/data.csv") .hf-share-state')).to_have_text("revoked")
+    file_link = page.locator('#hf-shares-body tr.hf-share-row:has-text("/data.csv")')
+    file_link.locator(".hf-share-revoke").click()
+    expect(file_link.locator(".hf-share-state")).to_have_text("revoked")
     response = anon.goto(url)
     assert response.status == 410
     expect(anon.locator("#hf-share-message")).to_have_text("This share link was revoked.")

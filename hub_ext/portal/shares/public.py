@@ -13,21 +13,25 @@ from __future__ import annotations
 
 import asyncio
 import os
-import stat
 from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import quote
 
 from jupyterhub.handlers.base import BaseHandler
-from tornado import web
 
 from ...policy import format_memory
 from ...storage.shares import Share, ShareStore, gone_message, password_mark, password_matches, state
 from ..base import _PortalMixin
+from ..files.service import TreeFiles
 
 COOKIE = "hubfront-share"
 COOKIE_DAYS = 1
 CHUNK = 1 << 20
+
+
+def utc_text(iso: str) -> str:
+    """``2030-06-01 14:00``: an ISO time (UTC) as the public pages show it."""
+    return datetime.fromisoformat(iso).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M")
 
 
 class _Refused(Exception):
@@ -42,20 +46,17 @@ def attachment(name: str) -> str:
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
-def entry_json(entry: os.DirEntry) -> dict | None:
-    """``{name, type, size, mtime}`` of one listed entry; links and special files are left out."""
-    try:
-        st = entry.stat(follow_symlinks=False)
-    except OSError:
-        return None
-    if stat.S_ISDIR(st.st_mode):
-        kind = "folder"
-    elif stat.S_ISREG(st.st_mode):
-        kind = "file"
-    else:
-        return None
-    return {"name": entry.name, "type": kind, "size": st.st_size if kind == "file" else None,
-            "mtime": datetime.fromtimestamp(st.st_mtime, timezone.utc)}
+async def send_fd(handler, fd: int, name: str) -> None:
+    """Stream the open file ``fd`` (closed here) to the tornado ``handler`` as a download called ``name``."""
+    with os.fdopen(fd, "rb") as f:
+        handler.set_header("Content-Type", "application/octet-stream")
+        handler.set_header("Content-Disposition", attachment(name))
+        handler.set_header("X-Content-Type-Options", "nosniff")
+        handler.set_header("Content-Length", str(os.fstat(f.fileno()).st_size))
+        while chunk := await asyncio.to_thread(f.read, CHUNK):
+            handler.write(chunk)
+            await handler.flush()
+    handler.finish()
 
 
 class SharePageHandler(_PortalMixin, BaseHandler):
@@ -136,18 +137,13 @@ class SharePageHandler(_PortalMixin, BaseHandler):
         self.finish(html)
 
     async def show_folder(self, share: Share, token: str, root: Path, real: Path, sub: str) -> None:
-        from ...storage.paths import dir_fd
-
-        with dir_fd(root, real) as fd:
-            with os.scandir(fd) as it:
-                entries = [e for e in (entry_json(x) for x in it) if e is not None]
-        entries.sort(key=lambda e: (e["type"] != "folder", e["name"].lower()))
-        await self.render_page(share, token, sub, kind="folder", entries=entries)
+        listing = await asyncio.to_thread(TreeFiles(root).listing, real)
+        await self.render_page(share, token, sub, kind="folder", entries=listing["entries"])
 
     async def show_file(self, share: Share, token: str, real: Path, sub: str) -> None:
         st = real.stat()
         await self.render_page(share, token, sub, kind="file", size=st.st_size,
-                               mtime=datetime.fromtimestamp(st.st_mtime, timezone.utc))
+                               mtime=datetime.fromtimestamp(st.st_mtime, timezone.utc).isoformat())
 
     async def render_page(self, share: Share, token: str, sub: str, **ns) -> None:
         base = self.link_base(token)
@@ -159,29 +155,20 @@ class SharePageHandler(_PortalMixin, BaseHandler):
         here = crumbs[-1][1]
         html = await self.render_template(
             "portal/share.html", crumbs=crumbs, here=here, shared_name=crumbs[-1][0], quote=quote,
-            expires=share.expires, fmt_size=format_memory, **ns)
+            expires=share.expires, fmt_size=format_memory, utc_text=utc_text, **ns)
         self.finish(html)
 
     # -- downloads -------------------------------------------------------------------------
 
     async def send_file(self, share: Share, root: Path, real: Path) -> None:
-        from ...storage.paths import BadPath, open_file
+        from ...storage.paths import BadPath
 
         try:
-            fd = open_file(root, real)
+            fd = TreeFiles(root).open(real)
         except (BadPath, OSError):
             raise _Refused(404, "Not found", "There is no such file in this share.") from None
-        with os.fdopen(fd, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            self.set_header("Content-Type", "application/octet-stream")
-            self.set_header("Content-Disposition", attachment(real.name))
-            self.set_header("X-Content-Type-Options", "nosniff")
-            self.set_header("Content-Length", str(size))
-            self.store.count_download(share)
-            while chunk := await asyncio.to_thread(f.read, CHUNK):
-                self.write(chunk)
-                await self.flush()
-        self.finish()
+        self.store.count_download(share)
+        await send_fd(self, fd, real.name)
 
     async def send_zip(self, share: Share, root: Path, real: Path, sub: str) -> None:
         from ...storage import zipstream
