@@ -67,9 +67,19 @@ class ShareCreate(Strict):
     @field_validator("expires")
     @classmethod
     def _expires(cls, value: datetime | None) -> datetime | None:
-        value = utc(value)
+        try:
+            value = utc(value)
+        except OverflowError:  # year 9999 with a zone behind UTC, year 1 ahead of it
+            raise ValueError("out of range") from None
         if value is not None and value <= datetime.now(timezone.utc):
             raise ValueError("must be in the future")
+        return value
+
+    @field_validator("password")
+    @classmethod
+    def _password(cls, value: str | None) -> str | None:
+        if value is not None:
+            value.encode("utf-8")  # a lone surrogate is no text: UnicodeEncodeError, a ValueError
         return value
 
 

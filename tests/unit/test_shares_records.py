@@ -52,7 +52,9 @@ def test_unknown_and_malformed_tokens_find_nothing(sqlite_url):
     ({"path": "../other"}, "path"), ({"path": "/etc/passwd"}, "path"), ({"path": "a\x00b"}, "path"),
     ({"path": "a//b"}, "path"), ({"password": ""}, "password"), ({"password": "x" * 129}, "password"),
     ({"expires": "yesterday"}, "expires"), ({"expires": "2001-01-01T00:00:00Z"}, "expires"),
-    ({"token": "mine"}, "token"), ({"path": 5}, "path"),
+    ({"token": "mine"}, "token"), ({"path": 5}, "path"), ({"expires": "9999-12-31T23:59:59-23:59"}, "expires"),
+    ({"expires": "0001-01-01T00:00:00+23:59"}, "expires"), ({"expires": 5}, "expires"),
+    ({"password": "\ud800"}, "password"), ({"path": "\ud800"}, "path"),
 ])
 def test_bad_fields_are_named(bad, field):
     with pytest.raises(BodyError) as err:
