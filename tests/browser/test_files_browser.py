@@ -5,7 +5,11 @@ browser with nobody logged in, revoke it (410), and the storage quota's refusal 
 
 import csv
 import hashlib
+import random
 import re
+import struct
+import zipfile
+import zlib
 from pathlib import Path
 
 import pytest
@@ -33,6 +37,16 @@ def big_csv(path: Path, rows: int = 480_000) -> Path:
         for i in range(rows):
             w.writerow([i, f"city-{i % 97:02d}", f"{(i * 7919) % 400 / 10:.1f}"])
     return path
+
+
+def png(width: int, height: int) -> bytes:
+    """A small red PNG image."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\0" + bytes([200, 30, 30]) * width for _ in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 
 
 def sha256(data: bytes) -> str:
@@ -88,28 +102,57 @@ def test_upload_preview_folders_and_share_links(page, browser, team, tmp_path):
     survey = tmp_path / "survey"
     (survey / "raw").mkdir(parents=True)
     (survey / "README.md").write_text("# Survey\n\nCollected in spring.\n")
+    (survey / "chart.png").write_bytes(png(40, 20))
     (survey / "raw" / "answers.txt").write_text("yes\nno\nyes\n")
     page.set_input_files("#hf-upload-folder", str(survey))
-    uploaded(page, "survey/README.md")
-    uploaded(page, "survey/raw/answers.txt")
+    for name in ("survey/README.md", "survey/chart.png", "survey/raw/answers.txt"):
+        uploaded(page, name)
     expect(page.locator('tr.hf-entry[data-name="survey"][data-type="folder"]')).to_be_visible()
 
-    # a new folder, then into it: breadcrumbs, and back
+    # a new folder
     page.click("#hf-new-folder")
     page.fill("#hf-name-input", "results")
     page.click("#hf-name-ok")
     folder = page.locator('tr.hf-entry[data-name="results"][data-type="folder"]')
     expect(folder).to_be_visible()
+
+    # into the uploaded folder: breadcrumbs, text and image previews, rename, move
     page.locator('tr.hf-entry[data-name="survey"] .hf-open-folder').click()
     page.wait_for_url("**/hub/portal/files/survey")
     expect(page.locator("#hf-files-crumbs li")).to_have_text(["Shared Files", "survey"])
     page.locator('tr.hf-entry[data-name="README.md"] .hf-open-file').click()
     expect(page.locator("#hf-preview-body pre.hf-preview-text")).to_contain_text("Collected in spring.")
     page.locator("#hf-preview-modal .btn-close").click()
+    page.locator('tr.hf-entry[data-name="chart.png"] .hf-preview').click()
+    image = page.locator("#hf-preview-body img.hf-preview-image")
+    expect(image).to_be_visible()
+    page.wait_for_function("img => img.complete && img.naturalWidth === 40", arg=image.element_handle())
+    page.locator("#hf-preview-modal .btn-close").click()
+    expect(page.locator("#hf-preview-modal")).to_be_hidden()
+    page.locator('tr.hf-entry[data-name="README.md"] .hf-rename').click()
+    expect(page.locator("#hf-name-input")).to_have_value("README.md")
+    page.fill("#hf-name-input", "ABOUT.md")
+    page.click("#hf-name-ok")
+    expect(page.locator('tr.hf-entry[data-name="ABOUT.md"]')).to_be_visible()
+    expect(page.locator('tr.hf-entry[data-name="README.md"]')).to_have_count(0)
+    page.locator('tr.hf-entry[data-name="chart.png"] .hf-move').click()
+    expect(page.locator("#hf-name-input")).to_have_value("survey/chart.png")
+    page.fill("#hf-name-input", "results/chart.png")
+    page.click("#hf-name-ok")
+    expect(page.locator('tr.hf-entry[data-name="chart.png"]')).to_have_count(0)
+    moved = fran.api("GET", f"/portal/groups/{GROUP}/files/results/")
+    assert [e["name"] for e in moved.json()["entries"]] == ["chart.png"]
     page.locator("#hf-files-crumbs a.hf-crumb").click()
     page.wait_for_url(re.compile(r".*/hub/portal/files$"))
     expect(page.locator('tr.hf-entry[data-name="data.csv"]')).to_be_visible()
     screenshot(page, "files-page")
+
+    # a folder downloads as a zip
+    with page.expect_download() as got:
+        page.locator('tr.hf-entry[data-name="survey"] .hf-download').click()
+    assert got.value.suggested_filename == "survey.zip"
+    names = set(zipfile.ZipFile(got.value.path()).namelist())
+    assert {"ABOUT.md", "raw/", "raw/answers.txt"} <= names and "chart.png" not in names
 
     # delete asks first; Cancel keeps it, Delete removes it
     folder.locator(".hf-delete").click()
@@ -172,6 +215,40 @@ def test_upload_preview_folders_and_share_links(page, browser, team, tmp_path):
     screenshot(anon, "share-revoked-410")
     stranger.close()
     assert errors == []
+
+
+def test_an_interrupted_upload_resumes_where_it_stopped(page, team, tmp_path):
+    """The connection drops after the first 8 MiB chunk; the page is reloaded and the same file
+    picked again: the upload goes on from 8 MiB (no new upload is created) and the file is whole."""
+    source = tmp_path / "resume.bin"
+    source.write_bytes(random.Random(12).randbytes(20 << 20))
+    gus = team.login("gus", "Gus-pass1")
+    ui_login(page, team, "gus", "Gus-pass1")
+    page.goto(team.base_url + "/hub/portal/files")
+    created, offsets = [], []
+    page.on("request", lambda r: "/uploads" in r.url and r.method == "POST" and created.append(r.url))
+    page.on("request", lambda r: "/uploads/" in r.url and r.method == "PATCH"
+            and offsets.append(int(r.headers["upload-offset"])))
+    patches = []
+
+    def drop_after_the_first_chunk(route):
+        patches.append(route.request.url)
+        route.continue_() if len(patches) == 1 else route.abort("connectionreset")
+
+    page.route("**/uploads/*", lambda route: drop_after_the_first_chunk(route) if route.request.method == "PATCH"
+               else route.continue_())
+    with page.expect_event("requestfailed", lambda r: r.method == "PATCH"):
+        with page.expect_response(lambda r: r.request.method == "PATCH" and r.status == 204):
+            page.set_input_files("#hf-upload-files", str(source))
+    page.unroute("**/uploads/*")
+    page.reload()
+    offsets.clear()
+    page.set_input_files("#hf-upload-files", str(source))
+    uploaded(page, "resume.bin")
+    assert len(created) == 1 and offsets[0] == 8 << 20, (created, offsets)
+    stored = gus.get(gus.url(f"/hub/api/portal/groups/{GROUP}/files/resume.bin"))
+    assert sha256(stored.content) == sha256(source.read_bytes())
+    assert gus.api("DELETE", f"/portal/groups/{GROUP}/files/resume.bin").status_code == 204
 
 
 def test_the_storage_quota_refuses_in_words(page, team, tmp_path):
