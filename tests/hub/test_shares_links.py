@@ -174,6 +174,15 @@ async def test_password_is_asked_for(app):
     other = await make_share(ann, "reports", password="tulip-42")
     r = await anonymous(app, other["url"], cookies={"hubfront-share": cookie.value})
     assert 'name="password"' in r.text and 'data-name="summary.csv"' not in r.text
+    # guessing: after 10 wrong passwords in a row the link takes none, not even the right one, for a while
+    for _ in range(10):
+        r = await anonymous(app, other["url"], "POST", data={"password": "guess", "_xsrf": xsrf}, cookies=cookies)
+        assert r.status_code == 403
+    r = await anonymous(app, other["url"], "POST", data={"password": "tulip-42", "_xsrf": xsrf}, cookies=cookies)
+    assert r.status_code == 429 and "Too many wrong passwords" in r.text and "hubfront-share" not in r.cookies
+    # the first link's own counter is untouched
+    r = await anonymous(app, share["url"], "POST", data={"password": "tulip-42", "_xsrf": xsrf}, cookies=cookies)
+    assert r.status_code == 303
 
 
 async def test_share_api_rules(app):

@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 from jupyterhub.handlers.base import BaseHandler
 
+from ...auth import lockout
 from ...policy import format_memory
 from ...storage.shares import Share, ShareStore, gone_message, password_mark, password_matches, state
 from ..base import _PortalMixin
@@ -26,6 +27,7 @@ from ..files.service import TreeFiles
 
 COOKIE = "hubfront-share"
 COOKIE_DAYS = 1
+PASSWORD_TRIES, LOCK_MINUTES = 10, 15  # wrong passwords in a row that close a link to passwords, for how long
 CHUNK = 1 << 20
 
 
@@ -130,9 +132,10 @@ class SharePageHandler(_PortalMixin, BaseHandler):
         except _Refused as exc:
             await self.refuse(exc)
 
-    async def ask_password(self, share: Share, token: str, wrong: bool) -> None:
-        self.set_status(403 if wrong else 200)
-        html = await self.render_template("portal/share_password.html", wrong=wrong, action=self.request.path,
+    async def ask_password(self, share: Share, token: str, wrong: bool, locked: bool = False) -> None:
+        self.set_status(429 if locked else 403 if wrong else 200)
+        html = await self.render_template("portal/share_password.html", wrong=wrong, locked=locked,
+                                          lock_minutes=LOCK_MINUTES, action=self.request.path,
                                           xsrf=self.xsrf_token.decode("ascii"))
         self.finish(html)
 
@@ -188,10 +191,15 @@ class SharePageHandler(_PortalMixin, BaseHandler):
         except _Refused as exc:
             return await self.refuse(exc)
         password = self.get_body_argument("password", "")
+        counter = f"share link #{share.id}"  # the login lockout's counter, under a name no user can have
+        if share.password_hash and await asyncio.to_thread(lockout.locked_until, self.db_url, counter):
+            return await self.ask_password(share, token, wrong=True, locked=True)
         if not share.password_hash or not await asyncio.to_thread(password_matches, share, password):
             if share.password_hash:
+                await asyncio.to_thread(lockout.record_failure, self.db_url, counter, PASSWORD_TRIES, LOCK_MINUTES)
                 return await self.ask_password(share, token, wrong=True)
         else:
+            await asyncio.to_thread(lockout.record_success, self.db_url, counter)
             self.set_secure_cookie(COOKIE, password_mark(share), expires_days=COOKIE_DAYS,
                                    path=self.link_base(token), httponly=True, samesite="Lax",
                                    secure=self.request.protocol == "https")
