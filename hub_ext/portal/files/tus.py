@@ -29,6 +29,7 @@ from .common import Refused, StorageAPIHandler
 from .service import TreeFiles
 
 OFFSET_TYPE = "application/offset+octet-stream"
+DEFER_REFUSAL_BYTES = 16 << 20  # a refused PATCH body up to this size is read before the answer
 SWEEP_EVERY = 600.0  # seconds between looks for stale uploads
 _active: set[str] = set()  # uploads a PATCH is writing to right now (this process)
 _last_sweep = [0.0]
@@ -158,14 +159,23 @@ class UploadAPIHandler(_TusBase):
     _start = 0
     _received = 0
     _overflow = False
+    _patch_refused: web.HTTPError | None = None
 
     async def prepare(self):
         if self.request.method == "PATCH":
             self.request.connection.set_max_body_size(MAX_SIZE)
         await super().prepare()
         if self.request.method == "PATCH" and not self._finished:
-            self._may_write(*self.path_args)
-            self.begin_patch(*self.path_args)
+            try:
+                self._may_write(*self.path_args)
+                self.begin_patch(*self.path_args)
+            except web.HTTPError as exc:
+                # Answering before the body is read closes the connection under the client (a proxy
+                # in between turns that into a 503): a small body is read (and dropped) first.
+                length = self.request.headers.get("Content-Length", "")
+                if not (length.isdigit() and int(length) <= DEFER_REFUSAL_BYTES):
+                    raise
+                self._patch_refused = exc
 
     def options(self, group_name, upload_id):
         if not UPLOAD_ID.match(upload_id):
@@ -178,6 +188,7 @@ class UploadAPIHandler(_TusBase):
 
     def begin_patch(self, group_name, upload_id) -> None:
         """Before any byte is read: the checks tus wants, then the part file opened at its end."""
+        row = self.upload_of(group_name, upload_id)
         self.tus_checks()
         kind = self.request.headers.get("Content-Type", "").split(";")[0].strip().lower()
         if kind != OFFSET_TYPE:
@@ -186,7 +197,6 @@ class UploadAPIHandler(_TusBase):
             offset = parse_count(self.request.headers.get("Upload-Offset"), "Upload-Offset")
         except UploadError as exc:
             raise Refused(exc.status, exc.errors) from None
-        row = self.upload_of(group_name, upload_id)
         if upload_id in _active:
             raise Refused(409, {"Upload-Offset": "another request is writing to this upload"})
         actual = self.uploads.offset(upload_id)
@@ -231,6 +241,8 @@ class UploadAPIHandler(_TusBase):
         super().on_connection_close()
 
     async def patch(self, group_name, upload_id):
+        if self._patch_refused is not None:
+            raise self._patch_refused
         row = self._row
         if self._overflow:
             self._close(keep=False)
@@ -251,8 +263,8 @@ class UploadAPIHandler(_TusBase):
 
     @needs_scope(WRITE)
     def head(self, group_name, upload_id):
-        self.tus_checks()
         row = self.upload_of(group_name, upload_id)
+        self.tus_checks()
         self.set_header("Upload-Offset", str(self.uploads.offset(row.id)))
         self.set_header("Upload-Length", str(row.length))
         self.set_status(200)
@@ -260,8 +272,8 @@ class UploadAPIHandler(_TusBase):
 
     @needs_scope(WRITE)
     async def delete(self, group_name, upload_id):
-        self.tus_checks()
         row = self.upload_of(group_name, upload_id)
+        self.tus_checks()
         if row.id in _active:
             raise Refused(409, {"upload": "a request is writing to this upload"})
         await asyncio.to_thread(self.uploads.remove, row.id)
