@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ..isolation.shared import grant_group, revoke_group, shared_dir
 from ..storage.tree import ensure_parent
+from ..storage.usage import walk
 from .records import CURRENT, dataset_dir, datasets_root, version_dir
 
 TOP_MODE = 0o700
@@ -68,23 +69,7 @@ def measure(path: Path, fresh: bool = False) -> tuple[int, int]:
     hit = _measured.get(key)
     if hit and not fresh and time.monotonic() - hit[0] < MEASURE_TTL:
         return hit[1]
-    size = files = 0
-    stack = [key]
-    while stack:
-        try:
-            with os.scandir(stack.pop()) as entries:
-                for entry in entries:
-                    try:
-                        if entry.is_dir(follow_symlinks=False):
-                            if entry.name != ".git":
-                                stack.append(entry.path)
-                        elif entry.is_file(follow_symlinks=False):
-                            size += entry.stat(follow_symlinks=False).st_size
-                            files += 1
-                    except FileNotFoundError:
-                        continue
-        except (FileNotFoundError, NotADirectoryError):
-            continue
+    size, files = walk(path, skip=(".git",))
     _measured[key] = (time.monotonic(), (size, files))
     return size, files
 

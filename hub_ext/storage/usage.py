@@ -24,9 +24,11 @@ _generation: dict[str, int] = {}  # bumped by invalidate(): a measurement begun 
 _lock = threading.Lock()
 
 
-def measure(*roots: Path) -> int:
-    """Bytes of the regular files under ``roots`` (hard links counted once); missing roots count 0."""
-    total, seen = 0, set()
+def walk(*roots: Path, skip: tuple[str, ...] = ()) -> tuple[int, int]:
+    """(bytes, files) of the regular files under ``roots``: hard links counted once, symbolic links not
+    followed, folders named in ``skip`` left out; missing roots count 0."""
+    total = files = 0
+    seen: set[tuple[int, int]] = set()
     stack = [str(r) for r in roots]
     while stack:
         try:
@@ -34,7 +36,8 @@ def measure(*roots: Path) -> int:
                 for entry in entries:
                     try:
                         if entry.is_dir(follow_symlinks=False):
-                            stack.append(entry.path)
+                            if entry.name not in skip:
+                                stack.append(entry.path)
                         elif entry.is_file(follow_symlinks=False):
                             st = entry.stat(follow_symlinks=False)
                             if st.st_nlink > 1:
@@ -42,11 +45,17 @@ def measure(*roots: Path) -> int:
                                     continue
                                 seen.add((st.st_dev, st.st_ino))
                             total += st.st_size
+                            files += 1
                     except OSError:  # removed while we looked
                         continue
         except (FileNotFoundError, NotADirectoryError, PermissionError):
             continue
-    return total
+    return total, files
+
+
+def measure(*roots: Path) -> int:
+    """Bytes of the regular files under ``roots`` (see :func:`walk`)."""
+    return walk(*roots)[0]
 
 
 def dataset_roots(db_url: str | None, data_dir, group: str) -> list[Path]:
