@@ -1,5 +1,5 @@
-"""Real notebook servers of two members of a group share ~/shared; a member of another group cannot
-reach it; a folder shared by invitation shows up in the running notebook of the invitee with the
+"""Real notebook servers of two members of a group share ~/shared, where a file uploaded through the
+Shared Files page lands; a member of another group cannot reach it (API 404, PermissionError); a folder shared by invitation shows up in the running notebook of the invitee with the
 granted permission (the real hub running as root, as in CI)."""
 
 from __future__ import annotations
@@ -9,8 +9,11 @@ import os
 
 import pytest
 import yaml
+from playwright.sync_api import expect
 
-from support import REPO, RealHub, need, proxy_command, run_in_server, stop_leftover_servers, wait_for_server
+from support import (
+    REPO, RealHub, need, proxy_command, run_in_server, screenshot, stop_leftover_servers, ui_login, wait_for_server,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.isolation]
 
@@ -61,12 +64,33 @@ def launch(hub, user, group):
     return session
 
 
-def test_members_notebooks_share_the_group_tree_and_invited_folders(hub):
+def upload_through_the_page(page, hub, user, source) -> None:
+    ui_login(page, hub, user, PASSWORD)
+    page.goto(f"{hub.base_url}/hub/portal/files")
+    page.set_input_files("#hf-upload-files", str(source))
+    try:
+        expect(page.locator(f'.hf-upload[data-path="{source.name}"] .hf-upload-status')).to_have_text(
+            "100 % · done", timeout=60_000)
+        expect(page.locator(f'tr.hf-entry[data-name="{source.name}"]')).to_be_visible()
+    finally:
+        screenshot(page, "shared-files-e2e-uploaded")
+
+
+def test_members_notebooks_share_the_group_tree_and_invited_folders(hub, page, tmp_path):
+    source = tmp_path / "data.csv"
+    source.write_text("x\n1\n")
+    upload_through_the_page(page, hub, "ann", source)
+    # a files dataset of mnt, granted read-only to mnt-other before anyone launches
+    owner = hub.login("ann", PASSWORD)
+    r = owner.api("POST", "/portal/groups/mnt/datasets", json={"name": "corpus", "kind": "files"})
+    assert r.status_code == 201, r.text
+    grant = "/portal/groups/mnt/datasets/corpus/grants/mnt-other"
+    assert owner.api("PUT", grant, json={"mode": "ro"}).status_code == 200
     ann, bob, cy = launch(hub, "ann", "mnt"), launch(hub, "bob", "mnt"), launch(hub, "cy", "mnt-other")
     tree = str(hub.data_dir / "groups" / "mnt")
-    out = run_in_server(ann, "ann", "mnt", "import os; open(os.path.expanduser('~/shared/data.csv'), 'w')"
-                        ".write('x\\n1\\n'); print(os.environ['HUBFRONT_SHARED'])")
-    assert out.strip() == tree
+    out = run_in_server(ann, "ann", "mnt", "import os; print(open(os.path.expanduser('~/shared/data.csv')).read(),"
+                        " end=''); print(os.environ['HUBFRONT_SHARED'])")
+    assert out == "x\n1\n" + tree + "\n"
     out = run_in_server(bob, "bob", "mnt", "import os; p = os.path.expanduser('~/shared/');"
                         "print(open(p + 'data.csv').read(), end=''); open(p + 'out.csv', 'w').write('from bob\\n')")
     assert out == "x\n1\n"
@@ -76,6 +100,19 @@ def test_members_notebooks_share_the_group_tree_and_invited_folders(hub):
     out = run_in_server(cy, "cy", "mnt-other", TRY + f"print(json.dumps([attempt(lambda: os.listdir({tree!r})),"
                         f"attempt(lambda: open({tree + '/out.csv'!r}).read())]))")
     assert json.loads(out) == ["PermissionError", "PermissionError"]
+    for path in ("/portal/groups/mnt/files/", "/portal/groups/mnt/files/data.csv", "/portal/groups/mnt/files/out.csv"):
+        assert cy.api("GET", path).status_code == 404, path
+
+    # the dataset: the owner group writes it; mnt-other reads it, and writes only once granted read-write
+    run_in_server(ann, "ann", "mnt", "import os; open(os.path.expanduser('~/datasets/corpus/a.txt'), 'w').write('A')")
+    probe = TRY + ("d = os.path.expanduser('~/datasets/corpus')\n"
+                   "print(json.dumps([sorted(os.listdir(d)), attempt(lambda: open(d + '/a.txt').read()),"
+                   " attempt(lambda: open(d + '/b.txt', 'w').write('B')), os.environ['HUBFRONT_DATASETS']]))")
+    listed, read, wrote, where = json.loads(run_in_server(cy, "cy", "mnt-other", probe))
+    assert (listed, read, wrote) == (["a.txt"], "A", "PermissionError") and where.endswith("datasets")
+    assert owner.api("PUT", grant, json={"mode": "rw"}).status_code == 200
+    listed, read, wrote, _ = json.loads(run_in_server(cy, "cy", "mnt-other", probe))
+    assert (listed, read, wrote) == (["a.txt"], "A", 1)
 
     # ann shares a folder of hers with cy (another group) read-only; cy's running notebook sees it
     assert ann.api("POST", "/portal/folders", json={"name": "papers"}).status_code == 201
