@@ -1,4 +1,6 @@
-"""A folder as a zip, streamed to the client as it is built (stream-zip), never held in memory.
+"""Downloads from storage: a file streamed in chunks, a folder as a zip streamed as it is built
+(stream-zip), never held in memory; both as attachments (never shown inline: the hub's origin serves
+no user HTML). The files API and the share pages send through here.
 
 The folder is walked with ``os.fwalk`` from a descriptor reached without
 following links (:func:`hub_ext.storage.paths.dir_fd`); symbolic links and
@@ -14,6 +16,7 @@ import stat
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
+from urllib.parse import quote
 
 from stream_zip import ZIP_64, stream_zip
 
@@ -55,11 +58,33 @@ def zip_chunks(root: Path, real: Path) -> Iterator[bytes]:
         yield from stream_zip(members(fd), chunk_size=CHUNK)
 
 
-async def send_folder(handler, root: Path, real: Path) -> None:
-    """Write the zip of ``real`` to the tornado ``handler`` as it is made, then finish.
+def attachment(name: str) -> str:
+    """A Content-Disposition that downloads as ``name`` (ASCII fallback and the UTF-8 name)."""
+    ascii_name = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in name) or "download"
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
 
-    The caller sets the headers (Content-Type, Content-Disposition).
-    """
+
+def download_headers(handler, kind: str, name: str) -> None:
+    """Headers of a download called ``name``: always an attachment, never sniffed into a page."""
+    handler.set_header("Content-Type", kind)
+    handler.set_header("Content-Disposition", attachment(name))
+    handler.set_header("X-Content-Type-Options", "nosniff")
+
+
+async def send_file(handler, fd: int, name: str) -> None:
+    """Stream the open file ``fd`` (closed here) to the tornado ``handler`` as ``name``, then finish."""
+    with os.fdopen(fd, "rb") as f:
+        download_headers(handler, "application/octet-stream", name)
+        handler.set_header("Content-Length", str(os.fstat(f.fileno()).st_size))
+        while chunk := await asyncio.to_thread(f.read, CHUNK):
+            handler.write(chunk)
+            await handler.flush()
+    handler.finish()
+
+
+async def send_folder(handler, root: Path, real: Path, name: str) -> None:
+    """Write the zip of ``real`` (as ``<name>.zip``) to the tornado ``handler`` as it is made, then finish."""
+    download_headers(handler, "application/zip", f"{name}.zip")
     chunks = zip_chunks(root, real)
     done = object()
     try:

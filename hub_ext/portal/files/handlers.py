@@ -9,8 +9,6 @@ The root is ``…/files/``. Every change is an activity.
 
 from __future__ import annotations
 
-import asyncio
-import os
 import secrets
 
 from jupyterhub.scopes import needs_scope
@@ -21,11 +19,9 @@ from ...ledger import QuotaExceeded
 from ...policy import format_memory
 from ...scopes import READ, WRITE
 from ...storage import usage, zipstream
-from ..shares.public import attachment
 from .common import Refused, StorageAPIHandler
 from .tus import handlers as _tus
 
-CHUNK = 1 << 20
 
 
 class MoveBody(Strict):
@@ -46,26 +42,13 @@ class RootFilesAPIHandler(StorageAPIHandler):
                 return self.write_json(await self.storage(tree.listing, real))
             if download != "zip":
                 raise Refused(400, {"download": "a folder downloads as 'zip'"})
-            name = real.name if path else group.name
-            self.set_header("Content-Type", "application/zip")
-            self.set_header("Content-Disposition", attachment(f"{name}.zip"))
-            self.set_header("X-Content-Type-Options", "nosniff")
-            return await zipstream.send_folder(self, tree.root, real)
+            return await zipstream.send_folder(self, tree.root, real, real.name if path else group.name)
         if self.get_query_argument("preview", "0") in ("1", "true"):
             return self.write_json(await self.storage(tree.preview, real))
         await self.send_file(tree, real)
 
     async def send_file(self, tree, real) -> None:
-        fd = await self.storage(tree.open, real)
-        with os.fdopen(fd, "rb") as f:
-            self.set_header("Content-Type", "application/octet-stream")
-            self.set_header("Content-Disposition", attachment(real.name))
-            self.set_header("X-Content-Type-Options", "nosniff")
-            self.set_header("Content-Length", str(os.fstat(f.fileno()).st_size))
-            while chunk := await asyncio.to_thread(f.read, CHUNK):
-                self.write(chunk)
-                await self.flush()
-        self.finish()
+        await zipstream.send_file(self, await self.storage(tree.open, real), real.name)
 
 
 class FilesAPIHandler(RootFilesAPIHandler):

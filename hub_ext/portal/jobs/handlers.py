@@ -16,6 +16,7 @@ from ...bodies import BodyError, NoFields
 from ...datasets.picks import check_picks
 from ...jobs.requests import (JobSubmit, JobTemplate, RequestError, ScheduleCreate, SchedulePatch, never_fits,
                               resolve)
+from ...storage.zipstream import download_headers
 from ...scopes import READ, WRITE
 from ...store.models_jobs import PHASES, Job, JobSchedule
 from ..logstream import serve_log
@@ -175,9 +176,7 @@ class ArtifactsAPIHandler(_JobsAPI):
         if data is None:
             raise web.HTTPError(404, f"No such artifact: {path}")
         # always a download, never rendered: a job's files must not run as pages of the hub
-        self.set_header("Content-Type", "application/octet-stream")
-        self.set_header("X-Content-Type-Options", "nosniff")
-        self.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{quote(path.rsplit('/', 1)[-1])}")
+        download_headers(self, "application/octet-stream", path.rsplit("/", 1)[-1])
         self.finish(data)
 
 
@@ -249,7 +248,7 @@ class ScheduleAPIHandler(_SchedulesAPI):
         if template_fields:
             current = {"name": row.name, "command": row.command, "image": row.image,
                        "instance_type": row.instance_type, "env": self.store.open_env(row.env_encrypted),
-                       "timeout": row.timeout}
+                       "timeout": row.timeout, "datasets": row.dataset_picks}
             current.update({k: changes[k] for k in template_fields})
             job = self.resolved(JobTemplate(**current), self.member_group(row.group))
             if job is None:
@@ -282,7 +281,8 @@ class RunNowAPIHandler(_SchedulesAPI):
             return
         group = self.member_group(row.group)
         template = JobTemplate(name=row.name, command=row.command, image=row.image, instance_type=row.instance_type,
-                               env=self.store.open_env(row.env_encrypted), timeout=row.timeout)
+                               env=self.store.open_env(row.env_encrypted), timeout=row.timeout,
+                               datasets=row.dataset_picks)
         job = self.submit(group, template)
         if job is not None:
             self.set_status(201)

@@ -12,7 +12,6 @@ that says which. Paths are confined to the shared file or folder (``..`` -> 400)
 from __future__ import annotations
 
 import asyncio
-import os
 from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import quote
@@ -21,6 +20,7 @@ from jupyterhub.handlers.base import BaseHandler
 
 from ...auth import lockout
 from ...policy import format_memory
+from ...storage import zipstream
 from ...storage.shares import Share, ShareStore, gone_message, password_mark, password_matches, state
 from ..base import _PortalMixin
 from ..files.service import TreeFiles
@@ -28,7 +28,6 @@ from ..files.service import TreeFiles
 COOKIE = "hubfront-share"
 COOKIE_DAYS = 1
 PASSWORD_TRIES, LOCK_MINUTES = 10, 15  # wrong passwords in a row that close a link to passwords, for how long
-CHUNK = 1 << 20
 
 
 def utc_text(iso: str) -> str:
@@ -40,25 +39,6 @@ class _Refused(Exception):
     def __init__(self, status: int, title: str, message: str):
         super().__init__(message)
         self.status, self.title, self.message = status, title, message
-
-
-def attachment(name: str) -> str:
-    """A Content-Disposition that downloads (never shows inline: the hub's origin runs no shared HTML)."""
-    ascii_name = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in name) or "download"
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
-
-
-async def send_fd(handler, fd: int, name: str) -> None:
-    """Stream the open file ``fd`` (closed here) to the tornado ``handler`` as a download called ``name``."""
-    with os.fdopen(fd, "rb") as f:
-        handler.set_header("Content-Type", "application/octet-stream")
-        handler.set_header("Content-Disposition", attachment(name))
-        handler.set_header("X-Content-Type-Options", "nosniff")
-        handler.set_header("Content-Length", str(os.fstat(f.fileno()).st_size))
-        while chunk := await asyncio.to_thread(f.read, CHUNK):
-            handler.write(chunk)
-            await handler.flush()
-    handler.finish()
 
 
 class SharePageHandler(_PortalMixin, BaseHandler):
@@ -171,17 +151,12 @@ class SharePageHandler(_PortalMixin, BaseHandler):
         except (BadPath, OSError):
             raise _Refused(404, "Not found", "There is no such file in this share.") from None
         self.store.count_download(share)
-        await send_fd(self, fd, real.name)
+        await zipstream.send_file(self, fd, real.name)
 
     async def send_zip(self, share: Share, root: Path, real: Path, sub: str) -> None:
-        from ...storage import zipstream
-
         name = (sub.rsplit("/", 1)[-1] if sub else share.path.rsplit("/", 1)[-1]) or share.group
-        self.set_header("Content-Type", "application/zip")
-        self.set_header("Content-Disposition", attachment(f"{name}.zip"))
-        self.set_header("X-Content-Type-Options", "nosniff")
         self.store.count_download(share)
-        await zipstream.send_folder(self, root, real)
+        await zipstream.send_folder(self, root, real, name)
 
     # -- POST: the password ------------------------------------------------------------------
 
