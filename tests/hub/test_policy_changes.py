@@ -95,7 +95,7 @@ async def test_put_stays_a_full_replace(app):
     r = await s.api("PUT", "/portal/groups/pc-d/policy", data=json.dumps({"quota": {"cpu": 2}}))
     assert r.status_code == 200
     policy = await policy_of(s, "pc-d")
-    assert policy["quota"] == {"cpu": 2, "memory": None, "gpu": None, "sessions": None}
+    assert policy["quota"] == {"cpu": 2, "memory": None, "gpu": None, "sessions": None, "storage": None}
     assert policy["display_name"] == "" and policy["admins"] == []  # documented: PUT replaces everything
 
 
@@ -128,11 +128,13 @@ async def test_settings_form_saves_what_it_shows_and_keeps_the_rest(app):
     assert fields["group"] == "pc-f" and fields["quota.memory"] == "64Gi" and fields["quota.sessions"] == ""
     assert "instance_types" not in fields  # not shown, so not sent: the merge keeps it
     before = await policy_of(s, "pc-f")
-    fields.update({"quota.cpu": "24", "user_quota.sessions": "3"})
+    fields.update({"quota.cpu": "24", "user_quota.sessions": "3", "quota.storage": "50Gi"})
     r = await s.post("hub/portal/group-settings", fields, allow_redirects=False)
     assert r.status_code == 302 and r.headers["Location"].endswith("portal/group-settings?saved=1")
     after = await policy_of(s, "pc-f")
     assert after["quota"]["cpu"] == 24 and after["user_quota"]["sessions"] == 3
+    assert after["quota"]["storage"] == 50 * 2**30
+    assert "<td>Storage</td><td>50 GiB</td>" in (await s.get("hub/portal/group-settings")).text
     assert {k: v for k, v in after.items() if k not in ("quota", "user_quota")} == \
         {k: v for k, v in before.items() if k not in ("quota", "user_quota")}
     assert "Policy saved." in (await s.get("hub/portal/group-settings?saved=1")).text
@@ -149,9 +151,9 @@ async def test_settings_form_refuses_bad_values_naming_the_field(app):
     await s.api("PUT", "/portal/me/context", data=json.dumps({"group": "pc-g"}))
     before = await policy_of(s, "pc-g")
     r = await s.post("hub/portal/group-settings", {"group": "pc-g", "quota.cpu": "1e999", "quota.gpu": "lots",
-                                                   "display_name": "Kept in the form"})
+                                                   "quota.storage": "plenty", "display_name": "Kept in the form"})
     assert r.status_code == 400
-    assert "quota.cpu: " in r.text and "quota.gpu: " in r.text
+    assert "quota.cpu: " in r.text and "quota.gpu: " in r.text and "quota.storage: " in r.text
     assert 'value="Kept in the form"' in r.text and 'value="lots"' in r.text  # nothing typed is lost
     assert await policy_of(s, "pc-g") == before
 

@@ -80,16 +80,18 @@ def test_merge_keeps_what_the_patch_does_not_name():
 
 def test_settings_form_round_trips_and_sends_only_its_fields():
     policy = parse_policy({"display_name": "Research", "admins": ["alice", "bob"], "images": ["base"],
-                           "quota": {"cpu": 0.5, "memory": "64Gi", "gpu": 4},
+                           "quota": {"cpu": 0.5, "memory": "64Gi", "gpu": 4, "storage": "50Gi"},
                            "user_quota": {"memory": 1536 * 2**20}, "job_default_timeout": "2h",
                            "deployments_enabled": True, "deployments_max": 4})
     values = form_values(policy)
     assert values["quota.memory"] == "64Gi" and values["user_quota.memory"] == "1536Mi"
+    assert values["quota.storage"] == "50Gi" and "user_quota.storage" not in values  # a group's only
     assert values["quota.sessions"] == "" and values["job_default_timeout"] == "2h"
     assert values["admins"] == "alice, bob"
     assert merge_policy(policy, form_patch(values)) == policy
     assert form_patch({"quota.cpu": "8"}) == {"quota": {"cpu": "8"}}
     assert form_patch({"quota.gpu": " ", "deployments_max": ""}) == {"quota": {"gpu": None}, "deployments_max": None}
+    assert form_patch({"quota.storage": "10Gi"}) == {"quota": {"storage": "10Gi"}}
     assert memory_input(1000) == "1000" and memory_input(None) == "" and memory_input(0) == "0"
 
 

@@ -7,7 +7,7 @@ from tornado import web
 
 from ...groups import group_policy
 from ...policy import (
-    RESOURCE_LABELS, RESOURCES, GroupPolicy, PolicyError, format_amount, merge_policy, parse_policy,
+    RESOURCE_LABELS, RESOURCES, GroupPolicy, PolicyError, format_amount, format_memory, merge_policy, parse_policy,
     properties_with,
 )
 from ...scopes import READ, WRITE
@@ -93,12 +93,12 @@ class GroupSettingsHandler(PortalHandler):
             quota_rows=[
                 (r, format_amount(r, policy.quota.limit(r)), format_amount(r, policy.user_quota.limit(r)))
                 for r in RESOURCES
-            ],
+            ] + [("storage", format_memory(policy.quota.storage), "group only")],
             instance_types=policy.allowed_instance_types(self.catalog),
             images=policy.allowed_images(self.catalog),
             edit=self.current_user.admin, edit_timeout=not self.current_user.admin,
             settings_group=group.name, errors=errors or {},
-            form=form or form_values(policy), saved=saved, resources=RESOURCES, labels=RESOURCE_LABELS,
+            form=form or form_values(policy), saved=saved, resources=RESOURCES, labels={**RESOURCE_LABELS, "storage": "Storage"},
         )
 
     @web.authenticated

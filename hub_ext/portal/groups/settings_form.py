@@ -59,6 +59,7 @@ def form_values(policy: GroupPolicy) -> dict[str, str]:
     for quota in QUOTAS:
         for resource in RESOURCES:
             values[f"{quota}.{resource}"] = _amount_input(resource, getattr(policy, quota).limit(resource))
+    values["quota.storage"] = memory_input(policy.quota.storage)  # a group's only
     return values
 
 
@@ -83,4 +84,6 @@ def form_patch(form: dict[str, str]) -> dict:
             key = f"{quota}.{resource}"
             if key in form:
                 patch.setdefault(quota, {})[resource] = form[key].strip() or None
+    if "quota.storage" in form:
+        patch.setdefault("quota", {})["storage"] = form["quota.storage"].strip() or None
     return patch
