@@ -1,10 +1,10 @@
-"""Datasets a job picks: ``["imagenet", "labels@v3"]`` (a name, or a files dataset's version).
+"""Datasets a job or a notebook picks: ``["imagenet", "labels@v3"]`` (a name, or a files dataset's version).
 
-Every dataset a group may use is mounted into its workloads anyway; a pick says the job needs
-it (refused at submit when the group may not use it) and ``name@v<N>`` pins a read-only version
-in place of the current files. The picks travel with the job's environment, in the variable
-``HUBFRONT_JOB_DATASETS`` (the jobs table has no column of its own for them), from which the
-runner takes the pins.
+Every dataset a group may use is mounted into its workloads anyway; a pick says the workload
+needs it (refused at submit or launch when the group may not use it) and ``name@v<N>`` pins a
+read-only version in place of the current files. Jobs and recurring jobs keep their picks in
+their ``datasets`` column (a JSON list, migration 0008), notebooks in their launch options;
+``pins_of`` gives what the mounts need.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from ..store.models_storage import DatasetVersion
 from .records import usable_by
 
 PICK = re.compile(r"^([a-z](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:@v([1-9][0-9]{0,8}))?$")
-PICKS_ENV = "HUBFRONT_JOB_DATASETS"
 MAX_PICKS = 50
 
 
@@ -39,11 +38,7 @@ def check_syntax(picks: list[str]) -> list[str]:
 
 
 def pins_of(picks) -> dict[str, int]:
-    """``{"labels": 3}`` from picks (a list, or the comma-separated variable)."""
-    if isinstance(picks, dict):
-        picks = picks.get(PICKS_ENV, "")
-    if isinstance(picks, str):
-        picks = [p for p in picks.split(",") if p]
+    """``{"labels": 3}`` from picks."""
     out = {}
     for pick in picks or ():
         m = PICK.match(pick)
@@ -74,7 +69,7 @@ def check_picks(db_url: str, group: str, picks: list[str] | None) -> None:
 
 
 def choices(db_url: str, group: str) -> list[dict]:
-    """What the job form offers: ``[{name, kind, versions: [3, 2, 1]}]`` for each dataset the group may use."""
+    """What the job and spawn forms offer: ``[{name, kind, versions: [3, 2, 1]}]`` for each dataset the group may use."""
     with read_scope(db_url) as s:
         rows = usable_by(s, group)
         versions: dict[str, list[int]] = {}
@@ -85,11 +80,10 @@ def choices(db_url: str, group: str) -> list[dict]:
             for row, mode in rows]
 
 
-def picked(env: dict | None) -> dict[str, str]:
-    """``{name: "" | "3"}`` from a stored job's environment (to check the form's boxes again)."""
+def picked(picks) -> dict[str, str]:
+    """``{name: "" | "3"}`` from picks (to check the form's boxes again)."""
     out = {}
-    for pick in str((env or {}).get(PICKS_ENV, "")).split(","):
-        if pick:
-            name, _, version = pick.partition("@v")
-            out[name] = version
+    for pick in picks or ():
+        name, _, version = str(pick).partition("@v")
+        out[name] = version
     return out

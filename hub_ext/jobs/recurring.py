@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from sqlalchemy import delete, select
@@ -34,6 +35,7 @@ class ScheduleStore:
         row = JobSchedule(group=group, username=username, name=job.name, command=job.command,
                           image=job.image.name, instance_type=job.instance_type.name,
                           env_encrypted=self.jobs.seal_env(job.env), timeout=job.timeout,
+                          datasets=json.dumps(list(job.datasets)),
                           recurrence=schedule.recurrence.text, time_zone=time_zone, overlap=overlap,
                           last_scheduled=None, created=now, updated=now)
         with session_scope(self.db_url) as s:
@@ -73,6 +75,7 @@ class ScheduleStore:
                 current.name, current.command = job.name, job.command
                 current.image, current.instance_type = job.image.name, job.instance_type.name
                 current.env_encrypted, current.timeout = self.jobs.seal_env(job.env), job.timeout
+                current.datasets = json.dumps(list(job.datasets))
             if (schedule.recurrence.text, time_zone) != (current.recurrence, current.time_zone):
                 current.last_scheduled = None  # counted from ``updated`` again
             current.recurrence, current.time_zone, current.overlap = schedule.recurrence.text, time_zone, overlap
@@ -106,7 +109,7 @@ class ScheduleStore:
         data = {
             "id": row.id, "group": row.group, "username": row.username, "name": row.name,
             "command": row.command, "image": row.image, "instance_type": row.instance_type,
-            "env": env if owner else {k: "" for k in env}, "timeout": row.timeout,
+            "env": env if owner else {k: "" for k in env}, "timeout": row.timeout, "datasets": row.dataset_picks,
             "recurrence": row.recurrence, "time_zone": row.time_zone, "overlap": row.overlap,
             "next_runs": [t.isoformat() for t in self.next_times(row)],
             "created": iso(row.created), "updated": iso(row.updated),

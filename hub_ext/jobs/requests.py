@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..bodies import BodyError
 from ..ledger import Request
@@ -60,18 +60,6 @@ class JobTemplate(_Strict):
     timeout: Duration | None = Field(default=None, description="Seconds, or 30m, 2h, 1d")
     datasets: list[str] = Field(default_factory=list, description="Datasets the job needs: names, or name@v<N> "
                                                                    "to pin a version (read-only)")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _picks_from_env(cls, data):
-        """A stored job's picks travel in its environment (re-run, run now, schedules): back to ``datasets``."""
-        from ..datasets.picks import PICKS_ENV
-
-        if isinstance(data, dict) and isinstance(data.get("env"), dict) and PICKS_ENV in data["env"]:
-            env = dict(data["env"])
-            picks = [p for p in str(env.pop(PICKS_ENV)).split(",") if p]
-            data = {**data, "env": env, "datasets": data["datasets"] if "datasets" in data else picks}
-        return data
 
     @field_validator("datasets")
     @classmethod
@@ -130,6 +118,7 @@ class Resolved:
     instance_type: InstanceType
     env: dict[str, str]
     timeout: int
+    datasets: tuple[str, ...] = ()  # picks: ("imagenet", "labels@v3")
 
     @property
     def request(self) -> Request:
@@ -174,12 +163,8 @@ def resolve(template: JobTemplate, policy: GroupPolicy, catalog: Catalog, group:
     """Check the instance type and image against the group's policy (400 naming the field)."""
     instance_type, image = choose_runtime(template.instance_type, template.image, policy, catalog, group)
     timeout = template.timeout or policy.job_default_timeout
-    env = dict(template.env)
-    if template.datasets:  # the jobs table has no column for them: they travel in the job's environment
-        from ..datasets.picks import PICKS_ENV
-
-        env[PICKS_ENV] = ",".join(template.datasets)
-    return Resolved(template.name, template.command, image, instance_type, env, timeout)
+    return Resolved(template.name, template.command, image, instance_type, dict(template.env), timeout,
+                    tuple(template.datasets))
 
 
 def never_fits(request: Request, group: str, username: str, group_quota: Quota, user_quota: Quota) -> str:

@@ -372,11 +372,11 @@ class Reconciler:
                 container_image = image.image or image.gpu_image or ""
         if instance_type is not None:
             node_selector, tolerations = dict(instance_type.node_selector), tuple(instance_type.tolerations)
-        env = self.store.open_env(job.env_encrypted)
         return JobSpec(
             job_id=job.id, username=job.username, group=job.group, groups=user_groups, command=job.command,
-            env=env, dataset_pins=pins_of(env), cpu=job.cpu or None, memory=job.memory or None,
-            gpu=job.gpu, gpu_devices=tuple(devices), timeout=float(job.timeout), image=job.image,
+            env=self.store.open_env(job.env_encrypted), dataset_pins=pins_of(job.dataset_picks),
+            cpu=job.cpu or None, memory=job.memory or None, gpu=job.gpu, gpu_devices=tuple(devices),
+            timeout=float(job.timeout), image=job.image,
             python=python, container_image=container_image, node_selector=node_selector, tolerations=tolerations)
 
     # -- removal ---------------------------------------------------------------

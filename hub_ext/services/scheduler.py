@@ -118,7 +118,7 @@ class Scheduler:
         try:
             template = JobTemplate(name=row.name, command=row.command, image=row.image,
                                    instance_type=row.instance_type, env=self.store.open_env(row.env_encrypted),
-                                   timeout=row.timeout)
+                                   timeout=row.timeout, datasets=row.dataset_picks)
             resolved = resolve(template, policy, self.catalog, row.group)
         except (RequestError, ValueError) as exc:
             reason = f"Skipped: {exc}"

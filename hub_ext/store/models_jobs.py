@@ -1,12 +1,13 @@
 """Jobs and recurring jobs: the desired state the hub writes and the runner reconciles.
 
-The schema is owned by migration ``0005``; times are stored in UTC. A job's
+The schema is owned by migrations ``0005`` and ``0008``; times are stored in UTC. A job's
 environment variables may hold credentials, so they are stored encrypted
 (Fernet, the key of ``hub_ext.auth.keys``), as TOTP secrets are.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from sqlalchemy import (BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String,
@@ -29,6 +30,12 @@ class _Template:
     instance_type: Mapped[str] = mapped_column(String(255))
     env_encrypted: Mapped[str] = mapped_column(Text, default="")  # Fernet token of a JSON object
     timeout: Mapped[int] = mapped_column(Integer)  # seconds
+    # the datasets it picks, a JSON list: ["imagenet", "labels@v3"] (migration 0008)
+    datasets: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
+
+    @property
+    def dataset_picks(self) -> list[str]:
+        return list(json.loads(self.datasets or "[]"))
 
 
 class Job(_Template, Base):

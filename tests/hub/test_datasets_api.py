@@ -226,20 +226,48 @@ async def test_a_job_picks_datasets(app):
     jobs = f"/portal/groups/{LAB}/jobs"
     job = {"name": "train", "command": "ls ~/datasets"}
 
-    r = await post(owner, jobs, {**job, "datasets": ["hfcd-train@v1", "hfcd-secret"]})
+    r = await post(owner, jobs, {**job, "env": {"EPOCHS": "3"}, "datasets": ["hfcd-train@v1", "hfcd-secret"]})
     assert r.status_code == 201, r.text
     stored = r.json()
-    assert stored["env"] == {"HUBFRONT_JOB_DATASETS": "hfcd-train@v1,hfcd-secret"}
+    # the picks have a column of their own: the job's environment is only what was asked for
+    assert (stored["datasets"], stored["env"]) == (["hfcd-train@v1", "hfcd-secret"], {"EPOCHS": "3"})
+    assert (await owner.api("GET", f"/portal/jobs/{stored['id']}")).json()["datasets"] == stored["datasets"]
     for picks, says in [(["hfcd-theirs"], "no dataset hfcd-theirs for group hfcd-lab"),  # another group's
                         (["hfcd-nothing"], "no dataset hfcd-nothing"),
                         (["hfcd-train@v9"], "dataset hfcd-train has no version v9"),
                         (["Bad Name"], "not a dataset name"),
-                        (["hfcd-train", "hfcd-train@v1"], "picked twice")]:
+                        (["hfcd-train", "hfcd-train@v1"], "picked twice"),
+                        ("hfcd-train", "valid list")]:
         r = await post(owner, jobs, {**job, "datasets": picks})
         assert r.status_code == 400 and says in r.json()["errors"]["datasets"], (picks, r.text)
+    # the old stop-gap's variable is Hubfront's, not a job's
+    r = await post(owner, jobs, {**job, "env": {"HUBFRONT_JOB_DATASETS": "hfcd-train@v1"}})
+    assert r.status_code == 400 and "env" in r.json()["errors"], r.text
     # a re-run keeps the picks (checked again)
     r = await owner.api("POST", f"/portal/jobs/{stored['id']}/rerun")
-    assert r.status_code == 201 and r.json()["env"] == stored["env"], r.text
+    assert r.status_code == 201, r.text
+    assert (r.json()["datasets"], r.json()["env"], r.json()["rerun_of"]) == (stored["datasets"], {"EPOCHS": "3"},
+                                                                             stored["id"])
+    assert (await owner.api("GET", f"/portal/groups/{LAB}/jobs")).json()["jobs"][0]["datasets"] == stored["datasets"]
+
+    # recurring jobs: kept, changed, and handed to the jobs they start
+    schedules = f"/portal/groups/{LAB}/schedules"
+    r = await post(owner, schedules, {**job, "recurrence": "inactive", "datasets": ["hfcd-train@v1"]})
+    assert r.status_code == 201 and r.json()["datasets"] == ["hfcd-train@v1"], r.text
+    schedule = r.json()["id"]
+    r = await owner.api("POST", f"/portal/schedules/{schedule}/run")
+    assert r.status_code == 201 and r.json()["datasets"] == ["hfcd-train@v1"], r.text
+    r = await owner.api("PATCH", f"/portal/schedules/{schedule}", data=json.dumps({"datasets": ["hfcd-theirs"]}))
+    assert r.status_code == 400 and "hfcd-theirs" in r.json()["errors"]["datasets"], r.text
+    r = await owner.api("PATCH", f"/portal/schedules/{schedule}", data=json.dumps({"command": "true"}))
+    assert r.status_code == 200 and r.json()["datasets"] == ["hfcd-train@v1"], r.text  # other changes keep them
+    r = await owner.api("PATCH", f"/portal/schedules/{schedule}", data=json.dumps({"datasets": ["hfcd-secret"]}))
+    assert r.status_code == 200 and r.json()["datasets"] == ["hfcd-secret"], r.text
+    assert (await owner.api("GET", f"/portal/schedules/{schedule}")).json()["datasets"] == ["hfcd-secret"]
+    page = await text(owner, f"hub/portal/schedules/{schedule}")
+    edit = re.search(r'<div class="col-12 hf-dataset-picks".*?name="datasets"[^>]*>', page, re.S).group(0)
+    assert re.search(r'id="hf-edit-ds-hfcd-secret" value="hfcd-secret" checked', edit)
+    assert not re.search(r'id="hf-edit-ds-hfcd-train" value="hfcd-train" checked', edit)
 
     page = await text(owner, "hub/portal/jobs")
     picks = re.search(r'<div class="col-12 hf-dataset-picks".*?name="datasets"', page, re.S).group(0)

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
+from hub_ext.datasets.picks import pins_of
 from hub_ext.jobs.records import JobStore
 from hub_ext.jobs.recurring import ScheduleStore
 from hub_ext.jobs.requests import JobTemplate, resolve
@@ -33,9 +34,10 @@ class Clock:
         return self.now
 
 
-def make(sqlite_url, recurrence="*/10 * * * *", overlap="allow", created=T0):
+def make(sqlite_url, recurrence="*/10 * * * *", overlap="allow", created=T0, datasets=()):
     store = JobStore(sqlite_url, Fernet.generate_key())
-    job = resolve(JobTemplate(name="every ten", command="true", env={"TOKEN": "s3cret"}), POLICY, CATALOG, "lab")
+    job = resolve(JobTemplate(name="every ten", command="true", env={"TOKEN": "s3cret"}, datasets=list(datasets)),
+                  POLICY, CATALOG, "lab")
     row = ScheduleStore(store).create(group="lab", username="alice", job=job, recurrence=recurrence,
                                       time_zone="Europe/Berlin", overlap=overlap)
     with session_scope(sqlite_url) as s:  # as if created at T0
@@ -68,6 +70,15 @@ def test_each_scheduled_time_makes_one_job_on_time(sqlite_url):
     assert job.scheduled_for.replace(tzinfo=timezone.utc) == T0 + timedelta(minutes=10)
     assert store.open_env(job.env_encrypted) == {"TOKEN": "s3cret"} and "s3cret" not in job.env_encrypted
     assert runs(sqlite_url) == [(T0 + timedelta(minutes=10), "started")]
+
+
+def test_scheduled_jobs_keep_the_dataset_picks(sqlite_url):
+    store, _ = make(sqlite_url, datasets=["imagenet", "labels@v3"])
+    Scheduler(store, clock=Clock(T0 + timedelta(minutes=10)), catalog=CATALOG).fire_due(GROUPS)
+    [job] = jobs(sqlite_url)
+    assert job.dataset_picks == ["imagenet", "labels@v3"]
+    assert store.open_env(job.env_encrypted) == {"TOKEN": "s3cret"}  # the picks are not in the environment
+    assert pins_of(job.dataset_picks) == {"labels": 3}  # what the runner hands the executor
 
 
 def test_a_run_missed_during_an_outage_starts_once_inside_the_grace(sqlite_url):

@@ -135,7 +135,8 @@ class RerunAPIHandler(_JobsAPI):
             return
         group = self.member_group(job.group)
         template = JobTemplate(name=job.name, command=job.command, image=job.image, instance_type=job.instance_type,
-                               env=self.store.open_env(job.env_encrypted), timeout=job.timeout)
+                               env=self.store.open_env(job.env_encrypted), timeout=job.timeout,
+                               datasets=job.dataset_picks)
         row = self.submit(group, template, rerun_of=job.id)
         if row is not None:
             self.set_status(201)
