@@ -84,14 +84,7 @@
     if (env.error) return { errors: { env: env.error } };
     body.env = env.env;
     var picks = form.querySelector(".hf-dataset-picks");
-    if (picks) {  // ["imagenet", "labels@v3"]
-      body.datasets = Array.prototype.filter.call(picks.querySelectorAll(".hf-dataset-pick"), function (p) {
-        return p.querySelector("input[type=checkbox]").checked;
-      }).map(function (p) {
-        var version = p.querySelector(".hf-dataset-version");
-        return p.getAttribute("data-name") + (version && version.value ? "@v" + version.value : "");
-      });
-    }
+    if (picks) body.datasets = hf.datasetPicks(picks);  // ["imagenet", "labels@v3"]
     var preset = form.querySelector('[name="recurrence_preset"]');
     if (preset) {
       body.recurrence = preset.value === "custom" ? (value("cron") || "").trim() : preset.value;

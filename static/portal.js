@@ -113,5 +113,29 @@ window.hf = (function () {
     return new Date(wall - offset(t)).toISOString();
   }
 
-  return { request: request, call: call, problem: problem, el: el, when: when, wallTimeToIso: wallTimeToIso };
+  // The picks of a .hf-dataset-picks block (templates/portal/dataset_picks.html): ["imagenet", "labels@v3"].
+  function datasetPicks(box) {
+    return Array.prototype.filter.call(box.querySelectorAll(".hf-dataset-pick"), function (p) {
+      return p.querySelector("input[type=checkbox]").checked;
+    }).map(function (p) {
+      var version = p.querySelector(".hf-dataset-version");
+      return p.getAttribute("data-name") + (version && version.value ? "@v" + version.value : "");
+    });
+  }
+
+  return { request: request, call: call, problem: problem, el: el, when: when, wallTimeToIso: wallTimeToIso,
+    datasetPicks: datasetPicks };
 })();
+// A form posted as is (the spawn form, the home's Start dialog) sends its dataset picks in the hidden
+// "datasets" input, joined by commas; picking a version picks the dataset.
+document.addEventListener("change", function (ev) {
+  var select = ev.target.closest ? ev.target.closest(".hf-dataset-version") : null;
+  var box = select && select.value ? select.closest(".hf-dataset-pick") : null;
+  if (box) box.querySelector("input[type=checkbox]").checked = true;
+});
+document.addEventListener("submit", function (ev) {
+  ev.target.querySelectorAll(".hf-dataset-picks").forEach(function (box) {
+    var input = box.querySelector('input[type=hidden][name="datasets"]');
+    if (input) input.value = window.hf.datasetPicks(box).join(",");
+  });
+});

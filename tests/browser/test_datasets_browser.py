@@ -86,7 +86,8 @@ def test_files_dataset_upload_version_grant(page, lab, shots, tmp_path):
     page.wait_for_url("**/hub/portal/jobs/*")
     ann = lab.login("dsb-ann", "Ann-pass1")
     job_id = page.url.rsplit("/", 1)[1]
-    assert ann.api("GET", f"/portal/jobs/{job_id}").json()["env"] == {"HUBFRONT_JOB_DATASETS": "dsb-photos@v1"}
+    stored = ann.api("GET", f"/portal/jobs/{job_id}").json()
+    assert (stored["datasets"], stored["env"]) == (["dsb-photos@v1"], {})
 
 
 def test_git_and_env_datasets(page, lab, shots, tmp_path):
