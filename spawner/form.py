@@ -1,9 +1,11 @@
-"""The spawn options form: the group's instance types and images.
+"""The spawn options form: the group's instance types and images, and the datasets it may pick.
 
 An instance type that does not fit the *remaining* quota is shown disabled
 with the ledger's reason, and one this machine cannot serve (a GPU type on a
 machine without GPUs) with that reason. GPU images are offered with GPU instance types and
-CPU images with CPU ones (the page's script filters the image list).
+CPU images with CPU ones (the page's script filters the image list). Datasets are picked as in
+the job form (``templates/portal/dataset_picks.html``): a pinned version is what the notebook's
+``~/datasets/<name>`` shows.
 """
 
 from __future__ import annotations
@@ -11,14 +13,17 @@ from __future__ import annotations
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from hub_ext import template_dir
+from hub_ext.datasets.picks import picked
 from hub_ext.policy import Catalog, GroupPolicy
+
+from .plan import split_picks
 
 _env = Environment(loader=FileSystemLoader(template_dir()), autoescape=select_autoescape(default=True))
 
 
 def render_options_form(
     *, group: str, policy: GroupPolicy, catalog: Catalog, shortfalls: dict[str, list[str]], selected: dict,
-    unavailable: dict[str, str] | None = None,
+    unavailable: dict[str, str] | None = None, datasets: list[dict] | None = None,
 ) -> str:
     types = policy.allowed_instance_types(catalog)
     images = policy.allowed_images(catalog)
@@ -37,4 +42,12 @@ def render_options_form(
         unavailable=unavailable,
         chosen_type=chosen,
         chosen_image=selected.get("image"),
+        datasets=datasets or [],
+        picked={k: v for k, v in picked(_picks(selected.get("datasets"))).items()
+                if k in {d["name"] for d in datasets or ()}},
     )
+
+
+def _picks(value) -> list[str]:
+    """The last launch's picks (a list), or a link's (``?datasets=a,b@v3``)."""
+    return split_picks(value) if isinstance(value, str) else list(value or [])

@@ -79,6 +79,7 @@ class KubeGroupSpawner(GroupPolicy, KubeSpawner):
     async def prepare_workload(self, plan: LaunchPlan) -> None:
         """Create the group's claim before its first pod; work out what the pod mounts."""
         from hub_ext.auth.keys import load_key
+        from hub_ext.datasets.picks import pins_of
         from hub_ext.storage.kube import KubeStorage
         from hub_ext.storage.mounts import MountError, MountSource
 
@@ -87,7 +88,7 @@ class KubeGroupSpawner(GroupPolicy, KubeSpawner):
         storage = KubeStorage(config=self.config, log=self.log)
         try:
             mounts = await asyncio.to_thread(MountSource(self.hubfront.db_url, data_dir, key=key).mounts,
-                                             self.user.name, plan.group, None, False)
+                                             self.user.name, plan.group, pins_of(plan.datasets) or None, False)
             await storage.ensure_claim(self.api, plan.group, self.namespace)
         except MountError as exc:
             raise self._refuse(f"The notebook's storage could not be mounted: {exc}", 503, reason="storage") from None

@@ -21,6 +21,7 @@ from jupyterhub.spawner import LocalProcessSpawner
 from traitlets import Int, List, Unicode, default
 
 from hub_ext.auth.keys import load_key
+from hub_ext.datasets.picks import pins_of
 from hub_ext.isolation import Isolation, IsolationError
 from hub_ext.storage.mounts import MountError, MountSource
 from hub_ext.policy import format_memory
@@ -159,9 +160,9 @@ class LocalGroupSpawner(GroupPolicy, LocalProcessSpawner):
             self.cgroup = await asyncio.to_thread(isolation.create_cgroup, WORKLOAD_KIND, self.workload_id, limits)
         except (IsolationError, OSError) as exc:
             raise self._refuse(f"The notebook could not be isolated: {exc}", 503, reason="isolation") from None
-        try:  # ~/shared, ~/datasets, ~/my-folders, ~/shared-with-me (hub_ext.storage.mounts)
+        try:  # ~/shared, ~/datasets (pinned versions there too), ~/my-folders, ~/shared-with-me
             self._mount_env = await asyncio.to_thread(self.mount_source().apply, self.user.name, plan.group,
-                                                      self.home_dir, self.account)
+                                                      self.home_dir, self.account, pins_of(plan.datasets) or None)
         except MountError as exc:
             raise self._refuse(f"The notebook's storage could not be mounted: {exc}", 503, reason="storage") from None
 

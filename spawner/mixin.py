@@ -15,16 +15,18 @@ from jupyterhub.spawner import Spawner, SpawnException
 from traitlets import Unicode, default
 
 from hub_ext import activity
+from hub_ext.bodies import BodyError
+from hub_ext.datasets.picks import check_picks, choices as dataset_choices
 from hub_ext.groups import group_policy
 from hub_ext.ledger import Ledger, QuotaExceeded, Request
 from hub_ext.settings import Hubfront
 
 from .form import render_options_form
 from .gpus import machine_reason
-from .plan import LaunchPlan, LaunchRefused, resolve, server_name_for
+from .plan import LaunchPlan, LaunchRefused, resolve, server_name_for, split_picks
 
 WORKLOAD_KIND = "notebook"
-OPTION_KEYS = ("group", "instance_type", "image")
+OPTION_KEYS = ("group", "instance_type", "image", "datasets")
 
 
 class GroupPolicy(Spawner):
@@ -75,7 +77,10 @@ class GroupPolicy(Spawner):
     # -- user options ----------------------------------------------------
 
     def options_from_form(self, formdata):
-        return {key: (formdata.get(key) or [""])[0].strip() for key in OPTION_KEYS if formdata.get(key)}
+        options = {key: (formdata.get(key) or [""])[0].strip() for key in OPTION_KEYS if formdata.get(key)}
+        if "datasets" in options:  # "imagenet,labels@v3" (the form's picks)
+            options["datasets"] = split_picks(options["datasets"])
+        return options
 
     def options_from_query(self, query_data):
         return self.options_from_form(query_data)
@@ -105,9 +110,11 @@ class GroupPolicy(Spawner):
         }
         inventory = self.gpu_inventory()
         unavailable = {it.name: machine_reason(it.gpu, inventory) for it in types}
+        datasets = await asyncio.to_thread(dataset_choices, self.hubfront.db_url, group)
         return render_options_form(
             group=group, policy=policy, catalog=self.hubfront.catalog, shortfalls=check,
             unavailable={k: v for k, v in unavailable.items() if v}, selected=self.form_selection(),
+            datasets=datasets,
         )
 
     @default("apply_user_options")
@@ -149,8 +156,16 @@ class GroupPolicy(Spawner):
         self.record("refused", "error", message, plan)
         return self._refuse(message, 403, reason="quota")
 
+    async def check_datasets(self, plan: LaunchPlan) -> None:
+        """The picks are datasets the group may use, with versions that exist (400 naming ``datasets``)."""
+        try:
+            await asyncio.to_thread(check_picks, self.hubfront.db_url, plan.group, list(plan.datasets))
+        except BodyError as exc:
+            raise self._refuse(str(exc), 400) from None
+
     async def start(self):
         plan = self.resolve_plan()
+        await self.check_datasets(plan)
         it = plan.instance_type
         unservable = machine_reason(it.gpu, self.gpu_inventory())
         if unservable:
@@ -262,7 +277,7 @@ class GroupPolicy(Spawner):
             image = (catalog.image(saved["image"]) or next(
                 (im for im in (policy.group_images if policy else []) if im.name == saved["image"]), None))
             if it and image and policy:
-                self.plan = LaunchPlan(saved["group"], it, image, policy)
+                self.plan = LaunchPlan(saved["group"], it, image, policy, tuple(saved.get("datasets") or ()))
             self.devices = list(saved.get("devices") or [])
 
     def clear_state(self):

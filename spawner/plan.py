@@ -12,8 +12,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from hub_ext.datasets.picks import check_syntax
 from hub_ext.policy import Catalog, GroupPolicy, Image, InstanceType, field_errors
 
 _SERVER_NAME = re.compile(r"^[a-z][a-z0-9-]{0,29}$")
@@ -40,6 +41,15 @@ class LaunchOptions(BaseModel):
     instance_type: str | None = _NAME
     image: str | None = _NAME
     profile: str | None = _NAME  # KubeSpawner's profile_list slug (Kubernetes only)
+    datasets: list[str] | None = Field(default=None, description="Datasets the notebook picks: names, or "
+                                       "name@v<N> to mount a version (read-only) at ~/datasets/<name>")
+
+    _datasets = field_validator("datasets")(lambda cls, v: v if v is None else check_syntax(v))
+
+
+def split_picks(text: str) -> list[str]:
+    """The form's ``datasets`` field, ``"imagenet,labels@v3"``, as picks."""
+    return [p.strip() for p in text.split(",") if p.strip()]
 
 
 def launch_options(raw: Any) -> dict:
@@ -82,13 +92,15 @@ class LaunchPlan:
     instance_type: InstanceType
     image: Image
     policy: GroupPolicy
+    datasets: tuple[str, ...] = ()  # picks: ("imagenet", "labels@v3")
 
     @property
     def container_image(self) -> str | None:
         return self.image.container_image(self.instance_type)
 
     def summary(self) -> dict:
-        return {"group": self.group, "instance_type": self.instance_type.name, "image": self.image.name}
+        out = {"group": self.group, "instance_type": self.instance_type.name, "image": self.image.name}
+        return {**out, "datasets": list(self.datasets)} if self.datasets else out
 
 
 def resolve(
@@ -142,4 +154,5 @@ def resolve(
         if not images:
             raise LaunchRefused(f"Group {group!r} has no image for instance type {instance_type.name!r}")
         image = images[0]
-    return LaunchPlan(group=group, instance_type=instance_type, image=image, policy=policy)
+    return LaunchPlan(group=group, instance_type=instance_type, image=image, policy=policy,
+                      datasets=tuple(options.get("datasets") or ()))

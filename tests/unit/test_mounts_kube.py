@@ -9,8 +9,10 @@ from unittest import mock
 
 import kubespawner.spawner
 import pytest
+from jupyterhub.spawner import SpawnException
 from traitlets.config import Config
 
+from hub_ext.datasets.records import version_dir
 from hub_ext.folders import disk, records
 from hub_ext.policy import POLICY_KEY
 from hub_ext.services.executors.base import ExecutorError, JobSpec
@@ -21,7 +23,7 @@ from hub_ext.settings import Hubfront
 from hub_ext.storage.kube import KubeStorage
 from hub_ext.storage.mounts import MountSource
 from hub_ext.store import session_scope
-from hub_ext.store.models_storage import Dataset, DatasetGrant
+from hub_ext.store.models_storage import Dataset, DatasetGrant, DatasetVersion
 from spawner.kube import KubeGroupSpawner
 from test_kubernetes_executor import RecordedApi, api_error
 
@@ -113,7 +115,8 @@ async def test_a_deployment_mounts_the_groups_claim(source):
     assert SHARED in body["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
 
 
-async def test_notebook_pod_gets_the_claim_created_before_it(source, monkeypatch):
+async def notebook_pod(source, monkeypatch, options: dict):
+    """The pod manifest KubeGroupSpawner makes for alice in research with these launch options."""
     monkeypatch.setattr(kubespawner.spawner, "load_config", lambda **kwargs: None)
     monkeypatch.setattr(kubespawner.spawner, "shared_client", lambda name: mock.AsyncMock(name=name))
     Hubfront.clear_instance()
@@ -127,18 +130,41 @@ async def test_notebook_pod_gets_the_claim_created_before_it(source, monkeypatch
     spawner = KubeGroupSpawner(config=cfg, user=user, orm_spawner=SimpleNamespace(name="research", server=None),
                                _mock=True)
     try:
-        spawner.user_options = {}
+        spawner.user_options = options
         plan = spawner.resolve_plan()
+        await spawner.check_datasets(plan)
         spawner.plan, spawner.devices = plan, []
         spawner.apply_plan(plan, [])
         await spawner.prepare_workload(plan)
         await spawner.load_user_options()
-        pod = await spawner.get_pod_manifest()
+        return spawner, await spawner.get_pod_manifest()
     finally:
         Hubfront.clear_instance()
+
+
+async def test_notebook_pod_gets_the_claim_created_before_it(source, monkeypatch):
+    spawner, pod = await notebook_pod(source, monkeypatch, {})
     spawner.api.create_namespaced_persistent_volume_claim.assert_awaited_once()
     mounts = {m.mount_path: m for m in pod.spec.containers[0].volume_mounts}
     assert "/home/jovyan" in mounts and "/home/jovyan/shared" in mounts  # the home kept, the group's storage added
     assert mounts["/datasets/texts"].read_only is True
     assert {v.name for v in pod.spec.volumes} >= {"hubfront-shared", "hubfront-data"}
     assert spawner.get_env()["HUBFRONT_SHARED"] == "/home/jovyan/shared"
+
+
+async def test_notebook_pod_mounts_the_pinned_version_read_only(source, monkeypatch):
+    version_dir(source.data_dir, "imgs", 2).mkdir(parents=True)
+    with session_scope(source.db_url) as s:
+        s.add(DatasetVersion(dataset="imgs", version=2, username="o"))
+    spawner, pod = await notebook_pod(source, monkeypatch, {"datasets": ["imgs@v2", "texts"]})
+    mounts = {m.mount_path: m for m in pod.spec.containers[0].volume_mounts}
+    assert (mounts["/datasets/imgs"].sub_path, mounts["/datasets/imgs"].read_only) == ("datasets/imgs/v2", True)
+    assert (mounts["/datasets/texts"].sub_path, mounts["/datasets/texts"].read_only) == ("datasets/texts/current", True)
+    assert spawner.plan.summary()["datasets"] == ["imgs@v2", "texts"]  # kept in the server's state
+
+    # a version that does not exist, or a dataset the group may not use: 400 naming datasets, no pod
+    for picks, says in [(["imgs@v7"], "dataset imgs has no version v7"),
+                        (["nope"], "no dataset nope for group research")]:
+        with pytest.raises(SpawnException) as refused:
+            await notebook_pod(source, monkeypatch, {"datasets": picks})
+        assert (refused.value.status_code, refused.value.jupyterhub_message) == (400, f"datasets: {says}")

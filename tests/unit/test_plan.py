@@ -85,6 +85,9 @@ def test_server_names_are_valid_and_distinct():
     ({"group": "research", "extra": "x" * 100_000}, "extra: unknown field"),
     ({"group": ["research"]}, "group: Input should be a valid string"),
     ({"image": "i" * 256}, "image: String should have at most 255 characters"),
+    ({"datasets": "imgs"}, "datasets: Input should be a valid list"),
+    ({"datasets": ["Bad Name"]}, "datasets: 'Bad Name' is not a dataset name, or name@v<version>"),
+    ({"datasets": ["imgs", "imgs@v2"]}, "datasets: dataset imgs is picked twice"),
 ])
 def test_malformed_launch_options_are_refused_with_the_field(options, message):
     with pytest.raises(LaunchRefused) as exc:
@@ -98,3 +101,11 @@ def test_options_must_be_an_object_and_blank_values_mean_default():
     with pytest.raises(LaunchRefused, match="expected a JSON object"):
         launch_options(["research"])
     assert launch_options({"group": " research ", "image": None, "instance_type": ""}) == {"group": "research"}
+
+
+def test_dataset_picks_ride_with_the_plan():
+    from spawner.plan import split_picks
+
+    assert plan("research", datasets=["imgs@v2", "texts"]).datasets == ("imgs@v2", "texts")
+    assert plan("research", datasets=[]).datasets == ()
+    assert split_picks(" imgs@v2, ,texts ") == ["imgs@v2", "texts"]  # the spawn form's hidden field

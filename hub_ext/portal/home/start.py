@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 from tornado import web
 
+from hub_ext.datasets.picks import choices as dataset_choices
 from hub_ext.groups import group_policy
 from hub_ext.ledger import Request
 from hub_ext.policy import RESOURCE_LABELS, RESOURCES, format_amount
@@ -69,7 +70,8 @@ def launch_dialog(handler, group_name: str) -> dict:
     return {
         "group": group.name,
         "form": render_options_form(group=group.name, policy=policy, catalog=catalog, shortfalls=shortfalls,
-                                    unavailable={k: v for k, v in unavailable.items() if v}, selected={}),
+                                    unavailable={k: v for k, v in unavailable.items() if v}, selected={},
+                                    datasets=dataset_choices(handler.db_url, group.name)),
         "action": f"{handler.hub.base_url}spawn/{quote(user.name)}/{server}",
         "remaining": remaining(snapshot, user.name, policy),
         "running": bool(running),
