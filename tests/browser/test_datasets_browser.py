@@ -1,15 +1,16 @@
 """Datasets as a person sees them on a real hub with its runner: create a files dataset from the form
 (a bad name is told at the field), upload a real file into it (tus, resumable), make a version, grant
 it to another group; a git dataset from a local bare repository that the runner clones and, after
-Sync now, brings to a new commit; an env dataset whose secret is masked; the job form's picks."""
+Sync now, brings to a new commit; an env dataset whose secret is masked; the job form's and the spawn form's picks."""
 
+import os
 import subprocess
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from support import ui_login
+from support import ui_login, wait_for_server, wait_for_stopped
 
 pytestmark = pytest.mark.browser
 
@@ -88,6 +89,21 @@ def test_files_dataset_upload_version_grant(page, lab, shots, tmp_path):
     job_id = page.url.rsplit("/", 1)[1]
     stored = ann.api("GET", f"/portal/jobs/{job_id}").json()
     assert (stored["datasets"], stored["env"]) == (["dsb-photos@v1"], {})
+
+    # the spawn form offers the same picks; the notebook's ~/datasets/dsb-photos is then v1
+    page.goto(lab.base_url + "/hub/spawn/dsb-ann/dsb-lab")
+    pick = page.locator('.hf-dataset-pick[data-name="dsb-photos"]')
+    pick.locator("select").select_option("1")
+    expect(pick.locator("input[type=checkbox]")).to_be_checked()  # picking a version picks the dataset
+    snap(page, shots, "spawn-form-datasets")
+    assert errors == []
+    page.click("#spawn_form button[type=submit]")
+    model = wait_for_server(ann, "dsb-ann", "dsb-lab", hub=lab)
+    assert model["user_options"]["datasets"] == ["dsb-photos@v1"]
+    link = lab.data_dir / "homes" / "dsb-ann" / "datasets" / "dsb-photos"
+    assert os.path.realpath(link) == str((lab.data_dir / "datasets" / "dsb-photos" / "v1").resolve())
+    assert ann.api("DELETE", "/users/dsb-ann/servers/dsb-lab").status_code in (202, 204)
+    wait_for_stopped(ann, "dsb-ann", "dsb-lab")
 
 
 def test_git_and_env_datasets(page, lab, shots, tmp_path):

@@ -223,17 +223,16 @@ class KubernetesExecutor(LoggingConfigurable, Executor, metaclass=_Meta):
         return [{"name": k, "value": str(v)} for k, v in env.items()]
 
     async def pod_storage(self, spec) -> PodStorage | None:
-        """The group's claim (created before its first pod) and what the pod mounts; None without ``mounts``."""
+        """The group's storage (made before its first pod) and what the pod mounts; None without ``mounts``."""
         if self.mounts is None:
             return None
         _, core = await self._apis()
         pins = dict(getattr(spec, "dataset_pins", None) or {}) or None
         try:
             mounts = await asyncio.to_thread(self.mounts.mounts, spec.username, spec.group, pins, False)
-            await self.storage.ensure_claim(core, spec.group, self.namespace)
+            return await self.storage.prepare(core, mounts, self.namespace)
         except MountError as exc:
             raise ExecutorError(str(exc)) from None
-        return self.storage.pod_storage(mounts)
 
     def manifest(self, spec: JobSpec, storage: PodStorage | None = None) -> dict:
         """The ``batch/v1`` Job for ``spec`` (Kubernetes JSON), with ``storage``'s volumes."""
