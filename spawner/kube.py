@@ -89,10 +89,9 @@ class KubeGroupSpawner(GroupPolicy, KubeSpawner):
         try:
             mounts = await asyncio.to_thread(MountSource(self.hubfront.db_url, data_dir, key=key).mounts,
                                              self.user.name, plan.group, pins_of(plan.datasets) or None, False)
-            await storage.ensure_claim(self.api, plan.group, self.namespace)
+            self._pod_storage = await storage.prepare(self.api, mounts, self.namespace)
         except MountError as exc:
             raise self._refuse(f"The notebook's storage could not be mounted: {exc}", 503, reason="storage") from None
-        self._pod_storage = storage.pod_storage(mounts)
         self.apply_plan(plan, self.devices)
 
     def _apply_storage(self) -> None:

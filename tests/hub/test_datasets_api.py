@@ -249,6 +249,8 @@ async def test_a_job_picks_datasets(app):
     assert (r.json()["datasets"], r.json()["env"], r.json()["rerun_of"]) == (stored["datasets"], {"EPOCHS": "3"},
                                                                              stored["id"])
     assert (await owner.api("GET", f"/portal/groups/{LAB}/jobs")).json()["jobs"][0]["datasets"] == stored["datasets"]
+    page = await text(owner, f"hub/portal/jobs/{stored['id']}")
+    assert '<td class="hf-picks"><code>hfcd-train@v1</code>, <code>hfcd-secret</code></td>' in page
 
     # recurring jobs: kept, changed, and handed to the jobs they start
     schedules = f"/portal/groups/{LAB}/schedules"
@@ -265,6 +267,7 @@ async def test_a_job_picks_datasets(app):
     assert r.status_code == 200 and r.json()["datasets"] == ["hfcd-secret"], r.text
     assert (await owner.api("GET", f"/portal/schedules/{schedule}")).json()["datasets"] == ["hfcd-secret"]
     page = await text(owner, f"hub/portal/schedules/{schedule}")
+    assert '<td class="hf-picks"><code>hfcd-secret</code></td>' in page
     edit = re.search(r'<div class="col-12 hf-dataset-picks".*?name="datasets"[^>]*>', page, re.S).group(0)
     assert re.search(r'id="hf-edit-ds-hfcd-secret" value="hfcd-secret" checked', edit)
     assert not re.search(r'id="hf-edit-ds-hfcd-train" value="hfcd-train" checked', edit)

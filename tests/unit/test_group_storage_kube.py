@@ -22,7 +22,7 @@ from hub_ext.services.executors.kubernetes import KubernetesExecutor
 from hub_ext.storage.tree import hub_reaches_group_storage
 from spawner.kube import KubeGroupSpawner
 from test_kubernetes_executor import RecordedApi
-from test_mounts_kube import config, source  # noqa: F401 - source is a fixture
+from test_mounts_kube import config, notebook_pod, source  # noqa: F401 - source is a fixture
 
 GROUP_TREE = {"name": "hubfront-data", "mountPath": "/home/jovyan/shared", "subPath": "groups/research"}
 DATA_VOLUME = {"name": "hubfront-data", "persistentVolumeClaim": {"claimName": "hubfront-data"}}
@@ -87,6 +87,19 @@ async def test_without_the_data_claim_a_job_gets_the_groups_own_claim_and_no_dat
     pod = pod_of(api.calls[1][1]["body"])
     assert pod["volumes"] == [{"name": "hubfront-shared", "persistentVolumeClaim": {"claimName": "hubfront-group-research"}}]
     assert pod["containers"][0]["volumeMounts"] == [{"name": "hubfront-shared", "mountPath": "/home/jovyan/shared"}]
+
+
+async def test_without_the_data_claim_a_notebook_pod_gets_the_groups_own_claim_made_before_it(source, monkeypatch):
+    spawner, pod = await notebook_pod(source, monkeypatch, {}, data_claim="")
+    spawner.api.create_namespaced_persistent_volume_claim.assert_awaited_once()
+    body = spawner.api.create_namespaced_persistent_volume_claim.await_args.kwargs["body"]
+    assert body["metadata"]["name"] == "hubfront-group-research"
+    shared = next(m for m in pod.spec.containers[0].volume_mounts if m.mount_path == "/home/jovyan/shared")
+    assert (shared.name, shared.sub_path) == ("hubfront-shared", None)
+    volumes = {v.name: v for v in pod.spec.volumes}
+    assert volumes["hubfront-shared"].persistent_volume_claim == {"claimName": "hubfront-group-research"}
+    assert "hubfront-data" not in volumes  # no data claim: no dataset or folder mounts either
+    assert not (Path(source.data_dir) / "groups" / "research").exists()  # nothing made on the hub's side
 
 
 # -- the hub: does it reach the groups' storage? ----------------------------------------------

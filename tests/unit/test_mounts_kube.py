@@ -1,6 +1,7 @@
-"""Storage in pods: a ReadWriteMany claim per group, created before the group's first pod (notebook,
-Job, Deployment), mounted at ~/shared; datasets at /datasets/<name>, read-only unless granted
-read-write; folders from the data claim; the API calls in order, against a recorded fake."""
+"""Storage in pods (notebook, Job, Deployment): the group's tree groups/<group> of the data claim
+(without one: a ReadWriteMany claim per group, created before the group's first pod), mounted at
+~/shared; datasets at /datasets/<name>, read-only unless granted read-write; folders from the data
+claim; the API calls in order, against a recorded fake. Both ways in test_group_storage_kube.py."""
 
 from __future__ import annotations
 
@@ -64,21 +65,18 @@ def test_group_claim_is_read_write_many_with_the_configured_class():
     assert KubeStorage().claim_name("research") == "hubfront-group-research"
 
 
-async def test_a_job_creates_the_claim_first_and_mounts_storage_datasets_and_folders(source):
+async def test_a_job_mounts_the_groups_tree_datasets_and_folders_from_the_data_claim(source):
     api = RecordedApi()
     ex = KubernetesExecutor(batch_api=api, core_api=api, namespace="jobs", config=config())
     ex.mounts = source
     await ex.start(JobSpec(job_id=5, username="alice", group="research", groups=("research",), command="true",
                            image="py", container_image="python:3.12"))
-    assert [c[0] for c in api.calls] == ["create_namespaced_persistent_volume_claim", "create_namespaced_job"]
-    assert api.calls[0][1]["body"]["metadata"]["name"] == "hubfront-group-research"
-    pod = api.calls[1][1]["body"]["spec"]["template"]["spec"]
-    assert pod["volumes"] == [
-        {"name": "hubfront-shared", "persistentVolumeClaim": {"claimName": "hubfront-group-research"}},
-        {"name": "hubfront-data", "persistentVolumeClaim": {"claimName": "hubfront-data"}}]
+    assert [c[0] for c in api.calls] == ["create_namespaced_job"]  # no claim of its own for the group
+    pod = api.calls[0][1]["body"]["spec"]["template"]["spec"]
+    assert pod["volumes"] == [{"name": "hubfront-data", "persistentVolumeClaim": {"claimName": "hubfront-data"}}]
     container = pod["containers"][0]
     assert container["volumeMounts"] == [
-        SHARED,
+        {"name": "hubfront-data", "mountPath": "/home/jovyan/shared", "subPath": "groups/research"},
         {"name": "hubfront-data", "mountPath": "/datasets/imgs", "subPath": "datasets/imgs/current", "readOnly": False},
         {"name": "hubfront-data", "mountPath": "/datasets/texts", "subPath": "datasets/texts/current", "readOnly": True},
         {"name": "hubfront-data", "mountPath": "/home/jovyan/shared-with-me/bob/papers",
@@ -115,12 +113,13 @@ async def test_a_deployment_mounts_the_groups_claim(source):
     assert SHARED in body["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
 
 
-async def notebook_pod(source, monkeypatch, options: dict):
-    """The pod manifest KubeGroupSpawner makes for alice in research with these launch options."""
+async def notebook_pod(source, monkeypatch, options: dict, **storage):
+    """The pod manifest KubeGroupSpawner makes for alice in research with these launch options
+    (and ``storage``: KubeStorage settings over ``config()``'s)."""
     monkeypatch.setattr(kubespawner.spawner, "load_config", lambda **kwargs: None)
     monkeypatch.setattr(kubespawner.spawner, "shared_client", lambda name: mock.AsyncMock(name=name))
     Hubfront.clear_instance()
-    cfg = config()
+    cfg = config(**storage)
     cfg.Hubfront.catalog_config = {"instance_types": [{"name": "cpu", "cpu": 1, "memory": "1Gi"}],
                                    "images": [{"name": "py", "image": "python:3.12"}]}
     cfg.Hubfront.db_url, cfg.Hubfront.data_dir = source.db_url, source.data_dir
@@ -142,13 +141,16 @@ async def notebook_pod(source, monkeypatch, options: dict):
         Hubfront.clear_instance()
 
 
-async def test_notebook_pod_gets_the_claim_created_before_it(source, monkeypatch):
+async def test_notebook_pod_mounts_the_groups_tree_from_the_data_claim(source, monkeypatch):
     spawner, pod = await notebook_pod(source, monkeypatch, {})
-    spawner.api.create_namespaced_persistent_volume_claim.assert_awaited_once()
+    spawner.api.create_namespaced_persistent_volume_claim.assert_not_awaited()
     mounts = {m.mount_path: m for m in pod.spec.containers[0].volume_mounts}
-    assert "/home/jovyan" in mounts and "/home/jovyan/shared" in mounts  # the home kept, the group's storage added
+    assert "/home/jovyan" in mounts  # the home kept, the group's storage added
+    assert (mounts["/home/jovyan/shared"].name, mounts["/home/jovyan/shared"].sub_path) == ("hubfront-data",
+                                                                                           "groups/research")
     assert mounts["/datasets/texts"].read_only is True
-    assert {v.name for v in pod.spec.volumes} >= {"hubfront-shared", "hubfront-data"}
+    assert "hubfront-data" in {v.name for v in pod.spec.volumes}
+    assert "hubfront-shared" not in {v.name for v in pod.spec.volumes}
     assert spawner.get_env()["HUBFRONT_SHARED"] == "/home/jovyan/shared"
 
 
