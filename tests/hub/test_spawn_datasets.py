@@ -80,6 +80,10 @@ async def test_a_notebook_pins_a_dataset_version(app):
     assert os.path.realpath(home / "datasets" / "sd-raw") == str((dataset_dir(data, "sd-raw") / "current").resolve())
     assert app.users["sd-ada"].spawners[LAB].user_options["datasets"] == ["sd-labels@v1"]
     await app.users["sd-ada"].stop(LAB)
+    page = (await ada.get("hub/portal/notebooks")).text  # its Start button launches it with the same picks
+    start = re.search(r'<form method="post" action="[^"]*spawn/sd-ada/sd-lab" class="d-inline hf-start">(.*?)</form>',
+                      page, re.S).group(1)
+    assert '<input type="hidden" name="datasets" value="sd-labels@v1">' in start
 
     # the form opens again with the last picks; launched without a pin, the link is the current files again
     form = (await ada.get(f"hub/spawn/sd-ada/{LAB}")).text

@@ -20,6 +20,7 @@ class ServerRow:
     status: str  # running, starting, stopping, stopped
     url: str
     outcome: str = ""  # how a stopped server last ended, when that was an error ("Out of memory (limit 1 GiB)…")
+    datasets: str = ""  # its dataset picks, as the launch form sends them: "imagenet,labels@v3"
 
 
 def server_rows(user, base_url: str, last_events: dict | None = None) -> list[ServerRow]:
@@ -55,6 +56,7 @@ def server_rows(user, base_url: str, last_events: dict | None = None) -> list[Se
             status=status,
             url=f"{base_url}user/{user.escaped_name}/{name}/",
             outcome=outcome,
+            datasets=",".join(saved.get("datasets") or options.get("datasets") or ()),
         ))
     return rows
 
