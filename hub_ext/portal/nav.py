@@ -22,6 +22,12 @@ class MenuEntry:
     icon: str
     group_admin: bool = False
     shortcut: str = ""  # text of the Quickstart shortcut button, if any
+    # whether the feature is there on this deployment (called per page; None: always)
+    available: Callable[[], bool] | None = field(default=None, compare=False)
+
+    @property
+    def shown(self) -> bool:
+        return self.available is None or self.available()
 
 
 # An entry is listed here only once its feature works.
@@ -74,11 +80,11 @@ class Nav:
 
     @property
     def menu(self) -> list[MenuEntry]:
-        return list(USER_MENU) if self.group else []
+        return [e for e in USER_MENU if e.shown] if self.group else []
 
     @property
     def admin_menu(self) -> list[MenuEntry]:
-        return list(GROUP_ADMIN_MENU) if self.group and self.is_group_admin else []
+        return [e for e in GROUP_ADMIN_MENU if e.shown] if self.group and self.is_group_admin else []
 
     @property
     def shortcuts(self) -> list[MenuEntry]:

@@ -14,9 +14,16 @@ from ...isolation import Isolation, IsolationError
 from ...ledger import Ledger
 from ...storage import usage
 from ...storage.paths import BadPath
-from ...storage.tree import ensure_group_root
+from ...storage.tree import UNREACHABLE, ensure_group_root, hub_reaches_group_storage
 from ..jobs.service import MemberAPIHandler
 from .service import Conflict, TreeFiles
+
+
+def require_group_storage(hubfront) -> None:
+    """404 saying so where the hub does not reach the groups' storage (Kubernetes without
+    ``KubeStorage.data_claim``): the page, the APIs and share links are absent there."""
+    if not hub_reaches_group_storage(hubfront.config):
+        raise web.HTTPError(404, UNREACHABLE)
 
 
 class StorageAPIHandler(MemberAPIHandler):
@@ -31,6 +38,7 @@ class StorageAPIHandler(MemberAPIHandler):
         return self.hubfront.data_dir
 
     async def group_root(self, group: str) -> Path:
+        require_group_storage(self.hubfront)
         return await asyncio.to_thread(ensure_group_root, self.data_dir, group, self.isolation)
 
     async def member_uid(self) -> int | None:

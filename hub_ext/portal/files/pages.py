@@ -12,9 +12,12 @@ from pathlib import Path
 
 from tornado import web
 
+from ...settings import Hubfront
 from ...storage.paths import BadPath, clean
+from ...storage.tree import hub_reaches_group_storage
 from ..jobs.pages import _JobsPage
 from ..nav import MenuEntry, register_menu
+from .common import require_group_storage
 
 TUS_DIST = Path("node_modules") / "tus-js-client" / "dist"
 CHUNK_SIZE = 8 << 20  # bytes per tus PATCH: big enough to be fast, small enough to resume cheaply
@@ -32,6 +35,7 @@ class FilesPageHandler(_JobsPage):
 
     @web.authenticated
     async def get(self, path=""):
+        require_group_storage(self.hubfront)
         group = self.current_group()
         try:
             folder = clean(path or "")
@@ -52,7 +56,12 @@ class TusScriptHandler(web.StaticFileHandler):
         super().initialize(path=tus_dist())
 
 
-register_menu(MenuEntry("Shared Files", "portal/files", "fa-folder-open", shortcut="Upload files"))
+def _files_here() -> bool:
+    return hub_reaches_group_storage(Hubfront.instance().config)
+
+
+register_menu(MenuEntry("Shared Files", "portal/files", "fa-folder-open", shortcut="Upload files",
+                        available=_files_here))
 
 handlers = [
     (r"/portal/files/?", FilesPageHandler),

@@ -23,16 +23,15 @@ from spawner.gpus import machine_reason
 from spawner.plan import server_name_for
 
 from ..base import PortalHandler
-from ..nav import USER_MENU
 
 FILES_PAGE = "portal/files"
 USERS_PAGE = "portal/admin/users"
 
 
 def shortcuts(nav) -> list[dict]:
-    """Upload files (once the Shared Files page exists), and for admins Users."""
+    """Upload files (where the Shared Files page is in the menu), and for admins Users."""
     out = []
-    if any(entry.path == FILES_PAGE for entry in USER_MENU):
+    if any(entry.path == FILES_PAGE for entry in nav.menu):
         out.append({"id": "upload", "title": "Upload files", "icon": "fa-upload", "path": FILES_PAGE})
     if nav.is_admin:
         out.append({"id": "users", "title": "Users", "icon": "fa-users", "path": USERS_PAGE})

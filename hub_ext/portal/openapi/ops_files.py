@@ -13,7 +13,9 @@ PATH_PARAMS["upload"] = Param("upload", {"type": "string", "pattern": "^[0-9a-f]
 
 FILES = f"{PORTAL}/groups/{{group}}/files"
 UPLOADS = f"{PORTAL}/groups/{{group}}/uploads"
-MEMBERS = NOT_FOUND + " (members of the group only), or no such file or folder"
+ABSENT = ("; or the hub does not reach group storage on this deployment (Kubernetes without "
+          "`KubeStorage.data_claim`: the API is absent, the message says so)")
+MEMBERS = NOT_FOUND + " (members of the group only), or no such file or folder" + ABSENT
 BAD_PATH = INVALID + " (`path`: `..`, an absolute path, a NUL byte, a link leading outside the group's storage)"
 OVER = "Over the group's storage quota: `Storage: used … + upload … > limit … (group …)` (also in `Hubfront-Error`)"
 CONFLICT = "It exists already, or a file is where a folder is wanted (or the other way round)"

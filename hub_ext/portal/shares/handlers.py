@@ -14,6 +14,7 @@ from tornado import web
 from ...scopes import READ, WRITE
 from ...storage.shares import ShareCreate, ShareStore, as_json, refuse_missing
 from ...store.models_storage import Share
+from ..files.common import require_group_storage
 from ..jobs.service import MemberAPIHandler
 
 
@@ -22,6 +23,10 @@ def share_store(handler) -> ShareStore:
 
 
 class _SharesAPI(MemberAPIHandler):
+    async def prepare(self):
+        await super().prepare()
+        require_group_storage(self.hubfront)
+
     @property
     def store(self) -> ShareStore:
         return share_store(self)

@@ -51,6 +51,10 @@ class SharePageHandler(_PortalMixin, BaseHandler):
     # -- what the token opens ---------------------------------------------------------
 
     def opened(self, token: str) -> Share:
+        from ...storage.tree import UNREACHABLE, hub_reaches_group_storage
+
+        if not hub_reaches_group_storage(self.hubfront.config):
+            raise _Refused(404, "No share links on this deployment", UNREACHABLE)
         share = self.store.find(token)
         if share is None:
             raise _Refused(404, "No such share link", "This share link does not exist. Check that it was copied whole.")

@@ -12,6 +12,7 @@ from hub_ext.scopes import READ
 from ..base import PortalAPIHandler
 from ..home.panels import HomePanel, register_panel
 from ...storage import usage as storage_usage
+from ...storage.tree import hub_reaches_group_storage
 from .logic import dashboard, storage_line
 
 
@@ -21,8 +22,9 @@ async def usage_for(handler, group_name: str) -> dict:
     policy = group_policy(group)
     doc = dashboard(handler.ledger_snapshot(group.name), user.name, policy, is_group_admin(user, group))
     hubfront = handler.hubfront
-    used = await asyncio.to_thread(storage_usage.used, hubfront.data_dir, group.name, hubfront.db_url)
-    doc["storage"] = storage_line(used, policy.quota.storage)
+    if hub_reaches_group_storage(hubfront.config):  # else the hub would measure a tree no workload uses
+        used = await asyncio.to_thread(storage_usage.used, hubfront.data_dir, group.name, hubfront.db_url)
+        doc["storage"] = storage_line(used, policy.quota.storage)
     return doc
 
 
