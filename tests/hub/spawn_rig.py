@@ -47,6 +47,17 @@ async def spawn(app, username: str, group: str, **options):
                              method="post", data=json.dumps(body))
 
 
+async def wait_ready(app, user: str, server: str, timeout: float = 30) -> None:
+    """Until ``user``'s ``server`` is ready (AssertionError after ``timeout`` seconds)."""
+    import asyncio
+
+    for _ in range(int(timeout * 10)):
+        if app.users[user].spawners[server].ready:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{user}/{server} not ready")
+
+
 async def fifty_concurrent_spawns(app, make_user, prefix: str) -> None:
     """50 users launch 1-GPU servers at once into a group with a 4-GPU quota."""
     import asyncio

@@ -3,7 +3,6 @@ links): the spawn form offers the group's datasets with their versions, a pinned
 notebook's ~/datasets/<name> the version's folder while the others stay current, and a pick the group
 may not make is a 400 naming datasets that leaves no server behind."""
 
-import asyncio
 import json
 import os
 import re
@@ -11,21 +10,13 @@ from pathlib import Path
 
 from conftest_helpers import login, make_user
 from jupyterhub.tests.utils import async_requests, public_url
-from spawn_rig import configure_spawner
+from spawn_rig import configure_spawner, wait_ready
 
 from hub_ext.datasets.records import dataset_dir, version_dir
 from hub_ext.settings import Hubfront
 
 hub_config = configure_spawner
 LAB, OTHER = "sd-lab", "sd-other"
-
-
-async def wait_ready(app, user, server, timeout=60):
-    for _ in range(int(timeout * 10)):
-        if app.users[user].spawners[server].ready:
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{user}/{server} not ready")
 
 
 async def test_a_notebook_pins_a_dataset_version(app):

@@ -8,7 +8,7 @@ import signal
 
 from conftest_helpers import login, make_user
 from jupyterhub.tests.utils import api_request, async_requests, public_url
-from spawn_rig import configure_spawner, fifty_concurrent_spawns, spawn
+from spawn_rig import configure_spawner, fifty_concurrent_spawns, spawn, wait_ready
 
 from hub_ext.ledger import Ledger
 from hub_ext.settings import Hubfront
@@ -18,14 +18,6 @@ hub_config = configure_spawner
 
 def ledger():
     return Ledger(Hubfront.instance().db_url)
-
-
-async def wait_ready(app, user, server, timeout=30):
-    for _ in range(int(timeout * 10)):
-        if app.users[user].spawners[server].ready:
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{user}/{server} not ready")
 
 
 async def server_env(app, user, server):
