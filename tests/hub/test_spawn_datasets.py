@@ -32,7 +32,8 @@ async def test_a_notebook_pins_a_dataset_version(app):
     (current / "labels.csv").write_text("v1\n")
     assert (await ada.api("POST", f"{api}/sd-labels/versions", data="{}")).status_code == 201
     (current / "labels.csv").write_text("v2\n")  # the current files move on after v1
-    r = await bo.api("POST", f"/portal/groups/{OTHER}/datasets", data=json.dumps({"name": "sd-theirs", "kind": "files"}))
+    r = await bo.api("POST", f"/portal/groups/{OTHER}/datasets",
+                     data=json.dumps({"name": "sd-theirs", "kind": "files"}))
     assert r.status_code == 201, r.text
 
     # picks the group may not make: 400 naming datasets, nothing started, no server row
