@@ -320,3 +320,27 @@ def test_values_run_the_runner_next_to_the_hub_with_the_same_database(production
     assert config["Hubfront"]["db_url"] == c.Hubfront.db_url
     assert config["Hubfront"]["catalog_file"] == c.Hubfront.catalog_file or \
         config["Hubfront"]["catalog_file"] == values["hub"]["config"]["Hubfront"]["catalog_file"]
+
+
+def test_values_keep_the_data_dir_on_one_read_write_many_claim_whose_groups_are_the_groups_storage(production):
+    """The hub and the runner mount the claim at Hubfront.data_dir and name it as KubeStorage.data_claim,
+    so pods mount groups/<group> of the tree the hub's Shared Files page serves."""
+    import json
+
+    from hub_ext.storage.kube import KubeStorage
+    from hub_ext.storage.tree import hub_reaches_group_storage
+
+    values, c, _ = production
+    hub = values["hub"]
+    claim = yaml.safe_load((VALUES.parent / "data-claim.yaml").read_text())
+    assert claim["kind"] == "PersistentVolumeClaim" and claim["spec"]["accessModes"] == ["ReadWriteMany"]
+    name = claim["metadata"]["name"]
+    [volume] = [v for v in hub["extraVolumes"] if v.get("persistentVolumeClaim", {}).get("claimName") == name]
+    data_dir = c.Hubfront.data_dir
+    assert {"name": volume["name"], "mountPath": data_dir} in hub["extraVolumeMounts"]
+    [runner] = hub["extraContainers"]
+    assert {"name": volume["name"], "mountPath": data_dir} in runner["volumeMounts"]
+    runner_config = json.loads(next(e["value"] for e in runner["env"] if e["name"] == "HUBFRONT_RUNNER_CONFIG"))
+    assert runner_config["Hubfront"]["data_dir"] == data_dir
+    assert KubeStorage(config=c).data_claim == runner_config["KubeStorage"]["data_claim"] == name
+    assert hub_reaches_group_storage(c)  # the Shared Files page is there
