@@ -18,7 +18,7 @@ async def test_group_settings_show_durations_in_words_and_capitalised_resources(
     page = (await (await login(app, "dd-ivy")).get("hub/portal/group-settings")).text
     quota = page.split('id="hf-group-quota"')[1].split("</table>")[0]
     rows = re.findall(r"<tr><td>([^<]+)</td>", quota)
-    assert rows == ["CPU", "Memory", "GPU", "Sessions"]
+    assert rows == ["CPU", "Memory", "GPU", "Sessions", "Storage"]
     assert "<dd class=\"col-sm-7\">1 day</dd>" in page and "86400" not in page.split("Default job timeout")[1][:80]
 
 

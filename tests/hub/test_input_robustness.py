@@ -27,7 +27,7 @@ METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 # candidates for each path group; a group gets those its own pattern accepts
 PATH_SAMPLES = [HUGE, "99999999999999999999", "2147483648", "0", "walk-g", "no-such-name", "x" * 128,
-                "user-guide", "%E2%80%AE", "1e999", "-1", "NaN"]
+                "user-guide", "%E2%80%AE", "1e999", "-1", "NaN", "tus.min.js"]
 QUERIES = [
     {},
     {"before": "9" * 23, "limit": HUGE, "id": HUGE, "group": HUGE, "user": "walk-member", "all": "1", "errors": "1"},
@@ -41,6 +41,7 @@ FORM_FIELDS = [
     "full_name", "email", "license", "default_group", "timezone", "next", "display_name", "admins",
     "quota.cpu", "quota.memory", "quota.gpu", "quota.sessions", "user_quota.cpu", "user_quota.memory",
     "job_default_timeout", "deployments_enabled", "deployments_max", "before", "limit", "admin", "temporary",
+    "quota.storage", "expires", "path",
 ]
 FORM_ACTIONS = ["create", "update", "publish", "unpublish", "delete", "bogus", ""]
 BAD_VALUES = [HUGE, "1e999", "0001-01-01T00:00", "9999-12-31T23:59", "-1", "NaN"]

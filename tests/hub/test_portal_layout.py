@@ -92,7 +92,7 @@ async def test_policy_put_accepts_quantities(app):
     r = await s.api("PUT", "/portal/groups/lay-q/policy", data=json.dumps(body))
     assert r.status_code == 200, r.text
     policy = (await s.api("GET", "/portal/groups/lay-q/policy")).json()["policy"]
-    assert policy["quota"] == {"cpu": 0.5, "memory": 4 * 2**30, "gpu": 1, "sessions": None}
+    assert policy["quota"] == {"cpu": 0.5, "memory": 4 * 2**30, "gpu": 1, "sessions": None, "storage": None}
     assert policy["user_quota"]["memory"] == 4 * 10**9
 
 

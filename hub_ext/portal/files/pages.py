@@ -66,5 +66,5 @@ register_menu(MenuEntry("Shared Files", "portal/files", "fa-folder-open", shortc
 handlers = [
     (r"/portal/files/?", FilesPageHandler),
     (r"/portal/files/(.+)", FilesPageHandler),
-    (r"/portal/vendor/tus/(tus\.min\.js(?:\.map)?)", TusScriptHandler),
+    (r"/portal/vendor/tus/(tus\.min\.js|tus\.min\.js\.map)", TusScriptHandler),
 ]
