@@ -8,11 +8,12 @@ from traitlets.config import SingletonConfigurable
 
 class Datasets(SingletonConfigurable):
     allow_local_git_urls = Bool(
-        True,
+        False,
         help="""Whether a git dataset may name a repository by a local path on the hub's machine
-        (e.g. /srv/git/data.git). True suits the embedded single-machine default; set False where
-        users must not read repositories on the hub's own disk. ``file::``, ``ext::`` and other
-        transport helpers are refused whatever this says.""",
+        (e.g. /srv/git/data.git). Off by default: the runner clones as root, so any member could
+        otherwise read any repository on the hub's disk, another group's datasets included. Turn
+        it on for a machine whose users may all read its repositories. ``file::``, ``ext::`` and
+        other transport helpers are refused whatever this says.""",
     ).tag(config=True)
 
     git_protocols = List(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from support import RealHub, need, no_mockhub_cleanup, proxy_command  # noqa: F401  (the fixture)
+from support import REPO, RealHub, need, no_mockhub_cleanup, proxy_command  # noqa: F401  (the fixture)
 
 CATALOG = textwrap.dedent("""
     catalog:
@@ -35,7 +35,12 @@ def portal_hub(tmp_path_factory):
     data = Path(tmp_path_factory.mktemp("browserhub"))
     catalog = data / "catalog.yaml"
     catalog.write_text(CATALOG)
-    hub = RealHub(data, env={"HUBFRONT_CATALOG": str(catalog)})
+    config = data / "browser_config.py"  # the product's config, plus what these tests need
+    config.write_text(textwrap.dedent(f"""
+        load_subconfig({str(REPO / "jupyterhub_config.py")!r})
+        c.Datasets.allow_local_git_urls = True  # the datasets test clones a repository it made on this disk
+    """))
+    hub = RealHub(data, env={"HUBFRONT_CATALOG": str(catalog)}, config=config)
     hub.start()
     yield hub
     hub.stop()
