@@ -375,3 +375,22 @@ def put_deployments(db_url: str, n: int, prefix: str = "dep", stopped: int = 0) 
             s.add(Deployment(id=f"{prefix}-{i}", group="g", username="u", name=f"{prefix} {i}",
                              instance_type="cpu-1", command="true", stopped=i >= n,
                              phase="Stopped" if i >= n else "Deployed"))
+
+
+def git(*args, cwd=None) -> str:
+    """Run git for a test (an author of its own, no user config); its stdout, stripped."""
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@x", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@x", "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+    return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def bare_repository(tmp_path: Path, readme: str) -> tuple[Path, Path]:
+    """A bare repository with one commit ("First commit", README.md = ``readme``), and a clone to push from."""
+    bare, work = tmp_path / "origin.git", tmp_path / "work"
+    git("init", "--bare", "-b", "main", str(bare))
+    git("clone", str(bare), str(work))
+    (work / "README.md").write_text(readme)
+    git("add", ".", cwd=work)
+    git("commit", "-m", "First commit", cwd=work)
+    git("push", "origin", "HEAD:main", cwd=work)
+    return bare, work

@@ -4,13 +4,12 @@ it to another group; a git dataset from a local bare repository that the runner 
 Sync now, brings to a new commit; an env dataset whose secret is masked; the job form's and the spawn form's picks."""
 
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from support import ui_login, wait_for_server, wait_for_stopped
+from support import bare_repository, git, ui_login, wait_for_server, wait_for_stopped
 
 pytestmark = pytest.mark.browser
 
@@ -32,12 +31,6 @@ def snap(page, shots: Path, name: str) -> Path:
     page.screenshot(path=str(path), full_page=True)
     print(f"screenshot: {path}")
     return path
-
-
-def git(*args, cwd=None):
-    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@x", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@x", "PATH": "/usr/bin:/bin", "HOME": str(cwd or "/tmp")}
-    return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout.strip()
 
 
 def test_files_dataset_upload_version_grant(page, lab, shots, tmp_path):
@@ -107,13 +100,7 @@ def test_files_dataset_upload_version_grant(page, lab, shots, tmp_path):
 
 
 def test_git_and_env_datasets(page, lab, shots, tmp_path):
-    bare, work = tmp_path / "origin.git", tmp_path / "work"
-    git("init", "--bare", "-b", "main", str(bare))
-    git("clone", str(bare), str(work))
-    (work / "README.md").write_text("hello\n")
-    git("add", ".", cwd=work)
-    git("commit", "-m", "First commit", cwd=work)
-    git("push", "origin", "HEAD:main", cwd=work)
+    bare, work = bare_repository(tmp_path, "hello\n")
 
     ui_login(page, lab, "dsb-ann", "Ann-pass1")
     page.goto(lab.base_url + "/hub/portal/datasets")

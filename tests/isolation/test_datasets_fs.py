@@ -25,7 +25,7 @@ from hub_ext.services.dataset_sync import due, sync_dataset
 from hub_ext.store import session_scope
 from hub_ext.store.engine import read_scope
 from hub_ext.store.models_storage import Dataset
-from support import ACCOUNT_PREFIX, let_workloads_pass, need
+from support import ACCOUNT_PREFIX, bare_repository, git, let_workloads_pass, need
 
 pytestmark = pytest.mark.isolation
 KEY = b"y3Jb1K7bQ2q0aXw5o2wq1iV7bQ0m3rJm6tQy8c1Zq9E="
@@ -124,21 +124,9 @@ def test_versions_are_read_only_snapshots(rig):
         assert mounts_for_group(s, data, "dsfs-lab", key=KEY)[0].writable
 
 
-def git(*args, cwd=None):
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@x", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@x"}
-    return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout.strip()
-
-
 def test_a_git_dataset_syncs_new_commits_read_only(rig, tmp_path):
     store, data, owner, other, as_user = rig
-    bare, work = tmp_path / "origin.git", tmp_path / "work"
-    git("init", "--bare", "-b", "main", str(bare))
-    git("clone", str(bare), str(work))
-    (work / "README.md").write_text("first\n")
-    git("add", ".", cwd=work)
-    git("commit", "-m", "First commit", cwd=work)
-    git("push", "origin", "HEAD:main", cwd=work)
+    bare, work = bare_repository(tmp_path, "first\n")
 
     row = store.create(DatasetCreate(name="dsfs-code", kind="git", git_url=str(bare)), "dsfs-lab", "dsfs-owner")
     assert row.name in due(store.db_url)  # made: asked to sync
