@@ -26,7 +26,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Callable
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from ..store import get_engine
@@ -154,18 +154,17 @@ class UploadStore:
         with Session(get_engine(self.db_url), expire_on_commit=False) as session:
             return session.get(Upload, upload_id)
 
+    # One write statement each, no read first: on SQLite a transaction that read and then writes
+    # cannot wait for the write lock ("database is locked" at once while parallel uploads write).
     def touch(self, upload_id: str) -> None:
         with Session(get_engine(self.db_url)) as session, session.begin():
-            row = session.get(Upload, upload_id)
-            if row is not None:
-                row.offset, row.updated = self.offset(upload_id), utcnow()
+            session.execute(update(Upload).where(Upload.id == upload_id)
+                            .values(offset=self.offset(upload_id), updated=utcnow()))
 
     def remove(self, upload_id: str) -> None:
         """Forget the upload and its bytes (after completion or termination)."""
         with Session(get_engine(self.db_url)) as session, session.begin():
-            row = session.get(Upload, upload_id)
-            if row is not None:
-                session.delete(row)
+            session.execute(delete(Upload).where(Upload.id == upload_id))
         try:
             self.part(upload_id).unlink()
         except FileNotFoundError:

@@ -4,12 +4,11 @@ it to another group; a git dataset from a local bare repository that the runner 
 Sync now, brings to a new commit; an env dataset whose secret is masked; the job form's and the spawn form's picks."""
 
 import os
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from support import bare_repository, git, ui_login, wait_for_server, wait_for_stopped
+from support import bare_repository, git, screenshot, ui_login, wait_for_server, wait_for_stopped
 
 pytestmark = pytest.mark.browser
 
@@ -21,19 +20,7 @@ def lab(portal_hub):
     return portal_hub
 
 
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("dataset-screenshots")
-
-
-def snap(page, shots: Path, name: str) -> Path:
-    path = shots / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    print(f"screenshot: {path}")
-    return path
-
-
-def test_files_dataset_upload_version_grant(page, lab, shots, tmp_path):
+def test_files_dataset_upload_version_grant(page, lab, tmp_path):
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)[:200]))
     ui_login(page, lab, "dsb-ann", "Ann-pass1")
@@ -61,7 +48,7 @@ def test_files_dataset_upload_version_grant(page, lab, shots, tmp_path):
     page.select_option("#hf-grant-group", "dsb-other")
     page.click("#hf-grant-submit")
     expect(page.locator('.hf-grant-row[data-group="dsb-other"]')).to_contain_text("dsb-other")
-    snap(page, shots, "dataset-files")
+    screenshot(page, "dataset-files")
     assert errors == []
 
     bob = lab.login("dsb-bob", "Bob-pass1")
@@ -75,7 +62,7 @@ def test_files_dataset_upload_version_grant(page, lab, shots, tmp_path):
     pick.locator("input[type=checkbox]").check()
     page.fill("#hf-job-name", "uses photos")
     page.fill("#hf-job-command", "cat ~/datasets/dsb-photos/labels.csv | wc -l")
-    snap(page, shots, "job-form-datasets")
+    screenshot(page, "job-form-datasets")
     page.click("#hf-job-form button[type=submit]")
     page.wait_for_url("**/hub/portal/jobs/*")
     ann = lab.login("dsb-ann", "Ann-pass1")
@@ -88,7 +75,7 @@ def test_files_dataset_upload_version_grant(page, lab, shots, tmp_path):
     pick = page.locator('.hf-dataset-pick[data-name="dsb-photos"]')
     pick.locator("select").select_option("1")
     expect(pick.locator("input[type=checkbox]")).to_be_checked()  # picking a version picks the dataset
-    snap(page, shots, "spawn-form-datasets")
+    screenshot(page, "spawn-form-datasets")
     assert errors == []
     page.click("#spawn_form button[type=submit]")
     model = wait_for_server(ann, "dsb-ann", "dsb-lab", hub=lab)
@@ -99,7 +86,7 @@ def test_files_dataset_upload_version_grant(page, lab, shots, tmp_path):
     wait_for_stopped(ann, "dsb-ann", "dsb-lab")
 
 
-def test_git_and_env_datasets(page, lab, shots, tmp_path):
+def test_git_and_env_datasets(page, lab, tmp_path):
     bare, work = bare_repository(tmp_path, "hello\n")
 
     ui_login(page, lab, "dsb-ann", "Ann-pass1")
@@ -120,7 +107,7 @@ def test_git_and_env_datasets(page, lab, shots, tmp_path):
     page.click("#hf-ds-sync")
     expect(page.locator("#hf-ds-sync-message")).to_have_text("Second commit", timeout=60_000)
     expect(page.locator("#hf-ds-commit")).to_have_text(git("rev-parse", "HEAD", cwd=work)[:12])
-    snap(page, shots, "dataset-git")
+    screenshot(page, "dataset-git")
 
     page.goto(lab.base_url + "/hub/portal/datasets")
     page.click("#hf-create-toggle")
@@ -137,9 +124,9 @@ def test_git_and_env_datasets(page, lab, shots, tmp_path):
     page.wait_for_url("**/hub/portal/datasets/dsb-db")
     expect(page.locator("#hf-ds-env")).to_contain_text("DSB_DB_PASSWORD")
     assert "hunter2-secret" not in page.content()
-    snap(page, shots, "dataset-env")
+    screenshot(page, "dataset-env")
 
     page.goto(lab.base_url + "/hub/portal/datasets")
     rows = page.locator(".hf-dataset")
     expect(rows).to_have_count(3)
-    snap(page, shots, "datasets-list")
+    screenshot(page, "datasets-list")

@@ -8,12 +8,11 @@ and the page is held to whatever phase the API reports."""
 
 import re
 import time
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from support import ui_login
+from support import screenshot, ui_login
 
 pytestmark = pytest.mark.browser
 
@@ -30,18 +29,6 @@ def lab(portal_hub):
     r = portal_hub.admin().api("PATCH", "/portal/groups/lab/policy", json={"policy": {"deployments_enabled": True}})
     assert r.status_code == 200, r.text
     return portal_hub
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("deployment-screenshots")
-
-
-def snap(page, shots: Path, name: str) -> Path:
-    path = shots / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    print(f"screenshot: {path}")
-    return path
 
 
 def api_phase(session, dep_id: str) -> str:
@@ -65,7 +52,7 @@ def clipboard(page) -> str:
     return page.evaluate("navigator.clipboard.readText()")
 
 
-def test_create_edit_roll_back_stop_start_and_delete_from_the_pages(page, lab, shots):
+def test_create_edit_roll_back_stop_start_and_delete_from_the_pages(page, lab):
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=lab.base_url)
     dana = lab.login("dana", "Dana-pass1")
     ui_login(page, lab, "dana", "Dana-pass1")
@@ -85,7 +72,7 @@ def test_create_edit_roll_back_stop_start_and_delete_from_the_pages(page, lab, s
     expect(page.locator('[data-error-for="id"]')).to_contain_text("DNS label")
     expect(page.locator("#hf-dep-id")).to_have_class(re.compile(r"is-invalid"))
     assert dana.api("GET", "/portal/groups/lab/deployments").json()["deployments"] == []
-    snap(page, shots, "deployments-form-id-error")
+    screenshot(page, "deployments-form-id-error")
     # no serve command: the source rule is told at the command
     page.fill("#hf-dep-id", "echo-one")
     page.fill("#hf-dep-command", "")
@@ -117,7 +104,7 @@ def test_create_edit_roll_back_stop_start_and_delete_from_the_pages(page, lab, s
     expect(history).to_have_count(1)
     expect(history.first).to_contain_text("Created")
     expect(page.locator(".hf-rollback")).to_have_count(0)  # nothing earlier to go back to
-    snap(page, shots, "deployment-page")
+    screenshot(page, "deployment-page")
 
     # Edit: only the changed fields are sent (PATCH), and the change is a new entry of the history
     page.click("#hf-dep-edit")
@@ -135,7 +122,7 @@ def test_create_edit_roll_back_stop_start_and_delete_from_the_pages(page, lab, s
     expect(newest.locator(".hf-changes")).to_contain_text("replicas: 2 → 1")
     expect(newest.locator(".hf-changes")).to_contain_text("environment: added MODE")
     expect(page.locator('[data-field="revision"]')).to_have_text("2")
-    snap(page, shots, "deployment-page-edited")
+    screenshot(page, "deployment-page-edited")
 
     # Roll back (revision 1): the API rolls its spec out again as revision 3
     page.on("dialog", lambda dialog: dialog.accept())
@@ -176,7 +163,7 @@ def test_create_edit_roll_back_stop_start_and_delete_from_the_pages(page, lab, s
     assert clipboard(page) == endpoint
     time.sleep(2.5)  # one refresh of the list from the API keeps the row
     expect(row.locator(".hf-owner")).to_have_text("dana")
-    snap(page, shots, "deployments-list")
+    screenshot(page, "deployments-list")
 
     # a member sees it read-only, without the variables' values; another group's user gets 404
     kim = lab.login("kim", "Kim-pass1")
@@ -196,7 +183,7 @@ def test_create_edit_roll_back_stop_start_and_delete_from_the_pages(page, lab, s
     assert dana.get(dana.url("/hub/portal/deployments/echo-one")).status_code == 404
 
 
-def test_a_private_deployments_client_token_is_shown_once(page, lab, shots):
+def test_a_private_deployments_client_token_is_shown_once(page, lab):
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=lab.base_url)
     dana = lab.login("dana", "Dana-pass1")
     # times in Tokyo: a client's expiry typed on the page is Tokyo time, whatever the browser's zone
@@ -227,7 +214,7 @@ def test_a_private_deployments_client_token_is_shown_once(page, lab, shots):
     listed = dana.api("GET", "/portal/deployments/secret-one/clients").json()["clients"]
     assert listed[0]["expires"].startswith("2031-05-05T22:08")  # 07:08 in Tokyo is 22:08 UTC the day before
     assert "token" not in listed[0]
-    snap(page, shots, "deployment-private-token")
+    screenshot(page, "deployment-private-token")
 
     # never again: not after a reload, not in the page, not from the API
     page.reload()
@@ -246,11 +233,11 @@ def test_a_private_deployments_client_token_is_shown_once(page, lab, shots):
     row.locator(".hf-revoke").click()
     expect(row.locator(".hf-client-state")).to_contain_text("revoked")
     expect(row.locator(".hf-revoke")).to_have_count(0)
-    snap(page, shots, "deployment-private-clients")
+    screenshot(page, "deployment-private-clients")
     assert dana.api("DELETE", "/portal/deployments/secret-one").status_code == 204
 
 
-def test_limits_refuse_with_their_message_and_a_group_without_deployments_says_so(page, lab, shots):
+def test_limits_refuse_with_their_message_and_a_group_without_deployments_says_so(page, lab):
     lab.add_user("sol", "Sol-pass1", groups=["solo"])
     admin = lab.admin()
     r = admin.api("PATCH", "/portal/groups/solo/policy",
@@ -268,7 +255,7 @@ def test_limits_refuse_with_their_message_and_a_group_without_deployments_says_s
     page.click("#hf-deployment-submit")
     expect(page.locator("#hf-deployment-form .hf-form-error")).to_contain_text(
         "Group solo has reached its maximum of 1 deployment (deployments_max)")
-    snap(page, shots, "deployments-limit")
+    screenshot(page, "deployments-limit")
     assert [d["id"] for d in sol.api("GET", "/portal/groups/solo/deployments").json()["deployments"]] == ["solo-first"]
 
     # beta has no deployments: the page says so, and where they are enabled
@@ -284,7 +271,7 @@ def test_limits_refuse_with_their_message_and_a_group_without_deployments_says_s
     assert sol.api("DELETE", "/portal/deployments/solo-first").status_code == 204
 
 
-def test_the_models_deploy_link_opens_the_form_on_the_model(page, lab, shots):
+def test_the_models_deploy_link_opens_the_form_on_the_model(page, lab):
     ui_login(page, lab, "dana", "Dana-pass1")
     # the Models page links to /hub/portal/deployments/new?model_uri=… (hub_ext.portal.models.registry.deploy_link)
     page.goto(lab.base_url + "/hub/portal/deployments/new?model_uri=models%3A%2Firis%2F3")
@@ -294,7 +281,7 @@ def test_the_models_deploy_link_opens_the_form_on_the_model(page, lab, shots):
     expect(page.locator("#hf-dep-command")).to_be_hidden()
     expect(page.locator("#hf-dep-id")).to_have_value("iris-v3")
     expect(page.locator("#hf-dep-name")).to_have_value("iris")
-    snap(page, shots, "deployments-form-model")
+    screenshot(page, "deployments-form-model")
     # a URI that is no models:/ URI is refused at its field
     page.fill("#hf-dep-model_uri", "runs:/abc/model")
     page.click("#hf-deployment-submit")

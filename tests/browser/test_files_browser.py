@@ -219,7 +219,7 @@ def test_upload_preview_folders_and_share_links(page, browser, team, tmp_path):
 
 def test_an_interrupted_upload_resumes_where_it_stopped(page, team, tmp_path):
     """The connection drops after the first 8 MiB chunk; the page is reloaded and the same file
-    picked again: the upload goes on from 8 MiB (no new upload is created) and the file is whole."""
+    picked again: the upload goes on from where it stopped, 8 MiB or later (no new upload is created), and the file is whole."""
     source = tmp_path / "resume.bin"
     source.write_bytes(random.Random(12).randbytes(20 << 20))
     gus = team.login("gus", "Gus-pass1")
@@ -245,7 +245,8 @@ def test_an_interrupted_upload_resumes_where_it_stopped(page, team, tmp_path):
     offsets.clear()
     page.set_input_files("#hf-upload-files", str(source))
     uploaded(page, "resume.bin")
-    assert len(created) == 1 and offsets[0] == 8 << 20, (created, offsets)
+    # resumed, not restarted: from the first chunk on, or later when part of the cut one had arrived
+    assert len(created) == 1 and 8 << 20 <= offsets[0] < 20 << 20, (created, offsets)
     stored = gus.get(gus.url(f"/hub/api/portal/groups/{GROUP}/files/resume.bin"))
     assert sha256(stored.content) == sha256(source.read_bytes())
     assert gus.api("DELETE", f"/portal/groups/{GROUP}/files/resume.bin").status_code == 204

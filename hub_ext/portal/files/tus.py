@@ -206,7 +206,10 @@ class UploadAPIHandler(_TusBase):
         length = self.request.headers.get("Content-Length")
         if length is not None and length.isdigit() and actual + int(length) > row.length:
             raise Refused(400, {"Content-Length": f"more than the {row.length - actual} bytes still expected"})
-        self._fd = os.open(self.uploads.part(upload_id), os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            self._fd = os.open(self.uploads.part(upload_id), os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except FileNotFoundError:  # completed or terminated meanwhile: its bytes are gone
+            raise web.HTTPError(404, "No such upload") from None
         self._row, self._start = row, actual
         _active.add(upload_id)
 
