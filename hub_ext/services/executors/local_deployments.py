@@ -23,11 +23,9 @@ every ``check_interval``:
   revision that crash-loops or is not ready within ``start_timeout`` is stopped;
   the old one serves on and ``status`` says why, with the replica's last log lines.
 
-What a new runner needs to find the replicas again (each revision's spec; per
-replica its keeper handle, port, restarts and how much of its log was read) is
-in ``<log_dir>/deployments/<id>.json`` (hub-only, written atomically). The
-environment is left out, secrets being stored only encrypted: a replica of a
-revision read back is restarted once ``adopt`` or ``apply`` gave its environment.
+What a new runner needs to find the replicas again (``local_replicas.saved_state``)
+is in ``<log_dir>/deployments/<id>.json`` (hub-only, written atomically); a replica
+of a revision read back is restarted once ``adopt`` or ``apply`` gave its environment.
 
 ``logs`` is one append-only stream per deployment, so the runner can copy it by
 offset as it does a job's: each round takes the replicas' new output, newest
@@ -41,9 +39,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 
 from traitlets import Float, Instance, Int, default
 from traitlets.config import LoggingConfigurable
@@ -52,94 +49,9 @@ from . import keeper
 from .base import ExecutorError, Handle, JobSpec
 from .deployments import DeploymentExecutor, DeploymentSpec, DeploymentStatus
 from .local import LocalExecutor, _Meta
+from .local_replicas import Deployment, Replica, Revision, free_port, probe, replica_name, revisions_from, saved_state
 
 KIND = "deployment"  # the replicas' cgroup kind
-
-
-def replica_name(deployment_id: str, revision: int, index: int) -> str:
-    return f"{deployment_id}-r{revision}-{index}"
-
-
-async def probe(port: int, path: str, timeout: float) -> str:
-    """One health check: "" when the replica answered GET ``path`` below 500, else why not."""
-    try:
-        async with asyncio.timeout(timeout):
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            try:
-                writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n".encode())
-                line = await reader.readline()
-            finally:
-                writer.close()
-    except TimeoutError:
-        return f"no answer within {timeout:g} s"
-    except OSError as exc:
-        return exc.strerror or str(exc)
-    parts = line.split()
-    if len(parts) < 2 or not parts[1].isdigit():
-        return "not an HTTP answer"
-    return "" if int(parts[1]) < 500 else f"HTTP {int(parts[1])}"
-
-
-def free_port(taken: set[int]) -> int:
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port not in taken:
-            return port
-
-
-def spec_from(data: dict) -> DeploymentSpec:
-    return DeploymentSpec(**dict(data, env={}, groups=tuple(data["groups"]), tolerations=tuple(data["tolerations"]),
-                                 gpu_devices=tuple(tuple(d) for d in data["gpu_devices"])))
-
-
-@dataclass
-class Replica:
-    index: int
-    port: int = 0
-    ref: str = ""  # the running process's handle; "": waiting for its restart
-    restarts: int = 0  # exits since it last stayed ready a while (the back-off grows with them)
-    unready_exits: int = 0  # exits in a row without becoming ready
-    read: int = 0  # bytes of the running process's log already in the deployment's stream
-    exit: str = ""  # how the previous process ended
-    tail: str = ""  # and its last log lines
-    # found again by the first health checks after a restart, not saved
-    ready: bool = False
-    ready_since: float | None = None
-    failures: int = 0
-    error: str = "not checked yet"
-    restart_at: float = 0.0
-
-    SAVED = ("index", "port", "ref", "restarts", "unready_exits", "read", "exit", "tail")
-
-
-@dataclass
-class Revision:
-    spec: DeploymentSpec
-    replicas: list[Replica]
-    served: bool = False  # it became ready once (it serves, or is draining)
-    failed: str = ""
-    message: str = ""
-    started: float = field(default_factory=time.monotonic)  # watched since (start_timeout counts from here)
-    drain_at: float | None = None  # an old revision's replicas get SIGTERM then
-    stopping: bool = False  # no longer watched: its replicas are being stopped
-    env_known: bool = True  # False: read back from the state file, which does not keep the environment
-
-
-@dataclass
-class Deployment:
-    id: str
-    revisions: dict[int, Revision] = field(default_factory=dict)
-    serving: int = 0
-    latest: int = 0
-    checked: float = 0.0
-    log_size: int = 0  # bytes in the output stream so far
-    buffer: bytearray = field(default_factory=bytearray)  # its latest bytes, ending at log_size
-    source: str = ""  # the replica the last piece of the stream came from
-    tasks: set = field(default_factory=set)  # stopping replicas in the background
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    saved: str = ""
 
 
 class LocalDeployments(LoggingConfigurable, DeploymentExecutor, metaclass=_Meta):
@@ -383,11 +295,7 @@ class LocalDeployments(LoggingConfigurable, DeploymentExecutor, metaclass=_Meta)
         return os.path.join(self.state_dir, f"{deployment_id}.json")
 
     def _save(self, dep: Deployment) -> None:
-        state = {"deployment_id": dep.id, "serving": dep.serving, "latest": dep.latest, "log_size": dep.log_size,
-                 "revisions": [{"spec": {**asdict(rev.spec), "env": None}, "served": rev.served, "failed": rev.failed,
-                                "message": rev.message, "retiring": rev.stopping or rev.drain_at is not None,
-                                "replicas": [{k: getattr(r, k) for k in Replica.SAVED} for r in rev.replicas]}
-                               for rev in dep.revisions.values()]}
+        state = saved_state(dep)
         text = json.dumps(state, sort_keys=True)
         if not dep.revisions:  # stopped: nothing to find again
             dep.saved = ""
@@ -408,11 +316,9 @@ class LocalDeployments(LoggingConfigurable, DeploymentExecutor, metaclass=_Meta)
         state = keeper.read_state(self._state_file(deployment_id)) or {}
         dep.serving, dep.latest = state.get("serving", 0), state.get("latest", 0)
         dep.log_size = state.get("log_size", 0)
-        for saved in state.get("revisions", []):
-            rev = Revision(spec_from(saved["spec"]), [Replica(**r) for r in saved["replicas"]],
-                           served=saved["served"], failed=saved["failed"], message=saved["message"], env_known=False)
+        for rev, retiring in revisions_from(state):
             dep.revisions[rev.spec.revision] = rev
-            if rev.failed or saved["retiring"] or rev.spec.revision not in (dep.serving, dep.latest):
+            if rev.failed or retiring or rev.spec.revision not in (dep.serving, dep.latest):
                 self._retire(dep, rev, drop=not rev.failed)
         dep.saved = json.dumps(state, sort_keys=True)
         return dep

@@ -1,0 +1,116 @@
+"""What ``LocalDeployments`` knows of a deployment's replicas: the model in memory, the health
+probe, and the state file's format (what a new runner reads back to find the replicas again:
+each revision's spec without its environment, and per replica its keeper handle, port,
+restarts and how much of its log was read).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from dataclasses import asdict, dataclass, field
+
+from .deployments import DeploymentSpec
+
+
+def replica_name(deployment_id: str, revision: int, index: int) -> str:
+    return f"{deployment_id}-r{revision}-{index}"
+
+
+async def probe(port: int, path: str, timeout: float) -> str:
+    """One health check: "" when the replica answered GET ``path`` below 500, else why not."""
+    try:
+        async with asyncio.timeout(timeout):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            try:
+                writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n".encode())
+                line = await reader.readline()
+            finally:
+                writer.close()
+    except TimeoutError:
+        return f"no answer within {timeout:g} s"
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    parts = line.split()
+    if len(parts) < 2 or not parts[1].isdigit():
+        return "not an HTTP answer"
+    return "" if int(parts[1]) < 500 else f"HTTP {int(parts[1])}"
+
+
+def free_port(taken: set[int]) -> int:
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in taken:
+            return port
+
+
+def spec_from(data: dict) -> DeploymentSpec:
+    return DeploymentSpec(**dict(data, env={}, groups=tuple(data["groups"]), tolerations=tuple(data["tolerations"]),
+                                 gpu_devices=tuple(tuple(d) for d in data["gpu_devices"])))
+
+
+@dataclass
+class Replica:
+    index: int
+    port: int = 0
+    ref: str = ""  # the running process's handle; "": waiting for its restart
+    restarts: int = 0  # exits since it last stayed ready a while (the back-off grows with them)
+    unready_exits: int = 0  # exits in a row without becoming ready
+    read: int = 0  # bytes of the running process's log already in the deployment's stream
+    exit: str = ""  # how the previous process ended
+    tail: str = ""  # and its last log lines
+    # found again by the first health checks after a restart, not saved
+    ready: bool = False
+    ready_since: float | None = None
+    failures: int = 0
+    error: str = "not checked yet"
+    restart_at: float = 0.0
+
+    SAVED = ("index", "port", "ref", "restarts", "unready_exits", "read", "exit", "tail")
+
+
+@dataclass
+class Revision:
+    spec: DeploymentSpec
+    replicas: list[Replica]
+    served: bool = False  # it became ready once (it serves, or is draining)
+    failed: str = ""
+    message: str = ""
+    started: float = field(default_factory=time.monotonic)  # watched since (start_timeout counts from here)
+    drain_at: float | None = None  # an old revision's replicas get SIGTERM then
+    stopping: bool = False  # no longer watched: its replicas are being stopped
+    env_known: bool = True  # False: read back from the state file, which does not keep the environment
+
+
+@dataclass
+class Deployment:
+    id: str
+    revisions: dict[int, Revision] = field(default_factory=dict)
+    serving: int = 0
+    latest: int = 0
+    checked: float = 0.0
+    log_size: int = 0  # bytes in the output stream so far
+    buffer: bytearray = field(default_factory=bytearray)  # its latest bytes, ending at log_size
+    source: str = ""  # the replica the last piece of the stream came from
+    tasks: set = field(default_factory=set)  # stopping replicas in the background
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    saved: str = ""
+
+
+def saved_state(dep: Deployment) -> dict:
+    """The state file's content for ``dep`` (the environment left out: secrets are stored only encrypted)."""
+    return {"deployment_id": dep.id, "serving": dep.serving, "latest": dep.latest, "log_size": dep.log_size,
+            "revisions": [{"spec": {**asdict(rev.spec), "env": None}, "served": rev.served, "failed": rev.failed,
+                           "message": rev.message, "retiring": rev.stopping or rev.drain_at is not None,
+                           "replicas": [{k: getattr(r, k) for k in Replica.SAVED} for r in rev.replicas]}
+                          for rev in dep.revisions.values()]}
+
+
+def revisions_from(state: dict) -> list[tuple[Revision, bool]]:
+    """The revisions a state file holds, each with whether it was being retired."""
+    return [(Revision(spec_from(saved["spec"]), [Replica(**r) for r in saved["replicas"]], served=saved["served"],
+                      failed=saved["failed"], message=saved["message"], env_known=False), saved["retiring"])
+            for saved in state.get("revisions", [])]
