@@ -36,6 +36,7 @@ FEATURES = [
     "shares",
     "datasets",
     "folders",
+    "images",
     "openapi",
 ]
 

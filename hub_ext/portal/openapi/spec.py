@@ -258,9 +258,11 @@ OPERATIONS: tuple[Operation, ...] = (
 from .ops_datasets import OPERATIONS as _DATASETS  # noqa: E402
 from .ops_files import OPERATIONS as _FILES  # noqa: E402
 from .ops_folders import OPERATIONS as _FOLDERS  # noqa: E402
+from .ops_images import OPERATIONS as _IMAGES  # noqa: E402
 from .ops_shares import OPERATIONS as _SHARES  # noqa: E402
 
 OPERATIONS = OPERATIONS + _FILES + _SHARES + _DATASETS + _FOLDERS
+OPERATIONS += _IMAGES
 
 TAGS = {
     "me": "The caller: profile, password, group in focus, preferences, activities",
@@ -272,6 +274,7 @@ TAGS = {
     "shares": "Share links to files and folders of group storage",
     "datasets": "Datasets, their grants to groups and their versions",
     "folders": "Folder invitations between users",
+    "images": "A group's own images (group admins add them; members use them)",
     "notebooks": "Notebook servers",
     "announcements": "Announcements",
     "admin": "Administration",

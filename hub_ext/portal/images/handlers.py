@@ -1,0 +1,137 @@
+"""Group images: REST ``/hub/api/portal/groups/{group}/images[/{image}]`` and the Images page.
+
+Members (and hub admins) list a group's images; the group's admins and hub admins add,
+change and remove them. They live in the group's policy (``group_images``), stored like any
+policy change, so the spawn form, job form and deployments of that group offer them at once.
+"""
+
+from __future__ import annotations
+
+from jupyterhub.scopes import needs_scope
+from tornado import web
+
+from ... import activity
+from ...bodies import BodyError
+from ...groups import group_policy
+from ...images.group import (
+    ImageCreate, ImagePatch, NameTaken, group_image, image_json, with_added, with_changed, without,
+)
+from ...images.specs import MANAGERS, embedded_mode
+from ..base import PortalAPIHandler, PortalHandler
+from ..groups.handlers import store_policy
+from ..nav import MenuEntry, register_menu
+from ...scopes import READ, WRITE
+
+KIND = "image"
+
+
+def images_of(group, catalog) -> list[dict]:
+    """The images the group may use: its own first, then the catalog's it is allowed."""
+    policy = group_policy(group)
+    own = {im.name for im in policy.group_images}
+    return ([image_json(im, "group") for im in policy.group_images]
+            + [image_json(im, "catalog") for im in policy.allowed_images(catalog) if im.name not in own])
+
+
+class _ImagesAPI(PortalAPIHandler):
+    @property
+    def embedded(self) -> bool:
+        return embedded_mode(self.hubfront.config)
+
+    def admin_group(self, group_name: str):
+        group = self.visible_group(group_name)
+        self.require_group_admin(group)
+        return group
+
+    def image_of(self, group, name: str):
+        try:
+            return group_image(group_policy(group), name)
+        except KeyError:
+            raise web.HTTPError(404, f"No such image in group {group.name}: {name}") from None
+
+    def save(self, group, policy, action: str, name: str, message: str) -> None:
+        store_policy(self, group, policy)
+        activity.record(self.db_url, username=self.current_user.name, group=group.name, kind=KIND, action=action,
+                        status="ok", message=message, workload_id=name,
+                        link=f"{self.hub.base_url}portal/images")
+
+
+class GroupImagesAPIHandler(_ImagesAPI):
+    """GET (members: the group's images and the catalog's it may use), POST (group admins: add one)."""
+
+    @needs_scope(READ)
+    def get(self, group_name):
+        group = self.visible_group(group_name)
+        self.write_json({"group": group.name, "embedded": self.embedded, "images": images_of(group, self.catalog)})
+
+    @needs_scope(WRITE)
+    def post(self, group_name):
+        group = self.admin_group(group_name)
+        body = self.body(ImageCreate)
+        if body is None:
+            return
+        try:
+            policy, image = with_added(group_policy(group), self.catalog, body, self.embedded)
+        except NameTaken as exc:
+            return self.field_error({"name": str(exc)}, 409)
+        except BodyError as exc:
+            return self.field_error(exc.errors)
+        self.save(group, policy, "added", image.name, f"Image {image.name} added to group {group.name}")
+        self.set_status(201)
+        self.write_json(image_json(image, "group"))
+
+
+class GroupImageAPIHandler(_ImagesAPI):
+    """GET (members), PATCH and DELETE (group admins): one of the group's own images."""
+
+    @needs_scope(READ)
+    def get(self, group_name, name):
+        group = self.visible_group(group_name)
+        self.write_json(image_json(self.image_of(group, name), "group"))
+
+    @needs_scope(WRITE)
+    def patch(self, group_name, name):
+        group = self.admin_group(group_name)
+        self.image_of(group, name)
+        body = self.body(ImagePatch)
+        if body is None:
+            return
+        try:
+            policy, image = with_changed(group_policy(group), name, body, self.embedded)
+        except BodyError as exc:
+            return self.field_error(exc.errors)
+        self.save(group, policy, "changed", name, f"Image {name} of group {group.name} changed")
+        self.write_json(image_json(image, "group"))
+
+    @needs_scope(WRITE)
+    def delete(self, group_name, name):
+        group = self.admin_group(group_name)
+        self.image_of(group, name)
+        self.save(group, without(group_policy(group), name), "deleted", name,
+                  f"Image {name} removed from group {group.name}")
+        self.set_status(204)
+        self.finish()
+
+
+class ImagesPageHandler(PortalHandler):
+    """GET /hub/portal/images: the current group's images and the catalog's, with an Add form (its admins)."""
+
+    @web.authenticated
+    async def get(self):
+        nav = self.nav()
+        if not nav.group:
+            raise web.HTTPError(404, "No group available")
+        group = self.visible_group(nav.group)
+        self.require_group_admin(group)
+        await self.render_portal("portal/images.html", group=group.name, images=images_of(group, self.catalog),
+                                 embedded=embedded_mode(self.hubfront.config), managers=MANAGERS,
+                                 api=f"{self.hub.base_url}api/portal/groups/{group.name}/images")
+
+
+register_menu(MenuEntry("Images", "portal/images", "fa-layer-group", group_admin=True))
+
+handlers = [
+    (r"/api/portal/groups/([^/]+)/images", GroupImagesAPIHandler),
+    (r"/api/portal/groups/([^/]+)/images/([^/]+)", GroupImageAPIHandler),
+    (r"/portal/images", ImagesPageHandler),
+]
