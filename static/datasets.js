@@ -5,29 +5,7 @@
   var jh = window.jhdata || {};
   var call = hf.call, problem = hf.problem, el = hf.el;
 
-  function showError(root, message) {
-    var box = root.querySelector(".hf-form-error") || document.querySelector(".hf-action-error");
-    if (!box) { window.alert(message); return; }
-    box.textContent = message || "";
-    box.hidden = !message;
-  }
-
-  // field errors from a 400 next to their inputs; the rest in the form's alert
-  function fieldErrors(form, res) {
-    form.querySelectorAll(".is-invalid").forEach(function (n) { n.classList.remove("is-invalid"); });
-    form.querySelectorAll("[data-error]").forEach(function (n) { n.textContent = ""; });
-    var errors = (res.data && res.data.errors) || {};
-    var unplaced = [];
-    Object.keys(errors).forEach(function (field) {
-      var top = field.split(".")[0];
-      var slot = form.querySelector('[data-error="' + top + '"]');
-      var input = form.querySelector('[name="' + top + '"]');
-      if (slot) { slot.textContent = (top !== field ? field + ": " : "") + errors[field]; }
-      else unplaced.push(field + ": " + errors[field]);
-      if (input) input.classList.add("is-invalid");
-    });
-    showError(form, unplaced.length ? unplaced.join("; ") : (Object.keys(errors).length ? "" : problem(res)));
-  }
+  var showError = hf.showError, fieldErrors = hf.fieldErrors;
 
   function tags(text) {
     return (text || "").split(",").map(function (t) { return t.trim(); }).filter(Boolean);

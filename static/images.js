@@ -7,30 +7,6 @@
   var api = page.dataset.api;
   var form = document.getElementById("hf-image-form");
 
-  function showError(box, message) {
-    box.textContent = message || "";
-    box.hidden = !message;
-  }
-
-  // field errors from a 400/409 next to their inputs (packages.pip.1 under the packages box)
-  function fieldErrors(res) {
-    form.querySelectorAll(".is-invalid").forEach(function (n) { n.classList.remove("is-invalid"); });
-    form.querySelectorAll("[data-error]").forEach(function (n) { n.textContent = ""; });
-    var errors = (res.data && res.data.errors) || {};
-    var unplaced = [];
-    Object.keys(errors).forEach(function (field) {
-      var top = field.split(".")[0];
-      var slot = form.querySelector('[data-error="' + top + '"]');
-      var input = form.querySelector('[name="' + top + '"]');
-      var text = (top !== field ? field + ": " : "") + errors[field];
-      if (slot) slot.textContent = slot.textContent ? slot.textContent + " · " + text : text;
-      else unplaced.push(field + ": " + errors[field]);
-      if (input) input.classList.add("is-invalid");
-    });
-    showError(form.querySelector(".hf-form-error"),
-      unplaced.length ? unplaced.join("; ") : (Object.keys(errors).length ? "" : hf.problem(res)));
-  }
-
   form.addEventListener("submit", function (ev) {
     ev.preventDefault();
     var body = { name: form.elements.name.value.trim() };
@@ -42,7 +18,7 @@
     if (pip.length) body.packages = { pip: pip };
     hf.call("POST", api, body).then(function (res) {
       if (res.ok) window.location.reload();
-      else fieldErrors(res);
+      else hf.fieldErrors(form, res);
     });
   });
 
@@ -53,7 +29,7 @@
     if (!window.confirm("Remove image " + name + " from the group? Running notebooks keep it.")) return;
     hf.call("DELETE", api + "/" + encodeURIComponent(name)).then(function (res) {
       if (res.ok) window.location.reload();
-      else showError(page.querySelector(".hf-action-error"), hf.problem(res));
+      else hf.showError(page, hf.problem(res));
     });
   });
 })();

@@ -123,8 +123,35 @@ window.hf = (function () {
     });
   }
 
+  // a message in the form's (or page's) alert box; without one, an alert
+  function showError(root, message) {
+    var box = root.querySelector(".hf-form-error") || document.querySelector(".hf-action-error");
+    if (!box) { if (message) window.alert(message); return; }
+    box.textContent = message || "";
+    box.hidden = !message;
+  }
+
+  // field errors from a 400 next to their inputs ("packages.pip.1" under [data-error="packages"]);
+  // the rest in the form's alert
+  function fieldErrors(form, res) {
+    form.querySelectorAll(".is-invalid").forEach(function (n) { n.classList.remove("is-invalid"); });
+    form.querySelectorAll("[data-error]").forEach(function (n) { n.textContent = ""; });
+    var errors = (res.data && res.data.errors) || {};
+    var unplaced = [];
+    Object.keys(errors).forEach(function (field) {
+      var top = field.split(".")[0];
+      var slot = form.querySelector('[data-error="' + top + '"]');
+      var input = form.querySelector('[name="' + top + '"]');
+      var text = (top !== field ? field + ": " : "") + errors[field];
+      if (slot) slot.textContent = slot.textContent ? slot.textContent + " · " + text : text;
+      else unplaced.push(field + ": " + errors[field]);
+      if (input) input.classList.add("is-invalid");
+    });
+    showError(form, unplaced.length ? unplaced.join("; ") : (Object.keys(errors).length ? "" : problem(res)));
+  }
+
   return { request: request, call: call, problem: problem, el: el, when: when, wallTimeToIso: wallTimeToIso,
-    datasetPicks: datasetPicks };
+    datasetPicks: datasetPicks, showError: showError, fieldErrors: fieldErrors };
 })();
 // A form posted as is (the spawn form, the home's Start dialog) sends its dataset picks in the hidden
 // "datasets" input, joined by commas; picking a version picks the dataset.
