@@ -21,7 +21,8 @@ _REFERENCE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+
 
 def _reference(value: str) -> str:
     if len(value) > 255 or not _REFERENCE.match(value):
-        raise ValueError(f"{value!r} is not a container image reference (e.g. quay.io/jupyter/scipy-notebook:2024-05-27)")
+        raise ValueError(f"{value!r} is not a container image reference "
+                         "(e.g. quay.io/jupyter/scipy-notebook:2024-05-27)")
     return value
 
 
