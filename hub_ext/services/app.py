@@ -69,7 +69,8 @@ class WakeHandler(_Handler):
 
 class HealthHandler(_Handler):
     def get(self):
-        self.finish({"status": "ok"})
+        last = self.reconciler.last_pass
+        self.finish({"status": "ok", "last_pass": last.isoformat() if last else None})
 
 
 def build(config: Config, log: logging.Logger):

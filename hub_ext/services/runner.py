@@ -105,6 +105,7 @@ class Reconciler:
         self.deployer = deployer  # the deployments' loop (hub_ext.services.deployer), None: jobs only
         self._deployments_busy = False
         self._unreachable_said = -60.0
+        self.last_pass = None  # when the last reconcile pass ended (GET api/health says it)
 
     # -- the pass ------------------------------------------------------------
 
@@ -124,6 +125,7 @@ class Reconciler:
                 await self._purge()
             else:
                 await self._purge(deleted_only=True)
+            self.last_pass = self.clock()
 
     async def run(self) -> None:
         """Reconcile at start, on every wake-up and on a timer, for ever."""
@@ -400,22 +402,27 @@ class Reconciler:
             await asyncio.to_thread(self.store.purge, job.id)
 
     def _expired(self) -> list[Job]:
-        cutoff = self.clock() - timedelta(days=self.settings.retention_days)
-        with read_scope(self.db_url) as s:
-            rows = list(s.scalars(select(Job).where(Job.phase.in_(DONE_PHASES), Job.finished < cutoff)
-                                  .order_by(Job.group, Job.id.desc())))
-            keep: dict[str, int] = {}
-            newest = {g: n for g, n in s.execute(
-                select(Job.group, func.count()).where(Job.phase.in_(DONE_PHASES), Job.finished >= cutoff)
-                .group_by(Job.group))}
-        out = []
-        for job in rows:
-            kept = newest.get(job.group, 0) + keep.get(job.group, 0)
-            if kept < self.settings.keep_per_group:
-                keep[job.group] = keep.get(job.group, 0) + 1
-            else:
-                out.append(job)
-        return out
+        return expired_jobs(self.db_url, self.clock(), self.settings.retention_days, self.settings.keep_per_group)
+
+
+def expired_jobs(db_url: str, now, retention_days: float, keep_per_group: int) -> list[Job]:
+    """Finished jobs past the retention, beyond the newest ``keep_per_group`` of each group."""
+    cutoff = now - timedelta(days=retention_days)
+    with read_scope(db_url) as s:
+        rows = list(s.scalars(select(Job).where(Job.phase.in_(DONE_PHASES), Job.finished < cutoff)
+                              .order_by(Job.group, Job.id.desc())))
+        keep: dict[str, int] = {}
+        newest = {g: n for g, n in s.execute(
+            select(Job.group, func.count()).where(Job.phase.in_(DONE_PHASES), Job.finished >= cutoff)
+            .group_by(Job.group))}
+    out = []
+    for job in rows:
+        kept = newest.get(job.group, 0) + keep.get(job.group, 0)
+        if kept < keep_per_group:
+            keep[job.group] = keep.get(job.group, 0) + 1
+        else:
+            out.append(job)
+    return out
 
 
 class _BuildFailed(Exception):

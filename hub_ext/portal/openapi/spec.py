@@ -260,8 +260,9 @@ from .ops_files import OPERATIONS as _FILES  # noqa: E402
 from .ops_folders import OPERATIONS as _FOLDERS  # noqa: E402
 from .ops_images import OPERATIONS as _IMAGES  # noqa: E402
 from .ops_shares import OPERATIONS as _SHARES  # noqa: E402
+from .ops_maintenance import OPERATIONS as _MAINTENANCE  # noqa: E402
 
-OPERATIONS = OPERATIONS + _FILES + _SHARES + _DATASETS + _FOLDERS
+OPERATIONS = OPERATIONS + _FILES + _SHARES + _DATASETS + _FOLDERS + _MAINTENANCE
 OPERATIONS += _IMAGES
 
 TAGS = {
@@ -278,6 +279,7 @@ TAGS = {
     "notebooks": "Notebook servers",
     "announcements": "Announcements",
     "admin": "Administration",
+    "maintenance": "Admins' maintenance: recompute quota use, the runner's health, clean finished jobs now",
     "meta": "About the API",
 }
 

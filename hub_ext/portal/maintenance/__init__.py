@@ -1,0 +1,1 @@
+"""Maintenance (issue 13): the admins' page and API."""

@@ -1,0 +1,132 @@
+"""Maintenance page (hub admins only) and ``/hub/api/portal/maintenance/...``.
+
+Recompute quota use and clean now are state changes: POST, XSRF-checked, recorded as
+activities. The logic is in :mod:`hub_ext.maintenance`, run in a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from jupyterhub import orm
+from jupyterhub.scopes import needs_scope
+from tornado import web
+from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+
+from ... import activity, maintenance
+from ...bodies import NoFields
+from ...ledger import Ledger
+from ..base import PortalAPIHandler, PortalHandler
+
+SCOPE = "admin:servers"  # hub admins only: the ledger and the runner span every group
+KIND = "maintenance"
+
+
+class _Maintenance:
+    def require_admin(self):
+        if not self.current_user.admin:
+            raise web.HTTPError(403, "Only administrators may run maintenance")
+
+    def running_notebooks(self) -> set[str]:
+        """``user/server`` of every server the hub records as running, or is starting now."""
+        running = {f"{s.user.name}/{s.name}"
+                   for s in self.db.query(orm.Spawner).filter(orm.Spawner.server_id.isnot(None))}
+        for user in list(self.users.values()):
+            for name, spawner in list(user.spawners.items()):
+                if spawner.pending or spawner.ready:
+                    running.add(f"{user.name}/{name}")
+        return running
+
+    async def runner(self) -> dict:
+        """Whether the runner service answers its health check, and when its last pass ended."""
+        from ...services.app import SERVICE_NAME
+
+        service = self.services.get(SERVICE_NAME)
+        if service is None or not service.url:
+            return {"configured": False, "up": False, "last_pass": None, "message": "No runner service on this hub"}
+        url = f"{service.url.rstrip('/')}{service.prefix}api/health"
+        try:
+            answer = await AsyncHTTPClient().fetch(HTTPRequest(url, request_timeout=3))
+            data = json.loads(answer.body or b"{}")
+        except Exception as exc:  # noqa: BLE001 - down, starting, or not answering: all "not up"
+            return {"configured": True, "up": False, "last_pass": None, "message": f"Not answering: {exc}"}
+        return {"configured": True, "up": True, "last_pass": data.get("last_pass"), "message": "Answering"}
+
+    def retention(self) -> dict:
+        from ...services.runner import Runner
+
+        settings = Runner(config=self.hubfront.config)
+        return {"retention_days": settings.retention_days, "keep_per_group": settings.keep_per_group}
+
+    async def health(self) -> dict:
+        queues = await asyncio.to_thread(maintenance.queues, self.db_url)
+        return {"runner": await self.runner(), "queues": queues, "retention": self.retention()}
+
+    async def recompute(self) -> list[dict]:
+        removed = await asyncio.to_thread(maintenance.recompute, Ledger(self.db_url), self.running_notebooks())
+        activity.record(self.db_url, username=self.current_user.name, group=None, kind=KIND, action="recomputed",
+                        status="ok", message=f"Quota use recomputed: {len(removed)} reservation(s) of workloads "
+                                         "that no longer run removed")
+        return removed
+
+    async def clean(self) -> list[dict]:
+        from ..jobs.service import wake_runner
+
+        keep = self.retention()
+        marked = await asyncio.to_thread(maintenance.mark_expired_jobs, self.db_url, keep["retention_days"],
+                                         keep["keep_per_group"])
+        if marked:
+            wake_runner(self)
+        activity.record(self.db_url, username=self.current_user.name, group=None, kind=KIND, action="cleaned",
+                        status="ok", message=f"Clean now: {len(marked)} finished job(s) past the retention "
+                                         "handed to the runner for removal")
+        return marked
+
+
+class MaintenancePage(_Maintenance, PortalHandler):
+    """GET /hub/portal/maintenance."""
+
+    @web.authenticated
+    async def get(self):
+        self.require_admin()
+        await self.render_portal("portal/maintenance.html", health=await self.health())
+
+
+class HealthAPI(_Maintenance, PortalAPIHandler):
+    """GET /hub/api/portal/maintenance/health."""
+
+    @needs_scope(SCOPE)
+    async def get(self):
+        self.require_admin()
+        self.write_json(await self.health())
+
+
+class RecomputeAPI(_Maintenance, PortalAPIHandler):
+    """POST /hub/api/portal/maintenance/recompute."""
+
+    @needs_scope(SCOPE)
+    async def post(self):
+        self.require_admin()
+        if self.body(NoFields) is None:
+            return
+        self.write_json({"removed": await self.recompute()})
+
+
+class CleanAPI(_Maintenance, PortalAPIHandler):
+    """POST /hub/api/portal/maintenance/clean."""
+
+    @needs_scope(SCOPE)
+    async def post(self):
+        self.require_admin()
+        if self.body(NoFields) is None:
+            return
+        self.write_json({"marked": await self.clean(), **self.retention()})
+
+
+handlers = [
+    (r"/portal/maintenance", MaintenancePage),
+    (r"/api/portal/maintenance/health", HealthAPI),
+    (r"/api/portal/maintenance/recompute", RecomputeAPI),
+    (r"/api/portal/maintenance/clean", CleanAPI),
+]
