@@ -22,6 +22,7 @@ from .store.models_storage import Dataset
 from .deployments.records import KIND as DEPLOYMENT
 from .jobs.records import KIND as JOB
 from .ledger import Ledger
+from .policy import format_amount
 from .store import session_scope
 from .store.engine import read_scope
 from .store.models_deployments import Deployment
@@ -35,6 +36,7 @@ DEPLOYMENTS_BUSY = ("Deploying", "Updating", "Stopping")
 def _as_dict(r) -> dict:
     return {"kind": r.kind, "workload_id": r.workload_id, "username": r.username, "group": r.group,
             "cpu": r.cpu, "memory": r.memory, "gpu": r.gpu, "gpu_devices": r.gpu_devices,
+            "text": {k: format_amount(k, getattr(r, k)) for k in ("cpu", "memory", "gpu")},
             "created": r.created.isoformat() if r.created else None}
 
 

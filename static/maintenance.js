@@ -16,6 +16,11 @@
     });
   }
 
+  // times as the user reads them (the browser's zone)
+  document.querySelectorAll("#hf-maintenance [data-iso]").forEach(function (n) {
+    n.textContent = window.hf.when(n.getAttribute("data-iso"), Intl.DateTimeFormat().resolvedOptions().timeZone);
+  });
+
   var removedTable = document.getElementById("hf-recompute-removed");
   run(document.getElementById("hf-recompute-button"), "recompute", document.getElementById("hf-recompute-result"),
     function (data) {
@@ -28,7 +33,7 @@
       rows.forEach(function (r) {
         var tr = document.createElement("tr");
         tr.className = "hf-removed";
-        [r.kind, r.workload_id, r.username, r.group, r.cpu, r.memory, r.gpu].forEach(function (v) {
+        [r.kind, r.workload_id, r.username, r.group, r.text.cpu, r.text.memory, r.text.gpu].forEach(function (v) {
           tr.appendChild(window.hf.el("td", "", v));
         });
         body.appendChild(tr);

@@ -16,7 +16,7 @@ OPERATIONS: tuple[Operation, ...] = (
                     "last_deployment_update}, retention: {retention_days, keep_per_group}}`", 403: ADMINS}),
     Operation("post", f"{BASE}/recompute", "Recompute quota use: drop reservations of workloads that are gone",
               "maintenance", SCOPE,
-              {200: "`{removed: [{kind, workload_id, username, group, cpu, memory, gpu, gpu_devices, created}]}`",
+              {200: "`{removed: [{kind, workload_id, username, group, cpu, memory, gpu, gpu_devices, created, text: {cpu, memory, gpu}}]}`",
                400: INVALID, 403: ADMINS}, body=NoFields, body_required=False,
               description="Notebook servers the hub neither runs nor is starting, jobs not Pending/Preparing/"
                           "Running, deployment replicas of a deployment gone, stopped or at another revision."),
