@@ -49,4 +49,19 @@
           jobs.map(function (j) { return "#" + j.id + " " + j.name + " (" + j.group + ")"; }).join(", ")
         : "Nothing to clean: no finished job is past the retention.";
     });
+
+  var envs = document.getElementById("hf-envs-button");
+  if (envs) {
+    run(envs, "environments/clean", document.getElementById("hf-envs-result"), function (data) {
+      var gone = data.removed || [];
+      gone.forEach(function (e) {
+        var tr = document.querySelector('#hf-environments tr[data-env="' + CSS.escape(e.name) + '"]');
+        if (tr) tr.remove();
+      });
+      document.getElementById("hf-envs-result").textContent = gone.length
+        ? "Removed " + gone.length + " environment(s): " + gone.map(function (e) { return e.name; }).join(", ")
+        : "Nothing removed: every environment is in use.";
+      envs.disabled = true;
+    });
+  }
 })();

@@ -1,6 +1,7 @@
 """Maintenance (issue 13): recompute quota use removes what no workload holds, admins only, XSRF, clean now."""
 
 import asyncio
+import os
 from datetime import timedelta
 
 from conftest_helpers import login, make_user
@@ -130,3 +131,32 @@ async def _runner_up(session) -> dict:
             return health
         await asyncio.sleep(0.25)
     raise AssertionError(f"the runner never answered: {health['runner']}")
+
+
+async def test_built_environments_nothing_uses_are_listed_and_removed(app):
+    from pathlib import Path
+
+    await make_user(app, "mt-root", admin=True, groups=["mt-g"])
+    envs = Path(Hubfront.instance().data_dir) / "envs"
+    unused, building = envs / "mt-old-000000000000", envs / "mt-new-111111111111"
+    for path in (unused, building):
+        (path / "bin").mkdir(parents=True)
+    (unused / ".ready").write_text("")
+    for path in (unused, building):
+        os.utime(path, (0, 0))  # long ago
+    admin = await login(app, "mt-root")
+    listed = {e["name"]: e for e in (await admin.api("GET", f"{API}/environments")).json()["environments"]}
+    assert listed[unused.name]["used"] is False and listed[building.name]["used"] is True
+    page = (await admin.get(PAGE)).text
+    assert f'data-env="{unused.name}" data-used="0"' in page and "Remove unused" in page
+    assert (await admin.api("POST", f"{API}/environments/clean", xsrf=False)).status_code == 403
+    assert unused.exists()
+    r = await admin.api("POST", f"{API}/environments/clean", json={})
+    assert r.status_code == 200 and [e["name"] for e in r.json()["removed"]] == [unused.name]
+    assert not unused.exists() and building.exists()
+    events = recent(Hubfront.instance().db_url, username="mt-root", limit=5)
+    assert any(e.action == "environments removed" and unused.name in e.message for e in events)
+    await make_user(app, "mt-user", groups=["mt-g"])
+    user = await login(app, "mt-user")
+    assert (await user.api("GET", f"{API}/environments")).status_code == 403
+    assert (await user.api("POST", f"{API}/environments/clean", json={})).status_code == 403

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 
 from jupyterhub import orm
 from jupyterhub.scopes import needs_scope
 from tornado import web
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
-from ... import activity, maintenance
+from ... import activity, maintenance, maintenance_envs
+from ...groups import group_policy
 from ...bodies import NoFields
 from ...ledger import Ledger
 from ..base import PortalAPIHandler, PortalHandler
@@ -84,13 +86,47 @@ class _Maintenance:
         return marked
 
 
+    def env_roots(self) -> list[str]:
+        """Where environments are built: the spawner's and the runner's env_dir (both <data>/envs by default)."""
+        config, default = self.hubfront.config, os.path.join(self.hubfront.data_dir, "envs")
+        roots = [config[section].get("env_dir") if section in config else None
+                 for section in ("LocalGroupSpawner", "Runner")]
+        return list(dict.fromkeys(r or default for r in roots))
+
+    def images(self) -> list:
+        """Every image a workload may use: the catalog's and every group's own."""
+        out = list(self.catalog.images)
+        for group in self.db.query(orm.Group):
+            out.extend(group_policy(group).group_images)
+        return out
+
+    async def environments(self) -> list[dict]:
+        images = self.images()
+        found = []
+        for root in self.env_roots():
+            found += [{**env, "root": root}
+                      for env in await asyncio.to_thread(maintenance_envs.environments, root, images)]
+        return found
+
+    async def remove_environments(self) -> list[dict]:
+        images, removed = self.images(), []
+        for root in self.env_roots():
+            removed += await asyncio.to_thread(maintenance_envs.remove_unused, root, images)
+        names = f": {', '.join(e['name'] for e in removed)}" if removed else ""
+        activity.record(self.db_url, username=self.current_user.name, group=None, kind=KIND,
+                        action="environments removed", status="ok",
+                        message=f"{len(removed)} built environment(s) nothing uses removed{names}")
+        return removed
+
+
 class MaintenancePage(_Maintenance, PortalHandler):
     """GET /hub/portal/maintenance."""
 
     @web.authenticated
     async def get(self):
         self.require_admin()
-        await self.render_portal("portal/maintenance.html", health=await self.health())
+        await self.render_portal("portal/maintenance.html", health=await self.health(),
+                                 environments=await self.environments())
 
 
 class HealthAPI(_Maintenance, PortalAPIHandler):
@@ -124,9 +160,31 @@ class CleanAPI(_Maintenance, PortalAPIHandler):
         self.write_json({"marked": await self.clean(), **self.retention()})
 
 
+class EnvironmentsAPI(_Maintenance, PortalAPIHandler):
+    """GET /hub/api/portal/maintenance/environments: built environments and whether they are used."""
+
+    @needs_scope(SCOPE)
+    async def get(self):
+        self.require_admin()
+        self.write_json({"environments": await self.environments()})
+
+
+class EnvironmentsCleanAPI(_Maintenance, PortalAPIHandler):
+    """POST /hub/api/portal/maintenance/environments/clean: remove those nothing uses."""
+
+    @needs_scope(SCOPE)
+    async def post(self):
+        self.require_admin()
+        if self.body(NoFields) is None:
+            return
+        self.write_json({"removed": await self.remove_environments()})
+
+
 handlers = [
     (r"/portal/maintenance", MaintenancePage),
     (r"/api/portal/maintenance/health", HealthAPI),
     (r"/api/portal/maintenance/recompute", RecomputeAPI),
     (r"/api/portal/maintenance/clean", CleanAPI),
+    (r"/api/portal/maintenance/environments", EnvironmentsAPI),
+    (r"/api/portal/maintenance/environments/clean", EnvironmentsCleanAPI),
 ]

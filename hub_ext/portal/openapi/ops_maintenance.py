@@ -26,4 +26,12 @@ OPERATIONS: tuple[Operation, ...] = (
                400: INVALID, 403: ADMINS}, body=NoFields, body_required=False,
               description="The runner removes them (rows, logs, artifacts, leftovers) in its next pass, "
                           "which this call starts."),
+    Operation("get", f"{BASE}/environments", "Built image environments and whether anything uses them",
+              "maintenance", SCOPE,
+              {200: "`{environments: [{name, root, size, ready, used, reason}]}`", 403: ADMINS},
+              description="Used: an image of the catalog or of a group has it, it is not finished, a running "
+                          "process runs from it, or it changed in the last hour."),
+    Operation("post", f"{BASE}/environments/clean", "Remove the built environments nothing uses", "maintenance",
+              SCOPE, {200: "`{removed: [{name, size, ready, used, reason}]}`", 400: INVALID, 403: ADMINS},
+              body=NoFields, body_required=False),
 )

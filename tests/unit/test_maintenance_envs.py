@@ -1,0 +1,51 @@
+"""Built environments: which are used (an image has it, unfinished, a process runs from it, just changed)."""
+
+import os
+import subprocess
+import time
+
+from hub_ext.maintenance_envs import environments, remove_unused
+from hub_ext.policy import Image, LocalEnvironment
+from spawner.environments import EnvironmentBuilder
+
+
+def _env(root, name, ready=True, age=7200):
+    path = root / name
+    (path / "bin").mkdir(parents=True)
+    (path / "bin" / "python").write_text("x" * 100)
+    if ready:
+        (path / ".ready").write_text("")
+    then = time.time() - age
+    os.utime(path, (then, then))
+    return path
+
+
+def test_only_environments_nothing_uses_are_removed(tmp_path):
+    image = Image(name="cowsay", local=LocalEnvironment(packages=["cowsay==6.1"]))
+    current = _env(tmp_path, EnvironmentBuilder(tmp_path).path_for(image).name)
+    old = _env(tmp_path, "cowsay-000000000000")  # the image's packages changed since
+    building = _env(tmp_path, "new-111111111111", ready=False)
+    fresh = _env(tmp_path, "fresh-222222222222", age=10)
+    busy = _env(tmp_path, "busy-333333333333")
+    proc = subprocess.Popen(["sh", "-c", "sleep 30", str(busy / "bin" / "python")])  # a process naming a path inside it
+    try:
+        for _ in range(100):  # until it has exec'd (before that its command line is pytest's)
+            if str(busy) in open(f"/proc/{proc.pid}/cmdline").read():
+                break
+            time.sleep(0.02)
+        found = {e["name"]: e for e in environments(tmp_path, [image])}
+        assert found[current.name]["used"] and found[current.name]["reason"] == "image cowsay"
+        assert found[old.name] == {"name": old.name, "size": 100, "ready": True, "used": False,
+                                   "reason": "no image uses it"}
+        assert found[building.name]["used"] and "not finished" in found[building.name]["reason"]
+        assert found[fresh.name]["used"] and found[busy.name]["reason"] == "a running process uses it"
+        removed = remove_unused(tmp_path, [image])
+        assert [e["name"] for e in removed] == [old.name]
+        assert not old.exists() and current.exists() and building.exists() and fresh.exists() and busy.exists()
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_no_environments_folder(tmp_path):
+    assert environments(tmp_path / "envs", []) == []
