@@ -44,6 +44,13 @@ class _PortalMixin:
             cache[group] = Ledger(self.db_url).snapshot(group)
         return cache[group]
 
+    def current_group(self):
+        """The group in focus, if the caller may see it; 404 when they have none."""
+        nav = self.nav()
+        if not nav.group:
+            raise web.HTTPError(404, "No group available")
+        return self.visible_group(nav.group)
+
     def visible_group(self, group_name: str):
         """The group if the caller may see it (member or hub admin), else 404."""
         user = self.current_user.orm_user

@@ -103,10 +103,7 @@ class GroupSettingsHandler(PortalHandler):
 
     @web.authenticated
     async def get(self):
-        nav = self.nav()
-        if not nav.group:
-            raise web.HTTPError(404, "No group available")
-        group = self.visible_group(nav.group)
+        group = self.current_group()
         self.require_group_admin(group)
         await self._render(group, saved=self.get_query_argument("saved", "") == "1")
 

@@ -118,10 +118,7 @@ class ImagesPageHandler(PortalHandler):
 
     @web.authenticated
     async def get(self):
-        nav = self.nav()
-        if not nav.group:
-            raise web.HTTPError(404, "No group available")
-        group = self.visible_group(nav.group)
+        group = self.current_group()
         self.require_group_admin(group)
         await self.render_portal("portal/images.html", group=group.name, images=images_of(group, self.catalog),
                                  embedded=embedded_mode(self.hubfront.config), managers=MANAGERS,

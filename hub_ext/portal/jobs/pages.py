@@ -57,12 +57,6 @@ class _JobsPage(PortalHandler):
     def zone(self):
         return user_zone(self.db_url, self.current_user.name)
 
-    def current_group(self):
-        nav = self.nav()
-        if not nav.group:
-            raise web.HTTPError(404, "No group available")
-        return self.visible_group(nav.group)
-
     def template_form(self, group) -> dict:
         """What the submit / create forms offer: the group's images and instance types, its defaults."""
         policy = group_policy(group)

@@ -34,10 +34,7 @@ class ModelsPageHandler(_Registry, PortalHandler):
 
     @web.authenticated
     async def get(self):
-        nav = self.nav()
-        if not nav.group:
-            raise web.HTTPError(404, "No group available")
-        group = self.visible_group(nav.group)
+        group = self.current_group()
         policy = group_policy(group)
         uri = self.tracking_uri(group)
         listing, error = None, ""
