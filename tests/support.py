@@ -339,11 +339,12 @@ def build_tiny_wheel(workdir: Path, name: str = "hftiny", value: int = 42) -> Pa
 
 
 def stop_leftover_servers(data_dir: Path, timeout: float = 10) -> list[int]:
-    """Terminate single-user servers of a test hub that are still running; return their pids.
+    """Terminate the workloads of a test hub that are still running; return their pids.
 
-    The hub leaves servers running when it stops (``cleanup_servers = False``),
-    so a test that fails midway would leave them behind. They are found by
-    their working directory, the user's home under ``data_dir``.
+    The hub leaves servers running when it stops (``cleanup_servers = False``), and
+    deployment replicas and jobs outlive the runner by design, so a test would leave
+    them behind (holding ports the next tests may be given). They are found by their
+    working directory, the user's home under ``data_dir``; their keepers end with them.
     """
     import psutil
 
@@ -351,8 +352,7 @@ def stop_leftover_servers(data_dir: Path, timeout: float = 10) -> list[int]:
     found = []
     for proc in psutil.process_iter(["pid", "cmdline"]):
         try:
-            if "jupyterhub.singleuser" in (proc.info["cmdline"] or []) and \
-                    proc.cwd().startswith(root + os.sep):
+            if proc.pid != os.getpid() and proc.cwd().startswith(root + os.sep):
                 proc.terminate()
                 found.append(proc)
         except (psutil.NoSuchProcess, psutil.AccessDenied):

@@ -15,7 +15,7 @@ import requests
 import yaml
 
 from hub_ext.ledger import Ledger
-from support import ACCOUNT_PREFIX, REPO, RealHub, need, proxy_command
+from support import ACCOUNT_PREFIX, REPO, RealHub, need, proxy_command, stop_leftover_servers
 from support_mlflow import mlflow_server  # noqa: F401 - a fixture
 
 pytestmark = [pytest.mark.e2e, pytest.mark.isolation]
@@ -84,6 +84,7 @@ def hub(tmp_path_factory):
         yield hub
     finally:
         hub.stop()
+        stop_leftover_servers(hub.data_dir)  # replicas outlive the runner by design
 
 
 @pytest.fixture(scope="module")
