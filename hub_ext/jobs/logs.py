@@ -1,5 +1,5 @@
-"""A workload's output (a job's, a deployment's), persisted by the runner in the portal DB,
-so it outlives the process or pod.
+"""A workload's output (a job's, a deployment's, an image build's, an app's), persisted by the
+runner in the portal DB, so it outlives the process or pod.
 
 Offsets count every byte the workload wrote, so a reader that asks "from byte N on"
 gets the same answer however much was dropped before it. Each job keeps at
@@ -15,7 +15,9 @@ from sqlalchemy import delete, func, select, update
 
 from ..store import session_scope
 from ..store.engine import read_scope
+from ..store.models_apps import App, AppLogChunk
 from ..store.models_deployments import Deployment, DeploymentLogChunk
+from ..store.models_images import ImageBuild, ImageBuildLogChunk
 from ..store.models_jobs import Job, JobLogChunk
 
 CHUNK = 256 * 1024  # bytes per stored row, at most
@@ -33,6 +35,8 @@ class Owner:
 
 JOBS = Owner(JobLogChunk, "job_id", Job, Job.log_size)
 DEPLOYMENTS = Owner(DeploymentLogChunk, "deployment_id", Deployment, Deployment.log_size)
+BUILDS = Owner(ImageBuildLogChunk, "build_id", ImageBuild, ImageBuild.log_size)
+APPS = Owner(AppLogChunk, "app_id", App, App.log_size)
 
 
 @dataclass(frozen=True)
