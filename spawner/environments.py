@@ -4,7 +4,8 @@ An image's ``local`` section names an existing interpreter, or a package list
 that is built once into a cached venv under ``<data>/envs``. The venv layers
 on top of the hub's own environment (a .pth file), so the single-user server
 and JupyterLab come from the hub and only the image's packages are installed.
-Builds report each line of pip's output, which the spawn page shows.
+Builds report each line of pip's output, which the spawn page shows (and image builds store
+as their log); cancelling the task that awaits ``ensure`` kills pip and removes the half-made venv.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import hashlib
 import os
 import shutil
 import site
+import subprocess
 import sys
 from collections import deque
 from pathlib import Path
@@ -28,6 +30,16 @@ def _readable_by_workloads() -> None:
     os.umask(0o022)
 
 
+def _node_version() -> str:
+    node = shutil.which("node")
+    if node is None:
+        return ""
+    try:
+        return subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
 class EnvironmentBuildFailed(Exception):
     def __init__(self, image: str, log_tail: str):
         self.image = image
@@ -36,10 +48,12 @@ class EnvironmentBuildFailed(Exception):
 
 
 class EnvironmentBuilder:
-    def __init__(self, root: str | Path, base_python: str = sys.executable, pip_args: list[str] | None = None):
+    def __init__(self, root: str | Path, base_python: str = sys.executable, pip_args: list[str] | None = None,
+                 npm_args: list[str] | None = None):
         self.root = Path(root)
         self.base_python = base_python
         self.pip_args = list(pip_args or [])
+        self.npm_args = list(npm_args or [])
         self._locks: dict[Path, asyncio.Lock] = {}
 
     def path_for(self, image: Image) -> Path:
@@ -58,35 +72,65 @@ class EnvironmentBuilder:
         if ready:
             return ready
         path = self.path_for(image)
-        lock = self._locks.setdefault(path, asyncio.Lock())
-        async with lock:  # one build per environment in this process ...
-            self.root.mkdir(parents=True, exist_ok=True)
-            lockfile = open(self.root / f".{path.name}.lock", "w")
-            try:  # ... and across processes
-                await asyncio.to_thread(fcntl.flock, lockfile, fcntl.LOCK_EX)
-                if (path / ".ready").exists():
-                    return str(path / "bin" / "python")
-                await self._build(image, path, report)
-            finally:
-                lockfile.close()
+        await self._once(path, lambda: self._build(image, path, report))
         return str(path / "bin" / "python")
 
-    async def _build(self, image: Image, path: Path, report: Callable[[str], None]) -> None:
-        shutil.rmtree(path, ignore_errors=True)
+    async def _once(self, path: Path, build) -> None:
+        """Run ``build`` unless ``path`` is ready: one build per environment in this process and across
+        processes (a lock file beside it)."""
+        lock = self._locks.setdefault(path, asyncio.Lock())
+        async with lock:
+            self.root.mkdir(parents=True, exist_ok=True)
+            lockfile = open(self.root / f".{path.name}.lock", "w")
+            try:
+                await asyncio.to_thread(fcntl.flock, lockfile, fcntl.LOCK_EX)
+                if not (path / ".ready").exists():
+                    await build()
+            finally:
+                lockfile.close()
+
+    # -- npm packages (apps such as code-server) ---------------------------------------------
+
+    def npm_path_for(self, package: str) -> Path:
+        """``<root>/npm-<name>-<hash>``: content-addressed by the package spec and the node version."""
+        spec = "\n".join(["npm", package, shutil.which("node") or "", _node_version()])
+        slug = "".join(c if c.isalnum() or c in "-." else "-" for c in package.lstrip("@"))[:40]
+        return self.root / f"npm-{slug}-{hashlib.sha256(spec.encode()).hexdigest()[:12]}"
+
+    def npm_bin_for(self, package: str) -> str | None:
+        """The ``bin`` folder of a built npm package, or None when a build is still needed."""
+        path = self.npm_path_for(package)
+        return str(path / "node_modules" / ".bin") if (path / ".ready").exists() else None
+
+    async def ensure_npm(self, package: str, report: Callable[[str], None]) -> str:
+        """Install ``package`` once into its own npm prefix; its ``bin`` folder (put it first on PATH)."""
+        path = self.npm_path_for(package)
+        await self._once(path, lambda: self._build_npm(package, path, report))
+        return str(path / "node_modules" / ".bin")
+
+    async def _build_npm(self, package: str, path: Path, report: Callable[[str], None]) -> None:
+        npm = shutil.which("npm")
+        if npm is None:
+            raise EnvironmentBuildFailed(package, "npm is not installed on this machine")
+        report(f"Installing the npm package {package}")
+        # as root npm drops to nobody for install scripts unless told otherwise
+        env = {**os.environ, "npm_config_unsafe_perm": "true", "npm_config_update_notifier": "false"}
+        await self._steps(package, path, [[npm, "install", "--prefix", str(path), "--no-audit", "--no-fund",
+                                           "--omit=dev", *self.npm_args, package]], report, env=env)
+        (path / ".ready").write_text("ok\n")
+        path.chmod(0o755)
+        report(f"{package} is ready")
+
+    async def _steps(self, name: str, path: Path, steps, report, env=None, between=None) -> None:
+        """Run each command, reporting its output; on a failure remove ``path`` and raise with the tail."""
         tail: deque[str] = deque(maxlen=25)
-        report(f"Creating the environment for {image.title}")
-        steps = [
-            [self.base_python, "-m", "venv", "--without-pip", str(path)],
-            [self.base_python, "-m", "pip", "--python", str(path / "bin" / "python"), "install",
-             "--progress-bar", "off", *self.pip_args, *image.local.packages],
-        ]
+        path.mkdir(parents=True, exist_ok=True)
         for i, cmd in enumerate(steps):
-            if i == 1:
-                self._layer_on_hub(path)
-                report(f"Installing {', '.join(image.local.packages)}")
+            if between is not None:
+                between(i)
             proc = await asyncio.create_subprocess_exec(
                 *cmd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-                preexec_fn=_readable_by_workloads,
+                preexec_fn=_readable_by_workloads, env=env,
             )
             assert proc.stdout is not None
             async for raw in proc.stdout:
@@ -96,7 +140,23 @@ class EnvironmentBuilder:
                     report(line)
             if await proc.wait() != 0:
                 shutil.rmtree(path, ignore_errors=True)
-                raise EnvironmentBuildFailed(image.name, "\n".join(tail))
+                raise EnvironmentBuildFailed(name, "\n".join(tail))
+
+    async def _build(self, image: Image, path: Path, report: Callable[[str], None]) -> None:
+        shutil.rmtree(path, ignore_errors=True)
+        report(f"Creating the environment for {image.title}")
+        steps = [
+            [self.base_python, "-m", "venv", "--without-pip", str(path)],
+            [self.base_python, "-m", "pip", "--python", str(path / "bin" / "python"), "install",
+             "--progress-bar", "off", *self.pip_args, *image.local.packages],
+        ]
+
+        def between(i: int) -> None:
+            if i == 1:
+                self._layer_on_hub(path)
+                report(f"Installing {', '.join(image.local.packages)}")
+
+        await self._steps(image.name, path, steps, report, between=between)
         (path / ".ready").write_text("ok\n")
         path.chmod(0o755)
         report(f"Environment for {image.title} is ready")

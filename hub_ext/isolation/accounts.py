@@ -4,7 +4,9 @@ Each hub user gets a system account (``useradd --system``, no password, shell
 /bin/bash, home ``<data>/homes/<username>``) whose primary group is shared by
 all workload accounts; each hub group gets a system Unix group, and the
 account belongs to exactly the Unix groups of its hub groups (synced at every
-launch). Accounts are recognised by their comment field, so an unrelated
+launch). Each hub group also has a service account its apps run as
+(``names.service_account_name``), a member of that group's Unix group only.
+Accounts are recognised by their comment field, so an unrelated
 account that happens to carry the same name is never taken over.
 """
 
@@ -20,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .names import account_name, primary_group_name, unix_group_name
+from .names import account_name, primary_group_name, service_account_name, unix_group_name
 
 COMMENT = "Hubfront workload account"
 
@@ -70,7 +72,14 @@ class Accounts:
 
     def ensure(self, username: str, hub_groups: list[str], home: str | Path) -> Account:
         """The account of ``username``, created if missing, in exactly its hub groups' Unix groups."""
-        name = account_name(self.prefix, username)
+        return self._ensure(account_name(self.prefix, username), hub_groups, home)
+
+    def ensure_service(self, group: str, home: str | Path) -> Account:
+        """The service account of hub group ``group`` (its apps run as it), created if missing, in exactly
+        the group's Unix group: it reads and writes the group's storage, nothing of its members'."""
+        return self._ensure(service_account_name(self.prefix, group), [group], home)
+
+    def _ensure(self, name: str, hub_groups: list[str], home: str | Path) -> Account:
         wanted_names = sorted(unix_group_name(self.prefix, g) for g in hub_groups)
         with self._locked():
             primary = self._group(primary_group_name(self.prefix))

@@ -15,7 +15,7 @@ from traitlets.config import SingletonConfigurable
 from .accounts import COMMENT, Account, Accounts, IsolationError
 from .cgroups import Cgroup, Hierarchy, Limits, detect, device_rules
 from .hardening import reachable_check, secure_data_dir
-from .names import account_name, check_prefix, unix_group_name
+from .names import account_name, check_prefix, service_account_name, unix_group_name
 from .process import enter_workload
 
 NOT_ROOT = "Workloads are not isolated: the hub runs without root privileges"
@@ -154,6 +154,21 @@ class Isolation(SingletonConfigurable):
             raise IsolationError(self._problems[0])
         accounts = Accounts(self.account_prefix, Path(self.data_dir) / ".accounts.lock")
         return accounts.ensure(username, hub_groups, home)
+
+    def service_account(self, group: str) -> Account | None:
+        """The OS account the apps of hub group ``group`` run as (None: the hub's own user), home
+        :meth:`service_home`."""
+        if not self.enabled:
+            return None
+        if self._problems:
+            raise IsolationError(self._problems[0])
+        accounts = Accounts(self.account_prefix, Path(self.data_dir) / ".accounts.lock")
+        return accounts.ensure_service(group, self.service_home(group))
+
+    def service_home(self, group: str) -> str:
+        """``<data>/service-homes/<service account name>``: apart from users' homes (a hub user may be
+        named like anything, an OS name included)."""
+        return str(Path(self.data_dir) / "service-homes" / service_account_name(self.account_prefix, group))
 
     def unix_gid(self, group: str) -> int | None:
         """The Unix group of hub group ``group`` (created if missing); None when isolation is off."""

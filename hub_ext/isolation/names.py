@@ -6,6 +6,10 @@ Hub names may hold any character and be of any length; ``useradd`` wants
 slugged, truncated and given a ``_`` plus a hash of the original. Unchanged
 names never contain ``_``, hashed ones always do, and two different originals
 never share a hash, so two hub names can never map to one OS name.
+
+A group's service account (what its apps run as) ends in ``_app`` after the group's
+name (``hubfront-research_app``), or after its slug and hash: it holds a ``_`` that
+is not followed by a ten-character hash, which no user's account name does.
 """
 
 from __future__ import annotations
@@ -48,3 +52,17 @@ def unix_group_name(prefix: str, group: str) -> str:
 def primary_group_name(prefix: str) -> str:
     """The primary group every workload account shares: ``hubfront`` (never a member of a hub group's)."""
     return prefix.rstrip("-")
+
+
+SERVICE_SUFFIX = "_app"
+
+
+def service_account_name(prefix: str, group: str) -> str:
+    """The OS account the apps of hub group ``group`` run as: ``hubfront-research_app``
+    (never a user's: see the module's docstring)."""
+    if _PLAIN.match(group) and len(prefix) + len(group) + len(SERVICE_SUFFIX) <= MAX_LENGTH:
+        return prefix + group + SERVICE_SUFFIX
+    digest = hashlib.sha256(group.encode()).hexdigest()[:_DIGEST]
+    slug = re.sub(r"[^a-z0-9-]+", "-", group.lower()).strip("-")
+    room = MAX_LENGTH - len(prefix) - 1 - _DIGEST - len(SERVICE_SUFFIX)
+    return f"{prefix}{slug[:room].rstrip('-')}_{digest}{SERVICE_SUFFIX}"

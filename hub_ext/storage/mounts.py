@@ -84,7 +84,7 @@ def workload_mounts(db_url: str, data_dir, username: str, group: str, pins: dict
     """
     with read_scope(db_url) as session:
         datasets = mounts_for_group(session, data_dir, group, pins, key=key)
-    own, shared = _folders(db_url, data_dir, username)
+    own, shared = _folders(db_url, data_dir, username) if username else ((), ())  # "": a group's service account
     return Mounts(username, group, Path(data_dir), group_root(data_dir, group), tuple(datasets), own, shared,
                   pinned=any(d.version is not None for d in datasets))
 

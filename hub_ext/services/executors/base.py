@@ -42,6 +42,8 @@ class JobSpec:
     kind: str = "job"
     workload_id: str = ""  # "": the job id
     dataset_pins: dict[str, int] = field(default_factory=dict)  # {"name": 3}: dataset name@v3 (read-only)
+    # an app: runs as its group's service account (home <data>/service-homes/<account>), not as username's
+    service_account: bool = False
 
     @property
     def workload(self) -> str:

@@ -9,6 +9,10 @@ ready and where they listen, ``stop`` ends them all. ``local.LocalDeployments``
 (processes of the owner's OS account) and ``kube_deployments.KubernetesDeployments``
 (an ``apps/v1`` Deployment and a ``v1`` Service) implement it.
 
+Apps (issue 13) are one-replica deployments of their own executor instance (its own
+``kind``: cgroups, state files and object names apart from the deployments'), run as
+their group's service account (``DeploymentSpec.service_account``).
+
 The runner reserves every replica in the ledger before ``apply`` and releases the
 old revision's reservations once ``status`` reports the new revision rolled out.
 """
@@ -45,6 +49,7 @@ class DeploymentSpec:
     container_image: str = ""  # Kubernetes: the image (CPU or GPU variant already chosen)
     node_selector: dict[str, str] = field(default_factory=dict)
     tolerations: tuple[dict, ...] = ()
+    service_account: bool = False  # an app: runs as its group's service account, not as username's
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,8 @@ no account and no cgroup and the job runs as the hub's user (as notebooks do).
   ``deployment``) are named by ``JobSpec.workload`` instead of the job id: cgroup
   (kind, id), ``<log_dir>/<kind>-<id>.log``, ``<home>/<kind>s/<id>``; only jobs get
   ``HUBFRONT_JOB_ID`` (the others' callers put their own variables in ``env``).
+- Apps (``JobSpec.service_account``) run as their group's service account instead,
+  with its home (``Isolation.service_home``) and the group's storage, no user's folders.
 - Handles: ``ref`` is ``"<pid>:<start time>"`` of the job's process (psutil's
   create_time), which also names its state file, so a reused pid is never taken
   for the job. Because the keeper records the exit status, ``status()`` knows how
@@ -179,6 +181,10 @@ class LocalExecutor(Executor, LoggingConfigurable, metaclass=_Meta):
     def home(self, username: str) -> str:
         return self.home_template.format(data_dir=self.isolation.data_dir, username=username)
 
+    def home_of(self, spec: JobSpec) -> str:
+        """The workload's home: its owner's, or its group's service account's (an app)."""
+        return self.isolation.service_home(spec.group) if spec.service_account else self.home(spec.username)
+
     def log_path(self, job_id: int | str, kind: str = CGROUP_KIND) -> str:
         name = f"{job_id}.log" if kind == CGROUP_KIND else f"{kind}-{job_id}.log"
         return os.path.join(self.log_dir, name)
@@ -204,7 +210,10 @@ class LocalExecutor(Executor, LoggingConfigurable, metaclass=_Meta):
 
     def _isolate(self, spec: JobSpec, home: str):
         iso = self.isolation
-        account = iso.account(spec.username, list(spec.groups), home)
+        if spec.service_account:
+            account = iso.service_account(spec.group)
+        else:
+            account = iso.account(spec.username, list(spec.groups), home)
         inventory = self.gpu_inventory
         if inventory is None:
             from spawner.gpus import nvml_device_indices
@@ -219,10 +228,11 @@ class LocalExecutor(Executor, LoggingConfigurable, metaclass=_Meta):
         if self.mounts is None:
             return {}
         own = os.path.join(home, f"{spec.kind}s", spec.workload, "datasets")
-        return self.mounts.apply(spec.username, spec.group, home, account, dict(spec.dataset_pins) or None, own)
+        owner = "" if spec.service_account else spec.username  # a service account has no folders of its own
+        return self.mounts.apply(owner, spec.group, home, account, dict(spec.dataset_pins) or None, own)
 
     async def start(self, spec: JobSpec) -> Handle:
-        home = self.home(spec.username)
+        home = self.home_of(spec)
         try:
             account, cgroup = await asyncio.to_thread(self._isolate, spec, home)
         except (IsolationError, OSError) as exc:

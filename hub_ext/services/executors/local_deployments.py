@@ -24,7 +24,8 @@ every ``check_interval``:
   the old one serves on and ``status`` says why, with the replica's last log lines.
 
 What a new runner needs to find the replicas again (``local_replicas.saved_state``)
-is in ``<log_dir>/deployments/<id>.json`` (hub-only, written atomically); a replica
+is in ``<log_dir>/deployments/<id>.json`` (hub-only, written atomically; an instance for
+apps, ``kind`` "app", keeps its own in ``<log_dir>/apps/``); a replica
 of a revision read back is restarted once ``adopt`` or ``apply`` gave its environment.
 
 ``logs`` is one append-only stream per deployment, so the runner can copy it by
@@ -95,14 +96,15 @@ class LocalDeployments(LoggingConfigurable, DeploymentExecutor, metaclass=_Meta)
     def _executor_default(self):
         return LocalExecutor(config=self.config, log=self.log)
 
-    def __init__(self, **kwargs):
+    def __init__(self, kind: str = KIND, **kwargs):
         super().__init__(**kwargs)
+        self.kind = kind  # "deployment", or "app": names the cgroups, logs and state files of this instance's
         self._deployments: dict[str, Deployment] = {}
         self._task: asyncio.Task | None = None
 
     @property
     def state_dir(self) -> str:
-        return os.path.join(self.executor.log_dir, "deployments")
+        return os.path.join(self.executor.log_dir, f"{self.kind}s")
 
     # -- the background task ------------------------------------------------
 
@@ -214,9 +216,10 @@ class LocalDeployments(LoggingConfigurable, DeploymentExecutor, metaclass=_Meta)
         env = {**spec.env, "PORT": str(r.port), "HOST": "127.0.0.1", "HUBFRONT_DEPLOYMENT_ID": spec.deployment_id,
                "HUBFRONT_REVISION": str(spec.revision), "HUBFRONT_REPLICA": str(r.index)}
         devices = spec.gpu_devices[r.index] if r.index < len(spec.gpu_devices) else ()
-        job = JobSpec(job_id=0, kind=KIND, workload_id=name, username=spec.username, group=spec.group,
+        job = JobSpec(job_id=0, kind=self.kind, workload_id=name, username=spec.username, group=spec.group,
                       groups=spec.groups, command=spec.command, env=env, cpu=spec.cpu, memory=spec.memory,
-                      gpu=spec.gpu, gpu_devices=tuple(devices), image=spec.image, python=spec.python)
+                      gpu=spec.gpu, gpu_devices=tuple(devices), image=spec.image, python=spec.python,
+                      service_account=spec.service_account)
         try:
             r.ref = (await self.executor.start(job)).ref
         except ExecutorError as exc:
@@ -399,7 +402,7 @@ class LocalDeployments(LoggingConfigurable, DeploymentExecutor, metaclass=_Meta)
             names = [self._name(rev, r) for rev in dep.revisions.values() for r in rev.replicas]
             dep.revisions.clear()
             for name in names:  # the keepers remove them; this is for one that was killed
-                cgroup = await asyncio.to_thread(self.executor.isolation.existing_cgroup, KIND, name)
+                cgroup = await asyncio.to_thread(self.executor.isolation.existing_cgroup, self.kind, name)
                 if cgroup is not None:
                     await asyncio.to_thread(cgroup.remove)
             self._save(dep)

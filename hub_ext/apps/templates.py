@@ -1,0 +1,294 @@
+"""App templates: what the catalog offers to install into a group, and how each runs.
+
+A template says what the Apps page shows (name, description, icon, documentation
+link, version), what may be set (environment variables with defaults and
+descriptions), and per mode how to run it:
+
+- ``local`` (the embedded default): pip packages (built once into a venv under
+  ``<data>/envs``, layered on the hub's, as images are) or an npm package (built
+  once into an npm prefix there), and a command run by ``/bin/bash -c``;
+- ``kubernetes``: a container image and its arguments.
+
+Commands and arguments may use ``{prefix}`` (the public path the app is served
+under, ``/apps/<group>/<app>``, without a trailing slash), ``{port}`` (the port it
+must listen on: locally a free loopback port per app, also given as ``$PORT``),
+``{data}`` (the app's own folder in the group's storage,
+``<group storage>/apps/<app>``) and ``{shared}`` (the group's storage). A template
+with ``base_prefix`` false is served at its root: the forwarder strips the prefix
+(:func:`prefix_for`).
+
+The catalog is ``c.Apps.enabled`` (names, in the order shown) over the built-ins of
+:data:`BUILTIN` plus ``c.Apps.templates`` (operator templates, or built-ins
+redefined by name). Built-ins that run here: ``mlflow``, ``streamlit`` and
+``code-server``; ``label-studio`` and ``tensorboard`` are documented
+templates an operator enables by name.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from urllib.parse import quote
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from traitlets import List, Unicode
+from traitlets.config import SingletonConfigurable
+
+NAME = re.compile(r"^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+PLACEHOLDERS = ("prefix", "port", "data", "shared")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EnvVar(_Model):
+    name: str = Field(pattern=ENV_NAME.pattern)
+    default: str = ""
+    description: str = ""
+    secret: bool = False  # shown as a password field; its value is never echoed to members
+
+
+class LocalRun(_Model):
+    """How the app runs as a local process (the embedded mode)."""
+
+    pip: list[str] = []  # packages of its venv ([]: the hub's own Python, e.g. for mlflow)
+    npm: str = ""  # or one npm package spec ("code-server@4.100.3"); its bin/ is put first on PATH
+    command: str
+
+    @model_validator(mode="after")
+    def _one_kind(self):
+        if self.pip and self.npm:
+            raise ValueError("give pip packages or an npm package, not both")
+        return self
+
+
+class KubeRun(_Model):
+    """How the app runs as a pod."""
+
+    image: str
+    args: list[str] = []  # the container's args (the image's entrypoint runs them)
+    command: list[str] = []  # overrides the entrypoint when set
+
+
+class AppTemplate(_Model):
+    name: str = Field(pattern=NAME.pattern)
+    display_name: str
+    description: str = ""
+    icon: str = ""  # inline <svg>…</svg>, or a URL (an image under the portal's static files)
+    docs_url: str = ""
+    version: str = ""
+    env: list[EnvVar] = []
+    port: int | None = Field(default=None, ge=1, le=65535)  # fixed container port; None: $PORT
+    base_prefix: bool = True  # served under /apps/<group>/<app> (True) or at its root, the prefix stripped
+    health_path: str = "/"  # relative to where it is served ({prefix} allowed)
+    start_timeout: float = Field(default=300.0, gt=0)  # seconds it may take to answer its health check
+    local: LocalRun | None = None
+    kubernetes: KubeRun | None = None
+    registry: bool = False  # an MLflow tracking server: a group can bind it as its Models registry
+
+    @field_validator("icon")
+    @classmethod
+    def _icon(cls, value: str) -> str:
+        value = value.strip()
+        if value.startswith("<") and not (value.startswith("<svg") and value.endswith("</svg>")):
+            raise ValueError("an inline icon must be one <svg>…</svg> element")
+        if "<script" in value.lower() or re.search(r"\son\w+\s*=", value, re.I):
+            raise ValueError("an inline icon may not hold scripts or event handlers")
+        return value
+
+    @model_validator(mode="after")
+    def _runnable(self):
+        if self.local is None and self.kubernetes is None:
+            raise ValueError("a template needs a local or a kubernetes way to run")
+        names = [v.name for v in self.env]
+        if len(set(names)) != len(names):
+            raise ValueError("environment variable names must be unique")
+        return self
+
+    @property
+    def defaults(self) -> dict[str, str]:
+        return {v.name: v.default for v in self.env}
+
+    @property
+    def secrets(self) -> set[str]:
+        return {v.name for v in self.env if v.secret}
+
+    def as_json(self) -> dict:
+        data = self.model_dump(exclude={"local", "kubernetes"})
+        data["modes"] = [m for m in ("local", "kubernetes") if getattr(self, m) is not None]
+        data["npm"] = self.local.npm if self.local else ""
+        data["pip"] = list(self.local.pip) if self.local else []
+        return data
+
+
+def app_prefix(base_url: str, group: str, app: str) -> str:
+    """``<base_url>apps/<group>/<app>`` (no trailing slash; the group's name quoted as a path segment)."""
+    return f"{base_url.rstrip('/')}/apps/{quote(group, safe='')}/{app}"
+
+
+def expand(text: str, values: dict[str, str], quote_values: bool = True) -> str:
+    """``text`` with ``{prefix}``, ``{port}``, ``{data}`` and ``{shared}`` replaced (shell-quoted for a
+    command; other braces are left alone, so shell ``${VAR:-x}`` keeps working)."""
+    def sub(match):
+        value = str(values[match.group(1)])
+        return shlex.quote(value) if quote_values else value
+
+    return re.sub(r"\{(" + "|".join(PLACEHOLDERS) + r")\}", sub, text)
+
+
+# -- built-ins ---------------------------------------------------------------------------------
+
+_ICON = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32" width="32" height="32">{}</svg>'
+_STREAMLIT_EXAMPLE = '''import streamlit as st
+
+st.title("Hello from your group's Streamlit app")
+st.write("Edit this file in the group's storage (apps/<app>/app.py) and the page reloads.")
+n = st.slider("How many?", 1, 100, 25)
+st.line_chart([i * i for i in range(n)])
+'''
+
+BUILTIN: dict[str, dict] = {
+    "mlflow": {
+        "name": "mlflow", "display_name": "MLflow tracking server",
+        "description": "Experiment tracking and a model registry for the group. Runs, metrics and models are "
+                       "kept in the group's storage (a SQLite database and an artifacts folder). Bind it as the "
+                       "group's registry and the Models page lists what members register.",
+        "icon": _ICON.format('<rect width="32" height="32" rx="6" fill="#0194e2"/><path d="M7 22l6-9 5 6 3-4 4 7" '
+                             'stroke="#fff" stroke-width="2.5" fill="none" stroke-linejoin="round"/>'),
+        "docs_url": "https://mlflow.org/docs/latest/tracking.html", "version": "3",
+        "env": [{"name": "MLFLOW_WORKERS", "default": "1", "description": "Server worker processes"}],
+        "health_path": "{prefix}/health", "registry": True,
+        "local": {"command": "mkdir -p {data}/artifacts && exec mlflow server --host 127.0.0.1 --port {port} "
+                             "--workers \"${MLFLOW_WORKERS:-1}\" --backend-store-uri sqlite:///{data}/mlflow.db "
+                             "--artifacts-destination {data}/artifacts --serve-artifacts --static-prefix {prefix} "
+                             "--allowed-hosts '*' --cors-allowed-origins '*'"},
+        "kubernetes": {"image": "ghcr.io/mlflow/mlflow:latest", "command": ["/bin/sh", "-c"],
+                       "args": ["mkdir -p {data}/artifacts && exec mlflow server --host 0.0.0.0 --port {port} "
+                                "--backend-store-uri sqlite:///{data}/mlflow.db --artifacts-destination "
+                                "{data}/artifacts --serve-artifacts --static-prefix {prefix} --allowed-hosts '*' "
+                                "--cors-allowed-origins '*'"]},
+    },
+    "streamlit": {
+        "name": "streamlit", "display_name": "Streamlit",
+        "description": "Serves a Streamlit app file from the group's storage. Without one it writes a small "
+                       "example (apps/<app>/app.py) to start from.",
+        "icon": _ICON.format('<rect width="32" height="32" rx="6" fill="#fff"/><path d="M16 5l11 19H5z" '
+                             'fill="#ff4b4b"/><path d="M16 12l6 12H10z" fill="#7d353b"/>'),
+        "docs_url": "https://docs.streamlit.io/", "version": "1",
+        "env": [{"name": "STREAMLIT_APP", "default": "app.py",
+                 "description": "The app file, relative to the app's folder in the group's storage"}],
+        "health_path": "{prefix}/_stcore/health",
+        "local": {"pip": ["streamlit"],
+                  "command": "mkdir -p {data} && cd {data} && app=\"${STREAMLIT_APP:-app.py}\" && "
+                             "{ [ -e \"$app\" ] || cat > \"$app\" <<'EOF'\n" + _STREAMLIT_EXAMPLE + "EOF\n} && "
+                             "exec streamlit run \"$app\" --server.address 127.0.0.1 --server.port {port} "
+                             "--server.baseUrlPath {prefix} --server.headless true "
+                             "--server.enableXsrfProtection false --browser.gatherUsageStats false"},
+        "kubernetes": {"image": "python:3.12-slim", "command": ["/bin/sh", "-c"],
+                       "args": ["pip install streamlit && cd {data} && exec streamlit run "
+                                "\"${STREAMLIT_APP:-app.py}\" --server.address 0.0.0.0 --server.port {port} "
+                                "--server.baseUrlPath {prefix} --server.headless true"]},
+    },
+    "code-server": {
+        "name": "code-server", "display_name": "VS Code (code-server)",
+        "description": "VS Code in the browser on the group's storage, for everyone the app's access allows. "
+                       "Extensions and settings are kept in the app's folder.",
+        "icon": _ICON.format('<rect width="32" height="32" rx="6" fill="#007acc"/><path d="M22 6l-11 10 11 10V6z'
+                             'M11 16L6 12v8z" fill="#fff"/>'),
+        "docs_url": "https://coder.com/docs/code-server", "version": "4.100.3",
+        "base_prefix": False, "health_path": "/healthz",
+        "local": {"npm": "code-server@4.100.3",
+                  "command": "mkdir -p {data} && exec code-server --auth none --bind-addr 127.0.0.1:{port} "
+                             "--disable-telemetry --disable-update-check --user-data-dir {data}/user-data "
+                             "--extensions-dir {data}/extensions {shared}"},
+        "kubernetes": {"image": "codercom/code-server:4.100.3",
+                       "args": ["--auth", "none", "--bind-addr", "0.0.0.0:{port}", "--disable-telemetry",
+                                "--user-data-dir", "{data}/user-data", "{shared}"]},
+    },
+    # documented templates: an operator enables them by name (c.Apps.enabled)
+    "label-studio": {
+        "name": "label-studio", "display_name": "Label Studio",
+        "description": "Data labelling for images, text and audio; projects are kept in the group's storage.",
+        "icon": _ICON.format('<rect width="32" height="32" rx="6" fill="#ff7557"/><path d="M9 8h4v12h10v4H9z" '
+                             'fill="#fff"/>'),
+        "docs_url": "https://labelstud.io/guide/", "version": "1",
+        "env": [{"name": "LABEL_STUDIO_USERNAME", "default": "admin@example.org",
+                 "description": "The first user's login"},
+                {"name": "LABEL_STUDIO_PASSWORD", "description": "The first user's password", "secret": True}],
+        "base_prefix": False, "health_path": "/health",
+        "local": {"pip": ["label-studio"],
+                  "command": "mkdir -p {data} && LABEL_STUDIO_BASE_DATA_DIR={data} exec label-studio start "
+                             "--no-browser --internal-host 127.0.0.1 --port {port}"},
+        "kubernetes": {"image": "heartexlabs/label-studio:latest",
+                       "args": ["label-studio", "start", "--no-browser", "--port", "{port}"]},
+    },
+    "tensorboard": {
+        "name": "tensorboard", "display_name": "TensorBoard",
+        "description": "TensorBoard over a log folder of the group's storage (env LOGDIR, relative to it).",
+        "icon": _ICON.format('<rect width="32" height="32" rx="6" fill="#ff6f00"/><path d="M16 5l10 6v10l-10 6'
+                             '-10-6V11z" fill="#fff"/>'),
+        "docs_url": "https://www.tensorflow.org/tensorboard", "version": "2",
+        "env": [{"name": "LOGDIR", "default": "logs", "description": "Log folder, relative to the group's storage"}],
+        "health_path": "{prefix}/",
+        "local": {"pip": ["tensorboard"],
+                  "command": "cd {shared} && exec tensorboard --logdir \"${LOGDIR:-logs}\" --host 127.0.0.1 "
+                             "--port {port} --path_prefix {prefix}"},
+        "kubernetes": {"image": "tensorflow/tensorflow:latest",
+                       "args": ["tensorboard", "--logdir", "{shared}", "--bind_all", "--port", "{port}",
+                                "--path_prefix", "{prefix}"]},
+    },
+}
+DEFAULT_ENABLED = ("mlflow", "streamlit", "code-server")
+
+
+class Apps(SingletonConfigurable):
+    """The app catalog (the hub and the runner read the same)."""
+
+    enabled = List(
+        Unicode(), list(DEFAULT_ENABLED),
+        help="""Names of the templates offered, in this order: built-ins (mlflow, streamlit,
+        code-server; documented: label-studio, tensorboard) and those of ``templates``.""",
+    ).tag(config=True)
+
+    templates = List(
+        help="""Operator templates (dicts of the AppTemplate fields: name, display_name,
+        description, icon, docs_url, version, env, port, base_prefix, health_path, local,
+        kubernetes); one named like a built-in replaces it. Offered when named in ``enabled``.""",
+    ).tag(config=True)
+
+    def catalog(self) -> dict[str, AppTemplate]:
+        return catalog(self.enabled, self.templates)
+
+
+def catalog(enabled, extra=()) -> dict[str, AppTemplate]:
+    """The enabled templates by name (ValueError naming a template that is unknown or malformed)."""
+    known = {**BUILTIN, **{t.get("name"): t for t in extra}}
+    out = {}
+    for name in enabled:
+        if name not in known:
+            raise ValueError(f"Apps.enabled: no template named {name!r}")
+        try:
+            out[name] = AppTemplate.model_validate(known[name])
+        except ValueError as exc:
+            raise ValueError(f"Apps.templates: template {name!r}: {exc}") from None
+    return out
+
+
+def template(name: str, config=None) -> AppTemplate | None:
+    """One template of the configured catalog, enabled or not (an installed app keeps running after
+    its template is disabled)."""
+    apps = Apps.instance(config=config) if config is not None else Apps.instance()
+    known = {**BUILTIN, **{t.get("name"): t for t in apps.templates}}
+    return AppTemplate.model_validate(known[name]) if name in known else None
+
+
+def prefix_for(template_name: str) -> bool:
+    """For the forwarder: whether an app of this template is served under its ``/apps/<group>/<app>``
+    prefix (True) or at its root with the prefix stripped (False). Unknown templates: True."""
+    try:
+        found = template(template_name)
+    except ValueError:
+        return True
+    return found.base_prefix if found is not None else True
