@@ -48,6 +48,7 @@ class App(Base):
     delete_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     delete_data: Mapped[bool] = mapped_column(Boolean, default=False)  # uninstall also removes its data
     log_size: Mapped[int] = mapped_column(BigInteger, default=0)
+    log_read: Mapped[int] = mapped_column(BigInteger, default=0)  # bytes of the executor's stream already copied
     # where the runner reaches the running app ("http://127.0.0.1:41234", a Service URL on Kubernetes; "": not
     # running): the hub's own reads of an app (the Models page on a bound MLflow app) go there, not through /apps/
     endpoint: Mapped[str] = mapped_column(String(255), default="")

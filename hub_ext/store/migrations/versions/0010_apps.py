@@ -37,6 +37,7 @@ def upgrade() -> None:
         sa.Column("delete_requested", sa.Boolean, nullable=False),
         sa.Column("delete_data", sa.Boolean, nullable=False),
         sa.Column("log_size", sa.BigInteger, nullable=False),
+        sa.Column("log_read", sa.BigInteger, nullable=False),
         sa.Column("endpoint", sa.String(255), nullable=False),
         sa.Column("created", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated", sa.DateTime(timezone=True), nullable=False),
