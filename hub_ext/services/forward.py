@@ -35,19 +35,14 @@ import re
 import time
 
 from tornado import httputil
-from tornado.iostream import StreamClosedError
 
 from .forward_auth import (ClientCredential, Connection, Deployment, EndpointForwarder, Route, RouteTable, Stats,
-                           answer_fields, challenge, connection_tokens, endpoint_parts, request_fields,
-                           strip_hop_by_hop, token_digest)
+                           challenge, endpoint_parts, request_fields, token_digest)
+from .forward_relay import BAD_ANSWER as _BAD_ANSWER, FAILURES as _FAILURES, MAX_HEAD as _MAX_HEAD, Relay
+from .forward_ws import is_websocket, tunnel
 
 __all__ = ["Route", "RouteTable", "Stats", "ClientCredential", "EndpointForwarder", "handlers", "token_digest"]
 
-_CHUNK = 65536  # bytes read at once; also the largest answer relayed in one write
-_MAX_HEAD = 65536
-# a replica that cannot be reached or breaks off; one whose answer is not HTTP (not taken out, not retried)
-_FAILURES = (OSError, StreamClosedError, asyncio.IncompleteReadError, asyncio.TimeoutError)
-_BAD_ANSWER = (httputil.HTTPInputError, asyncio.LimitOverrunError)
 _ID_AND_REST = re.compile(r"([^/?]*)(.*)", re.DOTALL)
 
 
@@ -57,21 +52,24 @@ def handlers(table: RouteTable, prefix: str = "/deployments/", forwarder: Endpoi
 
 
 class Endpoints(httputil.HTTPServerConnectionDelegate):
-    """The rule target: tornado hands it each request's connection; one :class:`_Exchange` serves it."""
+    """The rule target: tornado hands it each request's connection; one ``exchange`` serves it
+    (:class:`_Exchange` for deployments, :class:`.forward_apps.AppExchange` for apps)."""
 
-    def __init__(self, table: RouteTable, prefix: str, settings: EndpointForwarder):
+    def __init__(self, table: RouteTable, prefix: str, settings: EndpointForwarder, exchange=None, **extra):
         self.table, self.prefix, self.settings, self.log = table, prefix, settings, settings.log
+        self.exchange = exchange or _Exchange
+        self.extra = extra  # what the exchange class needs besides (the apps' access checker)
         self.tasks: set[asyncio.Future] = set()
 
     def start_request(self, server_conn, request_conn) -> httputil.HTTPMessageDelegate:
-        return _Exchange(self, request_conn)
+        return self.exchange(self, request_conn)
 
     def spawn(self, exchange: _Exchange, coro) -> None:
         """Run ``coro`` for ``exchange``; a bug in it must not leave the client waiting (502, or a close)."""
         def ended(task):
             self.tasks.discard(task)
             if not task.cancelled() and task.exception() is not None:
-                self.log.error("Deployment endpoint failed", exc_info=task.exception())
+                self.log.error("%s forwarding failed", exchange.noun, exc_info=task.exception())
                 exchange.crashed()
 
         task = asyncio.ensure_future(coro)
@@ -79,12 +77,17 @@ class Endpoints(httputil.HTTPServerConnectionDelegate):
         task.add_done_callback(ended)
 
 
-class _Exchange(httputil.HTTPMessageDelegate):
-    """One request: the checks, then the exchange with a replica, relayed as it comes.
+class _Exchange(Relay, httputil.HTTPMessageDelegate):
+    """One request: the checks, then the exchange with a replica, relayed as it comes (:class:`.Relay`).
 
     ``state``: ``hold`` (the body is held for a retry), ``stream`` (the body goes to the replica as it
     arrives), ``refused`` (answered, or to be answered once the request is read; the rest is dropped).
+    Subclasses (apps) change :meth:`admit`, :meth:`target`, :meth:`_unavailable` and :meth:`_body`.
     """
+
+    noun = "Deployment"  # in log lines and messages
+    keep_host = False  # True: the upstream gets the client's Host header, not its own address
+    private = True  # ``Authorization`` stays behind (unless :meth:`admit` says the route is public)
 
     def __init__(self, endpoints: Endpoints, conn):
         self.ep, self.conn = endpoints, conn  # conn: tornado's HTTP/1.1 connection to the client (or proxy)
@@ -97,36 +100,68 @@ class _Exchange(httputil.HTTPMessageDelegate):
 
     # -- the request, from tornado ----------------------------------------------------------------
     def headers_received(self, start_line, headers):
+        """Admit the request (maybe after an awaited check), then get ready to forward it; an upgrade to
+        a websocket is tunnelled here (tornado waits for the returned awaitable, so the body waits too)."""
         self.t0 = time.perf_counter()
-        ep, s = self.ep, self.ep.settings
-        self.method = start_line.method
-        rest = start_line.path[len(ep.prefix):]
+        self.method, self.host = start_line.method, headers.get("Host")
+        self.length = headers.get("Content-Length")
+        self.has_body = bool(self.length and self.length != "0") or "Transfer-Encoding" in headers
+        verdict = self.admit(start_line, headers)
+        if verdict is True:
+            return self._ready(headers)
+        if verdict:
+            return self._admit_later(verdict, headers)
+        return None
+
+    async def _admit_later(self, verdict, headers) -> None:
+        try:
+            if await verdict:
+                ready = self._ready(headers)
+                if ready is not None:
+                    await ready
+        except Exception:  # noqa: BLE001 - a bug must not leave the client waiting
+            self.ep.log.error("%s forwarding failed", self.noun, exc_info=True)
+            self.crashed()
+
+    def admit(self, start_line, headers):
+        """True to forward, False when refused (:meth:`_refuse` was called), or an awaitable of either."""
+        rest = start_line.path[len(self.ep.prefix):]
         dep_id, tail = _ID_AND_REST.match(rest).groups()
         self.tail = tail if tail[:1] == "/" else "/" + tail
-        self.length = length = headers.get("Content-Length")
-        self.has_body = bool(length and length != "0") or "Transfer-Encoding" in headers
-        d: Deployment | None = ep.table.deployments.get(dep_id)
+        d: Deployment | None = self.ep.table.deployments.get(dep_id)
         if d is None:
             return self._refuse(404, f"No such deployment: {dep_id}")
         self.dep = d
         d.requests += 1
+        self.private = d.route.access != "public"
         if d.client(headers.get("Authorization")) is None:
-            caller = ep.table.group_of_caller(headers.get("Authorization"))
+            caller = self.ep.table.group_of_caller(headers.get("Authorization"))
             if caller is not None and caller != d.route.group:  # another group's client: no such deployment
                 return self._refuse(404, f"No such deployment: {dep_id}")
             d.unauthorized += 1
             return self._refuse(401, f"Deployment {dep_id} is private: send a client's token as "
                                      "'Authorization: Bearer <token>' or basic <client>:<token>",
                                 {"WWW-Authenticate": challenge(dep_id)})
+        return True
+
+    def _ready(self, headers):
+        """After admission: the size and readiness checks; the tunnel (an awaitable) for a websocket."""
+        s, d, length = self.ep.settings, self.dep, self.length
         if length is not None and not (length.isdigit() and int(length) <= s.max_body_bytes):
-            return self._refuse(413 if length.isdigit() else 400,
-                                f"Content-Length must be a number of at most {s.max_body_bytes} bytes")
+            self._refuse(413 if length.isdigit() else 400,
+                         f"Content-Length must be a number of at most {s.max_body_bytes} bytes")
+            return None
         if not d.ready:
-            return self._refuse(*self._unavailable(None))
+            self._refuse(*self._unavailable(None))
+            return None
         self.conn.set_max_body_size(s.max_body_bytes)
         self.conn.set_close_callback(self._client_gone)
         ctx = self.conn.context
-        self.fields = request_fields(headers, d.route.access != "public", ctx.remote_ip, ctx.protocol)
+        self.fields = request_fields(headers, self.private, ctx.remote_ip, ctx.protocol)
+        if not self.has_body and is_websocket(headers):
+            self.state = "tunnel"
+            return tunnel(self, headers)
+        return None
 
     def data_received(self, chunk):
         if self.state == "hold":
@@ -165,17 +200,19 @@ class _Exchange(httputil.HTTPMessageDelegate):
             framing = "Transfer-Encoding: chunked\r\n" if self.chunked else f"Content-Length: {self.length}\r\n"
         elif body or self.has_body or self.method in ("POST", "PUT", "PATCH"):
             framing = f"Content-Length: {body}\r\n"
-        head = f"{self.method} {base}{self.tail} HTTP/1.1\r\nHost: {netloc}\r\n{self.fields}{framing}\r\n"
+        host = self.host if self.keep_host and self.host else netloc
+        head = f"{self.method} {base}{self.tail} HTTP/1.1\r\nHost: {host}\r\n{self.fields}{framing}\r\n"
         return head.encode("latin1")
 
     # -- answers of the forwarder's own -----------------------------------------------------------
-    def _refuse(self, status: int, message: str, extra: dict | None = None) -> None:
+    def _refuse(self, status: int, message: str, extra: dict | None = None) -> bool:
         """Answer now if a body is coming (the connection closes after it), else once the request is read."""
         self.state = "refused"
         if self.has_body:
             self._answer(status, message, extra)
         else:
             self.refusal = (status, message, extra)
+        return False
 
     def _unavailable(self, failure: Exception | None) -> tuple:
         dep_id = self.dep.route.deployment_id
@@ -188,24 +225,30 @@ class _Exchange(httputil.HTTPMessageDelegate):
         if self.answered or self.gone:
             return
         self.answered, self.state = True, "refused"
-        body = json.dumps({"status": status, "message": message}).encode()
-        headers = httputil.HTTPHeaders({"Content-Type": "application/json", "Content-Length": str(len(body))})
-        headers.update(extra or {})
+        content_type, body = self._body(status, message)
+        headers = httputil.HTTPHeaders({"Content-Type": content_type, "Content-Length": str(len(body))})
+        for name, value in (extra or {}).items():
+            for one in value if isinstance(value, list) else [value]:
+                headers.add(name, one)
         start = httputil.ResponseStartLine("HTTP/1.1", status, httputil.responses.get(status, "Error"))
         self.conn.write_headers(start, headers, None if self.method == "HEAD" else body)
         self.conn.finish()
         if self.dep is not None:
             self._done(status)
 
+    def _body(self, status: int, message: str) -> tuple[str, bytes]:
+        """The content type and body of an answer of the forwarder's own."""
+        return "application/json", json.dumps({"status": status, "message": message}).encode()
+
     def crashed(self) -> None:
         """After a bug here: 502, or the client's connection closes; no replica is blamed."""
         if self._failed(self.up, "", None):
-            self._answer(502, "The deployment endpoint failed; see the runner's log")
+            self._answer(502, f"The {self.noun.lower()} forwarding failed; see the runner's log")
 
     def _done(self, status: int) -> None:
-        if self.tried:
+        if self.tried and self.dep is not None:
             self.dep.latencies.append(time.perf_counter() - self.t0)
-        if status >= 500:
+        if status >= 500 and self.dep is not None:
             self.dep.errors += 1
 
     def _failed(self, up: Connection | None, endpoint: str, exc: Exception | None) -> bool:
@@ -218,12 +261,12 @@ class _Exchange(httputil.HTTPMessageDelegate):
             self._done(502)
         if self.gone or self.answered:
             return False
-        dep_id = self.dep.route.deployment_id
+        dep_id = self.dep.route.deployment_id if self.dep is not None else ""
         if isinstance(exc, _BAD_ANSWER):
-            self.ep.log.warning("Deployment %s: replica %s answered no valid HTTP: %s", dep_id, endpoint, exc)
+            self.ep.log.warning("%s %s: %s answered no valid HTTP: %s", self.noun, dep_id, endpoint, exc)
         elif exc is not None:
             reason = f"no answer within {self.ep.settings.request_timeout:g} s" if self.timed_out else repr(exc)
-            self.ep.log.warning("Deployment %s: replica %s taken out: %s", dep_id, endpoint, reason)
+            self.ep.log.warning("%s %s: %s taken out: %s", self.noun, dep_id, endpoint, reason)
             self.ep.table.take_out(dep_id, endpoint)
         return True
 
@@ -302,102 +345,3 @@ class _Exchange(httputil.HTTPMessageDelegate):
         except (*_BAD_ANSWER, *_FAILURES) as exc:
             if self._failed(up, endpoint, exc):
                 self._answer(*self._unavailable(exc))
-
-    # -- waiting for the replica: request_timeout between two pieces of its answer ------------------
-    def _sent(self) -> None:
-        self.sent = True
-        loop = asyncio.get_running_loop()
-        self.deadline = loop.time() + self.ep.settings.request_timeout
-        if self.timer is None:
-            self.timer = loop.call_later(self.ep.settings.request_timeout, self._expire)
-
-    def _stop_timer(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-
-    def _expire(self) -> None:
-        loop = asyncio.get_running_loop()
-        self.timer = None
-        if self.deadline > loop.time():  # it answered meanwhile: wait from its last piece
-            self.timer = loop.call_later(self.deadline - loop.time(), self._expire)
-        elif self.up is not None:
-            self.timed_out = True
-            self.up.close()
-
-    def _alive(self) -> None:
-        if self.sent:
-            self.deadline = asyncio.get_running_loop().time() + self.ep.settings.request_timeout
-
-    async def _pipe(self, reader: asyncio.StreamReader, left: int) -> None:
-        """``left`` bytes of the answer's body, to the client as they come (waiting while it is slow)."""
-        while left:
-            data = await reader.read(min(left, _CHUNK))
-            if not data:
-                raise asyncio.IncompleteReadError(b"", left)
-            left -= len(data)
-            try:
-                await self.conn.write(data)
-            except StreamClosedError:
-                self.gone = True
-                raise
-            self._alive()
-
-    async def _relay(self, up: Connection, endpoint: str) -> None:
-        """Read the replica's answer and pass it on; keep the connection when it can serve again."""
-        reader = up.reader
-        for _ in range(8):  # skip informational (1xx) answers
-            head = (await reader.readuntil(b"\r\n\r\n")).decode("latin1")
-            eol = head.find("\r\n")
-            start = httputil.parse_response_start_line(head[:eol])
-            if start.code >= 200:
-                break
-        else:
-            raise httputil.HTTPInputError("too many informational answers")
-        self._alive()
-        headers = answer_fields(head[eol + 2:-4])
-        code, conn = start.code, self.conn
-        keep = start.version == "HTTP/1.1" and "close" not in connection_tokens(headers)
-        te, length = headers.get("Transfer-Encoding"), headers.get("Content-Length")
-        strip_hop_by_hop(headers)
-        if te is not None:  # the transfer coding frames the body, not a Content-Length
-            headers.pop("Content-Length", None)
-            length = None
-        if length is not None and not length.isdigit():
-            raise httputil.HTTPInputError(f"bad Content-Length {length!r}")
-        bodiless = self.method == "HEAD" or code in (204, 304)
-        whole = not bodiless and length is not None and int(length) <= _CHUNK  # the usual model answer
-        body = await reader.readexactly(int(length)) if whole else None
-        self.answered = True  # from here on, a failure can only close the client's connection
-        conn.write_headers(httputil.ResponseStartLine("HTTP/1.1", code, start.reason), headers, body)
-        if bodiless or whole:
-            pass
-        elif length is not None:
-            await self._pipe(reader, int(length))
-        elif te is not None and te.lower().endswith("chunked"):  # tornado frames it again for the client
-            while True:
-                line = await reader.readuntil(b"\r\n")
-                try:
-                    left = int(line.split(b";", 1)[0], 16)
-                except ValueError:
-                    raise httputil.HTTPInputError(f"bad chunk size {line[:40]!r}") from None
-                if left == 0:
-                    while await reader.readuntil(b"\r\n") != b"\r\n":
-                        pass  # trailers are dropped
-                    break
-                await self._pipe(reader, left)
-                await reader.readexactly(2)
-        else:  # the answer ends when the replica closes the connection
-            keep = False
-            try:
-                await self._pipe(reader, 2**62)
-            except asyncio.IncompleteReadError:
-                if self.timed_out or self.gone:
-                    raise
-        self.up = self._stop_timer()
-        conn.finish()
-        self._done(code)
-        if keep and self.sent:
-            self.ep.table.pool.give(endpoint, up, self.ep.settings.keep_idle)
-        else:
-            up.close()

@@ -432,12 +432,12 @@ async def test_stats_count_requests_errors_and_latency(forwarder, replicas):
 
 
 async def test_a_bug_in_the_forwarder_answers_502_instead_of_a_hang(forwarder, replicas, monkeypatch):
-    import hub_ext.services.forward as forward
+    import hub_ext.services.forward_relay as relay
 
     def broken(text):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(forward, "answer_fields", broken)
+    monkeypatch.setattr(relay, "parse_head", broken)
     forwarder.route(replicas("a"))
     r = await forwarder.fetch("/deployments/m/", request_timeout=5)
     assert r.code == 502 and "runner's log" in json.loads(r.body)["message"]
