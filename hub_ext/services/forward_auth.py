@@ -298,9 +298,11 @@ _OWN = HOP_BY_HOP | {"host", "content-length", "expect", "x-forwarded-for", "x-f
 
 
 def strip_hub_cookies(value: str) -> str:
-    """A ``Cookie`` value without the hub's cookies (``jupyterhub-*`` and ``_xsrf``); other cookies stay."""
+    """A ``Cookie`` value without the hub's cookies (``jupyterhub-*`` and ``_xsrf``) and the apps' credential
+    (``hubfront-apps*``, :mod:`.app_access`); other cookies stay."""
     kept = [c for c in value.split(";")
-            if not ((name := c.split("=", 1)[0].strip()).startswith("jupyterhub-") or name == "_xsrf")]
+            if not ((name := c.split("=", 1)[0].strip()).startswith(("jupyterhub-", "hubfront-apps"))
+                    or name == "_xsrf")]
     return ";".join(kept).strip()
 
 

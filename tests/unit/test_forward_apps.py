@@ -1,0 +1,346 @@
+"""Apps through the forwarder: routes, access checked against a hub on every request, the browser's
+login, websockets. Real sockets throughout: the app is a tornado server (HTTP echo + websocket
+echo), a tiny tornado server stands for the hub's ``/hub/api/user`` and OAuth endpoints, and the
+forwarder runs in its own tornado server, as in the runner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import update
+from tornado import web, websocket
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+from tornado.httpserver import HTTPServer
+from tornado.netutil import bind_sockets
+
+from hub_ext.services.app_access import COOKIE, AppAccess
+from hub_ext.services.forward_apps import AppRoute, follow_apps, handlers, read_routes, sync_routes
+from hub_ext.services.forward_auth import EndpointForwarder, RouteTable
+from hub_ext.store import session_scope
+from hub_ext.store.models_apps import App
+
+
+def serve(application) -> tuple[HTTPServer, str]:
+    server = HTTPServer(application)
+    [sock] = bind_sockets(0, "127.0.0.1")
+    server.add_sockets([sock])
+    return server, f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+class FakeHub:
+    """The hub's identity and OAuth endpoints: ``users`` maps a token to the model ``/hub/api/user`` gives."""
+
+    def __init__(self):
+        self.users: dict[str, dict] = {}
+        self.asked: list[str] = []  # tokens /hub/api/user was asked about, in order
+        self.codes: dict[str, str] = {}  # OAuth code -> token
+        self.token_requests: list[dict] = []
+        hub = self
+
+        class User(web.RequestHandler):
+            def get(self):
+                token = self.request.headers.get("Authorization", "").partition(" ")[2]
+                hub.asked.append(token)
+                if token not in hub.users:
+                    raise web.HTTPError(403)
+                self.finish(hub.users[token])
+
+        class Token(web.RequestHandler):
+            def check_xsrf_cookie(self):
+                pass
+
+            def post(self):
+                args = {k: v[0].decode() for k, v in self.request.body_arguments.items()}
+                hub.token_requests.append(args)
+                token = hub.codes.pop(args.get("code", ""), None)
+                if token is None or args.get("client_secret") != "runner-secret":
+                    raise web.HTTPError(400)
+                self.finish({"access_token": token, "token_type": "Bearer"})
+
+        self.server, self.url = serve(web.Application([(r"/hub/api/user", User), (r"/hub/api/oauth2/token", Token)]))
+
+    def user(self, token, name, groups=(), admin=False, kind="user"):
+        self.users[token] = {"kind": kind, "name": name, "admin": admin, "groups": list(groups)}
+
+
+class Upstream:
+    """The app: ``/…/ws`` echoes websocket messages, anything else answers with what reached it."""
+
+    def __init__(self):
+        self.seen: list[dict] = []
+        up = self
+
+        class Echo(web.RequestHandler):
+            def get(self):
+                r = self.request
+                up.seen.append({"path": r.uri, "headers": dict(r.headers.get_all())})
+                self.finish({"path": r.uri, "headers": dict(r.headers.get_all())})
+
+            post = get
+
+            def check_xsrf_cookie(self):
+                pass
+
+        class Ws(websocket.WebSocketHandler):
+            def prepare(self):
+                up.seen.append({"path": self.request.uri, "headers": dict(self.request.headers.get_all())})
+
+            def on_message(self, message):
+                return self.write_message(message)
+
+        self.server, self.url = serve(web.Application([(r".*/ws", Ws), (r".*", Echo)]))
+
+
+class Apps:
+    """The forwarder for apps, with its route table and gate."""
+
+    def __init__(self, hub: FakeHub):
+        self.table = RouteTable()
+        self.access = AppAccess(base_url="/", hub_prefix="/hub/", hub_api_url=hub.url + "/hub/api",
+                                client_id="service-hubfront-runner", client_secret="runner-secret",
+                                key=Fernet.generate_key(), check_timeout=2.0)
+        settings = EndpointForwarder(connect_timeout=1.0, request_timeout=5.0)
+        self.server, self.base = serve(web.Application(handlers(self.table, self.access, settings)))
+
+    def route(self, name, upstream=None, access="group", group="g", keep_prefix=True, phase="Running"):
+        key = f"{group}/{name}"
+        endpoints = (upstream.url,) if upstream is not None else ()
+        self.table.set(AppRoute(key, access, endpoints, time.monotonic(), {}, group, keep_prefix, phase))
+
+    async def fetch(self, path, **kwargs):
+        kwargs.setdefault("request_timeout", 10)
+        kwargs.setdefault("follow_redirects", False)
+        return await AsyncHTTPClient().fetch(self.base + path, raise_error=False, **kwargs)
+
+
+@pytest.fixture
+async def hub():
+    h = FakeHub()
+    h.user("tok-ann", "ann", ["g"])
+    h.user("tok-bob", "bob", ["other"])
+    h.user("tok-root", "root", [], admin=True)
+    yield h
+    h.server.stop()
+
+
+@pytest.fixture
+async def upstream():
+    up = Upstream()
+    yield up
+    up.server.stop()
+
+
+@pytest.fixture
+async def apps(hub):
+    a = Apps(hub)
+    yield a
+    a.server.stop()
+    await a.server.close_all_connections()
+
+
+def token(t):
+    return {"Authorization": f"token {t}"}
+
+
+async def test_a_public_app_answers_anyone_and_gets_no_credential(apps, upstream, hub):
+    apps.route("pub", upstream, access="public")
+    r = await apps.fetch("/apps/g/pub/a/b?x=1", headers={
+        "Authorization": "token tok-ann", "X-Forwarded-User": "admin",
+        "Cookie": f"{COOKIE}=sealed; jupyterhub-session-id=s; _xsrf=x; app=1"})
+    assert r.code == 200
+    seen = json.loads(r.body)
+    assert seen["path"] == "/apps/g/pub/a/b?x=1"  # served under its prefix
+    assert "Authorization" not in seen["headers"] and "X-Forwarded-User" not in seen["headers"]
+    assert seen["headers"]["Cookie"] == "app=1"
+    assert seen["headers"]["Host"] == urlsplit(apps.base).netloc  # the client's Host, not the app's address
+    assert hub.asked == []  # a public app needs no check
+
+
+async def test_the_app_without_its_slash_is_redirected_and_unknown_apps_are_404(apps, upstream):
+    apps.route("a", upstream, access="public")
+    r = await apps.fetch("/apps/g/a?q=1")
+    assert r.code == 302 and r.headers["Location"] == "/apps/g/a/?q=1"
+    for path in ["/apps/g/nope/", "/apps/g/", "/apps/", "/apps/other/a/"]:
+        r = await apps.fetch(path)
+        assert r.code == 404 and r.headers["Content-Type"] == "application/json", path
+    r = await apps.fetch("/apps/g/nope/", headers={"Accept": "text/html,*/*"})
+    assert r.code == 404 and b"No such app: g/nope" in r.body and b"<h1>404 Not Found</h1>" in r.body
+
+
+async def test_a_group_app_lets_in_members_and_admins_only_asking_the_hub_each_time(apps, upstream, hub):
+    apps.route("mlflow", upstream)
+    r = await apps.fetch("/apps/g/mlflow/api", headers=token("tok-ann"))
+    assert r.code == 200
+    seen = json.loads(r.body)["headers"]
+    assert seen["X-Forwarded-User"] == "ann" and "Authorization" not in seen
+    assert (await apps.fetch("/apps/g/mlflow/", headers={"Authorization": "Bearer tok-ann"})).code == 200
+    assert (await apps.fetch("/apps/g/mlflow/", headers=token("tok-root"))).code == 200  # a hub admin
+    r = await apps.fetch("/apps/g/mlflow/", headers=token("tok-bob"))  # another group's member
+    assert r.code == 404 and "No such app" in json.loads(r.body)["message"]
+    for headers in [{}, token("forged"), {"Authorization": "Basic YTpi"}]:
+        r = await apps.fetch("/apps/g/mlflow/", headers=headers)
+        assert r.code == 401 and r.headers["WWW-Authenticate"] == 'Bearer realm="apps"', headers
+    assert hub.asked == ["tok-ann", "tok-ann", "tok-root", "tok-bob", "forged"]
+    assert len(upstream.seen) == 3  # nothing refused reached the app
+
+    hub.user("tok-ann", "ann", [])  # ann leaves the group: her next request is refused
+    assert (await apps.fetch("/apps/g/mlflow/", headers=token("tok-ann"))).code == 404
+    del hub.users["tok-ann"]  # her token is revoked (she logged out)
+    assert (await apps.fetch("/apps/g/mlflow/", headers=token("tok-ann"))).code == 401
+
+
+async def test_a_users_app_lets_in_any_logged_in_user_but_no_service(apps, upstream, hub):
+    apps.route("board", upstream, access="users")
+    assert (await apps.fetch("/apps/g/board/", headers=token("tok-bob"))).code == 200
+    hub.user("tok-svc", "some-service", kind="service")
+    assert (await apps.fetch("/apps/g/board/", headers=token("tok-svc"))).code == 404
+    assert (await apps.fetch("/apps/g/board/")).code == 401
+
+
+async def test_an_app_not_running_is_503_for_those_let_in_and_404_for_others(apps, hub):
+    apps.route("mlflow", None, phase="Starting")
+    r = await apps.fetch("/apps/g/mlflow/", headers=token("tok-ann"))
+    assert r.code == 503 and r.headers["Retry-After"] == "5"
+    assert "not running (Starting)" in json.loads(r.body)["message"]
+    assert (await apps.fetch("/apps/g/mlflow/", headers=token("tok-bob"))).code == 404
+
+
+async def test_an_app_served_at_its_root_gets_the_path_without_its_prefix(apps, upstream):
+    apps.route("code", upstream, access="public", keep_prefix=False)
+    r = await apps.fetch("/apps/g/code/static/x.js?v=2")
+    assert json.loads(r.body)["path"] == "/static/x.js?v=2"
+    assert json.loads((await apps.fetch("/apps/g/code/")).body)["path"] == "/"
+
+
+async def test_a_hub_that_does_not_answer_refuses_the_request(apps, upstream, hub):
+    apps.route("mlflow", upstream)
+    hub.server.stop()
+    await hub.server.close_all_connections()
+    r = await apps.fetch("/apps/g/mlflow/", headers=token("tok-ann"))
+    assert r.code == 503 and "hub cannot be reached" in json.loads(r.body)["message"]
+    assert upstream.seen == []
+
+
+async def test_a_browser_logs_in_through_the_hub_and_its_cookie_never_reaches_the_app(apps, upstream, hub):
+    apps.route("mlflow", upstream)
+    browser = {"Accept": "text/html,application/xhtml+xml"}
+    r = await apps.fetch("/apps/g/mlflow/experiments?id=1", headers=browser)
+    assert r.code == 302
+    login = urlsplit(r.headers["Location"])
+    assert login.path == "/hub/api/oauth2/authorize"
+    query = {k: v[0] for k, v in parse_qs(login.query).items()}
+    assert (query["client_id"], query["redirect_uri"], query["response_type"]) == \
+        ("service-hubfront-runner", "/apps/oauth_callback", "code")
+    state_cookie = r.headers["Set-Cookie"].split(";")[0]
+    assert "Path=/apps/" in r.headers["Set-Cookie"] and "HttpOnly" in r.headers["Set-Cookie"]
+
+    # the hub logs ann in and sends the browser back with a code
+    hub.codes["code-1"] = "tok-ann"
+    callback = "/apps/oauth_callback?" + urlencode({"code": "code-1", "state": query["state"]})
+    r = await apps.fetch(callback, headers={"Cookie": state_cookie})
+    assert r.code == 302 and r.headers["Location"] == "/apps/g/mlflow/experiments?id=1"
+    assert hub.token_requests[-1]["redirect_uri"] == "/apps/oauth_callback"
+    cookies = r.headers.get_list("Set-Cookie")
+    [session] = [c for c in cookies if c.startswith(COOKIE + "=")]
+    assert {"Path=/apps/", "HttpOnly", "SameSite=Lax"} <= {p.strip() for p in session.split(";")}
+    assert "tok-ann" not in session  # encrypted
+    jar = session.split(";")[0]
+
+    r = await apps.fetch("/apps/g/mlflow/experiments?id=1", headers={**browser, "Cookie": jar + "; app=1"})
+    assert r.code == 200
+    seen = json.loads(r.body)["headers"]
+    assert seen["Cookie"] == "app=1" and seen["X-Forwarded-User"] == "ann"
+
+    # a callback this browser did not start, or a code used twice, logs nobody in
+    hub.codes["code-2"] = "tok-ann"
+    r = await apps.fetch("/apps/oauth_callback?" + urlencode({"code": "code-2", "state": query["state"]}))
+    assert r.code == 400 and not r.headers.get_list("Set-Cookie")
+    r = await apps.fetch(callback, headers={"Cookie": state_cookie})
+    assert r.code == 400
+
+
+async def test_a_login_returns_only_to_an_app(apps):
+    location, cookie = apps.access.login("https://elsewhere.example/", secure=True)
+    state = parse_qs(urlsplit(location).query)["state"][0]
+    nonce_cookie = cookie.split(";")[0]
+    assert "Secure" in cookie
+    assert apps.access.returning(state, {nonce_cookie.split("=")[0]: "1"})[0] == "/apps/"
+
+
+async def test_websockets_of_a_group_app_are_checked_before_the_upgrade(apps, upstream, hub):
+    apps.route("code", upstream, keep_prefix=False)
+    with pytest.raises(HTTPClientError) as refused:
+        await websocket.websocket_connect(HTTPRequest(apps.base.replace("http", "ws") + "/apps/g/code/ws"))
+    assert refused.value.code == 401 and upstream.seen == []
+    with pytest.raises(HTTPClientError) as refused:
+        await websocket.websocket_connect(HTTPRequest(apps.base.replace("http", "ws") + "/apps/g/code/ws",
+                                                      headers=token("tok-bob")))
+    assert refused.value.code == 404 and upstream.seen == []
+
+    sealed = apps.access.seal("tok-ann")
+    ws = await websocket.websocket_connect(HTTPRequest(apps.base.replace("http", "ws") + "/apps/g/code/ws",
+                                                       headers={"Cookie": f"{COOKIE}={sealed}"}))
+    await ws.write_message("hello")
+    assert await asyncio.wait_for(ws.read_message(), 10) == "hello"
+    ws.close()
+    [seen] = upstream.seen
+    assert seen["path"] == "/ws" and "Cookie" not in seen["headers"]
+
+
+# -- routes from the DB ----------------------------------------------------------------------------------
+def add_app(url, name, group="g", **fields):
+    values = {"template": "mlflow", "username": "ann", "instance_type": "cpu-small", **fields}
+    with session_scope(url) as s:
+        s.add(App(group=group, name=name, **values))
+
+
+def test_routes_follow_the_rows(sqlite_url):
+    add_app(sqlite_url, "mlflow", phase="Running", endpoint="http://127.0.0.1:4000")
+    add_app(sqlite_url, "code", template="code-server", access="users", phase="Starting", endpoint="")
+    add_app(sqlite_url, "gone", phase="Running", endpoint="http://127.0.0.1:4001", delete_requested=True)
+    add_app(sqlite_url, "odd", phase="Running", endpoint="", access="everyone")
+    routes = read_routes(sqlite_url, prefix_for=lambda template: template != "code-server")
+    assert sorted(routes) == ["g/code", "g/mlflow", "g/odd"]
+    assert routes["g/mlflow"].endpoints == ("http://127.0.0.1:4000",) and routes["g/mlflow"].keep_prefix
+    assert routes["g/code"].endpoints == () and not routes["g/code"].keep_prefix
+    assert (routes["g/code"].access, routes["g/code"].phase) == ("users", "Starting")
+    assert routes["g/odd"].endpoints == () and routes["g/odd"].access == "group"  # unknown access: the strictest
+
+    table = RouteTable()
+    sync_routes(table, routes)
+    assert table.deployments["g/mlflow"].ready == ["http://127.0.0.1:4000"]
+    table.take_out("g/mlflow", "http://127.0.0.1:4000")
+    with session_scope(sqlite_url) as s:
+        s.execute(update(App).where(App.name == "odd").values(delete_requested=True))
+    sync_routes(table, read_routes(sqlite_url))
+    assert sorted(table.deployments) == ["g/code", "g/mlflow"]
+    assert table.deployments["g/mlflow"].ready == ["http://127.0.0.1:4000"]  # back with the next read
+
+
+async def test_the_follow_loop_routes_an_app_once_its_row_says_running(sqlite_url, hub, upstream):
+    apps = Apps(hub)
+    add_app(sqlite_url, "mlflow", phase="Starting", access="public")
+    task = asyncio.ensure_future(follow_apps(sqlite_url, apps.table, interval=0.05))
+    try:
+        for _ in range(100):
+            if "g/mlflow" in apps.table.deployments:
+                break
+            await asyncio.sleep(0.05)
+        assert (await apps.fetch("/apps/g/mlflow/")).code == 503
+        with session_scope(sqlite_url) as s:
+            s.execute(update(App).where(App.name == "mlflow").values(phase="Running", endpoint=upstream.url))
+        for _ in range(100):
+            r = await apps.fetch("/apps/g/mlflow/")
+            if r.code == 200:
+                break
+            await asyncio.sleep(0.05)
+        assert r.code == 200
+    finally:
+        task.cancel()
+        apps.server.stop()
