@@ -4,6 +4,8 @@ An environment is *used*, and never removed, when any of these holds:
 
 - it is the environment of an image of the catalog or of a group's own images (the builder's
   ``path_for``: name and packages, so an image whose packages changed leaves its old one unused);
+- it is the version in use of a group image made by image builds, or a build waits for it or writes
+  it (``db_url`` given: :func:`hub_ext.images.builds.environments_used`);
 - it is not finished (no ``.ready``: a build may be writing it);
 - a process on this machine runs from it (its command line names a path inside it): a notebook,
   job or deployment started before its image changed keeps its environment;
@@ -43,13 +45,17 @@ def _in_use_by_processes(root: Path) -> set[str]:
     return names
 
 
-def environments(root: str | Path, images, grace: float = 3600.0) -> list[dict]:
+def environments(root: str | Path, images, grace: float = 3600.0, db_url: str | None = None) -> list[dict]:
     """Every environment under ``root``: ``{name, size, ready, used, reason}``."""
     root = Path(root)
     if not root.is_dir():
         return []
     builder = EnvironmentBuilder(root)
     wanted = {builder.path_for(im).name: im.name for im in images if im.local.packages}
+    if db_url:
+        from .images.builds import environments_used
+
+        wanted = {**environments_used(db_url), **wanted}
     running = _in_use_by_processes(root)
     now = time.time()
     out = []
@@ -70,10 +76,10 @@ def environments(root: str | Path, images, grace: float = 3600.0) -> list[dict]:
     return out
 
 
-def remove_unused(root: str | Path, images, grace: float = 3600.0) -> list[dict]:
+def remove_unused(root: str | Path, images, grace: float = 3600.0, db_url: str | None = None) -> list[dict]:
     """Remove the environments nothing uses (decided again now); the removed ones."""
     removed = []
-    for env in environments(root, images, grace):
+    for env in environments(root, images, grace, db_url):
         if not env["used"]:
             shutil.rmtree(Path(root) / env["name"], ignore_errors=True)
             removed.append(env)

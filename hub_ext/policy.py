@@ -235,6 +235,9 @@ class Image(_Model):
     gpu_image: str | None = None
     local: LocalEnvironment = LocalEnvironment()
     quick_launch: Literal["tensorflow", "pytorch"] | None = None
+    built: bool = False  # a group image made by image builds: its newest Succeeded build is what runs
+    # why it cannot be used now ("building — not yet available"); set by hub_ext.images.resolve, never stored
+    unavailable: str = Field(default="", exclude=True)
 
     @property
     def title(self) -> str:

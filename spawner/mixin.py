@@ -18,6 +18,7 @@ from hub_ext import activity
 from hub_ext.bodies import BodyError
 from hub_ext.datasets.picks import check_picks, choices as dataset_choices
 from hub_ext.groups import group_policy
+from hub_ext.images.resolve import resolved_policies
 from hub_ext.ledger import Ledger, QuotaExceeded, Request
 from hub_ext.settings import Hubfront
 
@@ -67,7 +68,9 @@ class GroupPolicy(Spawner):
 
     def _groups(self):
         groups = list(self.user.orm_user.groups)
-        return [g.name for g in groups], {g.name: group_policy(g) for g in groups}
+        # images made by builds as their version in use (hub_ext.images.resolve)
+        return [g.name for g in groups], resolved_policies({g.name: group_policy(g) for g in groups},
+                                                           self.hubfront.db_url)
 
     def _refuse(self, message: str, status: int = 403, reason: str = "policy"):
         exc = SpawnException(message, reason=reason, status_code=status)

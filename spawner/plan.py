@@ -140,6 +140,7 @@ def resolve(
         if instance_type is None:
             raise LaunchRefused(f"Group {group!r} has no instance type available")
     images = [im for im in policy.allowed_images(catalog) if im.supports(instance_type)]
+    usable = [im for im in images if not im.unavailable]
     image_name = options.get("image", "")
     if image_name:
         image = next((im for im in images if im.name == image_name), None)
@@ -150,9 +151,11 @@ def resolve(
                     f"Image {image_name!r} has no {kind} variant for instance type {instance_type.name!r}", 400
                 )
             raise LaunchRefused(f"Image {image_name!r} is not allowed in group {group!r}")
+        if image.unavailable:
+            raise LaunchRefused(f"Image {image.title!r} is {image.unavailable}", 400)
     else:
-        if not images:
+        if not usable:
             raise LaunchRefused(f"Group {group!r} has no image for instance type {instance_type.name!r}")
-        image = images[0]
+        image = usable[0]
     return LaunchPlan(group=group, instance_type=instance_type, image=image, policy=policy,
                       datasets=tuple(options.get("datasets") or ()))

@@ -148,12 +148,14 @@ def choose_runtime(instance_type_name: str | None, image_name: str | None, polic
         image = next((im for im in images if im.name == image_name), None)
         if image is None:
             raise RequestError({"image": f"{image_name!r} is not allowed in group {group}"})
+        if image.unavailable:
+            raise RequestError({"image": f"{image_name!r} is {image.unavailable}"})
         if not image.supports(instance_type):
             kind = "GPU" if instance_type.gpu else "CPU"
             raise RequestError({"image": f"{image.name!r} has no {kind} variant for instance type "
                                          f"{instance_type.name!r}"})
     else:
-        image = next((im for im in images if im.supports(instance_type)), None)
+        image = next((im for im in images if im.supports(instance_type) and not im.unavailable), None)
         if image is None:
             raise RequestError({"image": f"group {group} has no image for instance type {instance_type.name!r}"})
     return instance_type, image

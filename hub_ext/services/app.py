@@ -28,7 +28,7 @@ from tornado import web
 from traitlets.config import Config
 
 SECTIONS = ("Hubfront", "Isolation", "Runner", "LocalExecutor", "KubernetesExecutor", "LocalGroupSpawner",
-            "LocalDeployments", "KubernetesDeployments", "EndpointForwarder", "Datasets", "KubeStorage")
+            "LocalDeployments", "KubernetesDeployments", "EndpointForwarder", "Datasets", "KubeStorage", "ImageBuilds")
 SERVICE_NAME = "hubfront-runner"
 
 
@@ -112,8 +112,12 @@ def build(config: Config, log: logging.Logger):
     executor.mounts = MountSource(hubfront.db_url, hubfront.data_dir, getattr(executor, "isolation", None), key)
     ledger = Ledger(hubfront.db_url, gpu_inventory=inventory)
     deployer = build_deployer(config, log, hubfront, settings, key, ledger, builder, executor)
-    return Reconciler(settings=settings, store=store, executor=executor, hub=HubAPI(), ledger=ledger,
-                      builder=builder, catalog=hubfront.catalog, log=log, deployer=deployer)
+    reconciler = Reconciler(settings=settings, store=store, executor=executor, hub=HubAPI(db_url=hubfront.db_url),
+                            ledger=ledger, builder=builder, catalog=hubfront.catalog, log=log, deployer=deployer)
+    from .builder import build_builder
+
+    reconciler.image_builder = build_builder(config, log, hubfront, settings, builder, executor)  # image builds
+    return reconciler
 
 
 def build_deployer(config, log, hubfront, settings, key, ledger, builder, jobs_executor):
@@ -165,7 +169,8 @@ async def main() -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     task = asyncio.create_task(reconciler.run())
-    background = [asyncio.create_task(orphaned(stop, log))]
+    background = [asyncio.create_task(orphaned(stop, log)),
+                  asyncio.create_task(reconciler.image_builder.run(stop))]
     from ..datasets.settings import Datasets
     from ..settings import Hubfront
     from .dataset_sync import follow as follow_datasets

@@ -27,7 +27,8 @@ class Groups:
 
 
 class HubAPI:
-    def __init__(self, api_url: str | None = None, token: str | None = None):
+    def __init__(self, api_url: str | None = None, token: str | None = None, db_url: str | None = None):
+        self.db_url = db_url  # the portal DB: group images made by builds resolve to their version in use
         self.api_url = (api_url or os.environ["JUPYTERHUB_API_URL"]).rstrip("/")
         self.token = token or os.environ["JUPYTERHUB_API_TOKEN"]
         self.client = AsyncHTTPClient()
@@ -52,6 +53,10 @@ class HubAPI:
             if not isinstance(body, dict) or not body.get("_pagination", {}).get("next"):
                 break
             offset += len(items)
+        if self.db_url:
+            from ..images.resolve import resolved_policies
+
+            policies = resolved_policies(policies, self.db_url)
         return Groups(policies, members)
 
     async def user_groups(self, username: str) -> list[str]:

@@ -80,6 +80,11 @@ class Runner(LoggingConfigurable):
 
     hub_prefix = Unicode("/hub/", help="The hub's URL prefix, for links in activities.").tag(config=True)
 
+    max_concurrent_builds = Int(
+        2, help="Image builds run at once by this runner (one machine); later ones wait in order. "
+                "0: this runner starts none (they wait until a runner that builds takes them).",
+    ).tag(config=True)
+
 
 class Reconciler:
     """One runner's state: the executor, the jobs it is starting, the pass lock."""

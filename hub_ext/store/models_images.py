@@ -40,6 +40,11 @@ class ImageBuild(Base):
     base: Mapped[str] = mapped_column(String(63))  # the base image's name (catalog or the group's)
     packages: Mapped[str] = mapped_column(Text, default="{}")  # JSON {"pip": [...], "apt": [...], "conda": [...]}
     ref: Mapped[str] = mapped_column(String(512), default="")  # content-addressed result (see module doc)
+    # the image this build makes, as JSON (hub_ext.policy.Image: local packages = the base's + pip, or the
+    # container image = ``ref``), fixed when the build is asked for, so a later change of the base does not
+    # change what a succeeded build means
+    result: Mapped[str] = mapped_column(Text, default="{}")
+    source: Mapped[str] = mapped_column(String(512), default="")  # Kubernetes: the base's container image
     phase: Mapped[str] = mapped_column(String(16), default="Pending")
     message: Mapped[str] = mapped_column(Text, default="")  # why it failed (with the log tail), or progress
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -14,6 +14,7 @@ from ...bodies import BodyError, NoFields
 from ...deployments.records import Conflict, LimitError, may_change
 from ...deployments.requests import ClientCreate, DeploymentCreate, DeploymentPatch, Rollback, resolve
 from ...groups import group_policy
+from ...images.resolve import usable_policy
 from ...jobs import logs as logs_mod
 from ...jobs.requests import RequestError
 from ...scopes import READ, WRITE
@@ -45,7 +46,7 @@ class _DeploymentsAPI(MemberAPIHandler):
 
     def runtime(self, instance_type, image, group):
         try:
-            return resolve(instance_type, image, group_policy(group), self.catalog, group.name)
+            return resolve(instance_type, image, usable_policy(group, self.db_url), self.catalog, group.name)
         except RequestError as exc:
             self.field_error(exc.errors)
             return None

@@ -127,7 +127,9 @@ class ImagesPageHandler(PortalHandler):
 
 register_menu(MenuEntry("Images", "portal/images", "fa-layer-group", group_admin=True))
 
-handlers = [
+from .builds import handlers as build_handlers  # noqa: E402 (they build on _ImagesAPI above)
+
+handlers = [*build_handlers,
     (r"/api/portal/groups/([^/]+)/images", GroupImagesAPIHandler),
     (r"/api/portal/groups/([^/]+)/images/([^/]+)", GroupImageAPIHandler),
     (r"/portal/images", ImagesPageHandler),

@@ -12,6 +12,7 @@ from jupyterhub.scopes import needs_scope
 from tornado import web
 
 from ...groups import group_policy
+from ...images.resolve import usable_policy
 from ...bodies import BodyError, NoFields
 from ...datasets.picks import check_picks
 from ...jobs.requests import (JobSubmit, JobTemplate, RequestError, ScheduleCreate, SchedulePatch, never_fits,
@@ -38,7 +39,7 @@ class _JobsAPI(MemberAPIHandler):
     def resolved(self, template: JobTemplate, group):
         try:
             check_picks(self.db_url, group.name, template.datasets)
-            return resolve(template, group_policy(group), self.catalog, group.name)
+            return resolve(template, usable_policy(group, self.db_url), self.catalog, group.name)
         except BodyError as exc:
             self.field_error(exc.errors)
             return None

@@ -9,6 +9,7 @@ from tornado import web
 
 from ...datasets.picks import choices as dataset_choices, picked as picked_datasets
 from ...groups import group_policy
+from ...images.resolve import usable_policy
 from ...jobs.records import utc
 from ...store.models_jobs import DONE_PHASES, Job, JobSchedule
 from ..base import PortalHandler
@@ -59,11 +60,12 @@ class _JobsPage(PortalHandler):
 
     def template_form(self, group) -> dict:
         """What the submit / create forms offer: the group's images and instance types, its defaults."""
-        policy = group_policy(group)
+        policy = usable_policy(group, self.db_url)  # built images as their version in use
         types = policy.allowed_instance_types(self.catalog)
         default_type = policy.default_instance(self.catalog)
         images = policy.allowed_images(self.catalog)
-        default_image = next((im for im in images if default_type and im.supports(default_type)), None)
+        default_image = next((im for im in images if default_type and im.supports(default_type)
+                              and not im.unavailable), None)
         return {
             "group": group.name, "images": images, "instance_types": types,
             "default_type": default_type.name if default_type else "",

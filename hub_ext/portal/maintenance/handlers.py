@@ -105,13 +105,14 @@ class _Maintenance:
         found = []
         for root in self.env_roots():
             found += [{**env, "root": root}
-                      for env in await asyncio.to_thread(maintenance_envs.environments, root, images)]
+                      for env in await asyncio.to_thread(maintenance_envs.environments, root, images,
+                                                                       3600.0, self.db_url)]
         return found
 
     async def remove_environments(self) -> list[dict]:
         images, removed = self.images(), []
         for root in self.env_roots():
-            removed += await asyncio.to_thread(maintenance_envs.remove_unused, root, images)
+            removed += await asyncio.to_thread(maintenance_envs.remove_unused, root, images, 3600.0, self.db_url)
         names = f": {', '.join(e['name'] for e in removed)}" if removed else ""
         activity.record(self.db_url, username=self.current_user.name, group=None, kind=KIND,
                         action="environments removed", status="ok",

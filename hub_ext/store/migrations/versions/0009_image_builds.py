@@ -23,6 +23,8 @@ def upgrade() -> None:
         sa.Column("base", sa.String(63), nullable=False),
         sa.Column("packages", sa.Text, nullable=False),
         sa.Column("ref", sa.String(512), nullable=False),
+        sa.Column("result", sa.Text, nullable=False),
+        sa.Column("source", sa.String(512), nullable=False),
         sa.Column("phase", sa.String(16), nullable=False),
         sa.Column("message", sa.Text, nullable=False),
         sa.Column("cancel_requested", sa.Boolean, nullable=False),

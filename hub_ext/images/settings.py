@@ -1,0 +1,50 @@
+"""The operator's settings of image builds (traitlets ``c.ImageBuilds.…``, read by the hub and the runner).
+
+The embedded mode builds a Python environment on this machine and needs none of these; on
+Kubernetes a build is a Job running kaniko (default) or buildah that pushes to ``push_registry``.
+How many builds run at once is the runner's ``c.Runner.max_concurrent_builds``.
+"""
+
+from __future__ import annotations
+
+from traitlets import Bool, Dict, Enum, Int, Unicode, default
+from traitlets.config import SingletonConfigurable
+
+BUILDER_IMAGES = {"kaniko": "gcr.io/kaniko-project/executor:v1.23.2-debug",
+                  "buildah": "quay.io/buildah/stable:v1.37"}
+
+
+class ImageBuilds(SingletonConfigurable):
+    tool = Enum(["kaniko", "buildah"], "kaniko",
+                help="What builds images on Kubernetes: 'kaniko' (no privileges needed) or 'buildah' "
+                     "(rootless, needs /dev/fuse or the vfs driver).").tag(config=True)
+
+    builder_image = Unicode(help="The image that runs the build; default: a pinned kaniko or buildah "
+                                 "image, by ``tool``.").tag(config=True)
+
+    @default("builder_image")
+    def _builder_image_default(self):
+        return BUILDER_IMAGES[self.tool]
+
+    push_registry = Unicode(
+        "", help="""Where built images are pushed, e.g. ``registry.example.org/hubfront``. A build's image
+        is ``<push_registry>/<group>-<image>:<digest>``, the digest a hash of its base and packages.
+        Required on Kubernetes (builds are refused without it).""",
+    ).tag(config=True)
+
+    push_secret = Unicode(
+        "", help="""Name of a Secret of type ``kubernetes.io/dockerconfigjson`` in the runner's namespace
+        with the credentials to push to ``push_registry`` (mounted as the builder's docker config).
+        Empty: push without credentials.""",
+    ).tag(config=True)
+
+    insecure_registry = Bool(False, help="Push over plain HTTP (a registry inside the cluster).").tag(config=True)
+
+    job_name_prefix = Unicode("hubfront-build-", help="Prefix of build Job names (then the build id).").tag(config=True)
+
+    cpu = Unicode("1", help="CPU request and limit of a build pod.").tag(config=True)
+    memory = Unicode("4Gi", help="Memory request and limit of a build pod.").tag(config=True)
+
+    timeout = Int(3600, help="Seconds a build may take (the Job's activeDeadlineSeconds).").tag(config=True)
+
+    node_selector = Dict(help="nodeSelector of build pods.").tag(config=True)
