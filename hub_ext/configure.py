@@ -32,17 +32,27 @@ def add_runner_service(c) -> None:
     import sys
 
     port = int(os.environ.get("HUBFRONT_RUNNER_PORT") or _free_port())
+    base_url = c.JupyterHub.base_url if "base_url" in c.JupyterHub else "/"
     services = [s for s in (c.JupyterHub.services if "services" in c.JupyterHub else [])
                 if s.get("name") != SERVICE_NAME]
     services.append({"name": SERVICE_NAME, "command": [sys.executable, "-m", "hub_ext.services"],
-                     "url": f"http://127.0.0.1:{port}", "display": False})
+                     "url": f"http://127.0.0.1:{port}", "display": False, **runner_oauth(base_url)})
     c.JupyterHub.services = services
-    # deployment endpoints: the proxy sends <base_url>deployments/… to the runner, which forwards them
-    # to the replicas; the hub keeps this route in the proxy (its periodic check restores it)
-    base_url = c.JupyterHub.base_url if "base_url" in c.JupyterHub else "/"
+    # deployment endpoints and apps: the proxy sends <base_url>deployments/… and <base_url>apps/… to
+    # the runner, which forwards them; the hub keeps these routes in the proxy (its periodic check
+    # restores them)
     routes = dict(c.Proxy.extra_routes) if "extra_routes" in c.Proxy else {}
-    routes[f"{base_url.rstrip('/')}/deployments/"] = f"http://127.0.0.1:{port}"
+    for path in ("deployments/", "apps/"):
+        routes[f"{base_url.rstrip('/')}/{path}"] = f"http://127.0.0.1:{port}"
     c.Proxy.extra_routes = routes
+
+
+def runner_oauth(base_url: str) -> dict:
+    """The runner's OAuth client, with which browsers log in to apps (``hub_ext.services.app_access``):
+    back at ``<base_url>apps/oauth_callback``, without a confirmation page (the runner is part of the
+    hub). Its tokens need no scopes: ``/hub/api/user`` always tells a token's owner name, admin flag
+    and groups."""
+    return {"oauth_redirect_uri": f"{base_url.rstrip('/')}/apps/oauth_callback", "oauth_no_confirm": True}
 
 
 def configure(c, *, spawner: str = "hubfront-local", runner: bool = True) -> None:
@@ -61,7 +71,9 @@ def configure(c, *, spawner: str = "hubfront-local", runner: bool = True) -> Non
     # every user may use the portal API for their own groups; what they may see
     # inside it is decided by group membership
     c.JupyterHub.load_roles = [
-        {"name": "user", "description": "Hubfront user", "scopes": ["self", READ, WRITE]},
+        # access:services of the runner: browsers log in to apps through its OAuth client
+        {"name": "user", "description": "Hubfront user",
+         "scopes": ["self", READ, WRITE, f"access:services!service={SERVICE_NAME}"]},
         # the runner reads group policies and memberships, nothing else
         {"name": RUNNER_ROLE, "description": "Hubfront runner: reads groups",
          "scopes": ["list:groups", "read:groups", "read:users:groups", "read:users:name"],

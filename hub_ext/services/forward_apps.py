@@ -38,7 +38,7 @@ import re
 import time
 from dataclasses import dataclass, replace
 from typing import Callable
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from sqlalchemy import select
 
@@ -69,6 +69,15 @@ def handlers(table: RouteTable, access: AppAccess, forwarder: EndpointForwarder 
                                                  access=access))]
 
 
+def serve_apps(config, log: logging.Logger, *, base_url: str, hub_prefix: str, hub_api_url: str, client_id: str,
+               token: str, key: bytes) -> tuple[RouteTable, list]:
+    """For the runner's ``main()``: the app route table (for :func:`follow_apps`) and the URL rules."""
+    access = AppAccess(config=config, log=log, base_url=base_url, hub_prefix=hub_prefix, hub_api_url=hub_api_url,
+                       client_id=client_id, client_secret=token, key=key)
+    table = RouteTable()
+    return table, handlers(table, access, EndpointForwarder(config=config, log=log))
+
+
 class AppExchange(_Exchange):
     """One request to an app: the route, then the access check (awaited before anything is read or sent)."""
 
@@ -82,10 +91,11 @@ class AppExchange(_Exchange):
         m = _GROUP_APP_REST.fullmatch(start_line.path[len(prefix):])
         if m is None:
             return self._refuse(404, "No such app")
-        group, name, rest = m.groups()
+        segment, name, rest = m.groups()  # the group's name is quoted as a path segment
         if not rest.startswith("/"):
-            return self._refuse(302, f"The app is at {prefix}{group}/{name}/",
-                                {"Location": f"{prefix}{group}/{name}/{rest}"})
+            return self._refuse(302, f"The app is at {prefix}{segment}/{name}/",
+                                {"Location": f"{prefix}{segment}/{name}/{rest}"})
+        group = unquote(segment)
         d = self.ep.table.deployments.get(f"{group}/{name}")
         if d is None:
             return self._refuse(404, f"No such app: {group}/{name}")

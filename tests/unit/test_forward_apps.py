@@ -169,6 +169,8 @@ async def test_the_app_without_its_slash_is_redirected_and_unknown_apps_are_404(
     for path in ["/apps/g/nope/", "/apps/g/", "/apps/", "/apps/other/a/"]:
         r = await apps.fetch(path)
         assert r.code == 404 and r.headers["Content-Type"] == "application/json", path
+    apps.route("a", upstream, access="public", group="data team")  # a group's name is quoted in the path
+    assert json.loads((await apps.fetch("/apps/data%20team/a/x")).body)["path"] == "/apps/data%20team/a/x"
     r = await apps.fetch("/apps/g/nope/", headers={"Accept": "text/html,*/*"})
     assert r.code == 404 and b"No such app: g/nope" in r.body and b"<h1>404 Not Found</h1>" in r.body
 

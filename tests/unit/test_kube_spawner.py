@@ -312,8 +312,12 @@ def test_values_run_the_runner_next_to_the_hub_with_the_same_database(production
     config = json.loads(env["HUBFRONT_RUNNER_CONFIG"]["value"])
     assert config["Runner"]["executor"] == "kubernetes"
     assert config["KubernetesDeployments"]["namespace"] == config["KubernetesExecutor"]["namespace"]
-    # deployment endpoints: proxy -> the hub's Service -> the runner, listening beyond loopback
-    assert c.Proxy.extra_routes == {"/deployments/": "http://hub:10101"}
+    # deployment endpoints and apps: proxy -> the hub's Service -> the runner, listening beyond loopback
+    assert c.Proxy.extra_routes == {"/deployments/": "http://hub:10101", "/apps/": "http://hub:10101"}
+    # browsers log in to apps with the runner's OAuth client, coming back under /apps/
+    assert (service["oauth_redirect_uri"], service["oauth_no_confirm"]) == ("/apps/oauth_callback", True)
+    [user_role] = [r for r in c.JupyterHub.load_roles if r["name"] == "user"]
+    assert "access:services!service=hubfront-runner" in user_role["scopes"]
     assert env["HUBFRONT_RUNNER_BIND"]["value"] == "0.0.0.0"
     assert {"name": "deployments", "port": 10101, "targetPort": 10101} in values["hub"]["service"]["extraPorts"]
     assert values["hub"]["networkPolicy"]["ingress"][0]["ports"] == [{"port": 10101, "protocol": "TCP"}]
