@@ -11,7 +11,8 @@ HTTP (under ``$JUPYTERHUB_SERVICE_PREFIX``, on the port of ``$JUPYTERHUB_SERVICE
 ``POST api/wake`` (the hub, with the runner's own API token) starts a
 reconcile pass now; ``GET api/health`` answers 200 while the loop is alive.
 On the same port, ``<base_url>deployments/<id>/…`` is the deployments' endpoints
-(``forward.py``), which the proxy sends here (``Proxy.extra_routes``, set by ``configure()``).
+(``forward.py``) and ``<base_url>apps/<group>/<app>/…`` the apps (``forward_apps.py``), which
+the proxy sends here (``Proxy.extra_routes``, set by ``configure()``).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from tornado import web
 from traitlets.config import Config
 
 SECTIONS = ("Hubfront", "Isolation", "Runner", "LocalExecutor", "KubernetesExecutor", "LocalGroupSpawner",
-            "LocalDeployments", "KubernetesDeployments", "EndpointForwarder", "Datasets", "KubeStorage", "ImageBuilds")
+            "LocalDeployments", "KubernetesDeployments", "EndpointForwarder", "AppAccess", "Datasets", "KubeStorage",
+            "ImageBuilds")
 SERVICE_NAME = "hubfront-runner"
 
 
@@ -154,12 +156,22 @@ async def main() -> None:
     token = os.environ["JUPYTERHUB_API_TOKEN"]
     kwargs = {"reconciler": reconciler, "token": token}
     routes = [(prefix + "api/wake", WakeHandler, kwargs), (prefix + "api/health", HealthHandler, kwargs)]
+    base_url = os.environ.get("HUBFRONT_BASE_URL", "/")
     if reconciler.deployer is not None:
         from .forward import EndpointForwarder, handlers as endpoint_handlers
 
-        base_url = os.environ.get("HUBFRONT_BASE_URL", "/")
         routes += endpoint_handlers(reconciler.deployer.routes, prefix=f"{base_url.rstrip('/')}/deployments/",
                                     forwarder=EndpointForwarder(config=config, log=log))
+    from ..auth.keys import load_key
+    from ..settings import Hubfront
+    from .forward_apps import follow_apps, serve_apps
+
+    hubfront = Hubfront.instance(config=config)
+    app_routes, app_handlers = serve_apps(  # /apps/<group>/<app>/: access asked of the hub per request
+        config, log, base_url=base_url, hub_prefix=reconciler.settings.hub_prefix, token=token,
+        hub_api_url=os.environ["JUPYTERHUB_API_URL"], key=load_key("", hubfront.data_dir),
+        client_id=os.environ.get("JUPYTERHUB_CLIENT_ID") or f"service-{SERVICE_NAME}")
+    routes += app_handlers
     app = web.Application(routes)
     # on Kubernetes the proxy pod reaches the endpoints through the hub's Service: listen beyond loopback
     app.listen(url.port or 80, os.environ.get("HUBFRONT_RUNNER_BIND") or url.hostname or "127.0.0.1")
@@ -171,11 +183,12 @@ async def main() -> None:
     task = asyncio.create_task(reconciler.run())
     background = [asyncio.create_task(orphaned(stop, log)),
                   asyncio.create_task(reconciler.image_builder.run(stop))]
+    from ..apps.templates import Apps, prefix_for
     from ..datasets.settings import Datasets
-    from ..settings import Hubfront
     from .dataset_sync import follow as follow_datasets
 
-    hubfront = Hubfront.instance(config=config)
+    Apps.instance(config=config)  # the templates prefix_for reads
+    background.append(asyncio.create_task(follow_apps(hubfront.db_url, app_routes, prefix_for, log=log)))
     background.append(asyncio.create_task(follow_datasets(
         hubfront.db_url, hubfront.data_dir, Datasets.instance(config=config), reconciler.settings.hub_prefix)))
     if reconciler.deployer is not None:
