@@ -131,16 +131,20 @@ window.hf = (function () {
     box.hidden = !message;
   }
 
-  // field errors from a 400 next to their inputs ("packages.pip.1" under [data-error="packages"]);
-  // the rest in the form's alert
+  // field errors from a 400 next to their inputs, at the longest named part ("packages.pip.1" under
+  // [data-error="packages.pip"] if there is one, else [data-error="packages"]); the rest in the form's alert
   function fieldErrors(form, res) {
     form.querySelectorAll(".is-invalid").forEach(function (n) { n.classList.remove("is-invalid"); });
     form.querySelectorAll("[data-error]").forEach(function (n) { n.textContent = ""; });
     var errors = (res.data && res.data.errors) || {};
     var unplaced = [];
     Object.keys(errors).forEach(function (field) {
-      var top = field.split(".")[0];
-      var slot = form.querySelector('[data-error="' + top + '"]');
+      var parts = field.split("."), top = parts[0], slot = null;
+      for (var i = parts.length; i > 0 && !slot; i--) {
+        top = parts.slice(0, i).join(".");
+        slot = form.querySelector('[data-error="' + top + '"]');
+      }
+      if (!slot) top = parts[0];
       var input = form.querySelector('[name="' + top + '"]');
       var text = (top !== field ? field + ": " : "") + errors[field];
       if (slot) slot.textContent = slot.textContent ? slot.textContent + " · " + text : text;
@@ -150,8 +154,38 @@ window.hf = (function () {
     showError(form, unplaced.length ? unplaced.join("; ") : (Object.keys(errors).length ? "" : problem(res)));
   }
 
+  // Stream a workload's log (?follow=1 from byte ``offset``) into ``onText`` until the hub ends it;
+  // resolves to {offset, complete} (complete: the workload ended and all its output came).
+  function followLog(url, offset, onText) {
+    var decoder = new TextDecoder();
+    return request("GET", url + (url.indexOf("?") < 0 ? "?" : "&") + "follow=1&offset=" + offset).then(function (r) {
+      if (!r.ok || !r.body) return { offset: offset, complete: false };
+      var reader = r.body.getReader();
+      var pump = function () {
+        return reader.read().then(function (chunk) {
+          if (chunk.done) { onText(decoder.decode()); return { offset: offset, complete: true }; }
+          offset += chunk.value.byteLength;
+          onText(decoder.decode(chunk.value, { stream: true }));
+          return pump();
+        });
+      };
+      return pump();
+    }).catch(function () { return { offset: offset, complete: false }; });
+  }
+
+  // "1 h 02 min", "3 min 07 s", "12 s"
+  function duration(seconds) {
+    if (seconds === null || seconds === undefined) return "—";
+    var s = Math.max(0, Math.floor(seconds)), h = Math.floor(s / 3600), m = Math.floor(s % 3600 / 60);
+    var pad = function (n) { return (n < 10 ? "0" : "") + n; };
+    if (h) return h + " h " + pad(m) + " min";
+    if (m) return m + " min " + pad(s % 60) + " s";
+    return s + " s";
+  }
+
   return { request: request, call: call, problem: problem, el: el, when: when, wallTimeToIso: wallTimeToIso,
-    datasetPicks: datasetPicks, showError: showError, fieldErrors: fieldErrors };
+    datasetPicks: datasetPicks, showError: showError, fieldErrors: fieldErrors, followLog: followLog,
+    duration: duration };
 })();
 // A form posted as is (the spawn form, the home's Start dialog) sends its dataset picks in the hidden
 // "datasets" input, joined by commas; picking a version picks the dataset.

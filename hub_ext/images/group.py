@@ -115,4 +115,5 @@ def image_json(image: Image, source: str) -> dict:
     """An image as the API shows it; ``source`` is "group" or "catalog"."""
     return {"name": image.name, "display_name": image.display_name, "title": image.title,
             "description": image.description, "image": image.image, "gpu_image": image.gpu_image,
-            "packages": {"pip": list(image.local.packages), "apt": [], "conda": []}, "source": source}
+            "packages": {"pip": list(image.local.packages), "apt": [], "conda": []}, "source": source,
+            "built": image.built, "unavailable": image.unavailable or None}

@@ -16,18 +16,24 @@ from ...groups import group_policy
 from ...images.group import (
     ImageCreate, ImagePatch, NameTaken, group_image, image_json, with_added, with_changed, without,
 )
+from ...images import builds as builds_mod
+from ...images.resolve import usable_policy
 from ...images.specs import MANAGERS, embedded_mode
+from ..jobs.pages import PHASE_BADGES
+from ..preferences.prefs import user_zone
 from ..base import PortalAPIHandler, PortalHandler
 from ..groups.handlers import store_policy
 from ..nav import MenuEntry, register_menu
 from ...scopes import READ, WRITE
 
 KIND = "image"
+BUILD_BADGES = {**PHASE_BADGES, "Building": PHASE_BADGES["Running"]}  # static/images.js reads them from the page
 
 
-def images_of(group, catalog) -> list[dict]:
-    """The images the group may use: its own first, then the catalog's it is allowed."""
-    policy = group_policy(group)
+def images_of(group, catalog, db_url: str) -> list[dict]:
+    """The images the group may use: its own first (built ones as their version in use), then the catalog's
+    it is allowed."""
+    policy = usable_policy(group, db_url)
     own = {im.name for im in policy.group_images}
     return ([image_json(im, "group") for im in policy.group_images]
             + [image_json(im, "catalog") for im in policy.allowed_images(catalog) if im.name not in own])
@@ -62,7 +68,8 @@ class GroupImagesAPIHandler(_ImagesAPI):
     @needs_scope(READ)
     def get(self, group_name):
         group = self.visible_group(group_name)
-        self.write_json({"group": group.name, "embedded": self.embedded, "images": images_of(group, self.catalog)})
+        self.write_json({"group": group.name, "embedded": self.embedded,
+                         "images": images_of(group, self.catalog, self.db_url)})
 
     @needs_scope(WRITE)
     def post(self, group_name):
@@ -87,7 +94,8 @@ class GroupImageAPIHandler(_ImagesAPI):
     @needs_scope(READ)
     def get(self, group_name, name):
         group = self.visible_group(group_name)
-        self.write_json(image_json(self.image_of(group, name), "group"))
+        self.image_of(group, name)
+        self.write_json(image_json(group_image(usable_policy(group, self.db_url), name), "group"))
 
     @needs_scope(WRITE)
     def patch(self, group_name, name):
@@ -120,8 +128,13 @@ class ImagesPageHandler(PortalHandler):
     async def get(self):
         group = self.current_group()
         self.require_group_admin(group)
-        await self.render_portal("portal/images.html", group=group.name, images=images_of(group, self.catalog),
-                                 embedded=embedded_mode(self.hubfront.config), managers=MANAGERS,
+        images = images_of(group, self.catalog, self.db_url)
+        positions = builds_mod.queue_positions(self.db_url)
+        builds = [builds_mod.build_json(b, positions) for b in builds_mod.builds_of(self.db_url, group.name)]
+        await self.render_portal("portal/images.html", group=group.name, images=images,
+                                 embedded=embedded_mode(self.hubfront.config), managers=MANAGERS, builds=builds,
+                                 bases=[im for im in images if not im["unavailable"]], badges=BUILD_BADGES,
+                                 zone=user_zone(self.db_url, self.current_user.name).key,
                                  api=f"{self.hub.base_url}api/portal/groups/{group.name}/images")
 
 
