@@ -22,7 +22,7 @@ from sqlalchemy import select, update
 
 from hub_ext.store import session_scope
 from hub_ext.store.models_apps import App
-from support import REPO, RealHub, need, proxy_command, stop_leftover_servers
+from support import REPO, RealHub, need, proxy_command, run_in_server, stop_leftover_servers, wait_for_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.isolation]
 
@@ -71,7 +71,8 @@ def hub(tmp_path_factory):
         admin = hub.admin()
         for group in ("lab", "other"):
             assert admin.api("POST", f"/groups/{group}").status_code == 201
-            r = admin.api("PUT", f"/portal/groups/{group}/policy", json={"policy": {"instance_types": ["tiny"]}})
+            r = admin.api("PUT", f"/portal/groups/{group}/policy",
+                          json={"policy": {"instance_types": ["tiny", "cpu-small"]}})
             assert r.status_code == 200, r.text
         hub.add_user("alice", PASSWORD, ["lab"])
         hub.add_user("olga", PASSWORD, ["other"])
@@ -165,6 +166,20 @@ def test_a_notebook_style_token_is_enough(hub):
         assert "Authorization" not in r.json()["headers"]
     r = requests.get(app_url(hub), headers={"Authorization": "token not-a-token"}, timeout=10)
     assert r.status_code == 401
+
+
+def test_a_notebook_reaches_the_app_with_its_own_api_token(hub):
+    alice = hub.login("alice", PASSWORD)
+    r = alice.api("POST", "/users/alice/servers/lab", json={"group": "lab", "instance_type": "cpu-small"})
+    assert r.status_code in (201, 202), r.text
+    wait_for_server(alice, "alice", "lab", hub=hub)
+    code = ("import json, os, urllib.request\n"
+            f"request = urllib.request.Request({app_url(hub, 'from-notebook')!r}, headers={{\n"
+            "    'Authorization': 'token ' + os.environ['JUPYTERHUB_API_TOKEN']})\n"
+            "with urllib.request.urlopen(request, timeout=10) as r:\n"
+            "    print(json.dumps({'status': r.status, 'user': json.load(r)['headers'].get('X-Forwarded-User')}))\n")
+    assert json.loads(run_in_server(alice, "alice", "lab", code)) == {"status": 200, "user": "alice"}
+    alice.api("DELETE", "/users/alice/servers/lab")
 
 
 def test_strangers_are_refused(hub):
