@@ -206,6 +206,15 @@ def test_removing_the_member_refuses_their_next_request(hub, alice_browser):
     assert alice_browser.get(app_url(hub), headers=BROWSER, timeout=10).status_code == 200  # at once, too
 
 
+def test_logging_out_of_the_hub_logs_out_of_the_apps(hub):
+    s = hub.login("alice", PASSWORD)
+    r = s.get(app_url(hub), headers=BROWSER, timeout=10)
+    assert r.status_code == 200 and s.cookies.get("hubfront-apps", path="/apps/")
+    s.get(f"{hub.base_url}/hub/logout", timeout=10)
+    r = s.get(app_url(hub), headers=BROWSER, timeout=10)  # the cookie's token was revoked with the session
+    assert r.status_code == 200 and "/hub/login" in r.url and "X-Forwarded-User" not in r.text
+
+
 def test_a_public_app_answers_anyone_and_a_stopped_one_503(hub):
     set_access(hub, "public")
     r = eventually(lambda: requests.get(app_url(hub, "open"), timeout=10), lambda r: r.status_code == 200)
