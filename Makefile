@@ -40,11 +40,14 @@ setup-test: setup $(VENV)/.test-installed chromium
 chromium:
 	@test -x $(CHROMIUM) || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
-# Group storage shares files through POSIX ACLs (setfacl) and git datasets clone with git: install
-# them where the hub runs as root (isolated workloads); as another user they are not needed.
+# Group storage shares files through POSIX ACLs (setfacl) and git datasets clone with git; the
+# code-server app builds native modules (a toolchain, Kerberos headers) and uses the machine's
+# ripgrep (scripts/install-code-server.sh). Installed where the hub runs as root (isolated
+# workloads); as another user they are not needed.
 os-tools:
-	@test "$$(id -u)" != 0 || (test -x /usr/bin/setfacl && test -x /usr/bin/git) || \
-		(apt-get update -qq && apt-get install -y -qq acl git >/dev/null)
+	@test "$$(id -u)" != 0 || (test -x /usr/bin/setfacl && test -x /usr/bin/git && test -x /usr/bin/rg && \
+		test -f /usr/include/gssapi/gssapi.h && test -x /usr/bin/g++) || \
+		(apt-get update -qq && apt-get install -y -qq acl git ripgrep libkrb5-dev build-essential python3 >/dev/null)
 
 run: setup
 	$(BIN)/jupyterhub -f jupyterhub_config.py
