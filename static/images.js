@@ -65,7 +65,7 @@
     if (!image) { hf.fieldErrors(form, { data: { errors: { image: "name the image to build" } } }); return; }
     hf.call("POST", buildsOf(image), body).then(function (res) {
       if (!res.ok) { hf.fieldErrors(form, res); return; }
-      hf.fieldErrors(form, { data: { errors: {} }, ok: true });
+      hf.fieldErrors(form, res);  // clears the form's errors
       builds.unshift(res.data);
       renderTable();
       open(res.data.image, res.data.number);

@@ -132,7 +132,8 @@ window.hf = (function () {
   }
 
   // field errors from a 400 next to their inputs, at the longest named part ("packages.pip.1" under
-  // [data-error="packages.pip"] if there is one, else [data-error="packages"]); the rest in the form's alert
+  // [data-error="packages.pip"] if there is one, else [data-error="packages"]); the rest in the form's alert.
+  // An answer that is ok clears them.
   function fieldErrors(form, res) {
     form.querySelectorAll(".is-invalid").forEach(function (n) { n.classList.remove("is-invalid"); });
     form.querySelectorAll("[data-error]").forEach(function (n) { n.textContent = ""; });
@@ -151,7 +152,7 @@ window.hf = (function () {
       else unplaced.push(field + ": " + errors[field]);
       if (input) input.classList.add("is-invalid");
     });
-    showError(form, unplaced.length ? unplaced.join("; ") : (Object.keys(errors).length ? "" : problem(res)));
+    showError(form, unplaced.length ? unplaced.join("; ") : (Object.keys(errors).length || res.ok ? "" : problem(res)));
   }
 
   // Stream a workload's log (?follow=1 from byte ``offset``) into ``onText`` until the hub ends it;
