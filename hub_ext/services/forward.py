@@ -17,7 +17,10 @@ cannot be reached (refused, reset, connect or answer timeout) is retried once
 on another; a larger body streams to the replica as it arrives, never held
 whole, and only a failed connect is retried then (later, 502). The answer
 streams back as it comes, with backpressure both ways. A failed replica is
-out of the rotation until a Route checked after the failure arrives.
+out of the rotation until a Route checked after the failure arrives. A request
+upgrading to a websocket is tunnelled once admitted (:mod:`.forward_ws`). The
+answer's relay is :mod:`.forward_relay`; apps (``/apps/<group>/<app>/``) are
+served by the same exchange with their own admission (:mod:`.forward_apps`).
 
 Not ``RequestHandler`` + ``AsyncHTTPClient``: the simple client opens a
 connection per request (curl is not installed), and ``RequestHandler`` does

@@ -151,7 +151,9 @@ class AppExchange(_Exchange):
             return super()._body(status, message)
         title = f"{status} {html.escape(_reason(status))}"
         home = html.escape(self.ep.extra["access"].hub_prefix + "home")
-        page = (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title></head>'
+        # a starting app: the page looks again by itself
+        refresh = f'<meta http-equiv="refresh" content="{self.ep.settings.retry_after}">' if status == 503 else ""
+        page = (f'<!doctype html><html lang="en"><head><meta charset="utf-8">{refresh}<title>{title}</title></head>'
                 f'<body style="font-family:sans-serif;margin:3em"><h1>{title}</h1><p>{html.escape(message)}</p>'
                 f'<p><a href="{home}">Back to the hub</a></p></body></html>')
         return "text/html; charset=utf-8", page.encode()

@@ -211,6 +211,9 @@ async def test_an_app_not_running_is_503_for_those_let_in_and_404_for_others(app
     assert r.code == 503 and r.headers["Retry-After"] == "5"
     assert "not running (Starting)" in json.loads(r.body)["message"]
     assert (await apps.fetch("/apps/g/mlflow/", headers=token("tok-bob"))).code == 404
+    apps.route("pub", None, access="public", phase="Installing")
+    r = await apps.fetch("/apps/g/pub/", headers={"Accept": "text/html"})  # a browser looks again by itself
+    assert r.code == 503 and b'<meta http-equiv="refresh" content="5">' in r.body and b"(Installing)" in r.body
 
 
 async def test_an_app_served_at_its_root_gets_the_path_without_its_prefix(apps, upstream):
