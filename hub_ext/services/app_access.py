@@ -198,6 +198,9 @@ class CallbackHandler(web.RequestHandler):
         self.set_header("Cache-Control", "no-store")
         self.redirect(next_url)
 
+    def _request_summary(self) -> str:  # the access log: not the one-time code nor the state
+        return f"{self.request.method} {self.request.path} ({self.request.remote_ip})"
+
     def write_error(self, status_code, **kwargs):
         message = getattr(kwargs.get("exc_info", (None, None))[1], "log_message", None) or self._reason
         self.set_header("Content-Type", "text/plain; charset=utf-8")
