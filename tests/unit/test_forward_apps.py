@@ -41,12 +41,15 @@ class FakeHub:
         self.asked: list[str] = []  # tokens /hub/api/user was asked about, in order
         self.codes: dict[str, str] = {}  # OAuth code -> token
         self.token_requests: list[dict] = []
+        self.slow = asyncio.Event()  # /hub/api/user answers once it is set
+        self.slow.set()
         hub = self
 
         class User(web.RequestHandler):
-            def get(self):
+            async def get(self):
                 token = self.request.headers.get("Authorization", "").partition(" ")[2]
                 hub.asked.append(token)
+                await hub.slow.wait()
                 if token not in hub.users:
                     raise web.HTTPError(403)
                 self.finish(hub.users[token])
@@ -195,6 +198,18 @@ async def test_a_group_app_lets_in_members_and_admins_only_asking_the_hub_each_t
     assert (await apps.fetch("/apps/g/mlflow/", headers=token("tok-ann"))).code == 404
     del hub.users["tok-ann"]  # her token is revoked (she logged out)
     assert (await apps.fetch("/apps/g/mlflow/", headers=token("tok-ann"))).code == 401
+
+
+async def test_requests_during_a_check_share_it_and_the_next_one_asks_again(apps, upstream, hub):
+    apps.route("mlflow", upstream)
+    hub.slow.clear()  # the hub takes its time: three requests of the same credential arrive meanwhile
+    pending = [asyncio.ensure_future(apps.fetch("/apps/g/mlflow/", headers=token("tok-ann"))) for _ in range(3)]
+    while apps.table.deployments["g/mlflow"].requests < 3:  # all three arrived (and wait for the check)
+        await asyncio.sleep(0.01)
+    hub.slow.set()
+    assert [r.code for r in await asyncio.gather(*pending)] == [200, 200, 200]
+    assert (await apps.fetch("/apps/g/mlflow/", headers=token("tok-ann"))).code == 200
+    assert hub.asked == ["tok-ann", "tok-ann"]  # one check for the three, then one for the next request
 
 
 async def test_a_users_app_lets_in_any_logged_in_user_but_no_service(apps, upstream, hub):
