@@ -38,6 +38,12 @@ class ImageBuilds(SingletonConfigurable):
         Empty: push without credentials.""",
     ).tag(config=True)
 
+    only_binary = Bool(
+        True, help="""Embedded builds install wheels only (pip ``--only-binary=:all:``): building a source
+        distribution runs its code, and the runner builds as the hub's account. Turn off only where
+        every group admin may run code as that account.""",
+    ).tag(config=True)
+
     insecure_registry = Bool(False, help="Push over plain HTTP (a registry inside the cluster).").tag(config=True)
 
     job_name_prefix = Unicode("hubfront-build-", help="Prefix of build Job names (then the build id).").tag(config=True)

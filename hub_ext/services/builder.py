@@ -190,14 +190,20 @@ def _handle(row: ImageBuild) -> Handle | None:
 
 def build_builder(config, log, hubfront, settings, env_builder, jobs_executor) -> Builder:
     """The builder with the executor of this runner's kind (wired by ``app.build``)."""
+    from ..images.settings import ImageBuilds
+
+    settings_builds = ImageBuilds.instance(config=config)
     if jobs_executor.name == "kubernetes":
-        from ..images.settings import ImageBuilds
         from .executors.kube_builds import KubernetesBuilds
 
-        executor = KubernetesBuilds(ImageBuilds.instance(config=config), jobs_executor)
+        executor = KubernetesBuilds(settings_builds, jobs_executor)
     else:
+        from spawner.environments import EnvironmentBuilder
+
         from .executors.local_builds import LocalBuilds
 
-        executor = LocalBuilds(env_builder)
+        # the spawner's directory and pip arguments (so notebooks find what builds made), wheels only
+        pip_args = [*env_builder.pip_args, *(["--only-binary=:all:"] if settings_builds.only_binary else [])]
+        executor = LocalBuilds(EnvironmentBuilder(env_builder.root, env_builder.base_python, pip_args))
     return Builder(db_url=hubfront.db_url, executor=executor, max_concurrent=settings.max_concurrent_builds,
                    log_cap=settings.log_cap, hub_prefix=settings.hub_prefix, log=log)

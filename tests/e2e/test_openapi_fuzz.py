@@ -70,9 +70,13 @@ def known(hub) -> dict[str, object]:
     assert schedule.status_code == 201, schedule.text
     note = admin.api("POST", "/portal/announcements", json={"title": "Fuzzing", "published": True})
     assert note.status_code == 201, note.text
+    build = admin.api("POST", f"/portal/groups/{GROUP}/images/fuzzimg/builds",
+                      json={"base": "base", "packages": {"pip": ["cowsay==6.1"]}})
+    assert build.status_code == 201, build.text
     # not "user": a launch for a real user would start notebook servers, which is not this test's business
     return {"group": GROUP, "job": job.json()["id"], "schedule": schedule.json()["id"],
-            "id": note.json()["id"], "name": "fz-member", "path": "result.txt"}
+            "id": note.json()["id"], "name": "fz-member", "path": "result.txt",
+            "image": "fuzzimg", "number": build.json()["number"]}
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +116,7 @@ def test_the_portal_api_keeps_its_documented_promises(op, portal_schema, tokens,
               suppress_health_check=list(HealthCheck))
     def fuzz(case):
         if case.query and str(case.query.get("follow", "")).lower() in ("1", "true"):
-            # following a log streams until the job ends: a random job may run for hours
+            # following a log streams until the job (or build) ends: a random job may run for hours
             case.query = {**case.query, "follow": "0"}
         for who in ("member", "admin"):
             case.call_and_validate(headers={"Authorization": f"token {tokens[who]}"}, checks=CHECKS)
