@@ -14,6 +14,7 @@ import asyncio
 import fcntl
 import hashlib
 import os
+import shlex
 import shutil
 import site
 import subprocess
@@ -28,6 +29,9 @@ from hub_ext.policy import Image
 def _readable_by_workloads() -> None:
     """Built environments are read and run by workload accounts, never written by them."""
     os.umask(0o022)
+
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"  # install helpers a setup script may run
 
 
 def _node_version() -> str:
@@ -91,32 +95,42 @@ class EnvironmentBuilder:
 
     # -- npm packages (apps such as code-server) ---------------------------------------------
 
-    def npm_path_for(self, package: str) -> Path:
-        """``<root>/npm-<name>-<hash>``: content-addressed by the package spec and the node version."""
-        spec = "\n".join(["npm", package, shutil.which("node") or "", _node_version()])
+    def npm_path_for(self, package: str, setup: str = "") -> Path:
+        """``<root>/npm-<name>-<hash>``: content-addressed by the package spec, its setup script and the
+        node version."""
+        spec = "\n".join(["npm", package, setup, shutil.which("node") or "", _node_version()])
         slug = "".join(c if c.isalnum() or c in "-." else "-" for c in package.lstrip("@"))[:40]
         return self.root / f"npm-{slug}-{hashlib.sha256(spec.encode()).hexdigest()[:12]}"
 
-    def npm_bin_for(self, package: str) -> str | None:
+    def npm_bin_for(self, package: str, setup: str = "") -> str | None:
         """The ``bin`` folder of a built npm package, or None when a build is still needed."""
-        path = self.npm_path_for(package)
+        path = self.npm_path_for(package, setup)
         return str(path / "node_modules" / ".bin") if (path / ".ready").exists() else None
 
-    async def ensure_npm(self, package: str, report: Callable[[str], None]) -> str:
-        """Install ``package`` once into its own npm prefix; its ``bin`` folder (put it first on PATH)."""
-        path = self.npm_path_for(package)
-        await self._once(path, lambda: self._build_npm(package, path, report))
+    async def ensure_npm(self, package: str, report: Callable[[str], None], setup: str = "") -> str:
+        """Install ``package`` once into its own npm prefix; its ``bin`` folder (put it first on PATH).
+
+        ``setup``: a bash script run in the prefix after ``npm install --ignore-scripts``, for packages
+        whose own install scripts fetch from elsewhere than the registry (code-server's download
+        ripgrep from GitHub): it does their work another way (``$HUBFRONT_SCRIPTS``: the repository's
+        ``scripts/``, with ``install-code-server.sh``)."""
+        path = self.npm_path_for(package, setup)
+        await self._once(path, lambda: self._build_npm(package, path, report, setup))
         return str(path / "node_modules" / ".bin")
 
-    async def _build_npm(self, package: str, path: Path, report: Callable[[str], None]) -> None:
+    async def _build_npm(self, package: str, path: Path, report: Callable[[str], None], setup: str = "") -> None:
         npm = shutil.which("npm")
         if npm is None:
             raise EnvironmentBuildFailed(package, "npm is not installed on this machine")
         report(f"Installing the npm package {package}")
         # as root npm drops to nobody for install scripts unless told otherwise
-        env = {**os.environ, "npm_config_unsafe_perm": "true", "npm_config_update_notifier": "false"}
-        await self._steps(package, path, [[npm, "install", "--prefix", str(path), "--no-audit", "--no-fund",
-                                           "--omit=dev", *self.npm_args, package]], report, env=env)
+        env = {**os.environ, "npm_config_unsafe_perm": "true", "npm_config_update_notifier": "false",
+               "HUBFRONT_SCRIPTS": str(SCRIPTS)}
+        steps = [[npm, "install", "--prefix", str(path), "--no-audit", "--no-fund", "--omit=dev",
+                  *(["--ignore-scripts"] if setup else []), *self.npm_args, package]]
+        if setup:
+            steps.append(["/bin/bash", "-c", f"set -e; cd {shlex.quote(str(path))}\n{setup}"])
+        await self._steps(package, path, steps, report, env=env)
         (path / ".ready").write_text("ok\n")
         path.chmod(0o755)
         report(f"{package} is ready")

@@ -55,6 +55,9 @@ class LocalRun(_Model):
 
     pip: list[str] = []  # packages of its venv ([]: the hub's own Python, e.g. for mlflow)
     npm: str = ""  # or one npm package spec ("code-server@4.100.3"); its bin/ is put first on PATH
+    # with npm: a bash script run in the npm prefix after ``npm install --ignore-scripts`` (install scripts that
+    # would download from elsewhere than the registry, done another way); "": npm runs the install scripts
+    npm_setup: str = ""
     command: str
 
     @model_validator(mode="after")
@@ -133,6 +136,8 @@ def expand(text: str, values: dict[str, str], quote_values: bool = True) -> str:
     command; other braces are left alone, so shell ``${VAR:-x}`` keeps working)."""
     def sub(match):
         value = str(values[match.group(1)])
+        if match.group(1) == "port":  # a number, or "$PORT" (expanded by the shell)
+            return f'"{value}"' if quote_values and not value.isdigit() else value
         return shlex.quote(value) if quote_values else value
 
     return re.sub(r"\{(" + "|".join(PLACEHOLDERS) + r")\}", sub, text)
@@ -199,7 +204,8 @@ BUILTIN: dict[str, dict] = {
                              'M11 16L6 12v8z" fill="#fff"/>'),
         "docs_url": "https://coder.com/docs/code-server", "version": "4.100.3",
         "base_prefix": False, "health_path": "/healthz",
-        "local": {"npm": "code-server@4.100.3",
+        "local": {"npm": "code-server@4.100.3", # its install scripts fetch from GitHub: scripts/install-code-server.sh does their work from the registry
+                  "npm_setup": "sh \"$HUBFRONT_SCRIPTS/install-code-server.sh\" \"$PWD\" 4.100.3",
                   "command": "mkdir -p {data} && exec code-server --auth none --bind-addr 127.0.0.1:{port} "
                              "--disable-telemetry --disable-update-check --user-data-dir {data}/user-data "
                              "--extensions-dir {data}/extensions {shared}"},
@@ -256,6 +262,13 @@ class Apps(SingletonConfigurable):
         help="""Operator templates (dicts of the AppTemplate fields: name, display_name,
         description, icon, docs_url, version, env, port, base_prefix, health_path, local,
         kubernetes); one named like a built-in replaces it. Offered when named in ``enabled``.""",
+    ).tag(config=True)
+
+    kube_name_prefix = Unicode(
+        "hubfront-app-",
+        help="""Prefix of the Kubernetes Deployment and Service names of apps (then ``<app>-<id>``);
+        it must differ from ``KubernetesDeployments.name_prefix`` (``hubfront-deploy-``) so that an
+        app's objects never take a deployment's names.""",
     ).tag(config=True)
 
     def catalog(self) -> dict[str, AppTemplate]:

@@ -37,6 +37,7 @@ FEATURES = [
     "datasets",
     "folders",
     "images",
+    "apps",
     "maintenance",
     "openapi",
 ]

@@ -70,12 +70,15 @@ def known(hub) -> dict[str, object]:
     assert schedule.status_code == 201, schedule.text
     note = admin.api("POST", "/portal/announcements", json={"title": "Fuzzing", "published": True})
     assert note.status_code == 201, note.text
+    app = admin.api("POST", f"/portal/groups/{GROUP}/apps", json={"name": "fuzz", "template": "mlflow"})
+    assert app.status_code == 201, app.text
+    admin.api("POST", f"/portal/groups/{GROUP}/apps/fuzz/stop", json={})
     build = admin.api("POST", f"/portal/groups/{GROUP}/images/fuzzimg/builds",
                       json={"base": "base", "packages": {"pip": ["cowsay==6.1"]}})
     assert build.status_code == 201, build.text
     # not "user": a launch for a real user would start notebook servers, which is not this test's business
     return {"group": GROUP, "job": job.json()["id"], "schedule": schedule.json()["id"],
-            "id": note.json()["id"], "name": "fz-member", "path": "result.txt",
+            "id": note.json()["id"], "name": "fz-member", "path": "result.txt", "app": "fuzz",
             "image": "fuzzimg", "number": build.json()["number"]}
 
 

@@ -27,13 +27,16 @@ from ..base import PortalHandler
 FILES_PAGE = "portal/files"
 USERS_PAGE = "portal/admin/users"
 MAINTENANCE_PAGE = "portal/maintenance"
+APPS_PAGE = "portal/apps"
 
 
 def shortcuts(nav) -> list[dict]:
-    """Upload files (where the Shared Files page is in the menu), and for admins Users and Maintenance."""
+    """Upload files and Apps (where their pages are in the menu), and for admins Users and Maintenance."""
     out = []
     if any(entry.path == FILES_PAGE for entry in nav.menu):
         out.append({"id": "upload", "title": "Upload files", "icon": "fa-upload", "path": FILES_PAGE})
+    if any(entry.path == APPS_PAGE for entry in nav.menu):
+        out.append({"id": "apps", "title": "Apps", "icon": "fa-puzzle-piece", "path": APPS_PAGE})
     if nav.is_admin:
         out.append({"id": "users", "title": "Users", "icon": "fa-users", "path": USERS_PAGE})
         out.append({"id": "maintenance", "title": "Maintenance", "icon": "fa-screwdriver-wrench",

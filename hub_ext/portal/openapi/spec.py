@@ -261,9 +261,11 @@ from .ops_folders import OPERATIONS as _FOLDERS  # noqa: E402
 from .ops_images import OPERATIONS as _IMAGES  # noqa: E402
 from .ops_shares import OPERATIONS as _SHARES  # noqa: E402
 from .ops_maintenance import OPERATIONS as _MAINTENANCE  # noqa: E402
+from .ops_apps import OPERATIONS as _APPS  # noqa: E402
 
 OPERATIONS = OPERATIONS + _FILES + _SHARES + _DATASETS + _FOLDERS + _MAINTENANCE
 OPERATIONS += _IMAGES
+OPERATIONS += _APPS
 
 TAGS = {
     "me": "The caller: profile, password, group in focus, preferences, activities",
@@ -276,6 +278,7 @@ TAGS = {
     "datasets": "Datasets, their grants to groups and their versions",
     "folders": "Folder invitations between users",
     "images": "A group's own images (group admins add them; members use them)",
+    "apps": "Apps installed into a group from the template catalog (group admins manage them; members use them)",
     "notebooks": "Notebook servers",
     "announcements": "Announcements",
     "admin": "Administration",

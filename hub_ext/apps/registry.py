@@ -1,0 +1,57 @@
+"""An MLflow app as its group's Models registry ("bind as registry").
+
+Binding stores the app's public address (``<hub>/apps/<group>/<app>``) as the group
+policy's ``mlflow_tracking_uri``: members see it on the Settings page, notebooks get it
+as ``MLFLOW_TRACKING_URI`` with their own hub token as ``MLFLOW_TRACKING_TOKEN`` (the
+forwarder accepts ``Authorization: Bearer <hub token>``), and the Settings page can
+unbind or point elsewhere as for any tracking server.
+
+The hub's own reads (the Models page) and the deployments' replicas do not go through
+the forwarder: :func:`reachable_uri` turns the public address of a running app of the
+same group into the address the runner reaches it at (``App.endpoint`` plus the prefix
+it serves under), so nothing needs a token or the public name of the hub.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote, urlsplit
+
+from sqlalchemy import select
+
+from ..store.engine import read_scope
+from ..store.models_apps import App
+
+_APP_PATH = re.compile(r"^(?P<prefix>.*/apps/(?P<group>[^/]+)/(?P<app>[a-z][a-z0-9-]*))/?$")
+
+
+def app_of(uri: str, group: str) -> tuple[str, str] | None:
+    """``(app name, its path prefix)`` when ``uri`` is the public address of an app of ``group``."""
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https"):
+        return None
+    match = _APP_PATH.match(parts.path)
+    if match is None or unquote(match["group"]) != group:
+        return None
+    return match["app"], match["prefix"]
+
+
+def reachable_uri(db_url: str, group: str, uri: str) -> str:
+    """``uri``, or for a bound app of ``group`` that runs, its endpoint plus prefix (the hub reads there)."""
+    found = app_of(uri, group) if uri else None
+    if found is None:
+        return uri
+    name, prefix = found
+    with read_scope(db_url) as s:
+        endpoint = s.scalar(select(App.endpoint).where(App.group == group, App.name == name,
+                                                       App.delete_requested.is_(False)))
+    return f"{endpoint.rstrip('/')}{prefix}" if endpoint else uri
+
+
+def bound_app(policy, group: str) -> str | None:
+    """The name of the app of ``group`` its policy names as registry, if any."""
+    found = app_of(policy.mlflow_tracking_uri or "", group)
+    return found[0] if found else None

@@ -1,0 +1,42 @@
+"""The Apps page: /hub/portal/apps, the catalog and the current group's installed apps."""
+
+from __future__ import annotations
+
+from tornado import web
+
+from ...apps.records import may_change
+from ...apps.registry import bound_app
+from ...groups import group_policy
+from ...policy import format_memory
+from ..base import PortalHandler
+from ..jobs.service import viewer_of
+from ..nav import MenuEntry, register_menu
+from .service import app_store, catalog_of, public_url, template_of
+
+
+class AppsPageHandler(PortalHandler):
+    """GET: the template catalog (Install forms for the group's admins) and the installed apps."""
+
+    @web.authenticated
+    async def get(self):
+        group = self.current_group()
+        viewer = viewer_of(self.current_user.orm_user)
+        policy = group_policy(group)
+        store = app_store(self)
+        bound = bound_app(policy, group.name)
+        apps = [{**store.as_json(r, viewer, template_of(self, r.template), public_url(self), self.base_url),
+                 "bound_registry": r.name == bound} for r in store.list(group.name)]
+        types = [{"name": it.name, "title": f"{it.name} ({it.cpu:g} CPU, {format_memory(it.memory)}"
+                                             + (f", {it.gpu} GPU" if it.gpu else "") + ")"}
+                 for it in policy.allowed_instance_types(self.catalog)]
+        default_type = policy.default_instance(self.catalog)
+        await self.render_portal(
+            "portal/apps.html", group=group.name, templates=list(catalog_of(self).values()), apps=apps,
+            may_change=may_change(viewer, group.name), instance_types=types,
+            default_type=default_type.name if default_type else "",
+            api=f"{self.hub.base_url}api/portal/groups/{group.name}/apps")
+
+
+register_menu(MenuEntry("Apps", "portal/apps", "fa-puzzle-piece", shortcut="Open apps"))
+
+handlers = [(r"/portal/apps", AppsPageHandler)]

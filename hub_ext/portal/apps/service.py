@@ -1,0 +1,25 @@
+"""The hub's side of apps: the store, the template catalog, the public address. No handlers here."""
+
+from __future__ import annotations
+
+from ...apps.records import AppStore
+from ...apps.templates import Apps, AppTemplate, template
+from ..deployments.service import public_url
+from ..jobs.service import secret_key
+
+__all__ = ["app_store", "catalog_of", "template_of", "public_url"]
+
+
+def app_store(handler) -> AppStore:
+    hubfront = handler.hubfront
+    return AppStore(hubfront.db_url, secret_key(handler.authenticator, hubfront.data_dir), handler.hub.base_url)
+
+
+def catalog_of(handler) -> dict[str, AppTemplate]:
+    """The templates offered for installing (``c.Apps.enabled``)."""
+    return Apps.instance(config=handler.hubfront.config).catalog()
+
+
+def template_of(handler, name: str) -> AppTemplate | None:
+    """An installed app's template, enabled or not."""
+    return template(name, handler.hubfront.config)

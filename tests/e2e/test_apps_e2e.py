@@ -1,0 +1,156 @@
+"""Apps end to end: the real hub and runner; an MLflow tracking server installed in a group runs as the
+group's service account (not the installer) in its own cgroup, holds a kind ``app`` reservation, serves
+its UI and REST API under its prefix from the group's storage; stop releases the reservation; settings
+survive a stop/start and a runner restart (the process adopted, not restarted); uninstall keeps the
+data unless asked."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import psutil
+import pytest
+import requests
+import yaml
+from sqlalchemy import select
+
+from hub_ext.isolation.names import service_account_name
+from hub_ext.ledger import Ledger
+from hub_ext.store.engine import read_scope
+from hub_ext.store.models_apps import App
+from support import ACCOUNT_PREFIX, REPO, RealHub, need, proxy_command, stop_leftover_servers
+
+pytestmark = [pytest.mark.e2e, pytest.mark.isolation]
+
+PASSWORD = "apps-Passw0rd!x"
+API = "/portal/groups/lab/apps"
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    need(proxy_command() is not None, "configurable-http-proxy is not installed (run `make test`)")
+    need(os.geteuid() == 0, "apps run as their group's service account: the hub must run as root (as in CI)")
+    work = tmp_path_factory.mktemp("apps-e2e")
+    catalog = yaml.safe_load((REPO / "config" / "hubfront.yaml").read_text())
+    catalog["catalog"]["instance_types"] += [{"name": "app", "cpu": "1", "memory": "2Gi"}]
+    catalog["groups"] = {}
+    (work / "catalog.yaml").write_text(yaml.safe_dump(catalog))
+    (work / "config.py").write_text(f"load_subconfig({str(REPO / 'jupyterhub_config.py')!r})\n"
+                                    "c.LocalDeployments.check_interval = 0.3\n")
+    hub = RealHub(work / "data", env={"HUBFRONT_CATALOG": str(work / "catalog.yaml")}, config=work / "config.py")
+    hub.start()
+    try:
+        admin = hub.admin()
+        assert admin.api("POST", "/groups/lab").status_code == 201
+        policy = {"instance_types": ["app"], "default_instance_type": "app", "admins": ["lead"],
+                  "quota": {"cpu": 1}}
+        assert admin.api("PUT", "/portal/groups/lab/policy", json={"policy": policy}).status_code == 200
+        hub.add_user("lead", PASSWORD, ["lab"])
+        hub.add_user("member", PASSWORD, ["lab"])
+        yield hub
+    finally:
+        hub.stop()
+        stop_leftover_servers(hub.data_dir)  # apps outlive the runner by design
+
+
+@pytest.fixture(scope="module")
+def lead(hub):
+    return hub.login("lead", PASSWORD)
+
+
+def wait(s, name, phase="Running", timeout=120.0):
+    until = time.monotonic() + timeout
+    while True:
+        app = s.api("GET", f"{API}/{name}").json()
+        if app["phase"] == phase:
+            return app
+        assert time.monotonic() < until, f"app {name} still {app['phase']}: {app['message']}"
+        time.sleep(0.5)
+
+
+def row(hub, name) -> App:
+    with read_scope(hub.portal_db_url) as s:
+        return s.scalars(select(App).where(App.group == "lab", App.name == name)).first()
+
+
+def server_process(prefix: str) -> psutil.Process:
+    for p in psutil.process_iter(["cmdline"]):
+        cmd = " ".join(p.info["cmdline"] or [])
+        if "mlflow" in cmd and "server" in cmd and prefix in cmd and "--static-prefix" in cmd:
+            return p
+    raise AssertionError(f"no mlflow server for {prefix} runs")
+
+
+def held(hub) -> list[str]:
+    return sorted(r.workload_id for r in Ledger(hub.portal_db_url).reservations(kind="app"))
+
+
+def test_mlflow_runs_as_the_groups_service_account_and_keeps_its_settings(hub, lead):
+    r = lead.api("POST", API, json={"name": "mlflow", "template": "mlflow", "access": "users"})
+    assert r.status_code == 201, r.text
+    app = wait(lead, "mlflow")
+    prefix = app["path"].rstrip("/")
+    assert prefix.endswith("/apps/lab/mlflow")
+    # the group's service account, not the installer, in a cgroup of its own
+    proc = server_process(prefix)
+    assert proc.username() == service_account_name(ACCOUNT_PREFIX, "lab") != f"{ACCOUNT_PREFIX}lead"
+    assert "/app-mlflow-" in open(f"/proc/{proc.pid}/cgroup").read()
+    app_id = row(hub, "mlflow").id
+    assert held(hub) == [f"{app_id}@1"]
+    # the UI and the REST API under the prefix, as the runner reaches it; the data in the group's storage
+    endpoint = row(hub, "mlflow").endpoint
+    assert endpoint.startswith("http://127.0.0.1:")
+    assert "<title>MLflow</title>" in requests.get(f"{endpoint}{prefix}/", timeout=10).text
+    r = requests.post(f"{endpoint}{prefix}/api/2.0/mlflow/experiments/create", json={"name": "e2e"}, timeout=10)
+    assert r.status_code == 200, r.text
+    data = hub.data_dir / "groups" / "lab" / "apps" / "mlflow"
+    assert (data / "mlflow.db").is_file() and (data / "artifacts").is_dir()
+    # members read it; only the group's admins stop it
+    member = hub.login("member", PASSWORD)
+    assert member.api("GET", f"{API}/mlflow").json()["phase"] == "Running"
+    assert member.api("POST", f"{API}/mlflow/stop", json={}).status_code == 403
+    # stop: the process ends, the reservation goes; the settings stay
+    assert lead.api("POST", f"{API}/mlflow/stop", json={}).status_code == 202
+    wait(lead, "mlflow", "Stopped")
+    assert held(hub) == []
+    with pytest.raises(AssertionError):
+        server_process(prefix)
+    assert lead.api("POST", f"{API}/mlflow/start", json={}).status_code == 202
+    app = wait(lead, "mlflow")
+    assert app["access"] == "users" and held(hub) == [f"{app_id}@1"]
+    endpoint = row(hub, "mlflow").endpoint
+    r = requests.get(f"{endpoint}{prefix}/api/2.0/mlflow/experiments/get-by-name",
+                     params={"experiment_name": "e2e"}, timeout=10)
+    assert r.status_code == 200, r.text  # what it stored before the stop
+    # the runner is killed; the hub starts a new one, which adopts the running app
+    pid = server_process(prefix).pid
+    admin = hub.admin()
+    runner = admin.api("GET", "/services/hubfront-runner").json()["pid"]
+    os.kill(runner, signal.SIGKILL)
+    until = time.monotonic() + 90  # the hub polls its services every 30 s
+    while (new := admin.api("GET", "/services/hubfront-runner").json()["pid"]) in (None, runner):
+        assert time.monotonic() < until, "the hub did not restart the runner"
+        time.sleep(1)
+    time.sleep(3)  # a few passes of the new runner
+    app = wait(lead, "mlflow")
+    assert server_process(prefix).pid == pid and app["access"] == "users"
+    assert held(hub) == [f"{app_id}@1"]
+
+
+def test_a_second_app_over_the_groups_quota_fails_with_the_ledgers_message(hub, lead):
+    assert lead.api("POST", API, json={"name": "more", "template": "mlflow"}).status_code == 201
+    app = wait(lead, "more", "Failed", timeout=60)
+    assert app["reason"] == "OverQuota" and "CPU" in app["message"]
+    assert lead.api("DELETE", f"{API}/more?delete_data=1").status_code == 204
+
+
+def test_uninstall_keeps_the_data_unless_asked(hub, lead):
+    data = hub.data_dir / "groups" / "lab" / "apps" / "mlflow"
+    assert lead.api("DELETE", f"{API}/mlflow").status_code == 204
+    until = time.monotonic() + 60
+    while row(hub, "mlflow") is not None:
+        assert time.monotonic() < until, "the app was not removed"
+        time.sleep(0.5)
+    assert (data / "mlflow.db").is_file() and held(hub) == []

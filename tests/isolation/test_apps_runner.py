@@ -1,0 +1,228 @@
+"""The apps' runner loop on real processes (as root): an app installed in a group runs as the group's
+service account in an ``app`` cgroup, holds a kind ``app`` reservation, becomes Running with an
+endpoint once healthy; settings survive stop/start and a runner restart (adoption); a settings change
+restarts it; quota refusals, and uninstall with and without its data."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pwd
+import sys
+import time
+import urllib.request
+
+import psutil
+import pytest
+from sqlalchemy import select
+
+from hub_ext.apps.records import AppStore, executor_id
+from hub_ext.apps.requests import AppInstall
+from hub_ext.apps.templates import AppTemplate
+from hub_ext.auth.keys import load_key
+from hub_ext.isolation.names import account_name, service_account_name
+from hub_ext.ledger import Ledger
+from hub_ext.policy import GroupPolicy, InstanceType
+from hub_ext.services.apps import AppRunner
+from hub_ext.services.executors.local_deployments import LocalDeployments
+from hub_ext.services.hubapi import Groups
+from hub_ext.storage.mounts import MountSource
+from hub_ext.store import upgrade
+from hub_ext.store.engine import read_scope
+from hub_ext.store.models_apps import App
+from spawner.environments import EnvironmentBuilder
+from support import ACCOUNT_PREFIX
+from test_local_executor import isolated, make_executor  # noqa: F401 - the fixture, shared
+
+pytestmark = pytest.mark.isolation
+
+SERVER = """
+import http.server, os, sys
+
+prefix = sys.argv[1]
+with open("visits", "a") as f:  # in the app's data folder (its working directory)
+    f.write("started\\n")
+print(f"tiny app on {os.environ['PORT']} under {prefix}", flush=True)
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = f"uid={os.getuid()} greeting={os.environ.get('GREETING')} path={self.path}".encode()
+        self.send_response(200 if self.path.startswith(prefix) else 404)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
+"""
+FAST = dict(check_interval=0.1, check_timeout=1.0, failure_threshold=2, backoff_base=0.2, backoff_max=1.0,
+            crash_loop_exits=3, start_timeout=20.0, drain_seconds=0.2, stop_grace=2.0)
+SMALL = InstanceType(name="small", cpu=1, memory=2**30)
+
+
+class Rig:
+    def __init__(self, tmp_path, executor_base):
+        self.tmp = tmp_path
+        self.data_dir = executor_base.isolation.data_dir
+        self.db_url = f"sqlite:///{tmp_path}/portal.sqlite"
+        upgrade(self.db_url)
+        self.key = load_key("", str(tmp_path))
+        self.store = AppStore(self.db_url, self.key)
+        self.ledger = Ledger(self.db_url)
+        self.base = executor_base
+        executor_base.mounts = MountSource(self.db_url, self.data_dir, executor_base.isolation, self.key)
+        server = tmp_path / "tiny.py"
+        server.write_text(SERVER)
+        server.chmod(0o644)
+        self.template = AppTemplate(
+            name="tiny", display_name="Tiny", env=[{"name": "GREETING", "default": "hello"}],
+            health_path="{prefix}/", local={"command": f"mkdir -p {{data}} && cd {{data}} && exec {sys.executable} "
+                                                       f"{server} {{prefix}}"})
+        self.groups = Groups(policies={"research": GroupPolicy(quota={"cpu": 2})}, members={})
+        self.runner = self.new_runner()
+
+    def new_runner(self) -> AppRunner:
+        self.executor = LocalDeployments(kind="app", executor=self.base, **FAST)
+        return AppRunner(store=self.store, executor=self.executor, ledger=self.ledger,
+                         templates=lambda name: self.template if name == "tiny" else None, data_dir=self.data_dir,
+                         builder=EnvironmentBuilder(self.tmp / "envs"), log=__import__("logging").getLogger("t"))
+
+    def install(self, name="tiny", **kw) -> App:
+        body = AppInstall(name=name, template="tiny", **kw)
+        return self.store.install(group="research", username="alice", body=body, template=self.template,
+                                  instance_type=SMALL, env=kw.get("env") or {})
+
+    def row(self, app_id: int) -> App:
+        with read_scope(self.db_url) as s:
+            return s.get(App, app_id)
+
+    async def until(self, app_id: int, phase: str, timeout: float = 40) -> App:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            await self.runner.reconcile(self.groups)
+            row = self.row(app_id)
+            if row is not None and row.phase == phase:
+                return row
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"app {app_id} is {row.phase if row else 'gone'} ({row.message if row else ''}), "
+                             f"not {phase}")
+
+    def held(self) -> list:
+        return [r for r in self.ledger.reservations(kind="app")]
+
+
+@pytest.fixture
+async def rig(tmp_path, isolated):  # noqa: F811
+    rig = Rig(tmp_path, isolated)
+    yield rig
+    for row in rig.store.list("research"):
+        await rig.executor.stop(executor_id(row))
+    await rig.executor.close()
+
+
+def get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return r.read().decode()
+
+
+def process_of(app_id: int) -> psutil.Process:
+    for p in psutil.process_iter(["cmdline"]):
+        if "tiny.py" in " ".join(p.info["cmdline"] or []):
+            return p
+    raise AssertionError("the app's process is not running")
+
+
+async def test_install_runs_as_the_groups_service_account_and_reserves(rig):
+    row = rig.install(env={"GREETING": "hi"})
+    row = await rig.until(row.id, "Running")
+    assert row.endpoint.startswith("http://127.0.0.1:") and row.running_revision == 1
+    answer = get(f"{row.endpoint}/apps/research/tiny/")
+    service = pwd.getpwnam(service_account_name(ACCOUNT_PREFIX, "research"))
+    assert f"uid={service.pw_uid}" in answer and "greeting=hi" in answer
+    with pytest.raises(KeyError):  # not the installer's account: alice has none at all
+        pwd.getpwnam(account_name(ACCOUNT_PREFIX, "alice"))
+    cgroup = open(f"/proc/{process_of(row.id).pid}/cgroup").read()
+    assert "/app-tiny-" in cgroup
+    assert [(r.kind, r.workload_id, r.cpu) for r in rig.held()] == [("app", f"{row.id}@1", 1.0)]
+    data = os.path.join(rig.data_dir, "groups", "research", "apps", "tiny", "visits")
+    assert os.stat(data).st_uid == service.pw_uid
+
+
+async def test_settings_survive_stop_start_and_a_runner_restart(rig):
+    row = await rig.until(rig.install(env={"GREETING": "kept"}).id, "Running")
+    rig.store.stop(row, "admin")
+    row = await rig.until(row.id, "Stopped")
+    assert rig.held() == [] and row.endpoint == ""
+    with pytest.raises(AssertionError):
+        process_of(row.id)
+    rig.store.start(row, "admin")
+    row = await rig.until(row.id, "Running")
+    assert "greeting=kept" in get(f"{row.endpoint}/apps/research/tiny/")
+    pid = process_of(row.id).pid
+    # the runner goes away (its watchers stop, the app runs on); a new one adopts it
+    await rig.executor.close()
+    rig.runner = rig.new_runner()
+    await rig.runner.startup(rig.groups)
+    row = await rig.until(row.id, "Running")
+    assert process_of(row.id).pid == pid
+    assert "greeting=kept" in get(f"{row.endpoint}/apps/research/tiny/")
+    assert [r.workload_id for r in rig.held()] == [f"{row.id}@1"]
+
+
+async def test_a_settings_change_restarts_it_with_them(rig):
+    row = await rig.until(rig.install().id, "Running")
+    assert "greeting=hello" in get(f"{row.endpoint}/apps/research/tiny/")  # the template's default
+    row = rig.store.update(row, {"env": {"GREETING": "changed"}}, None, "admin")
+    assert row.revision == 2 and row.phase == "Starting"
+    deadline = time.monotonic() + 30
+    while "greeting=changed" not in get(f"{(row := await rig.until(row.id, 'Running')).endpoint}/apps/research/tiny/"):
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.2)
+    await rig.until(row.id, "Running")
+    for _ in range(30):  # the old revision's reservation goes once the new one runs alone
+        await rig.runner.reconcile(rig.groups)
+        if [r.workload_id for r in rig.held()] == [f"{row.id}@2"]:
+            break
+        await asyncio.sleep(0.2)
+    assert [r.workload_id for r in rig.held()] == [f"{row.id}@2"]
+
+
+async def test_over_quota_fails_with_the_ledgers_message(rig):
+    first = await rig.until(rig.install(name="one").id, "Running")
+    rig.groups.policies["research"] = GroupPolicy(quota={"cpu": 1})
+    second = await rig.until(rig.install(name="two").id, "Failed")
+    assert second.reason == "OverQuota" and "CPU" in second.message
+    assert [r.workload_id for r in rig.held()] == [f"{first.id}@1"]
+
+
+async def test_uninstall_keeps_the_data_unless_asked(rig):
+    kept = await rig.until(rig.install(name="kept").id, "Running")
+    gone = await rig.until(rig.install(name="gone").id, "Running")
+    apps = os.path.join(rig.data_dir, "groups", "research", "apps")
+    rig.store.uninstall(kept, "admin", delete_data=False)
+    rig.store.uninstall(gone, "admin", delete_data=True)
+    for _ in range(50):
+        await rig.runner.reconcile(rig.groups)
+        if rig.row(kept.id) is None and rig.row(gone.id) is None:
+            break
+        await asyncio.sleep(0.2)
+    assert rig.row(kept.id) is None and rig.row(gone.id) is None
+    assert os.path.exists(os.path.join(apps, "kept", "visits")) and not os.path.exists(os.path.join(apps, "gone"))
+    assert rig.held() == []
+
+
+async def test_removing_data_never_follows_a_link_members_put_there(rig, tmp_path):
+    from hub_ext.services.apps import remove_data
+
+    outside = tmp_path / "precious"
+    outside.mkdir()
+    (outside / "file").write_text("x")
+    apps = os.path.join(rig.data_dir, "groups", "research", "apps")
+    os.makedirs(os.path.join(rig.data_dir, "groups", "research"), exist_ok=True)
+    os.symlink(outside, apps)
+    assert remove_data(rig.data_dir, "research", "precious") is False
+    assert (outside / "file").exists()
