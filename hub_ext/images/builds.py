@@ -156,6 +156,18 @@ def cancel(db_url: str, build: ImageBuild) -> ImageBuild:
     return get(db_url, build.group, build.image, build.number)
 
 
+def forget(db_url: str, group: str, image: str) -> None:
+    """The group image ``image`` was removed: its builds go (logs too), a Building one is cancelled first
+    (it stays, Cancelled, so a new image of that name never takes an old build as its version)."""
+    from sqlalchemy import delete
+
+    with session_scope(db_url) as s:
+        mine = (ImageBuild.group == group, ImageBuild.image == image)
+        s.execute(update(ImageBuild).where(*mine, ImageBuild.phase == "Building").values(
+            cancel_requested=True, message="Cancelling: the image was removed"))
+        s.execute(delete(ImageBuild).where(*mine, ImageBuild.phase != "Building"))
+
+
 def builds_of(db_url: str, group: str, image: str | None = None) -> list[ImageBuild]:
     """The group's builds (of one image), newest first."""
     query = select(ImageBuild).where(ImageBuild.group == group)

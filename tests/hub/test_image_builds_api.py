@@ -108,6 +108,9 @@ async def test_build_lifecycle_and_who_sees_what(app):
     actions = [(a.action, a.workload_id) for a in recent(Hubfront.instance().db_url, group="ib-a")]
     assert ("build requested", "cows#1") in actions and ("build cancelled", "cows#1") in actions
     assert ("build requested", "cows#2") in actions
+    # removing the image forgets its builds: the name is free for another image
+    assert (await boss.api("DELETE", "/portal/groups/ib-a/images/cows")).status_code == 204
+    assert (await member.api("GET", api)).json()["builds"] == []
 
 
 async def test_bad_builds_name_the_field(app):

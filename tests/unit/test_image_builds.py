@@ -16,6 +16,7 @@ from hub_ext.images.resolve import resolved_policies, resolved_policy
 from hub_ext.jobs import logs as logs_mod
 from hub_ext.policy import Catalog, GroupPolicy, Image
 from hub_ext.services.builder import Builder
+from hub_ext.store import session_scope
 from hub_ext.services.executors.base import Handle, Status
 from hub_ext.services.executors.local_builds import LocalBuilds
 from spawner.environments import EnvironmentBuilder
@@ -256,3 +257,18 @@ async def test_embedded_build_can_be_cancelled(sqlite_url, tmp_path):
     await builder.step()
     assert phases(sqlite_url) == {1: "Cancelled"}
     assert json.loads(json.dumps(builds.build_json(builds.get(sqlite_url, "research", "cows", 1))))["done"]
+
+
+def test_a_removed_image_forgets_its_builds(sqlite_url):
+    done, running = request(sqlite_url), request(sqlite_url)
+    _finish(sqlite_url, done, "Succeeded")
+    _finish(sqlite_url, running, "Building")
+    with session_scope(sqlite_url) as s:
+        logs_mod.append(s, done.id, 0, b"Collecting cowsay\n", 2**20, owner=logs_mod.BUILDS)
+    builds.forget(sqlite_url, "research", "cows")
+    [left] = builds.builds_of(sqlite_url, "research", "cows")
+    assert left.number == running.number and left.cancel_requested  # the runner stops it
+    assert logs_mod.read(sqlite_url, done.id, owner=logs_mod.BUILDS).data == b""
+    # an image added again under that name is itself, not an old build
+    again = GroupPolicy(group_images=[Image(name="cows", image="quay.io/x/y:1")])
+    assert resolved_policy(again, "research", sqlite_url).group_images == again.group_images

@@ -117,6 +117,7 @@ class GroupImageAPIHandler(_ImagesAPI):
         self.image_of(group, name)
         self.save(group, without(group_policy(group), name), "deleted", name,
                   f"Image {name} removed from group {group.name}")
+        builds_mod.forget(self.db_url, group.name, name)
         self.set_status(204)
         self.finish()
 
