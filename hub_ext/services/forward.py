@@ -89,7 +89,7 @@ class _Exchange(Relay, httputil.HTTPMessageDelegate):
     """
 
     noun = "Deployment"  # in log lines and messages
-    keep_host = False  # True: the upstream gets the client's Host header, not its own address
+    keep_host = False  # True (apps): the upstream gets the client's Host header and its own _xsrf cookie
     private = True  # ``Authorization`` stays behind (unless :meth:`admit` says the route is public)
 
     def __init__(self, endpoints: Endpoints, conn):
@@ -160,7 +160,7 @@ class _Exchange(Relay, httputil.HTTPMessageDelegate):
         self.conn.set_max_body_size(s.max_body_bytes)
         self.conn.set_close_callback(self._client_gone)
         ctx = self.conn.context
-        self.fields = request_fields(headers, self.private, ctx.remote_ip, ctx.protocol)
+        self.fields = request_fields(headers, self.private, ctx.remote_ip, ctx.protocol, self.keep_host)
         if not self.has_body and is_websocket(headers):
             self.state = "tunnel"
             return tunnel(self, headers)

@@ -24,7 +24,8 @@ A request meets, in order:
   (apps served at their root, as code-server). The app gets the client's ``Host`` (so that
   its own origin checks see the browser's), ``X-Forwarded-For/-Proto/-Host`` and
   ``X-Forwarded-User`` (the hub user the check found; never the client's own); never the
-  credential (``Authorization``, the ``hubfront-apps`` cookie) nor the hub's cookies.
+  credential (``Authorization``, the ``hubfront-apps`` cookie) nor the hub's cookies (an ``_xsrf``
+  cookie is the app's own: the hub's is scoped to its prefix).
 
 Answers of the forwarder's own are a small HTML page for browsers, JSON otherwise.
 """

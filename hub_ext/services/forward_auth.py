@@ -297,12 +297,13 @@ HOP_BY_HOP = frozenset({"connection", "keep-alive", "te", "trailer", "transfer-e
 _OWN = HOP_BY_HOP | {"host", "content-length", "expect", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"}
 
 
-def strip_hub_cookies(value: str) -> str:
-    """A ``Cookie`` value without the hub's cookies (``jupyterhub-*`` and ``_xsrf``) and the apps' credential
-    (``hubfront-apps*``, :mod:`.app_access`); other cookies stay."""
+def strip_hub_cookies(value: str, keep_xsrf: bool = False) -> str:
+    """A ``Cookie`` value without the hub's cookies (``jupyterhub-*`` and, unless ``keep_xsrf``, ``_xsrf``)
+    and the apps' credential (``hubfront-apps*``, :mod:`.app_access`); other cookies stay. (The hub's own
+    ``_xsrf`` is scoped to its prefix, so one sent to an app is the app's: apps keep it.)"""
     kept = [c for c in value.split(";")
             if not ((name := c.split("=", 1)[0].strip()).startswith(("jupyterhub-", "hubfront-apps"))
-                    or name == "_xsrf")]
+                    or (name == "_xsrf" and not keep_xsrf))]
     return ";".join(kept).strip()
 
 
@@ -321,7 +322,7 @@ def strip_hop_by_hop(headers) -> None:
             del headers[name]
 
 
-def request_fields(headers, private: bool, remote_ip: str, protocol: str) -> str:
+def request_fields(headers, private: bool, remote_ip: str, protocol: str, keep_xsrf: bool = False) -> str:
     """The request's header lines for a replica (each ``Name: value`` and CRLF), less Host and framing.
 
     Dropped: hop-by-hop headers, the hub's cookies and, for a private
@@ -344,7 +345,7 @@ def request_fields(headers, private: bool, remote_ip: str, protocol: str) -> str
             continue
         if low == "authorization" and private:
             continue
-        if low == "cookie" and not (value := strip_hub_cookies(value)):
+        if low == "cookie" and not (value := strip_hub_cookies(value, keep_xsrf)):
             continue
         lines.append(f"{name}: {value}\r\n")
     lines.append(f"X-Forwarded-For: {xff + ', ' if xff else ''}{remote_ip}\r\n")

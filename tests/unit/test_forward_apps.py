@@ -155,12 +155,12 @@ async def test_a_public_app_answers_anyone_and_gets_no_credential(apps, upstream
     apps.route("pub", upstream, access="public")
     r = await apps.fetch("/apps/g/pub/a/b?x=1", headers={
         "Authorization": "token tok-ann", "X-Forwarded-User": "admin",
-        "Cookie": f"{COOKIE}=sealed; jupyterhub-session-id=s; _xsrf=x; app=1"})
+        "Cookie": f"{COOKIE}=sealed; jupyterhub-session-id=s; {COOKIE}-oauth-n=1; _xsrf=x; app=1"})
     assert r.code == 200
     seen = json.loads(r.body)
     assert seen["path"] == "/apps/g/pub/a/b?x=1"  # served under its prefix
     assert "Authorization" not in seen["headers"] and "X-Forwarded-User" not in seen["headers"]
-    assert seen["headers"]["Cookie"] == "app=1"
+    assert seen["headers"]["Cookie"] == "_xsrf=x; app=1"  # the hub's _xsrf is the hub's path's: this is the app's
     assert seen["headers"]["Host"] == urlsplit(apps.base).netloc  # the client's Host, not the app's address
     assert hub.asked == []  # a public app needs no check
 
