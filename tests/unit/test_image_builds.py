@@ -272,3 +272,20 @@ def test_a_removed_image_forgets_its_builds(sqlite_url):
     # an image added again under that name is itself, not an old build
     again = GroupPolicy(group_images=[Image(name="cows", image="quay.io/x/y:1")])
     assert resolved_policy(again, "research", sqlite_url).group_images == again.group_images
+
+
+def test_maintenance_keeps_environments_of_builds_in_use_and_running(sqlite_url, tmp_path):
+    from hub_ext import maintenance_envs
+
+    used, running, old = request(sqlite_url), request(sqlite_url, pip=("cowsay==6.0",)), "cows-000000000000"
+    _finish(sqlite_url, used, "Succeeded")
+    _finish(sqlite_url, running, "Building")
+    for name in (used.ref, running.ref, old):
+        (tmp_path / "envs" / name).mkdir(parents=True)
+        (tmp_path / "envs" / name / ".ready").write_text("ok\n")
+    found = {e["name"]: e for e in maintenance_envs.environments(tmp_path / "envs", [], grace=0, db_url=sqlite_url)}
+    assert found[used.ref]["used"] and "build #1" in found[used.ref]["reason"]
+    assert found[running.ref]["used"] and "building" in found[running.ref]["reason"]
+    assert not found[old]["used"]
+    removed = maintenance_envs.remove_unused(tmp_path / "envs", [], grace=0, db_url=sqlite_url)
+    assert [e["name"] for e in removed] == [old]
