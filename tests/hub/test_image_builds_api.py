@@ -69,7 +69,8 @@ async def test_build_lifecycle_and_who_sees_what(app):
     else:
         raise AssertionError("an image still building was launched")
     await member.api("PUT", "/portal/me/context", data=json.dumps({"group": "ib-a"}))
-    r = await member.api("POST", "/portal/groups/ib-a/jobs", data=json.dumps({"name": "j", "command": "true", "image": "cows"}))
+    r = await member.api("POST", "/portal/groups/ib-a/jobs",
+                         data=json.dumps({"name": "j", "command": "true", "image": "cows"}))
     assert r.status_code == 400 and "not yet available" in r.json()["errors"]["image"], r.text
     # members read builds and logs; other groups: 404; members do not build, cancel or rebuild
     assert [b["number"] for b in (await member.api("GET", api)).json()["builds"]] == [1]
