@@ -289,3 +289,17 @@ def test_maintenance_keeps_environments_of_builds_in_use_and_running(sqlite_url,
     assert not found[old]["used"]
     removed = maintenance_envs.remove_unused(tmp_path / "envs", [], grace=0, db_url=sqlite_url)
     assert [e["name"] for e in removed] == [old]
+
+
+async def test_an_embedded_build_does_not_survive_the_runner(sqlite_url, tmp_path):
+    row = request(sqlite_url, pip=("hftiny",), base="python")
+    _finish(sqlite_url, row, "Building")
+    from sqlalchemy import update
+
+    from hub_ext.store.models_images import ImageBuild
+
+    with session_scope(sqlite_url) as s:  # as the runner that died had stored it
+        s.execute(update(ImageBuild).where(ImageBuild.id == row.id).values(handle=f"local:build-{row.id}"))
+    await Builder(db_url=sqlite_url, executor=LocalBuilds(EnvironmentBuilder(tmp_path / "envs"))).startup()
+    lost = builds.get(sqlite_url, "research", "cows", 1)
+    assert lost.phase == "Failed" and "runner restarted" in lost.message and "Rebuild" in lost.message
