@@ -261,6 +261,7 @@ class GroupPolicy(Spawner):
                 HUBFRONT_INSTANCE_TYPE=self.plan.instance_type.name,
                 HUBFRONT_IMAGE=self.plan.image.name,
             )
+            env.update(mlflow_env(self.plan.policy, self.plan.group, env.get("JUPYTERHUB_API_TOKEN", "")))
         return env
 
     def get_state(self):
@@ -295,6 +296,21 @@ class GroupPolicy(Spawner):
             return self.plan.group
         names, _ = self._groups()
         return next((g for g in names if server_name_for(g) == self.name), None)
+
+
+def mlflow_env(policy, group: str, api_token: str) -> dict[str, str]:
+    """The group's MLflow tracking server for its notebooks (a group policy's URI holds no secrets); for
+    an MLflow app of the group bound as its registry, the server's own hub token too, which the apps'
+    forwarder takes as ``Authorization: Bearer`` (so ``mlflow.register_model`` works as the member)."""
+    from hub_ext.apps.registry import app_of
+
+    uri = (policy.mlflow_tracking_uri or "").strip()
+    if not uri:
+        return {}
+    env = {"MLFLOW_TRACKING_URI": uri}
+    if app_of(uri, group) is not None and api_token:
+        env["MLFLOW_TRACKING_TOKEN"] = api_token
+    return env
 
 
 def reconcile_notebooks(db, ledger: Ledger) -> list:

@@ -30,7 +30,7 @@ from traitlets.config import Config
 
 SECTIONS = ("Hubfront", "Isolation", "Runner", "LocalExecutor", "KubernetesExecutor", "LocalGroupSpawner",
             "LocalDeployments", "KubernetesDeployments", "EndpointForwarder", "AppAccess", "Datasets", "KubeStorage",
-            "ImageBuilds")
+            "ImageBuilds", "Apps")
 SERVICE_NAME = "hubfront-runner"
 
 
@@ -65,6 +65,8 @@ class WakeHandler(_Handler):
         if not hmac.compare_digest(given.encode(), f"token {self.token}".encode()):
             raise web.HTTPError(403)
         self.reconciler.wake.set()
+        if getattr(self.reconciler, "apps", None) is not None:
+            self.reconciler.apps.wake.set()
         self.set_status(202)
         self.finish({"status": "woken"})
 
@@ -181,8 +183,12 @@ async def main() -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     task = asyncio.create_task(reconciler.run())
+    from .apps_setup import build_apps  # the apps' loop (hub_ext.services.apps)
+
+    reconciler.apps = build_apps(config, log, reconciler, load_key("", hubfront.data_dir))
     background = [asyncio.create_task(orphaned(stop, log)),
-                  asyncio.create_task(reconciler.image_builder.run(stop))]
+                  asyncio.create_task(reconciler.image_builder.run(stop)),
+                  asyncio.create_task(reconciler.apps.run(reconciler.hub.groups))]
     from ..apps.templates import Apps, prefix_for
     from ..datasets.settings import Datasets
     from .dataset_sync import follow as follow_datasets

@@ -27,6 +27,7 @@ from ..deployments.records import KIND, DeploymentStore, utc
 from ..deployments.requests import model_serve_command
 from ..jobs import logs as logs_mod
 from ..ledger import Ledger, QuotaExceeded, Request
+from ..apps.registry import reachable_uri
 from ..portal.models.registry import tracking_uri_of
 from ..store import session_scope
 from ..store.engine import read_scope
@@ -167,7 +168,8 @@ class Deployer:
         # the registry the Models page listed the model from; MLflow's usage reports stay off
         model_env = {"MLFLOW_DISABLE_TELEMETRY": "true"}
         if tracking := tracking_uri_of(policy, self.mlflow_tracking_uri):
-            model_env["MLFLOW_TRACKING_URI"] = tracking
+            # a bound MLflow app of the group: reached directly, as the hub does (hub_ext.apps.registry)
+            model_env["MLFLOW_TRACKING_URI"] = reachable_uri(self.db_url, row.group, tracking)
         return {**model_env, **env}
 
     async def _reserve(self, row: Deployment, policy) -> list[tuple[int, ...]] | None:

@@ -139,6 +139,23 @@ def test_mlflow_runs_as_the_groups_service_account_and_keeps_its_settings(hub, l
     assert held(hub) == [f"{app_id}@1"]
 
 
+def test_bound_as_the_registry_the_models_page_lists_what_was_registered(hub, lead):
+    r = lead.api("POST", f"{API}/mlflow/registry", json={})
+    assert r.status_code == 200 and r.json()["bound"], r.text
+    public = r.json()["mlflow_tracking_uri"]
+    assert public.endswith("/apps/lab/mlflow") and public.startswith(hub.base_url)
+    app = row(hub, "mlflow")
+    prefix = lead.api("GET", f"{API}/mlflow").json()["path"].rstrip("/")
+    r = requests.post(f"{app.endpoint}{prefix}/api/2.0/mlflow/registered-models/create",
+                      json={"name": "e2e-model"}, timeout=10)
+    assert r.status_code == 200, r.text
+    # the hub reads the app where the runner reaches it; members are shown its public address
+    member = hub.login("member", PASSWORD)
+    listing = member.api("GET", "/portal/groups/lab/models").json()
+    assert listing["configured"] and listing["tracking_uri"] == public, listing
+    assert [m["name"] for m in listing["models"]] == ["e2e-model"]
+
+
 def test_a_second_app_over_the_groups_quota_fails_with_the_ledgers_message(hub, lead):
     assert lead.api("POST", API, json={"name": "more", "template": "mlflow"}).status_code == 201
     app = wait(lead, "more", "Failed", timeout=60)

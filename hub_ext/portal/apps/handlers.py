@@ -28,10 +28,6 @@ from ..logstream import serve_log
 from .service import app_store, catalog_of, public_url, template_of
 
 
-class Uninstall(Strict):
-    """``DELETE …/apps/{app}`` takes its choice as ``?delete_data=1``; a body is refused."""
-
-
 class RegistryBind(Strict):
     """``POST …/apps/{app}/registry``: make this MLflow app the group's Models registry."""
 
@@ -156,7 +152,7 @@ class AppAPIHandler(_AppsAPI):
         flag = self.get_query_argument("delete_data", "0")
         if flag not in ("0", "1", "true", "false", ""):
             return self.field_error({"delete_data": "1 or true to remove the app's data too; 0 or false to keep it"})
-        if self.request.body and self.body(Uninstall) is None:
+        if self.request.body and self.body(NoFields) is None:  # the choice is ?delete_data=1, not a body
             return
         if bound_app(group_policy(group), group.name) == row.name:
             self._unbind(group, row)

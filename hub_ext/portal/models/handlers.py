@@ -7,9 +7,13 @@ page's news, never a 500: the page says why (status 200), the API answers 502.
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import replace
+
 from jupyterhub.scopes import needs_scope
 from tornado import web
 
+from ...apps.registry import reachable_uri
 from ...groups import group_policy, is_member
 from ...scopes import READ
 from ..base import PortalAPIHandler, PortalHandler
@@ -23,10 +27,15 @@ class _Registry:
     """What the page and the API share: the group's registry URI and reading it."""
 
     def tracking_uri(self, group) -> str:
+        self._group_name = group.name
         return tracking_uri_of(group_policy(group), self.hubfront.mlflow_tracking_uri)
 
     async def listing(self, uri: str):
-        return await list_models(uri, self.hubfront.mlflow_timeout, self.hubfront.mlflow_retries)
+        # an MLflow app of the group bound as its registry is read where the runner reaches it, not through
+        # /apps/ (which wants a member's credentials); members are shown its public address
+        reachable = await asyncio.to_thread(reachable_uri, self.db_url, self._group_name, uri)
+        listing = await list_models(reachable, self.hubfront.mlflow_timeout, self.hubfront.mlflow_retries)
+        return replace(listing, tracking_uri=uri) if reachable != uri else listing
 
 
 class ModelsPageHandler(_Registry, PortalHandler):
