@@ -238,6 +238,8 @@ class Image(_Model):
     built: bool = False  # a group image made by image builds: its newest Succeeded build is what runs
     # why it cannot be used now ("building — not yet available"); set by hub_ext.images.resolve, never stored
     unavailable: str = Field(default="", exclude=True)
+    # packages a group admin chose (set by hub_ext.images.resolve, never stored): installed from wheels only
+    from_group: bool = Field(default=False, exclude=True)
 
     @property
     def title(self) -> str:

@@ -44,6 +44,9 @@ def _node_version() -> str:
         return ""
 
 
+GROUP_PIP_ARGS = ["--only-binary=:all:"]
+
+
 class EnvironmentBuildFailed(Exception):
     def __init__(self, image: str, log_tail: str):
         self.image = image
@@ -53,10 +56,13 @@ class EnvironmentBuildFailed(Exception):
 
 class EnvironmentBuilder:
     def __init__(self, root: str | Path, base_python: str = sys.executable, pip_args: list[str] | None = None,
-                 npm_args: list[str] | None = None):
+                 npm_args: list[str] | None = None, group_pip_args: list[str] | None = None):
         self.root = Path(root)
         self.base_python = base_python
         self.pip_args = list(pip_args or [])
+        # added for a group's image (``Image.from_group``): building a source distribution runs its
+        # code as the hub's account, so by default wheels only (``c.ImageBuilds.only_binary``)
+        self.group_pip_args = list(GROUP_PIP_ARGS if group_pip_args is None else group_pip_args)
         self.npm_args = list(npm_args or [])
         self._locks: dict[Path, asyncio.Lock] = {}
 
@@ -162,7 +168,8 @@ class EnvironmentBuilder:
         steps = [
             [self.base_python, "-m", "venv", "--without-pip", str(path)],
             [self.base_python, "-m", "pip", "--python", str(path / "bin" / "python"), "install",
-             "--progress-bar", "off", *self.pip_args, *image.local.packages],
+             "--progress-bar", "off", *self.pip_args, *(self.group_pip_args if image.from_group else []),
+             *image.local.packages],
         ]
 
         def between(i: int) -> None:

@@ -103,7 +103,10 @@ class LocalGroupSpawner(GroupPolicy, LocalProcessSpawner):
     def builder(self) -> EnvironmentBuilder:
         key = self.env_dir
         if key not in self._builders:
-            self._builders[key] = EnvironmentBuilder(key, pip_args=self.pip_args)
+            from hub_ext.images.settings import ImageBuilds
+
+            self._builders[key] = EnvironmentBuilder(
+                key, pip_args=self.pip_args, group_pip_args=ImageBuilds(config=self.config).group_pip_args())
         return self._builders[key]
 
     # -- progress shown on the spawn-pending page --------------------------

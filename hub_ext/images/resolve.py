@@ -6,7 +6,9 @@ job form, deployments, the runner), a built image is its version in use, the new
 ``EnvironmentBuilder.path_for`` names the environment the build produced; Kubernetes: ``image`` /
 ``gpu_image`` = the built reference), keeping its name, title and description. An image made by
 builds with none succeeded yet stays listed with ``unavailable`` set ("building — not yet
-available"): forms show it disabled and requests naming it are refused (400).
+available"): forms show it disabled and requests naming it are refused (400). Every group image is
+marked ``from_group``: its packages were chosen by a group admin, so an environment built for it
+at launch installs wheels only (``EnvironmentBuilder.group_pip_args``).
 """
 
 from __future__ import annotations
@@ -47,11 +49,12 @@ def resolved_policies(policies: dict[str, GroupPolicy], db_url: str) -> dict[str
 
 
 def _resolved(entry: Image, result: str | None, busy: bool) -> Image:
+    entry = entry.model_copy(update={"from_group": True})
     if result is not None:
         built = Image.model_validate_json(result)
         return built.model_copy(update={"name": entry.name, "display_name": entry.display_name,
                                         "description": entry.description, "quick_launch": entry.quick_launch,
-                                        "built": True})
+                                        "built": True, "from_group": True})
     if entry.built:
         return entry.model_copy(update={"unavailable": NOT_YET if busy else NEVER_BUILT})
     return entry

@@ -44,6 +44,10 @@ class ImageBuilds(SingletonConfigurable):
         every group admin may run code as that account.""",
     ).tag(config=True)
 
+    def group_pip_args(self) -> list[str]:
+        """pip's extra arguments for environments of a group's image, built at launch too."""
+        return ["--only-binary=:all:"] if self.only_binary else []
+
     insecure_registry = Bool(False, help="Push over plain HTTP (a registry inside the cluster).").tag(config=True)
 
     job_name_prefix = Unicode("hubfront-build-", help="Prefix of build Job names (then the build id).").tag(config=True)

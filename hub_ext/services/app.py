@@ -102,7 +102,10 @@ def build(config: Config, log: logging.Logger):
         executor = LocalExecutor(config=config, log=log)
         env_dir = settings.env_dir or os.path.join(hubfront.data_dir, "envs")
         pip_args = config.LocalGroupSpawner.get("pip_args", []) if "LocalGroupSpawner" in config else []
-        builder = EnvironmentBuilder(env_dir, pip_args=pip_args)
+        from ..images.settings import ImageBuilds
+
+        builder = EnvironmentBuilder(env_dir, pip_args=pip_args,
+                                     group_pip_args=ImageBuilds(config=config).group_pip_args())
 
         def inventory():
             if executor.gpu_inventory is not None:

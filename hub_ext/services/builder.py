@@ -203,7 +203,7 @@ def build_builder(config, log, hubfront, settings, env_builder, jobs_executor) -
         from .executors.local_builds import LocalBuilds
 
         # the spawner's directory and pip arguments (so notebooks find what builds made), wheels only
-        pip_args = [*env_builder.pip_args, *(["--only-binary=:all:"] if settings_builds.only_binary else [])]
+        pip_args = [*env_builder.pip_args, *settings_builds.group_pip_args()]
         executor = LocalBuilds(EnvironmentBuilder(env_builder.root, env_builder.base_python, pip_args))
     return Builder(db_url=hubfront.db_url, executor=executor, max_concurrent=settings.max_concurrent_builds,
                    log_cap=settings.log_cap, hub_prefix=settings.hub_prefix, log=log)

@@ -4,6 +4,7 @@ Real builds (venv + pip) of a tiny local wheel, offline.
 """
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -118,3 +119,41 @@ async def test_images_without_packages_need_no_build(tmp_path):
     assert await builder.ensure(image(), events.append) == sys.executable
     assert await builder.ensure(image(python="/opt/py/bin/python"), events.append) == "/opt/py/bin/python"
     assert events == [] and not (tmp_path / "envs").exists()
+
+
+def _sdist_that_marks(workdir: Path, marker: Path) -> Path:
+    """``hfsdist-0.1.tar.gz``, a source distribution whose build writes ``marker`` (runs its own code)."""
+    import tarfile
+
+    src = workdir / "hfsdist-0.1"
+    src.mkdir(parents=True)
+    (src / "setup.py").write_text(
+        f"from pathlib import Path\nPath({str(marker)!r}).write_text('ran')\n"
+        "from setuptools import setup\nsetup(name='hfsdist', version='0.1', py_modules=[])\n")
+    (src / "PKG-INFO").write_text("Metadata-Version: 2.1\nName: hfsdist\nVersion: 0.1\n")
+    index = workdir / "index"
+    index.mkdir()
+    with tarfile.open(index / "hfsdist-0.1.tar.gz", "w:gz") as tar:
+        tar.add(src, arcname="hfsdist-0.1")
+    return index
+
+
+async def test_a_group_images_packages_install_from_wheels_only(tmp_path):
+    """A group admin's packages never run their build code as the hub's account at launch: a source
+    distribution is refused for a group's image, while the operator's catalog image may build one."""
+    marker = tmp_path / "setup-py-ran"
+    index = _sdist_that_marks(tmp_path / "src", marker)
+    args = [*OFFLINE, "--find-links", str(index), "--no-build-isolation"]
+    group_image = image("hfsdist", name="groupimg").model_copy(update={"from_group": True})
+
+    with pytest.raises(EnvironmentBuildFailed) as failed:
+        await EnvironmentBuilder(tmp_path / "envs", pip_args=args).ensure(group_image, lambda line: None)
+    assert "hfsdist" in failed.value.log_tail
+    assert not marker.exists()
+
+    # the operator's own image (not from a group) may use the same source distribution: pip runs its
+    # setup.py (whether the build then completes depends on the build tools at hand)
+    with contextlib.suppress(EnvironmentBuildFailed):
+        await EnvironmentBuilder(tmp_path / "envs", pip_args=args).ensure(image("hfsdist", name="catalog"),
+                                                                            lambda line: None)
+    assert marker.read_text() == "ran"

@@ -129,7 +129,7 @@ def test_a_built_image_is_its_newest_succeeded_build(sqlite_url):
     # another group with an image of the same name is not touched
     others = resolved_policies({"research": policy, "other": GroupPolicy(group_images=[Image(name="cows")])},
                                sqlite_url)
-    assert others["other"].group_images == [Image(name="cows")]
+    assert others["other"].group_images == [Image(name="cows", from_group=True)]  # only marked as a group's
     assert builds.environments_used(sqlite_url) == {first.ref: "cows of group research (build #1)"}
 
 
@@ -271,7 +271,8 @@ def test_a_removed_image_forgets_its_builds(sqlite_url):
     assert logs_mod.read(sqlite_url, done.id, owner=logs_mod.BUILDS).data == b""
     # an image added again under that name is itself, not an old build
     again = GroupPolicy(group_images=[Image(name="cows", image="quay.io/x/y:1")])
-    assert resolved_policy(again, "research", sqlite_url).group_images == again.group_images
+    assert resolved_policy(again, "research", sqlite_url).group_images == [
+        im.model_copy(update={"from_group": True}) for im in again.group_images]
 
 
 def test_maintenance_keeps_environments_of_builds_in_use_and_running(sqlite_url, tmp_path):
