@@ -85,9 +85,17 @@ def startup(app, hubfront) -> None:
     hand_over_runner_config(app, hubfront)
 
 
+# a proxy, a private CA, a package index: what builds in the runner need to reach package registries
+NETWORK_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy", "SSL_CERT_FILE",
+                "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "PIP_CERT", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL",
+                "NODE_EXTRA_CA_CERTS", "npm_config_registry", "npm_config_cafile")
+
+
 def hand_over_runner_config(app, hubfront) -> None:
-    """Give the runner service the hub's configuration (the sections it reads) and the secret key."""
+    """Give the runner service the hub's configuration (the sections it reads), the secret key, and the
+    variables of :data:`NETWORK_VARS` the hub has."""
     import json
+    import os
 
     from ..services.app import SERVICE_NAME, runner_config
     from .jobs.service import secret_key
@@ -101,6 +109,8 @@ def hand_over_runner_config(app, hubfront) -> None:
     config.setdefault("Runner", {}).setdefault("hub_prefix", app.hub.base_url)
     service.environment = {
         **service.environment,
+        # the runner builds environments (pip, npm): it reaches registries as the hub does
+        **{k: os.environ[k] for k in NETWORK_VARS if k in os.environ},
         "HUBFRONT_RUNNER_CONFIG": json.dumps(config),
         "HUBFRONT_SECRET_KEY": secret_key(app.authenticator, hubfront.data_dir).decode(),
         "HUBFRONT_BASE_URL": app.base_url,  # deployment endpoints are at <base_url>deployments/
