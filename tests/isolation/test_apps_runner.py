@@ -226,3 +226,31 @@ async def test_removing_data_never_follows_a_link_members_put_there(rig, tmp_pat
     os.symlink(outside, apps)
     assert remove_data(rig.data_dir, "research", "precious") is False
     assert (outside / "file").exists()
+
+
+async def test_streamlit_builds_its_environment_and_serves_its_example_under_its_prefix(rig):
+    from hub_ext.apps.templates import BUILTIN
+
+    streamlit = AppTemplate.model_validate(BUILTIN["streamlit"])
+    rig.runner.templates = lambda name: streamlit
+    body = AppInstall(name="board", template="streamlit")
+    row = rig.store.install(group="research", username="alice", body=body, template=streamlit, instance_type=SMALL,
+                            env={})
+    await rig.until(row.id, "Installing", timeout=10)
+    row = await rig.until(row.id, "Running", timeout=300)  # pip installs streamlit into its venv once
+    page = get(f"{row.endpoint}/apps/research/board/")
+    assert "<title>Streamlit</title>" in page
+    assert get(f"{row.endpoint}/apps/research/board/_stcore/health") == "ok"
+    example = os.path.join(rig.data_dir, "groups", "research", "apps", "board", "app.py")
+    assert "import streamlit as st" in open(example).read()
+    service = pwd.getpwnam(service_account_name(ACCOUNT_PREFIX, "research"))
+    assert os.stat(example).st_uid == service.pw_uid
+    log = b"".join(c.data for c in _chunks(rig, row.id)).decode()
+    assert "Installing streamlit" in log and "You can now view your Streamlit app" in log
+
+
+def _chunks(rig, app_id):
+    from hub_ext.store.models_apps import AppLogChunk
+
+    with read_scope(rig.db_url) as s:
+        return list(s.scalars(select(AppLogChunk).where(AppLogChunk.app_id == app_id).order_by(AppLogChunk.offset)))

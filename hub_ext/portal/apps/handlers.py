@@ -142,6 +142,11 @@ class AppAPIHandler(_AppsAPI):
                 fields["env"] = check_env(template, fields["env"]) if template else fields["env"]
             except BodyError as exc:
                 return self.field_error(exc.errors)
+            # a secret is never shown: sent back empty, it keeps its value
+            current = self.store.open_env(row.env_encrypted)
+            for name in (template.secrets if template else ()):
+                if fields["env"].get(name) == "" and current.get(name):
+                    fields["env"][name] = current[name]
         row = self.store.update(row, fields, instance_type, self.current_user.name)
         wake_runner(self)
         self.write_json(self.app_json(row))
