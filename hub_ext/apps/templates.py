@@ -13,7 +13,9 @@ Commands and arguments may use ``{prefix}`` (the public path the app is served
 under, ``/apps/<group>/<app>``, without a trailing slash), ``{port}`` (the port it
 must listen on: locally a free loopback port per app, also given as ``$PORT``),
 ``{data}`` (the app's own folder in the group's storage,
-``<group storage>/apps/<app>``) and ``{shared}`` (the group's storage). A template
+``<group storage>/apps/<app>``) and ``{shared}`` (the group's storage; in a pod
+where its volume is mounted). In a local command values are shell-quoted; a pod's
+``command`` and ``args`` are words, each expanded as it is. A template
 with ``base_prefix`` false is served at its root: the forwarder strips the prefix
 (:func:`prefix_for`).
 
@@ -68,11 +70,11 @@ class LocalRun(_Model):
 
 
 class KubeRun(_Model):
-    """How the app runs as a pod."""
+    """How the app runs as a pod: ``command`` then ``args``, run by the shell (the image's entrypoint is not)."""
 
     image: str
-    args: list[str] = []  # the container's args (the image's entrypoint runs them)
-    command: list[str] = []  # overrides the entrypoint when set
+    command: list[str] = []
+    args: list[str] = []
 
 
 class AppTemplate(_Model):
@@ -136,9 +138,11 @@ def expand(text: str, values: dict[str, str], quote_values: bool = True) -> str:
     command; other braces are left alone, so shell ``${VAR:-x}`` keeps working)."""
     def sub(match):
         value = str(values[match.group(1)])
-        if match.group(1) == "port":  # a number, or "$PORT" (expanded by the shell)
-            return f'"{value}"' if quote_values and not value.isdigit() else value
-        return shlex.quote(value) if quote_values else value
+        if value.startswith("$") and quote_values:  # "$PORT": expanded by the shell
+            return f'"{value}"'
+        if match.group(1) == "port" or not quote_values:
+            return value
+        return shlex.quote(value)
 
     return re.sub(r"\{(" + "|".join(PLACEHOLDERS) + r")\}", sub, text)
 
@@ -209,7 +213,7 @@ BUILTIN: dict[str, dict] = {
                   "command": "mkdir -p {data} && exec code-server --auth none --bind-addr 127.0.0.1:{port} "
                              "--disable-telemetry --disable-update-check --user-data-dir {data}/user-data "
                              "--extensions-dir {data}/extensions {shared}"},
-        "kubernetes": {"image": "codercom/code-server:4.100.3",
+        "kubernetes": {"image": "codercom/code-server:4.100.3", "command": ["code-server"],
                        "args": ["--auth", "none", "--bind-addr", "0.0.0.0:{port}", "--disable-telemetry",
                                 "--user-data-dir", "{data}/user-data", "{shared}"]},
     },

@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
+import shlex
 import shutil
 import stat
 import time
@@ -67,7 +68,7 @@ class AppRunner:
     def __init__(self, *, store: AppStore, executor: DeploymentExecutor, ledger: Ledger,
                  templates: Callable[[str], AppTemplate | None], data_dir: str, base_url: str = "/", catalog=None,
                  builder=None, log_cap: int = 10 * 2**20, log=None, busy_interval: float = 1.0,
-                 idle_interval: float = 5.0):
+                 idle_interval: float = 5.0, pod_shared: str = "/home/jovyan/shared"):
         self.store = store
         self.db_url = store.db_url
         self.executor = executor
@@ -80,6 +81,7 @@ class AppRunner:
         self.log_cap = log_cap
         self.log = log
         self.busy_interval, self.idle_interval = busy_interval, idle_interval
+        self.pod_shared = pod_shared  # Kubernetes: where a pod has the group's storage (KubeStorage.home + /shared)
         self.wake = asyncio.Event()
         self._applied: dict[int, int] = {}  # app id -> revision handed to the executor
         self._installing: dict[int, asyncio.Task] = {}  # app id -> its environment's build
@@ -263,10 +265,11 @@ class AppRunner:
             if npm_bin:
                 command = f"export PATH={npm_bin}:\"$PATH\"; {command}"
             container_image = ""
-        else:
+        else:  # a pod: the group's storage is mounted at pod_shared (hub_ext.storage.kube); words as given
             kube = template.kubernetes
-            values["port"] = str(template.port or 8080)
-            command = " ".join(expand(part, values) for part in [*kube.command, *kube.args])
+            values.update(port=str(template.port or 8080), shared=self.pod_shared,
+                          data=f"{self.pod_shared}/{APPS_DIR}/{row.name}")
+            command = shlex.join(expand(part, values, quote_values=False) for part in [*kube.command, *kube.args])
             container_image = kube.image
         instance_type = self.catalog.instance_type(row.instance_type) if self.catalog else None
         return DeploymentSpec(

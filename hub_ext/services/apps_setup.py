@@ -24,13 +24,17 @@ def build_apps(config, log, reconciler, key: bytes):
     if jobs.name == "kubernetes":
         from .executors.kube_deployments import KubernetesDeployments
 
+        from ..storage.kube import KubeStorage
+
         executor = KubernetesDeployments(config=config, log=log, jobs=jobs, name_prefix=apps.kube_name_prefix)
+        pod_shared = f"{KubeStorage(config=config).home.rstrip('/')}/shared"
     else:
         from .executors.local_deployments import LocalDeployments
 
         executor = LocalDeployments(kind="app", config=config, log=log, executor=jobs)
+        pod_shared = ""
     store = AppStore(hubfront.db_url, key, reconciler.settings.hub_prefix)
     return AppRunner(store=store, executor=executor, ledger=reconciler.ledger,
                      templates=lambda name: template(name, config), data_dir=hubfront.data_dir,
                      base_url=os.environ.get("HUBFRONT_BASE_URL", "/"), catalog=reconciler.catalog,
-                     builder=reconciler.builder, log_cap=reconciler.settings.log_cap, log=log)
+                     builder=reconciler.builder, log_cap=reconciler.settings.log_cap, log=log, pod_shared=pod_shared)
