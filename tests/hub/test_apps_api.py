@@ -135,3 +135,5 @@ async def test_apps_page(app):
         html = (await client.get("hub/portal/apps")).text
         assert "MLflow tracking server" in html and 'data-name="lab"' in html
         assert ("hf-install-form" in html) is admin and ("hf-app-uninstall" in html) is admin
+        home = (await client.get("hub/home")).text  # the side menu's entry and the Start menu's shortcut
+        assert 'portal/apps"' in home and 'id="hf-shortcut-apps"' in home
