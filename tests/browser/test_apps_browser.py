@@ -49,6 +49,15 @@ def lab(portal_hub):
     for user in (LEAD, MEMBER):
         portal_hub.login(user, PASSWORD).api("PUT", "/portal/me/context", json={"group": GROUP})
     yield portal_hub
+    lead = portal_hub.login(LEAD, PASSWORD)  # stopped by the runner (which would restart a killed one)
+    apps = lead.api("GET", f"/portal/groups/{GROUP}/apps").json()["apps"]
+    for app in apps:
+        lead.api("POST", f"/portal/groups/{GROUP}/apps/{app['name']}/stop", json={})
+    until = time.monotonic() + 60
+    while any(a["phase"] != "Stopped" for a in lead.api("GET", f"/portal/groups/{GROUP}/apps").json()["apps"]):
+        if time.monotonic() > until:
+            break
+        time.sleep(0.5)
     stop_leftover_servers(portal_hub.data_dir)  # apps outlive the runner by design
 
 

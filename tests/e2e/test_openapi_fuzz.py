@@ -20,7 +20,7 @@ from schemathesis import GenerationMode, checks
 
 from hub_ext.portal.openapi import spec
 
-from support import RealHub, need, proxy_command, user_token
+from support import RealHub, need, proxy_command, stop_leftover_servers, user_token
 
 pytestmark = pytest.mark.e2e
 
@@ -48,6 +48,7 @@ def hub(tmp_path_factory):
         yield hub
     finally:
         hub.stop()
+        stop_leftover_servers(hub.data_dir)  # the app the fuzzing may start outlives the runner by design
 
 
 @pytest.fixture(scope="module")
