@@ -52,7 +52,8 @@ class AppPatch(_Settings):
 def check_env(template: AppTemplate, env: dict[str, str] | None) -> dict[str, str]:
     """The overrides, each a variable the template declares (400 naming ``env.<NAME>`` otherwise)."""
     declared = {v.name for v in template.env}
-    unknown = {f"env.{k}": f"not a variable of template {template.name} (it has: {', '.join(sorted(declared)) or 'none'})"
+    has = ", ".join(sorted(declared)) or "none"
+    unknown = {f"env.{k}": f"not a variable of template {template.name} (it has: {has})"
                for k in env or {} if k not in declared}
     if unknown:
         raise BodyError(unknown)

@@ -208,7 +208,8 @@ BUILTIN: dict[str, dict] = {
                              'M11 16L6 12v8z" fill="#fff"/>'),
         "docs_url": "https://coder.com/docs/code-server", "version": "4.100.3",
         "base_prefix": False, "health_path": "/healthz",
-        "local": {"npm": "code-server@4.100.3", # its install scripts fetch from GitHub: scripts/install-code-server.sh does their work from the registry
+        # its install scripts fetch from GitHub: scripts/install-code-server.sh does their work from the registry
+        "local": {"npm": "code-server@4.100.3",
                   "npm_setup": "sh \"$HUBFRONT_SCRIPTS/install-code-server.sh\" \"$PWD\" 4.100.3",
                   "command": "mkdir -p {data} && exec code-server --auth none --bind-addr 127.0.0.1:{port} "
                              "--disable-telemetry --disable-update-check --user-data-dir {data}/user-data "
