@@ -78,6 +78,8 @@ def test_mlflow_installed_opened_bound_and_fed_from_a_notebook(page, lab):
     form = card.locator("form.hf-install-form")
     form.locator('input[name="name"]').fill("mlflow")
     form.locator('select[name="instance_type"]').select_option("cpu-medium")  # MLflow 3 outgrows 1 GiB
+    expect(form).to_have_class(re.compile(r"\bshow\b"))  # opened (not still sliding open)
+    screenshot(page, "apps-install")
     form.get_by_role("button", name=re.compile("^Install MLflow")).click()
     installed = page.locator('.hf-app[data-name="mlflow"]')
     expect(installed).to_be_visible()
@@ -85,6 +87,10 @@ def test_mlflow_installed_opened_bound_and_fed_from_a_notebook(page, lab):
     wait_running(lead, "mlflow")
     page.reload()
     expect(installed.locator(".hf-app-phase")).to_have_text("Running")
+    installed.get_by_role("button", name="Log").click()  # the live log: the server's own output
+    expect(installed.locator(".hf-app-log")).to_contain_text("Uvicorn running", timeout=30_000)
+    screenshot(page, "apps-log")
+    installed.get_by_role("button", name="Log").click()
     installed.get_by_role("button", name="Use as Models registry").click()
     expect(installed.get_by_role("button", name="Unbind registry")).to_be_visible()  # the page reloaded
     page.wait_for_load_state()
