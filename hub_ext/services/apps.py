@@ -177,6 +177,11 @@ class AppRunner:
                 f"Template {row.template} is no longer in the catalog"
             self._set(row, phase="Failed", reason="Error", message=what, endpoint="")
             return False
+        mode = "local" if self.builder is not None else "kubernetes"
+        if getattr(template, mode) is None:
+            self._set(row, phase="Failed", reason="Error", endpoint="",
+                      message=f"Template {template.name} has no way to run {'here' if mode == 'local' else 'in a pod'}")
+            return False
         if self._failed.get(row.id) == row.revision:  # its install failed: not again until changed or restarted
             return False
         if self._applied.get(row.id, 0) < row.revision:

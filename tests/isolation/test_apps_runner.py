@@ -254,3 +254,9 @@ def _chunks(rig, app_id):
 
     with read_scope(rig.db_url) as s:
         return list(s.scalars(select(AppLogChunk).where(AppLogChunk.app_id == app_id).order_by(AppLogChunk.offset)))
+
+
+async def test_a_template_without_a_local_way_to_run_fails_saying_so(rig):
+    rig.template = AppTemplate(name="tiny", display_name="Pods only", kubernetes={"image": "x"})
+    row = await rig.until(rig.install().id, "Failed", timeout=10)
+    assert "no way to run here" in row.message and rig.held() == []
