@@ -6,6 +6,8 @@ An environment is *used*, and never removed, when any of these holds:
   ``path_for``: name and packages, so an image whose packages changed leaves its old one unused);
 - it is the version in use of a group image made by image builds, or a build waits for it or writes
   it (``db_url`` given: :func:`hub_ext.images.builds.environments_used`);
+- it is the environment of an installed app (``db_url`` given: :func:`hub_ext.apps.templates.environments_used`;
+  a stopped app too, so that starting it again does not rebuild it);
 - it is not finished (no ``.ready``: a build may be writing it);
 - a process on this machine runs from it (its command line names a path inside it): a notebook,
   job or deployment started before its image changed keeps its environment;
@@ -45,7 +47,8 @@ def _in_use_by_processes(root: Path) -> set[str]:
     return names
 
 
-def environments(root: str | Path, images, grace: float = 3600.0, db_url: str | None = None) -> list[dict]:
+def environments(root: str | Path, images, grace: float = 3600.0, db_url: str | None = None,
+                 config=None) -> list[dict]:
     """Every environment under ``root``: ``{name, size, ready, used, reason}``."""
     root = Path(root)
     if not root.is_dir():
@@ -53,16 +56,17 @@ def environments(root: str | Path, images, grace: float = 3600.0, db_url: str | 
     builder = EnvironmentBuilder(root)
     wanted = {builder.path_for(im).name: im.name for im in images if im.local.packages}
     if db_url:
+        from .apps.templates import environments_used as apps_use
         from .images.builds import environments_used
 
-        wanted = {**environments_used(db_url), **wanted}
+        wanted = {**apps_use(db_url, builder, config), **environments_used(db_url), **wanted}
     running = _in_use_by_processes(root)
     now = time.time()
     out = []
     for path in sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink()):
         ready = (path / ".ready").exists()
         if path.name in wanted:
-            reason = f"image {wanted[path.name]}"
+            reason = wanted[path.name] if wanted[path.name].startswith("app ") else f"image {wanted[path.name]}"
         elif not ready:
             reason = "not finished (a build may be writing it)"
         elif path.name in running:
@@ -76,10 +80,11 @@ def environments(root: str | Path, images, grace: float = 3600.0, db_url: str | 
     return out
 
 
-def remove_unused(root: str | Path, images, grace: float = 3600.0, db_url: str | None = None) -> list[dict]:
+def remove_unused(root: str | Path, images, grace: float = 3600.0, db_url: str | None = None,
+                  config=None) -> list[dict]:
     """Remove the environments nothing uses (decided again now); the removed ones."""
     removed = []
-    for env in environments(root, images, grace, db_url):
+    for env in environments(root, images, grace, db_url, config):
         if not env["used"]:
             shutil.rmtree(Path(root) / env["name"], ignore_errors=True)
             removed.append(env)

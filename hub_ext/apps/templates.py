@@ -310,3 +310,36 @@ def prefix_for(template_name: str) -> bool:
     except ValueError:
         return True
     return found.base_prefix if found is not None else True
+
+
+def environment_image(template: AppTemplate):
+    """The image whose environment a pip template's app runs from (the builder's ``path_for`` names it)."""
+    from ..policy import Image, LocalEnvironment
+
+    return Image(name=f"app-{template.name}", display_name=template.display_name,
+                 local=LocalEnvironment(packages=list(template.local.pip)))
+
+
+def environments_used(db_url: str, builder, config=None) -> dict[str, str]:
+    """``{environment name: why}`` for the installed apps (stopped ones too: starting one again must
+    not rebuild it), named by ``builder`` (an ``EnvironmentBuilder`` of the environments' directory)."""
+    from sqlalchemy import select
+
+    from ..store.engine import read_scope
+    from ..store.models_apps import App
+
+    with read_scope(db_url) as s:
+        rows = s.execute(select(App.template, App.group, App.name).where(App.delete_requested.is_(False))).all()
+    used: dict[str, str] = {}
+    for template_name, group, name in rows:
+        found = template(template_name, config)
+        if found is None or found.local is None:
+            continue
+        if found.local.npm:
+            path = builder.npm_path_for(found.local.npm, found.local.npm_setup)
+        elif found.local.pip:
+            path = builder.path_for(environment_image(found))
+        else:
+            continue
+        used.setdefault(path.name, f"app {name} of group {group}")
+    return used

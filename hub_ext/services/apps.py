@@ -39,10 +39,10 @@ from sqlalchemy import select, update
 from tornado.httpclient import HTTPClientError
 
 from ..apps.records import KIND, AppStore, executor_id, reservation_id
-from ..apps.templates import AppTemplate, app_prefix, expand
+from ..apps.templates import AppTemplate, app_prefix, environment_image, expand
 from ..jobs import logs as logs_mod
 from ..ledger import Ledger, QuotaExceeded, Request
-from ..policy import Image, LocalEnvironment, Quota
+from ..policy import Quota
 from ..storage.tree import GROUPS, group_root
 from ..store import session_scope
 from ..store.engine import read_scope
@@ -221,12 +221,7 @@ class AppRunner:
         if template.local.npm:
             npm_bin = self.builder.npm_bin_for(template.local.npm, template.local.npm_setup)
             return (self.builder.base_python if npm_bin else None), npm_bin or ""
-        return self.builder.python_for(self._image(template)), ""
-
-    @staticmethod
-    def _image(template: AppTemplate) -> Image:
-        return Image(name=f"app-{template.name}", display_name=template.display_name,
-                     local=LocalEnvironment(packages=list(template.local.pip)))
+        return self.builder.python_for(environment_image(template)), ""
 
     async def _environment(self, row: App, template: AppTemplate) -> tuple[str, str] | None:
         """The built environment (python, npm bin), or None while it builds (a task) or after it failed."""
@@ -257,7 +252,7 @@ class AppRunner:
         if template.local.npm:
             await self.builder.ensure_npm(template.local.npm, report, template.local.npm_setup)
         else:
-            await self.builder.ensure(self._image(template), report)
+            await self.builder.ensure(environment_image(template), report)
 
     def _spec(self, row: App, template: AppTemplate, revision: int, python: str, npm_bin: str) -> DeploymentSpec:
         prefix = app_prefix(self.base_url, row.group, row.name)

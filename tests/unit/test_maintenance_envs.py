@@ -49,3 +49,30 @@ def test_only_environments_nothing_uses_are_removed(tmp_path):
 
 def test_no_environments_folder(tmp_path):
     assert environments(tmp_path / "envs", []) == []
+
+
+def test_an_installed_apps_environment_is_kept_while_the_app_is_installed(tmp_path, sqlite_url):
+    """A stopped app's environment stays (starting it again needs no rebuild); uninstalled, it goes."""
+    from sqlalchemy import update
+
+    from hub_ext.apps.templates import environment_image, template
+    from hub_ext.store import session_scope
+    from hub_ext.store.models_apps import App
+
+    streamlit = EnvironmentBuilder(tmp_path).path_for(environment_image(template("streamlit"))).name
+    code_server = template("code-server").local
+    npm = EnvironmentBuilder(tmp_path).npm_path_for(code_server.npm, code_server.npm_setup).name
+    env, npm_env = _env(tmp_path, streamlit), _env(tmp_path, npm)
+    with session_scope(sqlite_url) as s:
+        s.add(App(group="lab", name="dash", template="streamlit", username="ann", instance_type="small",
+                  stopped=True, phase="Stopped"))
+        s.add(App(group="lab", name="vscode", template="code-server", username="ann", instance_type="small"))
+    found = {e["name"]: e for e in environments(tmp_path, [], db_url=sqlite_url)}
+    assert found[streamlit]["used"] and found[streamlit]["reason"] == "app dash of group lab"
+    assert found[npm]["reason"] == "app vscode of group lab"
+    assert remove_unused(tmp_path, [], db_url=sqlite_url) == [] and env.exists() and npm_env.exists()
+
+    with session_scope(sqlite_url) as s:
+        s.execute(update(App).where(App.name == "dash").values(delete_requested=True))
+    assert [e["name"] for e in remove_unused(tmp_path, [], db_url=sqlite_url)] == [streamlit]
+    assert not env.exists() and npm_env.exists()

@@ -101,18 +101,17 @@ class _Maintenance:
         return out
 
     async def environments(self) -> list[dict]:
-        images = self.images()
-        found = []
+        images, config, found = self.images(), self.hubfront.config, []
         for root in self.env_roots():
-            found += [{**env, "root": root}
-                      for env in await asyncio.to_thread(maintenance_envs.environments, root, images,
-                                                                       3600.0, self.db_url)]
+            envs = await asyncio.to_thread(maintenance_envs.environments, root, images, 3600.0, self.db_url, config)
+            found += [{**env, "root": root} for env in envs]
         return found
 
     async def remove_environments(self) -> list[dict]:
         images, removed = self.images(), []
         for root in self.env_roots():
-            removed += await asyncio.to_thread(maintenance_envs.remove_unused, root, images, 3600.0, self.db_url)
+            removed += await asyncio.to_thread(maintenance_envs.remove_unused, root, images, 3600.0, self.db_url,
+                                               self.hubfront.config)
         names = f": {', '.join(e['name'] for e in removed)}" if removed else ""
         activity.record(self.db_url, username=self.current_user.name, group=None, kind=KIND,
                         action="environments removed", status="ok",
