@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from bench.hubs import Hub, free_port  # noqa: F401  (free_port is used by tests)
 from bench.hubs import HubSession as BenchSession
@@ -70,6 +72,16 @@ def xsrf_of(html: str) -> str:
 
 class HubSession(BenchSession):
     """A logged-in browser-like session: cookies plus the page's XSRF token."""
+
+    # The proxy (node's HTTP server) closes a kept-alive connection idle for 5 s; a request sent on it
+    # just then is reset before the hub sees it. Requests that may be sent twice are sent again on a new
+    # connection, as a browser does; POST and PATCH never are.
+    _RETRY = Retry(total=2, connect=2, read=1, status=0, redirect=False,
+                   allowed_methods=frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"}))
+
+    def __init__(self, base_url: str):
+        super().__init__(base_url)
+        self.mount("http://", HTTPAdapter(max_retries=self._RETRY))
 
     def api(self, method: str, path: str, **kw):
         headers = kw.pop("headers", {})
