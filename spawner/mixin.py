@@ -261,7 +261,9 @@ class GroupPolicy(Spawner):
                 HUBFRONT_INSTANCE_TYPE=self.plan.instance_type.name,
                 HUBFRONT_IMAGE=self.plan.image.name,
             )
-            env.update(mlflow_env(self.plan.policy, self.plan.group, env.get("JUPYTERHUB_API_TOKEN", "")))
+            hub_urls = [self.config.JupyterHub.get(k) for k in ("public_url", "bind_url")]
+            token = env.get("JUPYTERHUB_API_TOKEN", "")
+            env.update(mlflow_env(self.plan.policy, self.plan.group, token, hub_urls))
         return env
 
     def get_state(self):
@@ -298,17 +300,18 @@ class GroupPolicy(Spawner):
         return next((g for g in names if server_name_for(g) == self.name), None)
 
 
-def mlflow_env(policy, group: str, api_token: str) -> dict[str, str]:
+def mlflow_env(policy, group: str, api_token: str, hub_urls=()) -> dict[str, str]:
     """The group's MLflow tracking server for its notebooks (a group policy's URI holds no secrets); for
-    an MLflow app of the group bound as its registry, the server's own hub token too, which the apps'
-    forwarder takes as ``Authorization: Bearer`` (so ``mlflow.register_model`` works as the member)."""
-    from hub_ext.apps.registry import app_of
+    an MLflow app of the group bound as its registry, at one of the hub's own addresses (``hub_urls``), the
+    server's own hub token too, which the apps' forwarder takes as ``Authorization: Bearer`` (so
+    ``mlflow.register_model`` works as the member)."""
+    from hub_ext.apps.registry import app_of, is_hub_address
 
     uri = (policy.mlflow_tracking_uri or "").strip()
     if not uri:
         return {}
     env = {"MLFLOW_TRACKING_URI": uri}
-    if app_of(uri, group) is not None and api_token:
+    if app_of(uri, group) is not None and api_token and is_hub_address(uri, hub_urls):
         env["MLFLOW_TRACKING_TOKEN"] = api_token
     return env
 

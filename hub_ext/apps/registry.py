@@ -39,6 +39,27 @@ def app_of(uri: str, group: str) -> tuple[str, str] | None:
     return match["app"], match["prefix"]
 
 
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def _host_port(url: str) -> tuple[str, int] | None:
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return None
+    host = (parts.hostname or "").lower()
+    return ("127.0.0.1" if host in _LOOPBACK else host), port
+
+
+def is_hub_address(uri: str, hub_urls) -> bool:
+    """Whether ``uri`` is at one of the hub's own public addresses (``hub_urls``: ``c.JupyterHub.bind_url``
+    and ``public_url``). A group policy's URI is written by group admins: a notebook's hub token is sent
+    only to the hub itself, never to a server that merely has an ``/apps/<group>/<app>`` path."""
+    where = _host_port(uri)
+    return where is not None and any(where == _host_port(url) for url in hub_urls if url)
+
+
 def reachable_uri(db_url: str, group: str, uri: str) -> str:
     """``uri``, or for a bound app of ``group`` that runs, its endpoint plus prefix (the hub reads there)."""
     found = app_of(uri, group) if uri else None

@@ -69,3 +69,20 @@ def test_a_bound_registry_is_an_app_of_the_same_group():
     assert app_of("file:///srv/apps/lab/mlflow", "lab") is None
     policy = GroupPolicy(mlflow_tracking_uri="http://hub.example.org/apps/lab/tracking")
     assert bound_app(policy, "lab") == "tracking" and bound_app(GroupPolicy(), "lab") is None
+
+
+def test_a_notebook_token_goes_to_the_hubs_own_app_address_only():
+    """A group admin may write any tracking URI: a server elsewhere with an /apps/<group>/<app> path
+    gets no member's hub token."""
+    from hub_ext.policy import GroupPolicy
+    from spawner.mixin import mlflow_env
+
+    hub = ["http://127.0.0.1:8000"]
+    ours = GroupPolicy(mlflow_tracking_uri="http://localhost:8000/apps/lab/mlflow")
+    assert mlflow_env(ours, "lab", "tok", hub) == {"MLFLOW_TRACKING_URI": "http://localhost:8000/apps/lab/mlflow",
+                                                   "MLFLOW_TRACKING_TOKEN": "tok"}
+    elsewhere = GroupPolicy(mlflow_tracking_uri="https://collector.example.org/apps/lab/mlflow")
+    assert mlflow_env(elsewhere, "lab", "tok", hub) == {
+        "MLFLOW_TRACKING_URI": "https://collector.example.org/apps/lab/mlflow"}
+    other_port = GroupPolicy(mlflow_tracking_uri="http://127.0.0.1:9999/apps/lab/mlflow")
+    assert "MLFLOW_TRACKING_TOKEN" not in mlflow_env(other_port, "lab", "tok", hub)
