@@ -1,123 +1,163 @@
 """Ownership, modes and ACLs of shared storage (group trees, datasets, shared folders).
 
-The one place that runs ``setfacl`` and ``chown`` for storage (needs root and
-the ``acl`` package). A shared directory is ``root:<gid>``, mode ``2770``
-(setgid: what is made inside belongs to the group), with a default ACL that
-gives the group rw on everything made inside whatever the workload's umask
-(workloads run with 077), and others nothing. Files moved in keep their old
-group and mode, so whoever moves them in calls :func:`adopt`.
+The one place that sets ownership, modes and ACLs on storage (needs root and ACL support
+in the file system). A shared directory is ``root:<gid>``, mode ``2770`` (setgid: what is
+made inside belongs to the group), with a default ACL that gives the group rw on
+everything made inside whatever the workload's umask (workloads run with 077), and others
+nothing. Files moved in keep their old group and mode, so whoever moves them in calls
+:func:`adopt`.
 
-With ``gid`` None (isolation off: the hub and workloads are one account) the
-same layout is kept without groups or ACLs.
+Members write these trees, so nothing here acts on a name: every inode is opened without
+following links and changed through its descriptor, by the rule of :mod:`.safefs` (links,
+other accounts' hard links and root's files are left alone; set-user-ID and set-group-ID
+never survive on a file). A ``target`` is either a path whose parents are the hub's own
+(the tree's top: ``<data>/groups/<group>``, a dataset's folder, a user's shared folder),
+or an open descriptor of the entry (from :func:`.safefs.beneath`).
+
+With ``gid`` None (isolation off: the hub and workloads are one account) the same
+layout is kept without groups or ACLs.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import stat
-import subprocess
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator, Union
+
+from . import acl, safefs
+from .acl import GROUP, GROUP_OBJ, OTHER, USER, USER_OBJ
 
 SHARED_MODE = 0o2770
 PERMS = {"ro": "r-X", "rw": "rwX", "rwd": "rwX"}
+Target = Union[str, Path, int]
 
 
 class SharingError(OSError):
-    """setfacl or chown failed; the message says which and why."""
+    """An ACL or ownership change failed; the message says which and why."""
 
 
-def _setfacl(*args: str) -> None:
-    tool = shutil.which("setfacl")
-    if tool is None:
-        raise SharingError("setfacl is not installed (Debian package 'acl'; make os-tools)")
-    proc = subprocess.run([tool, *args], capture_output=True, text=True, timeout=600)
-    if proc.returncode != 0:
-        raise SharingError(f"setfacl {' '.join(args[:-1])}: {(proc.stderr or proc.stdout).strip()}")
+@contextmanager
+def opened(target: Target) -> Iterator[tuple[int, os.stat_result]]:
+    """``(O_PATH fd, fstat)`` of the target: a path (parents the hub's, the last part opened without
+    following a link) or a descriptor the caller opened (not closed here)."""
+    if isinstance(target, int):
+        yield target, os.fstat(target)
+        return
+    path = Path(target)
+    parent = safefs.open_dir(path.parent)
+    try:
+        fd, st = safefs.entry(parent, path.name)
+    finally:
+        os.close(parent)
+    try:
+        yield fd, st
+    finally:
+        os.close(fd)
+
+
+def _dir_fd(fd: int, st: os.stat_result) -> int | None:
+    return safefs.reopen_dir(fd) if stat.S_ISDIR(st.st_mode) else None
 
 
 def shared_dir(path: Path, gid: int | None) -> None:
-    """``path`` (created if missing) as a group's shared directory: 2770 root:gid, default ACL g::rwX."""
+    """``path`` (created if missing; its parents the hub's) as a group's shared directory:
+    2770 root:gid, default ACL g::rwX."""
     path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    if gid is None:
-        os.chmod(path, 0o700)
-        return
-    os.chown(path, 0, gid, follow_symlinks=False)
-    os.chmod(path, SHARED_MODE)
-    _setfacl("-m", "u::rwx,g::rwx,o::---,d:u::rwx,d:g::rwx,d:o::---", str(path))
+    os.makedirs(path.parent, exist_ok=True)
+    parent = safefs.open_dir(path.parent)
+    try:
+        fd = safefs.make_dir(parent, path.name, 0o700 if gid is None else SHARED_MODE,
+                             *((-1, -1) if gid is None else (0, gid)))
+    finally:
+        os.close(parent)
+    try:
+        if gid is None:
+            return
+        base = [(d, tag, acl.UNDEFINED, perm) for d in (False, True)
+                for tag, perm in ((USER_OBJ, "rwx"), (GROUP_OBJ, "rwx"), (OTHER, "---"))]
+        _acl(lambda: acl.modify(fd, os.fstat(fd), base, root_ok=True))
+    finally:
+        os.close(fd)
 
 
-def _entry(kind: str, ident: int, perm: str) -> str:
-    return f"{kind}:{ident}:{perm},d:{kind}:{ident}:{perm}"
+def _acl(action) -> None:
+    try:
+        action()
+    except acl.AclError as exc:
+        raise SharingError(exc.errno, str(exc)) from None
 
 
-def grant_group(path: Path, gid: int, writable: bool) -> None:
-    """Unix group ``gid`` may read (and write) everything under ``path``, including what is made later."""
-    _setfacl("-R", "-m", _entry("g", gid, "rwX" if writable else "r-X"), str(path))
+def _recursive(target: Target, changes) -> None:
+    with opened(target) as (fd, st):
+        dfd = _dir_fd(fd, st)
+        if dfd is None:
+            _acl(lambda: acl.modify(fd, st, changes))
+            return
+        try:
+            _acl(lambda: acl.tree(dfd, changes))
+        finally:
+            os.close(dfd)
 
 
-def revoke_group(path: Path, gid: int) -> None:
-    _setfacl("-R", "-x", f"g:{gid},d:g:{gid}", str(path))
+def _entries(tag: int, ident: int, perm: str | None):
+    return [(False, tag, ident, perm), (True, tag, ident, perm)]
 
 
-def grant_user(path: Path, uid: int, perm: str) -> None:
-    """Account ``uid`` gets ``perm`` ("ro", "rw" or "rwd") on everything under ``path``."""
+def grant_group(target: Target, gid: int, writable: bool) -> None:
+    """Unix group ``gid`` may read (and write) everything under ``target``, including what is made later."""
+    _recursive(target, _entries(GROUP, gid, "rwX" if writable else "r-X"))
+
+
+def revoke_group(target: Target, gid: int) -> None:
+    _recursive(target, _entries(GROUP, gid, None))
+
+
+def grant_user(target: Target, uid: int, perm: str) -> None:
+    """Account ``uid`` gets ``perm`` ("ro", "rw" or "rwd") on everything under ``target``."""
     if perm not in PERMS:
         raise ValueError(f"perm must be one of {', '.join(PERMS)}, not {perm!r}")
-    _setfacl("-R", "-m", _entry("u", uid, PERMS[perm]), str(path))
+    _recursive(target, _entries(USER, uid, PERMS[perm]))
 
 
-def revoke_user(path: Path, uid: int) -> None:
-    _setfacl("-R", "-x", f"u:{uid},d:u:{uid}", str(path))
+def revoke_user(target: Target, uid: int) -> None:
+    _recursive(target, _entries(USER, uid, None))
 
 
-def _adopt_one(path: str, st: os.stat_result, gid: int, dir_fd: int | None = None) -> None:
-    if stat.S_ISLNK(st.st_mode):
-        return
-    if st.st_gid != gid:
-        os.chown(path, -1, gid, dir_fd=dir_fd, follow_symlinks=False)
+def adopt_one(fd: int, st: os.stat_result, gid: int) -> bool:
+    """One inode: group ``gid``, group rw (and X), folders setgid, files never set-ID; False when the
+    rule of :mod:`.safefs` leaves it alone (a link, another account's hard link, root's file)."""
+    if not safefs.set_owner(fd, st, -1, gid):
+        return False
+    st = os.fstat(fd)
     mode = stat.S_IMODE(st.st_mode)
-    wanted = mode | 0o060 | (0o2010 if stat.S_ISDIR(st.st_mode) else (0o010 if mode & 0o100 else 0))
-    if wanted != mode:
-        os.chmod(path, wanted, dir_fd=dir_fd)
+    is_dir = stat.S_ISDIR(st.st_mode)
+    wanted = mode | 0o060 | (0o2010 if is_dir else (0o010 if mode & 0o100 else 0))
+    return safefs.set_mode(fd, st, wanted)
 
 
-def adopt(path: Path, gid: int | None) -> None:
-    """A file or folder moved into a shared tree: group ``gid``, group rw (and X), folders setgid.
-
-    Never follows symbolic links (a workload may have planted one).
-    """
+def adopt(target: Target, gid: int | None) -> None:
+    """A file or folder moved into a shared tree (and all in it): group ``gid``, group rw (and X),
+    folders setgid. Never follows symbolic links (a workload may have planted one)."""
     if gid is None:
         return
-    path = Path(path)
-    st = os.lstat(path)
-    _adopt_one(str(path), st, gid)
-    if not stat.S_ISDIR(st.st_mode):
-        return
-    for _root, dirs, files, fd in os.fwalk(path, follow_symlinks=False):
-        for name in dirs + files:
-            try:
-                _adopt_one(name, os.stat(name, dir_fd=fd, follow_symlinks=False), gid, fd)
-            except FileNotFoundError:
-                continue
+    with opened(target) as (fd, st):
+        adopt_one(fd, st, gid)
+        dfd = _dir_fd(fd, st)
+        if dfd is None:
+            return
+        try:
+            safefs.walk(dfd, lambda efd, est, _rel: adopt_one(efd, est, gid))
+        finally:
+            os.close(dfd)
 
 
-def inherit_acl(path: Path) -> None:
-    """A file moved into a folder gets the ACL it would have had if made there (the folder's default ACL).
-
-    A no-op where the folder has no default ACL (isolation off).
-    """
-    path = Path(path)
-    tool = shutil.which("getfacl")
-    if tool is None or path.is_symlink():
-        return
-    proc = subprocess.run([tool, "--omit-header", "--default", "--numeric", "-p", str(path.parent)],
-                          capture_output=True, text=True, timeout=60)
-    entries = [line.split("#")[0].strip() for line in proc.stdout.splitlines()]
-    entries = [e for e in entries if e]
-    if proc.returncode != 0 or not entries:
-        return
-    if not path.is_dir():  # a file made with mode 0666 under this default ACL: no x anywhere
-        entries = [e.rsplit(":", 1)[0] + ":" + e.rsplit(":", 1)[1].replace("x", "-") for e in entries]
-    _setfacl("--set", ",".join(entries), str(path))
+def inherit_acl(dir_fd: int, name: str) -> None:
+    """``name`` (just moved into the folder ``dir_fd``) gets the ACL it would have had if made there
+    (the folder's default ACL). A no-op where the folder has no default ACL (isolation off)."""
+    fd, st = safefs.entry(dir_fd, name)
+    try:
+        _acl(lambda: acl.inherit(dir_fd, fd, st))
+    finally:
+        os.close(fd)

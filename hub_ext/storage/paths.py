@@ -14,15 +14,15 @@ none) means the tree changed under us: refused.
 
 from __future__ import annotations
 
+import errno
 import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from ..isolation import safefs
 MAX_PATH = 4096  # bytes, Linux PATH_MAX
 MAX_NAME = 255  # bytes, one component
-
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 class BadPath(ValueError):
@@ -121,31 +121,19 @@ def relative(root: Path, real: Path) -> str:
 
 
 def _walk(real_root: Path, parts: list[str], make=None) -> int:
-    """A descriptor of ``real_root/parts…``, each step ``O_NOFOLLOW``; ``make(fd, part)``, if given,
-    is called on each folder made where one was missing."""
-    fd = os.open(real_root, _DIR_FLAGS)
+    """A descriptor of ``real_root/parts…`` (:func:`hub_ext.isolation.safefs.walk_open`: each step
+    ``O_NOFOLLOW``); ``make(fd, part)``, if given, is called on each folder made where one was missing."""
+    root_fd = safefs.open_dir(real_root)
     try:
-        for part in parts:
-            if make is not None:
-                try:
-                    os.mkdir(part, 0o770, dir_fd=fd)
-                    make(fd, part)
-                except FileExistsError:
-                    pass
-            try:
-                nxt = os.open(part, _DIR_FLAGS, dir_fd=fd)
-            except OSError as exc:
-                if exc.errno == 20 and make is not None:  # ENOTDIR
-                    raise BadPath(f"'{part}' is a file, not a folder") from None
-                if exc.errno in (40, 20):  # ELOOP (a symlink), ENOTDIR: the tree changed under us
-                    raise BadPath("the folder changed while it was being opened") from None
-                raise
-            os.close(fd)
-            fd = nxt
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
+        return safefs.walk_open(root_fd, parts, make)
+    except safefs.Refused:  # a symlink: the tree changed under us
+        raise BadPath("the folder changed while it was being opened") from None
+    except NotADirectoryError as exc:
+        if make is not None:
+            raise BadPath(f"'{exc.filename}' is a file, not a folder") from None
+        raise BadPath("the folder changed while it was being opened") from None
+    finally:
+        os.close(root_fd)
 
 
 @contextmanager
@@ -183,7 +171,7 @@ def open_file(root: Path, real: Path, flags: int = os.O_RDONLY, mode: int = 0o66
         try:
             return os.open(name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode, dir_fd=fd)
         except OSError as exc:
-            if exc.errno == 40:
+            if exc.errno == errno.ELOOP:
                 raise BadPath("the folder changed while it was being opened") from None
             raise
 

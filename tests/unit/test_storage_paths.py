@@ -96,6 +96,7 @@ def test_group_tree_is_the_groups_and_members_files_stay_group_rw(tmp_path):
     # a file moved in from elsewhere keeps its group and mode until adopted
     elsewhere = tmp_path / "x.bin"
     elsewhere.write_bytes(b"1")
+    os.chown(elsewhere, 65534, 65534)  # a member's file (root's own files are never adopted)
     os.chmod(elsewhere, 0o600)
     os.rename(elsewhere, root / "x.bin")
     adopt(root / "x.bin", gid)
