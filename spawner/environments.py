@@ -23,12 +23,29 @@ from collections import deque
 from pathlib import Path
 from typing import Callable
 
+from hub_ext.isolation.process import enter_workload
 from hub_ext.policy import Image
 
 
-def _readable_by_workloads() -> None:
-    """Built environments are read and run by workload accounts, never written by them."""
-    os.umask(0o022)
+def _build_preexec(sandbox):
+    """In a build's child: its own sandbox (as every workload: private /tmp, no_new_privs; builds run as
+    the hub's account, so nothing a member planted in a shared /tmp may steer them), then umask 022: built
+    environments are read and run by workload accounts, never written by them."""
+    def preexec() -> None:
+        if sandbox is not None:
+            try:
+                enter_workload(cgroup_procs=[], identity=None, home=None, sandbox=sandbox)
+            except BaseException as exc:
+                os.write(2, f"hubfront: the build could not start: {exc}\n".encode())
+                raise
+        os.umask(0o022)
+    return preexec
+
+
+def _named_paths(steps) -> list[str]:
+    """Absolute paths the build's commands name (a wheel, a --find-links folder): they stay reachable."""
+    words = (word.split("=", 1)[-1] for cmd in steps for word in cmd)
+    return [word for word in words if word.startswith("/") and os.path.exists(word)]
 
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"  # install helpers a setup script may run
@@ -56,8 +73,9 @@ class EnvironmentBuildFailed(Exception):
 
 class EnvironmentBuilder:
     def __init__(self, root: str | Path, base_python: str = sys.executable, pip_args: list[str] | None = None,
-                 npm_args: list[str] | None = None, group_pip_args: list[str] | None = None):
+                 npm_args: list[str] | None = None, group_pip_args: list[str] | None = None, isolation=None):
         self.root = Path(root)
+        self.isolation = isolation  # hub_ext.isolation.Isolation (default: the process's, when made)
         self.base_python = base_python
         self.pip_args = list(pip_args or [])
         # added for a group's image (``Image.from_group``): building a source distribution runs its
@@ -141,16 +159,27 @@ class EnvironmentBuilder:
         path.chmod(0o755)
         report(f"{package} is ready")
 
+    def sandbox(self, steps):
+        """The builds' sandbox (``Isolation.sandbox``; None when isolation is off): the environments, the
+        install scripts and the paths the commands name stay reachable."""
+        from hub_ext.isolation import Isolation
+
+        isolation = self.isolation
+        if isolation is None:
+            isolation = Isolation.instance() if Isolation.initialized() else Isolation(data_dir=str(self.root))
+        return isolation.sandbox(keep=[str(self.root), str(SCRIPTS), *_named_paths(steps)])
+
     async def _steps(self, name: str, path: Path, steps, report, env=None, between=None) -> None:
         """Run each command, reporting its output; on a failure remove ``path`` and raise with the tail."""
         tail: deque[str] = deque(maxlen=25)
         path.mkdir(parents=True, exist_ok=True)
+        preexec = _build_preexec(self.sandbox(steps))
         for i, cmd in enumerate(steps):
             if between is not None:
                 between(i)
             proc = await asyncio.create_subprocess_exec(
                 *cmd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-                preexec_fn=_readable_by_workloads, env=env,
+                preexec_fn=preexec, env=env,
             )
             assert proc.stdout is not None
             async for raw in proc.stdout:

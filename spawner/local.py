@@ -106,7 +106,8 @@ class LocalGroupSpawner(GroupPolicy, LocalProcessSpawner):
             from hub_ext.images.settings import ImageBuilds
 
             self._builders[key] = EnvironmentBuilder(
-                key, pip_args=self.pip_args, group_pip_args=ImageBuilds(config=self.config).group_pip_args())
+                key, pip_args=self.pip_args, group_pip_args=ImageBuilds(config=self.config).group_pip_args(),
+                isolation=self.isolation)
         return self._builders[key]
 
     # -- progress shown on the spawn-pending page --------------------------
@@ -174,7 +175,9 @@ class LocalGroupSpawner(GroupPolicy, LocalProcessSpawner):
         return MountSource(self.hubfront.db_url, self.hubfront.data_dir, self.isolation, key)
 
     def make_preexec_fn(self, name):
-        return self.isolation.preexec(self.account, self.cgroup, self.home_dir, list(getattr(self, "cpus", [])))
+        # its own namespace: private /tmp and /dev/shm, /proc of its account, no_new_privs (hub_ext.isolation)
+        return self.isolation.preexec(self.account, self.cgroup, self.home_dir, list(getattr(self, "cpus", [])),
+                                      keep=[self.env_dir])
 
     def user_env(self, env):
         env["USER"] = env["LOGNAME"] = self.account.name if self.account else self.user.name

@@ -73,3 +73,35 @@ def reachable_check(paths: list[tuple[str, str | Path]]) -> list[str]:
                             f"{stat.S_IMODE(blocked.stat().st_mode) if blocked.exists() else 0:04o} "
                             f"(give others search permission: chmod o+x {blocked})")
     return problems
+
+
+# the kernel's link protections in shared sticky directories (/tmp of processes outside a workload's
+# namespace, the host's): the values systemd sets, as name -> safe minimum
+PROTECTED_SYSCTLS = {"fs.protected_symlinks": 1, "fs.protected_hardlinks": 1, "fs.protected_regular": 2,
+                     "fs.protected_fifos": 1}
+
+
+def protect_links(proc_sys: str = "/proc/sys") -> tuple[list[str], list[str]]:
+    """Raise each of :data:`PROTECTED_SYSCTLS` to its safe value where it is lower; return what was set
+    (for the log) and a warning per one that could not be read or set (a container's read-only /proc/sys):
+    without them a link planted in a shared /tmp can redirect a write of another account's process."""
+    fixes, warnings = [], []
+    for name, wanted in PROTECTED_SYSCTLS.items():
+        path = os.path.join(proc_sys, *name.split("."))
+        try:
+            with open(path) as f:
+                current = int(f.read().strip() or 0)
+        except (OSError, ValueError) as exc:
+            warnings.append(f"{name} could not be read ({exc}); make sure it is at least {wanted} on the host")
+            continue
+        if current >= wanted:
+            continue
+        try:
+            with open(path, "w") as f:
+                f.write(str(wanted))
+            fixes.append(f"{name} was {current}, set to {wanted}")
+        except OSError as exc:
+            warnings.append(f"{name} is {current} and could not be set ({exc.strerror}): links planted in a "
+                            f"shared /tmp can redirect other accounts' writes; set it on the host "
+                            f"(sysctl -w {name}={wanted}, and in /etc/sysctl.d)")
+    return fixes, warnings

@@ -6,17 +6,20 @@ import hashlib
 import os
 import pwd
 import re
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from traitlets import CaselessStrEnum, Float, Int, Unicode, default, validate
+from traitlets import Bool, CaselessStrEnum, Float, Int, List, Unicode, default, validate
 from traitlets.config import SingletonConfigurable
 
 from .accounts import COMMENT, Account, Accounts, IsolationError
 from .cgroups import Cgroup, Hierarchy, Limits, detect, device_rules
-from .hardening import reachable_check, secure_data_dir
+from .hardening import protect_links, reachable_check, secure_data_dir
 from .names import account_name, check_prefix, service_account_name, unix_group_name
 from .process import enter_workload
+from .sandbox import Sandbox
 
 NOT_ROOT = "Workloads are not isolated: the hub runs without root privileges"
 TURNED_OFF = "Workloads are not isolated: isolation is turned off (Isolation.isolate = never)"
@@ -24,6 +27,18 @@ TURNED_OFF = "Workloads are not isolated: isolation is turned off (Isolation.iso
 HUB_ONLY = ("CONFIGPROXY_AUTH_TOKEN", "JUPYTERHUB_CRYPT_KEY")
 WORKLOAD_VARS = ("HUBFRONT_GROUP", "HUBFRONT_INSTANCE_TYPE", "HUBFRONT_IMAGE")
 _SECRET_NAME = re.compile(r"PASSWORD|SECRET|PRIVATE_KEY", re.I)
+
+
+def _enter(exit_on_error: bool, **how) -> None:
+    """``enter_workload`` in a child, saying why it failed on its stderr (the hub's log): Python's
+    subprocess only reports "Exception occurred in preexec_fn"."""
+    try:
+        enter_workload(**how)
+    except BaseException as exc:
+        os.write(2, f"hubfront: the workload could not start: {exc}\n".encode())
+        if exit_on_error:
+            os._exit(126)
+        raise
 
 
 @dataclass
@@ -71,6 +86,54 @@ class Isolation(SingletonConfigurable):
 
     data_dir = Unicode(help="The hub's data dir (default: Hubfront.data_dir).").tag(config=True)
 
+    private_tmp = Bool(
+        True,
+        help="""Give each isolated workload (notebook, job, replica, app, build) its own empty /tmp,
+        /var/tmp and /dev/shm (tmpfs in its own mount namespace, gone when it ends): nothing one
+        workload plants there (a symlink, a lock) is seen by another.""",
+    ).tag(config=True)
+
+    private_tmp_dirs = List(
+        Unicode(), ["/tmp", "/var/tmp", "/dev/shm"],
+        help="The directories that get a fresh tmpfs in each workload (with private_tmp).",
+    ).tag(config=True)
+
+    tmp_size = Unicode(
+        "50%",
+        help="""Size of each private tmpfs: bytes, with k/m/g, or a percentage of the machine's memory.
+        What a workload writes there counts against its own memory limit.""",
+    ).tag(config=True)
+
+    hide_processes = Bool(
+        True,
+        help="""Mount /proc inside each workload with hidepid=invisible: a workload lists only its own
+        account's processes (not other tenants' processes and command lines).""",
+    ).tag(config=True)
+
+    keep_paths = List(
+        Unicode(),
+        help="""Paths beneath a private tmp directory that workloads must still see at the same path
+        (the data dir and the hub's Python are kept anyway), e.g. a shared read-only tool tree.""",
+    ).tag(config=True)
+
+    nosuid_paths = List(
+        Unicode(),
+        help="""Trees mounted nosuid,nodev inside each workload besides the data dir (homes, group
+        storage, datasets, folders: always), e.g. homes kept elsewhere.""",
+    ).tag(config=True)
+
+    protect_sysctls = Bool(
+        True,
+        help="""At start, set fs.protected_symlinks/hardlinks/fifos=1 and fs.protected_regular=2 where
+        they are lower (as root, on the host); where they cannot be set, admins are warned.""",
+    ).tag(config=True)
+
+    @validate("tmp_size")
+    def _check_tmp_size(self, proposal):
+        if not re.fullmatch(r"[1-9][0-9]*[kmgKMG%]?", proposal["value"]):
+            raise IsolationError(f"Isolation.tmp_size: {proposal['value']!r} is not a size (e.g. 2g or 50%)")
+        return proposal["value"]
+
     @default("data_dir")
     def _data_dir_default(self):
         from ..settings import Hubfront
@@ -86,7 +149,8 @@ class Isolation(SingletonConfigurable):
 
     _hierarchy: Hierarchy | None = None
     _cgroup_reason: str | None = None
-    _problems: list[str] = []
+    _problems: list[str] = []  # workloads refuse to start while any holds
+    _warnings: list[str] = []  # shown to admins, workloads start
     _local = True  # False when no workload runs on this machine (KubeGroupSpawner: pods isolate them)
 
     # -- mode ------------------------------------------------------------
@@ -113,7 +177,7 @@ class Isolation(SingletonConfigurable):
         if not self.enabled:
             return IsolationStatus(False, "", [TURNED_OFF if self.isolate == "never" else NOT_ROOT])
         hierarchy = self.hierarchy
-        warnings = list(self._problems)
+        warnings = [*self._problems, *self._warnings]
         if hierarchy is None:
             warnings.append(f"Workloads are not confined: {self._cgroup_reason}; memory, CPU and process "
                             "limits are not enforced")
@@ -135,6 +199,11 @@ class Isolation(SingletonConfigurable):
             where = [("the data dir", self.data_dir)]
             where += [("the hub's Python", os.path.realpath(p)) for p in dict.fromkeys(hub_python)]
             self._problems = reachable_check(where)
+            if self.protect_sysctls:
+                fixes, self._warnings = protect_links()
+                for fix in fixes:
+                    log.info("Hubfront: %s", fix)
+            self._problems += self.sandbox_check()
             self.remove_stale_cgroups()
         status = self.status()
         for warning in status.warnings:
@@ -219,12 +288,41 @@ class Isolation(SingletonConfigurable):
 
     # -- the workload's process ------------------------------------------
 
-    @staticmethod
-    def preexec(account: Account | None, cgroup: Cgroup | None, home: str, cpus: list[int] = ()):
-        """A ``preexec_fn``: join the cgroup as root, drop to the account, umask 077, cd home."""
+    def sandbox(self, keep=()) -> Sandbox | None:
+        """What each workload's namespace holds (``sandbox.Sandbox``); None when isolation is off.
+
+        ``keep``: more paths the workload must reach where they are (its environment), besides the data
+        dir, the hub's Python and ``keep_paths``."""
+        if not self.enabled:
+            return None
+        real = lambda paths: tuple(dict.fromkeys(os.path.realpath(p) for p in paths if p))  # noqa: E731
+        return Sandbox(
+            private_dirs=real(self.private_tmp_dirs) if self.private_tmp else (), tmp_size=self.tmp_size,
+            keep=real([self.data_dir, sys.prefix, sys.base_prefix, *self.keep_paths, *keep]),
+            nosuid=real([self.data_dir, *self.nosuid_paths]), hide_processes=self.hide_processes)
+
+    def sandbox_check(self) -> list[str]:
+        """Enter the sandbox once (as root, running ``true``): if the kernel refuses, every workload would
+        fail; better to say why once, clearly, than to start any unconfined."""
+        sandbox = self.sandbox()
+        if sandbox is None:
+            return []
+        try:
+            proc = subprocess.run(["true"], capture_output=True, text=True, timeout=30, preexec_fn=lambda: _enter(
+                True, cgroup_procs=[], identity=None, home=None, sandbox=sandbox))
+        except (OSError, subprocess.SubprocessError) as exc:
+            return [f"Workloads cannot be sandboxed here: {exc}"]
+        if proc.returncode != 0:
+            return [f"Workloads cannot be sandboxed here: {proc.stderr.strip() or proc.returncode}"]
+        return []
+
+    def preexec(self, account: Account | None, cgroup: Cgroup | None, home: str, cpus: list[int] = (), keep=()):
+        """A ``preexec_fn``: join the cgroup as root, enter the sandbox (``keep``: as :meth:`sandbox`), drop
+        to the account, umask 077, no_new_privs, cd home (``process.enter_workload``)."""
         procs = [str(p / "cgroup.procs") for p in cgroup.paths] if cgroup is not None else []
         identity = (account.uid, account.gid, account.groups) if account is not None else None
-        return lambda: enter_workload(cgroup_procs=procs, identity=identity, home=home, cpus=cpus)
+        sandbox = self.sandbox(keep)
+        return lambda: _enter(False, cgroup_procs=procs, identity=identity, home=home, cpus=cpus, sandbox=sandbox)
 
     @staticmethod
     def scrub(env: dict) -> dict:

@@ -32,7 +32,8 @@ def spec(command: str, username: str = "jobber", **kw) -> JobSpec:
 def make_executor(tmp_path, isolate: str, **kw) -> LocalExecutor:
     data = tmp_path / "data"
     data.mkdir(exist_ok=True)
-    iso = Isolation(isolate=isolate, account_prefix=ACCOUNT_PREFIX, data_dir=str(data))
+    # the tests' scripts lie beside the data dir, under /tmp: workloads must still see them (keep_paths)
+    iso = Isolation(isolate=isolate, account_prefix=ACCOUNT_PREFIX, data_dir=str(data), keep_paths=[str(tmp_path)])
     return LocalExecutor(isolation=iso, gpu_inventory=[], kill_grace=1.0, **kw)
 
 

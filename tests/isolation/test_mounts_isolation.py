@@ -40,7 +40,7 @@ class Member:
                    "    print(json.dumps({'error': type(e).__name__}))\n")
         proc = subprocess.run([sys.executable, "-c", wrapper], capture_output=True, text=True, timeout=60,
                               env={"PATH": os.defpath, "HOME": self.home},
-                              preexec_fn=Isolation.preexec(self.account, None, self.home))
+                              preexec_fn=self.rig.iso.preexec(self.account, None, self.home))
         assert proc.returncode == 0, proc.stderr
         return json.loads(proc.stdout)
 

@@ -128,7 +128,8 @@ class CappedLog:
 
 def _preexec(config: dict):
     """In the job's child, before exec: ``hub_ext.isolation.enter_workload`` (join the cgroup as
-    root, drop to the account, go to ``<home>/jobs/<id>``), and a clear message if that fails."""
+    root, enter its sandbox, drop to the account, no_new_privs, go to ``<home>/jobs/<id>``), and a
+    clear message if that fails (the job then never runs, least of all unconfined)."""
     group = config.get("cgroup") or {"dirs": {}}
     procs = [os.path.join(d, "cgroup.procs") for d in dict.fromkeys(group["dirs"].values())]
     account = config.get("account")
@@ -136,8 +137,9 @@ def _preexec(config: dict):
 
     def preexec():
         try:
-            enter_workload(cgroup_procs=procs, identity=identity, home=config["home"], workdir=config["workdir"])
-        except OSError as exc:
+            enter_workload(cgroup_procs=procs, identity=identity, home=config["home"], workdir=config["workdir"],
+                           sandbox=config.get("sandbox"))
+        except Exception as exc:  # noqa: BLE001 - whatever it was, the job must not run
             os.write(2, f"hubfront: the job could not start: {exc}\n".encode())
             os._exit(126)
 

@@ -222,6 +222,12 @@ class LocalExecutor(Executor, LoggingConfigurable, metaclass=_Meta):
         limits = iso.limits(memory=spec.memory, cpu=spec.cpu, granted_gpus=spec.gpu_devices, gpu_inventory=inventory)
         return account, iso.create_cgroup(spec.kind, spec.workload, limits)
 
+    def _sandbox(self, spec: JobSpec) -> dict | None:
+        """The workload's namespace (``hub_ext.isolation.sandbox``); its environment stays reachable."""
+        env = os.path.dirname(os.path.dirname(spec.python)) if spec.python else ""
+        sandbox = self.isolation.sandbox(keep=[env])
+        return sandbox and sandbox.to_dict()
+
     def _mount(self, spec: JobSpec, home: str, account) -> dict[str, str]:
         """The group's tree, datasets and folders linked into the home (``hub_ext.storage.mounts``);
         a workload that pins dataset versions gets its own folder of dataset links."""
@@ -250,6 +256,7 @@ class LocalExecutor(Executor, LoggingConfigurable, metaclass=_Meta):
             "account": account and {"uid": account.uid, "gid": account.gid, "groups": list(account.groups)},
             "cgroup": cgroup and {"name": cgroup.name, "version": cgroup.version,
                                   "dirs": {c: str(d) for c, d in cgroup.dirs.items()}},
+            "sandbox": self._sandbox(spec),
             "log": self.log_path(spec.workload, spec.kind), "log_cap": self.log_cap,
             "state_dir": os.path.join(self.log_dir, "state"),
             "timeout": spec.timeout, "grace": self.kill_grace, "memory": spec.memory,
