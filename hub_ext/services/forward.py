@@ -12,6 +12,12 @@ called with a valid client token of another group's deployment, the same 404;
 private deployment without a valid client token, 401 with ``WWW-Authenticate: Basic`` (nothing
 reaches a replica); no replica ready, 503 with ``Retry-After`` at once; else
 the next replica, round robin (headers: :func:`.forward_auth.request_fields`).
+
+Endpoints are on the hub's origin, so what a replica serves must never run as it: every answer
+(the replica's, the websocket handshake's and the forwarder's own) carries
+``Content-Security-Policy: sandbox`` (a header of its own, enforced beside any policy the replica
+sends) and ``X-Content-Type-Options: nosniff``; a replica's ``Set-Cookie`` is dropped and no cookie
+reaches it (:func:`.forward_auth.confine_answer`).
 A body of at most ``retry_body_bytes`` is held, so a request whose replica
 cannot be reached (refused, reset, connect or answer timeout) is retried once
 on another; a larger body streams to the replica as it arrives, never held
@@ -39,8 +45,8 @@ import time
 
 from tornado import httputil
 
-from .forward_auth import (ClientCredential, Connection, Deployment, EndpointForwarder, Route, RouteTable, Stats,
-                           challenge, endpoint_parts, request_fields, token_digest)
+from .forward_auth import (SANDBOX, ClientCredential, Connection, Deployment, EndpointForwarder, Route, RouteTable,
+                           Stats, challenge, endpoint_parts, request_fields, token_digest)
 from .forward_relay import BAD_ANSWER as _BAD_ANSWER, FAILURES as _FAILURES, MAX_HEAD as _MAX_HEAD, Relay
 from .forward_ws import is_websocket, tunnel
 
@@ -89,7 +95,8 @@ class _Exchange(Relay, httputil.HTTPMessageDelegate):
     """
 
     noun = "Deployment"  # in log lines and messages
-    keep_host = False  # True (apps): the upstream gets the client's Host header and its own _xsrf cookie
+    keep_host = False  # True (apps): the upstream gets the client's Host header and its host's own cookies
+    sandbox = True  # answers carry Content-Security-Policy: sandbox and no Set-Cookie (on the hub's origin)
     private = True  # ``Authorization`` stays behind (unless :meth:`admit` says the route is public)
 
     def __init__(self, endpoints: Endpoints, conn):
@@ -229,7 +236,10 @@ class _Exchange(Relay, httputil.HTTPMessageDelegate):
             return
         self.answered, self.state = True, "refused"
         content_type, body = self._body(status, message)
-        headers = httputil.HTTPHeaders({"Content-Type": content_type, "Content-Length": str(len(body))})
+        headers = httputil.HTTPHeaders({"Content-Type": content_type, "Content-Length": str(len(body)),
+                                        "X-Content-Type-Options": "nosniff"})
+        if self.sandbox:
+            headers["Content-Security-Policy"] = SANDBOX
         for name, value in (extra or {}).items():
             for one in value if isinstance(value, list) else [value]:
                 headers.add(name, one)

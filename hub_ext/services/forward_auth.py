@@ -17,8 +17,10 @@ Clients send the token as ``Authorization: Bearer <token>`` or, as PrimeHub's
 clients do, HTTP basic ``<client>:<token>``.
 
 **What goes further.** A replica is the deployment owner's code: it gets
-neither the client's token nor the hub's cookies (a user's hub session), and
-no header about the connection it did not come on (:func:`request_fields`).
+neither the client's token nor any cookie (endpoints are on the hub's origin,
+so every cookie a browser sends there is the hub's), and no header about the
+connection it did not come on (:func:`request_fields`). Its answers reach the
+browser sandboxed (:func:`confine_answer`).
 
 The operator's settings (:class:`EndpointForwarder`) live here too, so that
 the runner imports what it configures and feeds from one module.
@@ -322,10 +324,11 @@ def strip_hop_by_hop(headers) -> None:
             del headers[name]
 
 
-def request_fields(headers, private: bool, remote_ip: str, protocol: str, keep_xsrf: bool = False) -> str:
+def request_fields(headers, private: bool, remote_ip: str, protocol: str, app_cookies: bool = False) -> str:
     """The request's header lines for a replica (each ``Name: value`` and CRLF), less Host and framing.
 
-    Dropped: hop-by-hop headers, the hub's cookies and, for a private
+    Dropped: hop-by-hop headers, cookies (``app_cookies``: an app at its own origin keeps the
+    browser's cookies of its host, less the hub's and the apps' credential) and, for a private
     deployment, ``Authorization`` (it carried the client's token). Added:
     ``X-Forwarded-For`` (appended to what the proxy sent), ``X-Forwarded-Proto``
     and ``-Host`` (the proxy's when it sent them: it saw the browser).
@@ -345,7 +348,7 @@ def request_fields(headers, private: bool, remote_ip: str, protocol: str, keep_x
             continue
         if low == "authorization" and private:
             continue
-        if low == "cookie" and not (value := strip_hub_cookies(value, keep_xsrf)):
+        if low == "cookie" and not (app_cookies and (value := strip_hub_cookies(value, keep_xsrf=True))):
             continue
         lines.append(f"{name}: {value}\r\n")
     lines.append(f"X-Forwarded-For: {xff + ', ' if xff else ''}{remote_ip}\r\n")
@@ -353,6 +356,27 @@ def request_fields(headers, private: bool, remote_ip: str, protocol: str, keep_x
     if xhost or "Host" in headers:
         lines.append(f"X-Forwarded-Host: {xhost or headers['Host']}\r\n")
     return "".join(lines)
+
+
+SANDBOX = "sandbox"  # the page gets an opaque origin: no script of it runs as the hub's origin
+
+
+def confine_answer(headers, sandbox: bool) -> None:
+    """What every forwarded answer gets (``tornado.httputil.HTTPHeaders``, in place): ``nosniff``, and
+    the upstream's cookies for our credentials dropped (an app cannot set or shadow them). With
+    ``sandbox`` (deployment endpoints, on the hub's origin): ``Content-Security-Policy: sandbox`` as a
+    header of its own, which browsers enforce together with any policy the upstream sent (it cannot be
+    loosened or dropped by the upstream), and no ``Set-Cookie`` at all (none may land on the hub's origin)."""
+    headers["X-Content-Type-Options"] = "nosniff"
+    cookies = headers.get_list("Set-Cookie")
+    if cookies:
+        del headers["Set-Cookie"]
+        for cookie in cookies:
+            name = cookie.split("=", 1)[0].strip()
+            if not sandbox and not name.startswith(("jupyterhub-", "hubfront-apps")):
+                headers.add("Set-Cookie", cookie)
+    if sandbox:
+        headers.add("Content-Security-Policy", SANDBOX)
 
 
 def answer_fields(text: str) -> httputil.HTTPHeaders:

@@ -13,7 +13,7 @@ import asyncio
 from tornado import httputil
 from tornado.iostream import StreamClosedError
 
-from .forward_auth import Connection, answer_fields, connection_tokens, strip_hop_by_hop
+from .forward_auth import Connection, answer_fields, confine_answer, connection_tokens, strip_hop_by_hop
 
 CHUNK = 65536  # bytes read at once; also the largest answer relayed in one write
 MAX_HEAD = 65536
@@ -31,7 +31,7 @@ def parse_head(head: str) -> tuple[httputil.ResponseStartLine, httputil.HTTPHead
 class Relay:
     """Waiting for the upstream and relaying its answer; mixed into the exchange, whose attributes it uses:
     ``ep`` (settings, table, log), ``conn`` (the client's connection), ``method``, ``up``, ``sent``,
-    ``answered``, ``gone``, ``timed_out``, ``timer``, ``deadline`` and ``_done(status)``."""
+    ``answered``, ``gone``, ``timed_out``, ``timer``, ``deadline``, ``sandbox`` and ``_done(status)``."""
 
     # -- waiting for the upstream: request_timeout between two pieces of its answer ------------------
     def _sent(self) -> None:
@@ -90,6 +90,7 @@ class Relay:
         keep = start.version == "HTTP/1.1" and "close" not in connection_tokens(headers)
         te, length = headers.get("Transfer-Encoding"), headers.get("Content-Length")
         strip_hop_by_hop(headers)
+        confine_answer(headers, self.sandbox)
         if te is not None:  # the transfer coding frames the body, not a Content-Length
             headers.pop("Content-Length", None)
             length = None

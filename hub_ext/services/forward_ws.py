@@ -22,7 +22,7 @@ import asyncio
 
 from tornado.iostream import IOStream, StreamClosedError
 
-from .forward_auth import Connection, connection_tokens
+from .forward_auth import Connection, confine_answer, connection_tokens
 from .forward_relay import BAD_ANSWER, CHUNK, FAILURES, MAX_HEAD, parse_head
 
 
@@ -59,6 +59,7 @@ async def tunnel(ex, headers) -> None:
             ex._answer(*ex._unavailable(exc))
         return None
     ex.answered, ex.up = True, None
+    confine_answer(answer, ex.sandbox)  # the handshake's answer too (its hop-by-hop headers are the tunnel's)
     stream = ex.conn.detach()
     ex._done(101)
     lines = "".join(f"{name}: {value}\r\n" for name, value in answer.get_all())

@@ -66,6 +66,11 @@ class Echo(web.RequestHandler):
             self.set_header("Connection", "X-Answer-Hop")
             self.set_header("X-Answer-Hop", "1")
             self.set_header("Proxy-Authenticate", "Basic")
+        if r.path == "/page":  # a page that tries to loosen the sandbox and plant a cookie on the hub's origin
+            self.set_header("Content-Security-Policy", "default-src 'self'")
+            self.set_header("X-Content-Type-Options", "sniff-please")
+            self.add_header("Set-Cookie", "jupyterhub-session-id=planted; Path=/")
+            self.add_header("Set-Cookie", "model-pref=1; Path=/")
         if r.path == "/chunks":  # an answer in pieces (chunked transfer coding)
             for i in range(3):
                 self.write(f"piece {i};")
@@ -193,7 +198,7 @@ async def test_answers_in_pieces_or_up_to_the_close_arrive_whole(forwarder, repl
     assert (r.code, len(r.body), r.headers["Content-Type"]) == (201, 200_000, "text/plain")
 
 
-async def test_hop_by_hop_headers_and_the_hubs_cookies_stay_behind(forwarder, replicas):
+async def test_hop_by_hop_headers_and_every_cookie_stay_behind(forwarder, replicas):
     a = replicas("a")
     forwarder.route(a)
     r = await forwarder.fetch("/deployments/m/hop", headers={
@@ -207,7 +212,7 @@ async def test_hop_by_hop_headers_and_the_hubs_cookies_stay_behind(forwarder, re
     for name in ("X-Hop", "Keep-Alive", "Te", "Proxy-Authorization"):
         assert name not in seen, name
     assert seen["X-Model-Option"] == "kept"
-    assert seen["Cookie"] == "model-pref=1; theme=dark"
+    assert "Cookie" not in seen  # on the hub's origin every cookie a browser sends is the hub's
     assert seen["X-Forwarded-For"] == "10.1.2.3, 127.0.0.1"
     assert seen["X-Forwarded-Proto"] == "https"  # what the proxy in front saw
     assert seen["X-Forwarded-Host"] == forwarder.base.removeprefix("http://")
@@ -219,6 +224,24 @@ async def test_hop_by_hop_headers_and_the_hubs_cookies_stay_behind(forwarder, re
 
     await forwarder.fetch("/deployments/m/", headers={"Cookie": "jupyterhub-session-id=s; _xsrf=x"})
     assert "Cookie" not in a.seen[-1]["headers"]
+
+
+async def test_every_answer_is_sandboxed_and_sets_no_cookie(forwarder, replicas):
+    """A deployment's page must not run as the hub's origin: the replica's policy is kept, ours is added
+    beside it (browsers enforce both), and no cookie it sends lands on the hub's origin."""
+    a = replicas("a")
+    forwarder.route(a)
+    r = await forwarder.fetch("/deployments/m/page")
+    assert r.code == 200
+    assert sorted(r.headers.get_list("Content-Security-Policy")) == ["default-src 'self'", "sandbox"]
+    assert r.headers.get_list("X-Content-Type-Options") == ["nosniff"]
+    assert "Set-Cookie" not in r.headers
+    r = await forwarder.fetch("/deployments/m/plain")
+    assert r.headers.get_list("Content-Security-Policy") == ["sandbox"] and r.headers["X-Content-Type-Options"]
+    # the forwarder's own answers too
+    r = await forwarder.fetch("/deployments/nothing/")
+    assert r.code == 404 and r.headers["Content-Security-Policy"] == "sandbox"
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
 
 
 async def test_private_deployment_needs_a_valid_client_token(forwarder, replicas):
