@@ -10,12 +10,39 @@ from .cli_jobs import add_parser as jobs_parser
 from .settings import Hubfront
 
 
+def _private_data_dir(url: str, data_dir: str) -> None:
+    """The data dir holding the SQLite file: others may pass (0711, as the isolation keeps it), not list.
+
+    Only the configured data dir is touched (a URL may point anywhere), through
+    a descriptor that is no symbolic link.
+    """
+    import os
+    from pathlib import Path
+
+    from .isolation.hardening import DATA_DIR_MODE
+
+    if not url.startswith("sqlite:///"):
+        return
+    parent = Path(url[len("sqlite:///"):].split("?", 1)[0]).parent
+    if not parent.exists() or os.path.abspath(parent) != os.path.abspath(data_dir):
+        return
+    fd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(fd).st_mode & 0o7777
+        if mode & ~DATA_DIR_MODE:
+            os.fchmod(fd, mode & DATA_DIR_MODE)
+    finally:
+        os.close(fd)
+
+
 def _db_upgrade(args) -> int:
     from .store import upgrade
     from .store.engine import current_revision
 
-    url = args.db_url or Hubfront.instance().db_url
-    upgrade(url)
+    hubfront = Hubfront.instance()
+    url = args.db_url or hubfront.db_url
+    upgrade(url)  # the files 0600 (store.engine.private_sqlite_files)
+    _private_data_dir(url, hubfront.data_dir)
     print(f"portal database at revision {current_revision(url)}")
     return 0
 

@@ -1,7 +1,7 @@
 """Account operations an administrator performs, whether from the ``hubfront
 accounts`` command or the portal's Manage Users page: one implementation.
 
-Only the portal database is touched here (passwords, lockout, 2FA, the
+Only the portal database is touched here (passwords, the sign-in throttle, 2FA, the
 temporary-password and disabled flags); hub users and groups are the caller's.
 """
 
@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import secrets
 
-from . import account_state, lockout, otp
+from . import account_state, otp
 from .passwords import set_password
+from .throttle import LoginThrottle
 
 
 def temporary_password() -> str:
@@ -25,15 +26,16 @@ def create_account(db_url: str, username: str, password: str, must_change: bool)
 
 
 def reset_password(db_url: str, username: str) -> str:
-    """Give the account a new temporary password (returned, to be shown once); ends a lockout."""
+    """Give the account a new temporary password (returned, to be shown once); clears failed sign-ins."""
     password = temporary_password()
     create_account(db_url, username, password, True)
-    lockout.unlock(db_url, username)
+    unlock(db_url, username)
     return password
 
 
 def unlock(db_url: str, username: str) -> None:
-    lockout.unlock(db_url, username)
+    """Forget the account's failed sign-ins: no address waits before its next attempt."""
+    LoginThrottle(db_url=db_url).clear(username)
 
 
 def reset_2fa(db_url: str, username: str) -> None:

@@ -1,5 +1,5 @@
 """The local authenticator: accounts in the portal database, argon2 passwords,
-lockout and TOTP two-factor login.
+sign-in throttling (``throttle``) and TOTP two-factor login.
 
 It is also where the portal plugs into the hub: JupyterHub routes the
 authenticator's ``get_handlers()`` before its own, which is how ``/hub/home``
@@ -17,12 +17,14 @@ import asyncio
 import os
 
 from jupyterhub.auth import Authenticator
-from traitlets import Bool, Float, Integer, Unicode, default
+from traitlets import Bool, Float, Unicode, default
 
 from ..settings import Hubfront
-from . import account_state, lockout, otp
+from . import account_state, otp
+from .addresses import request_address
 from .keys import load_key
 from .passwords import verify_password
+from .throttle import LoginThrottle, retry_message
 
 TICKET_NAME = "hubfront-otp-ticket"
 
@@ -45,7 +47,7 @@ class PortalHandlersMixin:
 
 
 class HubfrontAuthenticator(PortalHandlersMixin, Authenticator):
-    """Local accounts with argon2-hashed passwords, lockout and TOTP (the embedded default)."""
+    """Local accounts with argon2-hashed passwords, throttled sign-ins and TOTP (the embedded default)."""
 
     local_accounts = True
 
@@ -58,18 +60,6 @@ class HubfrontAuthenticator(PortalHandlersMixin, Authenticator):
     @default("bootstrap_admin")
     def _bootstrap_admin_default(self):
         return os.environ.get("HUBFRONT_ADMIN_USER", "admin")
-
-    lockout_threshold = Integer(
-        10,
-        help="""Consecutive failed logins (wrong password or wrong one-time code)
-        after which an account is locked. 0 disables lockout.""",
-    ).tag(config=True)
-
-    lockout_minutes = Float(
-        15,
-        help="""How long a locked account stays locked, in minutes. Admins can
-        unlock earlier from the portal's Users page.""",
-    ).tag(config=True)
 
     secret_key = Unicode(
         help="""Key that encrypts TOTP secrets at rest (a Fernet key, or any long
@@ -124,12 +114,35 @@ class HubfrontAuthenticator(PortalHandlersMixin, Authenticator):
 
     # --- authentication ---------------------------------------------------
 
-    def _fail(self, handler, username: str) -> None:
-        db = self.hubfront.db_url
-        locked = lockout.record_failure(db, username, self.lockout_threshold, self.lockout_minutes)
-        if locked and handler is not None:
-            handler._hubfront_locked = True
-        self.log.warning("Failed login for %s%s", username, " (now locked)" if locked else "")
+    _throttle: LoginThrottle | None = None
+
+    @property
+    def throttle(self) -> LoginThrottle:
+        """The one sign-in throttle (``c.LoginThrottle``), shared with every way of signing in."""
+        if self._throttle is None:
+            self._throttle = LoginThrottle(parent=self, db_url=self.hubfront.db_url)
+        return self._throttle
+
+    def client_address(self, handler) -> str:
+        return request_address(handler.request, self.throttle.trusted) if handler is not None else "unknown"
+
+    async def _throttled(self, handler, username: str, address: str) -> bool:
+        """True (and the handler told how long) if ``address`` must still wait before trying ``username``."""
+        wait = await asyncio.to_thread(self.throttle.check, username, address)
+        if wait <= 0:
+            return False
+        self.log.warning("Throttled sign-in to %r from %s: %.0f s to wait", username, address, wait)
+        if handler is not None:
+            handler._hubfront_retry_after = wait
+            handler._hubfront_refusal = retry_message(wait)
+        return True
+
+    async def _fail(self, handler, username: str, address: str) -> None:
+        wait = await asyncio.to_thread(self.throttle.record_failure, username, address)
+        if handler is not None:
+            handler._hubfront_wait_after = wait
+        self.log.warning("Failed sign-in to %r from %s%s", username, address,
+                         f" (next attempt in {wait:.0f} s)" if wait else "")
 
     def _ticket_user(self, handler, ticket: str) -> str | None:
         if handler is None or not ticket:
@@ -146,11 +159,9 @@ class HubfrontAuthenticator(PortalHandlersMixin, Authenticator):
         if not username or len(username) > 255:
             return None
         db = self.hubfront.db_url
-        if lockout.locked_until(db, username):
-            if handler is not None:
-                handler._hubfront_locked = True
-            self.log.warning("Refused login for locked account %s", username)
-            return None
+        address = self.client_address(handler)
+        if await self._throttled(handler, username, address):
+            return None  # answered at once, the password not even looked at
         if ticket and not password:
             # second step of the login form: the password was right moments ago
             if self._ticket_user(handler, ticket) != username:
@@ -161,7 +172,7 @@ class HubfrontAuthenticator(PortalHandlersMixin, Authenticator):
             # argon2 is deliberately slow: keep it off the hub's event loop.
             ok = await asyncio.to_thread(verify_password, db, username, password)
             if not ok:
-                self._fail(handler, username)
+                await self._fail(handler, username, address)
                 return None
         if account_state.restriction(db, username) == account_state.DISABLED:
             if handler is not None:
@@ -175,9 +186,9 @@ class HubfrontAuthenticator(PortalHandlersMixin, Authenticator):
                     handler._hubfront_otp_ticket = handler.create_signed_value(TICKET_NAME, username).decode()
                 return None
             if not await asyncio.to_thread(otp.verify_code, db, self.otp_key(), username, code):
-                self._fail(handler, username)
-                if handler is not None and not getattr(handler, "_hubfront_locked", False) and ticket:
+                await self._fail(handler, username, address)
+                if handler is not None and ticket:
                     handler._hubfront_otp_retry = ticket
                 return None
-        lockout.record_success(db, username)
+        await asyncio.to_thread(self.throttle.record_success, username, address)
         return username

@@ -1,4 +1,4 @@
-"""``hubfront accounts ...``: account rescue without a running hub (e.g. a locked-out admin).
+"""``hubfront accounts ...``: account rescue without a running hub (e.g. an admin who lost a password).
 
 The operations themselves are in accounts.py, shared with the portal's Manage Users page.
 """
@@ -19,7 +19,7 @@ def _unlock(args) -> int:
     from . import accounts
 
     accounts.unlock(_db_url(args), args.username)
-    print(f"{args.username}: unlocked")
+    print(f"{args.username}: failed sign-ins cleared (no wait before the next attempt)")
     return 0
 
 
@@ -70,7 +70,7 @@ def _enable(args) -> int:
 
 
 COMMANDS = (
-    ("unlock", _unlock, "end a lockout now"),
+    ("unlock", _unlock, "clear failed sign-ins: no wait before the next attempt"),
     ("reset-2fa", _reset_2fa, "turn off a user's two-factor authentication"),
     ("set-password", _set_password, "set a password (prompted, or --stdin)"),
     ("reset-password", _reset_password, "generate a temporary password (printed once; must be changed)"),

@@ -13,16 +13,20 @@ authenticator's ``get_handlers()`` calls :func:`install`, which watches
 ``BaseHandler`` is then replaced by a subclass with :class:`AccountGate` in
 front, whose ``prepare()`` runs after JupyterHub has identified the caller.
 A handler opts out with ``hubfront_allow_temporary_password = True`` (the
-Change Password page and API); login and logout always pass.
+Change Password page and API); login and logout always pass. The same wrapping
+gives every route the one check of a ``next`` URL (``redirects.NextUrlCheck``).
 """
 
 from __future__ import annotations
+
+import math
 
 from jupyterhub.handlers.base import BaseHandler
 from jupyterhub.handlers.login import LoginHandler, LogoutHandler
 from jupyterhub.user import User
 from tornado import web
 
+from ..redirects import NextUrlCheck
 from . import account_state
 
 PASSWORD_MESSAGE = ("Password change required: you signed in with a temporary password. "
@@ -83,16 +87,23 @@ class AccountGate:
     def write_error(self, status_code, **kwargs):
         refusal = getattr(self, "_hubfront_refusal", None)
         if refusal and status_code == 403:
-            exc = web.HTTPError(403, refusal)
+            retry = getattr(self, "_hubfront_retry_after", 0)  # the sign-in throttle (token API)
+            if retry:
+                status_code = 429
+                self.set_status(429)
+                self.set_header("Retry-After", str(math.ceil(retry)))
+            exc = web.HTTPError(status_code, refusal)
             kwargs["exc_info"] = (web.HTTPError, exc, None)
         super().write_error(status_code, **kwargs)
 
 
 def gated(cls):
-    """``cls`` with the gate in front (the same class if it is no hub handler or already gated)."""
+    """``cls`` with the gate in front (the same class if it is no hub handler or already gated),
+    and :func:`redirects.safe_next` as its check of ``next`` (JupyterHub's pages' and the portal's alike)."""
     if not (isinstance(cls, type) and issubclass(cls, BaseHandler)) or getattr(cls, "hubfront_gated", False):
         return cls
-    return type(cls.__name__, (AccountGate, cls), {"__module__": cls.__module__, "__doc__": cls.__doc__})
+    front = (AccountGate,) if issubclass(cls, NextUrlCheck) else (AccountGate, NextUrlCheck)
+    return type(cls.__name__, (*front, cls), {"__module__": cls.__module__, "__doc__": cls.__doc__})
 
 
 def _gate_routes(change) -> None:

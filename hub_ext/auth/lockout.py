@@ -1,8 +1,9 @@
-"""Lockout: consecutive failed logins per username, kept in the portal database.
+"""A hard lock after consecutive wrong passwords, kept in the portal database: what
+share links' passwords use (a counter named ``share link #<id>``, which no user
+can have).
 
-Failures of both steps (password and one-time code) count. The counter lives in
-the database so that a hub restart does not forgive an attacker. Unknown
-usernames are counted too, so "locked" never tells whether an account exists.
+Sign-ins are not locked: they are throttled (``throttle``), since a lock lets
+anyone deny an account to its owner.
 """
 
 from __future__ import annotations
@@ -14,13 +15,6 @@ from sqlalchemy import select
 from ..store import session_scope
 from ..store.models import utcnow
 from ..store.models_accounts import LoginState
-from .account_state import must_change_password, set_must_change_password  # noqa: F401  (moved there)
-
-LOCKED_MESSAGE = (
-    "This account is locked after too many failed sign-in attempts. "
-    "Try again later or ask an administrator to unlock it."
-)
-
 
 def _aware(dt: datetime | None) -> datetime | None:
     if dt is not None and dt.tzinfo is None:  # SQLite drops the zone
@@ -60,11 +54,6 @@ def record_success(db_url: str, username: str) -> None:
         row = s.get(LoginState, username)
         if row is not None and (row.failures or row.locked_until):
             row.failures, row.locked_until = 0, None
-
-
-def unlock(db_url: str, username: str) -> None:
-    """What an admin does from the users page."""
-    record_success(db_url, username)
 
 
 def failures(db_url: str, username: str) -> int:

@@ -4,15 +4,20 @@ After a correct password for an account with 2FA, ``authenticate()`` returns
 None and leaves a short-lived signed ticket on the handler; this handler then
 shows the same form with the one-time code field instead of the password. A
 wrong password gets the stock "Invalid username or password" whether or not
-2FA is on, and a locked account gets the locked message whatever was typed.
+2FA is on. An attempt the throttle refuses (``throttle``) is answered at once
+(429, ``Retry-After``) saying when to try again, whatever was typed; a failure
+that starts a wait says so too. Neither tells whether the account exists.
 """
 
 from __future__ import annotations
 
+import math
+
 from jupyterhub.handlers.login import LoginHandler
 
-from . import account_settings, account_state, lockout, otp
+from . import account_settings, account_state, otp
 from .gate import DISABLED_MESSAGE, change_password_url
+from .throttle import retry_message
 
 INVALID = "Invalid username or password"
 INVALID_CODE = "Invalid authentication code"
@@ -47,19 +52,26 @@ class HubfrontLoginHandler(LoginHandler):
             self.redirect(self._after_login_url(user))
             return
         username = data["username"][:255]
-        if getattr(self, "_hubfront_locked", False) or getattr(self, "_hubfront_disabled", False):
+        retry = getattr(self, "_hubfront_retry_after", 0)
+        wait = getattr(self, "_hubfront_wait_after", 0)
+        ticket = getattr(self, "_hubfront_otp_ticket", None) or getattr(self, "_hubfront_otp_retry", None)
+        if not ticket and retry and self.get_body_argument("otp_ticket", ""):
+            ticket = self.get_body_argument("otp_ticket")  # throttled at the code step: ask for the code again
+        if getattr(self, "_hubfront_disabled", False):
             self.set_status(403)
-            locked = getattr(self, "_hubfront_locked", False)
-            html = await self._render(login_error=lockout.LOCKED_MESSAGE if locked else DISABLED_MESSAGE,
-                                      username=username)
-        elif getattr(self, "_hubfront_otp_ticket", None) or getattr(self, "_hubfront_otp_retry", None):
-            retry = getattr(self, "_hubfront_otp_retry", None)
-            self.set_status(403 if retry else 200)
-            html = await self._render(
-                login_error=INVALID_CODE if retry else None, username=username,
-                otp_step=True, otp_ticket=retry or self._hubfront_otp_ticket,
-            )
+            html = await self._render(login_error=DISABLED_MESSAGE, username=username)
+        elif retry:
+            self.set_status(429)
+            self.set_header("Retry-After", str(math.ceil(retry)))
+            html = await self._render(login_error=retry_message(retry), username=username,
+                                      otp_step=bool(ticket), otp_ticket=ticket)
+        elif ticket:
+            failed = getattr(self, "_hubfront_otp_retry", None)
+            self.set_status(403 if failed else 200)
+            error = (INVALID_CODE + (". " + retry_message(wait) if wait else "")) if failed else None
+            html = await self._render(login_error=error, username=username, otp_step=True, otp_ticket=ticket)
         else:
             self.set_status(403)
-            html = await self._render(login_error=INVALID, username=username)
+            html = await self._render(login_error=INVALID + (". " + retry_message(wait) if wait else ""),
+                                      username=username)
         self.finish(html)

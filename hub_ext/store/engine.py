@@ -116,9 +116,39 @@ def upgrade(url: str, revision: str = "heads") -> None:
     """
     from alembic import command
 
-    if url.startswith("sqlite:///"):
-        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        private_sqlite_files(url[len("sqlite:///"):].split("?", 1)[0])
     command.upgrade(alembic_config(url), revision)
+
+
+SQLITE_COMPANIONS = ("", "-wal", "-shm", "-journal")
+
+
+def private_sqlite_files(path: str | Path) -> None:
+    """The database file (and its -wal, -shm, -journal) 0600 before SQLite opens it.
+
+    SQLite creates its companions with the main file's mode, so creating that
+    one 0600 first covers them; ones an older version left are tightened. A
+    missing directory is made 0700 (the isolation tightens the data dir to 0711
+    at the hub's start). Nothing here follows a symbolic link.
+    """
+    import os
+
+    path = Path(path)
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for suffix in SQLITE_COMPANIONS:
+        name = f"{path}{suffix}"
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+        try:
+            fd = os.open(name, flags | (os.O_CREAT if not suffix else 0), 0o600)
+        except FileNotFoundError:
+            continue
+        try:
+            if os.fstat(fd).st_mode & 0o077:
+                os.fchmod(fd, 0o600)
+        finally:
+            os.close(fd)
 
 
 def current_revision(url: str) -> str | None:

@@ -1,9 +1,9 @@
-"""Portal database models for accounts: profile, lockout, TOTP, recovery codes, invitations.
+"""Portal database models for accounts: profile, login throttle, TOTP, recovery codes, invitations.
 
 The password itself stays in ``accounts`` (models.Account); everything here is
 keyed by username so that it also works for OAuth users (profile) and for
-usernames that have no account yet (lockout counts every attempt alike, so a
-locked message never tells whether an account exists).
+usernames that have no account yet (the login throttle counts every attempt
+alike, so its message never tells whether an account exists).
 """
 
 from __future__ import annotations
@@ -28,7 +28,11 @@ class Profile(Base):
 
 
 class LoginState(Base):
-    """Consecutive failed logins (password or one-time code) and the lock they cause."""
+    """What an admin decided about an account (temporary password, disabled).
+
+    ``failures``/``locked_until`` are the hard lock that share links' passwords
+    still use (``auth.lockout``); sign-ins are throttled in :class:`LoginThrottleRow`.
+    """
 
     __tablename__ = "login_state"
 
@@ -40,6 +44,24 @@ class LoginState(Base):
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
     # set by an admin: the account may not sign in or use the hub until enabled again
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class LoginThrottleRow(Base):
+    """Consecutive failed sign-ins of one account, from one client address or (address "") from all.
+
+    ``wait_until`` is when the next attempt is taken; a pair row with
+    ``last_success`` is an address the account signed in from (its owner's),
+    which the account-wide wait does not slow down.
+    """
+
+    __tablename__ = "login_throttle"
+
+    account: Mapped[str] = mapped_column(String(255), primary_key=True)
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
+    wait_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_success: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class OtpCredential(Base):

@@ -2,21 +2,23 @@
 
 import re
 
-from hub_ext.auth import account_state, lockout
+from hub_ext.auth import account_state
+from hub_ext.auth.throttle import LoginThrottle
 from hub_ext.auth.passwords import set_password, verify_password
 from hub_ext.cli import main
 
 
-def test_reset_password_prints_a_temporary_one_and_ends_a_lockout(sqlite_url, capsys):
+def test_reset_password_prints_a_temporary_one_and_clears_failed_sign_ins(sqlite_url, capsys):
     set_password(sqlite_url, "ann", "Old-pass-1")
+    throttle = LoginThrottle(db_url=sqlite_url)
     for _ in range(10):
-        lockout.record_failure(sqlite_url, "ann", 10, 15)
+        throttle.record_failure("ann", "192.0.2.1")
     assert main(["accounts", "reset-password", "ann", "--db-url", sqlite_url]) == 0
     temp = re.search(r"temporary password (\S+)", capsys.readouterr().out).group(1)
     assert verify_password(sqlite_url, "ann", temp) and not verify_password(sqlite_url, "ann", "Old-pass-1")
     assert account_state.must_change_password(sqlite_url, "ann")
     assert account_state.restriction(sqlite_url, "ann") == account_state.PASSWORD
-    assert lockout.locked_until(sqlite_url, "ann") is None
+    assert throttle.check("ann", "192.0.2.1") == 0
 
 
 def test_disable_and_enable(sqlite_url, capsys):

@@ -6,15 +6,9 @@ from jupyterhub.scopes import needs_scope
 from tornado import web
 
 from ... import context
+from ...redirects import checked_next
 from ...scopes import READ, WRITE
 from ..base import PortalAPIHandler, PortalHandler
-
-
-def _safe_next(target: str | None, fallback: str) -> str:
-    """Only same-site absolute paths; anything else goes to ``fallback``."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return fallback
 
 
 class ContextSwitchHandler(PortalHandler):
@@ -30,7 +24,7 @@ class ContextSwitchHandler(PortalHandler):
             context.set_group(self.db_url, self.current_user.name, group, names)
         except context.NotAMember as exc:
             raise web.HTTPError(403, str(exc)) from None
-        self.redirect(_safe_next(self.get_body_argument("next", ""), self.hub.base_url + "home"))
+        self.redirect(checked_next(self, self.get_body_argument("next", ""), self.hub.base_url + "home"))
 
 
 class ContextAPIHandler(PortalAPIHandler):

@@ -36,8 +36,9 @@ class UsersAdminPage(PortalHandler):
         if created or reset:
             self.set_header("Cache-Control", "no-store")  # a temporary password, shown once
         default_2fa = getattr(self.authenticator, "require_2fa", False)
+        throttle = getattr(self.authenticator, "throttle", None)
         await self.render_portal(
-            "portal/users_admin.html", users=users.listing(self.db, self.db_url),
+            "portal/users_admin.html", users=users.listing(self.db, self.db_url, throttle),
             groups=users.groups_with_admins(self.db), errors=errors or {}, created=created,
             notice=notice, local=self.local, reset=reset, me=self.current_user.name,
             idp_groups=self.idp_groups,
@@ -95,8 +96,8 @@ class UsersAdminPage(PortalHandler):
 
     async def _unlock(self, user):
         accounts.unlock(self.db_url, user.name)
-        self._record(user, "unlocked", f"Account {user.name} unlocked")
-        await self._show(notice=f"{user.name}: unlocked.")
+        self._record(user, "unlocked", f"Failed sign-ins of {user.name} cleared")
+        await self._show(notice=f"{user.name}: failed sign-ins cleared; no wait before the next attempt.")
 
     async def _reset_2fa(self, user):
         accounts.reset_2fa(self.db_url, user.name)
@@ -188,7 +189,7 @@ class UsersAdminPage(PortalHandler):
 
 
 class UserUnlockAPI(PortalAPIHandler):
-    """POST /hub/api/portal/admin/users/{name}/unlock."""
+    """POST /hub/api/portal/admin/users/{name}/unlock: clear the account's failed sign-ins (the throttle)."""
 
     @needs_scope("admin:users")
     def post(self, name):

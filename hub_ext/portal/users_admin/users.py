@@ -1,10 +1,10 @@
 """Portal admin for users: list, create with a temporary password, group memberships,
 hub admin, set group admins, and the account operations of ``hubfront accounts``
-(auth.accounts: reset password, unlock, reset 2FA, disable). Also the new-account
+(auth.accounts: reset password, clear failed sign-ins, reset 2FA, disable). Also the new-account
 checks shared with invitation sign-up. Every change made here is an activity.
 
 No tornado here; ``db`` is the hub's SQLAlchemy session (users, groups) and
-``db_url`` the portal database (accounts, lockout, 2FA).
+``db_url`` the portal database (accounts, the sign-in throttle, 2FA).
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from jupyterhub.roles import assign_default_roles
 from sqlalchemy import select
 
 from ... import activity
-from ...auth import lockout
 from ...auth.accounts import create_account  # noqa: F401  (invitation sign-up creates accounts too)
 from ...auth.passwords import account_exists, rule_errors
+from ...auth.throttle import LoginThrottle
 from ...groups import find_group, group_policy, is_member
 from ...policy import properties_with
 from ...store import session_scope
@@ -82,23 +82,28 @@ def record(db_url: str, *, actor: str, username: str, action: str, message: str,
                     message=f"{message} (by {actor})")
 
 
-def listing(db, db_url: str, now=None) -> list[dict]:
-    """Every hub user with what the admin page shows about their account."""
+def listing(db, db_url: str, throttle: LoginThrottle | None = None) -> list[dict]:
+    """Every hub user with what the admin page shows about their account.
+
+    ``failures``: failed sign-ins in a row (all addresses); ``slowed_until``: until when some
+    address must wait before its next attempt (the authenticator's throttle, for its settings)."""
     users = db.query(orm.User).order_by(orm.User.name).all()
     with session_scope(db_url) as s:
         local = set(s.scalars(select(Account.username)).all())
         otp_on = set(s.scalars(select(OtpCredential.username).where(OtpCredential.enabled.is_(True))).all())
         names = {p.username: p.full_name for p in s.scalars(select(Profile)).all()}
-        states = {st.username: (st.failures, bool(st.must_change_password), bool(st.disabled))
+        states = {st.username: (bool(st.must_change_password), bool(st.disabled))
                   for st in s.scalars(select(LoginState)).all()}
+    throttled = (throttle or LoginThrottle(db_url=db_url)).states()
     rows = []
     for u in users:
-        failures, must_change, disabled = states.get(u.name, (0, False, False))
+        must_change, disabled = states.get(u.name, (False, False))
+        failed = throttled.get(u.name)
         rows.append({
             "name": u.name, "admin": bool(u.admin), "full_name": names.get(u.name, ""),
             "groups": sorted(g.name for g in u.groups), "local": u.name in local,
-            "two_factor": u.name in otp_on, "failures": failures,
-            "locked_until": lockout.locked_until(db_url, u.name, now) if failures else None,
+            "two_factor": u.name in otp_on, "failures": failed.failures if failed else 0,
+            "slowed_until": failed.slowed_until if failed else None,
             "must_change": must_change, "disabled": disabled,
         })
     return rows
