@@ -2,7 +2,9 @@
 
 Environment: HUBFRONT_PORT (8000), HUBFRONT_DATA_DIR (./data),
 HUBFRONT_ADMIN_USER (admin), HUBFRONT_ADMIN_PASSWORD (generated on first start),
-HUBFRONT_ISOLATE (auto), HUBFRONT_ACCOUNT_PREFIX (hubfront-).
+HUBFRONT_ISOLATE (auto), HUBFRONT_ACCOUNT_PREFIX (hubfront-),
+HUBFRONT_APPS_PORT (8002: where the runner serves apps, each at its own host name),
+HUBFRONT_APPS_ORIGIN (http://{app}--{group}.apps.localhost:<apps port>).
 For Kubernetes, see config/kubernetes/values.yaml.
 """
 
@@ -21,6 +23,12 @@ data_dir.mkdir(parents=True, exist_ok=True)
 configure(c)
 
 c.JupyterHub.bind_url = f"http://127.0.0.1:{os.environ.get('HUBFRONT_PORT', '8000')}"
+# apps at their own origins (never the hub's): *.localhost reaches the loopback in browsers
+apps_port = int(os.environ.get("HUBFRONT_APPS_PORT", "8002"))
+c.Apps.origin = os.environ.get("HUBFRONT_APPS_ORIGIN") or f"http://{{app}}--{{group}}.apps.localhost:{apps_port}"
+c.Apps.port = apps_port
+c.Apps.bind_ip = "127.0.0.1"  # like the proxy's public port (bind_url)
+c.AppAccess.hub_url = c.JupyterHub.bind_url  # apps send browsers back here to log in
 c.JupyterHub.hub_port = int(os.environ.get("HUBFRONT_HUB_PORT", "8081"))
 c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{os.environ.get('HUBFRONT_PROXY_API_PORT', '8001')}"
 c.JupyterHub.db_url = f"sqlite:///{data_dir / 'jupyterhub.sqlite'}"

@@ -302,16 +302,20 @@ class GroupPolicy(Spawner):
 
 def mlflow_env(policy, group: str, api_token: str, hub_urls=()) -> dict[str, str]:
     """The group's MLflow tracking server for its notebooks (a group policy's URI holds no secrets); for
-    an MLflow app of the group bound as its registry, at one of the hub's own addresses (``hub_urls``), the
-    server's own hub token too, which the apps' forwarder takes as ``Authorization: Bearer`` (so
-    ``mlflow.register_model`` works as the member)."""
-    from hub_ext.apps.registry import app_of, is_hub_address
+    an MLflow app of the group bound as its registry, its address at the app's own origin
+    (``c.Apps.origin``) and the server's own hub token, which the apps' forwarder takes as ``Authorization:
+    Bearer`` and never passes on (so ``mlflow.register_model`` works as the member). The token goes to
+    no other address: the origin is the operator's, the URI the group admin's. ``hub_urls`` is unused
+    (kept for callers)."""
+    from hub_ext.apps.registry import app_of, canonical_uri
 
     uri = (policy.mlflow_tracking_uri or "").strip()
     if not uri:
         return {}
-    env = {"MLFLOW_TRACKING_URI": uri}
-    if app_of(uri, group) is not None and api_token and is_hub_address(uri, hub_urls):
+    if app_of(uri, group) is None:
+        return {"MLFLOW_TRACKING_URI": uri}
+    env = {"MLFLOW_TRACKING_URI": canonical_uri(uri, group)}
+    if api_token:
         env["MLFLOW_TRACKING_TOKEN"] = api_token
     return env
 

@@ -89,6 +89,25 @@ class HubSession(BenchSession):
         return self.request(method, self.url("/hub/api" + path), headers=headers, **kw)
 
 
+def resolve_localhost() -> None:
+    """Let this process's ``requests`` reach ``*.localhost`` names at the loopback, as browsers do (RFC 6761;
+    glibc may not resolve them): the URL, its Host header and its cookies' domain stay the app's."""
+    import socket
+
+    if getattr(socket.getaddrinfo, "hubfront_localhost", False):
+        return
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):
+        name = host.decode() if isinstance(host, bytes) else host
+        if isinstance(name, str) and name.lower().rstrip(".").endswith(".localhost"):
+            host = "127.0.0.1"
+        return real(host, *args, **kwargs)
+
+    getaddrinfo.hubfront_localhost = True
+    socket.getaddrinfo = getaddrinfo
+
+
 class RealHub(Hub):
     """The real ``jupyterhub -f jupyterhub_config.py`` in a temp data dir on free ports.
 
@@ -101,10 +120,18 @@ class RealHub(Hub):
                  config: Path | None = None):
         super().__init__("hubfront", config or REPO / "jupyterhub_config.py", data_dir, env)
         self.admin_password = admin_password
+        self.apps_port = free_port()  # apps at http://<app>--<group>.apps.localhost:<apps_port>
+
+    def app_origin(self, group: str, app: str) -> str:
+        """Where an app of this hub is served (its own origin; see :func:`resolve_localhost`)."""
+        from hub_ext.apps.origin import app_origin
+
+        return app_origin(f"http://{{app}}--{{group}}.apps.localhost:{self.apps_port}", group, app)
 
     def env(self) -> dict:
         env = super().env()
         env["HUBFRONT_ADMIN_PASSWORD"] = self.admin_password
+        env["HUBFRONT_APPS_PORT"] = str(self.apps_port)
         env.update(self.extra_env)
         return env
 

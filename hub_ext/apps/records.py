@@ -24,7 +24,8 @@ from ..store.engine import read_scope
 from ..store.models import utcnow
 from ..store.models_apps import App
 from .requests import AppInstall
-from .templates import AppTemplate, app_prefix
+from .origin import app_origin
+from .templates import Apps, AppTemplate
 
 KIND = "app"  # the ledger's workload kind and the activity kind
 
@@ -180,20 +181,21 @@ class AppStore:
 
     # -- JSON ----------------------------------------------------------------------------------
 
-    def as_json(self, row: App, viewer: Viewer | None, template: AppTemplate | None, public_url: str = "",
-                base_url: str = "/") -> dict:
+    def as_json(self, row: App, viewer: Viewer | None, template: AppTemplate | None,
+                origin: str = Apps.class_traits()["origin"].default_value) -> dict:
+        """The app for the API and pages; ``url`` at its own origin (``origin``: ``c.Apps.origin``)."""
         env = self.open_env(row.env_encrypted)
         secret = template.secrets if template else set()
         changer = viewer is None or may_change(viewer, row)
         # secrets are never echoed; other values only to those who may change the app
         shown = {k: ("" if k in secret or not changer else v) for k, v in env.items()}
-        prefix = app_prefix(base_url, row.group, row.name)
+        url = app_origin(origin, row.group, row.name) + "/"
         return {
             "name": row.name, "group": row.group, "template": row.template, "version": row.template_version,
             "display_name": row.display_name, "installed_by": row.username, "instance_type": row.instance_type,
             "resources": {"cpu": row.cpu, "memory": row.memory, "gpu": row.gpu}, "env": shown,
             "access": row.access, "stopped": bool(row.stopped), "phase": row.phase, "reason": row.reason or None,
             "message": row.message, "revision": row.revision, "running_revision": row.running_revision or None,
-            "url": f"{public_url}{prefix}/", "path": f"{prefix}/", "registry": bool(template and template.registry),
+            "url": url, "path": url, "registry": bool(template and template.registry),
             "created": iso(row.created), "updated": iso(row.updated),
         }

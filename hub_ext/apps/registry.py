@@ -1,10 +1,12 @@
 """An MLflow app as its group's Models registry ("bind as registry").
 
-Binding stores the app's public address (``<hub>/apps/<group>/<app>``) as the group
-policy's ``mlflow_tracking_uri``: members see it on the Settings page, notebooks get it
-as ``MLFLOW_TRACKING_URI`` with their own hub token as ``MLFLOW_TRACKING_TOKEN`` (the
-forwarder accepts ``Authorization: Bearer <hub token>``), and the Settings page can
-unbind or point elsewhere as for any tracking server.
+Binding stores the app's public address (its own origin, ``c.Apps.origin``, e.g.
+``http://mlflow--lab.apps.localhost:8002``) as the group policy's ``mlflow_tracking_uri``:
+members see it on the Settings page, notebooks get it as ``MLFLOW_TRACKING_URI`` with their
+own hub token as ``MLFLOW_TRACKING_TOKEN`` (the forwarder accepts ``Authorization: Bearer
+<hub token>`` and never passes it on), and the Settings page can unbind or point elsewhere as
+for any tracking server. An address bound before apps had their own origins
+(``<hub>/apps/<group>/<app>``) is no app's any more: bind the app again.
 
 The hub's own reads (the Models page) and the deployments' replicas do not go through
 the forwarder: :func:`reachable_uri` turns the public address of a running app of the
@@ -14,29 +16,46 @@ it serves under), so nothing needs a token or the public name of the hub.
 
 from __future__ import annotations
 
-import re
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
 from ..store.engine import read_scope
 from ..store.models_apps import App
+from .origin import app_origin, apps_in
 
-_APP_PATH = re.compile(r"^(?P<prefix>.*/apps/(?P<group>[^/]+)/(?P<app>[a-z][a-z0-9-]*))/?$")
+def _origin_template(origin: str | None) -> str:
+    if origin is not None:
+        return origin
+    from .templates import Apps
+
+    return Apps.instance().origin
 
 
-def app_of(uri: str, group: str) -> tuple[str, str] | None:
-    """``(app name, its path prefix)`` when ``uri`` is the public address of an app of ``group``."""
+def app_of(uri: str, group: str, origin: str | None = None) -> tuple[str, str] | None:
+    """``(app name, "")`` when ``uri`` is the public address of an app of ``group``: the app's own origin
+    (``origin``: ``c.Apps.origin``) exactly."""
     try:
         parts = urlsplit(uri)
+        parts.port  # noqa: B018 - a malformed port raises here
     except ValueError:
         return None
     if parts.scheme not in ("http", "https"):
         return None
-    match = _APP_PATH.match(parts.path)
-    if match is None or unquote(match["group"]) != group:
+    if parts.path.strip("/") or parts.query or parts.username:
         return None
-    return match["app"], match["prefix"]
+    template, given = _origin_template(origin), f"{parts.scheme}://{parts.netloc.lower()}"
+    try:
+        names = apps_in(template, given)
+    except ValueError:  # a malformed c.Apps.origin: no address is an app's
+        return None
+    return next(((name, "") for name in names if app_origin(template, group, name) == given), None)
+
+
+def canonical_uri(uri: str, group: str, origin: str | None = None) -> str:
+    """For an address of an app of ``group``: its origin as :func:`app_of` makes it (no trailing slash)."""
+    found = app_of(uri, group, origin)
+    return app_origin(_origin_template(origin), group, found[0]) if found else uri
 
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}

@@ -9,15 +9,16 @@ descriptions), and per mode how to run it:
   once into an npm prefix there), and a command run by ``/bin/bash -c``;
 - ``kubernetes``: a container image and its arguments.
 
-Commands and arguments may use ``{prefix}`` (the public path the app is served
-under, ``/apps/<group>/<app>``, without a trailing slash), ``{port}`` (the port it
+Apps are served at the root of an origin of their own (``c.Apps.origin``, :mod:`.origin`),
+never on the hub's. Commands and arguments may use ``{prefix}`` (the public path the app is
+served under: "" now that each app has its own host; kept so that templates written for
+``/apps/<group>/<app>`` still work), ``{port}`` (the port it
 must listen on: locally a free loopback port per app, also given as ``$PORT``),
 ``{data}`` (the app's own folder in the group's storage,
 ``<group storage>/apps/<app>``) and ``{shared}`` (the group's storage; in a pod
 where its volume is mounted). In a local command values are shell-quoted; a pod's
-``command`` and ``args`` are words, each expanded as it is. A template
-with ``base_prefix`` false is served at its root: the forwarder strips the prefix
-(:func:`prefix_for`).
+``command`` and ``args`` are words, each expanded as it is. (``base_prefix`` is accepted
+for older operator templates; every app is served at its root.)
 
 The catalog is ``c.Apps.enabled`` (names, in the order shown) over the built-ins of
 :data:`BUILTIN` plus ``c.Apps.templates`` (operator templates, or built-ins
@@ -30,11 +31,12 @@ from __future__ import annotations
 
 import re
 import shlex
-from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from traitlets import List, Unicode
+from traitlets import Int, List, Unicode, validate
 from traitlets.config import SingletonConfigurable
+
+from .origin import app_origin, check_origin
 
 NAME = re.compile(r"^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
@@ -86,8 +88,8 @@ class AppTemplate(_Model):
     version: str = ""
     env: list[EnvVar] = []
     port: int | None = Field(default=None, ge=1, le=65535)  # fixed container port; None: $PORT
-    base_prefix: bool = True  # served under /apps/<group>/<app> (True) or at its root, the prefix stripped
-    health_path: str = "/"  # relative to where it is served ({prefix} allowed)
+    base_prefix: bool = True  # accepted for older operator templates: every app is served at its own root
+    health_path: str = "/"  # a path of the app ({prefix} allowed, now "")
     start_timeout: float = Field(default=300.0, gt=0)  # seconds it may take to answer its health check
     local: LocalRun | None = None
     kubernetes: KubeRun | None = None
@@ -128,11 +130,6 @@ class AppTemplate(_Model):
         return data
 
 
-def app_prefix(base_url: str, group: str, app: str) -> str:
-    """``<base_url>apps/<group>/<app>`` (no trailing slash; the group's name quoted as a path segment)."""
-    return f"{base_url.rstrip('/')}/apps/{quote(group, safe='')}/{app}"
-
-
 def expand(text: str, values: dict[str, str], quote_values: bool = True) -> str:
     """``text`` with ``{prefix}``, ``{port}``, ``{data}`` and ``{shared}`` replaced (shell-quoted for a
     command; other braces are left alone, so shell ``${VAR:-x}`` keeps working)."""
@@ -168,15 +165,15 @@ BUILTIN: dict[str, dict] = {
                              'stroke="#fff" stroke-width="2.5" fill="none" stroke-linejoin="round"/>'),
         "docs_url": "https://mlflow.org/docs/latest/tracking.html", "version": "3",
         "env": [{"name": "MLFLOW_WORKERS", "default": "1", "description": "Server worker processes"}],
-        "health_path": "{prefix}/health", "registry": True,
+        "health_path": "/health", "registry": True,
         "local": {"command": "mkdir -p {data}/artifacts && exec mlflow server --host 127.0.0.1 --port {port} "
                              "--workers \"${MLFLOW_WORKERS:-1}\" --backend-store-uri sqlite:///{data}/mlflow.db "
-                             "--artifacts-destination {data}/artifacts --serve-artifacts --static-prefix {prefix} "
+                             "--artifacts-destination {data}/artifacts --serve-artifacts "
                              "--allowed-hosts '*' --cors-allowed-origins '*'"},
         "kubernetes": {"image": "ghcr.io/mlflow/mlflow:latest", "command": ["/bin/sh", "-c"],
                        "args": ["mkdir -p {data}/artifacts && exec mlflow server --host 0.0.0.0 --port {port} "
                                 "--backend-store-uri sqlite:///{data}/mlflow.db --artifacts-destination "
-                                "{data}/artifacts --serve-artifacts --static-prefix {prefix} --allowed-hosts '*' "
+                                "{data}/artifacts --serve-artifacts --allowed-hosts '*' "
                                 "--cors-allowed-origins '*'"]},
     },
     "streamlit": {
@@ -188,17 +185,17 @@ BUILTIN: dict[str, dict] = {
         "docs_url": "https://docs.streamlit.io/", "version": "1",
         "env": [{"name": "STREAMLIT_APP", "default": "app.py",
                  "description": "The app file, relative to the app's folder in the group's storage"}],
-        "health_path": "{prefix}/_stcore/health",
+        "health_path": "/_stcore/health",
         "local": {"pip": ["streamlit"],
                   "command": "mkdir -p {data} && cd {data} && app=\"${STREAMLIT_APP:-app.py}\" && "
                              "{ [ -e \"$app\" ] || cat > \"$app\" <<'EOF'\n" + _STREAMLIT_EXAMPLE + "EOF\n} && "
                              "exec streamlit run \"$app\" --server.address 127.0.0.1 --server.port {port} "
-                             "--server.baseUrlPath {prefix} --server.headless true "
+                             "--server.headless true "
                              "--server.enableXsrfProtection false --browser.gatherUsageStats false"},
         "kubernetes": {"image": "python:3.12-slim", "command": ["/bin/sh", "-c"],
                        "args": ["pip install streamlit && cd {data} && exec streamlit run "
                                 "\"${STREAMLIT_APP:-app.py}\" --server.address 0.0.0.0 --server.port {port} "
-                                "--server.baseUrlPath {prefix} --server.headless true"]},
+                                "--server.headless true"]},
     },
     "code-server": {
         "name": "code-server", "display_name": "VS Code (code-server)",
@@ -242,13 +239,12 @@ BUILTIN: dict[str, dict] = {
                              '-10-6V11z" fill="#fff"/>'),
         "docs_url": "https://www.tensorflow.org/tensorboard", "version": "2",
         "env": [{"name": "LOGDIR", "default": "logs", "description": "Log folder, relative to the group's storage"}],
-        "health_path": "{prefix}/",
+        "health_path": "/",
         "local": {"pip": ["tensorboard"],
                   "command": "cd {shared} && exec tensorboard --logdir \"${LOGDIR:-logs}\" --host 127.0.0.1 "
-                             "--port {port} --path_prefix {prefix}"},
+                             "--port {port}"},
         "kubernetes": {"image": "tensorflow/tensorflow:latest",
-                       "args": ["tensorboard", "--logdir", "{shared}", "--bind_all", "--port", "{port}",
-                                "--path_prefix", "{prefix}"]},
+                       "args": ["tensorboard", "--logdir", "{shared}", "--bind_all", "--port", "{port}"]},
     },
 }
 DEFAULT_ENABLED = ("mlflow", "streamlit", "code-server")
@@ -268,6 +264,41 @@ class Apps(SingletonConfigurable):
         description, icon, docs_url, version, env, port, base_prefix, health_path, local,
         kubernetes); one named like a built-in replaces it. Offered when named in ``enabled``.""",
     ).tag(config=True)
+
+    origin = Unicode(
+        "http://{app}--{group}.apps.localhost:8002",
+        help="""Where each app is served: an http(s) origin whose host name holds ``{app}`` (the app's
+        name) and ``{group}`` (a DNS-safe label of its group's name), e.g.
+        ``https://{app}--{group}.apps.example.org`` with a wildcard DNS name and certificate for
+        ``*.apps.example.org``. It must be a host name apart from the hub's (not merely another port:
+        browsers send a host's cookies to every port of it), so that an app's pages never run with the
+        hub's authority. ``*.localhost`` names reach the loopback in browsers (the embedded default,
+        ``$HUBFRONT_APPS_ORIGIN``).""",
+    ).tag(config=True)
+
+    port = Int(
+        0, help="""Port on which the runner serves the apps' origin (0: the port of ``origin``). On
+        Kubernetes the wildcard Ingress sends the apps' host names to this port of the runner.""",
+    ).tag(config=True)
+
+    bind_ip = Unicode(
+        "127.0.0.1", help="""Address the runner's apps port listens on: like the proxy's public port
+        (the embedded default binds the loopback; on Kubernetes 0.0.0.0).""",
+    ).tag(config=True)
+
+    @validate("origin")
+    def _origin(self, proposal):
+        return check_origin(proposal["value"])
+
+    def origin_of(self, group: str, app: str) -> str:
+        """The origin of ``app`` of ``group`` (``scheme://host[:port]``, no slash)."""
+        return app_origin(self.origin, group, app)
+
+    def listen_port(self) -> int:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(self.origin.replace("{app}", "a").replace("{group}", "g"))
+        return self.port or parts.port or (443 if parts.scheme == "https" else 80)
 
     kube_name_prefix = Unicode(
         "hubfront-app-",
@@ -300,16 +331,6 @@ def template(name: str, config=None) -> AppTemplate | None:
     apps = Apps.instance(config=config) if config is not None else Apps.instance()
     known = {**BUILTIN, **{t.get("name"): t for t in apps.templates}}
     return AppTemplate.model_validate(known[name]) if name in known else None
-
-
-def prefix_for(template_name: str) -> bool:
-    """For the forwarder: whether an app of this template is served under its ``/apps/<group>/<app>``
-    prefix (True) or at its root with the prefix stripped (False). Unknown templates: True."""
-    try:
-        found = template(template_name)
-    except ValueError:
-        return True
-    return found.base_prefix if found is not None else True
 
 
 def environment_image(template: AppTemplate):

@@ -11,8 +11,10 @@ HTTP (under ``$JUPYTERHUB_SERVICE_PREFIX``, on the port of ``$JUPYTERHUB_SERVICE
 ``POST api/wake`` (the hub, with the runner's own API token) starts a
 reconcile pass now; ``GET api/health`` answers 200 while the loop is alive.
 On the same port, ``<base_url>deployments/<id>/…`` is the deployments' endpoints
-(``forward.py``) and ``<base_url>apps/<group>/<app>/…`` the apps (``forward_apps.py``), which
-the proxy sends here (``Proxy.extra_routes``, set by ``configure()``).
+(``forward.py``) and ``<base_url>apps/`` the apps' login return and the redirects of their old
+addresses (``forward_apps.py``), which the proxy sends here (``Proxy.extra_routes``, set by
+``configure()``). The apps themselves are served at their own origins on a port of their own
+(``c.Apps.port``/``bind_ip``; ``forward_apps.py``).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from traitlets.config import Config
 
 SECTIONS = ("Hubfront", "Isolation", "Runner", "LocalExecutor", "KubernetesExecutor", "LocalGroupSpawner",
             "LocalDeployments", "KubernetesDeployments", "EndpointForwarder", "AppAccess", "Datasets", "KubeStorage",
-            "ImageBuilds", "Apps")
+            "ImageBuilds", "Apps", "QuotaGuard")
 SERVICE_NAME = "hubfront-runner"
 
 
@@ -172,15 +174,21 @@ async def main() -> None:
     from .forward_apps import follow_apps, serve_apps
 
     hubfront = Hubfront.instance(config=config)
-    app_routes, app_handlers = serve_apps(  # /apps/<group>/<app>/: access asked of the hub per request
+    from ..apps.templates import Apps
+
+    apps_settings = Apps.instance(config=config)
+    app_routes, access, app_handlers, moved_handlers = serve_apps(  # access asked of the hub per request
         config, log, base_url=base_url, hub_prefix=reconciler.settings.hub_prefix, token=token,
         hub_api_url=os.environ["JUPYTERHUB_API_URL"], key=load_key("", hubfront.data_dir),
         client_id=os.environ.get("JUPYTERHUB_CLIENT_ID") or f"service-{SERVICE_NAME}")
-    routes += app_handlers
+    routes += moved_handlers
     app = web.Application(routes)
     # on Kubernetes the proxy pod reaches the endpoints through the hub's Service: listen beyond loopback
     app.listen(url.port or 80, os.environ.get("HUBFRONT_RUNNER_BIND") or url.hostname or "127.0.0.1")
     log.info("Runner listening on %s%s (executor: %s)", url.netloc, prefix, reconciler.executor.name)
+    # each app at its own origin (c.Apps.origin), on the apps' port: never on the hub's origin
+    web.Application(app_handlers).listen(apps_settings.listen_port(), apps_settings.bind_ip)
+    log.info("Apps served at %s on %s:%s", apps_settings.origin, apps_settings.bind_ip, apps_settings.listen_port())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -192,20 +200,24 @@ async def main() -> None:
     background = [asyncio.create_task(orphaned(stop, log)),
                   asyncio.create_task(reconciler.image_builder.run(stop)),
                   asyncio.create_task(reconciler.apps.run(reconciler.hub.groups))]
-    from ..apps.templates import Apps, prefix_for
     from ..datasets.settings import Datasets
     from .dataset_sync import follow as follow_datasets
 
-    Apps.instance(config=config)  # the templates prefix_for reads
-    background.append(asyncio.create_task(follow_apps(hubfront.db_url, app_routes, prefix_for, log=log)))
+    background.append(asyncio.create_task(follow_apps(hubfront.db_url, app_routes, access.hosts, log=log)))
     background.append(asyncio.create_task(follow_datasets(
-        hubfront.db_url, hubfront.data_dir, Datasets.instance(config=config), reconciler.settings.hub_prefix)))
+        hubfront.db_url, hubfront.data_dir, Datasets.instance(config=config), reconciler.settings.hub_prefix,
+        getattr(reconciler.executor, "isolation", None))))  # git runs as each group's service account
     if reconciler.deployer is not None:
         background.append(asyncio.create_task(reconciler.deployer.follow_routes()))
     from ..storage.adopter import keep_permissions  # what members move into shared storage becomes shared
 
     background.append(asyncio.create_task(keep_permissions(
         hubfront.data_dir, hubfront.db_url, getattr(reconciler.executor, "isolation", None), stop)))
+    from ..storage.quota_guard import guard_storage  # a group over its storage quota gets a read-only tree
+
+    background.append(asyncio.create_task(guard_storage(
+        hubfront.data_dir, hubfront.db_url, getattr(reconciler.executor, "isolation", None), reconciler.hub.groups,
+        stop, config)))
     await asyncio.wait([task, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
     if task.done():
         task.result()  # a crash of the loop ends the process; the hub restarts it

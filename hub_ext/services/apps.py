@@ -39,7 +39,7 @@ from sqlalchemy import select, update
 from tornado.httpclient import HTTPClientError
 
 from ..apps.records import KIND, AppStore, executor_id, reservation_id
-from ..apps.templates import AppTemplate, app_prefix, environment_image, expand
+from ..apps.templates import AppTemplate, environment_image, expand
 from ..jobs import logs as logs_mod
 from ..ledger import Ledger, QuotaExceeded, Request
 from ..policy import Quota
@@ -255,7 +255,7 @@ class AppRunner:
             await self.builder.ensure(environment_image(template), report)
 
     def _spec(self, row: App, template: AppTemplate, revision: int, python: str, npm_bin: str) -> DeploymentSpec:
-        prefix = app_prefix(self.base_url, row.group, row.name)
+        prefix = ""  # each app is served at the root of its own origin (hub_ext.apps.origin)
         data = data_path(self.data_dir, row.group, row.name)
         values = {"prefix": prefix, "port": "$PORT", "data": data, "shared": str(group_root(self.data_dir, row.group))}
         env = {**template.defaults, **self.store.open_env(row.env_encrypted), "MLFLOW_DISABLE_TELEMETRY": "true",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hub_ext.apps.registry import app_of, bound_app
-from hub_ext.apps.templates import BUILTIN, DEFAULT_ENABLED, AppTemplate, app_prefix, catalog, expand, prefix_for
+from hub_ext.apps.templates import Apps, BUILTIN, DEFAULT_ENABLED, AppTemplate, catalog, expand
 from hub_ext.isolation.names import MAX_LENGTH, account_name, service_account_name, unix_group_name
 from hub_ext.policy import GroupPolicy
 
@@ -33,18 +33,16 @@ def test_operator_templates_extend_or_replace_and_bad_ones_are_named():
 
 
 def test_placeholders_are_expanded_and_shell_quoted():
-    values = {"prefix": app_prefix("/", "my group", "st"), "port": "$PORT", "data": "/d/my group/apps/st",
-              "shared": "/d/my group"}
-    assert values["prefix"] == "/apps/my%20group/st"
+    values = {"prefix": "", "port": "$PORT", "data": "/d/my group/apps/st", "shared": "/d/my group"}
     cmd = expand("cd {data} && run --port {port} --base {prefix} ${X:-1} {other}", values)
-    assert cmd == "cd '/d/my group/apps/st' && run --port \"$PORT\" --base /apps/my%20group/st ${X:-1} {other}"
-    assert expand("{prefix}/health", values, quote_values=False) == "/apps/my%20group/st/health"
-    assert app_prefix("/base/", "g", "a") == "/base/apps/g/a"
+    assert cmd == "cd '/d/my group/apps/st' && run --port \"$PORT\" --base '' ${X:-1} {other}"
+    assert expand("{prefix}/health", values, quote_values=False) == "/health"
 
 
-def test_prefix_for_tells_the_forwarder_which_apps_are_served_at_their_root():
-    assert prefix_for("mlflow") and prefix_for("streamlit") and not prefix_for("code-server")
-    assert prefix_for("unknown-template")
+def test_builtin_apps_are_served_at_the_root_of_their_own_origin():
+    for name in DEFAULT_ENABLED:
+        t = AppTemplate.model_validate(BUILTIN[name])
+        assert "{prefix}" not in t.local.command + t.health_path + " ".join(t.kubernetes.args), name
 
 
 @pytest.mark.parametrize("group", ["research", "ml-team", "Data Science", "x" * 40, "émile", "a_b"])
@@ -60,29 +58,42 @@ def test_a_groups_service_account_is_never_a_users_account(group):
     assert service_account_name(prefix, group + "2") != name
 
 
-def test_a_bound_registry_is_an_app_of_the_same_group():
-    assert app_of("http://hub.example.org/apps/lab/mlflow", "lab") == ("mlflow", "/apps/lab/mlflow")
-    assert app_of("https://hub.example.org/base/apps/my%20lab/mlflow/", "my lab") == (
-        "mlflow", "/base/apps/my%20lab/mlflow")
-    assert app_of("http://hub.example.org/apps/other/mlflow", "lab") is None
-    assert app_of("http://mlflow.example.org:5000", "lab") is None
-    assert app_of("file:///srv/apps/lab/mlflow", "lab") is None
-    policy = GroupPolicy(mlflow_tracking_uri="http://hub.example.org/apps/lab/tracking")
-    assert bound_app(policy, "lab") == "tracking" and bound_app(GroupPolicy(), "lab") is None
+ORIGIN = "https://{app}--{group}.apps.example.org"
 
 
-def test_a_notebook_token_goes_to_the_hubs_own_app_address_only():
-    """A group admin may write any tracking URI: a server elsewhere with an /apps/<group>/<app> path
-    gets no member's hub token."""
-    from hub_ext.policy import GroupPolicy
+def test_a_bound_registry_is_an_app_of_the_same_group_at_its_own_origin():
+    assert app_of("https://mlflow--lab.apps.example.org", "lab", ORIGIN) == ("mlflow", "")
+    assert app_of("https://ml--flow--lab.apps.example.org/", "lab", ORIGIN) == ("ml--flow", "")
+    spaced = "https://mlflow--my-lab-" + __import__("hashlib").sha256(b"my lab").hexdigest()[:10] + ".apps.example.org"
+    assert app_of(spaced, "my lab", ORIGIN) == ("mlflow", "") and app_of(spaced, "lab", ORIGIN) is None
+    for uri in ["https://mlflow--other.apps.example.org", "http://mlflow--lab.apps.example.org",
+                "https://mlflow--lab.apps.example.org:444", "https://mlflow--lab.apps.example.org/x",
+                "https://hub.example.org/apps/lab/mlflow", "https://u@mlflow--lab.apps.example.org",
+                "file:///srv/apps/lab/mlflow", "http://mlflow.example.org:5000"]:
+        assert app_of(uri, "lab", ORIGIN) is None, uri
+    Apps.clear_instance()
+    Apps.instance(origin=ORIGIN)
+    try:
+        policy = GroupPolicy(mlflow_tracking_uri="https://tracking--lab.apps.example.org")
+        assert bound_app(policy, "lab") == "tracking" and bound_app(GroupPolicy(), "lab") is None
+    finally:
+        Apps.clear_instance()
+
+
+def test_a_notebook_token_goes_to_the_groups_app_origin_only():
+    """A group admin may write any tracking URI: only the operator's origin of an app of the group gets a
+    member's hub token (where the forwarder takes it and never passes it on)."""
     from spawner.mixin import mlflow_env
 
-    hub = ["http://127.0.0.1:8000"]
-    ours = GroupPolicy(mlflow_tracking_uri="http://localhost:8000/apps/lab/mlflow")
-    assert mlflow_env(ours, "lab", "tok", hub) == {"MLFLOW_TRACKING_URI": "http://localhost:8000/apps/lab/mlflow",
-                                                   "MLFLOW_TRACKING_TOKEN": "tok"}
-    elsewhere = GroupPolicy(mlflow_tracking_uri="https://collector.example.org/apps/lab/mlflow")
-    assert mlflow_env(elsewhere, "lab", "tok", hub) == {
-        "MLFLOW_TRACKING_URI": "https://collector.example.org/apps/lab/mlflow"}
-    other_port = GroupPolicy(mlflow_tracking_uri="http://127.0.0.1:9999/apps/lab/mlflow")
-    assert "MLFLOW_TRACKING_TOKEN" not in mlflow_env(other_port, "lab", "tok", hub)
+    Apps.clear_instance()
+    Apps.instance(origin=ORIGIN)
+    try:
+        ours = GroupPolicy(mlflow_tracking_uri="https://mlflow--lab.apps.example.org/")
+        assert mlflow_env(ours, "lab", "tok") == {"MLFLOW_TRACKING_URI": "https://mlflow--lab.apps.example.org",
+                                                  "MLFLOW_TRACKING_TOKEN": "tok"}
+        for elsewhere in ["https://collector.example.org/apps/lab/mlflow", "https://mlflow--other.apps.example.org",
+                          "http://127.0.0.1:8000/apps/lab/mlflow"]:
+            assert mlflow_env(GroupPolicy(mlflow_tracking_uri=elsewhere), "lab", "tok") == {
+                "MLFLOW_TRACKING_URI": elsewhere}
+    finally:
+        Apps.clear_instance()

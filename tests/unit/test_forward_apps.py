@@ -1,5 +1,6 @@
-"""Apps through the forwarder: routes, access checked against a hub on every request, the browser's
-login, websockets. Real sockets throughout: the app is a tornado server (HTTP echo + websocket
+"""Apps through the forwarder, each at its own host name: routes, access checked against a hub on every
+request, the browser's login across origins with its one-time ticket, websockets, the old addresses on the
+hub's origin. Real sockets throughout: the app is a tornado server (HTTP echo + websocket
 echo), a tiny tornado server stands for the hub's ``/hub/api/user`` and OAuth endpoints, and the
 forwarder runs in its own tornado server, as in the runner.
 """
@@ -19,8 +20,9 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
-from hub_ext.services.app_access import COOKIE, AppAccess
-from hub_ext.services.forward_apps import AppRoute, follow_apps, handlers, read_routes, sync_routes
+from hub_ext.apps.origin import HostMap
+from hub_ext.services.app_access import COOKIE, AppAccess, safe_path
+from hub_ext.services.forward_apps import AppRoute, follow_apps, handlers, hub_handlers, read_routes, sync_routes
 from hub_ext.services.forward_auth import EndpointForwarder, RouteTable
 from hub_ext.store import session_scope
 from hub_ext.store.models_apps import App
@@ -107,19 +109,39 @@ class Apps:
         self.table = RouteTable()
         self.access = AppAccess(base_url="/", hub_prefix="/hub/", hub_api_url=hub.url + "/hub/api",
                                 client_id="service-hubfront-runner", client_secret="runner-secret",
-                                key=Fernet.generate_key(), check_timeout=2.0)
+                                key=Fernet.generate_key(), check_timeout=2.0, hub_url="https://hub.test",
+                                hosts=HostMap(ORIGIN))
         settings = EndpointForwarder(connect_timeout=1.0, request_timeout=5.0)
         self.server, self.base = serve(web.Application(handlers(self.table, self.access, settings)))
+        self.hub_server, self.hub_base = serve(web.Application(hub_handlers(self.table, self.access)))
 
-    def route(self, name, upstream=None, access="group", group="g", keep_prefix=True, phase="Running"):
+    def route(self, name, upstream=None, access="group", group="g", phase="Running"):
         key = f"{group}/{name}"
         endpoints = (upstream.url,) if upstream is not None else ()
-        self.table.set(AppRoute(key, access, endpoints, time.monotonic(), {}, group, keep_prefix, phase))
+        self.table.set(AppRoute(key, access, endpoints, time.monotonic(), {}, group, phase))
+        self.access.hosts.update(key.split("/", 1) for key in self.table.deployments)
+
+    async def at(self, name, path="/", group="g", **kwargs):
+        """A request to the app ``name`` of ``group`` at its own host (the Host header names it)."""
+        kwargs["headers"] = {"Host": host(name, group), **(kwargs.get("headers") or {})}
+        return await self.fetch(path, **kwargs)
 
     async def fetch(self, path, **kwargs):
         kwargs.setdefault("request_timeout", 10)
         kwargs.setdefault("follow_redirects", False)
         return await AsyncHTTPClient().fetch(self.base + path, raise_error=False, **kwargs)
+
+    async def on_hub(self, path, **kwargs):
+        kwargs.setdefault("request_timeout", 10)
+        kwargs.setdefault("follow_redirects", False)
+        return await AsyncHTTPClient().fetch(self.hub_base + path, raise_error=False, **kwargs)
+
+
+ORIGIN = "https://{app}--{group}.apps.test"
+
+
+def host(name, group="g"):
+    return urlsplit(HostMap(ORIGIN).origin(group, name)).netloc
 
 
 @pytest.fixture
@@ -144,6 +166,7 @@ async def apps(hub):
     a = Apps(hub)
     yield a
     a.server.stop()
+    a.hub_server.stop()
     await a.server.close_all_connections()
 
 
@@ -153,159 +176,197 @@ def token(t):
 
 async def test_a_public_app_answers_anyone_and_gets_no_credential(apps, upstream, hub):
     apps.route("pub", upstream, access="public")
-    r = await apps.fetch("/apps/g/pub/a/b?x=1", headers={
+    r = await apps.at("pub", "/a/b?x=1", headers={
         "Authorization": "token tok-ann", "X-Forwarded-User": "admin",
         "Cookie": f"{COOKIE}=sealed; jupyterhub-session-id=s; {COOKIE}-oauth-n=1; _xsrf=x; app=1"})
     assert r.code == 200
     seen = json.loads(r.body)
-    assert seen["path"] == "/apps/g/pub/a/b?x=1"  # served under its prefix
+    assert seen["path"] == "/a/b?x=1"  # at the root of its own origin
     assert "Authorization" not in seen["headers"] and "X-Forwarded-User" not in seen["headers"]
-    assert seen["headers"]["Cookie"] == "_xsrf=x; app=1"  # the hub's _xsrf is the hub's path's: this is the app's
-    assert seen["headers"]["Host"] == urlsplit(apps.base).netloc  # the client's Host, not the app's address
+    assert seen["headers"]["Cookie"] == "_xsrf=x; app=1"  # its own host's cookies, its _xsrf included
+    assert seen["headers"]["Host"] == host("pub")  # the client's Host, not the app's address
     assert hub.asked == []  # a public app needs no check
 
 
-async def test_the_app_without_its_slash_is_redirected_and_unknown_apps_are_404(apps, upstream):
+async def test_hosts_map_to_apps_by_lookup_and_unknown_hosts_are_404(apps, upstream):
     apps.route("a", upstream, access="public")
-    r = await apps.fetch("/apps/g/a?q=1")
-    assert r.code == 302 and r.headers["Location"] == "/apps/g/a/?q=1"
-    for path in ["/apps/g/nope/", "/apps/g/", "/apps/", "/apps/other/a/"]:
-        r = await apps.fetch(path)
-        assert r.code == 404 and r.headers["Content-Type"] == "application/json", path
-    apps.route("a", upstream, access="public", group="data team")  # a group's name is quoted in the path
-    assert json.loads((await apps.fetch("/apps/data%20team/a/x")).body)["path"] == "/apps/data%20team/a/x"
-    r = await apps.fetch("/apps/g/nope/", headers={"Accept": "text/html,*/*"})
-    assert r.code == 404 and b"No such app: g/nope" in r.body and b"<h1>404 Not Found</h1>" in r.body
+    apps.route("a", upstream, access="public", group="Data Science (EU)")  # a name no host can hold
+    assert host("a", "Data Science (EU)").startswith("a--data-science-eu-")
+    r = await apps.at("a", "/x", group="Data Science (EU)")
+    assert r.code == 200 and json.loads(r.body)["path"] == "/x"
+    for wrong in ["nope--g.apps.test", "a--g.apps.test.evil.example", "a--data-science-eu.apps.test", "apps.test", ""]:
+        r = await apps.fetch("/x", headers={"Host": wrong})
+        assert r.code == 404 and r.headers["Content-Type"] == "application/json", wrong
+    r = await apps.at("a", "/", group="other")
+    assert r.code == 404
+    r = await apps.fetch("/", headers={"Host": "nope--g.apps.test", "Accept": "text/html,*/*"})
+    assert r.code == 404 and b"<h1>404 Not Found</h1>" in r.body
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+
+
+async def test_the_old_addresses_on_the_hubs_origin_only_redirect(apps, upstream):
+    apps.route("a", upstream, access="public", group="data team")
+    r = await apps.on_hub("/apps/data%20team/a/x/y?q=1")
+    assert r.code == 302 and r.headers["Location"] == f"https://{host('a', 'data team')}/x/y?q=1"
+    r = await apps.on_hub("/apps/data%20team/a")
+    assert r.code == 302 and r.headers["Location"] == f"https://{host('a', 'data team')}/"
+    for method, body in [("POST", b"x"), ("PUT", b"x"), ("DELETE", None)]:
+        r = await apps.on_hub("/apps/data%20team/a/x", method=method, body=body)
+        assert r.code == 404, method
+    assert (await apps.on_hub("/apps/g/nope/")).code == 404
+    assert upstream.seen == []  # nothing is ever served on the hub's origin
 
 
 async def test_a_group_app_lets_in_members_and_admins_only_asking_the_hub_each_time(apps, upstream, hub):
     apps.route("mlflow", upstream)
-    r = await apps.fetch("/apps/g/mlflow/api", headers=token("tok-ann"))
+    r = await apps.at("mlflow", "/api", headers=token("tok-ann"))
     assert r.code == 200
     seen = json.loads(r.body)["headers"]
     assert seen["X-Forwarded-User"] == "ann" and "Authorization" not in seen
-    assert (await apps.fetch("/apps/g/mlflow/", headers={"Authorization": "Bearer tok-ann"})).code == 200
-    assert (await apps.fetch("/apps/g/mlflow/", headers=token("tok-root"))).code == 200  # a hub admin
-    r = await apps.fetch("/apps/g/mlflow/", headers=token("tok-bob"))  # another group's member
+    assert (await apps.at("mlflow", "/", headers={"Authorization": "Bearer tok-ann"})).code == 200
+    assert (await apps.at("mlflow", "/", headers=token("tok-root"))).code == 200  # a hub admin
+    r = await apps.at("mlflow", "/", headers=token("tok-bob"))  # another group's member
     assert r.code == 404 and "No such app" in json.loads(r.body)["message"]
     for headers in [{}, token("forged"), {"Authorization": "Basic YTpi"}]:
-        r = await apps.fetch("/apps/g/mlflow/", headers=headers)
+        r = await apps.at("mlflow", "/", headers=headers)
         assert r.code == 401 and r.headers["WWW-Authenticate"] == 'Bearer realm="apps"', headers
     assert hub.asked == ["tok-ann", "tok-ann", "tok-root", "tok-bob", "forged"]
     assert len(upstream.seen) == 3  # nothing refused reached the app
 
     hub.user("tok-ann", "ann", [])  # ann leaves the group: her next request is refused
-    assert (await apps.fetch("/apps/g/mlflow/", headers=token("tok-ann"))).code == 404
+    assert (await apps.at("mlflow", "/", headers=token("tok-ann"))).code == 404
     del hub.users["tok-ann"]  # her token is revoked (she logged out)
-    assert (await apps.fetch("/apps/g/mlflow/", headers=token("tok-ann"))).code == 401
+    assert (await apps.at("mlflow", "/", headers=token("tok-ann"))).code == 401
 
 
 async def test_requests_during_a_check_share_it_and_the_next_one_asks_again(apps, upstream, hub):
     apps.route("mlflow", upstream)
     hub.slow.clear()  # the hub takes its time: three requests of the same credential arrive meanwhile
-    pending = [asyncio.ensure_future(apps.fetch("/apps/g/mlflow/", headers=token("tok-ann"))) for _ in range(3)]
+    pending = [asyncio.ensure_future(apps.at("mlflow", "/", headers=token("tok-ann"))) for _ in range(3)]
     while apps.table.deployments["g/mlflow"].requests < 3:  # all three arrived (and wait for the check)
         await asyncio.sleep(0.01)
     hub.slow.set()
     assert [r.code for r in await asyncio.gather(*pending)] == [200, 200, 200]
-    assert (await apps.fetch("/apps/g/mlflow/", headers=token("tok-ann"))).code == 200
+    assert (await apps.at("mlflow", "/", headers=token("tok-ann"))).code == 200
     assert hub.asked == ["tok-ann", "tok-ann"]  # one check for the three, then one for the next request
 
 
 async def test_a_users_app_lets_in_any_logged_in_user_but_no_service(apps, upstream, hub):
     apps.route("board", upstream, access="users")
-    assert (await apps.fetch("/apps/g/board/", headers=token("tok-bob"))).code == 200
+    assert (await apps.at("board", "/", headers=token("tok-bob"))).code == 200
     hub.user("tok-svc", "some-service", kind="service")
-    assert (await apps.fetch("/apps/g/board/", headers=token("tok-svc"))).code == 404
-    assert (await apps.fetch("/apps/g/board/")).code == 401
+    assert (await apps.at("board", "/", headers=token("tok-svc"))).code == 404
+    assert (await apps.at("board", "/")).code == 401
 
 
 async def test_an_app_not_running_is_503_for_those_let_in_and_404_for_others(apps, hub):
     apps.route("mlflow", None, phase="Starting")
-    r = await apps.fetch("/apps/g/mlflow/", headers=token("tok-ann"))
+    r = await apps.at("mlflow", "/", headers=token("tok-ann"))
     assert r.code == 503 and r.headers["Retry-After"] == "5"
     assert "not running (Starting)" in json.loads(r.body)["message"]
-    assert (await apps.fetch("/apps/g/mlflow/", headers=token("tok-bob"))).code == 404
+    assert (await apps.at("mlflow", "/", headers=token("tok-bob"))).code == 404
     apps.route("pub", None, access="public", phase="Installing")
-    r = await apps.fetch("/apps/g/pub/", headers={"Accept": "text/html"})  # a browser looks again by itself
+    r = await apps.at("pub", "/", headers={"Accept": "text/html"})  # a browser looks again by itself
     assert r.code == 503 and b'<meta http-equiv="refresh" content="5">' in r.body and b"(Installing)" in r.body
-
-
-async def test_an_app_served_at_its_root_gets_the_path_without_its_prefix(apps, upstream):
-    apps.route("code", upstream, access="public", keep_prefix=False)
-    r = await apps.fetch("/apps/g/code/static/x.js?v=2")
-    assert json.loads(r.body)["path"] == "/static/x.js?v=2"
-    assert json.loads((await apps.fetch("/apps/g/code/")).body)["path"] == "/"
 
 
 async def test_a_hub_that_does_not_answer_refuses_the_request(apps, upstream, hub):
     apps.route("mlflow", upstream)
     hub.server.stop()
     await hub.server.close_all_connections()
-    r = await apps.fetch("/apps/g/mlflow/", headers=token("tok-ann"))
+    r = await apps.at("mlflow", "/", headers=token("tok-ann"))
     assert r.code == 503 and "hub cannot be reached" in json.loads(r.body)["message"]
     assert upstream.seen == []
 
 
-async def test_a_browser_logs_in_through_the_hub_and_its_cookie_never_reaches_the_app(apps, upstream, hub):
+async def test_a_browser_logs_in_through_the_hub_with_a_one_time_ticket_for_the_apps_host(apps, upstream, hub):
     apps.route("mlflow", upstream)
+    apps.route("other", upstream)
     browser = {"Accept": "text/html,application/xhtml+xml"}
-    r = await apps.fetch("/apps/g/mlflow/experiments?id=1", headers=browser)
+    r = await apps.at("mlflow", "/experiments?id=1", headers=browser)
     assert r.code == 302
     login = urlsplit(r.headers["Location"])
-    assert login.path == "/hub/api/oauth2/authorize"
+    assert (login.scheme, login.netloc, login.path) == ("https", "hub.test", "/hub/api/oauth2/authorize")
     query = {k: v[0] for k, v in parse_qs(login.query).items()}
     assert (query["client_id"], query["redirect_uri"], query["response_type"]) == \
         ("service-hubfront-runner", "/apps/oauth_callback", "code")
     state_cookie = r.headers["Set-Cookie"].split(";")[0]
-    assert "Path=/apps/" in r.headers["Set-Cookie"] and "HttpOnly" in r.headers["Set-Cookie"]
+    attrs = {p.strip() for p in r.headers["Set-Cookie"].split(";")}
+    assert {"Path=/", "HttpOnly", "SameSite=Lax"} <= attrs and not any(a.startswith("Domain") for a in attrs)
 
-    # the hub logs ann in and sends the browser back with a code
+    # the hub logs ann in and sends the browser back, on the hub's origin, with a code
     hub.codes["code-1"] = "tok-ann"
     callback = "/apps/oauth_callback?" + urlencode({"code": "code-1", "state": query["state"]})
-    r = await apps.fetch(callback, headers={"Cookie": state_cookie})
-    assert r.code == 302 and r.headers["Location"] == "/apps/g/mlflow/experiments?id=1"
+    r = await apps.on_hub(callback)
+    assert r.code == 302 and not r.headers.get_list("Set-Cookie")  # no credential on the hub's origin
     assert hub.token_requests[-1]["redirect_uri"] == "/apps/oauth_callback"
+    back = urlsplit(r.headers["Location"])
+    assert (back.scheme, back.netloc, back.path) == ("https", host("mlflow"), "/.hubfront-login")
+    ticket_path = f"{back.path}?{back.query}"
+    assert "tok-ann" not in r.headers["Location"]
+
+    # the ticket is good for that host only, with the browser's login cookie only, once only
+    assert (await apps.at("other", ticket_path, headers={"Cookie": state_cookie})).code == 400
+    r = await apps.on_hub(callback)  # the code was used: no second ticket
+    assert r.code == 400
+    hub.codes["code-2"] = "tok-ann"
+    r = await apps.on_hub("/apps/oauth_callback?" + urlencode({"code": "code-2", "state": query["state"]}))
+    ticket_path = urlsplit(r.headers["Location"]).path + "?" + urlsplit(r.headers["Location"]).query
+    assert (await apps.at("mlflow", ticket_path)).code == 400  # a browser that did not start this login
+    hub.codes["code-3"] = "tok-ann"
+    r = await apps.on_hub("/apps/oauth_callback?" + urlencode({"code": "code-3", "state": query["state"]}))
+    ticket_path = urlsplit(r.headers["Location"]).path + "?" + urlsplit(r.headers["Location"]).query
+    r = await apps.at("mlflow", ticket_path, headers={"Cookie": state_cookie})
+    assert r.code == 302 and r.headers["Location"] == "/experiments?id=1"
+    assert (await apps.at("mlflow", ticket_path, headers={"Cookie": state_cookie})).code == 400  # spent
     cookies = r.headers.get_list("Set-Cookie")
     [session] = [c for c in cookies if c.startswith(COOKIE + "=")]
-    assert {"Path=/apps/", "HttpOnly", "SameSite=Lax"} <= {p.strip() for p in session.split(";")}
+    attrs = {p.strip() for p in session.split(";")}
+    assert {"Path=/", "HttpOnly", "SameSite=Lax", "Secure"} <= attrs and not any(a.startswith("Domain") for a in attrs)
     assert "tok-ann" not in session  # encrypted
     jar = session.split(";")[0]
 
-    r = await apps.fetch("/apps/g/mlflow/experiments?id=1", headers={**browser, "Cookie": jar + "; app=1"})
+    r = await apps.at("mlflow", "/experiments?id=1", headers={**browser, "Cookie": jar + "; app=1"})
     assert r.code == 200
     seen = json.loads(r.body)["headers"]
     assert seen["Cookie"] == "app=1" and seen["X-Forwarded-User"] == "ann"
 
-    # a callback this browser did not start, or a code used twice, logs nobody in
-    hub.codes["code-2"] = "tok-ann"
-    r = await apps.fetch("/apps/oauth_callback?" + urlencode({"code": "code-2", "state": query["state"]}))
-    assert r.code == 400 and not r.headers.get_list("Set-Cookie")
-    r = await apps.fetch(callback, headers={"Cookie": state_cookie})
-    assert r.code == 400
+
+async def test_an_app_cannot_set_the_apps_credential_or_a_hub_cookie(apps, hub):
+    class Planter(web.RequestHandler):
+        def get(self):
+            for cookie in [f"{COOKIE}=forged; Path=/", "jupyterhub-session-id=x", "app-pref=1; Path=/"]:
+                self.add_header("Set-Cookie", cookie)
+            self.finish("ok")
+
+    server, url = serve(web.Application([(r".*", Planter)]))
+    try:
+        apps.route("pub", type("U", (), {"url": url})(), access="public")
+        r = await apps.at("pub", "/")
+        assert r.headers.get_list("Set-Cookie") == ["app-pref=1; Path=/"]
+        assert r.headers["X-Content-Type-Options"] == "nosniff" and "Content-Security-Policy" not in r.headers
+    finally:
+        server.stop()
 
 
-async def test_a_login_returns_only_to_an_app(apps):
-    location, cookie = apps.access.login("https://elsewhere.example/", secure=True)
-    state = parse_qs(urlsplit(location).query)["state"][0]
-    nonce_cookie = cookie.split(";")[0]
-    assert "Secure" in cookie
-    assert apps.access.returning(state, {nonce_cookie.split("=")[0]: "1"})[0] == "/apps/"
+def test_a_login_returns_only_to_a_path_of_the_apps_own_origin():
+    assert safe_path("/experiments?id=1") == "/experiments?id=1"
+    for bad in ["https://elsewhere.example/", "//elsewhere.example/x", "/\\elsewhere.example", "/\t/evil", "x"]:
+        assert safe_path(bad) == "/", bad
 
 
 async def test_websockets_of_a_group_app_are_checked_before_the_upgrade(apps, upstream, hub):
-    apps.route("code", upstream, keep_prefix=False)
+    apps.route("code", upstream)
+    ws_url, at_code = apps.base.replace("http", "ws") + "/ws", {"Host": host("code")}
     with pytest.raises(HTTPClientError) as refused:
-        await websocket.websocket_connect(HTTPRequest(apps.base.replace("http", "ws") + "/apps/g/code/ws"))
+        await websocket.websocket_connect(HTTPRequest(ws_url, headers=at_code))
     assert refused.value.code == 401 and upstream.seen == []
     with pytest.raises(HTTPClientError) as refused:
-        await websocket.websocket_connect(HTTPRequest(apps.base.replace("http", "ws") + "/apps/g/code/ws",
-                                                      headers=token("tok-bob")))
+        await websocket.websocket_connect(HTTPRequest(ws_url, headers={**at_code, **token("tok-bob")}))
     assert refused.value.code == 404 and upstream.seen == []
 
     sealed = apps.access.seal("tok-ann")
-    ws = await websocket.websocket_connect(HTTPRequest(apps.base.replace("http", "ws") + "/apps/g/code/ws",
-                                                       headers={"Cookie": f"{COOKIE}={sealed}"}))
+    ws = await websocket.websocket_connect(HTTPRequest(ws_url, headers={**at_code, "Cookie": f"{COOKIE}={sealed}"}))
     await ws.write_message("hello")
     assert await asyncio.wait_for(ws.read_message(), 10) == "hello"
     ws.close()
@@ -325,16 +386,17 @@ def test_routes_follow_the_rows(sqlite_url):
     add_app(sqlite_url, "code", template="code-server", access="users", phase="Starting", endpoint="")
     add_app(sqlite_url, "gone", phase="Running", endpoint="http://127.0.0.1:4001", delete_requested=True)
     add_app(sqlite_url, "odd", phase="Running", endpoint="", access="everyone")
-    routes = read_routes(sqlite_url, prefix_for=lambda template: template != "code-server")
+    routes = read_routes(sqlite_url)
     assert sorted(routes) == ["g/code", "g/mlflow", "g/odd"]
-    assert routes["g/mlflow"].endpoints == ("http://127.0.0.1:4000",) and routes["g/mlflow"].keep_prefix
-    assert routes["g/code"].endpoints == () and not routes["g/code"].keep_prefix
+    assert routes["g/mlflow"].endpoints == ("http://127.0.0.1:4000",)
+    assert routes["g/code"].endpoints == ()
     assert (routes["g/code"].access, routes["g/code"].phase) == ("users", "Starting")
     assert routes["g/odd"].endpoints == () and routes["g/odd"].access == "group"  # unknown access: the strictest
 
-    table = RouteTable()
-    sync_routes(table, routes)
+    table, hosts = RouteTable(), HostMap(ORIGIN)
+    sync_routes(table, routes, hosts)
     assert table.deployments["g/mlflow"].ready == ["http://127.0.0.1:4000"]
+    assert hosts.find("MLFLOW--g.apps.test:443") == ("g", "mlflow") and hosts.find("gone--g.apps.test") is None
     table.take_out("g/mlflow", "http://127.0.0.1:4000")
     with session_scope(sqlite_url) as s:
         s.execute(update(App).where(App.name == "odd").values(delete_requested=True))
@@ -346,17 +408,17 @@ def test_routes_follow_the_rows(sqlite_url):
 async def test_the_follow_loop_routes_an_app_once_its_row_says_running(sqlite_url, hub, upstream):
     apps = Apps(hub)
     add_app(sqlite_url, "mlflow", phase="Starting", access="public")
-    task = asyncio.ensure_future(follow_apps(sqlite_url, apps.table, interval=0.05))
+    task = asyncio.ensure_future(follow_apps(sqlite_url, apps.table, apps.access.hosts, interval=0.05))
     try:
         for _ in range(100):
             if "g/mlflow" in apps.table.deployments:
                 break
             await asyncio.sleep(0.05)
-        assert (await apps.fetch("/apps/g/mlflow/")).code == 503
+        assert (await apps.at("mlflow", "/")).code == 503
         with session_scope(sqlite_url) as s:
             s.execute(update(App).where(App.name == "mlflow").values(phase="Running", endpoint=upstream.url))
         for _ in range(100):
-            r = await apps.fetch("/apps/g/mlflow/")
+            r = await apps.at("mlflow", "/")
             if r.code == 200:
                 break
             await asyncio.sleep(0.05)
@@ -364,3 +426,4 @@ async def test_the_follow_loop_routes_an_app_once_its_row_says_running(sqlite_ur
     finally:
         task.cancel()
         apps.server.stop()
+        apps.hub_server.stop()

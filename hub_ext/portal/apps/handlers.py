@@ -25,7 +25,7 @@ from ...store.models_apps import App
 from ..groups.handlers import store_policy
 from ..jobs.service import MemberAPIHandler, wake_runner
 from ..logstream import serve_log
-from .service import app_store, catalog_of, public_url, template_of
+from .service import app_store, catalog_of, apps_origin, template_of
 
 
 class RegistryBind(Strict):
@@ -66,8 +66,7 @@ class _AppsAPI(MemberAPIHandler):
             raise
 
     def app_json(self, row: App) -> dict:
-        return self.store.as_json(row, self.viewer, template_of(self, row.template), public_url(self),
-                                  self.base_url)
+        return self.store.as_json(row, self.viewer, template_of(self, row.template), apps_origin(self))
 
 
 class TemplatesAPIHandler(_AppsAPI):

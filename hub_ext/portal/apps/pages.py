@@ -11,7 +11,7 @@ from ...policy import format_memory
 from ..base import PortalHandler
 from ..jobs.service import viewer_of
 from ..nav import MenuEntry, register_menu
-from .service import app_store, catalog_of, public_url, template_of
+from .service import app_store, catalog_of, apps_origin, template_of
 
 
 class AppsPageHandler(PortalHandler):
@@ -24,7 +24,7 @@ class AppsPageHandler(PortalHandler):
         policy = group_policy(group)
         store = app_store(self)
         bound = bound_app(policy, group.name)
-        apps = [{**store.as_json(r, viewer, template_of(self, r.template), public_url(self), self.base_url),
+        apps = [{**store.as_json(r, viewer, template_of(self, r.template), apps_origin(self)),
                  "bound_registry": r.name == bound} for r in store.list(group.name)]
         types = [{"name": it.name, "title": f"{it.name} ({it.cpu:g} CPU, {format_memory(it.memory)}"
                                              + (f", {it.gpu} GPU" if it.gpu else "") + ")"}

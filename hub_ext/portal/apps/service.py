@@ -1,13 +1,12 @@
-"""The hub's side of apps: the store, the template catalog, the public address. No handlers here."""
+"""The hub's side of apps: the store, the template catalog, the apps' origin. No handlers here."""
 
 from __future__ import annotations
 
 from ...apps.records import AppStore
 from ...apps.templates import Apps, AppTemplate, template
-from ..deployments.service import public_url
 from ..jobs.service import secret_key
 
-__all__ = ["app_store", "catalog_of", "template_of", "public_url"]
+__all__ = ["app_store", "catalog_of", "template_of", "apps_origin"]
 
 
 def app_store(handler) -> AppStore:
@@ -23,3 +22,8 @@ def catalog_of(handler) -> dict[str, AppTemplate]:
 def template_of(handler, name: str) -> AppTemplate | None:
     """An installed app's template, enabled or not."""
     return template(name, handler.hubfront.config)
+
+
+def apps_origin(handler) -> str:
+    """``c.Apps.origin``: the template of every app's own origin (apps are never on the hub's)."""
+    return Apps.instance(config=handler.hubfront.config).origin
