@@ -1,6 +1,6 @@
 """Apps end to end: the real hub and runner; an MLflow tracking server installed in a group runs as the
 group's service account (not the installer) in its own cgroup, holds a kind ``app`` reservation, serves
-its UI and REST API under its prefix from the group's storage; stop releases the reservation; settings
+its UI and REST API at the root of its own origin from the group's storage; stop releases the reservation; settings
 survive a stop/start and a runner restart (the process adopted, not restarted); uninstall keeps the
 data unless asked."""
 
@@ -75,12 +75,12 @@ def row(hub, name) -> App:
         return s.scalars(select(App).where(App.group == "lab", App.name == name)).first()
 
 
-def server_process(prefix: str) -> psutil.Process:
+def server_process(data: str) -> psutil.Process:
     for p in psutil.process_iter(["cmdline"]):
         cmd = " ".join(p.info["cmdline"] or [])
-        if "mlflow" in cmd and "server" in cmd and prefix in cmd and "--static-prefix" in cmd:
+        if "mlflow" in cmd and "server" in cmd and f"{data}/mlflow.db" in cmd and "--static-prefix" not in cmd:
             return p
-    raise AssertionError(f"no mlflow server for {prefix} runs")
+    raise AssertionError(f"no mlflow server of {data} runs")
 
 
 def held(hub) -> list[str]:
@@ -91,10 +91,11 @@ def test_mlflow_runs_as_the_groups_service_account_and_keeps_its_settings(hub, l
     r = lead.api("POST", API, json={"name": "mlflow", "template": "mlflow", "access": "users"})
     assert r.status_code == 201, r.text
     app = wait(lead, "mlflow")
-    prefix = app["path"].rstrip("/")
-    assert prefix.endswith("/apps/lab/mlflow")
+    assert app["url"] == hub.app_origin("lab", "mlflow") + "/"  # its own origin
+    prefix = ""  # served at its root there
+    where = str(hub.data_dir / "groups" / "lab" / "apps" / "mlflow")
     # the group's service account, not the installer, in a cgroup of its own
-    proc = server_process(prefix)
+    proc = server_process(where)
     assert proc.username() == service_account_name(ACCOUNT_PREFIX, "lab") != f"{ACCOUNT_PREFIX}lead"
     assert "/app-mlflow-" in open(f"/proc/{proc.pid}/cgroup").read()
     app_id = row(hub, "mlflow").id
@@ -116,7 +117,7 @@ def test_mlflow_runs_as_the_groups_service_account_and_keeps_its_settings(hub, l
     wait(lead, "mlflow", "Stopped")
     assert held(hub) == []
     with pytest.raises(AssertionError):
-        server_process(prefix)
+        server_process(where)
     assert lead.api("POST", f"{API}/mlflow/start", json={}).status_code == 202
     app = wait(lead, "mlflow")
     assert app["access"] == "users" and held(hub) == [f"{app_id}@1"]
@@ -125,7 +126,7 @@ def test_mlflow_runs_as_the_groups_service_account_and_keeps_its_settings(hub, l
                      params={"experiment_name": "e2e"}, timeout=10)
     assert r.status_code == 200, r.text  # what it stored before the stop
     # the runner is killed; the hub starts a new one, which adopts the running app
-    pid = server_process(prefix).pid
+    pid = server_process(where).pid
     admin = hub.admin()
     runner = admin.api("GET", "/services/hubfront-runner").json()["pid"]
     os.kill(runner, signal.SIGKILL)
@@ -135,7 +136,7 @@ def test_mlflow_runs_as_the_groups_service_account_and_keeps_its_settings(hub, l
         time.sleep(1)
     time.sleep(3)  # a few passes of the new runner
     app = wait(lead, "mlflow")
-    assert server_process(prefix).pid == pid and app["access"] == "users"
+    assert server_process(where).pid == pid and app["access"] == "users"
     assert held(hub) == [f"{app_id}@1"]
 
 
@@ -143,10 +144,9 @@ def test_bound_as_the_registry_the_models_page_lists_what_was_registered(hub, le
     r = lead.api("POST", f"{API}/mlflow/registry", json={})
     assert r.status_code == 200 and r.json()["bound"], r.text
     public = r.json()["mlflow_tracking_uri"]
-    assert public.endswith("/apps/lab/mlflow") and public.startswith(hub.base_url)
+    assert public == hub.app_origin("lab", "mlflow")  # the app's own origin, not the hub's
     app = row(hub, "mlflow")
-    prefix = lead.api("GET", f"{API}/mlflow").json()["path"].rstrip("/")
-    r = requests.post(f"{app.endpoint}{prefix}/api/2.0/mlflow/registered-models/create",
+    r = requests.post(f"{app.endpoint}/api/2.0/mlflow/registered-models/create",
                       json={"name": "e2e-model"}, timeout=10)
     assert r.status_code == 200, r.text
     # the hub reads the app where the runner reaches it; members are shown its public address

@@ -1,4 +1,6 @@
-"""Apps end to end: the real hub, configurable-http-proxy and runner forwarding /apps/<group>/<app>/.
+"""Apps end to end: the real hub, configurable-http-proxy and the runner serving each app at its own origin
+(``http://<app>--<group>.apps.localhost:<apps port>``; this process reaches ``*.localhost`` at the loopback as
+browsers do, :func:`support.resolve_localhost`).
 
 An ``apps`` row is put into the portal DB for an operator template ``echo`` (a small tornado app:
 an HTTP echo and a websocket echo); the runner's apps loop starts it as the group's service
@@ -13,6 +15,7 @@ import json
 import os
 import shlex
 import time
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -22,7 +25,13 @@ from sqlalchemy import select, update
 
 from hub_ext.store import session_scope
 from hub_ext.store.models_apps import App
-from support import REPO, RealHub, need, proxy_command, run_in_server, stop_leftover_servers, wait_for_server
+from support import (REPO, RealHub, need, proxy_command, resolve_localhost, run_in_server, stop_leftover_servers,
+                     wait_for_server)
+
+resolve_localhost()
+# a notebook's Python, likewise (glibc may not resolve *.localhost; browsers and systemd-resolved do)
+RESOLVE = ("import socket\n_real = socket.getaddrinfo\n"
+           "socket.getaddrinfo = lambda h, *a, **k: _real('127.0.0.1' if str(h).endswith('.localhost') else h, *a, **k)\n")
 
 pytestmark = [pytest.mark.e2e, pytest.mark.isolation]
 
@@ -95,7 +104,11 @@ def the_app(hub) -> App:
 
 
 def app_url(hub, path=""):
-    return f"{hub.base_url}/apps/lab/echo/{path}"
+    return f"{hub.app_origin('lab', 'echo')}/{path}"
+
+
+def cookie_hosts(session, name="hubfront-apps"):
+    return sorted(c.domain for c in session.cookies if c.name == name)
 
 
 def set_access(hub, access):
@@ -120,7 +133,9 @@ def alice_browser(hub):
     r = eventually(lambda: s.get(app_url(hub, "page?x=1"), headers=BROWSER, timeout=10), lambda r: r.status_code != 404)
     assert r.status_code == 200, (r.status_code, r.url, r.text[:300])
     hops = [h.headers.get("Location", "") for h in r.history]
-    assert any("/hub/api/oauth2/authorize" in h for h in hops) and any("/apps/oauth_callback" in h for h in hops)
+    assert any(h.startswith(f"{hub.base_url}/hub/api/oauth2/authorize") for h in hops)
+    assert any(h.startswith("/apps/oauth_callback") or "/apps/oauth_callback" in h for h in hops)
+    assert any(h.startswith(app_url(hub, ".hubfront-login?ticket=")) for h in hops)
     return s
 
 
@@ -128,19 +143,21 @@ def test_a_member_logs_in_through_the_hub_and_reaches_the_app(hub, alice_browser
     r = alice_browser.get(app_url(hub, "page?x=1"), headers=BROWSER, timeout=10)
     assert r.status_code == 200 and not r.history  # the cookie: no more round trips
     seen = r.json()
-    assert seen["path"] == "/apps/lab/echo/page?x=1"
+    assert seen["path"] == "/page?x=1"
     cookies = seen["headers"].get("Cookie", "")
     assert "jupyterhub" not in cookies and "hubfront-apps" not in cookies and "_xsrf" not in cookies
     assert seen["headers"]["X-Forwarded-User"] == "alice"
-    assert alice_browser.cookies.get("hubfront-apps", path="/apps/")  # scoped to the apps
-    # without the slash: sent to it
-    r = alice_browser.get(f"{hub.base_url}/apps/lab/echo", allow_redirects=False, timeout=10)
-    assert r.status_code == 302 and r.headers["Location"] == "/apps/lab/echo/"
+    assert cookie_hosts(alice_browser) == [urlsplit(app_url(hub)).hostname]  # the app's host only
+    # the old address on the hub's origin: GET is sent to the app's origin, nothing else is served there
+    r = alice_browser.get(f"{hub.base_url}/apps/lab/echo/page?x=1", allow_redirects=False, timeout=10)
+    assert r.status_code == 302 and r.headers["Location"] == app_url(hub, "page?x=1")
+    r = alice_browser.post(f"{hub.base_url}/apps/lab/echo/page", data="x", allow_redirects=False, timeout=10)
+    assert r.status_code == 404
 
 
 def test_the_websocket_goes_through_the_proxy_with_the_cookie_only(hub, alice_browser):
     ws_url = app_url(hub, "ws").replace("http://", "ws://")
-    cookie = f"hubfront-apps={alice_browser.cookies.get('hubfront-apps', path='/apps/')}"
+    cookie = f"hubfront-apps={alice_browser.cookies.get('hubfront-apps')}"
     ws = websocket.create_connection(ws_url, cookie=cookie, timeout=10)
     try:
         ws.send("hello")
@@ -173,7 +190,7 @@ def test_a_notebook_reaches_the_app_with_its_own_api_token(hub):
     r = alice.api("POST", "/users/alice/servers/lab", json={"group": "lab", "instance_type": "cpu-small"})
     assert r.status_code in (201, 202), r.text
     wait_for_server(alice, "alice", "lab", hub=hub)
-    code = ("import json, os, urllib.request\n"
+    code = (RESOLVE + "import json, os, urllib.request\n"
             f"request = urllib.request.Request({app_url(hub, 'from-notebook')!r}, headers={{\n"
             "    'Authorization': 'token ' + os.environ['JUPYTERHUB_API_TOKEN']})\n"
             "with urllib.request.urlopen(request, timeout=10) as r:\n"
@@ -190,7 +207,7 @@ def test_strangers_are_refused(hub):
     olga = hub.login("olga", PASSWORD)  # logged in, another group's member: no such app
     r = olga.get(app_url(hub), headers=BROWSER, timeout=10)
     assert r.status_code == 404 and "No such app" in r.text
-    r = olga.get(f"{hub.base_url}/apps/lab/nothing/", headers=BROWSER, timeout=10)
+    r = olga.get(app_url(hub).replace("echo--", "nothing--"), headers=BROWSER, timeout=10)
     assert r.status_code == 404
 
 
@@ -209,7 +226,7 @@ def test_removing_the_member_refuses_their_next_request(hub, alice_browser):
 def test_logging_out_of_the_hub_logs_out_of_the_apps(hub):
     s = hub.login("alice", PASSWORD)
     r = s.get(app_url(hub), headers=BROWSER, timeout=10)
-    assert r.status_code == 200 and s.cookies.get("hubfront-apps", path="/apps/")
+    assert r.status_code == 200 and s.cookies.get("hubfront-apps")
     s.get(f"{hub.base_url}/hub/logout", timeout=10)
     r = s.get(app_url(hub), headers=BROWSER, timeout=10)  # the cookie's token was revoked with the session
     assert r.status_code == 200 and "/hub/login" in r.url and "X-Forwarded-User" not in r.text
@@ -218,7 +235,7 @@ def test_logging_out_of_the_hub_logs_out_of_the_apps(hub):
 def test_a_public_app_answers_anyone_and_a_stopped_one_503(hub):
     set_access(hub, "public")
     r = eventually(lambda: requests.get(app_url(hub, "open"), timeout=10), lambda r: r.status_code == 200)
-    assert r.status_code == 200 and r.json()["path"] == "/apps/lab/echo/open"
+    assert r.status_code == 200 and r.json()["path"] == "/open"
     assert "X-Forwarded-User" not in r.json()["headers"]
     with session_scope(hub.portal_db_url) as s:  # its group's admin stops it
         s.execute(update(App).where(App.group == "lab", App.name == "echo").values(stopped=True))
