@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from attack_pages import APP_TEMPLATE
 from support import REPO, RealHub, need, no_mockhub_cleanup, proxy_command  # noqa: F401  (the fixture)
 
 CATALOG = textwrap.dedent("""
@@ -39,6 +40,7 @@ def portal_hub(tmp_path_factory):
     config.write_text(textwrap.dedent(f"""
         load_subconfig({str(REPO / "jupyterhub_config.py")!r})
         c.Datasets.allow_local_git_urls = True  # the datasets test clones a repository it made on this disk
+        c.Apps.templates = [{APP_TEMPLATE!r}]  # issue 20's attack page as an app (installed by its test only)
     """))
     hub = RealHub(data, env={"HUBFRONT_CATALOG": str(catalog)}, config=config)
     hub.start()

@@ -1,7 +1,10 @@
-"""Apps in Chromium on the real hub, through /apps/<group>/<app>/: a group admin installs MLflow from
+"""Apps in Chromium on the real hub, each at its own origin (http://<app>--<group>.apps.localhost:<port>;
+Chromium reaches *.localhost at the loopback): a group admin installs MLflow from
 the catalog on the Apps page, opens its UI, binds it as the group's Models registry; a member's notebook
 registers a model in it with its own hub token and the Models page lists it; code-server opens and its
-websocket works. Screenshots: apps.png, apps-mlflow.png, apps-models.png, apps-code-server.png."""
+websocket works; an app's page that tries to mint a token with the admin's hub session gets nothing, and the
+app never receives a hub cookie. Screenshots: apps.png, apps-mlflow.png, apps-models.png, apps-code-server.png,
+apps-attack.png."""
 
 from __future__ import annotations
 
@@ -13,6 +16,8 @@ import time
 import pytest
 from playwright.sync_api import expect
 
+from hub_ext.store import session_scope
+from hub_ext.store.models_apps import App
 from spawner.plan import server_name_for
 from support import need, run_in_server, screenshot, stop_leftover_servers, ui_login, wait_for_server
 
@@ -21,7 +26,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.isolation]
 GROUP = "apps-lab"
 LEAD, MEMBER, PASSWORD = "hfap-lead", "hfap-mem", "Apps-pass1x"
 NOTEBOOK = """
-import os, mlflow, mlflow.pyfunc
+import os, socket
+_real = socket.getaddrinfo  # *.localhost is the loopback (as in browsers; this machine's glibc may not say so)
+socket.getaddrinfo = lambda h, *a, **k: _real('127.0.0.1' if str(h).endswith('.localhost') else h, *a, **k)
+import mlflow, mlflow.pyfunc
 
 class Echo(mlflow.pyfunc.PythonModel):
     def predict(self, context, model_input):
@@ -96,8 +104,10 @@ def test_mlflow_installed_opened_bound_and_fed_from_a_notebook(page, lab):
     page.wait_for_load_state()
     expect(installed).to_contain_text("Models registry")
     screenshot(page, "apps")
-    # its UI, through the forwarder, under its prefix
-    page.goto(lab.base_url + f"/apps/{GROUP}/mlflow/", wait_until="domcontentloaded", timeout=60_000)
+    # the Open link is the app's own origin; its UI, through the forwarder, at the root there
+    origin = lab.app_origin(GROUP, "mlflow")
+    expect(installed.locator("a.hf-app-open")).to_have_attribute("href", origin + "/")
+    page.goto(origin + "/", wait_until="domcontentloaded", timeout=60_000)
     expect(page).to_have_title(re.compile("MLflow"))
     page.get_by_text("Experiments").first.click(timeout=30_000)
     expect(page.get_by_text("Default").first).to_be_visible(timeout=30_000)  # the experiments, from its REST API
@@ -112,7 +122,7 @@ def test_mlflow_installed_opened_bound_and_fed_from_a_notebook(page, lab):
         out = run_in_server(member, MEMBER, server, NOTEBOOK, timeout=180).strip().splitlines()[-1].split()
     finally:
         member.api("DELETE", f"/users/{MEMBER}/servers/{server}")
-    assert out[0].endswith(f"/apps/{GROUP}/mlflow") and out[1:] == ["token", "1"], out
+    assert out[0] == lab.app_origin(GROUP, "mlflow") and out[1:] == ["token", "1"], out
     # the Models page lists it (the hub reads the app directly)
     page.goto(lab.base_url + "/hub/models")
     expect(page.locator('#hf-models tbody.hf-model[data-name="notebook-model"]')).to_be_visible()
@@ -126,7 +136,7 @@ def test_code_server_opens_and_its_websocket_works(page, lab):
     assert r.status_code == 201, r.text
     wait_running(lead, "code", timeout=600)  # the first install builds code-server (minutes)
     ui_login(page, lab, LEAD, PASSWORD)
-    page.goto(lab.base_url + f"/apps/{GROUP}/code/")
+    page.goto(lab.app_origin(GROUP, "code") + "/")
     expect(page.locator(".monaco-workbench")).to_be_visible(timeout=60_000)
     # the workbench talks to its server over a websocket: the explorer lists the group's storage
     expect(page.locator(".explorer-folders-view")).to_be_visible(timeout=60_000)
@@ -134,3 +144,34 @@ def test_code_server_opens_and_its_websocket_works(page, lab):
     expect(page.get_by_text("Cannot reconnect")).to_have_count(0)
     screenshot(page, "apps-code-server")
     assert json.loads(json.dumps(lead.api("GET", f"/portal/groups/{GROUP}/apps/code").json()))["phase"] == "Running"
+
+
+def test_an_apps_page_gets_nothing_of_the_hub_and_no_hub_cookie(page, lab):
+    """Issue 20: an admin logged in to the hub opens a group app whose page reads /hub/home for the XSRF
+    token and mints a token (relative to its origin, and at the hub's): it logs in to the app at the app's
+    origin, its script runs there, and gets nothing; the app's server logged no hub cookie."""
+    with session_scope(lab.portal_db_url) as s:  # a template the catalog does not offer (tests/attack_pages.py)
+        s.add(App(group=GROUP, name="attack", template="attack", username=LEAD, instance_type="cpu-small",
+                  cpu=0.5, memory=2**30, access="users"))
+    lead = lab.login(LEAD, PASSWORD)
+    wait_running(lead, "attack", timeout=120)
+    admin = lab.admin()
+    before = admin.api("GET", "/users/admin/tokens").json()["api_tokens"]
+    ui_login(page, lab, "admin", lab.admin_password)
+    origin = lab.app_origin(GROUP, "attack")
+    page.goto(f"{origin}/?user=admin&hub={lab.base_url}")  # through the hub's login, back with a ticket
+    expect(page.locator("body[data-done]")).to_have_count(1, timeout=30_000)
+    assert page.url.startswith(origin + "/?user=admin")
+    result = json.loads(page.locator("#out").inner_text())
+    assert result["ran"] and len(result["tries"]) == 2
+    assert all(t.get("status") != 201 and '"token"' not in t.get("body", "") for t in result["tries"]), result
+    assert "error" in result["tries"][1]  # the hub's origin answers no other origin's script
+    screenshot(page, "apps-attack")
+    after = admin.api("GET", "/users/admin/tokens").json()["api_tokens"]
+    assert not any(t["note"] == "stolen" for t in after)
+    # the only new token is the apps' login (the runner's OAuth client), none made by the page
+    assert all(t.get("oauth_client") for t in after if t["id"] not in {b["id"] for b in before}), after
+    log = lab.data_dir / "groups" / GROUP / "apps" / "attack" / "cookies.log"
+    seen = [json.loads(line)["cookie"] or "" for line in log.read_text().splitlines()]
+    assert seen and not any(n in c for c in seen for n in ("jupyterhub-", "hubfront-apps")), seen
+    lead.api("POST", f"/portal/groups/{GROUP}/apps/attack/stop", json={})

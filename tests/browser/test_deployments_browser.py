@@ -12,6 +12,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
+from attack_pages import server_command
 from support import screenshot, ui_login
 
 pytestmark = pytest.mark.browser
@@ -292,3 +293,33 @@ def test_the_models_deploy_link_opens_the_form_on_the_model(page, lab):
     dana = lab.login("dana", "Dana-pass1")
     r = dana.api("POST", "/portal/groups/lab/deployments", json={"id": "new", "name": "Called new", "command": SERVE})
     assert r.status_code == 400 and "id" in r.json()["errors"]
+
+
+def test_an_admin_opening_a_members_public_deployment_page_hands_over_nothing(page, lab):
+    """Issue 20: the page's script would read /hub/home for the XSRF token and mint a token with the admin's
+    session. Endpoints stay on the hub's origin, sandboxed: the script gets an opaque origin (here it does
+    not even run), and the admin's tokens are the same afterwards."""
+    dana = lab.login("dana", "Dana-pass1")
+    r = dana.api("POST", "/portal/groups/lab/deployments", json={
+        "id": "attack", "name": "Attack", "command": server_command('"$PORT"', "/dev/null"), "access": "public",
+        "health_path": "/health"})
+    assert r.status_code == 201, r.text
+    try:
+        until = time.monotonic() + 120
+        while api_phase(dana, "attack") != "Deployed":
+            assert time.monotonic() < until and api_phase(dana, "attack") != "Failed", api_phase(dana, "attack")
+            time.sleep(1)
+        admin = lab.admin()
+        before = admin.api("GET", "/users/admin/tokens").json()["api_tokens"]
+        ui_login(page, lab, "admin", lab.admin_password)
+        answer = page.goto(f"{lab.base_url}/deployments/attack/?user=admin&hub={lab.base_url}")
+        assert answer.status == 200 and "sandbox" in answer.headers["content-security-policy"]
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        expect(page.locator("#out")).to_have_text("waiting")
+        page.wait_for_timeout(3000)  # what the script would have done, it would have done by now
+        expect(page.locator("body[data-done]")).to_have_count(0)
+        after = admin.api("GET", "/users/admin/tokens").json()["api_tokens"]
+        assert [t["id"] for t in after] == [t["id"] for t in before] and not any(t["note"] == "stolen" for t in after)
+        screenshot(page, "deployment-attack-sandboxed")
+    finally:
+        dana.api("DELETE", "/portal/deployments/attack")
