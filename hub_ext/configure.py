@@ -38,9 +38,13 @@ def add_runner_service(c) -> None:
     services.append({"name": SERVICE_NAME, "command": [sys.executable, "-m", "hub_ext.services"],
                      "url": f"http://127.0.0.1:{port}", "display": False, **runner_oauth(base_url)})
     c.JupyterHub.services = services
-    # deployment endpoints and apps: the proxy sends <base_url>deployments/… and <base_url>apps/… to
-    # the runner, which forwards them; the hub keeps these routes in the proxy (its periodic check
-    # restores them)
+    if "origin" not in c.Apps:  # apps at their own origins, on a port of the runner's (jupyterhub_config.py sets it)
+        apps_port = int(os.environ.get("HUBFRONT_APPS_PORT") or _free_port())
+        c.Apps.port = apps_port
+        c.Apps.origin = f"http://{{app}}--{{group}}.apps.localhost:{apps_port}"
+    # deployment endpoints, and the apps' login return and old addresses: the proxy sends
+    # <base_url>deployments/… and <base_url>apps/… to the runner (apps themselves are served at their
+    # own origins); the hub keeps these routes in the proxy (its periodic check restores them)
     routes = dict(c.Proxy.extra_routes) if "extra_routes" in c.Proxy else {}
     for path in ("deployments/", "apps/"):
         routes[f"{base_url.rstrip('/')}/{path}"] = f"http://127.0.0.1:{port}"
@@ -49,8 +53,8 @@ def add_runner_service(c) -> None:
 
 def runner_oauth(base_url: str) -> dict:
     """The runner's OAuth client, with which browsers log in to apps (``hub_ext.services.app_access``):
-    back at ``<base_url>apps/oauth_callback``, without a confirmation page (the runner is part of the
-    hub). Its tokens need no scopes: ``/hub/api/user`` always tells a token's owner name, admin flag
+    back at ``<base_url>apps/oauth_callback`` on the hub's origin (which hands the app's origin a one-time
+    ticket), without a confirmation page (the runner is part of the hub). Its tokens need no scopes: ``/hub/api/user`` always tells a token's owner name, admin flag
     and groups."""
     return {"oauth_redirect_uri": f"{base_url.rstrip('/')}/apps/oauth_callback", "oauth_no_confirm": True}
 
