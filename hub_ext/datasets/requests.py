@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import ConfigDict, Field, field_validator
 
 from ..bodies import BodyError, Strict
+from .addresses import RefusedAddress, check_host, literal, remote_of, resolves_refused
 
 DNS_LABEL = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
 TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._+-]{0,31}$")
@@ -20,6 +21,7 @@ ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 BRANCH = re.compile(r"^(?!-)(?!.*\.\.)(?!.*//)[A-Za-z0-9._/-]{1,255}(?<![./])$")
 REMOTE = re.compile(r"^(https?|ssh|git)://[^\s/]+(/\S*)?$")
 SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:(?!/?-)\S+$")
+IPV6_HOST = re.compile(r"(?<=://)([^/@]*@)?\[[0-9A-Fa-f:.]+\]")  # "::" there is an address, not ext::
 USERINFO_SECRET = re.compile(r"^[a-z+]+://[^/@\s]*:[^/@\s]*@")
 RESERVED_ENV = ("HUBFRONT_", "JUPYTERHUB_")
 MAX_TAGS = 20
@@ -90,11 +92,11 @@ def _branch(value: str | None) -> str | None:
 def _url(value: str | None) -> str | None:
     if value is None or value == "":
         return value
-    if "::" in value or value.startswith("-") or any(c.isspace() or ord(c) < 32 for c in value):
+    if "::" in IPV6_HOST.sub("", value) or value.startswith("-") or any(c.isspace() or ord(c) < 32 for c in value):
         raise ValueError("not a repository URL (transport helpers such as ext:: or file:: are refused)")
     if USERINFO_SECRET.match(value):
         raise ValueError("a password or token in the URL would be stored in plain text: use a public "
-                         "repository, or ssh with the runner's key")
+                         "repository, or ssh with the group's key (see the user guide)")
     return value
 
 
@@ -165,9 +167,18 @@ def is_local(url: str) -> bool:
     return url.startswith(("/", "file://", "./", "../")) or not (REMOTE.match(url) or SCP_LIKE.match(url))
 
 
-def check_git_url(url: str, allow_local: bool) -> None:
-    """A remote URL git may fetch, or a local path where the operator allows those (BodyError)."""
+def check_git_url(url: str, allow_local: bool, refused_networks=()) -> None:
+    """A remote URL git may fetch, or a local path where the operator allows those (BodyError). A remote's
+    host may not be a refused address or a loopback name (``addresses.check_host``; no DNS asked here)."""
     if REMOTE.match(url) or SCP_LIKE.match(url):
+        try:
+            remote = remote_of(url)
+            if remote is not None:
+                check_host(remote.host, refused_networks)
+        except RefusedAddress as exc:
+            raise BodyError({"git_url": f"refused: {exc}"}) from None
+        except ValueError as exc:
+            raise BodyError({"git_url": f"not a repository URL: {exc}"}) from None
         return
     if url.startswith("/") or url.startswith("file:///"):
         if allow_local:
@@ -175,6 +186,21 @@ def check_git_url(url: str, allow_local: bool) -> None:
         raise BodyError({"git_url": "local repositories are not allowed here (Datasets.allow_local_git_urls)"})
     raise BodyError({"git_url": "expected https://, ssh:// or git:// URL, user@host:path"
                                 + (", or an absolute local path" if allow_local else "")})
+
+
+async def check_git_host(url: str, refused_networks, timeout: float) -> None:
+    """BodyError when the URL's host name resolves now to a refused address (DNS asked off the event loop,
+    ``timeout`` s at most; a name that does not resolve passes: the sync resolves it again)."""
+    try:
+        remote = None if is_local(url) else remote_of(url)
+    except ValueError:
+        return  # check_git_url said why
+    if remote is None or literal(remote.host) is not None:
+        return
+    try:
+        await resolves_refused(remote.host, remote.port, refused_networks, timeout)
+    except RefusedAddress as exc:
+        raise BodyError({"git_url": f"refused: {exc}"}) from None
 
 
 def check_interval(seconds: int | None, shortest: int) -> None:

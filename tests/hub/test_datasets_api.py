@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import os
+import socket
 import stat
 
 from sqlalchemy import select
@@ -181,6 +182,28 @@ async def test_versions_env_and_sync(app):
     assert r.status_code == 202 and r.json()["git"]["sync_requested"] is True
     assert (await member.api("POST", f"{API}/hfcd-v/sync")).status_code == 400
     assert (await member.api("POST", f"{API}/hfcd-code/sync", data='{"now": true}')).status_code == 400
+
+
+async def test_git_urls_to_this_machine_are_refused(app, monkeypatch):
+    owner, member, boss, guest = await users(app)
+    real = socket.getaddrinfo
+    monkeypatch.setattr(socket, "getaddrinfo", lambda host, port, *a, **kw: [
+        (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", int(port)))] if host == "repo.internal.test"
+        else real(host, port, *a, **kw))  # a DNS name that answers with this machine's loopback
+    for url in ["http://127.0.0.1:8601/api/routes", "http://localhost:8000/x.git", "http://[::1]/x.git",
+                "http://169.254.169.254/latest/meta-data/", "http://127.1/x", "http://0x7f.1/x",
+                "http://2130706433/x", "http://[::ffff:127.0.0.1]/x", "ssh://git@127.0.0.1:6379/x",
+                "git@0.0.0.0:x.git", "https://repo.internal.test/r.git"]:
+        r = await post(owner, API, {"name": "hfcd-internal", "kind": "git", "git_url": url})
+        assert r.status_code == 400 and list(r.json()["errors"]) == ["git_url"], (url, r.text)
+        assert r.json()["message"].startswith("git_url: refused: ") and "may not point there" in r.text, r.text
+    assert (await owner.api("GET", f"{API}/hfcd-internal")).status_code == 404  # nothing was made
+
+    r = await post(owner, API, {"name": "hfcd-public", "kind": "git", "git_url": "https://example.org/r.git"})
+    assert r.status_code == 201, r.text
+    r = await member.api("PATCH", f"{API}/hfcd-public", data=json.dumps({"git_url": "http://127.0.0.1:8601/"}))
+    assert r.status_code == 400 and "loopback" in r.json()["errors"]["git_url"]
+    assert (await member.api("GET", f"{API}/hfcd-public")).json()["git"]["url"] == "https://example.org/r.git"
 
 
 async def test_the_pages(app):

@@ -13,7 +13,8 @@ from tornado import web
 
 from ...bodies import BodyError, NoFields
 from ...datasets.requests import (
-    DNS_LABEL, DatasetCreate, DatasetPatch, GrantSet, VersionCreate, check_git_url, check_interval, kind_fields,
+    DNS_LABEL, DatasetCreate, DatasetPatch, GrantSet, VersionCreate, check_git_host, check_git_url, check_interval,
+    kind_fields,
 )
 from ...datasets.store import Conflict, may_delete, may_manage
 from ...groups import find_group
@@ -48,13 +49,15 @@ class _DatasetsAPI(MemberAPIHandler):
             raise web.HTTPError(403, f"Only members of group {row.group} manage dataset {row.name}")
         return group, row, mode
 
-    def checked(self, kind: str, sent: dict) -> bool:
-        """Kind-dependent rules and the operator's settings; False after answering 400."""
+    async def checked(self, kind: str, sent: dict) -> bool:
+        """Kind-dependent rules and the operator's settings (a git host resolving to a refused address
+        included); False after answering 400."""
         settings = dataset_settings(self)
         try:
             kind_fields(kind, sent)
             if sent.get("git_url"):
-                check_git_url(sent["git_url"], settings.allow_local_git_urls)
+                check_git_url(sent["git_url"], settings.allow_local_git_urls, settings.networks())
+                await check_git_host(sent["git_url"], settings.networks(), settings.resolve_timeout)
             check_interval(sent.get("sync_interval"), settings.min_sync_interval)
         except BodyError as exc:
             self.field_error(exc.errors)
@@ -75,10 +78,10 @@ class GroupDatasetsAPIHandler(_DatasetsAPI):
                                                            for row, mode in self.store.list(group.name)]})
 
     @needs_scope(WRITE)
-    def post(self, group_name):
+    async def post(self, group_name):
         group = self.acting_group(group_name)
         body = self.body(DatasetCreate)
-        if body is None or not self.checked(body.kind, body.model_dump(exclude_unset=True)):
+        if body is None or not await self.checked(body.kind, body.model_dump(exclude_unset=True)):
             return
         try:
             row = self.store.create(body, group.name, self.current_user.name)
@@ -100,13 +103,13 @@ class DatasetAPIHandler(_DatasetsAPI):
                          "versions": [self.store.version_json(v) for v in self.store.versions(row.name)]})
 
     @needs_scope(WRITE)
-    def patch(self, group_name, name):
+    async def patch(self, group_name, name):
         _, row, mode = self.managed(group_name, name)
         body = self.body(DatasetPatch)
         if body is None:
             return
         fields = body.model_dump(exclude_unset=True)
-        if not self.checked(row.kind, fields):
+        if not await self.checked(row.kind, fields):
             return
         try:
             row = self.store.update(row, fields, body.env, self.current_user.name)
