@@ -60,7 +60,7 @@ def _safe_path(target: str, base_url: str) -> bool:
     path = unquote(urlsplit(target).path)
     if {".", ".."} & set(path.split("/")):
         path = posixpath.normpath(path)  # where the browser will go
-    return (path.rstrip("/") + "/").startswith(base_url)
+    return (path.rstrip("/") + "/").startswith(unquote(base_url))
 
 
 def safe_next(target: str | None, *, base_url: str = "/", fallback: str = "", own_origins=(),

@@ -6,10 +6,10 @@ used: JupyterHub runs tornado with ``xheaders=True``, where a client's own
 ``X-Real-Ip`` (passed through by the proxy) names any address it likes, and a
 client that reaches the hub's port directly (a workload talking to the hub
 API) could put anything in ``X-Forwarded-For``. So the header is read only
-when the connection itself comes from a trusted proxy, and then from the right:
-the last entry is what that proxy saw, entries added by further trusted
-proxies in front of it are skipped, and whatever the client wrote to the left
-is never reached.
+when the connection itself comes from the proxy, and then from the right: the
+last entry is what the proxy saw; only if that is a trusted proxy in front of
+it (JupyterHub's ``trusted_downstream_ips``: a TLS terminator) is the entry
+before it read, and so on; whatever the client wrote is never reached.
 
 IPv6 clients are throttled by their /64 (one machine usually holds a whole
 /64, so counting single addresses would let it pick a fresh one per guess).
@@ -58,24 +58,29 @@ def throttle_key(ip) -> str:
     return str(ip)
 
 
-def client_address(peer: str | None, forwarded_for: str | None, trusted: list[Network]) -> str:
-    """The throttle's key for a request from ``peer`` carrying ``forwarded_for`` (may be None)."""
+def client_address(peer: str | None, forwarded_for: str | None, proxies: list[Network],
+                   downstream: list[Network] = ()) -> str:
+    """The throttle's key for a request from ``peer`` carrying ``forwarded_for`` (may be None).
+
+    ``proxies``: what may connect to the hub and speak for its clients (the configurable-http-proxy);
+    ``downstream``: proxies in front of that one (JupyterHub's ``trusted_downstream_ips``).
+    """
     ip = _ip(peer)
     if ip is None:
         return "unknown"
-    if forwarded_for and _trusted(ip, trusted):
+    if forwarded_for and _trusted(ip, proxies):
         for entry in reversed(forwarded_for.split(",")):
             hop = _ip(entry)
             if hop is None:
                 break  # garbage where a proxy writes: keep the last good hop
             ip = hop
-            if not _trusted(hop, trusted):
+            if not _trusted(hop, downstream):
                 break
     return throttle_key(ip)
 
 
-def request_address(request, trusted: list[Network]) -> str:
+def request_address(request, proxies: list[Network], downstream: list[Network] = ()) -> str:
     """:func:`client_address` of a tornado request, from the socket's own peer address."""
     context = getattr(request.connection, "context", None)
     peer = getattr(context, "_orig_remote_ip", None) or request.remote_ip
-    return client_address(peer, request.headers.get("X-Forwarded-For"), trusted)
+    return client_address(peer, request.headers.get("X-Forwarded-For"), proxies, downstream)

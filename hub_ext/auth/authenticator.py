@@ -21,7 +21,7 @@ from traitlets import Bool, Float, Unicode, default
 
 from ..settings import Hubfront
 from . import account_state, otp
-from .addresses import request_address
+from .addresses import networks, request_address
 from .keys import load_key
 from .passwords import verify_password
 from .throttle import LoginThrottle, retry_message
@@ -124,7 +124,11 @@ class HubfrontAuthenticator(PortalHandlersMixin, Authenticator):
         return self._throttle
 
     def client_address(self, handler) -> str:
-        return request_address(handler.request, self.throttle.trusted) if handler is not None else "unknown"
+        """Whom to throttle: the address the proxy saw (``addresses``), never one the client names."""
+        if handler is None:
+            return "unknown"
+        downstream = networks(getattr(self.parent, "trusted_downstream_ips", None) or [])
+        return request_address(handler.request, self.throttle.trusted, downstream)
 
     async def _throttled(self, handler, username: str, address: str) -> bool:
         """True (and the handler told how long) if ``address`` must still wait before trying ``username``."""

@@ -143,9 +143,10 @@ class LoginThrottle(LoggingConfigurable):
     ).tag(config=True)
     trusted_proxies = List(
         Unicode(), list(DEFAULT_TRUSTED),
-        help="""Addresses or networks of proxies whose X-Forwarded-For is believed (the
-        configurable-http-proxy in front of the hub). On Kubernetes add the proxy pod's network,
-        else every browser counts as the proxy's address.""",
+        help="""Addresses or networks of the proxy that connects to the hub (configurable-http-proxy),
+        whose last X-Forwarded-For entry is believed; proxies in front of it go in
+        JupyterHub.trusted_downstream_ips. On Kubernetes add the proxy pod's network, else every
+        browser counts as the proxy's address.""",
     ).tag(config=True)
 
     def __init__(self, db_url: str = "", clock: Callable[[], datetime] = utcnow, **kwargs):

@@ -8,7 +8,7 @@ import pyotp
 from jupyterhub.tests.utils import async_requests, public_url
 
 from conftest_helpers import login, make_user
-from hub_ext.auth import lockout, otp
+from hub_ext.auth import otp
 from hub_ext.auth.passwords import RULE_MESSAGES, verify_password
 from hub_ext.settings import Hubfront
 
@@ -149,12 +149,15 @@ async def test_admin_users_page(app):
     assert r.status_code == 302 and r.headers["Location"].endswith("portal/account/password?required=1")
     r = await s.post("hub/portal/admin/users", {"action": "create", "username": "Bad Name", "password": "x"})
     assert r.status_code == 400 and 'data-field="username"' in r.text and 'data-field="password"' in r.text
-    # unlock
+    # failed sign-ins are shown and cleared
+    throttle = app.authenticator.throttle
     for _ in range(10):
-        lockout.record_failure(db(), "adm-member", 10, 15)
-    assert "hf-locked" in (await s.get("hub/portal/admin/users")).text
+        throttle.record_failure("adm-member", "192.0.2.9")
+    page = (await s.get("hub/portal/admin/users")).text
+    assert "hf-failed-signins" in page and "10 failed sign-ins" in page and "hf-locked" not in page
     r = await s.post("hub/portal/admin/users", {"action": "unlock", "username": "adm-member"})
-    assert r.status_code == 200 and lockout.locked_until(db(), "adm-member") is None
+    assert r.status_code == 200 and throttle.check("adm-member", "192.0.2.9") == 0
+    assert "hf-failed-signins" not in r.text
     # reset 2FA
     key = app.authenticator.otp_key()
     e = otp.begin_enrollment(db(), key, "adm-member", "x")
@@ -177,11 +180,12 @@ async def test_admin_apis_unlock_and_reset(app):
     await make_user(app, "adm-api", admin=True)
     await make_user(app, "adm-locked")
     await make_user(app, "adm-nobody")
+    throttle = app.authenticator.throttle
     for _ in range(10):
-        lockout.record_failure(db(), "adm-locked", 10, 15)
+        throttle.record_failure("adm-locked", "192.0.2.9")
     s = await login(app, "adm-api")
     r = await s.api("POST", "/portal/admin/users/adm-locked/unlock")
-    assert r.status_code == 200 and lockout.locked_until(db(), "adm-locked") is None
+    assert r.status_code == 200 and throttle.check("adm-locked", "192.0.2.9") == 0
     assert (await s.api("POST", "/portal/admin/users/no-such-user/unlock")).status_code == 404
     plain = await login(app, "adm-nobody")
     assert (await plain.api("POST", "/portal/admin/users/adm-locked/unlock")).status_code == 403

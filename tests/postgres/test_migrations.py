@@ -14,7 +14,7 @@ EXPECTED = {"accounts", "group_context", "reservations", "jobs", "job_log_chunks
             "job_schedules", "schedule_runs", "deployments", "deployment_revisions", "deployment_clients",
             "deployment_log_chunks", "storage_reservations", "uploads", "shares", "datasets",
             "dataset_grants", "dataset_versions", "folder_invitations", "image_builds", "image_build_log_chunks",
-            "apps", "app_log_chunks"}
+            "apps", "app_log_chunks", "login_throttle"}
 
 
 def _state(url):

@@ -165,7 +165,7 @@ TRUSTED = networks(["127.0.0.0/8", "::1"])
 @pytest.mark.parametrize(("peer", "xff", "address"), [
     ("127.0.0.1", "203.0.113.5", "203.0.113.5"),  # the proxy appended what it saw
     ("127.0.0.1", "10.9.9.9, 203.0.113.5", "203.0.113.5"),  # the client's own header is never reached
-    ("127.0.0.1", "203.0.113.5,127.0.0.1", "203.0.113.5"),  # a trusted proxy in front of the proxy
+    ("127.0.0.1", "10.9.9.9,127.0.0.1", "127.0.0.1"),  # a client on the host itself names no other
     ("127.0.0.1", None, "127.0.0.1"),
     ("127.0.0.1", "not-an-ip", "127.0.0.1"),
     ("198.51.100.7", "10.9.9.9", "198.51.100.7"),  # straight to the hub's port: the header is ignored
@@ -176,6 +176,12 @@ TRUSTED = networks(["127.0.0.0/8", "::1"])
 ])
 def test_client_address_believes_only_the_trusted_proxy(peer, xff, address):
     assert client_address(peer, xff, TRUSTED) == address
+
+
+def test_a_tls_proxy_in_front_is_skipped_when_trusted_downstream():
+    tls = networks(["192.0.2.10"])
+    assert client_address("127.0.0.1", "10.9.9.9, 203.0.113.5,192.0.2.10", TRUSTED, tls) == "203.0.113.5"
+    assert client_address("127.0.0.1", "203.0.113.5,192.0.2.10", TRUSTED) == "192.0.2.10"
 
 
 def test_a_bad_trusted_proxy_setting_is_named():

@@ -60,3 +60,9 @@ def test_user_servers_on_the_subdomain_host_pass_only_with_it():
 def test_root_base_url_takes_every_same_origin_path():
     assert safe_next("/hub/home", fallback="F") == "/hub/home"
     assert safe_next("/\t/evil.example/x", fallback="F") == "F"
+
+
+def test_an_escaped_base_url_compares_decoded():
+    base = "/@/space%20word/"
+    assert safe_next("/@/space%20word/hub/jobs", base_url=base, fallback="F") == "/@/space%20word/hub/jobs"
+    assert safe_next("/@/other/hub/jobs", base_url=base, fallback="F") == "F"
