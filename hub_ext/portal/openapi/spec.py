@@ -244,7 +244,7 @@ OPERATIONS: tuple[Operation, ...] = (
               body=LicenseInstall),
     Operation("get", f"{PORTAL}/system/resources", "System resources (admins: the host's; others: yours)", "admin",
               READ, {200: "The resources", 403: DENIED}),
-    Operation("post", f"{PORTAL}/admin/users/{{name}}/unlock", "Unlock an account locked by failed logins",
+    Operation("post", f"{PORTAL}/admin/users/{{name}}/unlock", "Clear an account's failed sign-ins (no address waits any more)",
               "admin", "admin:users", {200: "`{name, locked: false}`", 400: INVALID, 403: DENIED,
                                        404: NOT_FOUND}, body=NoFields, body_required=False),
     Operation("delete", f"{PORTAL}/admin/users/{{name}}/2fa", "Reset an account's two-factor authentication",
