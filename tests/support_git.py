@@ -1,5 +1,6 @@
 """Servers for git dataset tests: this machine's non-loopback address, a smart-HTTP git server (git
-http-backend) that counts what it is asked, a git daemon, and a listener that accepts and never answers (a hung remote)."""
+http-backend) that counts what it is asked, a git daemon, and a listener that accepts and never answers
+(a hung remote)."""
 
 from __future__ import annotations
 

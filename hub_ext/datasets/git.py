@@ -36,6 +36,7 @@ from typing import Callable
 from . import disk
 
 MESSAGE_TAIL = 600  # characters of git's complaint kept as the sync message
+GLOBAL_CONFIG = str(Path(__file__).with_name("sync.gitconfig"))  # shipped with Hubfront, no member writes it
 
 
 class GitError(Exception):
@@ -97,7 +98,7 @@ def _env(protocols: list[str], runas: RunAs, pin: Pin | None) -> dict[str, str]:
     return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": runas.home or tempfile.gettempdir(),
         "LANG": "C.UTF-8", "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "/bin/false", "SSH_ASKPASS": "/bin/false",
-        "GIT_ALLOW_PROTOCOL": ":".join(protocols), "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_ALLOW_PROTOCOL": ":".join(protocols), "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": GLOBAL_CONFIG,
         "GIT_SSH_COMMAND": ssh_command(runas.home, pin),
     }
 
@@ -136,6 +137,9 @@ def _preexec(runas: RunAs):
 
 
 def _git(args: list[str], *, env: dict, deadline: _Deadline, runas: RunAs, config: list[str] = ()) -> str:
+    """git ``args`` as ``runas`` says, within the deadline. Commands that reach the network run with ``-C /``:
+    git started in the account's home would read a repository's config found there (a ``url.*.insteadOf``
+    pointing elsewhere than the address checked)."""
     proc = subprocess.Popen(["git", "-c", "safe.directory=*", "-c", "core.hooksPath=/dev/null", *config, *args],
                             env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True, preexec_fn=_preexec(runas), close_fds=True)
@@ -179,7 +183,7 @@ def _record(repo: Path, url: str, branch: str, synced: Synced) -> None:
 def remote_commit(url: str, branch: str, *, env: dict, deadline: _Deadline, runas: RunAs, config: list[str]) -> str:
     """The commit ``branch`` of ``url`` is at now (GitError if there is no such branch)."""
     ref = f"refs/heads/{branch}"
-    out = _git(["ls-remote", "--heads", url, ref], env=env, deadline=deadline, runas=runas, config=config)
+    out = _git(["-C", "/", "ls-remote", "--heads", url, ref], env=env, deadline=deadline, runas=runas, config=config)
     for line in out.splitlines():
         commit, _, name = line.partition("\t")
         if name == ref:
@@ -204,8 +208,8 @@ def sync(repo: Path, url: str, branch: str, *, protocols: list[str], timeout: fl
     disk.remove_tree(partial)  # left by a sync that was killed
     disk.workspace(partial, runas.uid)
     try:
-        _git(["clone", "--quiet", "--no-local", "--depth", "1", "--single-branch", "--branch", branch, "--", url,
-              str(partial)], env=env, deadline=deadline, runas=runas, config=config)
+        _git(["-C", "/", "clone", "--quiet", "--no-local", "--depth", "1", "--single-branch", "--branch", branch,
+              "--", url, str(partial)], env=env, deadline=deadline, runas=runas, config=config)
         head = _git(["-C", str(partial), "log", "-1", "--format=%H%n%s"], env=env, deadline=deadline, runas=runas)
         commit, _, subject = head.partition("\n")
         if runas.kill is not None:

@@ -66,6 +66,7 @@ def rig(tmp_path, sqlite_url):
         assert proc.returncode == 0, proc.stderr
         return proc.stdout
 
+    as_user.isolation = iso
     return store, data, owner, other, as_user
 
 
@@ -131,9 +132,11 @@ def test_a_git_dataset_syncs_new_commits_read_only(rig, tmp_path):
     row = store.create(DatasetCreate(name="dsfs-code", kind="git", git_url=str(bare)), "dsfs-lab", "dsfs-owner")
     assert row.name in due(store.db_url)  # made: asked to sync
     settings = Datasets(allow_local_git_urls=True)
-    synced = sync_dataset(store.db_url, str(data), row.name, settings)
+    iso = as_user.isolation  # git runs as the group's service account, reading the repository as it may
+    synced = sync_dataset(store.db_url, str(data), row.name, settings, isolation=iso)
     first = git("rev-parse", "HEAD", cwd=work)
-    assert (synced.sync_status, synced.commit, synced.sync_message) == ("Synced", first, "First commit")
+    assert (synced.sync_status, synced.commit, synced.sync_message) == ("Synced", first, "First commit"), \
+        synced.sync_message
     assert (synced.files, synced.size) == (1, len("first\n"))
     repo = dataset_dir(data, row.name) / "repo"
     assert as_user(owner, repo / "README.md") == "first\n"
@@ -147,7 +150,7 @@ def test_a_git_dataset_syncs_new_commits_read_only(rig, tmp_path):
     assert row.name not in due(store.db_url)  # on demand only, not asked
     store.request_sync(row, "dsfs-owner")
     store.grant(row, "dsfs-guest", "ro", "dsfs-owner")
-    synced = sync_dataset(store.db_url, str(data), row.name, settings)
+    synced = sync_dataset(store.db_url, str(data), row.name, settings, isolation=iso)
     assert (synced.sync_status, synced.commit) == ("Synced", git("rev-parse", "HEAD", cwd=work))
     assert synced.commit != first and synced.sync_message == "Second commit"
     assert as_user(other, repo / "README.md") == "second\n"

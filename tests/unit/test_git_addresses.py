@@ -116,7 +116,8 @@ def test_ssh_uses_the_groups_known_hosts_and_no_member_config():
 
 
 def test_git_connects_to_the_checked_address():
-    http = pin_config("https://git.example.org/r.git", Pin("https", "git.example.org", 443, ("192.0.2.5", "2001:db8::5")))
+    pin = Pin("https", "git.example.org", 443, ("192.0.2.5", "2001:db8::5"))
+    http = pin_config("https://git.example.org/r.git", pin)
     assert "http.curloptResolve=git.example.org:443:192.0.2.5,[2001:db8::5]" in http
     assert "http.followRedirects=false" in http
     daemon = pin_config("git://git.example.org/r.git", Pin("git", "git.example.org", 9418, ("192.0.2.5",)))
