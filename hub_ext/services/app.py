@@ -201,12 +201,13 @@ async def main() -> None:
                   asyncio.create_task(reconciler.image_builder.run(stop)),
                   asyncio.create_task(reconciler.apps.run(reconciler.hub.groups))]
     from ..datasets.settings import Datasets
+    from ..isolation import Isolation
     from .dataset_sync import follow as follow_datasets
 
     background.append(asyncio.create_task(follow_apps(hubfront.db_url, app_routes, access.hosts, log=log)))
     background.append(asyncio.create_task(follow_datasets(
         hubfront.db_url, hubfront.data_dir, Datasets.instance(config=config), reconciler.settings.hub_prefix,
-        getattr(reconciler.executor, "isolation", None))))  # git runs as each group's service account
+        getattr(reconciler.executor, "isolation", None) or Isolation.instance(config=config))))  # git as the group
     if reconciler.deployer is not None:
         background.append(asyncio.create_task(reconciler.deployer.follow_routes()))
     from ..storage.adopter import keep_permissions  # what members move into shared storage becomes shared
