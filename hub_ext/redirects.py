@@ -81,8 +81,8 @@ def safe_next(target: str | None, *, base_url: str = "/", fallback: str = "", ow
         if parts.scheme.lower() not in ("http", "https") or not parts.netloc or "@" in parts.netloc:
             return fallback
         if _origin(parts.scheme, parts.netloc) in {o.lower().rstrip("/") for o in own_origins}:
-            path = parts.path or "/"
-            target = path + (f"?{parts.query}" if parts.query else "") + (f"#{parts.fragment}" if parts.fragment else "")
+            query, fragment = (f"?{parts.query}" if parts.query else ""), (f"#{parts.fragment}" if parts.fragment else "")
+            target = (parts.path or "/") + query + fragment
         else:
             sub = urlsplit(subdomain_host) if subdomain_host else None
             if sub and sub.netloc and parts.scheme.lower() == sub.scheme.lower() \

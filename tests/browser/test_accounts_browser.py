@@ -6,8 +6,9 @@ import time
 
 import pyotp
 import pytest
+import requests
 
-from support import screenshot
+from support import REPO, RealHub, need, proxy_command, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -118,3 +119,57 @@ def test_invitation_sign_up(page, real_hub, browser):
         screenshot(stranger, "accounts-invitation-joined")
     finally:
         stranger.context.close()
+
+
+@pytest.fixture(scope="module")
+def slow_hub(tmp_path_factory):
+    """A real hub whose first wait after failed sign-ins is 2 minutes (it outlasts the test's steps)."""
+    need(proxy_command() is not None, "configurable-http-proxy is not installed (run `make test`)")
+    work = tmp_path_factory.mktemp("throttle-browser")
+    (work / "config.py").write_text(
+        f"load_subconfig({str(REPO / 'jupyterhub_config.py')!r})\n"
+        "c.LoginThrottle.pair_base_seconds = 120.0\n")
+    hub = RealHub(work / "data", config=work / "config.py")
+    hub.start()
+    try:
+        yield hub
+    finally:
+        hub.stop()
+
+
+def fail_sign_in(hub, username):
+    s = requests.Session()
+    s.get(hub.base_url + "/hub/login")
+    return s.post(hub.base_url + "/hub/login", data={"username": username, "password": "wrong-Pass1",
+                                                     "_xsrf": s.cookies.get("_xsrf", "")})
+
+
+def test_throttled_login_says_when_and_the_admin_clears_it(page, slow_hub, browser):
+    slow_hub.add_user("brw-eve", PW)
+    for _ in range(6):  # five free failures, then a wait of 2 minutes
+        assert fail_sign_in(slow_hub, "brw-eve").status_code == 403
+    sign_in(page, slow_hub, "brw-eve", PW)  # the right password, inside the wait
+    page.wait_for_selector(".login_error")
+    message = page.inner_text(".login_error")
+    assert message == "Too many failed sign-in attempts. Try again in 2 minutes.", message
+    assert "/hub/login" in page.url
+    screenshot(page, "accounts-login-throttled")
+
+    admin = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    try:
+        sign_in(admin, slow_hub, "admin", slow_hub.admin_password)
+        admin.wait_for_url("**/hub/**")
+        admin.goto(slow_hub.base_url + "/hub/portal/admin/users")
+        row = admin.locator('tr[data-user="brw-eve"]')
+        assert row.locator(".hf-failed-signins").inner_text() == "6 failed sign-ins"
+        assert "sign-ins wait until" in row.locator(".hf-slowed").inner_text()
+        assert admin.locator(".hf-locked").count() == 0
+        screenshot(admin, "accounts-users-failed-signins")
+        row.locator("button[value=unlock]").click()
+        admin.wait_for_selector("#hf-notice")
+        assert "failed sign-ins cleared" in admin.inner_text("#hf-notice")
+        assert admin.locator('tr[data-user="brw-eve"] .hf-failed-signins').count() == 0
+    finally:
+        admin.context.close()
+    sign_in(page, slow_hub, "brw-eve", PW)
+    page.wait_for_url("**/hub/home")
