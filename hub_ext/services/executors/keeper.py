@@ -94,7 +94,8 @@ class CappedLog:
 
     def __init__(self, path: str, cap: int, on_compact):
         self.path, self.cap, self.on_compact = path, max(1, cap), on_compact
-        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
+        # read and write: a compaction reads back the tail it keeps (pread on a write-only fd is EBADF)
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
         self.size = self.dropped = 0
         self.inode = os.fstat(self.fd).st_ino
 
@@ -114,7 +115,7 @@ class CappedLog:
         if 0 <= cut < len(tail) - 1:
             tail = tail[cut + 1:]
         tmp = f"{self.path}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
+        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
         os.write(fd, tail)
         os.replace(tmp, self.path)
         os.close(self.fd)

@@ -1,0 +1,20 @@
+"""A job's capped log when its output arrives in small pieces (the keeper reads whatever the pipe holds):
+a compaction reads back the tail it keeps, which once failed the job's supervisor (EBADF)."""
+
+from __future__ import annotations
+
+from hub_ext.services.executors.keeper import CappedLog
+
+
+def test_small_writes_past_the_cap_keep_the_tail(tmp_path):
+    path = tmp_path / "job.log"
+    compactions = []
+    log = CappedLog(str(path), 100, lambda: compactions.append(1))
+    lines = [f"line-{i}\n".encode() for i in range(50)]
+    for line in lines:
+        log.write(line)
+    log.close()
+    kept = path.read_bytes()
+    assert compactions and 60 <= len(kept) <= 100  # 3/4 of the cap, cut at a line start
+    assert kept.endswith(b"line-48\nline-49\n") and kept.startswith(b"line-")
+    assert log.dropped + len(kept) == sum(map(len, lines))  # offsets still count every byte
