@@ -30,7 +30,8 @@ def isolation(tmp_path):
     let_workloads_pass(tmp_path)
     data = tmp_path / "data"
     data.mkdir()
-    iso = Isolation(isolate="always", account_prefix=ACCOUNT_PREFIX, data_dir=str(data))
+    # the tests' files (fake device nodes) lie beside the data dir, under /tmp: workloads still see them
+    iso = Isolation(isolate="always", account_prefix=ACCOUNT_PREFIX, data_dir=str(data), keep_paths=[str(tmp_path)])
     need(iso.hierarchy is not None, f"no writable cgroup tree here: {iso.status().warnings}")
     return iso
 

@@ -141,7 +141,7 @@ def _sdist_that_marks(workdir: Path, marker: Path) -> Path:
 async def test_a_group_images_packages_install_from_wheels_only(tmp_path):
     """A group admin's packages never run their build code as the hub's account at launch: a source
     distribution is refused for a group's image, while the operator's catalog image may build one."""
-    marker = tmp_path / "setup-py-ran"
+    marker = tmp_path / "envs" / "setup-py-ran"  # where a sandboxed build (private /tmp) writes through
     index = _sdist_that_marks(tmp_path / "src", marker)
     args = [*OFFLINE, "--find-links", str(index), "--no-build-isolation"]
     group_image = image("hfsdist", name="groupimg").model_copy(update={"from_group": True})
