@@ -140,9 +140,12 @@ def _git(args: list[str], *, env: dict, deadline: _Deadline, runas: RunAs, confi
     """git ``args`` as ``runas`` says, within the deadline. Commands that reach the network run with ``-C /``:
     git started in the account's home would read a repository's config found there (a ``url.*.insteadOf``
     pointing elsewhere than the address checked)."""
-    proc = subprocess.Popen(["git", "-c", "safe.directory=*", "-c", "core.hooksPath=/dev/null", *config, *args],
-                            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True, preexec_fn=_preexec(runas), close_fds=True)
+    try:
+        proc = subprocess.Popen(["git", "-c", "safe.directory=*", "-c", "core.hooksPath=/dev/null", *config, *args],
+                                env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, start_new_session=True, preexec_fn=_preexec(runas), close_fds=True)
+    except (OSError, subprocess.SubprocessError) as exc:  # the sandbox could not be entered, or no git
+        raise GitError(f"git could not start: {exc}") from None
     try:
         out, err = proc.communicate(timeout=deadline.left())
     except subprocess.TimeoutExpired:

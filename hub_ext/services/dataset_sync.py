@@ -136,13 +136,16 @@ def sync_dataset(db_url: str, data_dir: str, name: str, settings: Datasets,
         with run_as_group(isolation, row.group, name, settings, keep) as runas:
             synced = sync(dataset_dir(data_dir, name) / REPO, url, branch, protocols=protocols,
                           timeout=settings.git_timeout, runas=runas, pin=pin)
-    except (GitError, BodyError, OSError, RefusedAddress, IsolationError) as exc:
+    except Exception as exc:  # noqa: BLE001 - whatever went wrong, the dataset must not stay Syncing
         if isinstance(exc, BodyError):
             message = "; ".join(exc.errors.values())
         elif isinstance(exc, RefusedAddress):
             message = f"refused: {exc}"
-        else:
+        elif isinstance(exc, (GitError, OSError, IsolationError)):
             message = str(exc)
+        else:
+            log.exception("Sync of dataset %s failed", name)
+            message = f"the sync failed unexpectedly ({type(exc).__name__}); the runner's log says more"
         values = dict(sync_status="Failed", sync_message=message)
         status, text = "error", f"Dataset {name}: sync of {url} ({branch}) failed: {message}"
         commit = row.commit
