@@ -136,12 +136,14 @@ def _preexec(runas: RunAs):
     return child
 
 
-def _git(args: list[str], *, env: dict, deadline: _Deadline, runas: RunAs, config: list[str] = ()) -> str:
-    """git ``args`` as ``runas`` says, within the deadline. Commands that reach the network run with ``-C /``:
-    git started in the account's home would read a repository's config found there (a ``url.*.insteadOf``
-    pointing elsewhere than the address checked)."""
+def _git(args: list[str], *, env: dict, deadline: _Deadline, runas: RunAs, config: list[str] = (),
+         where: str = "/") -> str:
+    """git ``args`` in ``where`` (``-C``), as ``runas`` says, within the deadline. Commands that reach the
+    network run in ``/``: started in the account's home, git would read the config of a repository found
+    there (a ``url.*.insteadOf`` pointing elsewhere than the address checked)."""
     try:
-        proc = subprocess.Popen(["git", "-c", "safe.directory=*", "-c", "core.hooksPath=/dev/null", *config, *args],
+        proc = subprocess.Popen(["git", "-c", "safe.directory=*", "-c", "core.hooksPath=/dev/null", *config,
+                                 "-C", where, *args],
                                 env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True, start_new_session=True, preexec_fn=_preexec(runas), close_fds=True)
     except (OSError, subprocess.SubprocessError) as exc:  # the sandbox could not be entered, or no git
@@ -186,7 +188,7 @@ def _record(repo: Path, url: str, branch: str, synced: Synced) -> None:
 def remote_commit(url: str, branch: str, *, env: dict, deadline: _Deadline, runas: RunAs, config: list[str]) -> str:
     """The commit ``branch`` of ``url`` is at now (GitError if there is no such branch)."""
     ref = f"refs/heads/{branch}"
-    out = _git(["-C", "/", "ls-remote", "--heads", url, ref], env=env, deadline=deadline, runas=runas, config=config)
+    out = _git(["ls-remote", "--heads", url, ref], env=env, deadline=deadline, runas=runas, config=config)
     for line in out.splitlines():
         commit, _, name = line.partition("\t")
         if name == ref:
@@ -211,9 +213,9 @@ def sync(repo: Path, url: str, branch: str, *, protocols: list[str], timeout: fl
     disk.remove_tree(partial)  # left by a sync that was killed
     disk.workspace(partial, runas.uid)
     try:
-        _git(["-C", "/", "clone", "--quiet", "--no-local", "--depth", "1", "--single-branch", "--branch", branch,
+        _git(["clone", "--quiet", "--no-local", "--depth", "1", "--single-branch", "--branch", branch,
               "--", url, str(partial)], env=env, deadline=deadline, runas=runas, config=config)
-        head = _git(["-C", str(partial), "log", "-1", "--format=%H%n%s"], env=env, deadline=deadline, runas=runas)
+        head = _git(["log", "-1", "--format=%H%n%s"], env=env, deadline=deadline, runas=runas, where=str(partial))
         commit, _, subject = head.partition("\n")
         if runas.kill is not None:
             runas.kill()  # nothing of the sync runs any more while the clone is handed over
