@@ -105,7 +105,8 @@ class _Changes(_Body):
     tags: list[str] | None = Field(default=None, description=f"At most {MAX_TAGS} short labels")
     git_url: str | None = Field(default=None, max_length=2048,
                                 description="git: https://, ssh:// or git:// URL, user@host:path, or "
-                                            "(when the operator allows it) a local path")
+                                            "(when the operator allows it) a local path; never a loopback, "
+                                            "link-local or unspecified address, nor a name resolving to one")
     git_branch: str | None = Field(default=None, max_length=255, description="git: the branch to follow")
     sync_interval: int | None = Field(default=None, ge=0, le=30 * 86400,
                                       description="git: seconds between syncs; 0 = on demand only")
