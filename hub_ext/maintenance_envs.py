@@ -19,12 +19,12 @@ No tornado here: the portal calls these in a thread.
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from pathlib import Path
 
 from spawner.environments import EnvironmentBuilder
 
+from .isolation import safefs
 from .storage.usage import measure
 
 
@@ -86,6 +86,9 @@ def remove_unused(root: str | Path, images, grace: float = 3600.0, db_url: str |
     removed = []
     for env in environments(root, images, grace, db_url, config):
         if not env["used"]:
-            shutil.rmtree(Path(root) / env["name"], ignore_errors=True)
+            try:
+                safefs.remove_path(Path(root) / env["name"])  # the hub's own <data>/envs; a link is unlinked
+            except OSError:
+                continue
             removed.append(env)
     return removed

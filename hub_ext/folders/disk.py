@@ -22,6 +22,7 @@ import stat
 from pathlib import Path
 from urllib.parse import quote
 
+from ..isolation import safefs
 from .records import InvitationError
 
 FOLDER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
@@ -74,14 +75,14 @@ def list_folders(data_dir, owner: str) -> list[str]:
 
 
 def _pass_through(path: Path) -> None:
-    path.mkdir(mode=PASS_MODE, exist_ok=True)
-    st = path.lstat()
-    if not stat.S_ISDIR(st.st_mode):
-        raise OSError(f"{path} is not a directory")
-    if os.geteuid() == 0 and (st.st_uid != 0 or st.st_gid != 0):
-        os.lchown(path, 0, 0)
-    if stat.S_IMODE(st.st_mode) != PASS_MODE:
-        path.chmod(PASS_MODE)
+    """``<data>/folders`` or ``<data>/folders/<owner>``: root's (as root), 0711, never through a link."""
+    try:
+        safefs.ensure_dir(path, PASS_MODE)
+    except (NotADirectoryError, safefs.Refused):
+        raise OSError(f"{path} is not a directory") from None
+    if os.geteuid() == 0:
+        with safefs.beneath(path.parent, path.name) as fd:
+            safefs.set_owner(fd, os.fstat(fd), 0, 0)
 
 
 def create(data_dir, owner: str, folder: str, uid: int | None, gid: int | None) -> Path:
@@ -92,9 +93,13 @@ def create(data_dir, owner: str, folder: str, uid: int | None, gid: int | None) 
     path = folder_path(data_dir, owner, folder)
     _pass_through(folders_root(data_dir))
     _pass_through(path.parent)
-    path.mkdir(mode=0o700)
-    if uid is not None:
-        os.lchown(path, uid, gid if gid is not None else -1)
+    parent = safefs.open_dir(path.parent)  # root's, 0711: nobody else makes entries there
+    try:
+        safefs.mkdir_at(parent, path.name)
+        if uid is not None:
+            os.close(safefs.make_dir(parent, path.name, 0o700, uid, gid if gid is not None else -1))
+    finally:
+        os.close(parent)
     return path
 
 
@@ -104,8 +109,9 @@ def grant(path: Path, uid: int | None, permission: str) -> None:
         return
     from ..isolation import shared
 
-    shared.revoke_user(path, uid)
-    shared.grant_user(path, uid, permission)
+    with shared.opened(path) as (fd, _st):
+        shared.revoke_user(fd, uid)
+        shared.grant_user(fd, uid, permission)
 
 
 def revoke(path: Path, uid: int | None) -> None:
@@ -117,25 +123,25 @@ def revoke(path: Path, uid: int | None) -> None:
     shared.revoke_user(path, uid)
 
 
-def set_sticky(path: Path, on: bool) -> None:
+def set_sticky(target, on: bool) -> None:
     """The sticky bit on the folder and every folder in it (never following links): while a ``rw``
-    invitee has access, only an entry's owner (and the folder's owner) may delete or rename it."""
-    st = os.lstat(path)
-    if not stat.S_ISDIR(st.st_mode):
-        return
-    _sticky_one(str(path), st, on)
-    for _root, dirs, _files, fd in os.fwalk(path, follow_symlinks=False):
-        for name in dirs:
-            try:
-                _sticky_one(name, os.stat(name, dir_fd=fd, follow_symlinks=False), on, fd)
-            except FileNotFoundError:
-                continue
+    invitee has access, only an entry's owner (and the folder's owner) may delete or rename it.
+    ``target``: the folder's path (its parents root's) or a descriptor of it."""
+    from ..isolation import shared
+
+    with shared.opened(target) as (fd, st):
+        if not stat.S_ISDIR(st.st_mode):
+            return
+        _sticky_one(fd, st, on)
+        top = safefs.reopen_dir(fd)
+        try:
+            safefs.walk(top, lambda efd, est, _rel: _sticky_one(efd, est, on), dirs_only=True)
+        finally:
+            os.close(top)
 
 
-def _sticky_one(path: str, st: os.stat_result, on: bool, dir_fd: int | None = None) -> None:
+def _sticky_one(fd: int, st: os.stat_result, on: bool) -> None:
     if not stat.S_ISDIR(st.st_mode):
         return
     mode = stat.S_IMODE(st.st_mode)
-    wanted = mode | stat.S_ISVTX if on else mode & ~stat.S_ISVTX
-    if wanted != mode:
-        os.chmod(path, wanted, dir_fd=dir_fd)
+    safefs.set_mode(fd, st, mode | stat.S_ISVTX if on else mode & ~stat.S_ISVTX)

@@ -193,7 +193,7 @@ def entry(dir_fd: int, name: str) -> tuple[int, os.stat_result]:
 
 
 def reopen_dir(path_fd: int) -> int:
-    """A readable directory descriptor of the directory an ``O_PATH`` descriptor holds (same inode)."""
+    """A readable directory descriptor of the directory a descriptor (``O_PATH`` too) holds: the same inode."""
     return os.open(".", DIR_FLAGS, dir_fd=path_fd)
 
 
@@ -301,6 +301,16 @@ def chown_at(dir_fd: int, name: str, uid: int = -1, gid: int = -1, mode: int | N
         os.close(fd)
 
 
+def mkdir_at(dir_fd: int, name: str, mode: int = 0o700) -> None:
+    """Make the folder ``name`` in ``dir_fd`` (FileExistsError if anything, a link too, is there)."""
+    os.mkdir(name, mode, dir_fd=dir_fd)
+
+
+def symlink_at(dir_fd: int, name: str, target: str) -> None:
+    """Make the link ``name`` -> ``target`` in ``dir_fd`` (never writes through what is there)."""
+    os.symlink(target, name, dir_fd=dir_fd)
+
+
 def make_dir(dir_fd: int, name: str, mode: int, uid: int = -1, gid: int = -1) -> int:
     """``name`` in ``dir_fd``, made if missing, as an open directory descriptor with ``uid:gid`` and
     ``mode`` (``Refused`` if a link is in the way, NotADirectoryError if a file is)."""
@@ -323,17 +333,30 @@ def make_dir(dir_fd: int, name: str, mode: int, uid: int = -1, gid: int = -1) ->
     return fd
 
 
+def ensure_dir(path: str | Path, mode: int) -> None:
+    """The hub's own folder ``path`` (``<data>/groups``, ``<data>/uploads``) exists with ``mode``; its
+    parents are made as needed (they are the hub's), the folder itself never through a link."""
+    path = Path(path)
+    os.makedirs(path.parent, exist_ok=True)
+    parent = open_dir(path.parent)
+    try:
+        os.close(make_dir(parent, path.name, mode))
+    finally:
+        os.close(parent)
+
+
 # -- trees -----------------------------------------------------------------------------------
 
 
-def walk(top_fd: int, visit: Callable[[int, os.stat_result, str], None], dirs_only: bool = False) -> None:
-    """Call ``visit(O_PATH fd, fstat, relative path)`` on every entry under the directory ``top_fd``
-    (links included: ``visit`` decides), descending only into real directories, each reopened from
-    the descriptor that was checked. Entries that vanish meanwhile are skipped."""
-    stack: list[tuple[int, str]] = [(os.dup(top_fd), "")]
+def iter_tree(top_fd: int, dirs_only: bool = False) -> Iterator[tuple[int, os.stat_result, str]]:
+    """``(O_PATH fd, fstat, relative path)`` of every entry under the directory ``top_fd`` (links
+    included: the caller decides), descending only into real directories, each reopened from the
+    descriptor that was checked; the fd is valid until the next item. Vanished entries are skipped."""
+    stack: list[tuple[int, str]] = [(reopen_dir(top_fd), "")]
     try:
         while stack:
             dfd, prefix = stack.pop()
+            below: list[tuple[int, str]] = []
             try:
                 with os.scandir(dfd) as it:
                     names = sorted(e.name for e in it if not dirs_only or e.is_dir(follow_symlinks=False))
@@ -343,19 +366,42 @@ def walk(top_fd: int, visit: Callable[[int, os.stat_result, str], None], dirs_on
                     except FileNotFoundError:
                         continue
                     try:
-                        visit(fd, st, prefix + name)
+                        yield fd, st, prefix + name
                         if stat.S_ISDIR(st.st_mode):
                             try:
-                                stack.append((reopen_dir(fd), prefix + name + "/"))
+                                below.append((reopen_dir(fd), prefix + name + "/"))
                             except (FileNotFoundError, PermissionError):
                                 pass
                     finally:
                         os.close(fd)
             finally:
                 os.close(dfd)
+                stack.extend(reversed(below))  # folders in name order, each after its parent's entries
     finally:
         for dfd, _ in stack:
             os.close(dfd)
+
+
+def walk(top_fd: int, visit: Callable[[int, os.stat_result, str], None], dirs_only: bool = False) -> None:
+    """``visit(O_PATH fd, fstat, relative path)`` on every entry under ``top_fd`` (:func:`iter_tree`)."""
+    for fd, st, rel in iter_tree(top_fd, dirs_only):
+        visit(fd, st, rel)
+
+
+def reopen_read(path_fd: int, st: os.stat_result) -> int | None:
+    """A read descriptor of the file an ``O_PATH`` descriptor holds, if :func:`may_read` allows it
+    (``st``: its fstat; the reopened descriptor is checked to be the same inode)."""
+    if not may_read(st):
+        return None
+    try:
+        fd = os.open(_proc(path_fd), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    now = os.fstat(fd)
+    if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino) or not may_read(now):
+        os.close(fd)
+        return None
+    return fd
 
 
 def remove_at(dir_fd: int, name: str) -> bool:
@@ -384,6 +430,15 @@ def unlink_at(dir_fd: int, name: str, missing_ok: bool = True) -> None:
             raise
 
 
+def remove_empty_dir(dir_fd: int, name: str) -> bool:
+    """Remove the folder ``name`` if it is empty (rmdir never follows a link); False if it stays."""
+    try:
+        os.rmdir(name, dir_fd=dir_fd)
+    except OSError:
+        return False
+    return True
+
+
 def rename_at(src_fd: int, src: str, dst_fd: int, dst: str) -> None:
     """Rename an entry between two open directories (links are moved as links, never followed)."""
     os.rename(src, dst, src_dir_fd=src_fd, dst_dir_fd=dst_fd)
@@ -392,7 +447,10 @@ def rename_at(src_fd: int, src: str, dst_fd: int, dst: str) -> None:
 def remove_path(path: str | Path) -> bool:
     """Remove ``path`` (its parents the hub's own, see :func:`open_dir`) and everything in it."""
     path = Path(path)
-    parent = open_dir(path.parent)
+    try:
+        parent = open_dir(path.parent)
+    except FileNotFoundError:
+        return False
     try:
         return remove_at(parent, path.name)
     finally:
@@ -426,9 +484,15 @@ def open_read(dir_fd: int, name: str) -> int | None:
     return fd
 
 
-def copy_tree(src_fd: int, dst_fd: int, file_mode: Callable[[os.stat_result], int], dir_mode: int = 0o755) -> None:
+MAX_DEPTH = 200  # folders deep: a copy deeper than this is refused (descriptors and stack stay bounded)
+
+
+def copy_tree(src_fd: int, dst_fd: int, file_mode: Callable[[os.stat_result], int], dir_mode: int = 0o755,
+              depth: int = 0) -> None:
     """Copy the member tree ``src_fd`` into the (empty, hub-only) directory ``dst_fd``: folders,
     regular files :func:`may_read` allows (made with ``file_mode(st)``), links as links; others left out."""
+    if depth > MAX_DEPTH:
+        raise OSError(errno.ELOOP, f"folders nested more than {MAX_DEPTH} deep")
     with os.scandir(src_fd) as it:
         names = sorted(e.name for e in it)
     for name in names:
@@ -444,7 +508,7 @@ def copy_tree(src_fd: int, dst_fd: int, file_mode: Callable[[os.stat_result], in
                 os.mkdir(name, 0o700, dir_fd=dst_fd)
                 sub_dst = os.open(name, DIR_FLAGS, dir_fd=dst_fd)
                 try:
-                    copy_tree(sub_src, sub_dst, file_mode, dir_mode)
+                    copy_tree(sub_src, sub_dst, file_mode, dir_mode, depth + 1)
                     os.chmod(_proc(sub_dst), dir_mode)
                 finally:
                     os.close(sub_src)

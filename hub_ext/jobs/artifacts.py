@@ -11,6 +11,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 
+from ..isolation import safefs
 from ..policy import format_memory
 
 
@@ -42,42 +43,44 @@ def collect(root: str, max_bytes: int, max_files: int) -> Collected:
     file outside its own ``artifacts`` directory.
     """
     out = Collected()
-    if not os.path.isdir(root) or os.path.islink(root):
+    try:
+        top = safefs.open_dir(root)
+    except OSError:  # missing, or a link
         return out
-    total = 0
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames.sort()
-        for name in sorted(filenames):
-            full = os.path.join(dirpath, name)
-            rel = os.path.relpath(full, root)
-            try:
-                fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-            except OSError:
-                out.left_out.append(rel)
-                out.reasons.add("kind")
-                continue
-            with os.fdopen(fd, "rb") as f:
-                st = os.fstat(f.fileno())
-                if not stat.S_ISREG(st.st_mode):
-                    out.left_out.append(rel)
-                    out.reasons.add("kind")
-                    continue
-                if len(out.files) >= max_files:
-                    out.left_out.append(rel)
-                    out.reasons.add("count")
-                    continue
-                if total + st.st_size > max_bytes:
-                    out.left_out.append(rel)
-                    out.reasons.add("size")
-                    continue
-                data = f.read(max_bytes - total + 1)
-                if total + len(data) > max_bytes:  # it grew meanwhile
-                    out.left_out.append(rel)
-                    out.reasons.add("size")
-                    continue
-                total += len(data)
-                out.files.append((rel, data))
+    try:
+        _collect(top, out, max_bytes, max_files)
+    finally:
+        os.close(top)
     return out
+
+
+def _collect(top: int, out: Collected, max_bytes: int, max_files: int) -> None:
+    total = 0
+    for path_fd, pst, rel in safefs.iter_tree(top):
+        if stat.S_ISDIR(pst.st_mode):
+            continue
+        fd = safefs.reopen_read(path_fd, pst)
+        if fd is None:  # a link, a special file, a file with another account's name elsewhere
+            out.left_out.append(rel)
+            out.reasons.add("kind")
+            continue
+        with os.fdopen(fd, "rb") as f:
+            st = os.fstat(f.fileno())
+            if len(out.files) >= max_files:
+                out.left_out.append(rel)
+                out.reasons.add("count")
+                continue
+            if total + st.st_size > max_bytes:
+                out.left_out.append(rel)
+                out.reasons.add("size")
+                continue
+            data = f.read(max_bytes - total + 1)
+            if total + len(data) > max_bytes:  # it grew meanwhile
+                out.left_out.append(rel)
+                out.reasons.add("size")
+                continue
+            total += len(data)
+            out.files.append((rel, data))
 
 
 NOTE_MEMBER = ".hubfront-left-out.json"

@@ -29,8 +29,6 @@ import asyncio
 import errno
 import os
 import shlex
-import shutil
-import stat
 import time
 from dataclasses import replace
 from typing import Callable
@@ -40,6 +38,7 @@ from tornado.httpclient import HTTPClientError
 
 from ..apps.records import KIND, AppStore, executor_id, reservation_id
 from ..apps.templates import AppTemplate, environment_image, expand
+from ..isolation import safefs
 from ..jobs import logs as logs_mod
 from ..ledger import Ledger, QuotaExceeded, Request
 from ..policy import Quota
@@ -366,26 +365,10 @@ class AppRunner:
 def remove_data(data_dir: str, group: str, name: str) -> bool:
     """Remove ``<group storage>/apps/<name>`` (uninstall with its data), never following a link members
     may have put in the way: every step is opened relative to its parent without following links."""
-    fds = []
     try:
-        fd = os.open(os.path.join(data_dir, GROUPS), os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-        fds.append(fd)
-        for part in (group, APPS_DIR):
-            fd = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
-            fds.append(fd)
-        try:
-            st = os.stat(name, dir_fd=fd, follow_symlinks=False)
-        except FileNotFoundError:
-            return False
-        if stat.S_ISDIR(st.st_mode):
-            shutil.rmtree(name, dir_fd=fd)
-        else:
-            os.unlink(name, dir_fd=fd)
-        return True
+        with safefs.beneath(os.path.join(data_dir, GROUPS), f"{group}/{APPS_DIR}", safefs.DIR_FLAGS) as fd:
+            return safefs.remove_at(fd, name)
     except OSError as exc:
         if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):  # not there, or a link in the way
             return False
         raise
-    finally:
-        for fd in reversed(fds):
-            os.close(fd)

@@ -17,8 +17,10 @@ volumes (``hub_ext.storage.kube``).
 
 The home belongs to the account, which may have put anything there: links are made
 and removed relative to directory descriptors opened without following symbolic
-links, so root never acts outside the home, and only links that point into the data
-dir are ever removed (stale ones: a dataset no longer granted, a folder left).
+links, and what root makes is handed to the account through its own descriptor
+(:mod:`hub_ext.isolation.safefs`), so root never acts outside the home, and only links
+that point into the data dir are ever removed (stale ones: a dataset no longer
+granted, a folder left).
 One home serves all of a user's groups: ``~/shared`` and ``~/datasets`` show the group
 of the workload started last, while each workload's ``HUBFRONT_SHARED`` names its own
 group's tree; a workload that pins dataset versions gets its own folder of dataset
@@ -37,6 +39,7 @@ from pathlib import Path
 from ..datasets.records import DatasetMount, mounts_for_group
 from ..folders import disk as folders_disk
 from ..folders.service import Folders
+from ..isolation import safefs
 from ..store import read_scope
 from .tree import ensure_group_root, group_root
 
@@ -113,13 +116,12 @@ def _open_dir(parent_fd: int, name: str, uid: int | None, gid: int | None) -> in
             log.warning("Not linking into %s: it is not a directory", name)
             return None
         raise
-    try:
-        os.mkdir(name, 0o700, dir_fd=parent_fd)
-        if uid is not None:
-            os.chown(name, uid, gid if gid is not None else -1, dir_fd=parent_fd, follow_symlinks=False)
-    except FileExistsError:
-        pass
-    return _open_dir(parent_fd, name, uid, gid)
+    try:  # made here: the account's, through the new folder's own descriptor
+        return safefs.make_dir(parent_fd, name, 0o700, -1 if uid is None else uid,
+                               -1 if gid is None else gid)
+    except (safefs.Refused, NotADirectoryError):
+        log.warning("Not linking into %s: it is not a directory", name)
+        return None
 
 
 def _link(dir_fd: int, name: str, target: Path, uid: int | None, gid: int | None) -> bool:
@@ -128,7 +130,7 @@ def _link(dir_fd: int, name: str, target: Path, uid: int | None, gid: int | None
     try:
         if os.readlink(name, dir_fd=dir_fd) == str(target):
             return True
-        os.unlink(name, dir_fd=dir_fd)
+        safefs.unlink_at(dir_fd, name)
     except FileNotFoundError:
         pass
     except OSError as exc:
@@ -137,11 +139,11 @@ def _link(dir_fd: int, name: str, target: Path, uid: int | None, gid: int | None
             return False
         raise
     try:
-        os.symlink(str(target), name, dir_fd=dir_fd)
+        safefs.symlink_at(dir_fd, name, str(target))
     except FileExistsError:
         return False
     if uid is not None:
-        os.chown(name, uid, gid if gid is not None else -1, dir_fd=dir_fd, follow_symlinks=False)
+        safefs.link_owner(dir_fd, name, uid, gid if gid is not None else -1)
     return True
 
 
@@ -155,7 +157,7 @@ def _prune(dir_fd: int, keep: set[str], data_dir: Path) -> None:
             if not stat.S_ISLNK(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode):
                 continue
             if os.readlink(name, dir_fd=dir_fd).startswith(inside):
-                os.unlink(name, dir_fd=dir_fd)
+                safefs.unlink_at(dir_fd, name)
         except FileNotFoundError:
             continue
 
@@ -194,10 +196,7 @@ def _shared_with_me(fd: int, mounts: Mounts, uid, gid) -> None:
         finally:
             os.close(sub)
         if empty:
-            try:
-                os.rmdir(name, dir_fd=fd)
-            except OSError:
-                pass
+            safefs.remove_empty_dir(fd, name)
 
 
 def _open_dir_existing(parent_fd: int, name: str) -> int | None:
@@ -216,8 +215,8 @@ def apply_local(mounts: Mounts, home: Path, uid: int | None, gid: int | None,
     ``~/datasets`` (a workload that pins versions).
     """
     home = Path(home)
-    if not home.is_dir():
-        home.mkdir(mode=0o700, parents=True)
+    if not home.is_dir():  # in the hub's <data>/homes; the account's from prepare_home on
+        safefs.ensure_dir(home, 0o700)
     datasets_at = Path(datasets_dir) if datasets_dir else home / DATASETS
     try:
         rel = datasets_at.relative_to(home)

@@ -10,10 +10,10 @@ the others. Group names are the hub's; one that could escape the parent
 from __future__ import annotations
 
 import functools
-import os
 import sys
 from pathlib import Path
 
+from ..isolation import safefs
 from ..isolation.shared import shared_dir
 
 GROUPS = "groups"
@@ -33,9 +33,7 @@ def group_root(data_dir, group: str) -> Path:
 
 def ensure_parent(path: Path) -> None:
     """``path`` (a top-level area such as ``<data>/groups``) exists, 0711: pass through, never list."""
-    path.mkdir(parents=True, exist_ok=True)
-    if path.stat().st_mode & 0o7777 != PARENT_MODE:
-        os.chmod(path, PARENT_MODE)
+    safefs.ensure_dir(path, PARENT_MODE)
 
 
 def ensure_group_root(data_dir, group: str, isolation) -> Path:

@@ -32,8 +32,8 @@ from sqlalchemy.orm import Session
 from ..store import get_engine
 from ..store.models import utcnow
 from ..store.models_storage import Upload
+from ..isolation import safefs
 from .paths import BadPath, clean
-from .tree import ensure_parent
 
 TUS_VERSION = "1.0.0"
 TUS_EXTENSIONS = "creation,termination"
@@ -135,8 +135,7 @@ class UploadStore:
             return 0
 
     def create(self, *, upload_id: str, group: str, username: str, target: str, area: str, length: int) -> Upload:
-        ensure_parent(self.dir)
-        os.chmod(self.dir, 0o700)
+        safefs.ensure_dir(self.dir, 0o700)  # the hub's alone
         fd = os.open(self.part(upload_id), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         os.close(fd)
         row = Upload(id=upload_id, group=group, username=username, target=target, area=area, length=length)
@@ -165,10 +164,7 @@ class UploadStore:
         """Forget the upload and its bytes (after completion or termination)."""
         with Session(get_engine(self.db_url)) as session, session.begin():
             session.execute(delete(Upload).where(Upload.id == upload_id))
-        try:
-            self.part(upload_id).unlink()
-        except FileNotFoundError:
-            pass
+        safefs.remove_path(self.part(upload_id))
 
     def stale(self, now=None) -> list[Upload]:
         cutoff = (now or utcnow()) - STALE_AFTER

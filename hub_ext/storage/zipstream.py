@@ -2,9 +2,9 @@
 (stream-zip), never held in memory; both as attachments (never shown inline: the hub's origin serves
 no user HTML). The files API and the share pages send through here.
 
-The folder is walked with ``os.fwalk`` from a descriptor reached without
-following links (:func:`hub_ext.storage.paths.dir_fd`); symbolic links and
-special files are left out. Files are read and compressed on a thread, one
+The folder is walked by descriptors from one reached without following links
+(:func:`hub_ext.storage.paths.dir_fd`, :func:`hub_ext.isolation.safefs.iter_tree`);
+symbolic links and special files are left out. Files are read and compressed on a thread, one
 chunk at a time, and each chunk is flushed to the client before the next.
 """
 
@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 from stream_zip import ZIP_64, stream_zip
 
+from ..isolation import safefs
 from .paths import dir_fd
 
 CHUNK = 1 << 20
@@ -32,24 +33,17 @@ def _file_chunks(fd: int) -> Iterator[bytes]:
 
 
 def members(top_fd: int) -> Iterator[tuple]:
-    """stream-zip's members: every folder (as ``name/``) and regular file under ``top_fd``."""
-    for root, dirs, files, fd in os.fwalk(".", dir_fd=top_fd, follow_symlinks=False):
-        prefix = "" if root == "." else root[2:] + "/"
-        for name in sorted(dirs):
-            st = os.stat(name, dir_fd=fd, follow_symlinks=False)
-            yield (prefix + name + "/", datetime.fromtimestamp(st.st_mtime, timezone.utc),
-                   stat.S_IFDIR | 0o755, ZIP_64, ())
-        for name in sorted(files):
-            try:
-                file_fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=fd)
-            except OSError:  # a link, or gone
-                continue
-            st = os.fstat(file_fd)
-            if not stat.S_ISREG(st.st_mode):
-                os.close(file_fd)
-                continue
-            yield (prefix + name, datetime.fromtimestamp(st.st_mtime, timezone.utc),
-                   stat.S_IFREG | 0o644, ZIP_64, _file_chunks(file_fd))
+    """stream-zip's members: every folder (as ``name/``) and regular file under ``top_fd``, walked by
+    descriptors (:func:`hub_ext.isolation.safefs.iter_tree`); links, special files and files with
+    another account's name elsewhere (:func:`hub_ext.isolation.safefs.may_read`) are left out."""
+    for fd, st, rel in safefs.iter_tree(top_fd):
+        when = datetime.fromtimestamp(st.st_mtime, timezone.utc)
+        if stat.S_ISDIR(st.st_mode):
+            yield rel + "/", when, stat.S_IFDIR | 0o755, ZIP_64, ()
+            continue
+        file_fd = safefs.reopen_read(fd, st) if stat.S_ISREG(st.st_mode) else None
+        if file_fd is not None:
+            yield rel, when, stat.S_IFREG | 0o644, ZIP_64, _file_chunks(file_fd)
 
 
 def zip_chunks(root: Path, real: Path) -> Iterator[bytes]:

@@ -14,12 +14,13 @@ import csv
 import io
 import mimetypes
 import os
+import errno
 import secrets
-import shutil
 import stat
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ...isolation import safefs
 from ...isolation.shared import inherit_acl
 from ...storage.paths import BadPath, clean, dir_fd, entry, make_dirs, open_file, parent_fd, relative, resolve, target
 
@@ -56,15 +57,22 @@ class TreeFiles:
 
     # -- ownership -----------------------------------------------------------------------
 
-    def own(self, fd: int, name: str, folder: bool) -> None:
-        """``name`` in the folder ``fd``: the member's, the folder's group, group read-write."""
-        group = os.fstat(fd).st_gid if os.geteuid() == 0 else -1
-        if self.uid is not None or group != -1:
-            os.chown(name, self.uid if self.uid is not None else -1, group, dir_fd=fd, follow_symlinks=False)
-        os.chmod(name, 0o2770 if folder else 0o660, dir_fd=fd)
+    def _owner(self, dir_fd: int) -> tuple[int, int]:
+        """(uid, gid) of what the member makes in the folder ``dir_fd``: theirs, the folder's group."""
+        group = os.fstat(dir_fd).st_gid if os.geteuid() == 0 else -1
+        return (self.uid if self.uid is not None else -1), group
+
+    def own_fd(self, dir_fd: int, fd: int) -> None:
+        """The file root has open as ``fd`` (made in the folder ``dir_fd``): the member's, group rw."""
+        uid, gid = self._owner(dir_fd)
+        if uid != -1 or gid != -1:
+            os.fchown(fd, uid, gid)
+        os.fchmod(fd, 0o660)
 
     def _own_dir(self, fd: int, name: str) -> None:
-        self.own(fd, name, folder=True)
+        """A folder just made in ``fd``: the member's, the folder's group, 2770 (through its descriptor:
+        a link swapped in meanwhile is never followed)."""
+        safefs.chown_at(fd, name, *self._owner(fd), mode=0o2770)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -147,10 +155,10 @@ class TreeFiles:
                     f.write(data)
                     f.flush()
                     os.fsync(f.fileno())
-                self.own(fd, temp, folder=False)
-                os.rename(temp, real.name, src_dir_fd=fd, dst_dir_fd=fd)
+                    self.own_fd(fd, f.fileno())
+                safefs.rename_at(fd, temp, fd, real.name)
             except BaseException:
-                _unlink_quietly(temp, fd)
+                safefs.unlink_at(fd, temp)
                 raise
             return entry_json(real.name, os.stat(real.name, dir_fd=fd, follow_symlinks=False)) | {
                 "path": relative(self.root, real)}
@@ -161,25 +169,36 @@ class TreeFiles:
         """Move a finished upload (a file outside the tree) to ``rel``, making missing folders."""
         real = self._file_target(rel)
         fd = make_dirs(self.root, real.parent, self._own_dir)
+        part = Path(part)
+        uploads = safefs.open_dir(part.parent)  # the hub's own <data>/uploads
         try:
+            src = os.open(part.name, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=uploads)
             try:
-                os.rename(part, real.name, dst_dir_fd=fd)
-            except OSError as exc:
-                if exc.errno != 18:  # EXDEV: uploads on another file system
-                    raise
-                temp = f".{real.name[:200]}.{secrets.token_hex(6)}.part"
-                out = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o660, dir_fd=fd)
-                with open(part, "rb") as src, os.fdopen(out, "wb") as dst:
-                    shutil.copyfileobj(src, dst, 1 << 20)
-                    os.fsync(dst.fileno())
-                os.rename(temp, real.name, src_dir_fd=fd, dst_dir_fd=fd)
-                os.unlink(part)
-            self.own(fd, real.name, folder=False)
-            inherit_acl(real)
+                self.own_fd(fd, src)  # handed over before it enters the tree
+                try:
+                    safefs.rename_at(uploads, part.name, fd, real.name)
+                except OSError as exc:
+                    if exc.errno != errno.EXDEV:  # uploads on another file system
+                        raise
+                    temp = f".{real.name[:200]}.{secrets.token_hex(6)}.part"
+                    out = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o660,
+                                  dir_fd=fd)
+                    try:
+                        safefs.copy_fd(src, out)
+                        os.fsync(out)
+                        self.own_fd(fd, out)
+                    finally:
+                        os.close(out)
+                    safefs.rename_at(fd, temp, fd, real.name)
+                    safefs.unlink_at(uploads, part.name)
+            finally:
+                os.close(src)
+            inherit_acl(fd, real.name)
             return entry_json(real.name, os.stat(real.name, dir_fd=fd, follow_symlinks=False)) | {
                 "path": relative(self.root, real)}
         finally:
             os.close(fd)
+            os.close(uploads)
 
     def check_file_target(self, rel: str) -> str:
         """``rel`` could become a file (not the root, not a folder); its clean form."""
@@ -204,26 +223,15 @@ class TreeFiles:
         if not os.path.isdir(dst.parent):
             raise FileNotFoundError(clean(to).rpartition("/")[0])
         with parent_fd(self.root, src) as (sfd, sname), parent_fd(self.root, dst) as (dfd, dname):
-            os.rename(sname, dname, src_dir_fd=sfd, dst_dir_fd=dfd)
+            safefs.rename_at(sfd, sname, dfd, dname)
         return relative(self.root, dst)
 
     def delete(self, rel: str) -> str:
         """Delete a file, link or folder (with everything in it)."""
         real = entry(self.root, rel)
         with parent_fd(self.root, real) as (fd, name):
-            st = os.stat(name, dir_fd=fd, follow_symlinks=False)
-            if stat.S_ISDIR(st.st_mode):
-                shutil.rmtree(name, dir_fd=fd)
-            else:
-                os.unlink(name, dir_fd=fd)
+            safefs.remove_at(fd, name)
         return relative(self.root, real)
-
-
-def _unlink_quietly(name: str, fd: int) -> None:
-    try:
-        os.unlink(name, dir_fd=fd)
-    except OSError:
-        pass
 
 
 def _decode(head: bytes, truncated: bool) -> str | None:

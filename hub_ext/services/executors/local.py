@@ -48,7 +48,7 @@ import psutil
 from traitlets import Float, Instance, Int, List, Unicode, default
 from traitlets.config import LoggingConfigurable
 
-from hub_ext.isolation import Isolation, IsolationError
+from hub_ext.isolation import Isolation, IsolationError, safefs
 from hub_ext.policy import format_memory
 from hub_ext.storage.mounts import MountError
 
@@ -271,8 +271,8 @@ class LocalExecutor(Executor, LoggingConfigurable, metaclass=_Meta):
         return Handle(self.name, ref)
 
     def _launch(self, config: dict) -> str:
-        os.makedirs(config["state_dir"], 0o700, exist_ok=True)
-        os.chmod(self.log_dir, 0o700)
+        safefs.ensure_dir(self.log_dir, 0o700)  # the runner's own: logs and state
+        safefs.ensure_dir(config["state_dir"], 0o700)
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [PACKAGE_ROOT, os.environ.get("PYTHONPATH")])))
         proc = subprocess.Popen([sys.executable, "-m", keeper.__name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, env=env, start_new_session=True, close_fds=True)
@@ -373,10 +373,7 @@ class LocalExecutor(Executor, LoggingConfigurable, metaclass=_Meta):
         path = self._state_file(handle)
         for name in (state or {}).get("log"), keeper.stop_path(path), path:
             if name:
-                try:
-                    os.unlink(name)
-                except FileNotFoundError:
-                    pass
+                safefs.remove_path(name)  # the runner's own log dir
 
     async def artifacts(self, handle: Handle, *, job_id: int, username: str, max_bytes: int, max_files: int):
         """The files the job left in ``<workdir>/artifacts``, read as the job's own OS account.

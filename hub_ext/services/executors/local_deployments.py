@@ -46,6 +46,8 @@ from dataclasses import replace
 from traitlets import Float, Instance, Int, default
 from traitlets.config import LoggingConfigurable
 
+from hub_ext.isolation import safefs
+
 from . import keeper
 from .base import ExecutorError, Handle, JobSpec
 from .deployments import DeploymentExecutor, DeploymentSpec, DeploymentStatus
@@ -302,11 +304,9 @@ class LocalDeployments(LoggingConfigurable, DeploymentExecutor, metaclass=_Meta)
         text = json.dumps(state, sort_keys=True)
         if not dep.revisions:  # stopped: nothing to find again
             dep.saved = ""
-            if os.path.exists(path := self._state_file(dep.id)):
-                os.unlink(path)
+            safefs.remove_path(self._state_file(dep.id))  # the runner's own state dir
         elif text != dep.saved:
-            os.makedirs(self.state_dir, 0o700, exist_ok=True)
-            os.chmod(self.state_dir, 0o700)
+            safefs.ensure_dir(self.state_dir, 0o700)
             keeper.write_state(self._state_file(dep.id), state)
             dep.saved = text
 
