@@ -165,11 +165,16 @@ def sync_dataset(db_url: str, data_dir: str, name: str, settings: Datasets,
         return s.get(Dataset, name)
 
 
-def recover(db_url: str) -> None:
-    """At start: a sync the last runner was killed in is asked for again."""
+def recover(db_url: str, isolation=None) -> None:
+    """At start: a sync the last runner was killed in is asked for again, and what it left running (its
+    git, no longer watched by any deadline) is stopped with its cgroup."""
     with session_scope(db_url) as s:
-        s.execute(update(Dataset).where(Dataset.kind == "git", Dataset.sync_status == "Syncing").values(
-            sync_status="Waiting", sync_requested=True))
+        names = list(s.scalars(select(Dataset.name).where(Dataset.kind == "git", Dataset.sync_status == "Syncing")))
+        s.execute(update(Dataset).where(Dataset.name.in_(names)).values(sync_status="Waiting", sync_requested=True))
+    for name in names if isolation is not None else []:
+        cgroup = isolation.existing_cgroup(CGROUP_KIND, name)
+        if cgroup is not None:
+            cgroup.remove()
 
 
 class GroupQueues:
@@ -219,7 +224,7 @@ class GroupQueues:
 async def follow(db_url: str, data_dir: str, settings: Datasets, hub_prefix: str = "/hub/",
                  isolation=None) -> None:
     """The runner's loop for git datasets: due syncs go to their group's queue (:class:`GroupQueues`)."""
-    recover(db_url)
+    recover(db_url, isolation)
     failed: dict = {}
 
     def done(name: str, row: Dataset | None) -> None:

@@ -2,7 +2,8 @@
 service account, in a cgroup of its own, with no_new_privs and the group's own known_hosts; a group
 whose ssh remote hangs (a listener on this machine's non-loopback address that accepts and never
 answers) holds up no other group, whose dataset syncs from a git daemon meanwhile; the hung sync's
-deadline kills it, leaving no process behind."""
+deadline kills it, leaving no process behind; what a killed runner's sync left running is stopped at the
+next start."""
 
 from __future__ import annotations
 
@@ -10,16 +11,19 @@ import asyncio
 import os
 import pwd
 import stat
+import subprocess
 import time
 
 import pytest
+from sqlalchemy import update
 
 from hub_ext.datasets.records import REPO, dataset_dir
 from hub_ext.datasets.requests import DatasetCreate
 from hub_ext.datasets.settings import Datasets
 from hub_ext.datasets.store import DatasetStore
 from hub_ext.isolation import Isolation
-from hub_ext.services.dataset_sync import CGROUP_KIND, follow
+from hub_ext.services.dataset_sync import CGROUP_KIND, follow, recover
+from hub_ext.store import session_scope
 from hub_ext.store.engine import read_scope
 from hub_ext.store.models_storage import Dataset
 from support import ACCOUNT_PREFIX, bare_repository, git, let_workloads_pass, need
@@ -151,3 +155,27 @@ def test_a_hung_groups_sync_holds_up_no_other_group_and_runs_as_its_service_acco
     assert (repo.stat().st_uid, stat.S_IMODE(repo.stat().st_mode)) == (0, 0o555)
     with read_scope(store.db_url) as s:
         assert s.get(Dataset, served_row.name).commit == git("rev-parse", "HEAD", cwd=work)
+
+
+def test_a_sync_left_by_a_killed_runner_is_stopped_and_asked_again(rig):
+    store, data, iso = rig
+    row = store.create(DatasetCreate(name="gsi-left", kind="git", git_url="https://example.org/r.git"),
+                       "gsi-c", "gsi-carol")
+    with session_scope(store.db_url) as s:  # the runner that claimed it was killed mid-sync
+        s.execute(update(Dataset).where(Dataset.name == row.name).values(sync_status="Syncing",
+                                                                       sync_requested=False))
+    account = iso.service_account("gsi-c")
+    cgroup = iso.create_cgroup(CGROUP_KIND, row.name, iso.limits(memory=None, cpu=None))
+    left = subprocess.Popen(["sleep", "300"], preexec_fn=iso.preexec(account, cgroup, account.home),
+                            start_new_session=True)  # its git, which no deadline watches any more
+    try:
+        recover(store.db_url, iso)
+        assert left.wait(30) == -9  # stopped with its cgroup
+        assert iso.existing_cgroup(CGROUP_KIND, row.name) is None
+        with read_scope(store.db_url) as s:
+            again = s.get(Dataset, row.name)
+            assert (again.sync_status, again.sync_requested) == ("Waiting", True)
+    finally:
+        if left.poll() is None:
+            left.kill()
+            left.wait(10)
