@@ -168,3 +168,71 @@ def test_out_of_memory_is_reported_and_the_reservation_released(hub, page):
     page.goto(hub.base_url + "/hub/portal/notebooks")
     assert expected in page.locator("tr[data-server=iso] .hf-outcome").inner_text()
     screenshot(page, "notebooks-out-of-memory")
+
+
+def host_mount_points() -> list[str]:
+    with open("/proc/self/mountinfo") as f:
+        return sorted(line.split()[4] for line in f)
+
+
+def terminal_says(session, user: str, command: str, expect: str, timeout: float = 30) -> str:
+    """Open a JupyterLab terminal (REST, then its websocket, as the browser does), type ``command``,
+    return what it printed once ``expect`` shows."""
+    import websocket
+
+    token = user_token(session, user)
+    headers = {"Authorization": f"token {token}"}
+    server = f"{session.base_url}/user/{user}/iso"
+    api = f"{server}/api/terminals"
+    r = requests.post(api, headers=headers, timeout=30)
+    assert r.status_code == 200, r.text
+    name = r.json()["name"]
+    ws = websocket.create_connection(f"{server.replace('http://', 'ws://', 1)}/terminals/websocket/{name}",
+                                     header=[f"Authorization: token {token}"], timeout=timeout)
+    try:
+        ws.send(json.dumps(["stdin", command + "\r"]))
+        seen, deadline = "", time.monotonic() + timeout
+        while expect not in seen and time.monotonic() < deadline:
+            kind, *payload = json.loads(ws.recv())
+            if kind == "stdout":
+                seen += payload[0]
+        assert expect in seen, seen
+        return seen
+    finally:
+        ws.close()
+        requests.delete(f"{api}/{name}", headers=headers, timeout=30)
+
+
+SANDBOX_PROBE = """
+import json, os
+def nnp(pid):
+    return next(line.split()[1] for line in open(f"/proc/{pid}/status") if line.startswith("NoNewPrivs"))
+print(json.dumps({"kernel": nnp("self"), "server": nnp(os.getppid()), "uid": os.getuid(),
+                  "tmp": os.path.lexists("/tmp/planted-e2e"), "shm": os.path.lexists("/dev/shm/planted-e2e"),
+                  "owners": sorted({os.stat(f"/proc/{p}").st_uid for p in os.listdir("/proc") if p.isdigit()})}))
+"""
+
+
+def test_notebooks_have_their_own_tmp_and_proc_and_no_new_privileges(hub):
+    """A symlink planted in one notebook's /tmp (and /dev/shm) is not in another's; a notebook lists only
+    its own account's processes; the server, its kernels and terminals run with no_new_privs; nothing of
+    it stays mounted on the host."""
+    before = host_mount_points()
+    carol, dave = launch(hub, "carol"), launch(hub, "dave")
+    try:
+        run_in_server(carol, "carol", "iso", "import os; os.symlink('/etc/hostname', '/tmp/planted-e2e'); "
+                                             "os.symlink('/etc/hostname', '/dev/shm/planted-e2e')")
+        assert not os.path.lexists("/tmp/planted-e2e") and not os.path.lexists("/dev/shm/planted-e2e")
+        mine = json.loads(run_in_server(carol, "carol", "iso", SANDBOX_PROBE))
+        assert (mine["tmp"], mine["shm"]) == (True, True)  # her next kernel shares her server's /tmp
+        other = json.loads(run_in_server(dave, "dave", "iso", SANDBOX_PROBE))
+        assert (other["kernel"], other["server"]) == ("1", "1")
+        assert (other["tmp"], other["shm"]) == (False, False)
+        assert other["owners"] == [other["uid"]] == [pwd.getpwnam(f"{ACCOUNT_PREFIX}dave").pw_uid]
+        terminal_says(dave, "dave", "grep NoNewPrivs /proc/self/status", "NoNewPrivs:\t1")
+        assert host_mount_points() == before
+    finally:
+        for session, user in ((carol, "carol"), (dave, "dave")):
+            session.api("DELETE", f"/users/{user}/servers/iso")
+            wait_for_stopped(session, user, "iso")
+    assert host_mount_points() == before
