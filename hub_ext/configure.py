@@ -49,6 +49,32 @@ def add_runner_service(c) -> None:
     for path in ("deployments/", "apps/"):
         routes[f"{base_url.rstrip('/')}/{path}"] = f"http://127.0.0.1:{port}"
     c.Proxy.extra_routes = routes
+    _host_routes(c)
+
+
+def _host_routes(c) -> None:
+    """With ``subdomain_host`` the proxy routes by host: the runner's routes get the hub's host in front
+    (JupyterHub refuses routes without one then, and those with one otherwise)."""
+    from urllib.parse import urlsplit
+
+    host = urlsplit(c.JupyterHub.subdomain_host).netloc.split(":")[0] if "subdomain_host" in c.JupyterHub else ""
+    routes = dict(c.Proxy.extra_routes) if "extra_routes" in c.Proxy else {}
+    for spec in list(routes):
+        bare = "/" + spec.split("/", 1)[1] if not spec.startswith("/") else spec
+        if bare.endswith(("/deployments/", "/apps/")):
+            routes[f"{host}{bare}" if host else bare] = routes.pop(spec)
+    c.Proxy.extra_routes = routes
+
+
+def use_subdomains(c, subdomain_host: str) -> None:
+    """Serve each user's servers on their own subdomain (JupyterHub's ``subdomain_host``, e.g.
+    ``https://hub.example.org`` puts alice's at ``https://alice.hub.example.org``), the production
+    recommendation: a notebook's pages then never share the hub's origin. Call it after ``configure(c)``
+    (it also puts the hub's host on the runner's proxy routes, and sends apps' logins to that host)."""
+    c.JupyterHub.subdomain_host = subdomain_host
+    if "hub_url" not in c.AppAccess:
+        c.AppAccess.hub_url = subdomain_host
+    _host_routes(c)
 
 
 def runner_oauth(base_url: str) -> dict:

@@ -228,6 +228,10 @@ class CallbackHandler(web.RequestHandler):
     def initialize(self, access: AppAccess):
         self.access = access
 
+    def set_default_headers(self):  # on the hub's origin: its answers are redirects and plain text only
+        self.set_header("Content-Security-Policy", "sandbox")
+        self.set_header("X-Content-Type-Options", "nosniff")
+
     async def get(self):
         access = self.access
         back = access.returning(self.get_query_argument("state", ""))

@@ -53,7 +53,7 @@ from ..store.engine import read_scope
 from ..store.models_apps import ACCESS_SCOPES, App
 from .app_access import LOGIN_PATH, AppAccess, CallbackHandler, HubUnreachable, allows, is_secure
 from .forward import Endpoints, _Exchange
-from .forward_auth import EndpointForwarder, Route, RouteTable
+from .forward_auth import SANDBOX, EndpointForwarder, Route, RouteTable
 from .forward_ws import is_websocket
 
 _GROUP_APP_REST = re.compile(r"([^/?]+)/([^/?]+)(.*)", re.DOTALL)
@@ -100,6 +100,10 @@ class MovedHandler(web.RequestHandler):
 
     def initialize(self, access: AppAccess, table: RouteTable):
         self.access, self.table = access, table
+
+    def set_default_headers(self):  # on the hub's origin: nothing of it may run there
+        self.set_header("Content-Security-Policy", SANDBOX)
+        self.set_header("X-Content-Type-Options", "nosniff")
 
     def check_xsrf_cookie(self):  # nothing here changes anything
         pass

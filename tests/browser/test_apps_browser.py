@@ -93,8 +93,8 @@ def test_mlflow_installed_opened_bound_and_fed_from_a_notebook(page, lab):
     expect(installed).to_be_visible()
     lead = lab.login(LEAD, PASSWORD)
     wait_running(lead, "mlflow")
-    page.reload()
-    expect(installed.locator(".hf-app-phase")).to_have_text("Running")
+    # the page reloads itself once the app got where it was going (a reload of ours could abort that one)
+    expect(installed.locator(".hf-app-phase")).to_have_text("Running", timeout=30_000)
     installed.get_by_role("button", name="Log").click()  # the live log: the server's own output
     expect(installed.locator(".hf-app-log")).to_contain_text("Uvicorn running", timeout=30_000)
     screenshot(page, "apps-log")

@@ -80,7 +80,7 @@ def launch_dialog(handler, group_name: str) -> dict:
         "action": f"{handler.hub.base_url}spawn/{quote(user.name)}/{server}",
         "remaining": remaining(snapshot, user.name, policy),
         "running": bool(running),
-        "server_url": f"{handler.base_url}user/{user.escaped_name}/{server}/",
+        "server_url": user.server_url(server),  # on the user's subdomain with subdomain_host
     }
 
 

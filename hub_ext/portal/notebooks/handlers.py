@@ -55,7 +55,7 @@ async def _quick_launch_panel(handler) -> dict:
     state = states.get(server)
     return {
         "buttons": buttons, "group": group.name, "state": state,
-        "running_url": f"{handler.base_url}user/{user.escaped_name}/{server}/" if state == "running" else None,
+        "running_url": user.server_url(server) if state == "running" else None,  # subdomain_host: its host
         "progress_url": f"{handler.hub.base_url}spawn-pending/{user.escaped_name}/{server}"
         if state == "starting" else None,
     }

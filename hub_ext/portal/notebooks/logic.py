@@ -54,7 +54,7 @@ def server_rows(user, base_url: str, last_events: dict | None = None) -> list[Se
             instance_type=saved.get("instance_type") or options.get("instance_type") or "",
             image=saved.get("image") or options.get("image") or "",
             status=status,
-            url=f"{base_url}user/{user.escaped_name}/{name}/",
+            url=user.server_url(name),  # with subdomain_host, on the user's own host
             outcome=outcome,
             datasets=",".join(saved.get("datasets") or options.get("datasets") or ()),
         ))
