@@ -147,10 +147,22 @@
         state.entries = [];
       } else {
         state.entries = (res.data && res.data.entries) || [];
+        quota(res.data && res.data.storage);
       }
       render();
       return res;
     });
+  }
+
+  // over the group's storage quota the storage is read-only: the API's reason, as text
+  // (looked at again every few seconds until it is writable: the guard unlocks soon after a delete)
+  var quotaTimer = null;
+  function quota(storage) {
+    var box = document.getElementById("hf-quota-reason");
+    var locked = !!(storage && storage.read_only);
+    box.textContent = locked ? storage.reason : "";
+    box.hidden = !locked;
+    if (locked && !quotaTimer) quotaTimer = window.setTimeout(function () { quotaTimer = null; refresh(); }, 3000);
   }
 
   function go(path, push) {

@@ -13,7 +13,7 @@ import functools
 import sys
 from pathlib import Path
 
-from ..isolation import safefs
+from ..isolation import fsflags, safefs
 from ..isolation.shared import shared_dir
 
 GROUPS = "groups"
@@ -48,6 +48,8 @@ def ensure_group_root(data_dir, group: str, isolation) -> Path:
         st = root.stat()
         if gid is None or (st.st_gid == gid and st.st_mode & 0o7777 == 0o2770):
             return root
+        if fsflags.path_is_immutable(root.parent, root.name):
+            return root  # locked over its storage quota (hub_ext.storage.quota_guard): repaired once unlocked
     elif root.is_symlink():
         raise ValueError(f"{root} is a symbolic link: refusing to use it as a group's storage")
     shared_dir(root, gid)

@@ -24,9 +24,10 @@ _generation: dict[str, int] = {}  # bumped by invalidate(): a measurement begun 
 _lock = threading.Lock()
 
 
-def walk(*roots: Path, skip: tuple[str, ...] = ()) -> tuple[int, int]:
+def walk(*roots: Path, skip: tuple[str, ...] = (), sizes: dict | None = None) -> tuple[int, int]:
     """(bytes, files) of the regular files under ``roots``: hard links counted once, symbolic links not
-    followed, folders named in ``skip`` left out; missing roots count 0."""
+    followed, folders named in ``skip`` left out; missing roots count 0. ``sizes``, when given, gets
+    every file's size by ``(st_dev, st_ino)`` (what :class:`Tally` keeps up to date)."""
     total = files = 0
     seen: set[tuple[int, int]] = set()
     stack = [str(r) for r in roots]
@@ -40,6 +41,8 @@ def walk(*roots: Path, skip: tuple[str, ...] = ()) -> tuple[int, int]:
                                 stack.append(entry.path)
                         elif entry.is_file(follow_symlinks=False):
                             st = entry.stat(follow_symlinks=False)
+                            if sizes is not None:
+                                sizes[(st.st_dev, st.st_ino)] = st.st_size
                             if st.st_nlink > 1:
                                 if (st.st_dev, st.st_ino) in seen:
                                     continue
@@ -56,6 +59,26 @@ def walk(*roots: Path, skip: tuple[str, ...] = ()) -> tuple[int, int]:
 def measure(*roots: Path) -> int:
     """Bytes of the regular files under ``roots`` (see :func:`walk`)."""
     return walk(*roots)[0]
+
+
+class Tally:
+    """A group's use kept current between measurements, counted as :func:`walk` counts (apparent
+    size, hard links once): :meth:`saw` a file's new size (after a write, a truncation, a file made or
+    moved in) moves the total by the difference. Removals are not seen by inode, so whoever notices
+    one measures again (:func:`walk` into a new ``sizes``, then :meth:`reset`)."""
+
+    def __init__(self, total: int = 0, sizes: dict | None = None):
+        self.reset(total, sizes or {})
+
+    def reset(self, total: int, sizes: dict) -> None:
+        self.total, self.sizes = total, sizes
+
+    def saw(self, st: os.stat_result) -> int:
+        """A regular file's current ``lstat``; the new total."""
+        key = (st.st_dev, st.st_ino)
+        self.total += st.st_size - self.sizes.get(key, 0)
+        self.sizes[key] = st.st_size
+        return self.total
 
 
 def dataset_roots(db_url: str | None, data_dir, group: str) -> list[Path]:

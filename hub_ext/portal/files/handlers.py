@@ -1,6 +1,7 @@
 """The files API: a group's storage for its members (others: 404).
 
-``GET …/files/{path}``: a folder's listing, a file's bytes (always a download),
+``GET …/files/{path}``: a folder's listing (with ``storage``: ``{read_only, reason}``, read-only while
+the group is over its storage quota, see :mod:`hub_ext.storage.quota_guard`), a file's bytes (always a download),
 ``?download=zip`` a folder as a streamed zip, ``?preview=1`` a file's preview;
 ``PUT`` a whole file (small files; large ones go through the uploads API);
 ``DELETE`` a file or folder; ``POST ?op=mkdir`` / ``?op=move`` (body ``{"to"}``).
@@ -9,16 +10,18 @@ The root is ``…/files/``. Every change is an activity.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 
 from jupyterhub.scopes import needs_scope
 from pydantic import Field
 
 from ...bodies import NoFields, Strict
+from ...groups import group_policy
 from ...ledger import QuotaExceeded
 from ...policy import format_memory
 from ...scopes import READ, WRITE
-from ...storage import usage, zipstream
+from ...storage import quota_guard, usage, zipstream
 from .common import Refused, StorageAPIHandler
 from .tus import handlers as _tus
 
@@ -39,13 +42,32 @@ class RootFilesAPIHandler(StorageAPIHandler):
         download = self.get_query_argument("download", None)
         if kind == "folder":
             if download is None:
-                return self.write_json(await self.storage(tree.listing, real))
+                listing = await self.storage(tree.listing, real)
+                return self.write_json({**listing, "storage": await self.quota_state(group)})
             if download != "zip":
                 raise Refused(400, {"download": "a folder downloads as 'zip'"})
             return await zipstream.send_folder(self, tree.root, real, real.name if path else group.name)
         if self.get_query_argument("preview", "0") in ("1", "true"):
             return self.write_json(await self.storage(tree.preview, real))
         await self.send_file(tree, real)
+
+    async def quota_state(self, group) -> dict:
+        """``{read_only, reason}``: whether the quota guard made the group's storage read-only, and why
+        (with ``used`` and ``limit`` then)."""
+        if not await asyncio.to_thread(quota_guard.read_only, self.data_dir, group.name):
+            return {"read_only": False, "reason": None}
+        limit = group_policy(group).quota.storage or 0
+        used = await asyncio.to_thread(usage.used, self.data_dir, group.name, self.db_url)
+        if used <= limit:  # measured before the write that locked it
+            usage.invalidate(group.name)
+            used = await asyncio.to_thread(usage.used, self.data_dir, group.name, self.db_url)
+        return {"read_only": True, "used": used, "limit": limit, "reason": quota_guard.reason(used, limit)}
+
+    async def refuse_when_read_only(self, group) -> None:
+        """403 with the reason while the group's storage is read-only (over its quota)."""
+        state = await self.quota_state(group)
+        if state["read_only"]:
+            raise Refused(403, {"path": state["reason"]})
 
     async def send_file(self, tree, real) -> None:
         await zipstream.send_file(self, await self.storage(tree.open, real), real.name)
@@ -59,6 +81,7 @@ class FilesAPIHandler(RootFilesAPIHandler):
         group = self.member_group(group_name)
         tree = await self.tree(group.name)
         await self.storage(tree.check_file_target, path)
+        await self.refuse_when_read_only(group)
         data = self.request.body
         hold = f"put-{secrets.token_hex(12)}"
         try:
@@ -95,6 +118,7 @@ class FilesAPIHandler(RootFilesAPIHandler):
         if op not in ("mkdir", "move"):
             raise Refused(400, {"op": "must be mkdir or move"})
         tree = await self.tree(group.name)
+        await self.refuse_when_read_only(group)
         if op == "mkdir":
             if self.body(NoFields) is None:
                 return

@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ...isolation import safefs
+from ...isolation.fsflags import clear_for_removal
 from ...isolation.shared import inherit_acl
 from ...storage.paths import BadPath, clean, dir_fd, entry, make_dirs, open_file, parent_fd, relative, resolve, target
 
@@ -230,6 +231,7 @@ class TreeFiles:
         """Delete a file, link or folder (with everything in it)."""
         real = entry(self.root, rel)
         with parent_fd(self.root, real) as (fd, name):
+            clear_for_removal(fd, name)  # a tree locked over its storage quota (hub_ext.storage.quota_guard)
             safefs.remove_at(fd, name)
         return relative(self.root, real)
 

@@ -24,12 +24,15 @@ TUS = "Another tus version than 1.0.0 (header `Tus-Resumable`; the answer's `Tus
 TUS_RESUMABLE = Param("Tus-Resumable", {"type": "string", "pattern": r"^[0-9]{1,4}\.[0-9]{1,4}\.[0-9]{1,4}$",
                                          "examples": ["1.0.0"]},
                       "The tus protocol's version: `1.0.0` (another one: 412 with `Tus-Version`)", True)
-LISTING = "A folder: `{path, entries: [{name, type: folder|file, size, mtime}]}`; a file: its bytes (a download)"
+STORAGE = ("`storage: {read_only, reason}`: read-only while the group is over its storage quota, `reason` "
+           "`Storage over quota: used … of …; the group's storage is read-only until files are deleted`")
+LISTING = (f"A folder: `{{path, entries: [{{name, type: folder|file, size, mtime}}], storage}}` ({STORAGE});"
+           " a file: its bytes (a download)")
 
 OPERATIONS: tuple[Operation, ...] = (
     Operation("get", f"{FILES}/", "The root of the group's storage", "files", READ,
-              {200: "`{path: \"\", entries}` (or `?download=zip`: the whole storage as a zip)", 400: INVALID,
-               403: DENIED, 404: MEMBERS},
+              {200: "`{path: \"\", entries, storage}` (or `?download=zip`: the whole storage as a zip)",
+               400: INVALID, 403: DENIED, 404: MEMBERS},
               query=(Param("download", {"type": "string", "enum": ["zip"]}, "`zip`: download as a zip"),),
               produces={200: ("application/json", "application/zip")}),
     Operation("get", f"{FILES}/{{file_path}}", "A folder's listing, a file's bytes, a preview or a zip", "files",
