@@ -312,8 +312,15 @@ def test_values_run_the_runner_next_to_the_hub_with_the_same_database(production
     config = json.loads(env["HUBFRONT_RUNNER_CONFIG"]["value"])
     assert config["Runner"]["executor"] == "kubernetes"
     assert config["KubernetesDeployments"]["namespace"] == config["KubernetesExecutor"]["namespace"]
-    # deployment endpoints and apps: proxy -> the hub's Service -> the runner, listening beyond loopback
-    assert c.Proxy.extra_routes == {"/deployments/": "http://hub:10101", "/apps/": "http://hub:10101"}
+    # deployment endpoints and the apps' login return: proxy -> the hub's Service -> the runner, listening
+    # beyond loopback; host-routed, as users' servers are on their own subdomains (subdomain_host)
+    assert c.JupyterHub.subdomain_host == "https://hub.example.org"
+    assert c.Proxy.extra_routes == {"hub.example.org/deployments/": "http://hub:10101",
+                                    "hub.example.org/apps/": "http://hub:10101"}
+    # apps at their own origins: the hub and the runner agree on it; the runner's apps port is on the Service
+    assert config["Apps"]["origin"] == values["hub"]["config"]["Apps"]["origin"]
+    assert {"name": "apps", "port": config["Apps"]["port"], "targetPort": 10102} in values["hub"]["service"]["extraPorts"]
+    assert config["AppAccess"]["hub_url"] == c.JupyterHub.subdomain_host
     # browsers log in to apps with the runner's OAuth client, coming back under /apps/
     assert (service["oauth_redirect_uri"], service["oauth_no_confirm"]) == ("/apps/oauth_callback", True)
     [user_role] = [r for r in c.JupyterHub.load_roles if r["name"] == "user"]
