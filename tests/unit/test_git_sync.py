@@ -1,6 +1,6 @@
 """Git dataset syncs with real git and real servers (no root needed): a URL to this machine is refused
 at sync time, also for a name that resolves to it only now, and the server is never asked; git connects
-to the address that was checked, and a redirect elsewhere is not followed."""
+to the address that was checked (http and git daemon), and a redirect elsewhere is not followed."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from hub_ext.services.dataset_sync import sync_dataset
 from hub_ext.store import session_scope
 from hub_ext.store.models_storage import Dataset
 from support import bare_repository, git
-from support_git import http_server, non_loopback_address
+from support_git import git_daemon, http_server, non_loopback_address
 
 KEY = b"y3Jb1K7bQ2q0aXw5o2wq1iV7bQ0m3rJm6tQy8c1Zq9E="
 
@@ -98,3 +98,17 @@ def test_git_fetches_from_the_checked_address_and_follows_no_redirect(store, tmp
             failed = sync_dataset(store.db_url, store.data_dir, row.name, settings)
         assert failed.sync_status == "Failed" and inner_hits == []
         assert failed.commit == synced.commit  # the clone is kept as it was
+
+
+def test_a_git_daemon_is_reached_at_the_checked_address(store, tmp_path, monkeypatch):
+    address = non_loopback_address()
+    served = tmp_path / "served"
+    served.mkdir()
+    bare, work = bare_repository(served, "daemon\n")
+    fake_dns(monkeypatch, {"daemon.example.test": address})  # only the runner's check knows this name
+    with git_daemon(served, address) as port:
+        row = store.create(DatasetCreate(name="gs-daemon", kind="git",
+                                         git_url=f"git://daemon.example.test:{port}/origin.git"), "gs-lab", "gs-owner")
+        synced = sync_dataset(store.db_url, store.data_dir, row.name, Datasets(git_timeout=60))
+    assert synced.sync_status == "Synced", synced.sync_message
+    assert synced.commit == git("rev-parse", "HEAD", cwd=work)
