@@ -105,7 +105,8 @@ def run_as_group(isolation, group: str, name: str, settings: Datasets, keep=()) 
 
 
 def pin_for(url: str, settings: Datasets) -> Pin | None:
-    """The URL's host resolved now, every address checked (RefusedAddress; OSError: it does not resolve)."""
+    """The URL's host resolved now, every address checked (RefusedAddress; GitError: it does not resolve);
+    None for a local repository."""
     remote = remote_of(url)
     if remote is None:
         return None
