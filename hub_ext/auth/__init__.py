@@ -1,4 +1,4 @@
-"""Authentication: local accounts (argon2, lockout, TOTP 2FA) and OAuth/OIDC mode."""
+"""Authentication: local accounts (argon2, sign-in throttling, TOTP 2FA) and OAuth/OIDC mode."""
 
 from .authenticator import HubfrontAuthenticator, PortalHandlersMixin  # noqa: F401
 
