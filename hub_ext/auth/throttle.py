@@ -26,7 +26,17 @@ without a failure. An admin's unlock clears them.
 
 :class:`LoginThrottle` is the one interface: the login form, the token API
 (both through ``authenticate()``) and the SSH gateway call ``check``,
-``record_failure`` and ``record_success`` with an account and an address.
+``record_failure`` and ``record_success`` with an account and an address::
+
+    throttle = LoginThrottle(config=config, db_url=db_url)
+    address = client_address(peer_ip, None, [])  # a direct connection (SSH): the peer itself
+    wait = throttle.check(username, address)
+    if wait:
+        refuse(retry_message(wait))  # at once; the password is not checked
+    elif password_ok and code_ok:
+        throttle.record_success(username, address)
+    else:
+        throttle.record_failure(username, address)
 """
 
 from __future__ import annotations
@@ -42,7 +52,7 @@ from sqlalchemy.exc import IntegrityError
 from traitlets import Float, Integer, List, Unicode
 from traitlets.config import LoggingConfigurable
 
-from ..store import session_scope
+from ..store import read_scope, session_scope
 from ..store.models import utcnow
 from ..store.models_accounts import LoginThrottleRow
 from .addresses import DEFAULT_TRUSTED, networks
@@ -169,7 +179,7 @@ class LoginThrottle(LoggingConfigurable):
         """Seconds ``address`` must still wait before an attempt on ``account`` is taken (0: go ahead)."""
         now = self.clock()
         forget = now - timedelta(hours=self.forget_hours)
-        with session_scope(self.db_url) as s:
+        with read_scope(self.db_url) as s:
             rows = {r.address: r for r in s.scalars(select(LoginThrottleRow).where(
                 LoginThrottleRow.account == account, LoginThrottleRow.address.in_((address, ALL))))}
         return self._wait(rows.get(address), rows.get(ALL), now, forget)
@@ -227,14 +237,14 @@ class LoginThrottle(LoggingConfigurable):
     def state(self, account: str) -> AccountThrottle:
         """Failures in a row and until when some address is slowed down (the Users page)."""
         now = self.clock()
-        with session_scope(self.db_url) as s:
+        with read_scope(self.db_url) as s:
             rows = s.scalars(select(LoginThrottleRow).where(LoginThrottleRow.account == account)).all()
         return self._summary(rows, now)
 
     def states(self) -> dict[str, AccountThrottle]:
         """:meth:`state` of every account with failures, in one read."""
         now = self.clock()
-        with session_scope(self.db_url) as s:
+        with read_scope(self.db_url) as s:
             rows = s.scalars(select(LoginThrottleRow).where(LoginThrottleRow.failures > 0)).all()
         by_account: dict[str, list] = {}
         for row in rows:
