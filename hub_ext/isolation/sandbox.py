@@ -15,8 +15,8 @@ Why each piece:
 - fresh tmpfs on /tmp, /var/tmp and /dev/shm (nosuid, nodev, mode 1777): no workload sees what another
   planted there (a symlink to another group's file, a lock, a socket). Paths beneath them that workloads
   must still reach (the data dir when it lies under /tmp, the hub's Python) are opened with ``O_PATH``
-  before, recreated inside the new tmpfs (root-owned, 0711) and bind-mounted back from
-  ``/proc/self/fd/N``, so they stay at the same paths.
+  before, recreated inside the new tmpfs (the folders on the way with their owners and modes) and
+  bind-mounted back from ``/proc/self/fd/N``, so they stay at the same paths.
 - member-writable trees (the data dir: homes, group storage, datasets, folders) bind-remounted nosuid,
   nodev (recursively, with ``mount_setattr`` where the kernel has it).
 - /proc mounted again with ``hidepid=invisible``: a workload lists only its own account's processes (and
@@ -102,30 +102,45 @@ def beneath(path: str, directory: str) -> bool:
     return path != directory and path.startswith(directory.rstrip("/") + "/")
 
 
-def _kept(sandbox: Sandbox, private: list[str]) -> list[tuple[str, int]]:
-    """``(path, O_PATH fd)`` of each kept path strictly beneath a private dir, outermost only."""
+def _kept(sandbox: Sandbox, private: list[str]) -> list[tuple[str, int, list]]:
+    """``(path, O_PATH fd, [(folder on the way, its stat)])`` of each kept path strictly beneath a private
+    dir, outermost only: taken before the tmpfs hides them."""
     wanted = sorted({p for p in sandbox.keep if any(beneath(p, d) for d in private)})
     outermost = [p for p in wanted if not any(beneath(p, q) for q in wanted)]
     kept = []
     for path in outermost:
+        top = next(d for d in private if beneath(path, d))
+        way, folder = [], os.path.dirname(path)
+        while beneath(folder, top):
+            way.insert(0, folder)
+            folder = os.path.dirname(folder)
         try:
-            kept.append((path, os.open(path, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)))
+            fd = os.open(path, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
         except FileNotFoundError:
             continue  # nothing to keep
         except OSError as exc:
             raise _fail(f"open {path}", exc.errno) from None
+        try:
+            kept.append((path, fd, [(folder, os.lstat(folder)) for folder in way]))
+        except OSError as exc:
+            os.close(fd)
+            raise _fail(f"stat the folders above {path}", exc.errno) from None
     return kept
 
 
-def _recreate(path: str, fd: int) -> None:
-    """The mount point of a kept path inside the fresh tmpfs: root's, passable (0711), as it was (a
-    directory or a file). Nobody else writes there yet, so nothing on the way can be a planted link."""
-    parent = os.path.dirname(path)
-    os.makedirs(parent, 0o711, exist_ok=True)
+def _recreate(path: str, fd: int, way: list) -> None:
+    """The mount point of a kept path inside the fresh tmpfs, and the folders on the way to it with the
+    owner and mode they had (the host's permissions still decide who passes). Nobody else writes in the
+    new tmpfs yet, so nothing on the way can be a planted link."""
+    for folder, st in way:
+        if not os.path.isdir(folder):
+            os.mkdir(folder, 0o700)
+            os.chown(folder, st.st_uid, st.st_gid)
+            os.chmod(folder, st.st_mode & 0o7777)
     if os.path.isdir(f"/proc/self/fd/{fd}"):
-        os.makedirs(path, 0o711, exist_ok=True)
+        os.mkdir(path, 0o700)
     else:
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600))
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
 
 
 def _nosuid(path: str) -> None:
@@ -155,14 +170,14 @@ def enter(sandbox: Sandbox) -> None:
     try:
         for directory in private:
             _mount("tmpfs", directory, "tmpfs", MS_NOSUID | MS_NODEV, f"mode=1777,size={sandbox.tmp_size}")
-        for path, fd in kept:
+        for path, fd, way in kept:
             try:
-                _recreate(path, fd)
+                _recreate(path, fd, way)
             except OSError as exc:
                 raise _fail(f"recreate {path}", exc.errno) from None
             _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
     finally:
-        for _, fd in kept:
+        for _, fd, _ in kept:
             os.close(fd)
     for path in sandbox.nosuid:
         if os.path.isdir(path):
