@@ -7,6 +7,7 @@ the host. (Notebooks, kernels and terminals: tests/e2e/test_isolation_e2e.py.)
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import shutil
 import subprocess
@@ -14,11 +15,11 @@ import sys
 import time
 from pathlib import Path
 
-import psutil
 import pytest
 
 from hub_ext.auth.keys import load_key
 from hub_ext.isolation.hardening import PROTECTED_SYSCTLS, protect_links
+from hub_ext.services.executors.base import ExecutorError
 from hub_ext.storage.mounts import MountSource
 from hub_ext.store import upgrade
 from spawner.environments import EnvironmentBuilder
@@ -179,7 +180,6 @@ async def test_apps_have_no_new_privs(tmp_path, isolated):  # noqa: F811
 
 
 async def test_builds_run_with_no_new_privs_in_their_own_tmp(isolated, tmp_path):
-    need(os.path.exists("/proc/sys/fs"), "no /proc/sys here")
     Path("/tmp/planted-for-builds").touch()
     try:
         builder = EnvironmentBuilder(tmp_path / "envs", isolation=isolated.isolation)
@@ -228,7 +228,9 @@ async def test_a_sandbox_that_cannot_be_made_never_starts_the_workload(isolated)
     phase, log = await run_job(ex, "echo RAN-UNCONFINED", "tenant-e")  # the job fails, saying why
     assert phase == "Failed" and "RAN-UNCONFINED" not in log
     assert "could not start" in log and "mount tmpfs on /tmp" in log, log
-    # the hub's start-up check says it once, and then workloads refuse before starting anything
-    problems = ex.isolation.sandbox_check()
-    assert len(problems) == 1 and "Workloads cannot be sandboxed here" in problems[0], problems
-    assert "mount tmpfs on /tmp: Invalid argument" in problems[0]
+    # the hub's start-up check says it once (log, admin banner), then workloads refuse before starting
+    status = ex.isolation.startup(logging.getLogger("test"), [sys.prefix, sys.executable])
+    said = [w for w in status.warnings if w.startswith("Workloads cannot be sandboxed here")]
+    assert len(said) == 1 and "mount tmpfs on /tmp: Invalid argument" in said[0], status.warnings
+    with pytest.raises(ExecutorError, match="could not be isolated: Workloads cannot be sandboxed here"):
+        await ex.start(spec("echo RAN-UNCONFINED", username="tenant-e"))
