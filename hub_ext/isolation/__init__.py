@@ -1,9 +1,11 @@
 """Workload isolation on one machine: the one module every local workload uses.
 
-Notebooks now (``spawner.local``), jobs, deployments and apps later: each runs
-as its owner's OS account (``accounts``), in its own cgroup with the instance
-type's limits (``cgroups``), with an environment scrubbed of the hub's secrets,
-while the hub's own state stays out of reach (``hardening``).
+Notebooks (``spawner.local``), jobs, deployment replicas and apps (the keeper), and
+environment builds: each runs as its owner's OS account (``accounts``), in its own
+cgroup with the instance type's limits (``cgroups``), in its own mount namespace with
+private /tmp and /dev/shm, a /proc of its account and ``no_new_privs`` (``sandbox``),
+with an environment scrubbed of the hub's secrets, while the hub's own state stays out
+of reach (``hardening``). ``process.enter_workload`` is the one way in.
 
 Modes (``Isolation.isolate``): ``auto`` isolates when the hub runs as root and
 otherwise runs workloads as the hub's user with a warning in the log and a
@@ -20,6 +22,7 @@ from .process import enter_workload
 _LAZY = {
     "Isolation": "manager", "IsolationStatus": "manager", "NOT_ROOT": "manager", "TURNED_OFF": "manager",
     "Account": "accounts", "IsolationError": "accounts", "Cgroup": "cgroups", "Limits": "cgroups",
+    "Sandbox": "sandbox", "SandboxError": "sandbox",
 }
 
 __all__ = ["enter_workload", *_LAZY]
