@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from conftest_helpers import login, make_user
 from hub_ext.activity import recent
+from hub_ext.apps.templates import Apps
 from hub_ext.groups import group_policy
 from hub_ext.settings import Hubfront
 from hub_ext.store.engine import read_scope
@@ -44,7 +45,8 @@ async def test_install_change_stop_uninstall(app):
     assert r.status_code == 201, r.text
     body = r.json()
     assert body["phase"] == "Installing" and body["access"] == "users" and body["env"] == {"MLFLOW_WORKERS": "2"}
-    assert body["path"].endswith("/apps/ap-a/tracking/") and body["url"].endswith("/apps/ap-a/tracking/")
+    own = Apps.instance().origin_of("ap-a", "tracking") + "/"  # its own origin, never the hub's
+    assert own.startswith("http://tracking--ap-a.apps.localhost:") and body["url"] == body["path"] == own
     assert body["installed_by"] == "ap-a-boss" and body["revision"] == 1
     # members read it (and its log); other groups see nothing at all
     listed = (await member.api("GET", api)).json()
@@ -113,9 +115,10 @@ async def test_bind_an_mlflow_app_as_the_models_registry(app):
     assert r.status_code == 409
     assert (await member.api("POST", api + "/mlflow/registry", data="{}")).status_code == 403
     r = await boss.api("POST", api + "/mlflow/registry", data="{}")
-    assert r.status_code == 200 and r.json()["bound"] and r.json()["mlflow_tracking_uri"].endswith("/apps/ap-r/mlflow")
+    own = Apps.instance().origin_of("ap-r", "mlflow")
+    assert r.status_code == 200 and r.json()["bound"] and r.json()["mlflow_tracking_uri"] == own
     policy = group_policy(orm.Group.find(app.db, "ap-r"))
-    assert policy.mlflow_tracking_uri.endswith("/apps/ap-r/mlflow")
+    assert policy.mlflow_tracking_uri == own
     listed = {a["name"]: a["bound_registry"] for a in (await member.api("GET", api)).json()["apps"]}
     assert listed == {"mlflow": True, "board": False}
     r = await boss.api("POST", api + "/mlflow/registry", data='{"bind": false}')

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tornado import web
 
+from ...apps.origin import app_origin
 from ...apps.records import may_change
 from ...apps.registry import bound_app
 from ...groups import group_policy
@@ -11,7 +12,7 @@ from ...policy import format_memory
 from ..base import PortalHandler
 from ..jobs.service import viewer_of
 from ..nav import MenuEntry, register_menu
-from .service import app_store, catalog_of, apps_origin, template_of
+from .service import app_store, apps_origin, catalog_of, template_of
 
 
 class AppsPageHandler(PortalHandler):
@@ -34,7 +35,8 @@ class AppsPageHandler(PortalHandler):
             "portal/apps.html", group=group.name, templates=list(catalog_of(self).values()), apps=apps,
             may_change=may_change(viewer, group.name), instance_types=types,
             default_type=default_type.name if default_type else "",
-            api=f"{self.hub.base_url}api/portal/groups/{group.name}/apps")
+            api=f"{self.hub.base_url}api/portal/groups/{group.name}/apps",
+            app_address=app_origin(apps_origin(self), group.name, "APP").replace("APP", "<app>", 1) + "/")
 
 
 register_menu(MenuEntry("Apps", "portal/apps", "fa-puzzle-piece", shortcut="Open apps"))
