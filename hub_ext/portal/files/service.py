@@ -101,9 +101,10 @@ class TreeFiles:
         return {"path": relative(self.root, real), "entries": entries}
 
     def open(self, real: Path) -> int:
-        """A read descriptor of the resolved file (the caller closes it)."""
+        """A read descriptor of the resolved file (the caller closes it); a file with another account's
+        name elsewhere (a hard link a member made) is not served (:func:`hub_ext.isolation.safefs.may_read`)."""
         fd = open_file(self.root, real, os.O_RDONLY | os.O_NONBLOCK)
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        if not safefs.may_read(os.fstat(fd)):
             os.close(fd)
             raise FileNotFoundError(real.name)
         return fd
