@@ -6,9 +6,10 @@ import time
 
 import pyotp
 import pytest
-import requests
 
-from support import REPO, RealHub, need, proxy_command, screenshot
+from support import screenshot
+from support_throttle import sign_in as sign_in_by_script
+from support_throttle import slow_hub as throttled_hub
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -123,31 +124,15 @@ def test_invitation_sign_up(page, real_hub, browser):
 
 @pytest.fixture(scope="module")
 def slow_hub(tmp_path_factory):
-    """A real hub whose first wait after failed sign-ins is 2 minutes (it outlasts the test's steps)."""
-    need(proxy_command() is not None, "configurable-http-proxy is not installed (run `make test`)")
-    work = tmp_path_factory.mktemp("throttle-browser")
-    (work / "config.py").write_text(
-        f"load_subconfig({str(REPO / 'jupyterhub_config.py')!r})\n"
-        "c.LoginThrottle.pair_base_seconds = 120.0\n")
-    hub = RealHub(work / "data", config=work / "config.py")
-    hub.start()
-    try:
+    """The first wait after failed sign-ins is 2 minutes: it outlasts the test's steps."""
+    with throttled_hub(tmp_path_factory, 120) as hub:
         yield hub
-    finally:
-        hub.stop()
-
-
-def fail_sign_in(hub, username):
-    s = requests.Session()
-    s.get(hub.base_url + "/hub/login")
-    return s.post(hub.base_url + "/hub/login", data={"username": username, "password": "wrong-Pass1",
-                                                     "_xsrf": s.cookies.get("_xsrf", "")})
 
 
 def test_throttled_login_says_when_and_the_admin_clears_it(page, slow_hub, browser):
     slow_hub.add_user("brw-eve", PW)
     for _ in range(6):  # five free failures, then a wait of 2 minutes
-        assert fail_sign_in(slow_hub, "brw-eve").status_code == 403
+        assert sign_in_by_script(slow_hub, "brw-eve", "wrong-Pass1").status_code == 403
     sign_in(page, slow_hub, "brw-eve", PW)  # the right password, inside the wait
     page.wait_for_selector(".login_error")
     message = page.inner_text(".login_error")

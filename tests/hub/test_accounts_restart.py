@@ -1,35 +1,19 @@
 """The sign-in throttle survives a restart of the real hub process, and the admin clears it."""
 
 import pytest
-import requests
 
 from hub_ext.auth.login import INVALID
-from support import REPO, RealHub, need, proxy_command
+from support_throttle import sign_in as attempt
+from support_throttle import slow_hub as throttled_hub
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
 def slow_hub(tmp_path_factory):
-    """A real hub whose first wait (after the sixth failure) is 5 minutes: longer than any restart."""
-    need(proxy_command() is not None, "configurable-http-proxy is not installed (run `make test`)")
-    work = tmp_path_factory.mktemp("throttle-restart")
-    (work / "config.py").write_text(
-        f"load_subconfig({str(REPO / 'jupyterhub_config.py')!r})\n"
-        "c.LoginThrottle.pair_base_seconds = 300.0\n")
-    hub = RealHub(work / "data", config=work / "config.py")
-    hub.start()
-    try:
+    """The first wait (after the sixth failure) is 5 minutes: longer than any restart."""
+    with throttled_hub(tmp_path_factory, 300) as hub:
         yield hub
-    finally:
-        hub.stop()
-
-
-def attempt(hub, username, password):
-    s = requests.Session()
-    s.get(hub.base_url + "/hub/login")
-    return s.post(hub.base_url + "/hub/login", data={"username": username, "password": password,
-                                                     "_xsrf": s.cookies.get("_xsrf", "")})
 
 
 def test_the_wait_after_failures_survives_a_restart_and_the_admin_clears_it(slow_hub):
