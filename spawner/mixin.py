@@ -261,9 +261,8 @@ class GroupPolicy(Spawner):
                 HUBFRONT_INSTANCE_TYPE=self.plan.instance_type.name,
                 HUBFRONT_IMAGE=self.plan.image.name,
             )
-            hub_urls = [self.config.JupyterHub.get(k) for k in ("public_url", "bind_url")]
             token = env.get("JUPYTERHUB_API_TOKEN", "")
-            env.update(mlflow_env(self.plan.policy, self.plan.group, token, hub_urls))
+            env.update(mlflow_env(self.plan.policy, self.plan.group, token))
         return env
 
     def get_state(self):
@@ -300,13 +299,12 @@ class GroupPolicy(Spawner):
         return next((g for g in names if server_name_for(g) == self.name), None)
 
 
-def mlflow_env(policy, group: str, api_token: str, hub_urls=()) -> dict[str, str]:
+def mlflow_env(policy, group: str, api_token: str) -> dict[str, str]:
     """The group's MLflow tracking server for its notebooks (a group policy's URI holds no secrets); for
     an MLflow app of the group bound as its registry, its address at the app's own origin
     (``c.Apps.origin``) and the server's own hub token, which the apps' forwarder takes as ``Authorization:
     Bearer`` and never passes on (so ``mlflow.register_model`` works as the member). The token goes to
-    no other address: the origin is the operator's, the URI the group admin's. ``hub_urls`` is unused
-    (kept for callers)."""
+    no other address: the origin is the operator's, the URI the group admin's."""
     from hub_ext.apps.registry import app_of, canonical_uri
 
     uri = (policy.mlflow_tracking_uri or "").strip()

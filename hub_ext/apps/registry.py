@@ -25,10 +25,17 @@ from ..store.models_apps import App
 from .origin import app_origin, apps_in
 
 def _origin_template(origin: str | None) -> str:
+    """``origin``, else ``c.Apps.origin`` of this process (in the hub, from the hub's own config even when
+    nothing made the Apps settings yet; the runner makes them from its config at start)."""
     if origin is not None:
         return origin
     from .templates import Apps
 
+    if not Apps.initialized():
+        from jupyterhub.app import JupyterHub
+
+        if JupyterHub.initialized():
+            return Apps.instance(config=JupyterHub.instance().config).origin
     return Apps.instance().origin
 
 
@@ -56,27 +63,6 @@ def canonical_uri(uri: str, group: str, origin: str | None = None) -> str:
     """For an address of an app of ``group``: its origin as :func:`app_of` makes it (no trailing slash)."""
     found = app_of(uri, group, origin)
     return app_origin(_origin_template(origin), group, found[0]) if found else uri
-
-
-_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
-
-
-def _host_port(url: str) -> tuple[str, int] | None:
-    try:
-        parts = urlsplit(url)
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        return None
-    host = (parts.hostname or "").lower()
-    return ("127.0.0.1" if host in _LOOPBACK else host), port
-
-
-def is_hub_address(uri: str, hub_urls) -> bool:
-    """Whether ``uri`` is at one of the hub's own public addresses (``hub_urls``: ``c.JupyterHub.bind_url``
-    and ``public_url``). A group policy's URI is written by group admins: a notebook's hub token is sent
-    only to the hub itself, never to a server that merely has an ``/apps/<group>/<app>`` path."""
-    where = _host_port(uri)
-    return where is not None and any(where == _host_port(url) for url in hub_urls if url)
 
 
 def reachable_uri(db_url: str, group: str, uri: str) -> str:
