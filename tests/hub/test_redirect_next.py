@@ -42,3 +42,18 @@ async def test_login_never_sends_the_browser_off_site(app, target):
                                   data={"username": "nxt-cid", "password": "Passw0rd!x",
                                         "_xsrf": cookies.get("_xsrf", "")}, allow_redirects=False)
     assert r.status_code == 302 and lands_on_the_hub(app, r.headers["Location"]), r.headers.get("Location")
+
+
+async def test_every_hub_route_checks_next_with_the_one_function(app):
+    from jupyterhub.handlers.base import BaseHandler
+
+    from hub_ext.redirects import NextUrlCheck
+
+    # JupyterHub appends these after setting the route table; none reads a next (they redirect to
+    # the request's own path under the prefix, or answer 404)
+    never_next = {"AddSlashHandler", "PrefixRedirectHandler", "Template404"}
+    hub_routes = [r[1] for r in app.handlers if isinstance(r, tuple) and isinstance(r[1], type)
+                  and issubclass(r[1], BaseHandler) and r[1].__name__ not in never_next]
+    assert len(hub_routes) > 50  # JupyterHub's pages and APIs and the portal's
+    unchecked = [cls.__name__ for cls in hub_routes if cls._validate_next_url is not NextUrlCheck._validate_next_url]
+    assert not unchecked
