@@ -216,7 +216,8 @@ class AppExchange(_Exchange):
         if not self.browser:
             return super()._body(status, message)
         title = f"{status} {html.escape(_reason(status))}"
-        home = html.escape(self.ep.extra["access"].hub_prefix + "home")
+        access: AppAccess = self.ep.extra["access"]
+        home = html.escape(access.hub_url.rstrip("/") + access.hub_prefix + "home")  # the hub's own origin
         # a starting app: the page looks again by itself
         refresh = f'<meta http-equiv="refresh" content="{self.ep.settings.retry_after}">' if status == 503 else ""
         page = (f'<!doctype html><html lang="en"><head><meta charset="utf-8">{refresh}<title>{title}</title></head>'

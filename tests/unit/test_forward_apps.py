@@ -201,6 +201,7 @@ async def test_hosts_map_to_apps_by_lookup_and_unknown_hosts_are_404(apps, upstr
     assert r.code == 404
     r = await apps.fetch("/", headers={"Host": "nope--g.apps.test", "Accept": "text/html,*/*"})
     assert r.code == 404 and b"<h1>404 Not Found</h1>" in r.body
+    assert b'href="https://hub.test/hub/home"' in r.body  # back to the hub's own origin
     assert r.headers["X-Content-Type-Options"] == "nosniff"
 
 
