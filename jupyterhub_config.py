@@ -10,6 +10,7 @@ For Kubernetes, see config/kubernetes/values.yaml.
 
 import os
 import shutil
+from urllib.parse import urlsplit
 from pathlib import Path
 
 from hub_ext.configure import configure
@@ -27,7 +28,7 @@ c.JupyterHub.bind_url = f"http://127.0.0.1:{os.environ.get('HUBFRONT_PORT', '800
 apps_port = int(os.environ.get("HUBFRONT_APPS_PORT", "8002"))
 c.Apps.origin = os.environ.get("HUBFRONT_APPS_ORIGIN") or f"http://{{app}}--{{group}}.apps.localhost:{apps_port}"
 c.Apps.port = apps_port
-c.Apps.bind_ip = "127.0.0.1"  # like the proxy's public port (bind_url)
+c.Apps.bind_ip = urlsplit(c.JupyterHub.bind_url).hostname  # like the proxy's public port
 c.AppAccess.hub_url = c.JupyterHub.bind_url  # apps send browsers back here to log in
 c.JupyterHub.hub_port = int(os.environ.get("HUBFRONT_HUB_PORT", "8081"))
 c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{os.environ.get('HUBFRONT_PROXY_API_PORT', '8001')}"
