@@ -45,6 +45,70 @@ def thaw(data: Path) -> None:
             os.close(fd)
 
 
+# -- the guard on its own (first: the browser's module-wide event loop would hold this thread) ----
+
+
+def test_raising_the_quota_unlocks_and_foreign_hard_links_are_never_frozen(tmp_path):
+    need(os.geteuid() == 0, "the immutable flag needs CAP_LINUX_IMMUTABLE (CI runs the suite as root)")
+    tree = group_root(tmp_path, "g")
+    (tree / "sub").mkdir(parents=True)
+    probe = os.open(tree, os.O_RDONLY)
+    try:
+        fsflags.flags(probe)
+    except OSError as exc:
+        need(False, f"no file flags on this file system: {exc}")
+    finally:
+        os.close(probe)
+    (tree / "sub" / "data").write_bytes(b"x" * 3000)
+    canary = tmp_path / "root-owned"
+    canary.write_bytes(b"root's")
+    os.link(canary, tree / "linked-in")  # root's file with a second name in the tree
+    limits = {"g": 1000}
+
+    async def groups():
+        return SimpleNamespace(policies={g: SimpleNamespace(quota=SimpleNamespace(storage=v))
+                                         for g, v in limits.items()})
+
+    async def scenario():
+        stop = asyncio.Event()
+        guard = QuotaGuard(tmp_path, None)
+        guard.interval = 0.2
+        task = asyncio.create_task(guard.run(stop, groups))
+        try:
+            await until(lambda: read_only(tmp_path, "g"))
+            await until(lambda: fsflags.path_is_immutable(tree, "sub"))
+            with pytest.raises(PermissionError):
+                (tree / "sub" / "more").write_bytes(b"y")
+            assert not immutable(canary)  # root's own file, with a second name in the tree: never frozen
+            limits["g"] = 1 << 20  # the admin raises the quota
+            await until(lambda: not read_only(tmp_path, "g"))
+            (tree / "sub" / "more").write_bytes(b"y")
+        finally:
+            stop.set()
+            await task
+            thaw(tmp_path)
+
+    asyncio.run(scenario())
+
+
+def immutable(path: Path) -> bool:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return fsflags.is_immutable(fd)
+    finally:
+        os.close(fd)
+
+
+async def until(condition, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not await asyncio.to_thread(condition):
+        assert time.monotonic() < deadline, "not reached in time"
+        await asyncio.sleep(0.05)
+
+
+# -- end to end: a job, the runner's guard, Shared Files ------------------------------------------
+
+
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
     need(proxy_command() is not None, "configurable-http-proxy is not installed (run `make test`)")
@@ -126,64 +190,3 @@ def test_a_job_writing_twice_the_quota_stops_at_the_quota_plus_the_margin(hub, p
     job = run_job(alice, "echo after > $HOME/shared/after.txt && cat $HOME/shared/after.txt")
     assert job["phase"] == "Succeeded" and "after" in job["log"], (job["message"], job["log"])
     assert not read_only(hub.data_dir, GROUP)
-
-
-# -- the guard on its own ----------------------------------------------------------------------
-
-
-def test_raising_the_quota_unlocks_and_foreign_hard_links_are_never_frozen(tmp_path):
-    need(os.geteuid() == 0, "the immutable flag needs CAP_LINUX_IMMUTABLE (CI runs the suite as root)")
-    tree = group_root(tmp_path, "g")
-    (tree / "sub").mkdir(parents=True)
-    probe = os.open(tree, os.O_RDONLY)
-    try:
-        fsflags.flags(probe)
-    except OSError as exc:
-        need(False, f"no file flags on this file system: {exc}")
-    finally:
-        os.close(probe)
-    (tree / "sub" / "data").write_bytes(b"x" * 3000)
-    canary = tmp_path / "root-owned"
-    canary.write_bytes(b"root's")
-    os.link(canary, tree / "linked-in")  # root's file with a second name in the tree
-    limits = {"g": 1000}
-
-    async def groups():
-        return SimpleNamespace(policies={g: SimpleNamespace(quota=SimpleNamespace(storage=v))
-                                         for g, v in limits.items()})
-
-    async def scenario():
-        stop = asyncio.Event()
-        guard = QuotaGuard(tmp_path, None)
-        guard.interval = 0.2
-        task = asyncio.create_task(guard.run(stop, groups))
-        try:
-            await until(lambda: read_only(tmp_path, "g"))
-            await until(lambda: fsflags.path_is_immutable(tree, "sub"))
-            with pytest.raises(PermissionError):
-                (tree / "sub" / "more").write_bytes(b"y")
-            assert not immutable(canary)  # root's own file, with a second name in the tree: never frozen
-            limits["g"] = 1 << 20  # the admin raises the quota
-            await until(lambda: not read_only(tmp_path, "g"))
-            (tree / "sub" / "more").write_bytes(b"y")
-        finally:
-            stop.set()
-            await task
-            thaw(tmp_path)
-
-    asyncio.run(scenario())
-
-
-def immutable(path: Path) -> bool:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        return fsflags.is_immutable(fd)
-    finally:
-        os.close(fd)
-
-
-async def until(condition, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while not await asyncio.to_thread(condition):
-        assert time.monotonic() < deadline, "not reached in time"
-        await asyncio.sleep(0.05)

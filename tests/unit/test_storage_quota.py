@@ -112,3 +112,35 @@ def test_storage_holds_on_sqlite(sqlite_url):
 def test_storage_holds_on_postgres(pg_url):
     _holds(Ledger(pg_url))
     _race(Ledger(pg_url))
+
+
+def test_a_tally_follows_writes_as_a_measurement_counts_them(tmp_path):
+    """The quota guard's running count: a file's new size moves the total by the difference; hard links
+    count once, as :func:`usage.walk` counts them."""
+    (tmp_path / "a").write_bytes(b"x" * 100)
+    os.link(tmp_path / "a", tmp_path / "a-again")
+    sizes: dict = {}
+    total, files = usage.walk(tmp_path, sizes=sizes)
+    assert (total, files) == (100, 1) and list(sizes.values()) == [100]
+    tally = usage.Tally(total, sizes)
+    with open(tmp_path / "a", "ab") as f:
+        f.write(b"y" * 50)
+    assert tally.saw(os.lstat(tmp_path / "a-again")) == 150  # the same inode by its other name
+    (tmp_path / "b").write_bytes(b"z" * 7)
+    assert tally.saw(os.lstat(tmp_path / "b")) == 157
+    os.truncate(tmp_path / "b", 2)
+    assert tally.saw(os.lstat(tmp_path / "b")) == 152 == usage.measure(tmp_path)
+
+
+def test_the_over_quota_reason_names_the_use_and_the_quota():
+    from hub_ext.storage.quota_guard import reason
+
+    assert reason(22 * MiB, 20 * MiB) == (
+        "Storage over quota: used 22 MiB of 20 MiB; the group's storage is read-only until files are deleted")
+
+
+def test_a_tree_without_the_flag_is_not_read_only(tmp_path):
+    from hub_ext.storage.quota_guard import read_only
+
+    group_root(tmp_path, "g").mkdir(parents=True)
+    assert not read_only(tmp_path, "g") and not read_only(tmp_path, "missing")
