@@ -11,7 +11,7 @@ files and object names apart), as its group's service account. One pass:
   under ``<data>/envs``; ``Installing``, the build's output in the app's log), then
   the executor starts it (``Starting``) and health-checks it;
 - every running app: ``Running`` once its health check passes, with ``endpoint`` (where
-  the runner reaches it; the forwarder serves ``/apps/<group>/<app>/`` from it);
+  the runner reaches it; the forwarder serves the app's own origin from it);
   ``Failed`` with the reason and the last log lines when it crash-loops or never
   becomes ready; older revisions' reservations are released once the new one runs;
   the output is copied into the portal DB;

@@ -25,7 +25,7 @@ whole, and only a failed connect is retried then (later, 502). The answer
 streams back as it comes, with backpressure both ways. A failed replica is
 out of the rotation until a Route checked after the failure arrives. A request
 upgrading to a websocket is tunnelled once admitted (:mod:`.forward_ws`). The
-answer's relay is :mod:`.forward_relay`; apps (``/apps/<group>/<app>/``) are
+answer's relay is :mod:`.forward_relay`; apps (each at its own origin) are
 served by the same exchange with their own admission (:mod:`.forward_apps`).
 
 Not ``RequestHandler`` + ``AsyncHTTPClient``: the simple client opens a
