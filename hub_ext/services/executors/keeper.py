@@ -104,14 +104,16 @@ class CappedLog:
             os.write(self.fd, data)
             self.size += len(data)
             return
-        # compact: the kept tail is at least 3/4 of the cap, so this happens once per cap/4 of output
-        target = max(self.cap * 3 // 4, min(len(data), self.cap))
-        if len(data) >= target:
-            tail = data[-target:]
+        # compact: the kept tail is at least 3/4 of the cap (so this happens about once per cap/4 of
+        # output) and at most the cap, starting at a line when one starts in the slack between
+        floor = self.cap * 3 // 4
+        want = max(floor + min(ALIGN, self.cap - floor), min(len(data), self.cap))
+        if len(data) >= want:
+            tail = data[-want:]
         else:
-            need = min(target - len(data), self.size)
+            need = min(want - len(data), self.size)
             tail = os.pread(self.fd, need, self.size - need) + data
-        cut = tail.find(b"\n", 0, ALIGN)
+        cut = tail.rfind(b"\n", 0, len(tail) - floor)  # the last line start that keeps the floor
         if 0 <= cut < len(tail) - 1:
             tail = tail[cut + 1:]
         tmp = f"{self.path}.tmp"
