@@ -231,7 +231,7 @@ async def test_removing_data_never_follows_a_link_members_put_there(rig, tmp_pat
     assert (outside / "file").exists()
 
 
-async def test_streamlit_builds_its_environment_and_serves_its_example_under_its_prefix(rig):
+async def test_streamlit_builds_its_environment_and_serves_its_example_at_its_origins_root(rig):
     from hub_ext.apps.templates import BUILTIN
 
     streamlit = AppTemplate.model_validate(BUILTIN["streamlit"])
@@ -241,9 +241,9 @@ async def test_streamlit_builds_its_environment_and_serves_its_example_under_its
                             env={})
     await rig.until(row.id, "Installing", timeout=10)
     row = await rig.until(row.id, "Running", timeout=300)  # pip installs streamlit into its venv once
-    page = get(f"{row.endpoint}/apps/research/board/")
+    page = get(f"{row.endpoint}/")
     assert "<title>Streamlit</title>" in page
-    assert get(f"{row.endpoint}/apps/research/board/_stcore/health") == "ok"
+    assert get(f"{row.endpoint}/_stcore/health") == "ok"
     example = os.path.join(rig.data_dir, "groups", "research", "apps", "board", "app.py")
     assert "import streamlit as st" in open(example).read()
     service = pwd.getpwnam(service_account_name(ACCOUNT_PREFIX, "research"))
