@@ -46,6 +46,7 @@ from traitlets import Any, Bytes, Float, Int, Unicode
 from traitlets.config import LoggingConfigurable
 
 from ..apps.origin import host_of
+from ..redirects import safe_next
 
 COOKIE = "hubfront-apps"  # the encrypted hub token of a browser
 STATE_COOKIE = "hubfront-apps-oauth-"  # + the login's nonce: this browser started that login
@@ -210,11 +211,9 @@ class AppAccess(LoggingConfigurable):
 
 
 def safe_path(path: str) -> str:
-    """``path`` when it is a path of the same origin (one leading slash, no backslash, no control
-    characters), else ``/``: a login returns only to the app it started from."""
-    if not path.startswith("/") or path.startswith("//") or "\\" in path or any(ord(c) < 32 for c in path):
-        return "/"
-    return path
+    """``path`` when it is a path of the app's own origin, else ``/``: a login returns only to the app it
+    started from. The one redirect check (``hub_ext.redirects.safe_next``) decides."""
+    return safe_next(path, fallback="/")
 
 
 def is_secure(headers, protocol: str) -> bool:

@@ -352,7 +352,8 @@ async def test_an_app_cannot_set_the_apps_credential_or_a_hub_cookie(apps, hub):
 
 def test_a_login_returns_only_to_a_path_of_the_apps_own_origin():
     assert safe_path("/experiments?id=1") == "/experiments?id=1"
-    for bad in ["https://elsewhere.example/", "//elsewhere.example/x", "/\\elsewhere.example", "/\t/evil", "x"]:
+    for bad in ["https://elsewhere.example/", "//elsewhere.example/x", "/\\elsewhere.example", "/\t/evil", "x",
+                "/%2F%2Felsewhere.example", "/\u202e/x", "/\x7f"]:
         assert safe_path(bad) == "/", bad
 
 
