@@ -117,7 +117,9 @@ def configure(c, *, spawner: str = "hubfront-local", runner: bool = True) -> Non
     c.Authenticator.admin_users = {admin}
     # one server per group per user, named after the group
     c.JupyterHub.allow_named_servers = True
-    c.JupyterHub.default_url = "/hub/home"
+    # under the hub's prefix when one is set before configure() (as base_url is in JupyterHub's own config)
+    prefix = (c.JupyterHub.base_url if "base_url" in c.JupyterHub else "/").rstrip("/")
+    c.JupyterHub.default_url = f"{prefix}/hub/home"
     # servers outlive a hub restart; their reservations stay in the ledger and
     # the ones that died meanwhile are released when the hub polls them
     c.JupyterHub.cleanup_servers = False
