@@ -30,8 +30,9 @@ class Profile(Base):
 class LoginState(Base):
     """What an admin decided about an account (temporary password, disabled).
 
-    ``failures``/``locked_until`` are the hard lock that share links' passwords
-    still use (``auth.lockout``); sign-ins are throttled in :class:`LoginThrottleRow`.
+    ``failures``/``locked_until``/``last_failure`` are no longer used (they were a hard lock):
+    sign-ins and share links' passwords are throttled in :class:`LoginThrottleRow`. The columns
+    stay so the table matches its migrations.
     """
 
     __tablename__ = "login_state"

@@ -197,6 +197,15 @@ def test_upload_preview_folders_and_share_links(page, browser, team, tmp_path):
     anon.fill("#hf-share-pw", "wrong")
     anon.click("#hf-share-open")
     expect(anon.locator("#hf-share-wrong")).to_have_text("Wrong password.")
+    # guessing is throttled, never locked: from the sixth wrong password on, the page says how long to wait
+    for i in range(5):
+        anon.fill("#hf-share-pw", f"wrong-{i}")
+        anon.click("#hf-share-open")
+        expect(anon.locator("#hf-share-wrong")).to_contain_text("Wrong password.")
+    expect(anon.locator("#hf-share-wrong")).to_have_text(
+        "Wrong password. Too many failed sign-in attempts. Try again in 1 second.")
+    screenshot(anon, "share-password-throttled")
+    anon.wait_for_timeout(1100)  # the wait (1 s) runs from that answer
     anon.fill("#hf-share-pw", "tulip-42")
     anon.click("#hf-share-open")
     expect(anon.locator("#hf-share-listing tr.hf-share-entry")).to_have_count(2)

@@ -17,6 +17,7 @@ from sqlalchemy import update
 
 from conftest_helpers import login, make_user
 from support import REPO
+from test_accounts_login import client, clock  # noqa: F401 - the fixture, shared
 from hub_ext import activity
 from hub_ext.settings import Hubfront
 from hub_ext.storage.tree import group_root
@@ -174,15 +175,56 @@ async def test_password_is_asked_for(app):
     other = await make_share(ann, "reports", password="tulip-42")
     r = await anonymous(app, other["url"], cookies={"hubfront-share": cookie.value})
     assert 'name="password"' in r.text and 'data-name="summary.csv"' not in r.text
-    # guessing: after 10 wrong passwords in a row the link takes none, not even the right one, for a while
-    for _ in range(10):
-        r = await anonymous(app, other["url"], "POST", data={"password": "guess", "_xsrf": xsrf}, cookies=cookies)
-        assert r.status_code == 403
-    r = await anonymous(app, other["url"], "POST", data={"password": "tulip-42", "_xsrf": xsrf}, cookies=cookies)
-    assert r.status_code == 429 and "Too many wrong passwords" in r.text and "hubfront-share" not in r.cookies
-    # the first link's own counter is untouched
-    r = await anonymous(app, share["url"], "POST", data={"password": "tulip-42", "_xsrf": xsrf}, cookies=cookies)
-    assert r.status_code == 303
+
+
+async def guess(app, session, url, password):
+    """One password POST on a share link's form from ``session``'s address."""
+    def run():
+        page = session.get(urljoin(public_url(app), url))
+        xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page.text).group(1)
+        return session.post(urljoin(public_url(app), url), data={"password": password, "_xsrf": xsrf},
+                            allow_redirects=False)
+
+    return await asyncio.to_thread(run)
+
+
+async def test_guessing_a_link_password_slows_the_guesser_and_shuts_out_nobody(app, clock):
+    """Wrong passwords are throttled like sign-ins (per link and address), never a lock: whoever else
+    holds the link still opens it, and the guesser gets in after the wait it was told."""
+    ann = await members(app)
+    share = await make_share(ann, "reports", password="tulip-42")
+    other = await make_share(ann, "reports/summary.csv", password="tulip-42")
+    throttle = app.authenticator.throttle
+    guesser, holder = client("127.0.0.1"), client("127.0.0.2")
+    counter = f"share link #{share['id']}"
+    answers = [await guess(app, guesser, share["url"], f"guess-{i}") for i in range(6)]
+    # five typos are free; the sixth wrong password says how long to wait
+    assert [r.status_code for r in answers] == [403] * 6
+    assert all("Wrong password." in r.text for r in answers)
+    assert "Try again in" not in answers[4].text and "Try again in 1 second." in answers[5].text
+    # inside the wait even the right password is refused unchecked: 429, Retry-After, the wait in words
+    for _ in range(3):
+        r = await guess(app, guesser, share["url"], "tulip-42")
+        assert r.status_code == 429 and int(r.headers["Retry-After"]) == 1, r.status_code
+        assert "Try again in 1 second." in r.text and "Wrong password" not in r.text
+        assert "hubfront-share" not in r.cookies
+    # more guesses, each once its wait is over: 12 in a row, past the 10 that used to shut the link
+    for i in range(6):
+        clock.advance(throttle.check(counter, "127.0.0.1"))
+        assert (await guess(app, guesser, share["url"], f"more-{i}")).status_code == 403
+    assert throttle.check(counter, "127.0.0.1") >= 32  # the guesser's own wait doubles
+    # the link is not shut: another holder waits at most the small link-wide wait (12 - 10: 2 s), then opens it
+    r = await guess(app, holder, share["url"], "tulip-42")
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) <= 2
+    clock.advance(2)
+    r = await guess(app, holder, share["url"], "tulip-42")
+    assert r.status_code == 303 and "hubfront-share" in r.cookies
+    # the guesser's other link was never slowed; after its wait the right password opens this one too
+    assert (await guess(app, guesser, other["url"], "tulip-42")).status_code == 303
+    clock.advance(throttle.check(counter, "127.0.0.1"))
+    r = await guess(app, guesser, share["url"], "tulip-42")
+    assert r.status_code == 303 and "hubfront-share" in r.cookies
+    assert throttle.check(counter, "127.0.0.1") == 0
 
 
 async def test_share_api_rules(app):

@@ -7,18 +7,25 @@ asks for the password first; the right one sets a signed, HttpOnly cookie scoped
 path, so the browser is not asked again for a day. The one state change is that form's POST
 (XSRF-checked like every hub form). Unknown token: 404; revoked or expired: 410, with a page
 that says which. Paths are confined to the shared file or folder (``..`` -> 400).
+
+Password guesses are slowed by the sign-in throttle (``auth.throttle``), counted per link
+(``share link #<id>``, a name no user can have) and client address, never by a lock: a lock
+would let anyone holding the link shut it for its rightful users. A guess made before its wait
+is over gets 429 with ``Retry-After`` and the throttle's words, the password not even checked.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import quote
 
 from jupyterhub.handlers.base import BaseHandler
 
-from ...auth import lockout
+from ...auth.addresses import networks, request_address
+from ...auth.throttle import LoginThrottle, retry_message
 from ...policy import format_memory
 from ...storage import zipstream
 from ...storage.shares import Share, ShareStore, gone_message, password_mark, password_matches, state
@@ -27,7 +34,6 @@ from ..files.service import TreeFiles
 
 COOKIE = "hubfront-share"
 COOKIE_DAYS = 1
-PASSWORD_TRIES, LOCK_MINUTES = 10, 15  # wrong passwords in a row that close a link to passwords, for how long
 
 
 def utc_text(iso: str) -> str:
@@ -116,10 +122,14 @@ class SharePageHandler(_PortalMixin, BaseHandler):
         except _Refused as exc:
             await self.refuse(exc)
 
-    async def ask_password(self, share: Share, token: str, wrong: bool, locked: bool = False) -> None:
-        self.set_status(429 if locked else 403 if wrong else 200)
-        html = await self.render_template("portal/share_password.html", wrong=wrong, locked=locked,
-                                          lock_minutes=LOCK_MINUTES, action=self.request.path,
+    async def ask_password(self, share: Share, token: str, wrong: bool, wait: float = 0,
+                           refused: bool = False) -> None:
+        """The password form: 403 after a wrong one, 429 (``Retry-After``) for a guess made too soon."""
+        self.set_status(429 if refused else 403 if wrong else 200)
+        if refused:
+            self.set_header("Retry-After", str(math.ceil(wait)))
+        html = await self.render_template("portal/share_password.html", wrong=wrong, refused=refused,
+                                          retry=retry_message(wait) if wait else "", action=self.request.path,
                                           xsrf=self.xsrf_token.decode("ascii"))
         self.finish(html)
 
@@ -164,21 +174,33 @@ class SharePageHandler(_PortalMixin, BaseHandler):
 
     # -- POST: the password ------------------------------------------------------------------
 
+    def throttle(self) -> tuple[LoginThrottle, str]:
+        """The one sign-in throttle and the client's address as it counts them (``auth.addresses``)."""
+        auth = self.authenticator
+        if isinstance(getattr(auth, "throttle", None), LoginThrottle):
+            return auth.throttle, auth.client_address(self)
+        # another authenticator: the same throttle's settings (c.LoginThrottle), one instance per hub
+        throttle = self.settings.setdefault("hubfront_share_throttle", LoginThrottle(config=self.config,
+                                                                                     db_url=self.db_url))
+        downstream = networks(getattr(getattr(auth, "parent", None), "trusted_downstream_ips", None) or [])
+        return throttle, request_address(self.request, throttle.trusted, downstream)
+
     async def post(self, token, subpath=""):
         try:
             share = self.opened(token)
         except _Refused as exc:
             return await self.refuse(exc)
-        password = self.get_body_argument("password", "")
-        counter = f"share link #{share.id}"  # the login lockout's counter, under a name no user can have
-        if share.password_hash and await asyncio.to_thread(lockout.locked_until, self.db_url, counter):
-            return await self.ask_password(share, token, wrong=True, locked=True)
-        if not share.password_hash or not await asyncio.to_thread(password_matches, share, password):
-            if share.password_hash:
-                await asyncio.to_thread(lockout.record_failure, self.db_url, counter, PASSWORD_TRIES, LOCK_MINUTES)
-                return await self.ask_password(share, token, wrong=True)
-        else:
-            await asyncio.to_thread(lockout.record_success, self.db_url, counter)
+        if share.password_hash:
+            throttle, address = self.throttle()
+            counter = f"share link #{share.id}"
+            wait = await asyncio.to_thread(throttle.check, counter, address)
+            if wait > 0:  # answered at once: the password is not even looked at
+                return await self.ask_password(share, token, wrong=True, wait=wait, refused=True)
+            password = self.get_body_argument("password", "")
+            if not await asyncio.to_thread(password_matches, share, password):
+                wait = await asyncio.to_thread(throttle.record_failure, counter, address)
+                return await self.ask_password(share, token, wrong=True, wait=wait)
+            await asyncio.to_thread(throttle.record_success, counter, address)
             self.set_secure_cookie(COOKIE, password_mark(share), expires_days=COOKIE_DAYS,
                                    path=self.link_base(token), httponly=True, samesite="Lax",
                                    secure=self.request.protocol == "https")
