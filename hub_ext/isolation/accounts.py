@@ -16,12 +16,14 @@ import fcntl
 import grp
 import os
 import pwd
+import stat
 import subprocess
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import safefs
 from .names import account_name, primary_group_name, service_account_name, unix_group_name
 
 COMMENT = "Hubfront workload account"
@@ -101,18 +103,38 @@ class Accounts:
 
     @staticmethod
     def prepare_home(home: Path, uid: int, gid: int) -> None:
-        """The home exists, mode 0700, and everything in it belongs to the account."""
-        if not home.parent.is_dir():  # homes/: others may pass through, not list
-            home.parent.mkdir(parents=True)
-            home.parent.chmod(0o711)
-        home.mkdir(mode=0o700, exist_ok=True)
-        st = home.stat()
-        if st.st_uid != uid:  # made before isolation was on: hand it over once
-            for root, dirs, files in os.walk(home):
-                for entry in (root, *(os.path.join(root, n) for n in dirs + files)):
-                    os.lchown(entry, uid, gid)
-        if st.st_mode & 0o777 != 0o700:
-            home.chmod(0o700)
+        """The home exists, mode 0700, and everything in it belongs to the account.
+
+        A home made before isolation was on (its workloads ran as root) is handed over once, by
+        descriptors (:mod:`.safefs`): the member wrote that tree and may have put links in it, so
+        nothing is reached through a name again, no link is followed (a link itself is given to the
+        account, its target never touched), a file with a second name (another account's, linked
+        in) keeps its owner, and set-ID bits are dropped from what changes hands. The home itself
+        changes hands last, so an interrupted hand-over is finished at the next launch.
+        """
+        if not home.parent.is_dir():  # homes/: the hub's own; others may pass through, not list
+            safefs.ensure_dir(home.parent, 0o711)
+        parent = safefs.open_dir(home.parent)
+        try:
+            top = safefs.make_dir(parent, home.name, 0o700)
+        finally:
+            os.close(parent)
+        try:
+            st = os.fstat(top)
+            if st.st_uid == uid:
+                return
+            for fd, est, rel in safefs.iter_tree(top):
+                if stat.S_ISLNK(est.st_mode):
+                    where = safefs.open_beneath(top, os.path.dirname(rel))
+                    try:
+                        safefs.link_owner(where, os.path.basename(rel), uid, gid)
+                    finally:
+                        os.close(where)
+                else:  # root's files too: before isolation every workload of this home ran as root
+                    safefs.set_owner(fd, est, uid, gid, root_ok=True)
+            safefs.set_owner(top, st, uid, gid)
+        finally:
+            os.close(top)
 
 
 def remove_accounts(prefix: str) -> list[str]:
