@@ -23,11 +23,13 @@ made while unmounted, and XFS is not there), so the guard measures instead, at o
 The margin, what lands past the quota before the lock: the ``write`` call in progress (the flag is
 checked once per call, so one call completes whole) plus what the workload writes while the guard
 reacts (reading the event, one ``lstat``, a few ``open``/``ioctl``: well under a millisecond idle, a
-scheduler slice or more with every core busy; hence a process of its own, niced, never waiting for the
-runner's interpreter lock: inside the runner a job's 40 MiB went 17 MiB past a 20 MiB quota). Measured
-on a 2-core machine writing with ``dd``: 0.06 MiB with 4 KiB writes, 2 MiB with 1 MiB writes, 4 MiB
-with 8 MiB writes; up to 12 MiB with 64 KiB writes and both cores busy; a job's ``dd bs=1M`` through
-the runner 1-3 MiB at a load average of 15 (the test allows 16 MiB). A single huge call (``fallocate -l 100G``, one multi-gigabyte ``write``) is not cut.
+scheduler slice or more with every core busy). Hence a process of its own at the lowest real-time
+priority (``SCHED_RR`` 1; ``nice -10`` where real-time is refused), its full measurements in another
+process at the ordinary priority: inside the runner a job's 40 MiB went 17 MiB past a 20 MiB quota,
+niced and measuring in a thread up to 20 MiB with four busy loops on two cores; now 1-4 MiB there.
+Measured on a 2-core machine writing with ``dd``: 0.06 MiB with 4 KiB writes, 2 MiB with 1 MiB
+writes, 4 MiB with 8 MiB writes; up to 12 MiB with 64 KiB writes and both cores busy (the test
+allows 16 MiB). A single huge call (``fallocate -l 100G``, one multi-gigabyte ``write``) is not cut.
 Files moved in from a member's home on the same file system count at once, and lock the tree, but
 they are already on the disk. On Kubernetes the size of the group's volume is the hard limit.
 """
@@ -38,12 +40,13 @@ import asyncio
 import errno
 import json
 import logging
+import multiprocessing
 import os
 import select
 import stat
 import sys
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
 from inotify_simple import INotify, flags
@@ -73,9 +76,25 @@ def read_only(data_dir, group: str) -> bool:
     return fsflags.path_is_immutable(Path(data_dir) / GROUPS, group)
 
 
+def measure(data_dir, db_url: str | None, group: str) -> dict:
+    """The size of every file the group uses, by inode (:func:`usage.walk`: its tree and files datasets)."""
+    sizes: dict = {}
+    usage.walk(group_root(data_dir, group), *usage.dataset_roots(db_url, data_dir, group), sizes=sizes)
+    return sizes
+
+
+def _ordinary() -> None:
+    """The measuring process: the ordinary scheduling class and priority again (it walks whole trees)."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+        os.setpriority(os.PRIO_PROCESS, 0, 0)
+    except OSError:
+        pass
+
+
 class Guard:
     """The watching and locking, in a process of its own (:func:`main`): the runner's event loop and its
-    threads never delay a lock (a busy interpreter lock let 17 MiB more through when it ran in the runner)."""
+    threads never delay a lock (module doc: the margin)."""
 
     def __init__(self, data_dir, db_url: str | None = None):
         self.data, self.db_url = Path(data_dir), db_url
@@ -90,7 +109,9 @@ class Guard:
         self.measuring: dict[str, tuple[int, Future]] = {}  # group -> (its generation then, the measurement)
         self.generation: dict[str, int] = {}  # bumped by each measurement taken
         self.touched: dict[str, dict] = {}  # group -> sizes seen while its measurement runs
-        self.pool = ThreadPoolExecutor(1, thread_name_prefix="quota-measure")
+        # full measurements in a process of their own, at the normal priority: the events' thread never waits
+        # for an interpreter lock a walk holds
+        self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"), initializer=_ordinary)
         self._full = False
 
     # -- watches -------------------------------------------------------------------------
@@ -233,7 +254,8 @@ class Guard:
             if when <= now and group not in self.measuring:
                 del self.due[group]
                 self.touched[group] = {}
-                self.measuring[group] = (self.generation.get(group, 0), self.pool.submit(self.measure, group))
+                future = self.pool.submit(measure, self.data, self.db_url, group)
+                self.measuring[group] = (self.generation.get(group, 0), future)
         for group, (generation, future) in list(self.measuring.items()):
             if future.done():
                 del self.measuring[group]
@@ -254,10 +276,7 @@ class Guard:
         self.enforce(group, (), again=True)
 
     def measure(self, group: str) -> dict:
-        """The size of every file the group uses, by inode (:func:`usage.walk`: its tree and files datasets)."""
-        sizes: dict = {}
-        usage.walk(group_root(self.data, group), *usage.dataset_roots(self.db_url, self.data, group), sizes=sizes)
-        return sizes
+        return measure(self.data, self.db_url, group)
 
     def set_limits(self, limits: dict[str, int | None]) -> None:
         """The groups' storage quotas (bytes, None: unlimited), read from the hub; every group is measured again."""
@@ -363,11 +382,10 @@ async def guard_storage(data_dir, db_url: str, isolation, groups, stop: asyncio.
 def main(argv: list[str]) -> None:
     """``python -m hub_ext.storage.quota_guard <data dir>``: the guard's process (the runner starts it)."""
     logging.basicConfig(level=logging.INFO, format="[%(levelname)1.1s %(asctime)s quota-guard] %(message)s")
-    sys.setswitchinterval(0.0005)  # a measurement running in its thread hands over to the events at once
-    try:
-        os.nice(-10)  # it mostly sleeps; woken by a write, it runs before the writer writes much more
-    except OSError:
-        pass
+    try:  # it mostly sleeps; woken by a write, it must run before the writer writes much more
+        os.sched_setscheduler(0, os.SCHED_RR, os.sched_param(1))  # the lowest real-time priority
+    except OSError:  # no real-time scheduling in this cgroup: the highest ordinary priority but one
+        os.nice(-10)
     Guard(argv[1], os.environ.get("HUBFRONT_QUOTA_DB") or None).serve(sys.stdin.fileno())
 
 
