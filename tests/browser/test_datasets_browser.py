@@ -8,7 +8,7 @@ import os
 import pytest
 from playwright.sync_api import expect
 
-from support import bare_repository, git, screenshot, ui_login, wait_for_server, wait_for_stopped
+from support import bare_repository, git, let_workloads_pass, screenshot, ui_login, wait_for_server, wait_for_stopped
 
 pytestmark = pytest.mark.browser
 
@@ -88,6 +88,7 @@ def test_files_dataset_upload_version_grant(page, lab, tmp_path):
 
 def test_git_and_env_datasets(page, lab, tmp_path):
     bare, work = bare_repository(tmp_path, "hello\n")
+    let_workloads_pass(bare)  # the sync runs as the group's service account, which reads only what others may
 
     ui_login(page, lab, "dsb-ann", "Ann-pass1")
     page.goto(lab.base_url + "/hub/portal/datasets")
