@@ -21,6 +21,8 @@ from .names import account_name, check_prefix, service_account_name, unix_group_
 from .process import enter_workload
 from .sandbox import Sandbox
 
+# where ``import hub_ext`` and ``import spawner`` find their packages (site-packages, or a source tree)
+_PACKAGES = str(Path(__file__).resolve().parents[2])
 NOT_ROOT = "Workloads are not isolated: the hub runs without root privileges"
 TURNED_OFF = "Workloads are not isolated: isolation is turned off (Isolation.isolate = never)"
 # hub variables a workload must never inherit, whatever env_keep says
@@ -292,13 +294,14 @@ class Isolation(SingletonConfigurable):
         """What each workload's namespace holds (``sandbox.Sandbox``); None when isolation is off.
 
         ``keep``: more paths the workload must reach where they are (its environment), besides the data
-        dir, the hub's Python and ``keep_paths``."""
+        dir, the hub's Python, where Hubfront's own packages are imported from (a notebook's ``hubfront``
+        command, a job's keeper: an editable install's source may lie under /tmp) and ``keep_paths``."""
         if not self.enabled:
             return None
         real = lambda paths: tuple(dict.fromkeys(os.path.realpath(p) for p in paths if p))  # noqa: E731
         return Sandbox(
             private_dirs=real(self.private_tmp_dirs) if self.private_tmp else (), tmp_size=self.tmp_size,
-            keep=real([self.data_dir, sys.prefix, sys.base_prefix, *self.keep_paths, *keep]),
+            keep=real([self.data_dir, sys.prefix, sys.base_prefix, _PACKAGES, *self.keep_paths, *keep]),
             nosuid=real([self.data_dir, *self.nosuid_paths]), hide_processes=self.hide_processes)
 
     def sandbox_check(self) -> list[str]:
