@@ -35,7 +35,16 @@ async def app(request, tmp_path_factory):
     hub = MockHub.instance(config=cfg)
     await hub.initialize([])
     await hub.start()
+    # JupyterHub's own autouse cleanup_after empties the hub's service map after each test without
+    # stopping the services (its service.stop() is never awaited), so the hub's cleanup would leave the
+    # runner running for the rest of the session: keep hold of it and stop it here
+    runners = [s for s in hub._service_map.values() if s.managed]
     yield hub
+    for service in runners:
+        try:
+            await service.stop()
+        except Exception as e:  # noqa: BLE001
+            print(f"Error stopping {service.name}: {e}")
     hub.log.handlers = []
     MockHub.clear_instance()
     Hubfront.clear_instance()
