@@ -107,11 +107,7 @@ def walk_open(root_fd: int, parts: list[str], make: Callable[[int, str], None] |
                     make(fd, part)
                 except FileExistsError:
                     pass
-            try:
-                nxt = os.open(part, DIR_FLAGS, dir_fd=fd)
-            except OSError as exc:
-                _refuse_link(exc, fd, part)
-                raise
+            nxt = _open_at(part, DIR_FLAGS, fd)
             os.close(fd)
             fd = nxt
     except BaseException:
@@ -134,14 +130,19 @@ def _refuse_link(exc: OSError, dir_fd: int | None, name: str) -> None:
             raise Refused(f"{name}: a symbolic link") from None
 
 
+def _open_at(name: str, flags: int, dir_fd: int | None = None) -> int:
+    """``os.open`` of ``name`` (``flags`` carry ``O_NOFOLLOW``), a link met said as :class:`Refused`."""
+    try:
+        return os.open(name, flags, dir_fd=dir_fd)
+    except OSError as exc:
+        _refuse_link(exc, dir_fd, name)
+        raise
+
+
 def open_dir(path: str | Path) -> int:
     """The directory ``path`` whose parents are the hub's own (the data dir, ``groups/``, a dataset's
     top): only its last component may be a member's, and it is opened without following a link."""
-    try:
-        return os.open(path, DIR_FLAGS)
-    except OSError as exc:
-        _refuse_link(exc, None, str(path))
-        raise
+    return _open_at(str(path), DIR_FLAGS)
 
 
 def open_beneath(root_fd: int, rel: str, flags: int = DIR_FLAGS) -> int:
@@ -157,10 +158,7 @@ def open_beneath(root_fd: int, rel: str, flags: int = DIR_FLAGS) -> int:
         return fd
     parent = walk_open(root_fd, parts[:-1])
     try:
-        return os.open(parts[-1], flags | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent)
-    except OSError as exc:
-        _refuse_link(exc, parent, parts[-1])
-        raise
+        return _open_at(parts[-1], flags | os.O_NOFOLLOW | os.O_CLOEXEC, parent)
     finally:
         os.close(parent)
 
@@ -315,11 +313,7 @@ def make_dir(dir_fd: int, name: str, mode: int, uid: int = -1, gid: int = -1) ->
         os.mkdir(name, mode & 0o777, dir_fd=dir_fd)
     except FileExistsError:
         pass
-    try:
-        fd = os.open(name, DIR_FLAGS, dir_fd=dir_fd)
-    except OSError as exc:
-        _refuse_link(exc, dir_fd, name)
-        raise
+    fd = _open_at(name, DIR_FLAGS, dir_fd)
     try:
         st = os.fstat(fd)
         set_owner(fd, st, uid, gid)
