@@ -40,6 +40,17 @@ def let_workloads_pass(path: Path) -> None:
             directory.chmod(directory.stat().st_mode | 0o011)
 
 
+def isolated_data_dir(tmp_path: Path):
+    """``(<tmp>/data, Isolation)``: a fresh data dir workload accounts may pass (0711), isolation always on."""
+    from hub_ext.isolation import Isolation
+
+    data = tmp_path / "data"
+    data.mkdir()
+    let_workloads_pass(data)
+    data.chmod(0o711)
+    return data, Isolation(isolate="always", account_prefix=ACCOUNT_PREFIX, data_dir=str(data))
+
+
 def need(condition: bool, reason: str) -> None:
     if condition:
         return

@@ -14,10 +14,9 @@ import time
 import pytest
 
 from hub_ext.folders.service import Folders
-from hub_ext.isolation import Isolation
 from hub_ext.storage.adopter import PermissionKeeper
 from hub_ext.storage.mounts import MountSource
-from support import ACCOUNT_PREFIX, let_workloads_pass, need
+from support import isolated_data_dir, need
 
 pytestmark = pytest.mark.isolation
 
@@ -47,11 +46,7 @@ class Member:
 
 class Rig:
     def __init__(self, tmp_path, sqlite_url):
-        self.data = tmp_path / "data"
-        self.data.mkdir()
-        let_workloads_pass(self.data)
-        self.data.chmod(0o711)
-        self.iso = Isolation(isolate="always", account_prefix=ACCOUNT_PREFIX, data_dir=str(self.data))
+        self.data, self.iso = isolated_data_dir(tmp_path)
         self.db_url = sqlite_url
         self.source = MountSource(sqlite_url, self.data, self.iso)
         self.folders = Folders(sqlite_url, str(self.data), self.iso)

@@ -18,10 +18,10 @@ import time
 
 import pytest
 
-from hub_ext.isolation import Isolation, safefs, shared
+from hub_ext.isolation import safefs, shared
 from hub_ext.storage.adopter import PermissionKeeper
 from hub_ext.storage.tree import ensure_group_root
-from support import ACCOUNT_PREFIX, let_workloads_pass, need
+from support import isolated_data_dir, need
 
 pytestmark = pytest.mark.isolation
 RACE_SECONDS = 30
@@ -60,11 +60,7 @@ print(n)
 
 class Rig:
     def __init__(self, tmp_path, sqlite_url):
-        self.data = tmp_path / "data"
-        self.data.mkdir()
-        let_workloads_pass(self.data)
-        self.data.chmod(0o711)
-        self.iso = Isolation(isolate="always", account_prefix=ACCOUNT_PREFIX, data_dir=str(self.data))
+        self.data, self.iso = isolated_data_dir(tmp_path)
         self.db_url = sqlite_url
         self.home = self.data / "homes" / "racer"
         self.account = self.iso.account("racer", ["racegrp"], str(self.home))
