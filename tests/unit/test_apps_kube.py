@@ -40,9 +40,10 @@ def test_an_mlflow_app_becomes_a_deployment_and_service_named_apart_from_deploym
     words = shlex.split(spec.command)
     assert words[:2] == ["/bin/sh", "-c"] and len(words) == 3
     script = words[2]
-    assert "--static-prefix /apps/research/tracking" in script and "--port 8080" in script
+    # served at its own origin's root: no path prefix (a group name that needs URL-encoding cannot break it)
+    assert "--static-prefix" not in script and "--port 8080" in script
     assert "sqlite:////home/jovyan/shared/apps/tracking/mlflow.db" in script
-    assert spec.health_path == "/apps/research/tracking/health" and spec.port == 8080
+    assert spec.health_path == "/health" and spec.port == 8080
     assert spec.container_image == BUILTIN["mlflow"]["kubernetes"]["image"]
     jobs = KubernetesExecutor(namespace="hub")
     apps = KubernetesDeployments(jobs=jobs, namespace="hub", name_prefix=Apps().kube_name_prefix)
