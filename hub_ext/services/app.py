@@ -32,7 +32,7 @@ from traitlets.config import Config
 
 SECTIONS = ("Hubfront", "Isolation", "Runner", "LocalExecutor", "KubernetesExecutor", "LocalGroupSpawner",
             "LocalDeployments", "KubernetesDeployments", "EndpointForwarder", "AppAccess", "Datasets", "KubeStorage",
-            "ImageBuilds", "Apps", "QuotaGuard")
+            "ImageBuilds", "Apps", "QuotaGuard", "KubeNetwork")
 SERVICE_NAME = "hubfront-runner"
 
 

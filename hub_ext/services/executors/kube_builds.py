@@ -119,6 +119,7 @@ class KubernetesBuilds:
         body = self.manifest(build_id=build.id, group=build.group, image=build.image, username=build.username,
                              source=build.source, packages=build.package_specs, ref=build.ref)
         batch, _ = await self.jobs._apis()
+        await self.jobs.isolate(self.jobs.namespace, build.group)  # a build runs install scripts: confined too
         try:
             await batch.create_namespaced_job(namespace=self.jobs.namespace, body=body)
         except ApiException as exc:

@@ -238,6 +238,7 @@ class KubernetesDeployments(LoggingConfigurable, DeploymentExecutor, metaclass=_
         patch the Service (its cluster IP stays)."""
         apps, core = await self._apis()
         deployment, service = self.deployment_manifest(spec, await self.jobs.pod_storage(spec)), self.service_manifest(spec)
+        await self.jobs.isolate(self.namespace, spec.group)  # the group's NetworkPolicy (kube_network)
         await self._create_or_update(apps.create_namespaced_deployment, apps.replace_namespaced_deployment, deployment)
         await self._create_or_update(core.create_namespaced_service, core.patch_namespaced_service, service)
         self._stopped.discard(spec.deployment_id)

@@ -9,10 +9,11 @@ one (``start`` is idempotent per job id). The Job never retries
 
 The pod is locked down like notebook pods (``spawner.kube.LOCKED_DOWN``, a
 non-root uid, no API token) and gets the instance type's resources with limits
-equal to requests, so what the ledger counted is what the pod may use.
+equal to requests, so what the ledger counted is what the pod may use. Before
+a group's first pod, the group's NetworkPolicy is applied (``kube_network``).
 
-The API objects are injectable (``batch_api``, ``core_api``): tests pass a
-recorded fake; otherwise one client is built lazily from the in-cluster service
+The API objects are injectable (``batch_api``, ``core_api``, ``networking_api``):
+tests pass a recorded fake; otherwise one client is built lazily from the in-cluster service
 account, or from kubeconfig outside a cluster. Results are read as Kubernetes
 JSON (camelCase dicts), whether the API returned model objects or dicts.
 """
@@ -38,6 +39,7 @@ from hub_ext.storage.mounts import MountError
 from spawner.kube import GROUP_LABEL, LOCKED_DOWN, USER_LABEL, label_value
 
 from .base import Executor, ExecutorError, Handle, JobSpec, Status
+from .kube_network import KubeNetwork
 
 JOB_LABEL = "hubfront.io/job"
 CONTAINER = "job"
@@ -103,7 +105,8 @@ class KubernetesExecutor(LoggingConfigurable, Executor, metaclass=_Meta):
         help="""Namespace the Jobs are created in. Defaults to ``$POD_NAMESPACE``,
         then the namespace of the runner's service account (in a cluster), then
         ``default``. The runner's service account needs create/get/delete on
-        jobs and get/list on pods and pods/log there.""",
+        jobs, get/list on pods and pods/log, and get/create/update on
+        networkpolicies there.""",
     ).tag(config=True)
 
     @default("namespace")
@@ -161,11 +164,13 @@ class KubernetesExecutor(LoggingConfigurable, Executor, metaclass=_Meta):
     # the storage every workload mounts (hub_ext.storage.mounts.MountSource; set by the runner), None: none
     mounts = None
 
-    def __init__(self, *, batch_api=None, core_api=None, **kwargs):
+    def __init__(self, *, batch_api=None, core_api=None, networking_api=None, **kwargs):
         super().__init__(**kwargs)
         self.storage = KubeStorage(parent=self, log=self.log)
+        self.network = KubeNetwork(parent=self, log=self.log)
         self._batch = batch_api
         self._core = core_api
+        self._networking = networking_api
         self._client = None  # the ApiClient built here, closed by close()
         self._cancelled: set[str] = set()  # refs stopped by this runner
 
@@ -183,6 +188,15 @@ class KubernetesExecutor(LoggingConfigurable, Executor, metaclass=_Meta):
             self._batch = self._batch or k8s.BatchV1Api(self._client)
             self._core = self._core or k8s.CoreV1Api(self._client)
         return self._batch, self._core
+
+    async def isolate(self, namespace: str, group: str) -> None:
+        """The group's NetworkPolicy in ``namespace`` (``kube_network``), before its workload's pods are made."""
+        if self._networking is None:
+            if self._core is not None and self._client is None:
+                return  # APIs given to the constructor (tests) without a networking one
+            await self._apis()
+            self._networking = k8s.NetworkingV1Api(self._client)
+        await self.network.apply(self._networking, namespace, group)
 
     async def close(self) -> None:
         """Close the API client built here (an addition to the Executor interface)."""
@@ -293,6 +307,7 @@ class KubernetesExecutor(LoggingConfigurable, Executor, metaclass=_Meta):
     async def start(self, spec: JobSpec) -> Handle:
         body = self.manifest(spec, await self.pod_storage(spec))
         batch, _ = await self._apis()
+        await self.isolate(self.namespace, spec.group)
         try:
             await batch.create_namespaced_job(namespace=self.namespace, body=body)
         except ApiException as exc:
