@@ -93,8 +93,8 @@ class KubeNetwork(LoggingConfigurable):
     extra_egress = List(
         Dict(),
         help="""More egress rules (NetworkPolicyEgressRule, Kubernetes JSON) for every group, for
-        example an in-cluster registry that image builds push to, a package mirror, or NodeLocal
-        DNSCache (169.254.20.10).""",
+        example an in-cluster registry that image builds push to, or a package mirror or proxy on
+        a private address.""",
     ).tag(config=True)
 
     @validate("blocked_cidrs")
