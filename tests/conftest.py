@@ -99,3 +99,16 @@ def page(browser):
     pg.set_default_timeout(20_000)
     yield pg
     context.close()
+
+
+# the folders whose files take longest go first, so that parallel workers (pytest-xdist) do not end
+# with one long file left running alone
+_SLOW_FIRST = ("e2e", "browser", "isolation", "hub", "postgres", "unit")
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item) -> int:
+        parts = Path(str(item.fspath)).relative_to(Path(__file__).parent).parts
+        return _SLOW_FIRST.index(parts[0]) if parts and parts[0] in _SLOW_FIRST else len(_SLOW_FIRST)
+
+    items.sort(key=rank)  # a stable sort: the order within a folder stays

@@ -23,8 +23,10 @@ from bench.hubs import HubSession as BenchSession
 
 REPO = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-# OS accounts made by test hubs (as root) carry their own prefix and are deleted at the end
-ACCOUNT_PREFIX = os.environ.get("HUBFRONT_TEST_ACCOUNT_PREFIX", "hftest-")
+# OS accounts made by test hubs (as root) carry their own prefix and are deleted at the end; each
+# pytest-xdist worker has its own, so that workers running at once never share (or delete) an account
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1", ...; "" without xdist
+ACCOUNT_PREFIX = os.environ.get("HUBFRONT_TEST_ACCOUNT_PREFIX") or (f"hft{_WORKER[2:]}-" if _WORKER else "hftest-")
 
 
 def let_workloads_pass(path: Path) -> None:
