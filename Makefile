@@ -9,6 +9,8 @@ export HUBFRONT_DATA_DIR ?= $(CURDIR)/data
 export HUBFRONT_PORT ?= 8000
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH)
 CHROMIUM ?= /usr/bin/chromium
+# test files run in parallel worker processes (most tests wait on real servers, not the CPU)
+TEST_WORKERS ?= 3
 
 .PHONY: run test bench setup setup-test db chromium os-tools clean
 
@@ -42,18 +44,21 @@ chromium:
 
 # Group storage shares files through POSIX ACLs (setfacl) and git datasets clone with git; the
 # code-server app builds native modules (a toolchain, Kerberos headers) and uses the machine's
-# ripgrep (scripts/install-code-server.sh). Installed where the hub runs as root (isolated
+# ripgrep (scripts/install-code-server.sh); each workload's network namespace is made with
+# iproute2 and kept apart by nftables. Installed where the hub runs as root (isolated
 # workloads); as another user they are not needed.
 os-tools:
 	@test "$$(id -u)" != 0 || (test -x /usr/bin/setfacl && test -x /usr/bin/git && test -x /usr/bin/rg && \
-		test -f /usr/include/gssapi/gssapi.h && test -x /usr/bin/g++) || \
-		(apt-get update -qq && apt-get install -y -qq acl git ripgrep libkrb5-dev build-essential python3 >/dev/null)
+		test -f /usr/include/gssapi/gssapi.h && test -x /usr/bin/g++ && test -x /usr/sbin/nft && \
+		test -x /usr/sbin/ip) || \
+		(apt-get update -qq && apt-get install -y -qq acl git ripgrep libkrb5-dev build-essential python3 \
+		nftables iproute2 >/dev/null)
 
 run: setup
 	$(BIN)/jupyterhub -f jupyterhub_config.py
 
 test: setup-test
-	$(BIN)/python -m pytest -ra $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -ra -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 bench: setup-test
 	$(BIN)/python -m bench $(BENCH_ARGS)

@@ -159,21 +159,31 @@ class EnvironmentBuilder:
         path.chmod(0o755)
         report(f"{package} is ready")
 
-    def sandbox(self, steps):
+    def sandbox(self, steps, network=None):
         """The builds' sandbox (``Isolation.sandbox``; None when isolation is off): the environments, the
-        install scripts and the paths the commands name stay reachable."""
+        install scripts and the paths the commands name stay reachable; ``network``: its own namespace."""
+        return self._isolation().sandbox(keep=[str(self.root), str(SCRIPTS), *_named_paths(steps)], network=network)
+
+    def _isolation(self):
         from hub_ext.isolation import Isolation
 
-        isolation = self.isolation
-        if isolation is None:
-            isolation = Isolation.instance() if Isolation.initialized() else Isolation(data_dir=str(self.root))
-        return isolation.sandbox(keep=[str(self.root), str(SCRIPTS), *_named_paths(steps)])
+        if self.isolation is not None:
+            return self.isolation
+        return Isolation.instance() if Isolation.initialized() else Isolation(data_dir=str(self.root))
 
     async def _steps(self, name: str, path: Path, steps, report, env=None, between=None) -> None:
         """Run each command, reporting its output; on a failure remove ``path`` and raise with the tail."""
         tail: deque[str] = deque(maxlen=25)
         path.mkdir(parents=True, exist_ok=True)
-        preexec = _build_preexec(self.sandbox(steps))
+        isolation = self._isolation()
+        network = await asyncio.to_thread(isolation.create_network, "build", name)  # package code runs in it
+        try:
+            await self._run_steps(name, path, steps, report, env, between, self.sandbox(steps, network), tail)
+        finally:
+            await asyncio.to_thread(isolation.remove_network, "build", name)
+
+    async def _run_steps(self, name, path, steps, report, env, between, sandbox, tail) -> None:
+        preexec = _build_preexec(sandbox)
         for i, cmd in enumerate(steps):
             if between is not None:
                 between(i)

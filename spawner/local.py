@@ -76,6 +76,7 @@ class LocalGroupSpawner(GroupPolicy, LocalProcessSpawner):
     _events: list[str] = []
     account = None  # the OS account the server runs as (None: the hub's own user)
     cgroup = None  # its cgroup (None: not confined)
+    network = None  # its network namespace (None: the host's network)
     _memory_watch: asyncio.Task | None = None
 
     @property
@@ -162,6 +163,7 @@ class LocalGroupSpawner(GroupPolicy, LocalProcessSpawner):
             limits = isolation.limits(memory=it.memory, cpu=it.cpu, granted_gpus=self.devices,
                                       gpu_inventory=self.gpu_inventory())
             self.cgroup = await asyncio.to_thread(isolation.create_cgroup, WORKLOAD_KIND, self.workload_id, limits)
+            self.network = await asyncio.to_thread(isolation.create_network, WORKLOAD_KIND, self.workload_id)
         except (IsolationError, OSError) as exc:
             raise self._refuse(f"The notebook could not be isolated: {exc}", 503, reason="isolation") from None
         try:  # ~/shared, ~/datasets (pinned versions there too), ~/my-folders, ~/shared-with-me
@@ -174,10 +176,15 @@ class LocalGroupSpawner(GroupPolicy, LocalProcessSpawner):
         key = load_key(getattr(self.authenticator, "secret_key", "") or "", self.hubfront.data_dir)
         return MountSource(self.hubfront.db_url, self.hubfront.data_dir, self.isolation, key)
 
+    async def start(self):
+        ip, port = await super().start()
+        # it listens on its own loopback; the hub and the proxy reach it at its namespace's address
+        return (self.network.address if self.network is not None else ip), port
+
     def make_preexec_fn(self, name):
         # its own namespace: private /tmp and /dev/shm, /proc of its account, no_new_privs (hub_ext.isolation)
         return self.isolation.preexec(self.account, self.cgroup, self.home_dir, list(getattr(self, "cpus", [])),
-                                      keep=[self.env_dir])
+                                      keep=[self.env_dir], network=self.network)
 
     def user_env(self, env):
         env["USER"] = env["LOGNAME"] = self.account.name if self.account else self.user.name
@@ -194,7 +201,9 @@ class LocalGroupSpawner(GroupPolicy, LocalProcessSpawner):
                 env.setdefault(key, value)
             else:  # search paths: the hub's first, then any the operator passed on
                 env[key] = os.pathsep.join(filter(None, [value, env.get(key)]))
-        return {**self.isolation.scrub(env), **getattr(self, "_mount_env", {})}
+        # the hub's API (and any service of the host's loopback) as the server's namespace reaches it
+        return self.isolation.workload_env({**self.isolation.scrub(env), **getattr(self, "_mount_env", {})},
+                                           self.network)
 
     def get_args(self):
         args = super().get_args()
@@ -235,9 +244,10 @@ class LocalGroupSpawner(GroupPolicy, LocalProcessSpawner):
         cgroup = self._workload_cgroup()
         self._out_of_memory = bool(cgroup is not None and cgroup.oom_kills())
         released = await super().release()
-        self.cgroup = None
+        self.cgroup = self.network = None
         if cgroup is not None:  # kernels the server left behind go with it
             await asyncio.to_thread(cgroup.remove)
+        await asyncio.to_thread(self.isolation.remove_network, WORKLOAD_KIND, self.workload_id)
         return released
 
     def record_exit(self, status: int, plan) -> None:

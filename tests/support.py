@@ -53,6 +53,14 @@ def isolated_data_dir(tmp_path: Path):
     return data, Isolation(isolate="always", account_prefix=ACCOUNT_PREFIX, data_dir=str(data))
 
 
+def host_mounts() -> list[str]:
+    """The host's mount points (what a workload's namespace must never add to), without the pins of the
+    workloads' network namespaces in /run/netns (the isolation module's own, made and removed as workloads
+    start and end, also by other tests running at the same time)."""
+    with open("/proc/self/mountinfo") as f:
+        return sorted(p for p in (line.split()[4] for line in f) if not p.startswith("/run/netns/"))
+
+
 def need(condition: bool, reason: str) -> None:
     if condition:
         return
@@ -190,6 +198,27 @@ class RealHub(Hub):
 
 
 PG_ADMIN_URL = os.environ.get("HUBFRONT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def catalog_hub(work: Path, instance_types: list[dict], config: str = "") -> RealHub:
+    """A RealHub (not started) in ``work``: the shipped catalog plus ``instance_types``, no seeded groups,
+    and ``config`` (lines of Python) after jupyterhub_config.py."""
+    import yaml
+
+    catalog = yaml.safe_load((REPO / "config" / "hubfront.yaml").read_text())
+    catalog["catalog"]["instance_types"] += instance_types
+    catalog["groups"] = {}
+    (work / "catalog.yaml").write_text(yaml.safe_dump(catalog))
+    (work / "config.py").write_text(f"load_subconfig({str(REPO / 'jupyterhub_config.py')!r})\n{config}")
+    return RealHub(work / "data", env={"HUBFRONT_CATALOG": str(work / "catalog.yaml")}, config=work / "config.py")
+
+
+def make_groups(hub: RealHub, policies: dict[str, dict]) -> None:
+    """Create each group (as the hub's admin) with its policy."""
+    admin = hub.admin()
+    for group, policy in policies.items():
+        assert admin.api("POST", f"/groups/{group}").status_code == 201
+        assert admin.api("PUT", f"/portal/groups/{group}/policy", json={"policy": policy}).status_code == 200
 
 
 def pg_available() -> tuple[bool, str]:

@@ -13,7 +13,9 @@ Apps are served at the root of an origin of their own (``c.Apps.origin``, :mod:`
 never on the hub's. Commands and arguments may use ``{prefix}`` (the public path the app is
 served under: "" now that each app has its own host; kept so that templates written for
 ``/apps/<group>/<app>`` still work), ``{port}`` (the port it
-must listen on: locally a free loopback port per app, also given as ``$PORT``),
+must listen on: locally a free port per app, also given as ``$PORT``), ``{host}`` (the address it must
+listen on: locally its loopback, also given as ``$HOST``, which the runner reaches from outside its network
+namespace; ``0.0.0.0`` in a pod),
 ``{data}`` (the app's own folder in the group's storage,
 ``<group storage>/apps/<app>``) and ``{shared}`` (the group's storage; in a pod
 where its volume is mounted). In a local command values are shell-quoted; a pod's
@@ -40,7 +42,7 @@ from .origin import app_origin, check_origin
 
 NAME = re.compile(r"^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
-PLACEHOLDERS = ("prefix", "port", "data", "shared")
+PLACEHOLDERS = ("prefix", "port", "host", "data", "shared")
 
 
 class _Model(BaseModel):
@@ -131,13 +133,13 @@ class AppTemplate(_Model):
 
 
 def expand(text: str, values: dict[str, str], quote_values: bool = True) -> str:
-    """``text`` with ``{prefix}``, ``{port}``, ``{data}`` and ``{shared}`` replaced (shell-quoted for a
+    """``text`` with ``{prefix}``, ``{port}``, ``{host}``, ``{data}`` and ``{shared}`` replaced (shell-quoted for a
     command; other braces are left alone, so shell ``${VAR:-x}`` keeps working)."""
     def sub(match):
         value = str(values[match.group(1)])
         if value.startswith("$") and quote_values:  # "$PORT": expanded by the shell
             return f'"{value}"'
-        if match.group(1) == "port" or not quote_values:
+        if match.group(1) in ("port", "host") or not quote_values:
             return value
         return shlex.quote(value)
 
@@ -166,7 +168,7 @@ BUILTIN: dict[str, dict] = {
         "docs_url": "https://mlflow.org/docs/latest/tracking.html", "version": "3",
         "env": [{"name": "MLFLOW_WORKERS", "default": "1", "description": "Server worker processes"}],
         "health_path": "/health", "registry": True,
-        "local": {"command": "mkdir -p {data}/artifacts && exec mlflow server --host 127.0.0.1 --port {port} "
+        "local": {"command": "mkdir -p {data}/artifacts && exec mlflow server --host {host} --port {port} "
                              "--workers \"${MLFLOW_WORKERS:-1}\" --backend-store-uri sqlite:///{data}/mlflow.db "
                              "--artifacts-destination {data}/artifacts --serve-artifacts "
                              "--allowed-hosts '*' --cors-allowed-origins '*'"},
@@ -189,7 +191,7 @@ BUILTIN: dict[str, dict] = {
         "local": {"pip": ["streamlit"],
                   "command": "mkdir -p {data} && cd {data} && app=\"${STREAMLIT_APP:-app.py}\" && "
                              "{ [ -e \"$app\" ] || cat > \"$app\" <<'EOF'\n" + _STREAMLIT_EXAMPLE + "EOF\n} && "
-                             "exec streamlit run \"$app\" --server.address 127.0.0.1 --server.port {port} "
+                             "exec streamlit run \"$app\" --server.address {host} --server.port {port} "
                              "--server.headless true "
                              "--server.enableXsrfProtection false --browser.gatherUsageStats false"},
         "kubernetes": {"image": "python:3.12-slim", "command": ["/bin/sh", "-c"],
@@ -208,7 +210,7 @@ BUILTIN: dict[str, dict] = {
         # its install scripts fetch from GitHub: scripts/install-code-server.sh does their work from the registry
         "local": {"npm": "code-server@4.100.3",
                   "npm_setup": "sh \"$HUBFRONT_SCRIPTS/install-code-server.sh\" \"$PWD\" 4.100.3",
-                  "command": "mkdir -p {data} && exec code-server --auth none --bind-addr 127.0.0.1:{port} "
+                  "command": "mkdir -p {data} && exec code-server --auth none --bind-addr {host}:{port} "
                              "--disable-telemetry --disable-update-check --user-data-dir {data}/user-data "
                              "--extensions-dir {data}/extensions {shared}"},
         "kubernetes": {"image": "codercom/code-server:4.100.3", "command": ["code-server"],
@@ -228,7 +230,7 @@ BUILTIN: dict[str, dict] = {
         "base_prefix": False, "health_path": "/health",
         "local": {"pip": ["label-studio"],
                   "command": "mkdir -p {data} && LABEL_STUDIO_BASE_DATA_DIR={data} exec label-studio start "
-                             "--no-browser --internal-host 127.0.0.1 --port {port}"},
+                             "--no-browser --internal-host {host} --port {port}"},
         "kubernetes": {"image": "heartexlabs/label-studio:latest",
                        "args": ["label-studio", "start", "--no-browser", "--port", "{port}"]},
     },
@@ -241,7 +243,7 @@ BUILTIN: dict[str, dict] = {
         "env": [{"name": "LOGDIR", "default": "logs", "description": "Log folder, relative to the group's storage"}],
         "health_path": "/",
         "local": {"pip": ["tensorboard"],
-                  "command": "cd {shared} && exec tensorboard --logdir \"${LOGDIR:-logs}\" --host 127.0.0.1 "
+                  "command": "cd {shared} && exec tensorboard --logdir \"${LOGDIR:-logs}\" --host {host} "
                              "--port {port}"},
         "kubernetes": {"image": "tensorflow/tensorflow:latest",
                        "args": ["tensorboard", "--logdir", "{shared}", "--bind_all", "--port", "{port}"]},

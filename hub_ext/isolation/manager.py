@@ -17,6 +17,8 @@ from traitlets.config import SingletonConfigurable
 from .accounts import COMMENT, Account, Accounts, IsolationError
 from .cgroups import Cgroup, Hierarchy, Limits, detect, device_rules
 from .hardening import protect_links, reachable_check, secure_data_dir
+from .netgate import loopback_ports, open_gateway, through_gateway
+from .network import Network, Networks
 from .names import account_name, check_prefix, service_account_name, unix_group_name
 from .process import enter_workload
 from .sandbox import Sandbox
@@ -25,6 +27,8 @@ from .sandbox import Sandbox
 _PACKAGES = str(Path(__file__).resolve().parents[2])
 NOT_ROOT = "Workloads are not isolated: the hub runs without root privileges"
 TURNED_OFF = "Workloads are not isolated: isolation is turned off (Isolation.isolate = never)"
+SHARED_NETWORK = ("Workloads share the network of the machine: each can reach any server that another "
+                  "workload, the hub or the runner listens on")
 # hub variables a workload must never inherit, whatever env_keep says
 HUB_ONLY = ("CONFIGPROXY_AUTH_TOKEN", "JUPYTERHUB_CRYPT_KEY")
 WORKLOAD_VARS = ("HUBFRONT_GROUP", "HUBFRONT_INSTANCE_TYPE", "HUBFRONT_IMAGE")
@@ -130,6 +134,32 @@ class Isolation(SingletonConfigurable):
         they are lower (as root, on the host); where they cannot be set, admins are warned.""",
     ).tag(config=True)
 
+    network = Bool(
+        True,
+        help="""Give each isolated workload its own network namespace (its loopback and one interface to the
+        host): it reaches the hub's API, the proxy's public port and the outside world, never another
+        workload or any other port of the host. Off: workloads share the host's network.""",
+    ).tag(config=True)
+
+    network_range = Unicode(
+        "10.213.0.0/16",
+        help="""Private IPv4 range of the workloads' namespaces (a /31 each; the first pair is the hub's
+        gateway). The hub refuses to start when anything else on the machine uses it.""",
+    ).tag(config=True)
+
+    # where workloads reach the hub's API and the proxy's public port (set by the hub at start, handed to
+    # the runner): their addresses become the gateway's in a namespace
+    hub_api_url = Unicode("").tag(config=True)
+    public_url = Unicode("").tag(config=True)
+
+    host_services = List(
+        Unicode(),
+        help="""URLs (or host:port) of services on this machine's loopback that workloads may use besides the
+        hub and the proxy, e.g. a platform-wide MLflow server or a package proxy. In its network namespace a
+        workload reaches each at the gateway; URLs in its environment that name one are rewritten to it
+        (the MLflow tracking URI and the proxy variables are added by the hub).""",
+    ).tag(config=True)
+
     @validate("tmp_size")
     def _check_tmp_size(self, proposal):
         if not re.fullmatch(r"[1-9][0-9]*[kmgKMG%]?", proposal["value"]):
@@ -169,21 +199,27 @@ class Isolation(SingletonConfigurable):
         if not self.enabled:
             return None
         if self._cgroup_reason is None:
-            subtree = hashlib.sha256(str(Path(self.data_dir).resolve()).encode()).hexdigest()[:8]
-            self._hierarchy, self._cgroup_reason = detect(f"{self.cgroup_root.strip('/')}/{subtree}")
+            self._hierarchy, self._cgroup_reason = detect(f"{self.cgroup_root.strip('/')}/{self.tag}")
         return self._hierarchy
+
+    @property
+    def tag(self) -> str:
+        """This hub's mark on the machine's shared things (cgroup subtree, namespaces, nftables table)."""
+        return hashlib.sha256(str(Path(self.data_dir).resolve()).encode()).hexdigest()[:8]
 
     def status(self) -> IsolationStatus:
         if not self._local:
             return IsolationStatus(True, "Kubernetes pods")
         if not self.enabled:
-            return IsolationStatus(False, "", [TURNED_OFF if self.isolate == "never" else NOT_ROOT])
+            return IsolationStatus(False, "", [TURNED_OFF if self.isolate == "never" else NOT_ROOT, SHARED_NETWORK])
         hierarchy = self.hierarchy
-        warnings = [*self._problems, *self._warnings]
+        warnings = [*self._problems, *self._warnings] + ([] if self.network else [SHARED_NETWORK])
         if hierarchy is None:
             warnings.append(f"Workloads are not confined: {self._cgroup_reason}; memory, CPU and process "
                             "limits are not enforced")
-        return IsolationStatus(True, hierarchy.describe() if hierarchy else "", warnings)
+        confinement = ", ".join(filter(None, [hierarchy.describe() if hierarchy else "",
+                                              "network namespaces" if self.network else ""]))
+        return IsolationStatus(True, confinement, warnings)
 
     def startup(self, log, hub_python: list[str], local: bool = True) -> IsolationStatus:
         """At hub start: protect the data dir, check workloads can reach what they need, report.
@@ -207,6 +243,8 @@ class Isolation(SingletonConfigurable):
                     log.info("Hubfront: %s", fix)
             self._problems += self.sandbox_check()
             self.remove_stale_cgroups()
+            if self.networks is not None:
+                self._problems += open_gateway(self, self.networks, log)
         status = self.status()
         for warning in status.warnings:
             log.warning("Hubfront: %s", warning)
@@ -279,6 +317,36 @@ class Isolation(SingletonConfigurable):
         hierarchy = self.hierarchy
         return hierarchy.existing(self.cgroup_name(kind, workload_id)) if hierarchy else None
 
+    # -- network namespaces (``network``, ``netgate``) ----------------------
+
+    @property
+    def networks(self) -> Networks | None:
+        """This hub's workload namespaces; None when workloads share the host's network (also before the hub
+        opened the gateway: it sets ``hub_api_url`` then, and hands it to the runner)."""
+        if not (self.enabled and self.network and self._local and self.hub_api_url):
+            return None
+        try:
+            return Networks(self.tag, self.network_range)
+        except ValueError as exc:
+            raise IsolationError(str(exc)) from None
+
+    def create_network(self, kind: str, workload_id: str) -> Network | None:
+        networks = self.networks
+        return networks.create(self.cgroup_name(kind, workload_id), loopback_ports(self)) if networks else None
+
+    def existing_network(self, kind: str, workload_id: str) -> Network | None:
+        networks = self.networks
+        return networks.existing(self.cgroup_name(kind, workload_id)) if networks else None
+
+    def remove_network(self, kind: str, workload_id: str) -> None:
+        networks = self.networks
+        if networks is not None:
+            networks.remove(networks.ns_prefix + self.cgroup_name(kind, workload_id))
+
+    def workload_env(self, env: dict[str, str], network: Network | None) -> dict[str, str]:
+        """``env`` as a workload in ``network`` must see it (URLs of the host's loopback: at the gateway)."""
+        return through_gateway(self, network, env) if network is not None else env
+
     def remove_stale_cgroups(self) -> list[str]:
         """Remove this hub's workload cgroups that no process is in any more (left by a crash)."""
         hierarchy, removed = self.hierarchy, []
@@ -290,7 +358,7 @@ class Isolation(SingletonConfigurable):
 
     # -- the workload's process ------------------------------------------
 
-    def sandbox(self, keep=()) -> Sandbox | None:
+    def sandbox(self, keep=(), network: Network | None = None) -> Sandbox | None:
         """What each workload's namespace holds (``sandbox.Sandbox``); None when isolation is off.
 
         ``keep``: more paths the workload must reach where they are (its environment), besides the data
@@ -302,7 +370,8 @@ class Isolation(SingletonConfigurable):
         return Sandbox(
             private_dirs=real(self.private_tmp_dirs) if self.private_tmp else (), tmp_size=self.tmp_size,
             keep=real([self.data_dir, sys.prefix, sys.base_prefix, _PACKAGES, *self.keep_paths, *keep]),
-            nosuid=real([self.data_dir, *self.nosuid_paths]), hide_processes=self.hide_processes)
+            nosuid=real([self.data_dir, *self.nosuid_paths]), hide_processes=self.hide_processes,
+            netns=network.path if network is not None else "")
 
     def sandbox_check(self) -> list[str]:
         """Enter the sandbox once (as root, running ``true``): if the kernel refuses, every workload would
@@ -319,12 +388,13 @@ class Isolation(SingletonConfigurable):
             return [f"Workloads cannot be sandboxed here: {proc.stderr.strip() or proc.returncode}"]
         return []
 
-    def preexec(self, account: Account | None, cgroup: Cgroup | None, home: str, cpus: list[int] = (), keep=()):
-        """A ``preexec_fn``: join the cgroup as root, enter the sandbox (``keep``: as :meth:`sandbox`), drop
-        to the account, umask 077, no_new_privs, cd home (``process.enter_workload``)."""
+    def preexec(self, account: Account | None, cgroup: Cgroup | None, home: str, cpus: list[int] = (), keep=(),
+                network: Network | None = None):
+        """A ``preexec_fn``: join the cgroup as root, enter the sandbox (``keep``: as :meth:`sandbox`; the
+        ``network`` namespace), drop to the account, umask 077, no_new_privs, cd home (``enter_workload``)."""
         procs = [str(p / "cgroup.procs") for p in cgroup.paths] if cgroup is not None else []
         identity = (account.uid, account.gid, account.groups) if account is not None else None
-        sandbox = self.sandbox(keep)
+        sandbox = self.sandbox(keep, network)
         return lambda: _enter(False, cgroup_procs=procs, identity=identity, home=home, cpus=cpus, sandbox=sandbox)
 
     @staticmethod

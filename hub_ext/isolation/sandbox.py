@@ -24,8 +24,10 @@ Why each piece:
   supervisor and the workload (the pid the spawner and the keeper watch would no longer be the
   workload's), so ``hidepid`` it is: each mount of /proc has its own options since Linux 5.8.
 
-The network namespace (the next step) belongs here too: :func:`enter` is the one place a workload's
-namespaces are made.
+- its own network namespace (``netns``: made by ``network.Networks`` with its veth, pinned in /run/netns),
+  joined first: its loopback is its own, and the host's rules decide what its one interface reaches.
+
+:func:`enter` is the one place a workload's namespaces are entered.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import os
 from dataclasses import asdict, dataclass
 
 PR_SET_NO_NEW_PRIVS = 38
-CLONE_NEWNS = 0x00020000
+CLONE_NEWNS, CLONE_NEWNET = 0x00020000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x1, 0x2, 0x4, 0x8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE, MS_SLAVE = 0x20, 0x1000, 0x4000, 0x40000, 0x80000
 MS_NOATIME, MS_NODIRATIME, MS_RELATIME = 0x400, 0x800, 0x200000
@@ -68,6 +70,7 @@ class Sandbox:
     keep: tuple[str, ...] = ()  # real paths beneath a private dir that stay visible
     nosuid: tuple[str, ...] = ()  # trees remounted nosuid,nodev
     hide_processes: bool = True  # /proc with hidepid=invisible
+    netns: str = ""  # the workload's network namespace (a /run/netns path); "": the host's network
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -78,7 +81,7 @@ class Sandbox:
 
     @property
     def namespaced(self) -> bool:
-        return bool(self.private_dirs or self.nosuid or self.hide_processes)
+        return bool(self.private_dirs or self.nosuid or self.hide_processes or self.netns)
 
 
 def _fail(what: str, err: int | None = None) -> SandboxError:
@@ -158,10 +161,24 @@ def _nosuid(path: str) -> None:
     _mount(None, path, None, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | keep)
 
 
+def _join_network(path: str) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
+        raise _fail(f"open {path}", exc.errno) from None
+    try:
+        if _libc.setns(fd, CLONE_NEWNET) != 0:
+            raise _fail(f"setns {path}")
+    finally:
+        os.close(fd)
+
+
 def enter(sandbox: Sandbox) -> None:
     """Give the calling process (the workload's child, as root) its own namespace as ``sandbox`` says."""
     if not sandbox.namespaced:
         return
+    if sandbox.netns:
+        _join_network(sandbox.netns)
     if _libc.unshare(CLONE_NEWNS) != 0:
         raise _fail("unshare(CLONE_NEWNS)")
     _mount(None, "/", None, MS_REC | MS_SLAVE)  # nothing mounted from here on leaks out to the host

@@ -73,9 +73,16 @@ def startup(app, hubfront) -> None:
     seed_groups(app.db, hubfront.demo_groups(), log=app.log)
     from jupyterhub.spawner import LocalProcessSpawner
 
-    Isolation.instance(config=app.config).startup(
-        app.log, [sys.prefix, sys.base_prefix, sys.executable],
-        local=issubclass(app.spawner_class, LocalProcessSpawner))
+    isolation = Isolation.instance(config=app.config)
+    # where workloads reach the hub's API and the proxy (through their namespace's gateway)
+    isolation.hub_api_url, isolation.public_url = app.hub.api_url, app.bind_url
+    from ..apps.templates import Apps
+
+    isolation.host_services = list(dict.fromkeys(filter(None, [  # the apps' origins, a platform MLflow, proxies
+        *isolation.host_services, Apps(config=app.config).origin, hubfront.mlflow_tracking_uri,
+        *(os.environ.get(k, "") for k in PROXY_VARS)])))
+    isolation.startup(app.log, [sys.prefix, sys.base_prefix, sys.executable],
+                      local=issubclass(app.spawner_class, LocalProcessSpawner))
     from spawner.mixin import reconcile_notebooks
     from ..ledger import Ledger
 
@@ -85,6 +92,8 @@ def startup(app, hubfront) -> None:
     hand_over_runner_config(app, hubfront)
 
 
+PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL",
+              "npm_config_registry")
 # a proxy, a private CA, a package index: what builds in the runner need to reach package registries
 NETWORK_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy", "SSL_CERT_FILE",
                 "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "PIP_CERT", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL",
@@ -97,6 +106,7 @@ def hand_over_runner_config(app, hubfront) -> None:
     import json
     import os
 
+    from ..isolation import Isolation
     from ..services.app import SERVICE_NAME, runner_config
     from .jobs.service import secret_key
 
@@ -107,6 +117,10 @@ def hand_over_runner_config(app, hubfront) -> None:
     config.setdefault("Hubfront", {}).update(data_dir=hubfront.data_dir, db_url=hubfront.db_url,
                                              catalog_file=hubfront.catalog_file)
     config.setdefault("Runner", {}).setdefault("hub_prefix", app.hub.base_url)
+    isolation = Isolation.instance(config=app.config)
+    if isolation.networks is not None:  # the runner's workloads get namespaces too
+        config.setdefault("Isolation", {}).update(hub_api_url=isolation.hub_api_url, public_url=isolation.public_url,
+                                                  host_services=isolation.host_services)
     service.environment = {
         **service.environment,
         # the runner builds environments (pip, npm): it reaches registries as the hub does

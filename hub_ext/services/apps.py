@@ -256,7 +256,7 @@ class AppRunner:
     def _spec(self, row: App, template: AppTemplate, revision: int, python: str, npm_bin: str) -> DeploymentSpec:
         prefix = ""  # each app is served at the root of its own origin (hub_ext.apps.origin)
         data = data_path(self.data_dir, row.group, row.name)
-        values = {"prefix": prefix, "port": "$PORT", "data": data, "shared": str(group_root(self.data_dir, row.group))}
+        values = {"prefix": prefix, "port": "$PORT", "host": "$HOST", "data": data, "shared": str(group_root(self.data_dir, row.group))}
         env = {**template.defaults, **self.store.open_env(row.env_encrypted), "MLFLOW_DISABLE_TELEMETRY": "true",
                "HUBFRONT_APP": row.name, "HUBFRONT_APP_PREFIX": prefix, "HUBFRONT_APP_DATA": data}
         if template.local is not None and self.builder is not None:
@@ -266,7 +266,7 @@ class AppRunner:
             container_image = ""
         else:  # a pod: the group's storage is mounted at pod_shared (hub_ext.storage.kube); words as given
             kube = template.kubernetes
-            values.update(port=str(template.port or 8080), shared=self.pod_shared,
+            values.update(port=str(template.port or 8080), host="0.0.0.0", shared=self.pod_shared,
                           data=f"{self.pod_shared}/{APPS_DIR}/{row.name}")
             command = shlex.join(expand(part, values, quote_values=False) for part in [*kube.command, *kube.args])
             container_image = kube.image

@@ -97,11 +97,14 @@ def run_as_group(isolation, group: str, name: str, settings: Datasets, keep=()) 
     cgroup = isolation.create_cgroup(CGROUP_KIND, name, isolation.limits(memory=settings.git_memory,
                                                                          cpu=settings.git_cpu))
     try:
-        yield RunAs(home=account.home, preexec=isolation.preexec(account, cgroup, account.home, keep=keep),
+        network = isolation.create_network(CGROUP_KIND, name)  # git reaches the outside world, not the host
+        yield RunAs(home=account.home, preexec=isolation.preexec(account, cgroup, account.home, keep=keep,
+                                                                 network=network),
                     uid=account.uid, kill=cgroup.kill if cgroup is not None else None)
     finally:
         if cgroup is not None:
             cgroup.remove()
+        isolation.remove_network(CGROUP_KIND, name)
 
 
 def pin_for(url: str, settings: Datasets) -> Pin | None:
@@ -176,6 +179,7 @@ def recover(db_url: str, isolation=None) -> None:
         cgroup = isolation.existing_cgroup(CGROUP_KIND, name)
         if cgroup is not None:
             cgroup.remove()
+        isolation.remove_network(CGROUP_KIND, name)
 
 
 class GroupQueues:

@@ -6,21 +6,22 @@ data unless asked."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import signal
 import time
+from urllib.parse import urlsplit
 
 import psutil
 import pytest
 import requests
-import yaml
 from sqlalchemy import select
 
 from hub_ext.isolation.names import service_account_name
 from hub_ext.ledger import Ledger
 from hub_ext.store.engine import read_scope
 from hub_ext.store.models_apps import App
-from support import ACCOUNT_PREFIX, REPO, RealHub, need, proxy_command, stop_leftover_servers
+from support import ACCOUNT_PREFIX, catalog_hub, make_groups, need, proxy_command, stop_leftover_servers
 
 pytestmark = [pytest.mark.e2e, pytest.mark.isolation]
 
@@ -32,21 +33,12 @@ API = "/portal/groups/lab/apps"
 def hub(tmp_path_factory):
     need(proxy_command() is not None, "configurable-http-proxy is not installed (run `make test`)")
     need(os.geteuid() == 0, "apps run as their group's service account: the hub must run as root (as in CI)")
-    work = tmp_path_factory.mktemp("apps-e2e")
-    catalog = yaml.safe_load((REPO / "config" / "hubfront.yaml").read_text())
-    catalog["catalog"]["instance_types"] += [{"name": "app", "cpu": "1", "memory": "2Gi"}]
-    catalog["groups"] = {}
-    (work / "catalog.yaml").write_text(yaml.safe_dump(catalog))
-    (work / "config.py").write_text(f"load_subconfig({str(REPO / 'jupyterhub_config.py')!r})\n"
-                                    "c.LocalDeployments.check_interval = 0.3\n")
-    hub = RealHub(work / "data", env={"HUBFRONT_CATALOG": str(work / "catalog.yaml")}, config=work / "config.py")
+    hub = catalog_hub(tmp_path_factory.mktemp("apps-e2e"), [{"name": "app", "cpu": "1", "memory": "2Gi"}],
+                      "c.LocalDeployments.check_interval = 0.3\n")
     hub.start()
     try:
-        admin = hub.admin()
-        assert admin.api("POST", "/groups/lab").status_code == 201
-        policy = {"instance_types": ["app"], "default_instance_type": "app", "admins": ["lead"],
-                  "quota": {"cpu": 1}}
-        assert admin.api("PUT", "/portal/groups/lab/policy", json={"policy": policy}).status_code == 200
+        make_groups(hub, {"lab": {"instance_types": ["app"], "default_instance_type": "app", "admins": ["lead"],
+                                  "quota": {"cpu": 1}}})
         hub.add_user("lead", PASSWORD, ["lab"])
         hub.add_user("member", PASSWORD, ["lab"])
         yield hub
@@ -101,8 +93,9 @@ def test_mlflow_runs_as_the_groups_service_account_and_keeps_its_settings(hub, l
     app_id = row(hub, "mlflow").id
     assert held(hub) == [f"{app_id}@1"]
     # the UI and the REST API under the prefix, as the runner reaches it; the data in the group's storage
-    endpoint = row(hub, "mlflow").endpoint
-    assert endpoint.startswith("http://127.0.0.1:")
+    endpoint = row(hub, "mlflow").endpoint  # its own network namespace's address (it listens on its loopback)
+    assert ipaddress.IPv4Address(urlsplit(endpoint).hostname) in ipaddress.IPv4Network("10.213.0.0/16")
+    assert os.stat(f"/proc/{proc.pid}/ns/net").st_ino != os.stat("/proc/self/ns/net").st_ino
     assert "<title>MLflow</title>" in requests.get(f"{endpoint}{prefix}/", timeout=10).text
     r = requests.post(f"{endpoint}{prefix}/api/2.0/mlflow/experiments/create", json={"name": "e2e"}, timeout=10)
     assert r.status_code == 200, r.text

@@ -53,7 +53,7 @@ COMMAND = f"exec python3 -c {shlex.quote(SERVER)}"
 
 
 @pytest.fixture(scope="module")
-def hub(tmp_path_factory):
+def hub(tmp_path_factory, mlflow_server):  # noqa: F811 - the platform's MLflow server, on the host's loopback
     need(proxy_command() is not None, "configurable-http-proxy is not installed (run `make test`)")
     need(os.geteuid() == 0, "replicas run as their owners' OS accounts: the hub must run as root (as in CI)")
     work = tmp_path_factory.mktemp("deploy-e2e")
@@ -65,7 +65,9 @@ def hub(tmp_path_factory):
     (work / "config.py").write_text(
         f"load_subconfig({str(REPO / 'jupyterhub_config.py')!r})\n"
         "c.LocalDeployments.check_interval = 0.3\n"
-        "c.HubfrontLicense.free_tier_max_deployments = 20\n")
+        "c.HubfrontLicense.free_tier_max_deployments = 20\n"
+        # replicas reach a service of the host's loopback only when the operator lists it
+        f"c.Isolation.host_services = [{mlflow_server.url!r}]\n")
     hub = RealHub(work / "data", env={"HUBFRONT_CATALOG": str(work / "catalog.yaml")}, config=work / "config.py")
     hub.start()
     try:

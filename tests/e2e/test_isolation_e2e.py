@@ -18,8 +18,8 @@ import yaml
 
 from hub_ext.ledger import Ledger
 from support import (
-    ACCOUNT_PREFIX, REPO, RealHub, need, proxy_command, run_in_server, screenshot, stop_leftover_servers, ui_login,
-    user_token, wait_for_server, wait_for_stopped,
+    ACCOUNT_PREFIX, REPO, RealHub, host_mounts, need, proxy_command, run_in_server, screenshot, stop_leftover_servers,
+    ui_login, user_token, wait_for_server, wait_for_stopped,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.isolation]
@@ -170,11 +170,6 @@ def test_out_of_memory_is_reported_and_the_reservation_released(hub, page):
     screenshot(page, "notebooks-out-of-memory")
 
 
-def host_mount_points() -> list[str]:
-    with open("/proc/self/mountinfo") as f:
-        return sorted(line.split()[4] for line in f)
-
-
 def terminal_says(session, user: str, command: str, expect: str, timeout: float = 30) -> str:
     """Open a JupyterLab terminal (REST, then its websocket, as the browser does), type ``command``,
     return what it printed once ``expect`` shows."""
@@ -217,7 +212,7 @@ def test_notebooks_have_their_own_tmp_and_proc_and_no_new_privileges(hub):
     """A symlink planted in one notebook's /tmp (and /dev/shm) is not in another's; a notebook lists only
     its own account's processes; the server, its kernels and terminals run with no_new_privs; nothing of
     it stays mounted on the host."""
-    before = host_mount_points()
+    before = host_mounts()
     carol, dave = launch(hub, "carol"), launch(hub, "dave")
     try:
         run_in_server(carol, "carol", "iso", "import os; os.symlink('/etc/hostname', '/tmp/planted-e2e'); "
@@ -230,9 +225,9 @@ def test_notebooks_have_their_own_tmp_and_proc_and_no_new_privileges(hub):
         assert (other["tmp"], other["shm"]) == (False, False)
         assert other["owners"] == [other["uid"]] == [pwd.getpwnam(f"{ACCOUNT_PREFIX}dave").pw_uid]
         terminal_says(dave, "dave", "grep NoNewPrivs /proc/self/status", "NoNewPrivs:\t1")
-        assert host_mount_points() == before
+        assert host_mounts() == before
     finally:
         for session, user in ((carol, "carol"), (dave, "dave")):
             session.api("DELETE", f"/users/{user}/servers/iso")
             wait_for_stopped(session, user, "iso")
-    assert host_mount_points() == before
+    assert host_mounts() == before

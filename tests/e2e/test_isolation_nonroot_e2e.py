@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from hub_ext.isolation import NOT_ROOT
+from hub_ext.isolation.manager import SHARED_NETWORK
 from support import (
     RealHub, need, proxy_command, run_in_server, screenshot, stop_leftover_servers, ui_login, wait_for_server,
 )
@@ -44,11 +45,13 @@ def hub(tmp_path_factory):
 
 def test_warning_in_the_log_and_banner_for_admins_only(hub, page):
     assert f"Hubfront: {NOT_ROOT}" in hub.log_path.read_text()
-    assert NOT_ROOT in hub.admin().get(hub.base_url + "/hub/home").text
+    home = hub.admin().get(hub.base_url + "/hub/home").text
+    assert NOT_ROOT in home and SHARED_NETWORK in home  # and the network is shared by every workload
     assert NOT_ROOT not in hub.login("mia", PASSWORD).get(hub.base_url + "/hub/home").text
     ui_login(page, hub, "admin", hub.admin_password)
     page.goto(hub.base_url + "/hub/portal/notebooks")  # every page, not only home
     assert page.locator(".hf-banner", has_text=NOT_ROOT).is_visible()
+    assert page.locator(".hf-banner", has_text=SHARED_NETWORK).is_visible()
     screenshot(page, "admin-banner-not-isolated")
 
 

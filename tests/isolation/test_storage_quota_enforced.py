@@ -16,14 +16,13 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-import yaml
 
 from hub_ext.isolation import fsflags, safefs
 from hub_ext.policy import format_memory
 from hub_ext.storage import usage
 from hub_ext.storage.quota_guard import QuotaGuard, read_only, reason
 from hub_ext.storage.tree import group_root
-from support import REPO, RealHub, need, no_mockhub_cleanup, proxy_command, screenshot, ui_login  # noqa: F401
+from support import catalog_hub, make_groups, need, no_mockhub_cleanup, proxy_command, screenshot, ui_login  # noqa: F401
 
 pytestmark = pytest.mark.isolation
 
@@ -113,20 +112,11 @@ async def until(condition, timeout: float = 15) -> None:
 def hub(tmp_path_factory):
     need(proxy_command() is not None, "configurable-http-proxy is not installed (run `make test`)")
     need(os.geteuid() == 0, "jobs run as their owners' OS accounts: the hub must run as root (as in CI)")
-    work = tmp_path_factory.mktemp("quota-e2e")
-    catalog = yaml.safe_load((REPO / "config" / "hubfront.yaml").read_text())
-    catalog["catalog"]["instance_types"].append({"name": "tiny", "cpu": "500m", "memory": "256Mi"})
-    catalog["groups"] = {}
-    (work / "catalog.yaml").write_text(yaml.safe_dump(catalog))
-    (work / "config.py").write_text(f"load_subconfig({str(REPO / 'jupyterhub_config.py')!r})\n"
-                                    "c.QuotaGuard.interval = 1.0\n")
-    hub = RealHub(work / "data", env={"HUBFRONT_CATALOG": str(work / "catalog.yaml")}, config=work / "config.py")
+    hub = catalog_hub(tmp_path_factory.mktemp("quota-e2e"), [{"name": "tiny", "cpu": "500m", "memory": "256Mi"}],
+                      "c.QuotaGuard.interval = 1.0\n")
     hub.start()
     try:
-        admin = hub.admin()
-        assert admin.api("POST", f"/groups/{GROUP}").status_code == 201
-        policy = {"instance_types": ["tiny"], "quota": {"storage": "20Mi"}}
-        assert admin.api("PUT", f"/portal/groups/{GROUP}/policy", json={"policy": policy}).status_code == 200
+        make_groups(hub, {GROUP: {"instance_types": ["tiny"], "quota": {"storage": "20Mi"}}})
         hub.add_user("alice", PASSWORD, [GROUP])
         yield hub
     finally:

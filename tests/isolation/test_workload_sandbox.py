@@ -23,7 +23,7 @@ from hub_ext.services.executors.base import ExecutorError
 from hub_ext.storage.mounts import MountSource
 from hub_ext.store import upgrade
 from spawner.environments import EnvironmentBuilder
-from support import need
+from support import host_mounts, need
 from test_local_deployments import FAST, ready, server  # noqa: F401 - the fixture, shared
 from test_local_deployments import spec as deployment_spec
 from test_local_executor import isolated, log_text, pid_of, spec, wait_done  # noqa: F401 - the fixture, shared
@@ -34,12 +34,6 @@ PLANTED = f"planted-{os.getpid()}"  # a name nobody else uses on this machine
 SHOW = ("grep NoNewPrivs /proc/self/status; "
         f"for p in /tmp/{PLANTED} /dev/shm/{PLANTED}; do if [ -e $p ] || [ -L $p ]; then echo SEEN $p; "
         "else echo UNSEEN $p; fi; done")
-
-
-def host_mounts() -> list[str]:
-    """The host's mount points (what a workload's namespace must never add to)."""
-    with open("/proc/self/mountinfo") as f:
-        return sorted(line.split()[4] for line in f)
 
 
 def no_new_privs(pid: int) -> str:

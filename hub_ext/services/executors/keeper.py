@@ -179,7 +179,7 @@ class Keeper:
                       "ref": ref, "pid": self.proc.pid, "keeper": me.pid,
                       "keeper_start": me.create_time(), "log": c["log"], "log_dropped": 0,
                       "log_inode": self.log.inode, "memory": c.get("memory"), "timeout": c.get("timeout"),
-                      "started": time.time(), "done": False}
+                      "started": time.time(), "done": False, "address": c.get("address", "")}
         self.save()
         return ref
 
@@ -259,6 +259,8 @@ class Keeper:
             if self.cgroup is not None:
                 oom = self.cgroup.oom_kills()
                 self.cgroup.remove(timeout=5)  # and anything that left the group
+            if self.config.get("netns"):  # its network namespace (and veth) go with it
+                subprocess.run(["ip", "netns", "delete", self.config["netns"]], capture_output=True, timeout=30)
             drain_until = time.monotonic() + 2  # a process outside any cgroup may hold the pipe open
             while time.monotonic() < drain_until and self.pump(0.2):
                 pass

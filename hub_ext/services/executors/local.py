@@ -206,6 +206,10 @@ class LocalExecutor(Executor, LoggingConfigurable, metaclass=_Meta):
         if spec.kind == CGROUP_KIND:
             env["HUBFRONT_JOB_ID"] = str(spec.job_id)
         env["LOGNAME"] = env["USER"]
+        # the hub's API (as a namespace reaches it: Isolation.workload_env), as every workload has it
+        hub_api = self.isolation.hub_api_url or os.environ.get("JUPYTERHUB_API_URL", "")
+        if hub_api:
+            env.setdefault("JUPYTERHUB_API_URL", hub_api)
         return env
 
     def _isolate(self, spec: JobSpec, home: str):
@@ -220,13 +224,30 @@ class LocalExecutor(Executor, LoggingConfigurable, metaclass=_Meta):
 
             inventory = nvml_device_indices()
         limits = iso.limits(memory=spec.memory, cpu=spec.cpu, granted_gpus=spec.gpu_devices, gpu_inventory=inventory)
-        return account, iso.create_cgroup(spec.kind, spec.workload, limits)
+        cgroup = iso.create_cgroup(spec.kind, spec.workload, limits)
+        try:
+            return account, cgroup, iso.create_network(spec.kind, spec.workload)
+        except BaseException:
+            self._undo(spec, cgroup)
+            raise
 
-    def _sandbox(self, spec: JobSpec) -> dict | None:
-        """The workload's namespace (``hub_ext.isolation.sandbox``); its environment stays reachable."""
+    def _undo(self, spec: JobSpec, cgroup) -> None:
+        """What was made for a workload that did not start: its cgroup and network namespace."""
+        if cgroup is not None:
+            cgroup.remove()
+        self.isolation.remove_network(spec.kind, spec.workload)
+
+    def _sandbox(self, spec: JobSpec, network) -> dict | None:
+        """The workload's namespaces (``hub_ext.isolation.sandbox``); its environment stays reachable."""
         env = os.path.dirname(os.path.dirname(spec.python)) if spec.python else ""
-        sandbox = self.isolation.sandbox(keep=[env])
+        sandbox = self.isolation.sandbox(keep=[env], network=network)
         return sandbox and sandbox.to_dict()
+
+    def address(self, handle: Handle) -> str:
+        """Where the runner reaches the workload's servers: its namespace's address (which leads to its own
+        loopback, where they listen), or the host's loopback."""
+        state = self._state(handle) or {}
+        return state.get("address") or "127.0.0.1"
 
     def _mount(self, spec: JobSpec, home: str, account) -> dict[str, str]:
         """The group's tree, datasets and folders linked into the home (``hub_ext.storage.mounts``);
@@ -240,23 +261,24 @@ class LocalExecutor(Executor, LoggingConfigurable, metaclass=_Meta):
     async def start(self, spec: JobSpec) -> Handle:
         home = self.home_of(spec)
         try:
-            account, cgroup = await asyncio.to_thread(self._isolate, spec, home)
+            account, cgroup, network = await asyncio.to_thread(self._isolate, spec, home)
         except (IsolationError, OSError) as exc:
             raise ExecutorError(f"The {spec.kind} could not be isolated: {exc}") from None
         try:
             storage = await asyncio.to_thread(self._mount, spec, home, account)
         except MountError as exc:
-            if cgroup is not None:
-                await asyncio.to_thread(cgroup.remove)
+            await asyncio.to_thread(self._undo, spec, cgroup)
             raise ExecutorError(f"The {spec.kind}'s storage could not be mounted: {exc}") from None
+        env = self.isolation.workload_env({**storage, **self._environment(spec, home, account)}, network)
         config = {
             "job_id": spec.job_id, "kind": spec.kind, "workload": spec.workload, "command": spec.command,
-            "env": {**storage, **self._environment(spec, home, account)}, "home": home,
+            "env": env, "home": home, "address": network.address if network else "",
+            "netns": network.name if network else "",
             "workdir": os.path.join(f"{spec.kind}s", spec.workload),
             "account": account and {"uid": account.uid, "gid": account.gid, "groups": list(account.groups)},
             "cgroup": cgroup and {"name": cgroup.name, "version": cgroup.version,
                                   "dirs": {c: str(d) for c, d in cgroup.dirs.items()}},
-            "sandbox": self._sandbox(spec),
+            "sandbox": self._sandbox(spec, network),
             "log": self.log_path(spec.workload, spec.kind), "log_cap": self.log_cap,
             "state_dir": os.path.join(self.log_dir, "state"),
             "timeout": spec.timeout, "grace": self.kill_grace, "memory": spec.memory,
@@ -264,8 +286,7 @@ class LocalExecutor(Executor, LoggingConfigurable, metaclass=_Meta):
         try:
             ref = await asyncio.to_thread(self._launch, config)
         except BaseException:
-            if cgroup is not None:
-                await asyncio.to_thread(cgroup.remove)
+            await asyncio.to_thread(self._undo, spec, cgroup)
             raise
         self.log.info("%s %s of %s started (%s)", spec.kind.capitalize(), spec.workload, spec.username, ref)
         return Handle(self.name, ref)
@@ -328,6 +349,7 @@ class LocalExecutor(Executor, LoggingConfigurable, metaclass=_Meta):
         cgroup = self.isolation.existing_cgroup(kind, workload)
         if cgroup is not None:
             cgroup.remove()
+        self.isolation.remove_network(kind, workload)
 
     async def status(self, handle: Handle) -> Status:
         return await asyncio.to_thread(self._check, handle)

@@ -4,7 +4,8 @@ Each replica is started through ``LocalExecutor`` like a job (``JobSpec.kind``
 ``deployment``, workload id ``<deployment>-r<revision>-<index>``): it runs as its
 owner's OS account in its own cgroup, watched by a keeper process, so it outlives
 the runner and a new runner adopts it back. It listens on a free loopback port of
-its own, given as ``$PORT`` (``$HOST`` is 127.0.0.1).
+its own, given as ``$PORT`` (``$HOST`` is 127.0.0.1: in its own network namespace, the runner reaches that
+loopback at the namespace's address).
 
 A background task (started by the first ``apply`` or ``adopt``, or ``start()``) does
 what the kubelet and the Deployment controller do for ``KubernetesDeployments``,
@@ -153,7 +154,7 @@ class LocalDeployments(LoggingConfigurable, DeploymentExecutor, metaclass=_Meta)
                     await self._launch(dep, rev, r)
                 if r.ref:
                     live.append((rev, r))
-        errors = await asyncio.gather(*(probe(r.port, rev.spec.health_path, self.check_timeout) for rev, r in live))
+        errors = await asyncio.gather(*(probe(r.host, r.port, rev.spec.health_path, self.check_timeout) for rev, r in live))
         now = time.monotonic()
         for (rev, r), error in zip(live, errors):
             r.error = error
@@ -223,10 +224,11 @@ class LocalDeployments(LoggingConfigurable, DeploymentExecutor, metaclass=_Meta)
                       gpu=spec.gpu, gpu_devices=tuple(devices), image=spec.image, python=spec.python,
                       service_account=spec.service_account)
         try:
-            r.ref = (await self.executor.start(job)).ref
+            handle = await self.executor.start(job)
         except ExecutorError as exc:
             self._schedule_restart(dep, rev, r, "could not start", str(exc))
             return
+        r.ref, r.host = handle.ref, await asyncio.to_thread(self.executor.address, handle)
         r.read, r.ready, r.ready_since, r.failures, r.error = 0, False, None, 0, "not checked yet"
 
     async def _ended(self, dep: Deployment, rev: Revision, r: Replica, how: str) -> None:
@@ -367,7 +369,7 @@ class LocalDeployments(LoggingConfigurable, DeploymentExecutor, metaclass=_Meta)
             message = f"Revision {dep.latest}: {sum(r.ready for r in latest.replicas)} of {len(latest.replicas)} ready"
         return DeploymentStatus(
             revision=dep.serving, available=len(ready), desired=latest.spec.replicas if latest else 0,
-            endpoints=tuple(f"http://127.0.0.1:{r.port}" for r in ready), failed=failed, message=message,
+            endpoints=tuple(f"http://{r.host}:{r.port}" for r in ready), failed=failed, message=message,
             rolled_out=serving is not None and dep.serving == dep.latest and len(dep.revisions) == 1,
             checked=dep.checked)
 

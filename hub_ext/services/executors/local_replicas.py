@@ -18,13 +18,13 @@ def replica_name(deployment_id: str, revision: int, index: int) -> str:
     return f"{deployment_id}-r{revision}-{index}"
 
 
-async def probe(port: int, path: str, timeout: float) -> str:
+async def probe(host: str, port: int, path: str, timeout: float) -> str:
     """One health check: "" when the replica answered GET ``path`` below 500, else why not."""
     try:
         async with asyncio.timeout(timeout):
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            reader, writer = await asyncio.open_connection(host, port)
             try:
-                writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n".encode())
+                writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n".encode())
                 line = await reader.readline()
             finally:
                 writer.close()
@@ -56,6 +56,7 @@ def spec_from(data: dict) -> DeploymentSpec:
 class Replica:
     index: int
     port: int = 0
+    host: str = "127.0.0.1"  # where it listens: its network namespace's address when it has one
     ref: str = ""  # the running process's handle; "": waiting for its restart
     restarts: int = 0  # exits since it last stayed ready a while (the back-off grows with them)
     unready_exits: int = 0  # exits in a row without becoming ready
@@ -69,7 +70,7 @@ class Replica:
     error: str = "not checked yet"
     restart_at: float = 0.0
 
-    SAVED = ("index", "port", "ref", "restarts", "unready_exits", "read", "exit", "tail")
+    SAVED = ("index", "port", "host", "ref", "restarts", "unready_exits", "read", "exit", "tail")
 
 
 @dataclass
