@@ -104,9 +104,10 @@ def configure(c, *, spawner: str = "hubfront-local", runner: bool = True) -> Non
         # access:services of the runner: browsers log in to apps through its OAuth client
         {"name": "user", "description": "Hubfront user",
          "scopes": ["self", READ, WRITE, f"access:services!service={SERVICE_NAME}"]},
-        # the runner reads group policies and memberships, nothing else
-        {"name": RUNNER_ROLE, "description": "Hubfront runner: reads groups",
-         "scopes": ["list:groups", "read:groups", "read:users:groups", "read:users:name"],
+        # the runner reads group policies and memberships, and gives each job a token of its owner (expiring
+        # with it, revoked when it ends)
+        {"name": RUNNER_ROLE, "description": "Hubfront runner: reads groups, gives workloads their owners' tokens",
+         "scopes": ["list:groups", "read:groups", "read:users:groups", "read:users:name", "tokens"],
          "services": [SERVICE_NAME]},
     ]
     # a notebook's $JUPYTERHUB_API_TOKEN may use the portal API (`hubfront jobs submit` in a notebook)

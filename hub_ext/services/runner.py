@@ -40,6 +40,13 @@ from .queue import QueueState, hold_message
 from .scheduler import Scheduler
 
 
+TOKEN_SPARE = 600  # seconds a job's token outlives its deadline (it is revoked when the job ends)
+
+
+def token_note(job: Job) -> str:
+    return f"hubfront job {job.id}"
+
+
 class Runner(LoggingConfigurable):
     """Settings of the runner service (``c.Runner.…``, read by the runner process)."""
 
@@ -250,6 +257,10 @@ class Reconciler:
                 except Exception as exc:  # noqa: BLE001 - the job's outcome stands without them
                     self.log.warning("Job %s: artifacts not collected: %s", job.id, exc)
                     note = f"Artifacts were not collected: {exc}"
+        try:
+            await self.hub.revoke_workload_tokens(job.username, token_note(job))
+        except Exception as exc:  # noqa: BLE001 - it expires anyway
+            self.log.warning("Job %s: its API token was not revoked: %s", job.id, exc)
         now = self.clock()
         message = status.message or ("Succeeded" if status.phase == "Succeeded" else status.phase)
         with session_scope(self.db_url) as s:
@@ -379,9 +390,14 @@ class Reconciler:
                 container_image = image.image or image.gpu_image or ""
         if instance_type is not None:
             node_selector, tolerations = dict(instance_type.node_selector), tuple(instance_type.tolerations)
+        env = self.store.open_env(job.env_encrypted)
+        try:  # its owner's token, for the hub's and the portal's API (submit a follow-up job, read files)
+            env.update(await self.hub.workload_token(job.username, token_note(job), job.timeout + TOKEN_SPARE))
+        except Exception as exc:  # noqa: BLE001 - the job runs without one
+            self.log.warning("Job %s: no API token for it: %s", job.id, exc)
         return JobSpec(
             job_id=job.id, username=job.username, group=job.group, groups=user_groups, command=job.command,
-            env=self.store.open_env(job.env_encrypted), dataset_pins=pins_of(job.dataset_picks),
+            env=env, dataset_pins=pins_of(job.dataset_picks),
             cpu=job.cpu or None, memory=job.memory or None, gpu=job.gpu, gpu_devices=tuple(devices),
             timeout=float(job.timeout), image=job.image,
             python=python, container_image=container_image, node_selector=node_selector, tolerations=tolerations)

@@ -47,9 +47,10 @@ async def main(targets):
     found = await asyncio.gather(*(one(h, p) for h, p in targets))
     return {f"{h}:{p}": f for (h, p), f in zip(targets, found)}
 
-def status(url):
+def status(url, token=None):
+    headers = {"Authorization": f"token {token}"} if token else {}
     try:
-        return urllib.request.urlopen(url, timeout=10).status
+        return urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10).status
     except urllib.error.HTTPError as exc:
         return exc.code
 
@@ -58,6 +59,9 @@ api, public = os.environ["JUPYTERHUB_API_URL"], os.environ["HUBFRONT_PUBLIC_URL"
 result["api"] = status(api.rstrip("/") + "/")
 result["public"] = status(public + "/deployments/bpub/")
 result["private"] = status(public + "/deployments/bpriv/")
+token = os.environ.get("JUPYTERHUB_API_TOKEN", "")  # its owner's, for the portal's API
+result["me"] = (status(api.rstrip("/") + "/portal/me", token), status(api.rstrip("/") + "/portal/me"))
+result["token"] = token
 print("RESULT " + json.dumps(result))
 """
 
@@ -117,7 +121,13 @@ def test_a_job_reaches_the_hub_and_the_proxy_and_no_other_tenant_or_host_port(hu
     wait_for_server(bob, "bob", "blue", hub=hub)
     # a web server bob starts inside his notebook, on a port of his choosing
     run_in_server(bob, "bob", "blue", "import subprocess, sys\nsubprocess.Popen([sys.executable, '-m', "
-                  "'http.server', '8765', '--bind', '127.0.0.1'], start_new_session=True)\nprint('ok')")
+                  "'http.server', '8765', '--bind', '127.0.0.1'], start_new_session=True, cwd='/tmp', "
+                  "stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\nprint('ok')")
+    # ... which bob's own notebook reaches on its loopback, as on a laptop
+    assert run_in_server(bob, "bob", "blue", "import time, urllib.request\nfor _ in range(100):\n    try:\n"
+                         "        print(urllib.request.urlopen('http://127.0.0.1:8765/', timeout=5).status); break\n"
+                         "    except OSError as exc:\n        last = exc\n        time.sleep(0.2)\nelse:\n    print(repr(last))"
+                         ).strip() == "200"
     wait_deployed(bob, "bpub")
     wait_deployed(bob, "bpriv")
     blue = namespaces(hub)
@@ -151,6 +161,11 @@ def test_a_job_reaches_the_hub_and_the_proxy_and_no_other_tenant_or_host_port(hu
     assert opened == sorted(doors), opened
     assert result["api"] == 200  # the hub's API answers the job (at its gateway address)
     assert (result["public"], result["private"]) == (200, 401)  # through the proxy, with its checks
+    assert result["me"] == [200, 403]  # the portal's API with its owner's token (and nothing without it)
+    # ... which went with the job
+    revoked = requests.get(f"{hub.base_url}/hub/api/portal/me", timeout=10,
+                           headers={"Authorization": f"token {result['token']}"})
+    assert revoked.status_code == 403
     # while from outside, through the proxy, the private one still answers 401 and the public one 200
     assert requests.get(f"{hub.base_url}/deployments/bpriv/", timeout=10).status_code == 401
     assert requests.get(f"{hub.base_url}/deployments/bpub/", timeout=10).status_code == 200
@@ -181,3 +196,18 @@ def test_a_killed_hub_leaves_no_namespace_of_a_dead_workload_and_adopted_ones_ke
         time.sleep(0.5)
     assert bob.api("GET", "/users/bob").json()["servers"]["blue"]["ready"]
     assert alice.api("POST", f"/portal/jobs/{job['id']}/cancel").status_code in (200, 202, 204)
+
+
+def test_a_job_downloads_a_package_from_the_index(hub):
+    """The outside world through the host (forwarded and masqueraded): pip reaches the package index."""
+    try:
+        socket.create_connection(("pypi.org", 443), timeout=10).close()
+    except OSError as exc:
+        pytest.skip(f"this machine itself does not reach pypi.org ({exc}): nothing to compare with")
+    alice = hub.login("alice", PASSWORD)
+    job = submit(alice, group="red", command="python3 -m pip download --isolated --no-deps --no-cache-dir "
+                                             "--cert /etc/ssl/certs/ca-certificates.crt --index-url https://pypi.org/simple/ --dest wheels six "
+                                             "&& ls wheels")
+    job = wait(alice, job["id"], timeout=180)
+    log = log_of(alice, job["id"])
+    assert job["phase"] == "Succeeded" and "six-" in log and ".whl" in log, log

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from hub_ext.isolation.manager import SHARED_NETWORK
 from hub_ext.isolation import Isolation, IsolationError
 from hub_ext.isolation.cgroups import Hierarchy, Limits, detect, device_rules, parse_mounts
 from hub_ext.isolation.hardening import secure_data_dir, unreachable_ancestor
@@ -157,7 +158,8 @@ def test_modes(monkeypatch):
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     auto = Isolation(isolate="auto", data_dir="/nonexistent")
     assert not auto.enabled
-    assert auto.status().warnings == ["Workloads are not isolated: the hub runs without root privileges"]
+    assert auto.status().warnings == ["Workloads are not isolated: the hub runs without root privileges",
+                                      SHARED_NETWORK]
     assert auto.account("alice", [], "/tmp/x") is None and auto.create_cgroup("notebook", "a/b", Limits()) is None
     never = Isolation(isolate="never", data_dir="/nonexistent")
     assert "turned off" in never.status().warnings[0]
