@@ -441,7 +441,30 @@ def stop_leftover_servers(data_dir: Path, timeout: float = 10) -> list[int]:
     _, alive = psutil.wait_procs(found, timeout=timeout)
     for proc in alive:
         proc.kill()
-    return [p.pid for p in found]
+    return [p.pid for p in found] + remove_networks(data_dir)
+
+
+def remove_networks(data_dir: Path) -> list[int]:
+    """As root: kill what still runs in the test hub's workload network namespaces (a server a notebook
+    started in a session of its own), remove them and the hub's nftables table; the pids killed."""
+    if os.geteuid() != 0 or not os.path.isdir("/run/netns"):
+        return []
+    from hub_ext.isolation import Isolation
+    from hub_ext.isolation.netrules import table_name
+
+    tag, killed = Isolation(data_dir=str(data_dir)).tag, []
+    for name in os.listdir("/run/netns"):
+        if name.startswith(f"hf-{tag}-"):
+            pids = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True).stdout.split()
+            for pid in map(int, pids):
+                try:
+                    os.kill(pid, 9)
+                    killed.append(pid)
+                except ProcessLookupError:
+                    pass
+            subprocess.run(["ip", "netns", "delete", name], capture_output=True)
+    subprocess.run(["nft", "delete", "table", "inet", table_name(tag)], capture_output=True)
+    return killed
 
 
 def put_deployments(db_url: str, n: int, prefix: str = "dep", stopped: int = 0) -> None:
