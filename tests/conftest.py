@@ -104,11 +104,16 @@ def page(browser):
 # the folders whose files take longest go first, so that parallel workers (pytest-xdist) do not end
 # with one long file left running alone
 _SLOW_FIRST = ("e2e", "browser", "isolation", "hub", "postgres", "unit")
+# single files of minutes (the route fuzzer, the apps' browser tests): before everything else
+_SLOWEST = ("hub/test_input_robustness.py", "browser/test_apps_browser.py", "e2e/test_bench_smoke.py")
 
 
 def pytest_collection_modifyitems(items):
     def rank(item) -> int:
-        parts = Path(str(item.fspath)).relative_to(Path(__file__).parent).parts
+        relative = Path(str(item.fspath)).relative_to(Path(__file__).parent)
+        if relative.as_posix() in _SLOWEST:
+            return -1
+        parts = relative.parts
         return _SLOW_FIRST.index(parts[0]) if parts and parts[0] in _SLOW_FIRST else len(_SLOW_FIRST)
 
     items.sort(key=rank)  # a stable sort: the order within a folder stays

@@ -136,6 +136,7 @@ def build_deployer(config, log, hubfront, settings, key, ledger, builder, jobs_e
     from ..deployments.records import DeploymentStore
     from .deployer import Deployer
     from .forward import RouteTable
+    from .hubapi import HubAPI
 
     if jobs_executor.name == "kubernetes":
         from .executors.kube_deployments import KubernetesDeployments
@@ -150,7 +151,8 @@ def build_deployer(config, log, hubfront, settings, key, ledger, builder, jobs_e
                             license_max=lambda: license.evaluate(db_url).max_deployments)
     return Deployer(store=store, executor=executor, ledger=ledger, routes=RouteTable(), catalog=hubfront.catalog,
                     builder=builder, log_cap=settings.log_cap,
-                    mlflow_tracking_uri=getattr(hubfront, "mlflow_tracking_uri", "") or "", log=log)
+                    mlflow_tracking_uri=getattr(hubfront, "mlflow_tracking_uri", "") or "", log=log,
+                    hub=HubAPI(db_url=hubfront.db_url))
 
 
 async def main() -> None:

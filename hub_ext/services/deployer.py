@@ -27,7 +27,7 @@ from ..deployments.records import KIND, DeploymentStore, utc
 from ..deployments.requests import model_serve_command
 from ..jobs import logs as logs_mod
 from ..ledger import Ledger, QuotaExceeded, Request
-from ..apps.registry import reachable_uri
+from ..apps.registry import app_of, canonical_uri, reachable_uri
 from ..portal.models.registry import tracking_uri_of
 from ..store import session_scope
 from ..store.engine import read_scope
@@ -36,7 +36,7 @@ from ..store.models_deployments import Deployment, DeploymentClient
 from .executors.base import ExecutorError
 from .executors.deployments import DeploymentExecutor, DeploymentSpec, DeploymentStatus
 from .forward import ClientCredential, Route, RouteTable
-from .hubapi import Groups
+from .hubapi import Groups, HubAPI
 
 
 def reservation_id(deployment_id: str, revision: int, index: int) -> str:
@@ -48,9 +48,15 @@ def revision_of(workload_id: str) -> tuple[str, int]:
     return name, int(rest.partition("#")[0] or 0)
 
 
+def token_note(row: Deployment) -> str:
+    """What the hub notes the tokens of a deployment's replicas by (with " revision <n>")."""
+    return f"hubfront deployment {row.id}"
+
+
 class Deployer:
     def __init__(self, *, store: DeploymentStore, executor: DeploymentExecutor, ledger: Ledger, routes: RouteTable,
-                 catalog=None, builder=None, log_cap: int = 10 * 2**20, mlflow_tracking_uri: str = "", log=None):
+                 catalog=None, builder=None, log_cap: int = 10 * 2**20, mlflow_tracking_uri: str = "", log=None,
+                 hub: HubAPI | None = None):
         self.store = store
         self.db_url = store.db_url
         self.executor = executor
@@ -61,6 +67,7 @@ class Deployer:
         self.log_cap = log_cap
         self.mlflow_tracking_uri = mlflow_tracking_uri
         self.log = log
+        self.hub = hub  # gives each revision's replicas a token of the deployment's owner
         self._applied: dict[str, int] = {}  # deployment -> revision handed to the executor
         self._kept: dict[str, int | None] = {}  # deployment -> the revision whose reservations alone remain
         self._stats_flushed = 0.0
@@ -102,7 +109,7 @@ class Deployer:
             policy = groups.policies.get(row.group)
             if policy is None:
                 continue
-            spec = self._spec(row, self._environment(row, policy), row.serving_revision, None, (), "",
+            spec = self._spec(row, await self._environment(row, policy, row.serving_revision), row.serving_revision, None, (), "",
                               groups.user_groups(row.username))
             try:
                 if await self.executor.adopt(spec):
@@ -150,7 +157,7 @@ class Deployer:
                 return False
             image = next((im for im in policy.allowed_images(self.catalog) if im.name == row.image), None)
             python = await self._python(image)
-            spec = self._spec(row, self._environment(row, policy), row.revision, image, devices, python,
+            spec = self._spec(row, await self._environment(row, policy, row.revision), row.revision, image, devices, python,
                               groups.user_groups(row.username))
             await self.executor.apply(spec)
             self._applied[row.id] = row.revision
@@ -160,17 +167,29 @@ class Deployer:
         await self._settle(row, status)
         return not (status.rolled_out and status.available >= row.replicas) and not status.failed
 
-    def _environment(self, row: Deployment, policy) -> dict[str, str]:
-        """The deployment's variables, plus the group's MLflow tracking server for a model."""
+    async def _environment(self, row: Deployment, policy, revision: int) -> dict[str, str]:
+        """The deployment's variables, a token of its owner (the hub's and the portal's API; revoked when it
+        stops), and for a model the group's MLflow tracking server."""
         env = self.store.open_env(row.env_encrypted)
+        token = {}
+        if self.hub is not None:
+            try:
+                token = await self.hub.workload_token(row.username, f"{token_note(row)} revision {revision}", None)
+            except Exception as exc:  # noqa: BLE001 - it runs without one
+                self.log.warning("Deployment %s: no API token for its replicas: %s", row.id, exc)
         if not row.model_uri:
-            return env
+            return {**token, **env}
         # the registry the Models page listed the model from; MLflow's usage reports stay off
         model_env = {"MLFLOW_DISABLE_TELEMETRY": "true"}
         if tracking := tracking_uri_of(policy, self.mlflow_tracking_uri):
-            # a bound MLflow app of the group: reached directly, as the hub does (hub_ext.apps.registry)
-            model_env["MLFLOW_TRACKING_URI"] = reachable_uri(self.db_url, row.group, tracking)
-        return {**model_env, **env}
+            if app_of(tracking, row.group) is not None and token:
+                # the group's own MLflow app: at its origin, through the apps' forwarder as the owner (a
+                # replica's own network namespace reaches no other workload directly)
+                model_env.update(MLFLOW_TRACKING_URI=canonical_uri(tracking, row.group),
+                                 MLFLOW_TRACKING_TOKEN=token["JUPYTERHUB_API_TOKEN"])
+            else:
+                model_env["MLFLOW_TRACKING_URI"] = reachable_uri(self.db_url, row.group, tracking)
+        return {**token, **model_env, **env}
 
     async def _reserve(self, row: Deployment, policy) -> list[tuple[int, ...]] | None:
         """Reserve every replica of the desired revision (None: refused, recorded as OverQuota)."""
@@ -253,11 +272,19 @@ class Deployer:
 
     # -- stopping and removal ------------------------------------------------------
 
+    async def _revoke(self, row: Deployment) -> None:
+        if self.hub is not None:
+            try:
+                await self.hub.revoke_workload_tokens(row.username, token_note(row))
+            except Exception as exc:  # noqa: BLE001 - revoked at the next stop
+                self.log.warning("Deployment %s: its replicas' API tokens were not revoked: %s", row.id, exc)
+
     async def _stop(self, row: Deployment) -> None:
         self._route(row, DeploymentStatus(revision=0, available=0, desired=0))
         if row.phase == "Stopped":
             return
         await self.executor.stop(row.id)
+        await self._revoke(row)
         self._applied.pop(row.id, None)
         await self._release(row.id, keep=None)
         await self._copy_logs(row)
@@ -267,6 +294,7 @@ class Deployer:
     async def _remove(self, row: Deployment) -> None:
         self.routes.remove(row.id)
         await self.executor.stop(row.id)
+        await self._revoke(row)
         self._applied.pop(row.id, None)
         await self._release(row.id, keep=None)
         await asyncio.to_thread(self.store.purge, row.id)

@@ -70,22 +70,26 @@ class HubAPI:
         response = await self.client.fetch(request)
         return json.loads(response.body) if response.body else None
 
-    async def workload_token(self, username: str, note: str, expires_in: int) -> dict[str, str]:
+    async def workload_token(self, username: str, note: str, expires_in: int | None) -> dict[str, str]:
         """The environment that lets a workload of ``username`` call the hub's and the portal's API as its
         owner: ``JUPYTERHUB_API_URL`` and a token with the portal's scopes (what the owner may do there),
-        noted ``note`` and expiring after ``expires_in`` seconds (revoked sooner by
+        noted ``note`` and expiring after ``expires_in`` seconds (None: the hub's longest; revoked sooner by
         :meth:`revoke_workload_tokens` when the workload ends)."""
         from ..scopes import READ, WRITE
 
-        body = {"note": note, "expires_in": int(expires_in), "scopes": [READ, WRITE]}
+        body = {"note": note, "scopes": [READ, WRITE]}
+        if expires_in is not None:
+            body["expires_in"] = int(expires_in)
         made = await self._send("POST", f"users/{quote(username, safe='')}/tokens", body)
         return {"JUPYTERHUB_API_URL": self.api_url, "JUPYTERHUB_API_TOKEN": made["token"]}
 
     async def revoke_workload_tokens(self, username: str, note: str) -> int:
-        """Revoke ``username``'s tokens noted ``note`` (the hub adds who asked for them); how many."""
+        """Revoke ``username``'s tokens noted ``note``, or ``note`` and more words (the hub adds who asked for
+        them); how many."""
         user = quote(username, safe="")
         listed = await self._send("GET", f"users/{user}/tokens")
-        doomed = [t["id"] for t in listed.get("api_tokens", []) if (t.get("note") or "").startswith(note)]
+        doomed = [t["id"] for t in listed.get("api_tokens", [])
+                  if (t.get("note") or "") == note or (t.get("note") or "").startswith(note + " ")]
         for token_id in doomed:
             await self._send("DELETE", f"users/{user}/tokens/{token_id}")
         return len(doomed)

@@ -198,6 +198,44 @@ def test_a_killed_hub_leaves_no_namespace_of_a_dead_workload_and_adopted_ones_ke
     assert alice.api("POST", f"/portal/jobs/{job['id']}/cancel").status_code in (200, 202, 204)
 
 
+# a replica that tells what its owner's token does at the portal's API (and, for this test only, the token)
+TOKEN_SERVER = r"""
+import json, os, urllib.error, urllib.request
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+class H(BaseHTTPRequestHandler):
+    def do_GET(self):
+        token = os.environ.get("JUPYTERHUB_API_TOKEN", "")
+        me = urllib.request.Request(os.environ["JUPYTERHUB_API_URL"].rstrip("/") + "/portal/me",
+                                    headers={"Authorization": f"token {token}"})
+        try:
+            status = urllib.request.urlopen(me, timeout=10).status
+        except urllib.error.HTTPError as exc:
+            status = exc.code
+        body = json.dumps({"me": status, "token": token}).encode()
+        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers()
+        self.wfile.write(body)
+
+HTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
+"""
+
+
+def test_a_replica_calls_the_portal_as_its_owner_until_the_deployment_stops(hub):
+    bob = hub.login("bob", PASSWORD)
+    create(bob, group="blue", id="tok", command=f"exec python3 -c {shlex.quote(TOKEN_SERVER)}")
+    wait_deployed(bob, "tok")
+    answer = requests.get(f"{hub.base_url}/deployments/tok/", timeout=30).json()
+    assert answer["me"] == 200 and answer["token"]
+    me = requests.get(f"{hub.base_url}/hub/api/portal/me", headers={"Authorization": f"token {answer['token']}"},
+                      timeout=10)
+    assert me.status_code == 200 and me.json()["name"] == "bob"
+    assert bob.api("POST", "/portal/deployments/tok/stop").status_code == 202
+    wait_deployed(bob, "tok", phase="Stopped")
+    gone = requests.get(f"{hub.base_url}/hub/api/portal/me", headers={"Authorization": f"token {answer['token']}"},
+                        timeout=10)
+    assert gone.status_code == 403
+
+
 def test_a_job_downloads_a_package_from_the_index(hub):
     """The outside world through the host (forwarded and masqueraded): pip reaches the package index."""
     try:

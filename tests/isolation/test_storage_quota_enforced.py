@@ -121,7 +121,7 @@ def hub(tmp_path_factory):
         yield hub
     finally:
         hub.stop()
-        thaw(work / "data")
+        thaw(hub.data_dir)
 
 
 def run_job(s, command: str, timeout: float = 60) -> dict:
