@@ -38,11 +38,15 @@ def api_phase(session, dep_id: str) -> str:
     return r.json()["phase"]
 
 
-def shows_api_phase(page, session, dep_id: str, timeout: float = 20) -> str:
-    """The page's badge equals the phase the API reports (the page polls; the runner may move it on)."""
+def shows_api_phase(page, session, dep_id: str, timeout: float = 20, badge: str = "#hf-dep-phase",
+                    reload: bool = False) -> str:
+    """The page's badge equals the phase the API reports (the page polls, or is loaded again with ``reload``;
+    the runner may move the phase on meanwhile)."""
     deadline = time.monotonic() + timeout
     while True:
-        shown, reported = page.locator("#hf-dep-phase").inner_text(), api_phase(session, dep_id)
+        if reload:
+            page.reload()
+        shown, reported = page.locator(badge).first.inner_text().strip(), api_phase(session, dep_id)
         if shown == reported or time.monotonic() > deadline:
             assert shown == reported and shown in PHASES, (shown, reported)
             return shown
@@ -154,7 +158,7 @@ def test_create_edit_roll_back_stop_start_and_delete_from_the_pages(page, lab):
     page.goto(lab.base_url + "/hub/portal/deployments")
     row = page.locator('#hf-deployments tr[data-id="echo-one"]')
     expect(row.locator(".hf-dep-name")).to_have_text("Echo")
-    expect(row.locator(".hf-phase")).to_have_text(api_phase(dana, "echo-one"))
+    shows_api_phase(page, dana, "echo-one", badge='#hf-deployments tr[data-id="echo-one"] .hf-phase', reload=True)
     expect(row.locator(".hf-replicas")).to_have_text(re.compile(r"^\d+ / 2$"))
     expect(row.locator(".hf-access")).to_have_text("public")
     expect(row.locator(".hf-owner")).to_have_text("dana")

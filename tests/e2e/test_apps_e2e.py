@@ -7,7 +7,9 @@ data unless asked."""
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
+import shlex
 import signal
 import time
 from urllib.parse import urlsplit
@@ -39,8 +41,10 @@ def hub(tmp_path_factory):
     try:
         make_groups(hub, {"lab": {"instance_types": ["app"], "default_instance_type": "app", "admins": ["lead"],
                                   "quota": {"cpu": 1}}})
+        make_groups(hub, {"other": {"instance_types": ["app"], "default_instance_type": "app"}})
         hub.add_user("lead", PASSWORD, ["lab"])
         hub.add_user("member", PASSWORD, ["lab"])
+        hub.add_user("olga", PASSWORD, ["other"])
         yield hub
     finally:
         hub.stop()
@@ -131,6 +135,46 @@ def test_mlflow_runs_as_the_groups_service_account_and_keeps_its_settings(hub, l
     app = wait(lead, "mlflow")
     assert server_process(where).pid == pid and app["access"] == "users"
     assert held(hub) == [f"{app_id}@1"]
+
+
+PROBE = r"""
+import json, socket, sys, urllib.error, urllib.request
+_real = socket.getaddrinfo  # *.localhost is the loopback (as in browsers; this machine's glibc may not say so)
+socket.getaddrinfo = lambda h, *a, **k: _real("127.0.0.1" if str(h).endswith(".localhost") else h, *a, **k)
+host, port, origin = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+try:
+    socket.create_connection((host, port), timeout=4).close()
+    direct = "open"
+except OSError as exc:
+    direct = type(exc).__name__
+class Stay(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args):
+        return None
+try:
+    forwarded = urllib.request.build_opener(Stay).open(origin + "/api/2.0/mlflow/experiments/search?max_results=5",
+                                                       timeout=10).status
+except urllib.error.HTTPError as exc:
+    forwarded = exc.code
+print("PROBE " + json.dumps([direct, forwarded]))
+"""
+
+
+def test_another_groups_job_reaches_the_app_only_through_its_forwarder_and_is_refused(hub, lead):
+    app = wait(lead, "mlflow")
+    endpoint = urlsplit(row(hub, "mlflow").endpoint)
+    olga = hub.login("olga", PASSWORD)
+    command = f"python3 -c {shlex.quote(PROBE)} {endpoint.hostname} {endpoint.port} {app['url'].rstrip('/')}"
+    r = olga.api("POST", "/portal/groups/other/jobs", json={"name": "probe", "command": command})
+    assert r.status_code == 201, r.text
+    until = time.monotonic() + 120
+    while (job := olga.api("GET", f"/portal/jobs/{r.json()['id']}").json())["phase"] not in ("Succeeded", "Failed"):
+        assert time.monotonic() < until, job
+        time.sleep(0.3)
+    log = olga.api("GET", f"/portal/jobs/{job['id']}/log").text
+    assert job["phase"] == "Succeeded", log
+    direct, forwarded = json.loads(log.split("PROBE ", 1)[1].splitlines()[0])
+    assert direct != "open"  # the app's own address is no other workload's to reach
+    assert forwarded in (302, 401, 403)  # its origin answers, with the forwarder's check: not olga's app
 
 
 def test_bound_as_the_registry_the_models_page_lists_what_was_registered(hub, lead):
