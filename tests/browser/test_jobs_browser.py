@@ -113,7 +113,7 @@ def test_a_recurring_job_with_a_cron_expression_shows_its_next_five_runs(page, p
     page.click("#hf-schedule-edit")
     page.select_option("#hf-edit-recurrence", "daily")
     page.click("#hf-schedule-save")
-    expect(page.locator("#hf-next-runs .hf-next-run").first).to_contain_text("04:00 JST")
+    expect(page.locator("#hf-next-runs .hf-next-run").first).to_contain_text("04:00 JST", timeout=20_000)
     expect(page.locator("#hf-next-runs .hf-next-run")).to_have_count(5)
 
     # Run now: an ordinary job from the template, shown on its own page
