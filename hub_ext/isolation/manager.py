@@ -154,10 +154,9 @@ class Isolation(SingletonConfigurable):
 
     host_services = List(
         Unicode(),
-        help="""URLs (or host:port) of services on this machine's loopback that workloads may use besides the
-        hub and the proxy, e.g. a platform-wide MLflow server or a package proxy. In its network namespace a
-        workload reaches each at the gateway; URLs in its environment that name one are rewritten to it
-        (the MLflow tracking URI and the proxy variables are added by the hub).""",
+        help="""URLs (or host:port) of services on this machine's loopback workloads may use besides the hub
+        and the proxy (a platform-wide MLflow server, a package proxy): reached at the gateway, their URLs in a
+        workload's environment rewritten to it (the hub adds its MLflow URI and proxy variables).""",
     ).tag(config=True)
 
     @validate("tmp_size")
@@ -321,8 +320,7 @@ class Isolation(SingletonConfigurable):
 
     @property
     def networks(self) -> Networks | None:
-        """This hub's workload namespaces; None when workloads share the host's network (also before the hub
-        opened the gateway: it sets ``hub_api_url`` then, and hands it to the runner)."""
+        """This hub's workload namespaces; None: the host's network (or the gateway is not open: no hub_api_url)."""
         if not (self.enabled and self.network and self._local and self.hub_api_url):
             return None
         try:
@@ -331,17 +329,14 @@ class Isolation(SingletonConfigurable):
             raise IsolationError(str(exc)) from None
 
     def create_network(self, kind: str, workload_id: str) -> Network | None:
-        networks = self.networks
-        return networks.create(self.cgroup_name(kind, workload_id), loopback_ports(self)) if networks else None
+        return (n := self.networks) and n.create(self.cgroup_name(kind, workload_id), loopback_ports(self))
 
     def existing_network(self, kind: str, workload_id: str) -> Network | None:
-        networks = self.networks
-        return networks.existing(self.cgroup_name(kind, workload_id)) if networks else None
+        return (n := self.networks) and n.existing(self.cgroup_name(kind, workload_id))
 
     def remove_network(self, kind: str, workload_id: str) -> None:
-        networks = self.networks
-        if networks is not None:
-            networks.remove(networks.ns_prefix + self.cgroup_name(kind, workload_id))
+        if (n := self.networks) is not None:
+            n.remove(n.ns_prefix + self.cgroup_name(kind, workload_id))
 
     def workload_env(self, env: dict[str, str], network: Network | None) -> dict[str, str]:
         """``env`` as a workload in ``network`` must see it (URLs of the host's loopback: at the gateway)."""
