@@ -1,8 +1,12 @@
 """Engines, sessions and schema upgrades for the portal database.
 
-SQLite engines run with the driver's own transaction handling turned off, so
-that a caller can ask for ``BEGIN IMMEDIATE`` (the ledger does, to serialise
-admissions across processes) through the ``sqlite_begin`` execution option.
+SQLite engines run with the driver's own transaction handling turned off, and a
+transaction begins ``IMMEDIATE`` unless the caller asks otherwise through the
+``sqlite_begin`` execution option: in WAL mode a deferred transaction that read
+and then writes fails at once with "database is locked" when another process
+wrote in between (the busy timeout does not apply to that upgrade), so every
+write session takes the write lock up front and waits its turn. Reads of one
+statement use ``read_scope``/``read_connection`` (no transaction at all).
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ def _sqlite_setup(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn):
-        mode = conn.get_execution_options().get("sqlite_begin", "")
+        mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
         if mode == READ_ONLY:
             return  # a single read needs no transaction: SQLite reads a consistent snapshot
         conn.exec_driver_sql(f"BEGIN {mode}".strip())
