@@ -104,10 +104,12 @@ def configure(c, *, spawner: str = "hubfront-local", runner: bool = True) -> Non
         # access:services of the runner: browsers log in to apps through its OAuth client
         {"name": "user", "description": "Hubfront user",
          "scopes": ["self", READ, WRITE, f"access:services!service={SERVICE_NAME}"]},
-        # the runner reads group policies and memberships, and gives each job a token of its owner (expiring
-        # with it, revoked when it ends)
+        # the runner reads group policies and memberships, gives each job a token of its owner (expiring
+        # with it, revoked when it ends) and each running app a hub service of its own (no role: its token
+        # only says who it is; the hub refuses a service asking for more than the runner has)
         {"name": RUNNER_ROLE, "description": "Hubfront runner: reads groups, gives workloads their owners' tokens",
-         "scopes": ["list:groups", "read:groups", "read:users:groups", "read:users:name", "tokens"],
+         "scopes": ["list:groups", "read:groups", "read:users:groups", "read:users:name", "tokens",
+                    "list:services", "read:services", "admin:services"],
          "services": [SERVICE_NAME]},
     ]
     # a notebook's $JUPYTERHUB_API_TOKEN may use the portal API (`hubfront jobs submit` in a notebook)

@@ -49,7 +49,8 @@ from ..store.models import utcnow
 from ..store.models_apps import App
 from .executors.base import ExecutorError
 from .executors.deployments import DeploymentExecutor, DeploymentSpec, DeploymentStatus
-from .hubapi import Groups
+from .app_tokens import AppTokens
+from .hubapi import Groups, HubAPI
 
 APPS_DIR = "apps"  # in the group's storage: <group>/apps/<app>
 
@@ -67,8 +68,9 @@ class AppRunner:
     def __init__(self, *, store: AppStore, executor: DeploymentExecutor, ledger: Ledger,
                  templates: Callable[[str], AppTemplate | None], data_dir: str, base_url: str = "/", catalog=None,
                  builder=None, log_cap: int = 10 * 2**20, log=None, busy_interval: float = 1.0,
-                 idle_interval: float = 5.0, pod_shared: str = "/home/jovyan/shared"):
+                 idle_interval: float = 5.0, pod_shared: str = "/home/jovyan/shared", hub: HubAPI | None = None):
         self.store = store
+        self.tokens = AppTokens(hub, store, self._set, log)  # each running app: a token of its own hub service
         self.db_url = store.db_url
         self.executor = executor
         self.ledger = ledger
@@ -147,7 +149,7 @@ class AppRunner:
             python, npm_bin = self._ready_env(template)
             if python is None:
                 continue
-            spec = self._spec(row, template, row.running_revision, python, npm_bin)
+            spec = self._spec(row, template, row.running_revision, python, npm_bin, await self.tokens.env(row))
             try:
                 if await self.executor.adopt(spec):
                     self._applied[row.id] = row.running_revision
@@ -165,6 +167,8 @@ class AppRunner:
         dropped = await asyncio.to_thread(self.ledger.reconcile, alive, KIND)
         if dropped:
             self.log.info("Released %d reservation(s) of apps that no longer run", len(dropped))
+        if groups is not None:
+            await self.tokens.forget({r.id for r in rows if r.id in self._applied})
 
     # -- running -------------------------------------------------------------------------------
 
@@ -190,7 +194,8 @@ class AppRunner:
             built = await self._environment(row, template)
             if built is None:
                 return row.id in self._installing  # building (busy), or failed
-            spec = replace(self._spec(row, template, row.revision, *built), gpu_devices=(devices,))
+            spec = replace(self._spec(row, template, row.revision, *built, await self.tokens.env(row)),
+                           gpu_devices=(devices,))
             self._set(row, phase="Starting", reason="", message="Waiting for its health check")
             await self.executor.apply(spec)
             self._applied[row.id] = row.revision
@@ -253,11 +258,13 @@ class AppRunner:
         else:
             await self.builder.ensure(environment_image(template), report)
 
-    def _spec(self, row: App, template: AppTemplate, revision: int, python: str, npm_bin: str) -> DeploymentSpec:
+    def _spec(self, row: App, template: AppTemplate, revision: int, python: str, npm_bin: str,
+              token: dict[str, str] | None = None) -> DeploymentSpec:
         prefix = ""  # each app is served at the root of its own origin (hub_ext.apps.origin)
         data = data_path(self.data_dir, row.group, row.name)
         values = {"prefix": prefix, "port": "$PORT", "host": "$HOST", "data": data, "shared": str(group_root(self.data_dir, row.group))}
-        env = {**template.defaults, **self.store.open_env(row.env_encrypted), "MLFLOW_DISABLE_TELEMETRY": "true",
+        env = {**template.defaults, **self.store.open_env(row.env_encrypted), **(token or {}),
+               "MLFLOW_DISABLE_TELEMETRY": "true",
                "HUBFRONT_APP": row.name, "HUBFRONT_APP_PREFIX": prefix, "HUBFRONT_APP_DATA": data}
         if template.local is not None and self.builder is not None:
             command = expand(template.local.command, values)
@@ -313,6 +320,7 @@ class AppRunner:
         self._applied.pop(row.id, None)
         await self._release(row, keep=None)
         await self._copy_logs(row)
+        await self.tokens.drop(row)
 
     async def _stop(self, row: App) -> None:
         if row.phase == "Stopped":

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
 from ..policy import GroupPolicy, policy_of
 
@@ -93,3 +93,33 @@ class HubAPI:
         for token_id in doomed:
             await self._send("DELETE", f"users/{user}/tokens/{token_id}")
         return len(doomed)
+
+    # -- apps: each running app is a hub service of its own (the group's service account on the hub) ----------
+
+    async def app_service(self, name: str, token: str) -> dict[str, str]:
+        """The environment that lets an app call the hub's API as the hub service ``name`` (made with ``token``
+        if the hub does not have it yet; an app adopted after a restart keeps the one it has). The service has
+        no role: its token tells who it is (``GET /hub/api/user``) and reaches nothing of a user or a group."""
+        try:
+            await self._get(f"services/{quote(name, safe='')}")
+        except HTTPClientError as exc:
+            if exc.code != 404:
+                raise
+            await self._send("POST", f"services/{quote(name, safe='')}",
+                             {"api_token": token, "display": False, "info": {"hubfront": "app"}})
+        return {"JUPYTERHUB_API_URL": self.api_url, "JUPYTERHUB_API_TOKEN": token}
+
+    async def remove_app_service(self, name: str) -> bool:
+        """Remove the hub service ``name`` and with it its token; False when there was none."""
+        try:
+            await self._send("DELETE", f"services/{quote(name, safe='')}")
+        except HTTPClientError as exc:
+            if exc.code == 404:
+                return False
+            raise
+        return True
+
+    async def app_services(self, prefix: str) -> list[str]:
+        """The names of the hub's services that start with ``prefix`` (apps' services a crash left behind)."""
+        body, _ = await self._get("services")
+        return sorted(name for name in (body if isinstance(body, dict) else {}) if name.startswith(prefix))

@@ -39,6 +39,8 @@ class App(Base):
     gpu: Mapped[int] = mapped_column(Integer, default=0)
     env_encrypted: Mapped[str] = mapped_column(Text, default="")  # Fernet token of a JSON object of overrides
     access: Mapped[str] = mapped_column(String(8), default="group")  # one of ACCESS_SCOPES
+    # Fernet token of {"JUPYTERHUB_API_TOKEN": ...}: the token of the app's hub service while it runs (0012)
+    token_encrypted: Mapped[str] = mapped_column(Text, default="")
     stopped: Mapped[bool] = mapped_column(Boolean, default=False)  # desired: stopped (True) or running
     revision: Mapped[int] = mapped_column(Integer, default=1)  # grows with every change that needs a restart
     running_revision: Mapped[int] = mapped_column(Integer, default=0)  # the revision that runs (0: none)

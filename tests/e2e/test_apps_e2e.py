@@ -79,6 +79,16 @@ def server_process(data: str) -> psutil.Process:
     raise AssertionError(f"no mlflow server of {data} runs")
 
 
+def app_token(pid: int) -> str:
+    """The token the app's process was given (read as root, as a member of another account could not)."""
+    environ = dict(v.split("=", 1) for v in open(f"/proc/{pid}/environ").read().split("\0") if "=" in v)
+    return environ["JUPYTERHUB_API_TOKEN"]
+
+
+def as_token(hub, token: str, path: str) -> requests.Response:
+    return requests.get(f"{hub.base_url}/hub/api{path}", headers={"Authorization": f"token {token}"}, timeout=10)
+
+
 def held(hub) -> list[str]:
     return sorted(r.workload_id for r in Ledger(hub.portal_db_url).reservations(kind="app"))
 
@@ -101,6 +111,14 @@ def test_mlflow_runs_as_the_groups_service_account_and_keeps_its_settings(hub, l
     assert ipaddress.IPv4Address(urlsplit(endpoint).hostname) in ipaddress.IPv4Network("10.213.0.0/16")
     assert os.stat(f"/proc/{proc.pid}/ns/net").st_ino != os.stat("/proc/self/ns/net").st_ino
     assert "<title>MLflow</title>" in requests.get(f"{endpoint}{prefix}/", timeout=10).text
+    # its token is of its own hub service, not of the member who installed it: it says who it is and no more
+    token = app_token(proc.pid)
+    me = as_token(hub, token, "/user")
+    assert me.status_code == 200 and me.json()["kind"] == "service", me.text
+    assert me.json()["name"] == f"hubfront-app-{app_id}"
+    assert as_token(hub, token, "/users").status_code == 403
+    assert as_token(hub, token, "/portal/groups/lab/apps").status_code == 403
+    assert row(hub, "mlflow").token_encrypted and token not in row(hub, "mlflow").token_encrypted
     r = requests.post(f"{endpoint}{prefix}/api/2.0/mlflow/experiments/create", json={"name": "e2e"}, timeout=10)
     assert r.status_code == 200, r.text
     data = hub.data_dir / "groups" / "lab" / "apps" / "mlflow"
@@ -113,6 +131,8 @@ def test_mlflow_runs_as_the_groups_service_account_and_keeps_its_settings(hub, l
     assert lead.api("POST", f"{API}/mlflow/stop", json={}).status_code == 202
     wait(lead, "mlflow", "Stopped")
     assert held(hub) == []
+    assert as_token(hub, token, "/user").status_code == 403  # its token went with it
+    assert f"hubfront-app-{app_id}" not in hub.admin().api("GET", "/services").json()
     with pytest.raises(AssertionError):
         server_process(where)
     assert lead.api("POST", f"{API}/mlflow/start", json={}).status_code == 202
@@ -124,6 +144,8 @@ def test_mlflow_runs_as_the_groups_service_account_and_keeps_its_settings(hub, l
     assert r.status_code == 200, r.text  # what it stored before the stop
     # the runner is killed; the hub starts a new one, which adopts the running app
     pid = server_process(where).pid
+    token = app_token(pid)
+    assert as_token(hub, token, "/user").json()["name"] == f"hubfront-app-{app_id}"
     admin = hub.admin()
     runner = admin.api("GET", "/services/hubfront-runner").json()["pid"]
     os.kill(runner, signal.SIGKILL)
@@ -135,6 +157,7 @@ def test_mlflow_runs_as_the_groups_service_account_and_keeps_its_settings(hub, l
     app = wait(lead, "mlflow")
     assert server_process(where).pid == pid and app["access"] == "users"
     assert held(hub) == [f"{app_id}@1"]
+    assert as_token(hub, token, "/user").status_code == 200  # the adopted app keeps its token
 
 
 PROBE = r"""
