@@ -58,6 +58,7 @@ run: setup
 	$(BIN)/jupyterhub -f jupyterhub_config.py
 
 test: setup-test
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -ra -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 bench: setup-test

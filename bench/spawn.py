@@ -30,7 +30,7 @@ import requests
 
 from . import hubs
 from .population import Population, populate
-from .stats import Line, alternate, ms, percentile, ratio, summary
+from .stats import Line, alternate, percentile, ratio, summary
 
 TARGET = 1.10  # median spawn-to-ready, hubfront/stock (issues 3 and 8)
 ACCOUNT_PREFIX = "hfbench-"  # OS accounts the bench's hub makes, deleted afterwards

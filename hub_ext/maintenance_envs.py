@@ -1,4 +1,4 @@
-"""Built image environments (``<data>/envs``, :mod:`spawner.environments`): which are used, remove the others.
+"""Built image environments (``<data>/envs``, :mod:`hub_ext.images.environments`): which are used, remove the others.
 
 An environment is *used*, and never removed, when any of these holds:
 
@@ -22,9 +22,9 @@ import os
 import time
 from pathlib import Path
 
-from spawner.environments import EnvironmentBuilder
+from hub_ext.images.environments import EnvironmentBuilder
 
-from .isolation import safefs
+from .isolation import fdtree
 from .storage.usage import measure
 
 
@@ -87,7 +87,7 @@ def remove_unused(root: str | Path, images, grace: float = 3600.0, db_url: str |
     for env in environments(root, images, grace, db_url, config):
         if not env["used"]:
             try:
-                safefs.remove_path(Path(root) / env["name"])  # the hub's own <data>/envs; a link is unlinked
+                fdtree.remove_path(Path(root) / env["name"])  # the hub's own <data>/envs; a link is unlinked
             except OSError:
                 continue
             removed.append(env)

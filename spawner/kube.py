@@ -13,24 +13,12 @@ import asyncio
 import copy
 
 from kubespawner import KubeSpawner
-from kubespawner.slugs import is_valid_label, safe_slug
 from traitlets import Unicode, default
+
+from hub_ext.kube import GROUP_LABEL, LOCKED_DOWN, USER_LABEL, label_value  # noqa: F401 - spawner.kube names them too
 
 from .mixin import GroupPolicy
 from .plan import LaunchPlan
-
-# What the embedded default's isolation module does for local processes (own
-# account, no privileges), the pod's securityContext does on Kubernetes; it is
-# applied with the plan, so no profile override can loosen it.
-LOCKED_DOWN = {"runAsNonRoot": True, "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
-USER_LABEL = "hubfront.io/user"
-GROUP_LABEL = "hubfront.io/group"
-
-
-def label_value(text: str) -> str:
-    """A valid Kubernetes label value for ``text`` (kept as is when already valid)."""
-    return safe_slug(text, is_valid=is_valid_label, max_length=63)
-
 
 def merged_tolerations(configured, extra: list[dict]):
     """Add the instance type's tolerations to configured ones, keeping their shape (list or dict)."""
@@ -78,7 +66,7 @@ class KubeGroupSpawner(GroupPolicy, KubeSpawner):
 
     async def prepare_workload(self, plan: LaunchPlan) -> None:
         """Create the group's claim before its first pod; work out what the pod mounts."""
-        from hub_ext.auth.keys import load_key
+        from hub_ext.keys import load_key
         from hub_ext.datasets.picks import pins_of
         from hub_ext.storage.kube import KubeStorage
         from hub_ext.storage.mounts import MountError, MountSource

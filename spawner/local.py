@@ -20,13 +20,13 @@ from pathlib import Path
 from jupyterhub.spawner import LocalProcessSpawner
 from traitlets import Int, List, Unicode, default
 
-from hub_ext.auth.keys import load_key
+from hub_ext.keys import load_key
 from hub_ext.datasets.picks import pins_of
 from hub_ext.isolation import Isolation, IsolationError
 from hub_ext.storage.mounts import MountError, MountSource
 from hub_ext.policy import format_memory
 
-from .environments import EnvironmentBuilder, EnvironmentBuildFailed
+from hub_ext.images.environments import EnvironmentBuilder, EnvironmentBuildFailed
 from .gpus import nvml_device_indices
 from .mixin import WORKLOAD_KIND, GroupPolicy
 

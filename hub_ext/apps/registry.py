@@ -24,6 +24,11 @@ from ..store.engine import read_scope
 from ..store.models_apps import App
 from .origin import app_origin, apps_in
 
+def tracking_uri_of(policy, default: str = "") -> str:
+    """The MLflow tracking (and registry) URI of a group: its policy's, else the platform's ``default``."""
+    return (policy.mlflow_tracking_uri or default or "").strip()
+
+
 def _origin_template(origin: str | None) -> str:
     """``origin``, else ``c.Apps.origin`` of this process (in the hub, from the hub's own config even when
     nothing made the Apps settings yet; the runner makes them from its config at start)."""

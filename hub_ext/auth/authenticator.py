@@ -22,7 +22,7 @@ from traitlets import Bool, Float, Unicode, default
 from ..settings import Hubfront
 from . import account_state, otp
 from .addresses import networks, request_address
-from .keys import load_key
+from ..keys import load_key
 from .passwords import verify_password
 from .throttle import LoginThrottle, retry_message
 

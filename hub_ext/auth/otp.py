@@ -23,7 +23,7 @@ from sqlalchemy import delete, select
 from ..store import session_scope
 from ..store.models import utcnow
 from ..store.models_accounts import OtpCredential, RecoveryCode
-from .keys import decrypt, encrypt
+from ..keys import decrypt, encrypt
 
 RECOVERY_CODES = 10
 VALID_WINDOW = 1  # steps either side of now

@@ -18,7 +18,7 @@ import stat
 import time
 from pathlib import Path
 
-from ..isolation import safefs, shared
+from ..isolation import fdtree, safefs, shared
 from ..isolation.shared import grant_group, revoke_group, shared_dir
 from ..storage.tree import ensure_parent
 from ..storage.usage import walk
@@ -95,7 +95,7 @@ def _each(path: Path, change) -> None:
         if stat.S_ISDIR(st.st_mode):
             top = safefs.reopen_dir(fd)
             try:
-                safefs.walk(top, lambda efd, est, _rel: change(efd, est))
+                fdtree.walk(top, lambda efd, est, _rel: change(efd, est))
             finally:
                 os.close(top)
 
@@ -160,7 +160,7 @@ def _hand_over_dir(dfd: int) -> None:
                 safefs.set_owner(fd, est, 0, 0)
                 _readonly(fd, os.fstat(fd))
             else:
-                safefs.unlink_at(dfd, name)
+                fdtree.unlink_at(dfd, name)
         finally:
             os.close(fd)
 
@@ -168,23 +168,23 @@ def _hand_over_dir(dfd: int) -> None:
 def snapshot(data_dir, name: str, n: int) -> tuple[int, int]:
     """Copy ``current/`` to ``v<n>/`` (a real copy: later writes to current/ leave it as it is),
     read-only for everyone; returns its (bytes, files). Members write current/ meanwhile: it is read
-    through descriptors (:func:`hub_ext.isolation.safefs.copy_tree`), links copied as links."""
+    through descriptors (:func:`hub_ext.isolation.fdtree.copy_tree`), links copied as links."""
     top = dataset_dir(data_dir, name)
     target = version_dir(data_dir, name, n)
     partial = f".{target.name}.partial"
     top_fd = safefs.open_dir(top)
     try:
-        safefs.remove_at(top_fd, partial)
+        fdtree.remove_at(top_fd, partial)
         safefs.mkdir_at(top_fd, partial)
         src = safefs.open_beneath(top_fd, CURRENT)
         dst = safefs.open_beneath(top_fd, partial)
         try:
-            safefs.copy_tree(src, dst, lambda st: 0o555 if st.st_mode & 0o111 else 0o444, dir_mode=0o555)
+            fdtree.copy_tree(src, dst, lambda st: 0o555 if st.st_mode & 0o111 else 0o444, dir_mode=0o555)
             os.fchmod(dst, 0o555)
         finally:
             os.close(src)
             os.close(dst)
-        safefs.rename_at(top_fd, partial, top_fd, target.name)
+        fdtree.rename_at(top_fd, partial, top_fd, target.name)
     finally:
         os.close(top_fd)
     return measure(target, fresh=True)
@@ -198,7 +198,7 @@ def remove_tree(path: Path) -> None:
             make_writable(path)
         except (FileNotFoundError, safefs.Refused):
             pass
-    safefs.remove_path(path)
+    fdtree.remove_path(path)
 
 
 def remove(data_dir, name: str) -> None:

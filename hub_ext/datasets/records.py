@@ -70,7 +70,7 @@ def env_vars(name: str, values: dict[str, str]) -> dict[str, str]:
 
 def open_values(key: bytes | None, sealed: str) -> list[dict]:
     """An env dataset's entries ``[{key, value, secret}]`` from the sealed column ([] if the key fails)."""
-    from ..auth.keys import decrypt
+    from ..keys import decrypt
 
     if not sealed or key is None:
         return []
@@ -100,7 +100,7 @@ def mounts_for_group(session, data_dir, group: str, pins: dict[str, int] | None 
     for row, mode in usable_by(session, group):
         if row.kind == "env":
             if key is None:
-                from ..auth.keys import load_key
+                from ..keys import load_key
 
                 key = load_key("", str(data_dir))
             values = {e["key"]: e["value"] for e in open_values(key, row.env_encrypted)}

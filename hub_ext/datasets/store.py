@@ -14,7 +14,7 @@ from typing import Callable
 from sqlalchemy import delete, func, select, update
 
 from .. import activity
-from ..auth.keys import encrypt
+from ..keys import encrypt
 from ..bodies import BodyError
 from ..jobs.records import Viewer, iso
 from ..store import session_scope

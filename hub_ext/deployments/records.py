@@ -21,7 +21,7 @@ from typing import Callable
 from sqlalchemy import delete, func, select, text, update
 
 from .. import activity
-from ..auth.keys import decrypt, encrypt, token_digest
+from ..keys import decrypt, encrypt, token_digest
 from ..bodies import BodyError
 from ..jobs.records import Viewer, iso, utc
 from ..license import DEPLOYMENTS_TEXT, deployments_over

@@ -19,10 +19,12 @@ from __future__ import annotations
 import os
 import re
 import stat
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from ..isolation import safefs
+from ..isolation import fdtree, safefs
+from . import records
 from .records import InvitationError
 
 FOLDER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
@@ -135,7 +137,7 @@ def set_sticky(target, on: bool) -> None:
         _sticky_one(fd, st, on)
         top = safefs.reopen_dir(fd)
         try:
-            safefs.walk(top, lambda efd, est, _rel: _sticky_one(efd, est, on), dirs_only=True)
+            fdtree.walk(top, lambda efd, est, _rel: _sticky_one(efd, est, on), dirs_only=True)
         finally:
             os.close(top)
 
@@ -145,3 +147,26 @@ def _sticky_one(fd: int, st: os.stat_result, on: bool) -> None:
         return
     mode = stat.S_IMODE(st.st_mode)
     safefs.set_mode(fd, st, mode | stat.S_ISVTX if on else mode & ~stat.S_ISVTX)
+
+
+# -- what workloads see --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SharedFolder:
+    """An accepted invitation as the invitee's workloads see it: ``~/shared-with-me/<owner>/<folder>``."""
+
+    owner: str
+    folder: str
+    path: Path
+    permission: str
+
+
+def shared_with(db_url: str, data_dir: str, invitee: str) -> list[SharedFolder]:
+    """The folders of others that ``invitee`` accepted and that still exist."""
+    out = []
+    for inv in records.received(db_url, invitee, ("accepted",)):
+        path = folder_path(data_dir, inv.owner, inv.folder)
+        if path.is_dir():
+            out.append(SharedFolder(inv.owner, inv.folder, path, inv.permission))
+    return out

@@ -9,7 +9,6 @@ create a folder, the invitee's when they accept), as a first launch would.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from .. import activity
@@ -17,16 +16,6 @@ from . import disk, records
 from .records import PERMISSION_TITLES, Invitation, InvitationError
 
 KIND = "folder"
-
-
-@dataclass(frozen=True)
-class SharedFolder:
-    """An accepted invitation as the invitee's workloads see it: ``~/shared-with-me/<owner>/<folder>``."""
-
-    owner: str
-    folder: str
-    path: Path
-    permission: str
 
 
 class Folders:
@@ -157,14 +146,3 @@ class Folders:
                      f"{owner} changed {inv.invitee}'s permission on folder {inv.folder} from "
                      f"{PERMISSION_TITLES[before.permission]} to {inv.permission_title}")
         return inv
-
-    # -- what workloads see --------------------------------------------------
-
-    def shared_with(self, invitee: str) -> list[SharedFolder]:
-        """Accepted folders of others that still exist."""
-        out = []
-        for inv in records.received(self.db_url, invitee, ("accepted",)):
-            path = self._path(inv)
-            if path.is_dir():
-                out.append(SharedFolder(inv.owner, inv.folder, path, inv.permission))
-        return out

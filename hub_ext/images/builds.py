@@ -6,7 +6,7 @@ use it now) and package specs by manager, each checked by its manager's grammar
 and its content-addressed ``ref``:
 
 - embedded: a Python environment with the base's local packages plus the pip specs; ``ref`` is the
-  environment's directory name (:meth:`spawner.environments.EnvironmentBuilder.path_for`), so a
+  environment's directory name (:meth:`hub_ext.images.environments.EnvironmentBuilder.path_for`), so a
   notebook of the built image finds it ready and builds nothing;
 - Kubernetes: ``<push registry>/<group>-<image>:<digest12>``, the digest a sha256 of the canonical
   JSON of the base container image and the packages.
@@ -85,7 +85,7 @@ def plan(policy: GroupPolicy, catalog: Catalog, group: str, image: str, body: Bu
     if errors:
         raise BodyError(errors)
     if embedded:
-        from spawner.environments import EnvironmentBuilder
+        from .environments import EnvironmentBuilder
 
         pip = [*base.local.packages, *(p for p in body.packages.pip if p not in base.local.packages)]
         result = Image(name=image, local=LocalEnvironment(python=base.local.python, packages=pip))

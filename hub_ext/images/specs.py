@@ -138,6 +138,6 @@ def validate_packages(data, embedded: bool) -> Packages:
 
 def embedded_mode(config) -> bool:
     """Whether workloads run on this machine (not a KubeSpawner): images are then local environments."""
-    from ..storage.tree import _is_kube_spawner
+    from ..mode import embedded
 
-    return not _is_kube_spawner(config.JupyterHub.get("spawner_class"))
+    return embedded(config)

@@ -23,10 +23,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import safefs
-from .names import account_name, primary_group_name, service_account_name, unix_group_name
-
-COMMENT = "Hubfront workload account"
+from . import fdtree, safefs
+from .names import COMMENT, account_name, primary_group_name, service_account_name, unix_group_name
 
 
 class IsolationError(Exception):
@@ -123,7 +121,7 @@ class Accounts:
             st = os.fstat(top)
             if st.st_uid == uid:
                 return
-            for fd, est, rel in safefs.iter_tree(top):
+            for fd, est, rel in fdtree.iter_tree(top):
                 if stat.S_ISLNK(est.st_mode):
                     where = safefs.open_beneath(top, os.path.dirname(rel))
                     try:

@@ -3,7 +3,7 @@
 ``setfacl -R`` walks by name and follows a link swapped in at the right moment; here the
 ``system.posix_acl_access`` / ``system.posix_acl_default`` extended attributes are read and
 written through ``/proc/self/fd/N`` of a descriptor :mod:`.safefs` opened without following
-links, and trees are walked with :func:`.safefs.walk`.
+links, and trees are walked with :func:`.fdtree.walk`.
 
 The attributes' format (the kernel's ``posix_acl_xattr``): a little-endian u32 version (2),
 then ``(u16 tag, u16 perm, u32 id)`` entries sorted by tag, then id. Named entries need a
@@ -20,7 +20,7 @@ import os
 import stat
 import struct
 
-from . import safefs
+from . import fdtree, safefs
 
 ACCESS, DEFAULT = "system.posix_acl_access", "system.posix_acl_default"
 USER_OBJ, USER, GROUP_OBJ, GROUP, MASK, OTHER = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
@@ -176,4 +176,4 @@ def tree(top_fd: int, changes: list[tuple[bool, int, int, str | None]], root_ok_
     everything under it that the rule allows (links and other accounts' hard links skipped)."""
     st = os.fstat(top_fd)
     modify(top_fd, st, changes, root_ok=root_ok_top)
-    safefs.walk(top_fd, lambda fd, est, _rel: modify(fd, est, changes))
+    fdtree.walk(top_fd, lambda fd, est, _rel: modify(fd, est, changes))

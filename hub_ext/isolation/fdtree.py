@@ -3,7 +3,7 @@
 Every folder is reopened from the descriptor whose ``fstat`` was checked (``O_NOFOLLOW``), so a
 folder swapped for a link between the listing and the descent is never entered; files are read
 only when :func:`.safefs.may_read` allows it, and removal is the fd-based ``shutil.rmtree``.
-Use these through :mod:`.safefs` (``safefs.iter_tree`` …), which forwards the names.
+Use these through :mod:`.safefs` (``fdtree.iter_tree`` …), which forwards the names.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ import os
 import stat
 import struct
 
-from . import safefs
+from . import fdtree, safefs
 
 FS_IOC_GETFLAGS = 0x80086601
 FS_IOC_SETFLAGS = 0x40086602
@@ -92,7 +92,7 @@ def set_tree(fd: int, on: bool) -> int:
         except FileNotFoundError:
             pass
 
-    safefs.walk(fd, visit)
+    fdtree.walk(fd, visit)
     return changed[0]
 
 

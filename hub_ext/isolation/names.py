@@ -17,6 +17,8 @@ from __future__ import annotations
 import hashlib
 import re
 
+COMMENT = "Hubfront workload account"  # the GECOS field of every account Hubfront made (and may act for)
+
 MAX_LENGTH = 32  # useradd / groupadd on Linux
 PREFIX_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
 _PLAIN = re.compile(r"^[a-z0-9-]+$")

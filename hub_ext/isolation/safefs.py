@@ -48,6 +48,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
+from .names import COMMENT
+
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 PATH_FLAGS = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
 _SYS_OPENAT2 = 437  # the same number on every architecture (the generic syscall table)
@@ -202,8 +204,6 @@ def _proc(fd: int) -> str:
 @functools.lru_cache(maxsize=1024)
 def workload_owned(uid: int) -> bool:
     """Whether ``uid`` is a Hubfront workload account (never root, never another system account)."""
-    from .accounts import COMMENT
-
     try:
         return uid != 0 and pwd.getpwuid(uid).pw_gecos == COMMENT
     except KeyError:
@@ -334,17 +334,3 @@ def ensure_dir(path: str | Path, mode: int) -> None:
         os.close(make_dir(parent, path.name, mode))
     finally:
         os.close(parent)
-
-
-# -- trees (hub_ext/isolation/fdtree.py, forwarded) -------------------------------------------
-
-_TREE = {"iter_tree", "walk", "reopen_read", "remove_at", "unlink_at", "remove_empty_dir", "rename_at", "remove_path",
-         "copy_fd", "open_read", "copy_tree", "MAX_DEPTH"}
-
-
-def __getattr__(name: str):
-    if name in _TREE:
-        from . import fdtree
-
-        return getattr(fdtree, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

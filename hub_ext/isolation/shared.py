@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Union
 
-from . import acl, safefs
+from . import acl, fdtree, safefs
 from .acl import GROUP, GROUP_OBJ, OTHER, USER, USER_OBJ
 
 SHARED_MODE = 0o2770
@@ -148,7 +148,7 @@ def adopt(target: Target, gid: int | None) -> None:
         if dfd is None:
             return
         try:
-            safefs.walk(dfd, lambda efd, est, _rel: adopt_one(efd, est, gid))
+            fdtree.walk(dfd, lambda efd, est, _rel: adopt_one(efd, est, gid))
         finally:
             os.close(dfd)
 

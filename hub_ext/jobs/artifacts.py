@@ -11,7 +11,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 
-from ..isolation import safefs
+from ..isolation import fdtree, safefs
 from ..policy import format_memory
 
 
@@ -56,10 +56,10 @@ def collect(root: str, max_bytes: int, max_files: int) -> Collected:
 
 def _collect(top: int, out: Collected, max_bytes: int, max_files: int) -> None:
     total = 0
-    for path_fd, pst, rel in safefs.iter_tree(top):
+    for path_fd, pst, rel in fdtree.iter_tree(top):
         if stat.S_ISDIR(pst.st_mode):
             continue
-        fd = safefs.reopen_read(path_fd, pst)
+        fd = fdtree.reopen_read(path_fd, pst)
         if fd is None:  # a link, a special file, a file with another account's name elsewhere
             out.left_out.append(rel)
             out.reasons.add("kind")

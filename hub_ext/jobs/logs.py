@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select, update
 
-from ..store import session_scope
 from ..store.engine import read_scope
 from ..store.models_apps import App, AppLogChunk
 from ..store.models_deployments import Deployment, DeploymentLogChunk

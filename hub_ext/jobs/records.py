@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from sqlalchemy import and_, delete, func, select, update
 
 from .. import activity
-from ..auth.keys import decrypt, encrypt
+from ..keys import decrypt, encrypt
 from ..store import session_scope
 from ..store.engine import read_scope
 from ..store.models import utcnow

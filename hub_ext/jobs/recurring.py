@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, select
 
-from ..services.schedules import INACTIVE, Schedule, ScheduleError, next_runs
+from .schedules import INACTIVE, Schedule, ScheduleError, next_runs
 from ..store import session_scope
 from ..store.engine import read_scope
 from ..store.models import utcnow

@@ -81,7 +81,7 @@ class HealthHandler(_Handler):
 
 def build(config: Config, log: logging.Logger):
     """The reconciler with its executor, ledger and hub client, from ``config``."""
-    from ..auth.keys import load_key
+    from ..keys import load_key
     from ..jobs.records import JobStore
     from ..ledger import Ledger
     from ..settings import Hubfront
@@ -98,7 +98,7 @@ def build(config: Config, log: logging.Logger):
 
         executor = KubernetesExecutor(config=config, log=log)
     else:
-        from spawner.environments import EnvironmentBuilder
+        from hub_ext.images.environments import EnvironmentBuilder
         from .executors.local import LocalExecutor
 
         executor = LocalExecutor(config=config, log=log)
@@ -171,7 +171,7 @@ async def main() -> None:
 
         routes += endpoint_handlers(reconciler.deployer.routes, prefix=f"{base_url.rstrip('/')}/deployments/",
                                     forwarder=EndpointForwarder(config=config, log=log))
-    from ..auth.keys import load_key
+    from ..keys import load_key
     from ..settings import Hubfront
     from .forward_apps import follow_apps, serve_apps
 

@@ -38,7 +38,7 @@ from tornado.httpclient import HTTPClientError
 
 from ..apps.records import KIND, AppStore, executor_id, reservation_id
 from ..apps.templates import AppTemplate, environment_image, expand
-from ..isolation import safefs
+from ..isolation import fdtree, safefs
 from ..jobs import logs as logs_mod
 from ..ledger import Ledger, QuotaExceeded, Request
 from ..policy import Quota
@@ -78,7 +78,7 @@ class AppRunner:
         self.data_dir = data_dir
         self.base_url = base_url
         self.catalog = catalog
-        self.builder = builder  # spawner.environments.EnvironmentBuilder (local) or None (Kubernetes)
+        self.builder = builder  # hub_ext.images.environments.EnvironmentBuilder (local) or None (Kubernetes)
         self.log_cap = log_cap
         self.log = log
         self.busy_interval, self.idle_interval = busy_interval, idle_interval
@@ -375,7 +375,7 @@ def remove_data(data_dir: str, group: str, name: str) -> bool:
     may have put in the way: every step is opened relative to its parent without following links."""
     try:
         with safefs.beneath(os.path.join(data_dir, GROUPS), f"{group}/{APPS_DIR}", safefs.DIR_FLAGS) as fd:
-            return safefs.remove_at(fd, name)
+            return fdtree.remove_at(fd, name)
     except OSError as exc:
         if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):  # not there, or a link in the way
             return False

@@ -198,7 +198,7 @@ def build_builder(config, log, hubfront, settings, env_builder, jobs_executor) -
 
         executor = KubernetesBuilds(settings_builds, jobs_executor)
     else:
-        from spawner.environments import EnvironmentBuilder
+        from hub_ext.images.environments import EnvironmentBuilder
 
         from .executors.local_builds import LocalBuilds
 

@@ -27,8 +27,7 @@ from ..deployments.records import KIND, DeploymentStore, utc
 from ..deployments.requests import model_serve_command
 from ..jobs import logs as logs_mod
 from ..ledger import Ledger, QuotaExceeded, Request
-from ..apps.registry import app_of, canonical_uri, reachable_uri
-from ..portal.models.registry import tracking_uri_of
+from ..apps.registry import app_of, canonical_uri, reachable_uri, tracking_uri_of
 from ..store import session_scope
 from ..store.engine import read_scope
 from ..store.models import utcnow

@@ -9,7 +9,7 @@ request. It all lives in the runner's one event loop: no locks.
 **Access.** A private deployment is called by named clients. A client's
 token is 256 random bits shown once; only its SHA-256 (hex) is stored, the
 same digest as the portal's invitation tokens, by one function
-(``hub_ext.auth.keys.token_digest``). A random token that long needs no slow
+(``hub_ext.keys.token_digest``). A random token that long needs no slow
 hash, and the forwarder checks one on every model call, so the check must
 cost microseconds: one sha256 and constant-time comparisons, no argon2.
 
@@ -44,7 +44,7 @@ from tornado import httputil
 from traitlets import Float, Int
 from traitlets.config import LoggingConfigurable
 
-from ..auth.keys import token_digest  # the portal's one way of keeping a random token (invitations too)
+from ..keys import token_digest  # the portal's one way of keeping a random token (invitations too)
 
 
 class ClientCredential(NamedTuple):

@@ -21,10 +21,9 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, update
 from tornado.httpclient import HTTPClientError
-from traitlets import Float, Instance, Int, Unicode, default
+from traitlets import Float, Int, Unicode
 from traitlets.config import LoggingConfigurable
 
-from ..jobs import artifacts as artifacts_mod
 from ..jobs import logs as job_logs
 from ..jobs.records import KIND, JobStore, utc
 from ..datasets.picks import pins_of

@@ -21,7 +21,7 @@ from ..store import session_scope
 from ..store.engine import read_scope
 from ..store.models import utcnow
 from ..store.models_jobs import ACTIVE_PHASES, Job, JobSchedule, ScheduleRun
-from .schedules import INACTIVE, Schedule, ScheduleError, due_runs, iter_runs, overlap_decision, run_key
+from ..jobs.schedules import INACTIVE, Schedule, ScheduleError, due_runs, iter_runs, overlap_decision, run_key
 
 
 class Scheduler:

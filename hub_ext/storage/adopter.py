@@ -31,7 +31,7 @@ from pathlib import Path
 
 from inotify_simple import INotify, flags
 
-from ..isolation import safefs, shared
+from ..isolation import fdtree, safefs, shared
 from .tree import GROUPS, ensure_parent
 
 log = logging.getLogger("hubfront.storage")
@@ -71,7 +71,7 @@ class PermissionKeeper:
             fd = safefs.open_dir(top)
         try:
             self.watch(top, fd)
-            safefs.walk(fd, lambda efd, st, rel: self.watch(top / rel, efd) if stat.S_ISDIR(st.st_mode) else None,
+            fdtree.walk(fd, lambda efd, st, rel: self.watch(top / rel, efd) if stat.S_ISDIR(st.st_mode) else None,
                         dirs_only=True)
         finally:
             if own:

@@ -10,7 +10,7 @@ Job and Deployment of the group mounts.
   ``storage_class``, ``claim_size``), named ``<claim_prefix><group>``, created before the
   group's first pod and kept (deleting a group's files is an admin's decision); the hub does
   not reach it, so the Shared Files page and its APIs are absent
-  (:func:`hub_ext.storage.tree.hub_reaches_group_storage`).
+  (:func:`hub_reaches_group_storage`).
 - Datasets and users' folders live in the hub's data dir, so they are mounted only with
   ``data_claim``: each dataset with a ``subPath`` at ``/datasets/<name>``, ``readOnly`` unless
   the group was granted read-write (pins mount the version, always read-only); the user's
@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from traitlets import Unicode
 from traitlets.config import LoggingConfigurable
 
+from ..mode import kubernetes
 from .mounts import MountError, Mounts
 from .tree import ensure_group_root
 
@@ -85,7 +86,7 @@ class KubeStorage(LoggingConfigurable):
         spec = {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": self.claim_size}}}
         if self.storage_class:
             spec["storageClassName"] = self.storage_class
-        from spawner.kube import GROUP_LABEL, label_value
+        from hub_ext.kube import GROUP_LABEL, label_value
 
         return {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
                 "metadata": {"name": self.claim_name(group), "namespace": namespace,
@@ -149,3 +150,22 @@ def merged(existing, ours: list[dict], key: str):
     if isinstance(existing, dict):
         return {**{k: v for k, v in existing.items() if v.get(key) not in names}, **{i[key]: i for i in ours}}
     return [item for item in (existing or []) if item.get(key) not in names] + list(ours)
+
+
+# -- whether the hub's trees are the workloads' ------------------------------------------
+
+UNREACHABLE = "Group storage is not reachable from the hub on this deployment: set KubeStorage.data_claim"
+
+
+def hub_reaches_group_storage(config) -> bool:
+    """Whether ``<data>/groups/<group>`` on the hub is the storage the group's workloads mount.
+
+    Local workloads link to it, so it is. Kubernetes pods (a KubeSpawner-based
+    ``JupyterHub.spawner_class``) mount ``groups/<group>`` of ``KubeStorage.data_claim``, the claim
+    holding the hub's data dir, when it is set; without it each group has a claim of its own that
+    the hub never sees, and what reads or writes the hub's trees (the Shared Files page, the files
+    and uploads APIs, share links) must be absent rather than show files no workload sees.
+    """
+    if not kubernetes(config):
+        return True
+    return bool(KubeStorage(config=config).data_claim)

@@ -38,8 +38,7 @@ from pathlib import Path
 
 from ..datasets.records import DatasetMount, mounts_for_group
 from ..folders import disk as folders_disk
-from ..folders.service import Folders
-from ..isolation import safefs
+from ..isolation import fdtree, safefs
 from ..store import read_scope
 from .tree import ensure_group_root, group_root
 
@@ -97,7 +96,7 @@ def _folders(db_url: str, data_dir, username: str) -> tuple[tuple[FolderLink, ..
     own = tuple(FolderLink(username, name, folders_disk.folder_path(data_dir, username, name), "own")
                 for name in folders_disk.list_folders(data_dir, username))
     shared = tuple(FolderLink(f.owner, f.folder, f.path, f.permission)
-                   for f in Folders(db_url, str(data_dir)).shared_with(username))
+                   for f in folders_disk.shared_with(db_url, str(data_dir), username))
     return own, shared
 
 
@@ -130,7 +129,7 @@ def _link(dir_fd: int, name: str, target: Path, uid: int | None, gid: int | None
     try:
         if os.readlink(name, dir_fd=dir_fd) == str(target):
             return True
-        safefs.unlink_at(dir_fd, name)
+        fdtree.unlink_at(dir_fd, name)
     except FileNotFoundError:
         pass
     except OSError as exc:
@@ -157,7 +156,7 @@ def _prune(dir_fd: int, keep: set[str], data_dir: Path) -> None:
             if not stat.S_ISLNK(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode):
                 continue
             if os.readlink(name, dir_fd=dir_fd).startswith(inside):
-                safefs.unlink_at(dir_fd, name)
+                fdtree.unlink_at(dir_fd, name)
         except FileNotFoundError:
             continue
 
@@ -196,7 +195,7 @@ def _shared_with_me(fd: int, mounts: Mounts, uid, gid) -> None:
         finally:
             os.close(sub)
         if empty:
-            safefs.remove_empty_dir(fd, name)
+            fdtree.remove_empty_dir(fd, name)
 
 
 def _open_dir_existing(parent_fd: int, name: str) -> int | None:

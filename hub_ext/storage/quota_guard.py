@@ -1,7 +1,7 @@
 """The storage quota guard: a group's tree turns read-only while the group is over its storage quota
 (a process of its own, as root, that the runner starts where workloads run as their own accounts).
 
-Uploads through the API are checked before a byte is written (:mod:`hub_ext.storage.holds`); a
+Uploads through the API are checked before a byte is written (:mod:`hub_ext.ledger.holds`); a
 workload writes into ``~/shared`` directly. The file system has no quota to lean on here: the data dir
 is on ext4 mounted without ``prjquota`` (a project quota needs the ``project`` and ``quota`` features
 made while unmounted, and XFS is not there), so the guard measures instead, at once:
@@ -53,7 +53,7 @@ from inotify_simple import INotify, flags
 from traitlets import Float
 from traitlets.config import Configurable
 
-from ..isolation import fsflags, safefs
+from ..isolation import fdtree, fsflags, safefs
 from ..policy import format_memory
 from . import usage
 from .tree import GROUPS, ensure_parent, group_root
@@ -137,7 +137,7 @@ class Guard:
         try:
             with safefs.beneath(group_root(self.data, group), "/".join(parts), safefs.DIR_FLAGS) as fd:
                 self._watch(group, parts, fd)
-                safefs.walk(fd, visit, dirs_only=True)
+                fdtree.walk(fd, visit, dirs_only=True)
         except (FileNotFoundError, NotADirectoryError, safefs.Refused):
             return
 

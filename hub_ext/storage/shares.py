@@ -20,7 +20,7 @@ from pydantic import Field, field_validator
 from sqlalchemy import select, update
 
 from .. import activity
-from ..auth.keys import token_digest
+from ..keys import token_digest
 from ..bodies import BodyError, Strict
 from ..store import read_scope, session_scope
 from ..store.models import utcnow

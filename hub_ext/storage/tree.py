@@ -9,8 +9,6 @@ the others. Group names are the hub's; one that could escape the parent
 
 from __future__ import annotations
 
-import functools
-import sys
 from pathlib import Path
 
 from ..isolation import fsflags, safefs
@@ -54,44 +52,3 @@ def ensure_group_root(data_dir, group: str, isolation) -> Path:
         raise ValueError(f"{root} is a symbolic link: refusing to use it as a group's storage")
     shared_dir(root, gid)
     return root
-
-
-# -- whether the hub's trees are the workloads' ------------------------------------------
-
-UNREACHABLE = "Group storage is not reachable from the hub on this deployment: set KubeStorage.data_claim"
-
-
-def hub_reaches_group_storage(config) -> bool:
-    """Whether ``<data>/groups/<group>`` on the hub is the storage the group's workloads mount.
-
-    Local workloads link to it, so it is. Kubernetes pods (a KubeSpawner-based
-    ``JupyterHub.spawner_class``) mount ``groups/<group>`` of ``KubeStorage.data_claim``, the claim
-    holding the hub's data dir, when it is set; without it each group has a claim of its own that
-    the hub never sees, and what reads or writes the hub's trees (the Shared Files page, the files
-    and uploads APIs, share links) must be absent rather than show files no workload sees.
-    """
-    if not _is_kube_spawner(config.JupyterHub.get("spawner_class")):
-        return True
-    from .kube import KubeStorage
-
-    return bool(KubeStorage(config=config).data_claim)
-
-
-@functools.lru_cache(maxsize=16)
-def _is_kube_spawner(value) -> bool:
-    """``value`` of ``JupyterHub.spawner_class`` (a class, a dotted name or an entry point) is a KubeSpawner."""
-    if value is None:
-        return False  # JupyterHub's default, LocalProcessSpawner
-    from jupyterhub.spawner import Spawner
-    from jupyterhub.traitlets import EntryPointType
-    from traitlets import HasTraits, TraitError
-
-    class _Choice(HasTraits):
-        cls = EntryPointType(klass=Spawner, entry_point_group="jupyterhub.spawners")
-
-    try:
-        cls = _Choice(cls=value).cls
-    except TraitError:
-        return False  # not a spawner at all: the hub itself refuses it
-    kube = sys.modules.get("kubespawner.spawner")  # loaded by any KubeSpawner subclass
-    return kube is not None and issubclass(cls, kube.KubeSpawner)

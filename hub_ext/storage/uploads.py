@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from ..store import get_engine
 from ..store.models import utcnow
 from ..store.models_storage import Upload
-from ..isolation import safefs
+from ..isolation import fdtree, safefs
 from .paths import BadPath, clean
 
 TUS_VERSION = "1.0.0"
@@ -164,7 +164,7 @@ class UploadStore:
         """Forget the upload and its bytes (after completion or termination)."""
         with Session(get_engine(self.db_url)) as session, session.begin():
             session.execute(delete(Upload).where(Upload.id == upload_id))
-        safefs.remove_path(self.part(upload_id))
+        fdtree.remove_path(self.part(upload_id))
 
     def stale(self, now=None) -> list[Upload]:
         cutoff = (now or utcnow()) - STALE_AFTER

@@ -3,7 +3,7 @@
 no user HTML). The files API and the share pages send through here.
 
 The folder is walked by descriptors from one reached without following links
-(:func:`hub_ext.storage.paths.dir_fd`, :func:`hub_ext.isolation.safefs.iter_tree`);
+(:func:`hub_ext.storage.paths.dir_fd`, :func:`hub_ext.isolation.fdtree.iter_tree`);
 symbolic links and special files are left out. Files are read and compressed on a thread, one
 chunk at a time, and each chunk is flushed to the client before the next.
 """
@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 from stream_zip import ZIP_64, stream_zip
 
-from ..isolation import safefs
+from ..isolation import fdtree
 from .paths import dir_fd
 
 CHUNK = 1 << 20
@@ -34,14 +34,14 @@ def _file_chunks(fd: int) -> Iterator[bytes]:
 
 def members(top_fd: int) -> Iterator[tuple]:
     """stream-zip's members: every folder (as ``name/``) and regular file under ``top_fd``, walked by
-    descriptors (:func:`hub_ext.isolation.safefs.iter_tree`); links, special files and files with
+    descriptors (:func:`hub_ext.isolation.fdtree.iter_tree`); links, special files and files with
     another account's name elsewhere (:func:`hub_ext.isolation.safefs.may_read`) are left out."""
-    for fd, st, rel in safefs.iter_tree(top_fd):
+    for fd, st, rel in fdtree.iter_tree(top_fd):
         when = datetime.fromtimestamp(st.st_mtime, timezone.utc)
         if stat.S_ISDIR(st.st_mode):
             yield rel + "/", when, stat.S_IFDIR | 0o755, ZIP_64, ()
             continue
-        file_fd = safefs.reopen_read(fd, st) if stat.S_ISREG(st.st_mode) else None
+        file_fd = fdtree.reopen_read(fd, st) if stat.S_ISREG(st.st_mode) else None
         if file_fd is not None:
             yield rel, when, stat.S_IFREG | 0o644, ZIP_64, _file_chunks(file_fd)
 

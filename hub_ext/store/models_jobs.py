@@ -2,7 +2,7 @@
 
 The schema is owned by migrations ``0005`` and ``0008``; times are stored in UTC. A job's
 environment variables may hold credentials, so they are stored encrypted
-(Fernet, the key of ``hub_ext.auth.keys``), as TOTP secrets are.
+(Fernet, the key of ``hub_ext.keys``), as TOTP secrets are.
 """
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ def hub(tmp_path_factory):
     data.chmod(0o755)  # a careless operator's data dir: the hub must fix it
     (data / "stray-secret").write_text("left readable by someone")
     (data / "stray-secret").chmod(0o644)
-    from hub_ext.auth.keys import load_key
+    from hub_ext.keys import load_key
 
     load_key("", str(data))  # the TOTP key file, as the hub makes it on first use
     hub = RealHub(data, admin_password="", env={"HUBFRONT_CATALOG": str(work / "catalog.yaml")})

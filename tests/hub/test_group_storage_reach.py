@@ -20,7 +20,7 @@ from jupyterhub.tests.utils import async_requests, public_url
 
 from conftest_helpers import login, make_user
 from hub_ext.settings import Hubfront
-from hub_ext.storage.tree import UNREACHABLE
+from hub_ext.storage.kube import UNREACHABLE
 
 spawner_class = "hubfront-kube"  # read by tests/hub/conftest.py
 GROUP = "gsr-lab"

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from hub_ext.apps.records import AppStore, executor_id
 from hub_ext.apps.requests import AppInstall
 from hub_ext.apps.templates import AppTemplate
-from hub_ext.auth.keys import load_key
+from hub_ext.keys import load_key
 from hub_ext.isolation.names import account_name, service_account_name
 from hub_ext.ledger import Ledger
 from hub_ext.policy import GroupPolicy, InstanceType
@@ -30,7 +30,7 @@ from hub_ext.storage.mounts import MountSource
 from hub_ext.store import upgrade
 from hub_ext.store.engine import read_scope
 from hub_ext.store.models_apps import App
-from spawner.environments import EnvironmentBuilder
+from hub_ext.images.environments import EnvironmentBuilder
 from support import ACCOUNT_PREFIX
 from test_local_executor import isolated, make_executor  # noqa: F401 - the fixture, shared
 

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from hub_ext.auth.keys import load_key
+from hub_ext.keys import load_key
 from hub_ext.isolation.hardening import PROTECTED_SYSCTLS, protect_links
 from hub_ext.services.executors.base import ExecutorError
 from hub_ext.storage.mounts import MountSource
 from hub_ext.store import upgrade
-from spawner.environments import EnvironmentBuilder
+from hub_ext.images.environments import EnvironmentBuilder
 from support import host_mounts, need
 from test_local_deployments import FAST, ready, server  # noqa: F401 - the fixture, shared
 from test_local_deployments import spec as deployment_spec

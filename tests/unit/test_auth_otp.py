@@ -8,7 +8,7 @@ import pyotp
 import pytest
 
 from hub_ext.auth import otp
-from hub_ext.auth.keys import decrypt, encrypt, load_key
+from hub_ext.keys import decrypt, encrypt, load_key
 
 ISSUER = "Hubfront"
 

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from cryptography.fernet import Fernet
 
-from hub_ext.auth.keys import token_digest
+from hub_ext.keys import token_digest
 from hub_ext.bodies import BodyError, parse_body
 from hub_ext.deployments.records import DEPLOYMENTS_TEXT, Conflict, DeploymentStore, LimitError
 from hub_ext.deployments.requests import DeploymentCreate, DeploymentPatch, resolve

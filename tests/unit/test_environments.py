@@ -15,7 +15,7 @@ import pytest
 from support import build_tiny_wheel
 
 from hub_ext.policy import Image
-from spawner.environments import EnvironmentBuilder, EnvironmentBuildFailed
+from hub_ext.images.environments import EnvironmentBuilder, EnvironmentBuildFailed
 
 OFFLINE = ["--no-index", "--disable-pip-version-check"]
 

@@ -19,7 +19,7 @@ from hub_ext.services.executors.base import ExecutorError, JobSpec
 from hub_ext.services.executors.deployments import DeploymentSpec
 from hub_ext.services.executors.kube_deployments import KubernetesDeployments
 from hub_ext.services.executors.kubernetes import KubernetesExecutor
-from hub_ext.storage.tree import hub_reaches_group_storage
+from hub_ext.storage.kube import hub_reaches_group_storage
 from spawner.kube import KubeGroupSpawner
 from test_kubernetes_executor import RecordedApi
 from test_mounts_kube import config, notebook_pod, source  # noqa: F401 - source is a fixture

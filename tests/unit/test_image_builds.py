@@ -19,7 +19,7 @@ from hub_ext.services.builder import Builder
 from hub_ext.store import session_scope
 from hub_ext.services.executors.base import Handle, Status
 from hub_ext.services.executors.local_builds import LocalBuilds
-from spawner.environments import EnvironmentBuilder
+from hub_ext.images.environments import EnvironmentBuilder
 
 CATALOG = Catalog.model_validate({"images": [
     {"name": "python", "image": "quay.io/jupyter/base-notebook:2024-05-27", "local": {"packages": []}},

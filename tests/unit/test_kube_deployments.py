@@ -17,8 +17,9 @@ from traitlets.config import Config
 from hub_ext.services.executors.base import ExecutorError
 from hub_ext.services.executors.deployments import DeploymentSpec
 from hub_ext.services.executors.kube_deployments import KubernetesDeployments
-from hub_ext.services.executors.kubernetes import KubernetesExecutor, plain
-from spawner.kube import label_value
+from hub_ext.kube import plain
+from hub_ext.services.executors.kubernetes import KubernetesExecutor
+from hub_ext.kube import label_value
 
 GiB = 2**30
 NAME = "hubfront-deploy-iris"

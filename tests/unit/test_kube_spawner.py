@@ -339,7 +339,7 @@ def test_values_keep_the_data_dir_on_one_read_write_many_claim_whose_groups_are_
     import json
 
     from hub_ext.storage.kube import KubeStorage
-    from hub_ext.storage.tree import hub_reaches_group_storage
+    from hub_ext.storage.kube import hub_reaches_group_storage
 
     values, c, _ = production
     hub = values["hub"]

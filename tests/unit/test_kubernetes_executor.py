@@ -13,7 +13,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from hub_ext.services.executors.base import ExecutorError, Handle, JobSpec
 from hub_ext.services.executors.kubernetes import KubernetesExecutor, job_status
-from spawner.kube import LOCKED_DOWN, label_value
+from hub_ext.kube import LOCKED_DOWN, label_value
 
 
 class RecordedApi:

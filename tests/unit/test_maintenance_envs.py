@@ -6,7 +6,7 @@ import time
 
 from hub_ext.maintenance_envs import environments, remove_unused
 from hub_ext.policy import Image, LocalEnvironment
-from spawner.environments import EnvironmentBuilder
+from hub_ext.images.environments import EnvironmentBuilder
 
 
 def _env(root, name, ready=True, age=7200):

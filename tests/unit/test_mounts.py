@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hub_ext.auth.keys import encrypt, load_key
+from hub_ext.keys import encrypt, load_key
 from hub_ext.folders import disk, records
 from hub_ext.storage.mounts import MountError, MountSource, apply_local, workload_mounts
 from hub_ext.store import session_scope

@@ -31,7 +31,8 @@ from hub_ext.services.executors.base import ExecutorError
 from hub_ext.services.executors.kube_builds import KubernetesBuilds
 from hub_ext.services.executors.kube_deployments import KubernetesDeployments
 from hub_ext.services.executors.kube_network import KubeNetwork
-from hub_ext.services.executors.kubernetes import KubernetesExecutor, plain
+from hub_ext.kube import plain
+from hub_ext.services.executors.kubernetes import KubernetesExecutor
 from hub_ext.store.models_images import ImageBuild
 from spawner.plan import server_name_for
 from support import REPO

@@ -24,7 +24,7 @@ SUBPROCESS = {"run", "Popen", "call", "check_call", "check_output", "create_subp
 # (module, function) -> why it never acts on a tree a member writes
 ALLOWED = {
     ("hub_ext.auth.bootstrap", "ensure_admin_account"): "the hub's own data dir (0711, no member writes there)",
-    ("hub_ext.auth.keys", "load_key"): "the hub's own key file in its data dir",
+    ("hub_ext.keys", "load_key"): "the hub's own key file in its data dir",
     ("hub_ext.store.engine", "private_sqlite_files"): "the database's own folder (the hub's data dir)",
     ("hub_ext.services.executors.keeper", "CappedLog.write"): "the runner's own log dir (0700)",
     ("hub_ext.services.executors.keeper", "write_state"): "the runner's own state dir (0700)",
@@ -34,7 +34,7 @@ ALLOWED = {
                                          "(0700, groups r-X through ACLs)",
     ("hub_ext.datasets.git", "sync"): "renames the handed-over clone within the dataset's root-only folder",
     ("hub_ext.portal.files.tus", "UploadAPIHandler.on_connection_close"): "UploadStore.touch: a database update",
-    ("spawner.environments", "EnvironmentBuilder"): "the hub's own <data>/envs: built by the hub, never "
+    ("hub_ext.images.environments", "EnvironmentBuilder"): "the hub's own <data>/envs: built by the hub, never "
                                                     "writable by workloads (hardening keeps it 0755)",
 }
 

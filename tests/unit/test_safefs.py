@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hub_ext.isolation import acl, safefs, shared
+from hub_ext.isolation import acl, fdtree, safefs, shared
 from support import need
 
 NOBODY = 65534
@@ -128,7 +128,7 @@ def test_another_accounts_hard_linked_file_is_never_changed(tmp_path, as_root):
                                         text=True).stdout
     top = safefs.open_dir(tree)
     try:
-        assert safefs.open_read(top, "linked") is None  # nor copied or zipped out of the tree
+        assert fdtree.open_read(top, "linked") is None  # nor copied or zipped out of the tree
     finally:
         os.close(top)
 
@@ -196,7 +196,7 @@ def test_copy_tree_copies_files_and_links_but_not_what_a_link_points_at(tmp_path
     dst.mkdir()
     s, d = safefs.open_dir(src), safefs.open_dir(dst)
     try:
-        safefs.copy_tree(s, d, lambda st: 0o444, dir_mode=0o555)
+        fdtree.copy_tree(s, d, lambda st: 0o444, dir_mode=0o555)
     finally:
         os.close(s)
         os.close(d)
@@ -211,7 +211,7 @@ def test_remove_at_unlinks_a_link_and_leaves_its_target(tmp_path):
     (tmp_path / "tree" / "sub").mkdir(parents=True)
     (tmp_path / "tree" / "sub" / "l").symlink_to(tmp_path / "keep")
     (tmp_path / "l2").symlink_to(tmp_path / "keep")
-    assert safefs.remove_path(tmp_path / "tree")
-    assert safefs.remove_path(tmp_path / "l2")
-    assert not safefs.remove_path(tmp_path / "nothing")
+    assert fdtree.remove_path(tmp_path / "tree")
+    assert fdtree.remove_path(tmp_path / "l2")
+    assert not fdtree.remove_path(tmp_path / "nothing")
     assert (tmp_path / "keep" / "f").read_text() == "k"

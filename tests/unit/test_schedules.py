@@ -6,7 +6,7 @@ import pytest
 from pydantic import BaseModel, ValidationError, field_validator
 
 from hub_ext.policy import PolicyError
-from hub_ext.services.schedules import (
+from hub_ext.jobs.schedules import (
     Schedule,
     ScheduleError,
     due_runs,

@@ -14,7 +14,8 @@ from ...isolation import Isolation, IsolationError
 from ...ledger import Ledger
 from ...storage import usage
 from ...storage.paths import BadPath
-from ...storage.tree import UNREACHABLE, ensure_group_root, hub_reaches_group_storage
+from ...storage.kube import UNREACHABLE, hub_reaches_group_storage
+from ...storage.tree import ensure_group_root
 from ..jobs.service import MemberAPIHandler
 from .service import Conflict, TreeFiles
 

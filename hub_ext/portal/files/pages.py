@@ -14,7 +14,7 @@ from tornado import web
 
 from ...settings import Hubfront
 from ...storage.paths import BadPath, clean
-from ...storage.tree import hub_reaches_group_storage
+from ...storage.kube import hub_reaches_group_storage
 from ..jobs.pages import _JobsPage
 from ..nav import MenuEntry, register_menu
 from .common import require_group_storage

@@ -20,7 +20,7 @@ import stat
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ...isolation import safefs
+from ...isolation import fdtree, safefs
 from ...isolation.fsflags import clear_for_removal
 from ...isolation.shared import inherit_acl
 from ...storage.paths import BadPath, clean, dir_fd, entry, make_dirs, open_file, parent_fd, relative, resolve, target
@@ -158,9 +158,9 @@ class TreeFiles:
                     f.flush()
                     os.fsync(f.fileno())
                     self.own_fd(fd, f.fileno())
-                safefs.rename_at(fd, temp, fd, real.name)
+                fdtree.rename_at(fd, temp, fd, real.name)
             except BaseException:
-                safefs.unlink_at(fd, temp)
+                fdtree.unlink_at(fd, temp)
                 raise
             return entry_json(real.name, os.stat(real.name, dir_fd=fd, follow_symlinks=False)) | {
                 "path": relative(self.root, real)}
@@ -178,7 +178,7 @@ class TreeFiles:
             try:
                 self.own_fd(fd, src)  # handed over before it enters the tree
                 try:
-                    safefs.rename_at(uploads, part.name, fd, real.name)
+                    fdtree.rename_at(uploads, part.name, fd, real.name)
                 except OSError as exc:
                     if exc.errno != errno.EXDEV:  # uploads on another file system
                         raise
@@ -186,13 +186,13 @@ class TreeFiles:
                     out = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o660,
                                   dir_fd=fd)
                     try:
-                        safefs.copy_fd(src, out)
+                        fdtree.copy_fd(src, out)
                         os.fsync(out)
                         self.own_fd(fd, out)
                     finally:
                         os.close(out)
-                    safefs.rename_at(fd, temp, fd, real.name)
-                    safefs.unlink_at(uploads, part.name)
+                    fdtree.rename_at(fd, temp, fd, real.name)
+                    fdtree.unlink_at(uploads, part.name)
             finally:
                 os.close(src)
             inherit_acl(fd, real.name)
@@ -225,7 +225,7 @@ class TreeFiles:
         if not os.path.isdir(dst.parent):
             raise FileNotFoundError(clean(to).rpartition("/")[0])
         with parent_fd(self.root, src) as (sfd, sname), parent_fd(self.root, dst) as (dfd, dname):
-            safefs.rename_at(sfd, sname, dfd, dname)
+            fdtree.rename_at(sfd, sname, dfd, dname)
         return relative(self.root, dst)
 
     def delete(self, rel: str) -> str:
@@ -233,7 +233,7 @@ class TreeFiles:
         real = entry(self.root, rel)
         with parent_fd(self.root, real) as (fd, name):
             clear_for_removal(fd, name)  # a tree locked over its storage quota (hub_ext.storage.quota_guard)
-            safefs.remove_at(fd, name)
+            fdtree.remove_at(fd, name)
         return relative(self.root, real)
 
 

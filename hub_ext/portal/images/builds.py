@@ -25,7 +25,7 @@ from ...scopes import READ, WRITE
 from ...store.models_images import BUILD_DONE, ImageBuild
 from ..groups.handlers import store_policy
 from ..logstream import serve_log
-from .handlers import KIND, _ImagesAPI
+from .common import KIND, _ImagesAPI
 
 
 class _BuildsAPI(_ImagesAPI):

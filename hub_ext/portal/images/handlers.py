@@ -10,7 +10,6 @@ from __future__ import annotations
 from jupyterhub.scopes import needs_scope
 from tornado import web
 
-from ... import activity
 from ...bodies import BodyError
 from ...groups import group_policy
 from ...images.group import (
@@ -21,12 +20,12 @@ from ...images.resolve import usable_policy
 from ...images.specs import MANAGERS, embedded_mode
 from ..jobs.pages import PHASE_BADGES
 from ..preferences.prefs import user_zone
-from ..base import PortalAPIHandler, PortalHandler
-from ..groups.handlers import store_policy
+from ..base import PortalHandler
 from ..nav import MenuEntry, register_menu
 from ...scopes import READ, WRITE
+from .builds import handlers as build_handlers
+from .common import _ImagesAPI
 
-KIND = "image"
 BUILD_BADGES = {**PHASE_BADGES, "Building": PHASE_BADGES["Running"]}  # static/images.js reads them from the page
 
 
@@ -37,29 +36,6 @@ def images_of(group, catalog, db_url: str) -> list[dict]:
     own = {im.name for im in policy.group_images}
     return ([image_json(im, "group") for im in policy.group_images]
             + [image_json(im, "catalog") for im in policy.allowed_images(catalog) if im.name not in own])
-
-
-class _ImagesAPI(PortalAPIHandler):
-    @property
-    def embedded(self) -> bool:
-        return embedded_mode(self.hubfront.config)
-
-    def admin_group(self, group_name: str):
-        group = self.visible_group(group_name)
-        self.require_group_admin(group)
-        return group
-
-    def image_of(self, group, name: str):
-        try:
-            return group_image(group_policy(group), name)
-        except KeyError:
-            raise web.HTTPError(404, f"No such image in group {group.name}: {name}") from None
-
-    def save(self, group, policy, action: str, name: str, message: str) -> None:
-        store_policy(self, group, policy)
-        activity.record(self.db_url, username=self.current_user.name, group=group.name, kind=KIND, action=action,
-                        status="ok", message=message, workload_id=name,
-                        link=f"{self.hub.base_url}portal/images")
 
 
 class GroupImagesAPIHandler(_ImagesAPI):
@@ -140,8 +116,6 @@ class ImagesPageHandler(PortalHandler):
 
 
 register_menu(MenuEntry("Images", "portal/images", "fa-layer-group", group_admin=True))
-
-from .builds import handlers as build_handlers  # noqa: E402 (they build on _ImagesAPI above)
 
 handlers = [*build_handlers,
     (r"/api/portal/groups/([^/]+)/images", GroupImagesAPIHandler),

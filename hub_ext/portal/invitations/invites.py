@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select, update
 
-from ...auth.keys import token_digest
+from ...keys import token_digest
 from ...store import session_scope
 from ...store.models import utcnow
 from ...store.models_accounts import Invitation, InvitationUse

@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from tornado import web
 
 from ...datasets.picks import choices as dataset_choices, picked as picked_datasets
-from ...groups import group_policy
 from ...images.resolve import usable_policy
 from ...jobs.records import utc
 from ...store.models_jobs import DONE_PHASES, Job, JobSchedule
@@ -23,7 +22,7 @@ PHASE_BADGES = {
     "Pending": "text-bg-secondary", "Preparing": "text-bg-info", "Running": "text-bg-primary",
     "Succeeded": "hf-bg-succeeded", "Failed": "text-bg-danger", "Cancelled": "text-bg-warning",
 }
-# the presets of hub_ext.services.schedules: wall-clock times in the schedule's zone
+# the presets of hub_ext.jobs.schedules: wall-clock times in the schedule's zone
 RECURRENCE_PRESETS = (("inactive", "Inactive (only Run now)"), ("daily", "Daily at 04:00"),
                       ("weekly", "Weekly, Sundays at 04:00"), ("monthly", "Monthly, the 1st at 04:00"))
 

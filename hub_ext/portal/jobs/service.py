@@ -8,7 +8,7 @@ import logging
 from tornado import web
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
-from ...auth.keys import load_key
+from ...keys import load_key
 from ...groups import group_policy
 from ...jobs.records import JobStore, Viewer
 from ...jobs.recurring import ScheduleStore

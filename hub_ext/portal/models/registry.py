@@ -33,6 +33,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
+from ...apps.registry import tracking_uri_of  # noqa: F401 - the Models page reads it from here
+
 MAX_MODELS = 500  # registered models listed, at most (the page says when there are more)
 MAX_VERSIONS = 5000  # model versions listed, at most, over all models
 PAGE = 200  # results per request
@@ -75,11 +77,6 @@ class Listing:
     tracking_uri: str  # as shown to members (no secrets)
     models: list[Model]
     truncated: bool  # more models or versions than listed
-
-
-def tracking_uri_of(policy, default: str = "") -> str:
-    """The MLflow tracking (and registry) URI of a group: its policy's, else the platform's ``default``."""
-    return (policy.mlflow_tracking_uri or default or "").strip()
 
 
 def model_uri(name: str, version: str) -> str:

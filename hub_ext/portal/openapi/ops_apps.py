@@ -6,7 +6,7 @@ from ...apps.requests import AppInstall, AppPatch
 from ...bodies import NoFields
 from ...scopes import READ, WRITE
 from ..apps.handlers import RegistryBind
-from .spec import _FLAG, DENIED, INVALID, NOT_FOUND, PATH_PARAMS, PORTAL, Operation, Param
+from .model import _FLAG, DENIED, INVALID, NOT_FOUND, PATH_PARAMS, PORTAL, Operation, Param
 
 PATH_PARAMS["app"] = Param("app", {"type": "string", "pattern": "^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$"},
                            "The app's name in the group", True)

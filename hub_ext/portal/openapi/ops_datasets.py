@@ -5,7 +5,7 @@ from __future__ import annotations
 from ...bodies import NoFields
 from ...datasets.requests import DatasetCreate, DatasetPatch, GrantSet, VersionCreate
 from ...scopes import READ, WRITE
-from .spec import DENIED, INVALID, NOT_FOUND, PATH_PARAMS, PORTAL, Operation, Param
+from .model import DENIED, INVALID, NOT_FOUND, PATH_PARAMS, PORTAL, Operation, Param
 
 PATH_PARAMS["dataset"] = Param("dataset", {"type": "string", "pattern": "^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$"},
                                "The dataset's name", True)

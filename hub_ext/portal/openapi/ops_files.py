@@ -5,7 +5,7 @@ from __future__ import annotations
 from ...bodies import NoFields
 from ...scopes import READ, WRITE
 from ..files.handlers import MoveBody
-from .spec import _FLAG, DENIED, INVALID, NOT_FOUND, PATH_PARAMS, PORTAL, Operation, Param
+from .model import _FLAG, DENIED, INVALID, NOT_FOUND, PATH_PARAMS, PORTAL, Operation, Param
 
 PATH_PARAMS["file_path"] = Param("file_path", {"type": "string", "minLength": 1},
                                  "A file's or folder's path in the group's storage (`a/b.csv`)", True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from ...bodies import NoFields
 from ...folders.requests import FolderCreate, InvitationCreate, PermissionChange
 from ...scopes import READ, WRITE
-from .spec import DENIED, INVALID, NOT_FOUND, PATH_PARAMS, PORTAL, Operation, Param
+from .model import DENIED, INVALID, NOT_FOUND, PATH_PARAMS, PORTAL, Operation, Param
 
 PATH_PARAMS["folder"] = Param("folder", {"type": "string", "minLength": 1, "maxLength": 63}, "One of your folders", True)
 PATH_PARAMS["invitation"] = Param("invitation", {"type": "integer", "minimum": 1},

@@ -6,7 +6,7 @@ from ...bodies import NoFields
 from ...images.builds import BuildCreate
 from ...images.group import NAME_PATTERN, ImageCreate, ImagePatch
 from ...scopes import READ, WRITE
-from .spec import _FLAG, DENIED, INVALID, NOT_FOUND, PATH_PARAMS, PORTAL, Operation, Param
+from .model import _FLAG, DENIED, INVALID, NOT_FOUND, PATH_PARAMS, PORTAL, Operation, Param
 
 PATH_PARAMS["image"] = Param("image", {"type": "string", "pattern": NAME_PATTERN}, "The group image's name", True)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...bodies import NoFields
-from .spec import DENIED, INVALID, PORTAL, Operation
+from .model import DENIED, INVALID, PORTAL, Operation
 
 BASE = f"{PORTAL}/maintenance"
 ADMINS = DENIED + " (hub admins only)"

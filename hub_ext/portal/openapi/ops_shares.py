@@ -8,7 +8,7 @@ from __future__ import annotations
 from ...scopes import READ, WRITE
 from ...storage.shares import ShareCreate
 from .ops_files import ABSENT
-from .spec import DENIED, INVALID, NOT_FOUND, PATH_PARAMS, PORTAL, Operation, Param
+from .model import DENIED, INVALID, NOT_FOUND, PATH_PARAMS, PORTAL, Operation, Param
 
 PATH_PARAMS["share"] = Param("share", {"type": "integer", "minimum": 1}, "The share link's id", True)
 

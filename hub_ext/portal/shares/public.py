@@ -57,7 +57,7 @@ class SharePageHandler(_PortalMixin, BaseHandler):
     # -- what the token opens ---------------------------------------------------------
 
     def opened(self, token: str) -> Share:
-        from ...storage.tree import UNREACHABLE, hub_reaches_group_storage
+        from ...storage.kube import UNREACHABLE, hub_reaches_group_storage
 
         if not hub_reaches_group_storage(self.hubfront.config):
             raise _Refused(404, "No share links on this deployment", UNREACHABLE)

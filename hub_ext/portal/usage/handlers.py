@@ -12,7 +12,7 @@ from hub_ext.scopes import READ
 from ..base import PortalAPIHandler
 from ..home.panels import HomePanel, register_panel
 from ...storage import usage as storage_usage
-from ...storage.tree import hub_reaches_group_storage
+from ...storage.kube import hub_reaches_group_storage
 from .logic import dashboard, storage_line
 
 

@@ -23,10 +23,10 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from hub_ext.images.settings import ImageBuilds
 from hub_ext.store.models_images import ImageBuild
-from spawner.kube import GROUP_LABEL, USER_LABEL, label_value
+from hub_ext.kube import GROUP_LABEL, USER_LABEL, api_message, label_value
 
 from .base import ExecutorError, Handle, Status
-from .kubernetes import CONTAINER, KubernetesExecutor, _api_message
+from .kubernetes import CONTAINER, KubernetesExecutor
 
 BUILD_LABEL = "hubfront.io/image-build"
 CONTEXT = "/workspace"
@@ -124,7 +124,7 @@ class KubernetesBuilds:
             await batch.create_namespaced_job(namespace=self.jobs.namespace, body=body)
         except ApiException as exc:
             if exc.status != 409:  # 409: created by an earlier attempt for this build
-                raise ExecutorError(f"Kubernetes refused the build job: {_api_message(exc)}") from None
+                raise ExecutorError(f"Kubernetes refused the build job: {api_message(exc)}") from None
         return Handle("kubernetes", f"{self.jobs.namespace}/{body['metadata']['name']}")
 
     async def status(self, handle: Handle) -> Status:

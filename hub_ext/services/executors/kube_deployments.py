@@ -35,11 +35,11 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from traitlets import Float, Int, Unicode, default
 from traitlets.config import LoggingConfigurable
 
-from spawner.kube import GROUP_LABEL, LOCKED_DOWN, USER_LABEL, label_value
+from hub_ext.kube import GROUP_LABEL, LOCKED_DOWN, USER_LABEL, api_message, label_value, plain
 
 from .base import ExecutorError
 from .deployments import DeploymentExecutor, DeploymentSpec, DeploymentStatus
-from .kubernetes import KubernetesExecutor, _api_message, _Meta, plain, with_storage
+from .kubernetes import KubernetesExecutor, _Meta, with_storage
 
 DEPLOYMENT_LABEL = "hubfront.io/deployment"
 INSTANCE_LABEL = "app.kubernetes.io/instance"  # the object name: unique per installation in a namespace
@@ -136,7 +136,7 @@ class KubernetesDeployments(LoggingConfigurable, DeploymentExecutor, metaclass=_
         except ApiException as exc:
             if exc.status in allow:
                 return exc
-            raise ExecutorError(f"{what}: {_api_message(exc)}") from None
+            raise ExecutorError(f"{what}: {api_message(exc)}") from None
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             raise ExecutorError(f"{what}: the Kubernetes API cannot be reached ({exc})") from None
 

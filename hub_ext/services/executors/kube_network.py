@@ -36,7 +36,7 @@ from traitlets import Bool, Dict, Int, List, TraitError, Unicode, validate
 from traitlets.config import LoggingConfigurable
 
 from hub_ext.storage.kube import dns_label
-from spawner.kube import GROUP_LABEL, label_value
+from hub_ext.kube import GROUP_LABEL, api_message, label_value, plain
 
 from .base import ExecutorError
 
@@ -164,8 +164,6 @@ class KubeNetwork(LoggingConfigurable):
         """
         if not self.enabled:
             return
-        from .kubernetes import _api_message, plain
-
         body = self.policy(namespace, group)
         name = body["metadata"]["name"]
         if (namespace, name) in self._applied:
@@ -189,7 +187,7 @@ class KubeNetwork(LoggingConfigurable):
                 await api.replace_namespaced_network_policy(name=name, namespace=namespace, body=body)
                 self.log.info("NetworkPolicy %s/%s replaced for group %s", namespace, name, group)
         except ApiException as exc:
-            raise ExecutorError(f"Kubernetes refused the group's NetworkPolicy {name}: {_api_message(exc)}") from None
+            raise ExecutorError(f"Kubernetes refused the group's NetworkPolicy {name}: {api_message(exc)}") from None
         self._applied.add((namespace, name))
 
 

@@ -7,7 +7,7 @@ one (``start`` is idempotent per job id). The Job never retries
 (``activeDeadlineSeconds``) and Kubernetes removes it some time after it ends
 (``ttlSecondsAfterFinished``): the runner must have read status and logs by then.
 
-The pod is locked down like notebook pods (``spawner.kube.LOCKED_DOWN``, a
+The pod is locked down like notebook pods (``hub_ext.kube.LOCKED_DOWN``, a
 non-root uid, no API token) and gets the instance type's resources with limits
 equal to requests, so what the ledger counted is what the pod may use. Before
 a group's first pod, the group's NetworkPolicy is applied (``kube_network``).
@@ -23,10 +23,8 @@ from __future__ import annotations
 import abc
 import asyncio
 import copy
-import json
 import math
 import os
-from datetime import datetime
 
 from kubernetes_asyncio import client as k8s
 from kubernetes_asyncio import config as k8s_config
@@ -36,7 +34,7 @@ from traitlets.config import LoggingConfigurable
 
 from hub_ext.storage.kube import KubeStorage, PodStorage
 from hub_ext.storage.mounts import MountError
-from spawner.kube import GROUP_LABEL, LOCKED_DOWN, USER_LABEL, label_value
+from hub_ext.kube import GROUP_LABEL, LOCKED_DOWN, USER_LABEL, api_message, label_value, plain
 
 from .base import Executor, ExecutorError, Handle, JobSpec, Status
 from .kube_network import KubeNetwork
@@ -50,23 +48,6 @@ _HOPELESS_WAITING = ("InvalidImageName", "ErrImageNeverPull", "CreateContainerCo
 
 class _Meta(MetaHasTraits, abc.ABCMeta):
     pass
-
-
-def plain(obj):
-    """A kubernetes_asyncio model (or a dict of them) as Kubernetes JSON: camelCase keys, no Nones."""
-    if obj is None or isinstance(obj, (str, int, float, bool, datetime)):
-        return obj
-    if isinstance(obj, (list, tuple)):
-        return [plain(item) for item in obj]
-    if isinstance(obj, dict):
-        return {key: plain(value) for key, value in obj.items() if value is not None}
-    if hasattr(obj, "openapi_types") and hasattr(obj, "attribute_map"):
-        return {
-            obj.attribute_map[attr]: plain(getattr(obj, attr))
-            for attr in obj.openapi_types
-            if getattr(obj, attr) is not None
-        }
-    raise TypeError(f"cannot read {type(obj).__name__} as Kubernetes JSON")
 
 
 def with_storage(pod: dict, storage: PodStorage | None) -> None:
@@ -87,13 +68,6 @@ def storage_env(storage: PodStorage) -> list[dict]:
 def cpu_quantity(cores: float) -> str:
     millis = round(cores * 1000)
     return str(millis // 1000) if millis % 1000 == 0 else f"{millis}m"
-
-
-def _api_message(exc: ApiException) -> str:
-    try:
-        return json.loads(exc.body).get("message") or exc.reason
-    except (TypeError, ValueError, AttributeError):
-        return str(exc.reason or exc.status)
 
 
 class KubernetesExecutor(LoggingConfigurable, Executor, metaclass=_Meta):
@@ -312,7 +286,7 @@ class KubernetesExecutor(LoggingConfigurable, Executor, metaclass=_Meta):
             await batch.create_namespaced_job(namespace=self.namespace, body=body)
         except ApiException as exc:
             if exc.status != 409:  # 409: created by an earlier attempt for this job id
-                raise ExecutorError(f"Kubernetes refused the job: {_api_message(exc)}") from None
+                raise ExecutorError(f"Kubernetes refused the job: {api_message(exc)}") from None
         return Handle("kubernetes", f"{self.namespace}/{body['metadata']['name']}")
 
     async def _job(self, namespace: str, name: str) -> dict | None:
@@ -322,7 +296,7 @@ class KubernetesExecutor(LoggingConfigurable, Executor, metaclass=_Meta):
         except ApiException as exc:
             if exc.status == 404:
                 return None
-            raise ExecutorError(f"Kubernetes API: {_api_message(exc)}") from None
+            raise ExecutorError(f"Kubernetes API: {api_message(exc)}") from None
 
     async def _pod(self, namespace: str, name: str) -> dict | None:
         """The job's newest pod (one at most with ``backoffLimit: 0``, but be sure)."""
@@ -330,7 +304,7 @@ class KubernetesExecutor(LoggingConfigurable, Executor, metaclass=_Meta):
         try:
             pods = plain(await core.list_namespaced_pod(namespace=namespace, label_selector=f"job-name={name}"))
         except ApiException as exc:
-            raise ExecutorError(f"Kubernetes API: {_api_message(exc)}") from None
+            raise ExecutorError(f"Kubernetes API: {api_message(exc)}") from None
         items = pods.get("items") or []
         items.sort(key=lambda p: str(p.get("metadata", {}).get("creationTimestamp", "")))
         return items[-1] if items else None
@@ -359,7 +333,7 @@ class KubernetesExecutor(LoggingConfigurable, Executor, metaclass=_Meta):
         except ApiException as exc:
             if exc.status in (400, 404):  # not started yet, or gone
                 return b"", offset
-            raise ExecutorError(f"Kubernetes API: {_api_message(exc)}") from None
+            raise ExecutorError(f"Kubernetes API: {api_message(exc)}") from None
         data = text.encode("utf-8", "replace") if isinstance(text, str) else bytes(text or b"")
         return data[offset:], max(offset, len(data))
 
@@ -374,7 +348,7 @@ class KubernetesExecutor(LoggingConfigurable, Executor, metaclass=_Meta):
             await batch.delete_namespaced_job(name=name, namespace=namespace, propagation_policy="Background")
         except ApiException as exc:
             if exc.status != 404:
-                raise ExecutorError(f"Kubernetes API: {_api_message(exc)}") from None
+                raise ExecutorError(f"Kubernetes API: {api_message(exc)}") from None
         self._cancelled.add(handle.ref)
 
     async def adopt(self, handle: Handle) -> bool:

@@ -48,7 +48,7 @@ import psutil
 from traitlets import Float, Instance, Int, List, Unicode, default
 from traitlets.config import LoggingConfigurable
 
-from hub_ext.isolation import Isolation, IsolationError, safefs
+from hub_ext.isolation import Isolation, IsolationError, fdtree, safefs
 from hub_ext.policy import format_memory
 from hub_ext.storage.mounts import MountError
 
@@ -395,7 +395,7 @@ class LocalExecutor(Executor, LoggingConfigurable, metaclass=_Meta):
         path = self._state_file(handle)
         for name in (state or {}).get("log"), keeper.stop_path(path), path:
             if name:
-                safefs.remove_path(name)  # the runner's own log dir
+                fdtree.remove_path(name)  # the runner's own log dir
 
     async def artifacts(self, handle: Handle, *, job_id: int, username: str, max_bytes: int, max_files: int):
         """The files the job left in ``<workdir>/artifacts``, read as the job's own OS account.

@@ -1,5 +1,5 @@
 """Image builds in the embedded mode: a Python environment built by the hub's own
-:class:`spawner.environments.EnvironmentBuilder` (the same code, cache and directory the spawner
+:class:`hub_ext.images.environments.EnvironmentBuilder` (the same code, cache and directory the spawner
 uses, so a notebook of the built image finds its environment ready).
 
 A build is a task of the runner process. Its output (pip's, line by line) is kept in memory until the
@@ -14,7 +14,7 @@ import asyncio
 
 from hub_ext.policy import Image
 from hub_ext.store.models_images import ImageBuild
-from spawner.environments import EnvironmentBuildFailed, EnvironmentBuilder
+from hub_ext.images.environments import EnvironmentBuildFailed, EnvironmentBuilder
 
 from .base import ExecutorError, Handle, Status
 

@@ -47,7 +47,7 @@ from dataclasses import replace
 from traitlets import Float, Instance, Int, default
 from traitlets.config import LoggingConfigurable
 
-from hub_ext.isolation import safefs
+from hub_ext.isolation import fdtree, safefs
 
 from . import keeper
 from .base import ExecutorError, Handle, JobSpec
@@ -306,7 +306,7 @@ class LocalDeployments(LoggingConfigurable, DeploymentExecutor, metaclass=_Meta)
         text = json.dumps(state, sort_keys=True)
         if not dep.revisions:  # stopped: nothing to find again
             dep.saved = ""
-            safefs.remove_path(self._state_file(dep.id))  # the runner's own state dir
+            fdtree.remove_path(self._state_file(dep.id))  # the runner's own state dir
         elif text != dep.saved:
             safefs.ensure_dir(self.state_dir, 0o700)
             keeper.write_state(self._state_file(dep.id), state)

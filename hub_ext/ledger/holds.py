@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from ..policy import format_memory
 from ..store.models_storage import StorageReservation
+from .amounts import QuotaExceeded
 
 _S = StorageReservation.__table__
 
@@ -39,8 +40,6 @@ class StorageHolds:
                     return existing
                 held = self._held(session, group)
                 if limit is not None and used + held + size > limit:
-                    from ..ledger import QuotaExceeded
-
                     raise QuotaExceeded(
                         f"Storage: used {format_memory(used + held)} + upload {format_memory(size)}"
                         f" > limit {format_memory(limit)} (group {group})")

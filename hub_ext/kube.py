@@ -1,0 +1,51 @@
+"""What every Kubernetes object Hubfront makes shares: its labels, the locked-down security context,
+and how an API answer reads (pods of notebooks, Jobs, Deployments, build Jobs, NetworkPolicies).
+
+The spawner, the executors and the storage code all import these from here, so a
+label or the security context is defined once and no lower layer reaches up to
+the spawner for it.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from kubespawner.slugs import is_valid_label, safe_slug
+
+# What the embedded default's isolation module does for local processes (own
+# account, no privileges), the pod's securityContext does on Kubernetes; it is
+# applied with the plan, so no profile override can loosen it.
+LOCKED_DOWN = {"runAsNonRoot": True, "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+USER_LABEL = "hubfront.io/user"
+GROUP_LABEL = "hubfront.io/group"
+
+
+def label_value(text: str) -> str:
+    """A valid Kubernetes label value for ``text`` (kept as is when already valid)."""
+    return safe_slug(text, is_valid=is_valid_label, max_length=63)
+
+
+def plain(obj):
+    """A kubernetes_asyncio model (or a dict of them) as Kubernetes JSON: camelCase keys, no Nones."""
+    if obj is None or isinstance(obj, (str, int, float, bool, datetime)):
+        return obj
+    if isinstance(obj, (list, tuple)):
+        return [plain(item) for item in obj]
+    if isinstance(obj, dict):
+        return {key: plain(value) for key, value in obj.items() if value is not None}
+    if hasattr(obj, "openapi_types") and hasattr(obj, "attribute_map"):
+        return {
+            obj.attribute_map[attr]: plain(getattr(obj, attr))
+            for attr in obj.openapi_types
+            if getattr(obj, attr) is not None
+        }
+    raise TypeError(f"cannot read {type(obj).__name__} as Kubernetes JSON")
+
+
+def api_message(exc) -> str:
+    """What Kubernetes said when it refused (a kubernetes_asyncio ``ApiException``), in its own words."""
+    try:
+        return json.loads(exc.body).get("message") or exc.reason
+    except (TypeError, ValueError, AttributeError):
+        return str(exc.reason or exc.status)
