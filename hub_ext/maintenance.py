@@ -2,10 +2,8 @@
 
 No tornado here: the portal's handlers call these in a thread.
 
-- :func:`recompute` drops the ledger's reservations whose workload no longer runs: notebook
-  servers the hub does not run (nor is starting), jobs not Pending/Preparing/Running, deployment
-  replicas of a deployment that is gone, stopped (and done stopping) or at another revision.
-  Reservations of other kinds are left alone (their owners reconcile them).
+- :func:`recompute` drops the ledger's reservations whose workload no longer runs, by the one
+  rule every reconcile uses (:class:`hub_ext.ledger.workloads.Liveness`).
 - :func:`queues` counts what waits for the runner.
 - :func:`mark_expired_jobs` asks the runner to remove finished jobs past the retention now: the
   same selection as the runner's own purge (``expired_jobs``), marked for deletion, so the runner
@@ -19,17 +17,14 @@ from datetime import datetime, timezone
 from sqlalchemy import func, select, update
 
 from .store.models_storage import Dataset
-from .deployments.records import KIND as DEPLOYMENT
-from .jobs.records import KIND as JOB
 from .ledger import Ledger
+from .ledger.workloads import Liveness
 from .policy import format_amount
 from .store import session_scope
 from .store.engine import read_scope
 from .store.models_deployments import Deployment
 from .store.models_jobs import Job
 
-NOTEBOOK = "notebook"  # spawner.mixin.WORKLOAD_KIND
-JOB_LIVE = ("Pending", "Preparing", "Running")  # Pending: a reservation made a moment before Preparing
 DEPLOYMENTS_BUSY = ("Deploying", "Updating", "Stopping")
 
 
@@ -45,31 +40,7 @@ def recompute(ledger: Ledger, running_notebooks: set[str]) -> list[dict]:
 
     ``running_notebooks``: ``user/server`` of every server the hub runs or is starting.
     """
-    db_url = ledger.db_url
-
-    def alive(r) -> bool:
-        if r.kind == NOTEBOOK:
-            return r.workload_id in running_notebooks
-        if r.kind == JOB:
-            if not r.workload_id.isdigit():
-                return False
-            with read_scope(db_url) as s:
-                return s.scalar(select(Job.phase).where(Job.id == int(r.workload_id))) in JOB_LIVE
-        if r.kind == DEPLOYMENT:
-            from .services.deployer import revision_of
-
-            try:
-                name, revision = revision_of(r.workload_id)
-            except ValueError:
-                return False
-            with read_scope(db_url) as s:
-                row = s.get(Deployment, name)
-            if row is None or (row.stopped and row.phase == "Stopped"):
-                return False
-            return revision in (row.serving_revision, row.revision)
-        return True  # another kind (apps, …): not ours to judge
-
-    return [_as_dict(r) for r in ledger.reconcile(alive)]
+    return [_as_dict(r) for r in ledger.reconcile(Liveness(ledger.db_url, running_notebooks))]
 
 
 def _iso(value) -> str | None:

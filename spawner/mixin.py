@@ -20,13 +20,14 @@ from hub_ext.datasets.picks import check_picks, choices as dataset_choices
 from hub_ext.groups import group_policy
 from hub_ext.images.resolve import resolved_policies
 from hub_ext.ledger import Ledger, QuotaExceeded, Request
+from hub_ext.ledger.workloads import NOTEBOOK, Liveness, notebook_id
 from hub_ext.settings import Hubfront
 
 from .form import render_options_form
 from .gpus import machine_reason
 from .plan import LaunchPlan, LaunchRefused, resolve, server_name_for, split_picks
 
-WORKLOAD_KIND = "notebook"
+WORKLOAD_KIND = NOTEBOOK
 OPTION_KEYS = ("group", "instance_type", "image", "datasets")
 
 
@@ -64,7 +65,7 @@ class GroupPolicy(Spawner):
 
     @property
     def workload_id(self) -> str:
-        return f"{self.user.name}/{self.name}"
+        return notebook_id(self.user.name, self.name)
 
     def _groups(self):
         groups = list(self.user.orm_user.groups)
@@ -324,10 +325,18 @@ def reconcile_notebooks(db, ledger: Ledger) -> list:
     Servers the hub still records are polled by JupyterHub right after start;
     those found dead are stopped, which releases their reservation in ``stop()``.
     """
+    return ledger.reconcile(Liveness(ledger.db_url, running_notebooks(db)), kind=WORKLOAD_KIND)
+
+
+def running_notebooks(db, users=None) -> set[str]:
+    """The workload ids of every server the hub records as running, and (given the hub's ``users``) of those
+    it is starting now."""
     from jupyterhub import orm
 
-    running = {
-        f"{s.user.name}/{s.name}"
-        for s in db.query(orm.Spawner).filter(orm.Spawner.server_id.isnot(None))
-    }
-    return ledger.reconcile(lambda r: r.workload_id in running, kind=WORKLOAD_KIND)
+    running = {notebook_id(s.user.name, s.name)
+               for s in db.query(orm.Spawner).filter(orm.Spawner.server_id.isnot(None))}
+    for user in list((users or {}).values()):
+        for name, spawner in list(user.spawners.items()):
+            if spawner.pending or spawner.ready:
+                running.add(notebook_id(user.name, name))
+    return running

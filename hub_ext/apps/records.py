@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import activity
 from ..jobs.records import JobStore, Viewer, iso
+from ..ledger.workloads import app_id
 from ..store import session_scope
 from ..store.engine import read_scope
 from ..store.models import utcnow
@@ -44,8 +45,8 @@ def may_change(viewer: Viewer, row_or_group) -> bool:
 
 
 def reservation_id(row: App) -> str:
-    """The app's workload id in the ledger: ``<app id>@<revision>`` (unique; never a deployment's)."""
-    return f"{row.id}@{row.revision}"
+    """The app's workload id in the ledger (:func:`hub_ext.ledger.workloads.app_id`)."""
+    return app_id(row.id, row.revision)
 
 
 def executor_id(row: App) -> str:

@@ -41,6 +41,7 @@ from ..apps.templates import AppTemplate, environment_image, expand
 from ..isolation import fdtree, safefs
 from ..jobs import logs as logs_mod
 from ..ledger import Ledger, QuotaExceeded, Request
+from ..ledger.workloads import Liveness, revision_of
 from ..policy import Quota
 from ..storage.tree import GROUPS, group_root
 from ..store import session_scope
@@ -157,14 +158,7 @@ class AppRunner:
             except ExecutorError as exc:
                 self.log.warning("App %s/%s not adopted: %s", row.group, row.name, exc)
 
-        def alive(reservation) -> bool:
-            app_id, _, revision = reservation.workload_id.partition("@")
-            with read_scope(self.db_url) as s:
-                row = s.get(App, int(app_id)) if app_id.isdigit() else None
-            return row is not None and not row.stopped and revision.isdigit() and \
-                int(revision) in (row.running_revision, row.revision)
-
-        dropped = await asyncio.to_thread(self.ledger.reconcile, alive, KIND)
+        dropped = await asyncio.to_thread(self.ledger.reconcile, Liveness(self.db_url), KIND)
         if dropped:
             self.log.info("Released %d reservation(s) of apps that no longer run", len(dropped))
         if groups is not None:
@@ -305,8 +299,8 @@ class AppRunner:
     async def _release(self, row: App, keep: int | None) -> None:
         held = await asyncio.to_thread(self.ledger.reservations, kind=KIND, group=row.group)
         for r in held:
-            app_id, _, revision = r.workload_id.partition("@")
-            if app_id == str(row.id) and revision != str(keep):
+            owner, revision = revision_of(r.workload_id)
+            if owner == str(row.id) and revision != keep:
                 await asyncio.to_thread(self.ledger.release, KIND, r.workload_id)
 
     # -- stopping and removal --------------------------------------------------------------------

@@ -27,6 +27,7 @@ from ..deployments.records import KIND, DeploymentStore, utc
 from ..deployments.requests import model_serve_command
 from ..jobs import logs as logs_mod
 from ..ledger import Ledger, QuotaExceeded, Request
+from ..ledger.workloads import Liveness, replica_id, revision_of
 from ..apps.registry import app_of, canonical_uri, reachable_uri, tracking_uri_of
 from ..store import session_scope
 from ..store.engine import read_scope
@@ -36,15 +37,6 @@ from .executors.base import ExecutorError
 from .executors.deployments import DeploymentExecutor, DeploymentSpec, DeploymentStatus
 from .forward import ClientCredential, Route, RouteTable
 from .hubapi import Groups, HubAPI
-
-
-def reservation_id(deployment_id: str, revision: int, index: int) -> str:
-    return f"{deployment_id}@{revision}#{index}"
-
-
-def revision_of(workload_id: str) -> tuple[str, int]:
-    name, _, rest = workload_id.partition("@")
-    return name, int(rest.partition("#")[0] or 0)
 
 
 def token_note(row: Deployment) -> str:
@@ -117,13 +109,7 @@ class Deployer:
             except ExecutorError as exc:
                 self.log.warning("Deployment %s not adopted: %s", row.id, exc)
 
-        def alive(reservation) -> bool:
-            name, revision = revision_of(reservation.workload_id)
-            with read_scope(self.db_url) as s:
-                row = s.get(Deployment, name)
-            return row is not None and not row.stopped and revision in (row.serving_revision, row.revision)
-
-        dropped = await asyncio.to_thread(self.ledger.reconcile, alive, KIND)
+        dropped = await asyncio.to_thread(self.ledger.reconcile, Liveness(self.db_url), KIND)
         if dropped:
             self.log.info("Released %d reservation(s) of deployment replicas that no longer run", len(dropped))
 
@@ -197,13 +183,13 @@ class Deployer:
         try:
             for index in range(row.replicas):
                 reservation = await asyncio.to_thread(
-                    self.ledger.reserve, kind=KIND, workload_id=reservation_id(row.id, row.revision, index),
+                    self.ledger.reserve, kind=KIND, workload_id=replica_id(row.id, row.revision, index),
                     username=row.username, group=row.group, request=request, group_quota=policy.quota,
                     user_quota=policy.user_quota, allocate_devices=self.executor.name == "local")
                 devices.append(tuple(reservation.device_ids))
         except QuotaExceeded as exc:
             for index in range(row.replicas):
-                await asyncio.to_thread(self.ledger.release, KIND, reservation_id(row.id, row.revision, index))
+                await asyncio.to_thread(self.ledger.release, KIND, replica_id(row.id, row.revision, index))
             serving = " (the previous revision keeps serving)" if row.serving_revision else ""
             self._set(row, phase="Failed", reason="OverQuota", message=exc.message + serving)
             return None

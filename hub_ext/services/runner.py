@@ -29,6 +29,7 @@ from ..jobs.records import KIND, JobStore, utc
 from ..datasets.picks import pins_of
 from ..jobs.requests import never_fits
 from ..ledger import Ledger, QuotaExceeded, Request
+from ..ledger.workloads import Liveness, job_id
 from ..store import session_scope
 from ..store.engine import read_scope
 from ..store.models import utcnow
@@ -186,12 +187,7 @@ class Reconciler:
             await self._copy_logs(job, handle)
             await self._finish(job, status, handle)
 
-        def running(reservation) -> bool:
-            with read_scope(self.db_url) as s:
-                phase = s.scalar(select(Job.phase).where(Job.id == int(reservation.workload_id)))
-            return phase in ("Preparing", "Running")
-
-        dropped = await asyncio.to_thread(self.ledger.reconcile, running, KIND)
+        dropped = await asyncio.to_thread(self.ledger.reconcile, Liveness(self.db_url), KIND)
         if dropped:
             self.log.info("Released %d reservation(s) of jobs that no longer run", len(dropped))
         if self.deployer is not None:
@@ -319,7 +315,7 @@ class Reconciler:
                 continue
             try:
                 reservation = await asyncio.to_thread(
-                    self.ledger.reserve, kind=KIND, workload_id=str(job.id), username=job.username,
+                    self.ledger.reserve, kind=KIND, workload_id=job_id(job.id), username=job.username,
                     group=job.group, request=request, group_quota=policy.quota, user_quota=policy.user_quota,
                     allocate_devices=self.executor.name == "local")
             except QuotaExceeded as exc:

@@ -83,29 +83,30 @@ async def test_recompute_removes_reservations_of_dead_workloads_and_lists_them(a
         _reserve("notebook", "mt-ghost/mt-g", "mt-ghost")  # a server the hub does not run
         _reserve("job", "987654", "mt-live")  # no such job
         _reserve("deployment", "mt-gone@1#0", "mt-live")  # no such deployment
-        _reserve("app", "mt-g/someapp", "mt-live")  # another kind: not judged here
+        _reserve("app", "424242@1", "mt-live")  # no such app
+        _reserve("gadget", "mt-g/someapp", "mt-live")  # a kind this version does not know: not judged
         admin = await login(app, "mt-root")
         r = await admin.api("POST", f"{API}/recompute", json={})
         assert r.status_code == 200, r.text
         removed = r.json()["removed"]
         assert {(x["kind"], x["workload_id"]) for x in removed} == {
-            ("notebook", "mt-ghost/mt-g"), ("job", "987654"), ("deployment", "mt-gone@1#0")}
+            ("notebook", "mt-ghost/mt-g"), ("job", "987654"), ("deployment", "mt-gone@1#0"), ("app", "424242@1")}
         ghost = next(x for x in removed if x["workload_id"] == "mt-ghost/mt-g")
         assert ghost["username"] == "mt-ghost" and ghost["group"] == "mt-g"
         assert ghost["cpu"] == 0.5 and ghost["memory"] == 2**30 and ghost["gpu"] == 0
         assert ledger.get("notebook", "mt-ghost/mt-g") is None and ledger.get("job", "987654") is None
         assert ledger.get("notebook", "mt-live/") is not None  # the live one is kept
-        assert ledger.get("app", "mt-g/someapp") is not None
+        assert ledger.get("gadget", "mt-g/someapp") is not None
         again = await admin.api("POST", f"{API}/recompute")  # nothing left to fix (no body is fine too)
         assert again.status_code == 200 and again.json() == {"removed": []}
         events = recent(Hubfront.instance().db_url, username="mt-root", limit=5)
-        assert any(e.kind == "maintenance" and e.action == "recomputed" and "3 reservation(s)" in e.message
+        assert any(e.kind == "maintenance" and e.action == "recomputed" and "4 reservation(s)" in e.message
                    for e in events)
         page = (await admin.get(PAGE)).text
         assert "Recompute now" in page and "Runner health" in page and "Pending jobs" in page
     finally:
         ledger.release("notebook", "mt-live/")
-        ledger.release("app", "mt-g/someapp")
+        ledger.release("gadget", "mt-g/someapp")
         await live.stop("")
 
 

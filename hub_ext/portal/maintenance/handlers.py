@@ -19,6 +19,8 @@ from ... import activity, maintenance, maintenance_envs
 from ...groups import group_policy
 from ...bodies import NoFields
 from ...ledger import Ledger
+from spawner.mixin import running_notebooks
+
 from ..base import PortalAPIHandler, PortalHandler
 
 SCOPE = "admin:servers"  # hub admins only: the ledger and the runner span every group
@@ -32,13 +34,7 @@ class _Maintenance:
 
     def running_notebooks(self) -> set[str]:
         """``user/server`` of every server the hub records as running, or is starting now."""
-        running = {f"{s.user.name}/{s.name}"
-                   for s in self.db.query(orm.Spawner).filter(orm.Spawner.server_id.isnot(None))}
-        for user in list(self.users.values()):
-            for name, spawner in list(user.spawners.items()):
-                if spawner.pending or spawner.ready:
-                    running.add(f"{user.name}/{name}")
-        return running
+        return running_notebooks(self.db, self.users)
 
     async def runner(self) -> dict:
         """Whether the runner service answers its health check, and when its last pass ended."""
