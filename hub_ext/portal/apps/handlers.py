@@ -24,7 +24,7 @@ from ...scopes import READ, WRITE
 from ...store.models_apps import App
 from ..groups.handlers import store_policy
 from ..jobs.service import MemberAPIHandler, wake_runner
-from ..logstream import serve_log
+from ..logstream import LogAPI
 from .service import app_store, catalog_of, apps_origin, template_of
 
 
@@ -224,24 +224,21 @@ class RegistryAPIHandler(_AppsAPI):
                          "bound": bound_app(policy, group.name) == row.name})
 
 
-class LogAPIHandler(_AppsAPI):
-    """GET: the app's output (its environment's build, then the server's) from ``offset`` on; ``follow=1``
-    streams until the client leaves (or the app is stopped and everything was read)."""
+class LogAPIHandler(LogAPI, _AppsAPI):
+    """GET: the app's output (its environment's build, then the server's; ``LogAPI``); followed until the
+    client leaves (or the app is stopped and everything was read)."""
 
-    @needs_scope(READ)
-    async def get(self, group_name, name):
+    owner = logs_mod.APPS
+
+    def log_of(self, group_name, name):
         group, row = self.app(group_name, name)
-        offset = self.parse_id(self.get_query_argument("offset", "0"), "offset", App.log_size, low=0)
-        follow = self.get_query_argument("follow", "0") in ("1", "true")
-        download = self.get_query_argument("download", "0") in ("1", "true")
 
         def ended(offset: int) -> bool:
             current = self.store.by_id(row.id)
             return current is None or current.delete_requested or (
                 current.stopped and current.phase == "Stopped" and offset >= current.log_size)
 
-        await serve_log(self, self.db_url, row.id, offset, follow=follow, ended=ended, owner=logs_mod.APPS,
-                        filename=f"app-{row.name}.log" if download else "")
+        return row.id, f"app-{row.name}.log", ended
 
 
 _G = r"([^/]+)"

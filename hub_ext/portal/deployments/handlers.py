@@ -20,7 +20,7 @@ from ...jobs.requests import RequestError
 from ...scopes import READ, WRITE
 from ...store.models_deployments import Deployment
 from ..jobs.service import MemberAPIHandler, wake_runner
-from ..logstream import serve_log
+from ..logstream import LogAPI
 from .service import deployment_store, public_url
 
 
@@ -180,22 +180,19 @@ class HistoryAPIHandler(_DeploymentsAPI):
                                                            for e in self.store.history(row.id)]})
 
 
-class LogAPIHandler(_DeploymentsAPI):
-    """GET: the replicas' output from ``offset`` on; ``follow=1`` streams until the client leaves."""
+class LogAPIHandler(LogAPI, _DeploymentsAPI):
+    """GET: the replicas' output (``LogAPI``); followed until the client leaves."""
 
-    @needs_scope(READ)
-    async def get(self, deployment_id):
+    owner = logs_mod.DEPLOYMENTS
+
+    def log_of(self, deployment_id):
         row = self.deployment(deployment_id)
-        offset = self.parse_id(self.get_query_argument("offset", "0"), "offset", Deployment.log_size, low=0)
-        follow = self.get_query_argument("follow", "0") in ("1", "true")
-        download = self.get_query_argument("download", "0") in ("1", "true")
 
         def ended(offset: int) -> bool:
             current = self.store.get(row.id)
             return current is None or (current.stopped and current.phase == "Stopped" and offset >= current.log_size)
 
-        await serve_log(self, self.db_url, row.id, offset, follow=follow, ended=ended, owner=logs_mod.DEPLOYMENTS,
-                        filename=f"deployment-{row.id}.log" if download else "")
+        return row.id, f"deployment-{row.id}.log", ended
 
 
 class ClientsAPIHandler(_DeploymentsAPI):

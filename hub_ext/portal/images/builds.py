@@ -24,7 +24,7 @@ from ...jobs import logs as logs_mod
 from ...scopes import READ, WRITE
 from ...store.models_images import BUILD_DONE, ImageBuild
 from ..groups.handlers import store_policy
-from ..logstream import serve_log
+from ..logstream import LogAPI
 from .common import KIND, _ImagesAPI
 
 
@@ -130,21 +130,20 @@ class BuildRebuildHandler(_BuildsAPI):
         self.answer(again, 201)
 
 
-class BuildLogHandler(_BuildsAPI):
-    """GET (members): a build's output; ``?offset=N`` from byte N, ``?follow=1`` live until it ends."""
+class BuildLogHandler(LogAPI, _BuildsAPI):
+    """GET (members): a build's output (``LogAPI``); followed until the build ends."""
 
-    @needs_scope(READ)
-    async def get(self, group_name, image, number):
+    owner = logs_mod.BUILDS
+
+    def log_of(self, group_name, image, number):
         group = self.visible_group(group_name)
         build = self.build_of(group, image, number)
-        offset = self.parse_id(self.get_query_argument("offset", "0"), "offset", ImageBuild.log_size, low=0)
-        follow = self.get_query_argument("follow", "0") in ("1", "true")
 
         def ended(offset: int) -> bool:
             current = builds_mod.get(self.db_url, group.name, image, build.number)
             return current is None or (current.phase in BUILD_DONE and offset >= current.log_size)
 
-        await serve_log(self, self.db_url, build.id, offset, follow=follow, ended=ended, owner=logs_mod.BUILDS)
+        return build.id, f"build-{build.image}-{build.number}.log", ended
 
 
 def _summary(packages: dict) -> str:

@@ -15,12 +15,13 @@ from ...groups import group_policy
 from ...images.resolve import usable_policy
 from ...bodies import BodyError, NoFields
 from ...datasets.picks import check_picks
+from ...jobs import logs as logs_mod
 from ...jobs.requests import (JobSubmit, JobTemplate, RequestError, ScheduleCreate, SchedulePatch, never_fits,
                               resolve)
 from ...storage.zipstream import download_headers
 from ...scopes import READ, WRITE
 from ...store.models_jobs import PHASES, Job, JobSchedule
-from ..logstream import serve_log
+from ..logstream import LogAPI
 from ..preferences.prefs import user_zone
 from .service import MemberAPIHandler, job_store, schedule_store, wake_runner
 
@@ -144,23 +145,19 @@ class RerunAPIHandler(_JobsAPI):
             self.write_json(self.job_json(row))
 
 
-class LogAPIHandler(_JobsAPI):
-    """GET: the job's output from ``offset`` on; ``follow=1`` streams until the job ends;
-    ``download=1`` sends it as a file."""
+class LogAPIHandler(LogAPI, _JobsAPI):
+    """GET: the job's output (``LogAPI``); followed until the job ends."""
 
-    @needs_scope(READ)
-    async def get(self, job_id):
+    owner = logs_mod.JOBS
+
+    def log_of(self, job_id):
         job = self.job(job_id)
-        offset = self.parse_id(self.get_query_argument("offset", "0"), "offset", Job.log_size, low=0)
-        follow = self.get_query_argument("follow", "0") in ("1", "true")
-        download = self.get_query_argument("download", "0") in ("1", "true")
 
         def ended(offset: int) -> bool:
             current = self.store.get(job.id)
             return current is None or (current.done and offset >= current.log_size)
 
-        await serve_log(self, self.db_url, job.id, offset, follow=follow, ended=ended,
-                        filename=f"job-{job.id}.log" if download else "")
+        return job.id, f"job-{job.id}.log", ended
 
 
 class ArtifactsAPIHandler(_JobsAPI):
