@@ -36,6 +36,31 @@ def workload_accounts():
     remove_accounts(ACCOUNT_PREFIX)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_process_left_behind(workload_accounts, tmp_path_factory):
+    """After this worker's last test (before its accounts are removed): no process of a test hub (runner,
+    keeper, replica, app, notebook, quota guard, mlflow server…) may still run. They are known by the
+    worker's temporary tree in their command line, working directory or environment, or by running as a
+    test account; any found is killed and the run fails naming it (a process left behind holds ports
+    and logs into the next runs)."""
+    root = str(tmp_path_factory.getbasetemp())
+    yield
+    from support import leftover_processes
+
+    import psutil
+
+    left = leftover_processes(root, ACCOUNT_PREFIX)
+    _, left = psutil.wait_procs(left, timeout=15)  # a hub stopping ends its own a moment later
+    if left:
+        named = "; ".join(f"{p.pid} {p.info['username']} {' '.join(p.info['cmdline'] or [])[:160]}" for p in left)
+        for p in left:
+            try:
+                p.kill()
+            except psutil.NoSuchProcess:
+                pass
+        pytest.fail(f"{len(left)} process(es) of the tests' hubs were left running: {named}", pytrace=False)
+
+
 @pytest.fixture
 def sqlite_url(tmp_path) -> str:
     """A migrated, empty portal database on SQLite."""

@@ -444,6 +444,26 @@ def stop_leftover_servers(data_dir: Path, timeout: float = 10) -> list[int]:
     return [p.pid for p in found] + remove_networks(data_dir)
 
 
+def leftover_processes(root: str, account_prefix: str) -> list:
+    """Processes (not this one, nor its ancestors) that belong to the tests under ``root``: ``root`` in
+    their command line, working directory or environment, or run as an account named ``account_prefix…``."""
+    import psutil
+
+    mine = {os.getpid(), *(p.pid for p in psutil.Process().parents())}
+    found = []
+    for proc in psutil.process_iter(["pid", "username", "cmdline"]):
+        if proc.pid in mine:
+            continue
+        try:
+            if (proc.info["username"] or "").startswith(account_prefix) or \
+                    any(root in part for part in proc.info["cmdline"] or ()) or \
+                    proc.cwd().startswith(root) or any(root in v for v in proc.environ().values()):
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return found
+
+
 def remove_networks(data_dir: Path) -> list[int]:
     """As root: kill what still runs in the test hub's workload network namespaces (a server a notebook
     started in a session of its own), remove them and the hub's nftables table; the pids killed."""

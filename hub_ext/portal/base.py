@@ -1,8 +1,15 @@
-"""Base classes for portal pages and APIs: thin HTTP glue over the logic modules."""
+"""Base classes for portal pages and APIs: thin HTTP glue over the logic modules.
+
+The one error path: a handler raises, it never answers an error itself. ``Refused`` (a
+status and one message per field), a ``BodyError`` from a logic module (400 with its
+fields) and tornado's ``HTTPError`` are all rendered here, as JSON ``{status, message,
+errors}`` by the API base and as the hub's error page by the page base.
+"""
 
 from __future__ import annotations
 
 import json
+from typing import NoReturn
 
 from jupyterhub.apihandlers.base import APIHandler
 from jupyterhub.handlers.base import BaseHandler
@@ -18,6 +25,23 @@ from .nav import build_nav
 
 def _not_json(constant: str):
     raise ValueError(f"{constant} is not JSON")
+
+
+class Refused(web.HTTPError):
+    """An answer with field errors (``{status, message, errors}``), and headers to send with it."""
+
+    def __init__(self, status: int, errors: dict[str, str], headers: dict[str, str] | None = None):
+        self.errors, self.headers = errors, headers or {}
+        super().__init__(status, "; ".join(f"{k}: {v}" for k, v in errors.items()))
+
+
+def _refusal(exc) -> Refused | None:
+    """The refusal an exception that reached the handler's top stands for (None: not a refusal)."""
+    if isinstance(exc, Refused):
+        return exc
+    if isinstance(exc, BodyError):
+        return Refused(400, exc.errors)
+    return None
 
 
 class _PortalMixin:
@@ -74,9 +98,23 @@ class _PortalMixin:
         if not is_group_admin(self.current_user.orm_user, group):
             raise web.HTTPError(403, f"Only admins of group {group.name} may do this")
 
+    def log_exception(self, typ, value, tb):
+        if isinstance(value, BodyError):  # a refusal, not a fault: logged as the 400 it is answered with
+            self.log.warning("400 %s %s: %s", self.request.method, self.request.uri, value)
+            return
+        super().log_exception(typ, value, tb)
+
 
 class PortalHandler(_PortalMixin, BaseHandler):
-    """A portal page, rendered inside templates/page.html."""
+    """A portal page, rendered inside templates/page.html; errors are the hub's error page."""
+
+    def write_error(self, status_code, **kwargs):
+        refusal = _refusal(kwargs.get("exc_info", (None, None, None))[1])
+        if refusal is not None and refusal is not kwargs["exc_info"][1]:
+            kwargs["exc_info"] = (type(refusal), refusal, None)
+            self.set_status(refusal.status_code)
+            status_code = refusal.status_code
+        return super().write_error(status_code, **kwargs)
 
     async def render_portal(self, template: str, **ns) -> None:
         html = await self.render_template(template, hubfront=self.nav(), **ns)
@@ -97,20 +135,27 @@ class PortalAPIHandler(_PortalMixin, APIHandler):
         return data
 
     def body(self, model):
-        """The JSON body validated by the pydantic ``model`` (:mod:`hub_ext.bodies`), or None after
-        answering 400 naming each bad field (unknown ones included)."""
+        """The JSON body validated by the pydantic ``model`` (:mod:`hub_ext.bodies`); refused with 400
+        naming each bad field (unknown ones included)."""
         try:
             return parse_body(model, self.json_body())
         except BodyError as exc:
-            self.field_error(exc.errors)
-            return None
+            raise Refused(400, exc.errors) from None
 
-    def field_error(self, errors: dict[str, str], status: int = 400) -> None:
-        """Answer with one message per field at fault."""
-        self.set_status(status)
+    def field_error(self, errors: dict[str, str], status: int = 400) -> NoReturn:
+        """Refuse with one message per field at fault (raises :class:`Refused`)."""
+        raise Refused(status, errors)
+
+    def write_error(self, status_code, **kwargs):
+        refusal = _refusal(kwargs.get("exc_info", (None, None, None))[1])
+        if refusal is None:
+            return super().write_error(status_code, **kwargs)
+        self.set_status(refusal.status_code)
+        for name, value in refusal.headers.items():
+            self.set_header(name, value)
         self.set_header("Content-Type", "application/json")
-        message = "; ".join(f"{k}: {v}" for k, v in errors.items())
-        self.finish(json.dumps({"status": status, "message": message, "errors": errors}, allow_nan=False))
+        self.finish(json.dumps({"status": refusal.status_code, "message": refusal.log_message,
+                                "errors": refusal.errors}, allow_nan=False))
 
     def write_json(self, data) -> None:
         """Strict JSON only: NaN or Infinity (not JSON) is a bug to fix where it came from."""

@@ -17,10 +17,12 @@ from spawner.plan import server_name_for
 from support import free_port, resolve_localhost
 
 resolve_localhost()
-HOST = f"http://hub.localhost:{free_port()}"
+HOST = ""  # chosen when the hub is configured (a port picked at collection may be taken by then)
 
 
 def hub_config(cfg, data):
+    global HOST
+    HOST = f"http://hub.localhost:{free_port()}"
     # the runner's routes under MockHub's own base URL (configure() ran before it was known)
     cfg.JupyterHub.base_url, cfg.Proxy.extra_routes = "/@/space%20word/", {}  # MockHub's bind_url's path
     add_runner_service(cfg)

@@ -177,11 +177,9 @@ class MeAPI(_AccountMixin, PortalAPIHandler):
     @needs_scope(WRITE)
     def patch(self):
         body = self.body(profile.ProfilePatch)
-        if body is None:
-            return
         changes, errors = profile.validate_profile(body.model_dump(exclude_unset=True))
         if errors:
-            return self.field_error(errors)
+            self.field_error(errors)
         profile.update_profile(self.db_url, self.current_user.name, changes)
         self.write_json(self.summary())
 
@@ -195,12 +193,10 @@ class PasswordAPI(_AccountMixin, PortalAPIHandler):
     async def put(self):
         self.require_local()
         body = self.body(profile.PasswordChange)
-        if body is None:
-            return
         current, new = body.current_password, body.new_password
         errors = await asyncio.to_thread(profile.password_errors, self.db_url, self.current_user.name, current, new)
         if errors:
-            return self.field_error(errors)
+            self.field_error(errors)
         await self.change_password(new)
         self.write_json({"status": "changed", "message": "Password changed; your other sessions were signed out."})
 

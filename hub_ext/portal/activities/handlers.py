@@ -22,7 +22,7 @@ class ActivitiesAPIHandler(PortalAPIHandler):
         if scope not in SCOPES:
             errors["scope"] = f"one of {', '.join(SCOPES)}"
         if errors:
-            return self.field_error(errors)
+            self.field_error(errors)
         group = self.get_argument("group", "") or self.nav().group
         if not group:
             return self.write_json({"group": None, "scope": scope, "activities": []})

@@ -116,13 +116,11 @@ class AnnouncementsAPIHandler(_AnnouncementsMixin, PortalAPIHandler):
     def post(self):
         self.require_admin()
         body = self.body(board.AnnouncementCreate)
-        if body is None:
-            return
         try:
             view = board.create(self.db_url, body.model_dump(exclude_unset=True), self.current_user.name,
                                 self.known_groups(), self.zone(), link=self.page_link())
         except board.AnnouncementError as exc:
-            return self.field_error(exc.errors)
+            self.field_error(exc.errors)
         self.set_status(201)
         self.write_json(view.as_json())
 
@@ -149,13 +147,11 @@ class AnnouncementAPIHandler(_AnnouncementsMixin, PortalAPIHandler):
         ident = self._visible(self.path_id(ident)).id
         self.require_admin()
         body = self.body(board.AnnouncementUpdate)
-        if body is None:
-            return
         try:
             view = board.update(self.db_url, ident, body.model_dump(exclude_unset=True), self.known_groups(),
                                 self.zone(), link=self.page_link())
         except board.AnnouncementError as exc:
-            return self.field_error(exc.errors)
+            self.field_error(exc.errors)
         self.write_json(view.as_json())
 
     @needs_scope(WRITE)
@@ -173,8 +169,7 @@ class DismissAPIHandler(_AnnouncementsMixin, PortalAPIHandler):
     @needs_scope(WRITE)
     def post(self, ident):
         ident = self.path_id(ident)
-        if self.body(NoFields) is None:
-            return
+        self.body(NoFields)
         try:
             board.dismiss(self.db_url, self.current_user.name, ident, self.group_names())
         except board.NoSuchAnnouncement:

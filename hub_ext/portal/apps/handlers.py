@@ -62,7 +62,6 @@ class _AppsAPI(MemberAPIHandler):
         except RequestError as exc:
             if "instance_type" in exc.errors:
                 self.field_error({"instance_type": exc.errors["instance_type"]})
-                return None
             raise
 
     def app_json(self, row: App) -> dict:
@@ -94,23 +93,19 @@ class GroupAppsAPIHandler(_AppsAPI):
         if not may_change(self.viewer, group.name):
             raise web.HTTPError(403, f"Only admins of group {group.name} install apps")
         body = self.body(AppInstall)
-        if body is None:
-            return
         template = catalog_of(self).get(body.template)
         if template is None:
-            return self.field_error({"template": f"no template named {body.template!r} is offered"})
+            self.field_error({"template": f"no template named {body.template!r} is offered"})
         try:
             env = check_env(template, body.env)
         except BodyError as exc:
-            return self.field_error(exc.errors)
+            self.field_error(exc.errors)
         instance_type = self.instance_type(body.instance_type, group)
-        if instance_type is None:
-            return
         try:
             row = self.store.install(group=group.name, username=self.current_user.name, body=body,
                                      template=template, instance_type=instance_type, env=env)
         except Conflict as exc:
-            return self.field_error({"name": str(exc)}, 409)
+            self.field_error({"name": str(exc)}, 409)
         wake_runner(self)
         self.set_status(201)
         self.write_json(self.app_json(row))
@@ -127,20 +122,16 @@ class AppAPIHandler(_AppsAPI):
     def patch(self, group_name, name):
         group, row = self.changeable(group_name, name)
         body = self.body(AppPatch)
-        if body is None:
-            return
         fields = body.model_dump(exclude_unset=True)
         instance_type = None
         if fields.get("instance_type"):
             instance_type = self.instance_type(fields["instance_type"], group)
-            if instance_type is None:
-                return
         if fields.get("env") is not None:
             template = template_of(self, row.template)
             try:
                 fields["env"] = check_env(template, fields["env"]) if template else fields["env"]
             except BodyError as exc:
-                return self.field_error(exc.errors)
+                self.field_error(exc.errors)
             # a secret is never shown: sent back empty, it keeps its value
             current = self.store.open_env(row.env_encrypted)
             for name in (template.secrets if template else ()):
@@ -155,7 +146,7 @@ class AppAPIHandler(_AppsAPI):
         group, row = self.changeable(group_name, name)
         flag = self.get_query_argument("delete_data", "0")
         if flag not in ("0", "1", "true", "false", ""):
-            return self.field_error({"delete_data": "1 or true to remove the app's data too; 0 or false to keep it"})
+            self.field_error({"delete_data": "1 or true to remove the app's data too; 0 or false to keep it"})
         if self.request.body and self.body(NoFields) is None:  # the choice is ?delete_data=1, not a body
             return
         if bound_app(group_policy(group), group.name) == row.name:
@@ -176,8 +167,7 @@ class _StateAPI(_AppsAPI):
     @needs_scope(WRITE)
     def post(self, group_name, name):
         group, row = self.changeable(group_name, name)
-        if self.body(NoFields) is None:
-            return
+        self.body(NoFields)
         change = self.store.stop if self.action == "stop" else self.store.start
         row = change(row, self.current_user.name)
         wake_runner(self)
@@ -200,11 +190,9 @@ class RegistryAPIHandler(_AppsAPI):
     def post(self, group_name, name):
         group, row = self.changeable(group_name, name)
         body = self.body(RegistryBind)
-        if body is None:
-            return
         template = template_of(self, row.template)
         if template is None or not template.registry:
-            return self.field_error({"bind": f"app {row.name} ({row.template}) is no MLflow tracking server"}, 409)
+            self.field_error({"bind": f"app {row.name} ({row.template}) is no MLflow tracking server"}, 409)
         policy = group_policy(group)
         url = self.app_json(row)["url"].rstrip("/")
         if body.bind:

@@ -41,8 +41,6 @@ class ContextAPIHandler(PortalAPIHandler):
     @needs_scope(WRITE)
     def put(self):
         body = self.body(context.ContextChange)
-        if body is None:
-            return
         group = body.group
         names = [g["name"] for g in self.nav().groups]
         try:

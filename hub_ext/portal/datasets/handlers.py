@@ -86,9 +86,9 @@ class GroupDatasetsAPIHandler(_DatasetsAPI):
         try:
             row = self.store.create(body, group.name, self.current_user.name)
         except Conflict as exc:
-            return self.field_error({"name": str(exc)}, 409)
+            self.field_error({"name": str(exc)}, 409)
         except BodyError as exc:
-            return self.field_error(exc.errors)
+            self.field_error(exc.errors)
         self.set_status(201)
         self.write_json(self.dataset_json(row, "rw"))
 
@@ -106,15 +106,13 @@ class DatasetAPIHandler(_DatasetsAPI):
     async def patch(self, group_name, name):
         _, row, mode = self.managed(group_name, name)
         body = self.body(DatasetPatch)
-        if body is None:
-            return
         fields = body.model_dump(exclude_unset=True)
         if not await self.checked(row.kind, fields):
             return
         try:
             row = self.store.update(row, fields, body.env, self.current_user.name)
         except BodyError as exc:
-            return self.field_error(exc.errors)
+            self.field_error(exc.errors)
         self.write_json(self.dataset_json(row, mode))
 
     @needs_scope(WRITE)
@@ -141,13 +139,11 @@ class GrantAPIHandler(_DatasetsAPI):
     def put(self, group_name, name, grantee):
         _, row, _mode = self.managed(group_name, name)
         body = self.body(GrantSet)
-        if body is None:
-            return
         grantee = self.grantee(row, grantee)
         if grantee == row.group:
-            return self.field_error({"grantee": f"group {grantee} owns dataset {row.name}"})
+            self.field_error({"grantee": f"group {grantee} owns dataset {row.name}"})
         if body.mode == "rw" and row.kind != "files":
-            return self.field_error({"mode": f"a {row.kind} dataset is read-only for every group"})
+            self.field_error({"mode": f"a {row.kind} dataset is read-only for every group"})
         grant = self.store.grant(row, grantee, body.mode, self.current_user.name)
         self.write_json(self.store.grant_json(grant))
 
@@ -173,10 +169,8 @@ class VersionsAPIHandler(_DatasetsAPI):
     def post(self, group_name, name):
         _, row, _mode = self.managed(group_name, name)
         body = self.body(VersionCreate)
-        if body is None:
-            return
         if row.kind != "files":
-            return self.field_error({"dataset": f"only files datasets have versions (this one is {row.kind})"})
+            self.field_error({"dataset": f"only files datasets have versions (this one is {row.kind})"})
         version = self.store.create_version(row, body.note, self.current_user.name)
         self.set_status(201)
         self.write_json(self.store.version_json(version))
@@ -188,10 +182,9 @@ class SyncAPIHandler(_DatasetsAPI):
     @needs_scope(WRITE)
     def post(self, group_name, name):
         _, row, mode = self.managed(group_name, name)
-        if self.body(NoFields) is None:
-            return
+        self.body(NoFields)
         if row.kind != "git":
-            return self.field_error({"dataset": f"only git datasets sync (this one is {row.kind})"})
+            self.field_error({"dataset": f"only git datasets sync (this one is {row.kind})"})
         row = self.store.request_sync(row, self.current_user.name)  # the runner looks every few seconds
         self.set_status(202)
         self.write_json(self.dataset_json(row, mode))

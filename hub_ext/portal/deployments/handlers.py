@@ -7,10 +7,12 @@ caller may not see, so ids of other groups' deployments leak nothing.
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from jupyterhub.scopes import needs_scope
 from tornado import web
 
-from ...bodies import BodyError, NoFields
+from ...bodies import NoFields
 from ...deployments.records import Conflict, LimitError, may_change
 from ...deployments.requests import ClientCreate, DeploymentCreate, DeploymentPatch, Rollback, resolve
 from ...groups import group_policy
@@ -49,15 +51,13 @@ class _DeploymentsAPI(MemberAPIHandler):
             return resolve(instance_type, image, usable_policy(group, self.db_url), self.catalog, group.name)
         except RequestError as exc:
             self.field_error(exc.errors)
-            return None
 
-    def refused(self, exc: Exception) -> None:
+    def refused(self, exc: Exception) -> NoReturn:
+        """The store's refusals as the portal answers them (403 over the license's limit, 409 a taken id)."""
         if isinstance(exc, LimitError):
             raise web.HTTPError(403, str(exc))
         if isinstance(exc, Conflict):
-            return self.field_error({"id": str(exc)}, 409)
-        if isinstance(exc, BodyError):
-            return self.field_error(exc.errors)
+            self.field_error({"id": str(exc)}, 409)
         raise exc
 
     def apply(self, row: Deployment, fields: dict) -> None:
@@ -65,12 +65,7 @@ class _DeploymentsAPI(MemberAPIHandler):
         if "instance_type" in fields or "image" in fields:
             runtime = self.runtime(fields.get("instance_type") or row.instance_type,
                                    fields.get("image") or row.image, self.group_of(row))
-            if runtime is None:
-                return
-        try:
-            row = self.store.update(row, fields, runtime, self.current_user.name)
-        except BodyError as exc:
-            return self.refused(exc)
+        row = self.store.update(row, fields, runtime, self.current_user.name)
         wake_runner(self)
         self.write_json(self.deployment_json(row))
 
@@ -91,16 +86,12 @@ class GroupDeploymentsAPIHandler(_DeploymentsAPI):
     def post(self, group_name):
         group = self.member_group(group_name)
         body = self.body(DeploymentCreate)
-        if body is None:
-            return
         runtime = self.runtime(body.instance_type, body.image, group)
-        if runtime is None:
-            return
         try:
             row = self.store.create(group=group.name, username=self.current_user.name, body=body, runtime=runtime,
                                     policy=group_policy(group))
         except (LimitError, Conflict) as exc:
-            return self.refused(exc)
+            self.refused(exc)
         wake_runner(self)
         self.set_status(201)
         self.write_json(self.deployment_json(row))
@@ -117,8 +108,6 @@ class DeploymentAPIHandler(_DeploymentsAPI):
     def patch(self, deployment_id):
         row = self.changeable(deployment_id)
         body = self.body(DeploymentPatch)
-        if body is None:
-            return
         self.apply(row, body.model_dump(exclude_unset=True))
 
     @needs_scope(WRITE)
@@ -134,8 +123,7 @@ class StopAPIHandler(_DeploymentsAPI):
     @needs_scope(WRITE)
     def post(self, deployment_id):
         row = self.changeable(deployment_id)
-        if self.body(NoFields) is None:
-            return
+        self.body(NoFields)
         row = self.store.stop(row, self.current_user.name)
         wake_runner(self)
         self.set_status(202)
@@ -146,12 +134,11 @@ class StartAPIHandler(_DeploymentsAPI):
     @needs_scope(WRITE)
     def post(self, deployment_id):
         row = self.changeable(deployment_id)
-        if self.body(NoFields) is None:
-            return
+        self.body(NoFields)
         try:
             row = self.store.start(row, self.current_user.name, group_policy(self.group_of(row)))
         except LimitError as exc:
-            return self.refused(exc)
+            self.refused(exc)
         wake_runner(self)
         self.set_status(202)
         self.write_json(self.deployment_json(row))
@@ -164,11 +151,9 @@ class RollbackAPIHandler(_DeploymentsAPI):
     def post(self, deployment_id):
         row = self.changeable(deployment_id)
         body = self.body(Rollback)
-        if body is None:
-            return
         fields = self.store.rollback_fields(row, body.revision)
         if fields is None:
-            return self.field_error({"revision": f"revision {body.revision} is not in the kept history"})
+            self.field_error({"revision": f"revision {body.revision} is not in the kept history"})
         self.apply(row, fields)
 
 
@@ -208,12 +193,10 @@ class ClientsAPIHandler(_DeploymentsAPI):
     def post(self, deployment_id):
         row = self.changeable(deployment_id)
         body = self.body(ClientCreate)
-        if body is None:
-            return
         try:
             client, token = self.store.add_client(row, body.name, body.expires, self.current_user.name)
         except Conflict as exc:
-            return self.field_error({"name": str(exc)}, 409)
+            self.field_error({"name": str(exc)}, 409)
         wake_runner(self)
         self.set_status(201)
         self.write_json({**self.store.client_json(client), "token": token})

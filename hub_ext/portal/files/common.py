@@ -16,6 +16,7 @@ from ...storage import usage
 from ...storage.paths import BadPath
 from ...storage.kube import UNREACHABLE, hub_reaches_group_storage
 from ...storage.tree import ensure_group_root
+from ..base import Refused  # noqa: F401 - the files handlers raise it from here
 from ..jobs.service import MemberAPIHandler
 from .service import Conflict, TreeFiles
 
@@ -90,19 +91,3 @@ class StorageAPIHandler(MemberAPIHandler):
             if exc.errno in (36, 22):  # ENAMETOOLONG, EINVAL
                 raise Refused(400, {field: exc.strerror or "invalid"}) from None
             raise
-
-    def write_error(self, status_code, **kwargs):
-        exc = kwargs.get("exc_info", (None, None))[1]
-        if isinstance(exc, Refused):
-            for name, value in exc.headers.items():
-                self.set_header(name, value)
-            return self.field_error(exc.errors, exc.status_code)
-        return super().write_error(status_code, **kwargs)
-
-
-class Refused(web.HTTPError):
-    """An answer with field errors (``{status, message, errors}``)."""
-
-    def __init__(self, status: int, errors: dict[str, str], headers: dict[str, str] | None = None):
-        self.errors, self.headers = errors, headers or {}
-        super().__init__(status, "; ".join(f"{k}: {v}" for k, v in errors.items()))

@@ -100,8 +100,7 @@ class FilesAPIHandler(RootFilesAPIHandler):
     @needs_scope(WRITE)
     async def delete(self, group_name, path):
         group = self.member_group(group_name)
-        if self.body(NoFields) is None:
-            return
+        self.body(NoFields)
         tree = await self.tree(group.name)
         try:
             gone = await self.storage(tree.delete, path)
@@ -120,15 +119,12 @@ class FilesAPIHandler(RootFilesAPIHandler):
         tree = await self.tree(group.name)
         await self.refuse_when_read_only(group)
         if op == "mkdir":
-            if self.body(NoFields) is None:
-                return
+            self.body(NoFields)
             made = await self.storage(tree.mkdir, path)
             self.activity(group.name, "mkdir", f"Created folder {made}")
             self.set_status(201)
             return self.write_json({"path": made, "type": "folder"})
         body = self.body(MoveBody)
-        if body is None:
-            return
         await self.storage(tree.kind, path)  # the source first: a missing one names "path"
         moved = await self.storage(tree.move, path, body.to, field="to")
         self.activity(group.name, "move", f"Moved {path.rstrip('/')} to {moved}")

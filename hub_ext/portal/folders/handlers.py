@@ -53,9 +53,9 @@ class _FoldersAPI(PortalAPIHandler):
         except PermissionError as exc:
             raise web.HTTPError(403, str(exc)) from None
         except Conflict as exc:
-            return self.field_error({exc.field: exc.message}, 409)
+            self.field_error({exc.field: exc.message}, 409)
         except InvitationError as exc:
-            return self.field_error({exc.field: exc.message})
+            self.field_error({exc.field: exc.message})
         except (IsolationError, OSError) as exc:  # accounts or ACLs could not be set up: the machine's problem
             self.log.error("Folders: %s", exc)
             raise web.HTTPError(503, f"The folder's permissions could not be applied: {exc}") from None
@@ -74,8 +74,6 @@ class FoldersAPIHandler(_FoldersAPI):
     @needs_scope(WRITE)
     async def post(self):
         body = self.body(FolderCreate)
-        if body is None:
-            return
         name = self.current_user.name
         await self.act(self.folders.create_folder, name, self.groups_of(name), body.name, status=201)
 
@@ -86,12 +84,10 @@ class FolderInvitationsAPIHandler(_FoldersAPI):
     @needs_scope(WRITE)
     async def post(self, folder):
         body = self.body(InvitationCreate)
-        if body is None:
-            return
         if not folders_disk.exists(self.hubfront.data_dir, self.current_user.name, folder):
             raise web.HTTPError(404, f"No such folder: {folder}")
         if orm.User.find(self.db, body.invitee) is None:
-            return self.field_error({"invitee": f"no such user: {body.invitee}"})
+            self.field_error({"invitee": f"no such user: {body.invitee}"})
         await self.act(self.folders.invite, self.current_user.name, folder, body.invitee, body.permission,
                        status=201)
 
@@ -111,8 +107,6 @@ class InvitationAPIHandler(_FoldersAPI):
     @needs_scope(WRITE)
     async def patch(self, invitation):
         body = self.body(PermissionChange)
-        if body is None:
-            return
         await self.act(self.folders.set_permission, self.invitation_id(invitation), self.current_user.name,
                        body.permission)
 
@@ -129,8 +123,7 @@ class _InviteeAction(_FoldersAPI):
     @needs_scope(WRITE)
     async def post(self, invitation):
         invitation_id = self.invitation_id(invitation)
-        if self.body(NoFields) is None:
-            return
+        self.body(NoFields)
         name = self.current_user.name
         if self.action == "accept":
             await self.act(self.folders.accept, invitation_id, name, self.groups_of(name))

@@ -42,7 +42,7 @@ class PolicyAPIHandler(PortalAPIHandler):
         group = self.visible_group(group_name)
         data = self.json_body()
         if "policy" in data and len(data) > 1:  # {"policy": {...}, "quota": {...}}: nothing is dropped silently
-            return self.field_error({k: "unknown field (the policy's fields go inside \"policy\")"
+            self.field_error({k: "unknown field (the policy's fields go inside \"policy\")"
                                      for k in data if k != "policy"})
         document = data.get("policy", data)
         if not self.hub_admin():
@@ -56,7 +56,7 @@ class PolicyAPIHandler(PortalAPIHandler):
         try:
             policy = parse(group, document)
         except PolicyError as exc:
-            return self.field_error(exc.errors)
+            self.field_error(exc.errors)
         store_policy(self, group, policy)
         self.write_json({"group": group.name, "policy": policy.model_dump(mode="json")})
 

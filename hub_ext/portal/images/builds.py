@@ -37,11 +37,11 @@ class _BuildsAPI(_ImagesAPI):
         return build
 
     def admin_build(self, group_name: str, image: str, number: str, model):
-        """The group and build a group admin acts on (the body checked by ``model``), or (group, None) after
-        a 400."""
+        """The group and build a group admin acts on (the body checked by ``model``: refused with 400)."""
         group = self.admin_group(group_name)
         build = self.build_of(group, image, number)
-        return group, (build if self.body(model) is not None else None)
+        self.body(model)
+        return group, build
 
     def record(self, group, action: str, build: ImageBuild, message: str) -> None:
         activity.record(self.db_url, username=self.current_user.name, group=group.name, kind=KIND, action=action,
@@ -67,11 +67,9 @@ class BuildsAPIHandler(_BuildsAPI):
     def post(self, group_name, image):
         group = self.admin_group(group_name)
         if not re.match(NAME_PATTERN, image):
-            return self.field_error({"image": f"{image[:64]!r} is not an image name (lower case letters, digits "
+            self.field_error({"image": f"{image[:64]!r} is not an image name (lower case letters, digits "
                                               "and '-', at most 63)"})
         body = self.body(builds_mod.BuildCreate)
-        if body is None:
-            return
         policy = group_policy(group)
         try:
             changed = builds_mod.with_entry(policy, self.catalog, image, body)
@@ -79,9 +77,9 @@ class BuildsAPIHandler(_BuildsAPI):
                 resolved_policy(policy, group.name, self.db_url), self.catalog, group.name, image, body,
                 embedded=self.embedded, push_registry=ImageBuilds.instance(config=self.hubfront.config).push_registry)
         except NameTaken as exc:
-            return self.field_error({"image": str(exc)}, 409)
+            self.field_error({"image": str(exc)}, 409)
         except BodyError as exc:
-            return self.field_error(exc.errors)
+            self.field_error(exc.errors)
         if changed is not None:
             store_policy(self, group, changed)
         build = builds_mod.create(self.db_url, group=group.name, image=image, username=self.current_user.name,
@@ -107,10 +105,8 @@ class BuildCancelHandler(_BuildsAPI):
     @needs_scope(WRITE)
     def post(self, group_name, image, number):
         group, build = self.admin_build(group_name, image, number, NoFields)
-        if build is None:
-            return
         if build.phase in BUILD_DONE:
-            return self.field_error({"number": f"build #{build.number} already ended ({build.phase})"}, 409)
+            self.field_error({"number": f"build #{build.number} already ended ({build.phase})"}, 409)
         build = builds_mod.cancel(self.db_url, build)
         self.record(group, "build cancelled", build, f"Build #{build.number} of image {image} cancelled")
         self.answer(build, 202)
@@ -122,8 +118,6 @@ class BuildRebuildHandler(_BuildsAPI):
     @needs_scope(WRITE)
     def post(self, group_name, image, number):
         group, build = self.admin_build(group_name, image, number, NoFields)
-        if build is None:
-            return
         again = builds_mod.rebuild(self.db_url, build, self.current_user.name)
         self.record(group, "build requested", again, f"Build #{again.number} of image {image} requested "
                                                      f"(a rebuild of #{build.number})")

@@ -51,14 +51,12 @@ class GroupImagesAPIHandler(_ImagesAPI):
     def post(self, group_name):
         group = self.admin_group(group_name)
         body = self.body(ImageCreate)
-        if body is None:
-            return
         try:
             policy, image = with_added(group_policy(group), self.catalog, body, self.embedded)
         except NameTaken as exc:
-            return self.field_error({"name": str(exc)}, 409)
+            self.field_error({"name": str(exc)}, 409)
         except BodyError as exc:
-            return self.field_error(exc.errors)
+            self.field_error(exc.errors)
         self.save(group, policy, "added", image.name, f"Image {image.name} added to group {group.name}")
         self.set_status(201)
         self.write_json(image_json(image, "group"))
@@ -78,12 +76,10 @@ class GroupImageAPIHandler(_ImagesAPI):
         group = self.admin_group(group_name)
         self.image_of(group, name)
         body = self.body(ImagePatch)
-        if body is None:
-            return
         try:
             policy, image = with_changed(group_policy(group), name, body, self.embedded)
         except BodyError as exc:
-            return self.field_error(exc.errors)
+            self.field_error(exc.errors)
         self.save(group, policy, "changed", name, f"Image {name} of group {group.name} changed")
         self.write_json(image_json(image, "group"))
 

@@ -43,12 +43,9 @@ class _JobsAPI(MemberAPIHandler):
             return resolve(template, usable_policy(group, self.db_url), self.catalog, group.name)
         except BodyError as exc:
             self.field_error(exc.errors)
-            return None
 
     def submit(self, group, template: JobTemplate, **origin):
         job = self.resolved(template, group)
-        if job is None:
-            return None
         policy = group_policy(group)
         username = self.current_user.name
         row = self.store.submit(group=group.name, username=username, job=job,
@@ -71,10 +68,10 @@ class GroupJobsAPIHandler(_JobsAPI):
         group = self.visible_group(group_name)
         phase = self.get_query_argument("phase", None)
         if phase is not None and phase not in PHASES:
-            return self.field_error({"phase": f"must be one of {', '.join(PHASES)}"})
+            self.field_error({"phase": f"must be one of {', '.join(PHASES)}"})
         limit = self.parse_id(self.get_query_argument("limit", "50"), "limit", None)
         if limit > 500:
-            return self.field_error({"limit": "must be a whole number from 1 to 500"})
+            self.field_error({"limit": "must be a whole number from 1 to 500"})
         before = self.parse_id(self.get_query_argument("before", None), "before", Job.id, optional=True)
         user = self.get_query_argument("user", None) or None
         viewer = self.viewer
@@ -86,13 +83,9 @@ class GroupJobsAPIHandler(_JobsAPI):
     @needs_scope(WRITE)
     def post(self, group_name):
         group = self.member_group(group_name)
-        template = self.body(JobSubmit)
-        if template is None:
-            return
-        row = self.submit(group, template)
-        if row is not None:
-            self.set_status(201)
-            self.write_json(self.job_json(row))
+        row = self.submit(group, self.body(JobSubmit))
+        self.set_status(201)
+        self.write_json(self.job_json(row))
 
 
 class JobAPIHandler(_JobsAPI):
@@ -118,7 +111,7 @@ class CancelAPIHandler(_JobsAPI):
     def post(self, job_id):
         job = self.job(job_id)
         if job.done:
-            return self.field_error({"phase": f"the job has already ended ({job.phase})"}, 409)
+            self.field_error({"phase": f"the job has already ended ({job.phase})"}, 409)
         job = self.store.cancel(job, self.current_user.name)
         wake_runner(self)
         self.set_status(202)
@@ -133,8 +126,7 @@ class RerunAPIHandler(_JobsAPI):
         job = self.job(job_id)
         if not self.viewer.may_change(job):
             raise web.HTTPError(403, "Only the job's owner re-runs it (a job runs as its owner)")
-        if self.body(NoFields) is None:
-            return
+        self.body(NoFields)
         group = self.member_group(job.group)
         template = JobTemplate(name=job.name, command=job.command, image=job.image, instance_type=job.instance_type,
                                env=self.store.open_env(job.env_encrypted), timeout=job.timeout,
@@ -210,17 +202,13 @@ class GroupSchedulesAPIHandler(_SchedulesAPI):
     def post(self, group_name):
         group = self.member_group(group_name)
         body = self.body(ScheduleCreate)
-        if body is None:
-            return
         job = self.resolved(body, group)
-        if job is None:
-            return
         zone = body.time_zone or user_zone(self.db_url, self.current_user.name).key
         try:
             row = self.schedules.create(group=group.name, username=self.current_user.name, job=job,
                                         recurrence=body.recurrence, time_zone=zone, overlap=body.overlap)
         except RequestError as exc:
-            return self.field_error(exc.errors)
+            self.field_error(exc.errors)
         wake_runner(self)
         self.set_status(201)
         self.write_json(self.schedules.as_json(row, self.viewer, with_runs=True))
@@ -236,12 +224,10 @@ class ScheduleAPIHandler(_SchedulesAPI):
         row = self.schedule(schedule_id)
         self.owned(row)
         body = self.body(SchedulePatch)
-        if body is None:
-            return
         changes = body.model_dump(exclude_unset=True)
         nulls = [k for k, v in changes.items() if v is None and k not in ("image", "instance_type", "timeout")]
         if nulls:
-            return self.field_error({k: "may not be null" for k in nulls})
+            self.field_error({k: "may not be null" for k in nulls})
         job = None
         template_fields = set(JobTemplate.model_fields) & set(changes)
         if template_fields:
@@ -250,12 +236,10 @@ class ScheduleAPIHandler(_SchedulesAPI):
                        "timeout": row.timeout, "datasets": row.dataset_picks}
             current.update({k: changes[k] for k in template_fields})
             job = self.resolved(JobTemplate(**current), self.member_group(row.group))
-            if job is None:
-                return
         try:
             row = self.schedules.update(row, changes, job)
         except RequestError as exc:
-            return self.field_error(exc.errors)
+            self.field_error(exc.errors)
         wake_runner(self)
         self.write_json(self.schedules.as_json(row, self.viewer, with_runs=True))
 
@@ -276,8 +260,7 @@ class RunNowAPIHandler(_SchedulesAPI):
     def post(self, schedule_id):
         row = self.schedule(schedule_id)
         self.owned(row)
-        if self.body(NoFields) is None:
-            return
+        self.body(NoFields)
         group = self.member_group(row.group)
         template = JobTemplate(name=row.name, command=row.command, image=row.image, instance_type=row.instance_type,
                                env=self.store.open_env(row.env_encrypted), timeout=row.timeout,

@@ -64,15 +64,13 @@ class LicenseAPIHandler(_AdminOnly, PortalAPIHandler):
     def put(self):
         self.require_admin()
         body = self.body(lic.LicenseInstall)
-        if body is None:
-            return
         token = body.license
         if not token.strip():
-            return self.field_error({"license": "required: the license token from your vendor"})
+            self.field_error({"license": "required: the license token from your vendor"})
         try:
             lic.install(self.db_url, token, self.current_user.name)
         except lic.LicenseError as exc:
-            return self.field_error({"license": str(exc)})
+            self.field_error({"license": str(exc)})
         self.write_json(report_json(lic.evaluate(self.db_url)))
 
 

@@ -140,8 +140,7 @@ class RecomputeAPI(_Maintenance, PortalAPIHandler):
     @needs_scope(SCOPE)
     async def post(self):
         self.require_admin()
-        if self.body(NoFields) is None:
-            return
+        self.body(NoFields)
         self.write_json({"removed": await self.recompute()})
 
 
@@ -151,8 +150,7 @@ class CleanAPI(_Maintenance, PortalAPIHandler):
     @needs_scope(SCOPE)
     async def post(self):
         self.require_admin()
-        if self.body(NoFields) is None:
-            return
+        self.body(NoFields)
         self.write_json({"marked": await self.clean(), **self.retention()})
 
 
@@ -171,8 +169,7 @@ class EnvironmentsCleanAPI(_Maintenance, PortalAPIHandler):
     @needs_scope(SCOPE)
     async def post(self):
         self.require_admin()
-        if self.body(NoFields) is None:
-            return
+        self.body(NoFields)
         self.write_json({"removed": await self.remove_environments()})
 
 

@@ -47,13 +47,11 @@ class PreferencesAPIHandler(PortalAPIHandler):
     @needs_scope(WRITE)
     def put(self):
         body = self.body(prefs.PreferencesUpdate)
-        if body is None:
-            return
         names = [g["name"] for g in self.nav().groups]
         try:
             saved = prefs.save(self.db_url, self.current_user.name, body.model_dump(exclude_unset=True), names)
         except prefs.PreferenceError as exc:
-            return self.field_error(exc.errors)
+            self.field_error(exc.errors)
         self.write_json(saved.as_json())
 
 

@@ -47,14 +47,12 @@ class GroupSharesAPIHandler(_SharesAPI):
 
         group = self.member_group(group_name)
         body = self.body(ShareCreate)
-        if body is None:
-            return
         try:
             target = resolve(group_root(self.hubfront.data_dir, group.name), body.path)
         except BadPath as exc:
-            return self.field_error({"path": str(exc)})
+            self.field_error({"path": str(exc)})
         except (FileNotFoundError, NotADirectoryError):
-            return self.field_error(refuse_missing(body.path).errors)
+            self.field_error(refuse_missing(body.path).errors)
         kind = "folder" if target.is_dir() else "file"
         share, token = self.store.create(group.name, self.current_user.name, body, kind)
         self.set_status(201)

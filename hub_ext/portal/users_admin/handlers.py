@@ -195,8 +195,7 @@ class UserUnlockAPI(PortalAPIHandler):
     def post(self, name):
         if self.find_user(name) is None:
             raise web.HTTPError(404, f"No such user: {name}")
-        if self.body(NoFields) is None:
-            return
+        self.body(NoFields)
         accounts.unlock(self.db_url, name)
         self.write_json({"name": name, "locked": False})
 
