@@ -12,7 +12,7 @@ Times are stored in UTC; pages show them in the user's time zone.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import func, insert, or_, select
 
@@ -20,6 +20,7 @@ from .store import get_engine
 from .store.engine import read_connection
 from .store.models import Reservation, utcnow
 from .store.models_portal import Activity
+from .times import utc
 
 # Plain SQLAlchemy Core: the home page reads this on every view, so no ORM session.
 _table = Activity.__table__
@@ -48,13 +49,10 @@ class ActivityRow:
                 "message": self.message, "workload_id": self.workload_id, "link": self.link}
 
 
-def _utc(dt: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything stored is UTC.
-    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
 
 
 def _row(a) -> ActivityRow:
-    return ActivityRow(a.id, _utc(a.created), a.username, a.group, a.kind, a.action, a.status,
+    return ActivityRow(a.id, utc(a.created), a.username, a.group, a.kind, a.action, a.status,
                        a.message, a.workload_id, a.link, bool(getattr(a, "running", False)))
 
 

@@ -9,6 +9,7 @@ is stretched into one with SHA-256, so an operator may use any long random strin
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import os
 from pathlib import Path
@@ -26,6 +27,19 @@ def _as_fernet_key(value: str) -> bytes:
     except (ValueError, TypeError):
         pass
     return base64.urlsafe_b64encode(hashlib.sha256(raw).digest())
+
+
+def hub_key(data_dir: str, authenticator=None) -> bytes:
+    """The platform's one key, for every process (hub, spawners, runner): the authenticator's ``secret_key``
+    when one is configured, else ``$HUBFRONT_SECRET_KEY`` (the hub hands it to the runner), else the key
+    in ``<data_dir>/secret-key`` (made 0600 on first use). Read once per process."""
+    configured = (getattr(authenticator, "secret_key", "") or "") if authenticator is not None else ""
+    return _cached(configured, os.environ.get("HUBFRONT_SECRET_KEY", ""), str(data_dir))
+
+
+@functools.lru_cache(maxsize=8)
+def _cached(configured: str, _env: str, data_dir: str) -> bytes:
+    return load_key(configured, data_dir)
 
 
 def load_key(configured: str, data_dir: str) -> bytes:

@@ -24,6 +24,7 @@ from .store import session_scope
 from .store.engine import read_scope
 from .store.models_deployments import Deployment
 from .store.models_jobs import Job
+from .times import iso
 
 DEPLOYMENTS_BUSY = ("Deploying", "Updating", "Stopping")
 
@@ -43,12 +44,6 @@ def recompute(ledger: Ledger, running_notebooks: set[str]) -> list[dict]:
     return [_as_dict(r) for r in ledger.reconcile(Liveness(ledger.db_url, running_notebooks))]
 
 
-def _iso(value) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.isoformat()
 
 
 def queues(db_url: str) -> dict:
@@ -68,7 +63,7 @@ def queues(db_url: str) -> dict:
         "pending_jobs": int(pending), "running_jobs": int(running), "jobs_to_remove": int(deleting),
         "deployments_in_progress": int(busy), "git_datasets": int(datasets),
         "git_datasets_due": len(due(db_url)),
-        "last_job_update": _iso(job_update), "last_deployment_update": _iso(deployment_update),
+        "last_job_update": iso(job_update), "last_deployment_update": iso(deployment_update),
     }
 
 
@@ -83,4 +78,4 @@ def mark_expired_jobs(db_url: str, retention_days: float, keep_per_group: int,
         with session_scope(db_url) as s:
             s.execute(update(Job).where(Job.id.in_([j.id for j in jobs])).values(delete_requested=True))
     return [{"id": j.id, "name": j.name, "group": j.group, "username": j.username, "phase": j.phase,
-             "finished": _iso(j.finished)} for j in jobs]
+             "finished": iso(j.finished)} for j in jobs]

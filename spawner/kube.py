@@ -66,13 +66,13 @@ class KubeGroupSpawner(GroupPolicy, KubeSpawner):
 
     async def prepare_workload(self, plan: LaunchPlan) -> None:
         """Create the group's claim before its first pod; work out what the pod mounts."""
-        from hub_ext.keys import load_key
+        from hub_ext.keys import hub_key
         from hub_ext.datasets.picks import pins_of
         from hub_ext.storage.kube import KubeStorage
         from hub_ext.storage.mounts import MountError, MountSource
 
         data_dir = self.hubfront.data_dir
-        key = load_key(getattr(self.authenticator, "secret_key", "") or "", data_dir)
+        key = hub_key(data_dir, self.authenticator)
         storage = KubeStorage(config=self.config, log=self.log)
         try:
             mounts = await asyncio.to_thread(MountSource(self.hubfront.db_url, data_dir, key=key).mounts,

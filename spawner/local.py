@@ -20,7 +20,7 @@ from pathlib import Path
 from jupyterhub.spawner import LocalProcessSpawner
 from traitlets import Int, List, Unicode, default
 
-from hub_ext.keys import load_key
+from hub_ext.keys import hub_key
 from hub_ext.datasets.picks import pins_of
 from hub_ext.isolation import Isolation, IsolationError
 from hub_ext.storage.mounts import MountError, MountSource
@@ -173,7 +173,7 @@ class LocalGroupSpawner(GroupPolicy, LocalProcessSpawner):
             raise self._refuse(f"The notebook's storage could not be mounted: {exc}", 503, reason="storage") from None
 
     def mount_source(self) -> MountSource:
-        key = load_key(getattr(self.authenticator, "secret_key", "") or "", self.hubfront.data_dir)
+        key = hub_key(self.hubfront.data_dir, self.authenticator)
         return MountSource(self.hubfront.db_url, self.hubfront.data_dir, self.isolation, key)
 
     async def start(self):

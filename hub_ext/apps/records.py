@@ -18,7 +18,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import activity
-from ..jobs.records import JobStore, Viewer, iso
+from ..jobs.records import JobStore, Viewer
+from ..times import iso
 from ..ledger.workloads import app_id
 from ..store import session_scope
 from ..store.engine import read_scope

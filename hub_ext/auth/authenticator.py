@@ -22,7 +22,7 @@ from traitlets import Bool, Float, Unicode, default
 from ..settings import Hubfront
 from . import account_state, otp
 from .addresses import networks, request_address
-from ..keys import load_key
+from ..keys import hub_key
 from .passwords import verify_password
 from .throttle import LoginThrottle, retry_message
 
@@ -100,7 +100,7 @@ class HubfrontAuthenticator(PortalHandlersMixin, Authenticator):
 
     def otp_key(self) -> bytes:
         if self._key is None:
-            self._key = load_key(self.secret_key, self.hubfront.data_dir)
+            self._key = hub_key(self.hubfront.data_dir, self)
         return self._key
 
     def get_handlers(self, app):

@@ -44,7 +44,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Callable
 
 from sqlalchemy import delete, or_, select, update
@@ -56,6 +56,7 @@ from ..store import read_scope, session_scope
 from ..store.models import utcnow
 from ..store.models_accounts import LoginThrottleRow
 from .addresses import DEFAULT_TRUSTED, networks
+from ..times import utc
 
 ALL = ""  # the address of an account's row over all addresses
 _PRUNE_SECONDS = 60.0
@@ -92,10 +93,6 @@ class ThrottlePolicy:
         return 0.0 if over <= 0 else min(self.account_max_seconds, self.account_step_seconds * over)
 
 
-def _aware(dt: datetime | None) -> datetime | None:
-    if dt is not None and dt.tzinfo is None:  # SQLite drops the zone
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt
 
 
 def retry_message(seconds: float) -> str:
@@ -195,7 +192,7 @@ class LoginThrottle(LoggingConfigurable):
                     pair = self._row(s, account, address)
                     both = self._row(s, account, ALL)
                     for row, wait in ((pair, policy.pair_wait), (both, policy.account_wait)):
-                        if row.failures and (_aware(row.last_failure) or now) < forget:
+                        if row.failures and (utc(row.last_failure) or now) < forget:
                             row.failures = 0  # a quiet day starts the count again
                         row.failures = (row.failures or 0) + 1
                         row.last_failure = now
@@ -255,16 +252,16 @@ class LoginThrottle(LoggingConfigurable):
 
     def _summary(self, rows, now: datetime) -> AccountThrottle:
         forget = now - timedelta(hours=self.forget_hours)
-        live = [r for r in rows if r.failures and (_aware(r.last_failure) or now) >= forget]
+        live = [r for r in rows if r.failures and (utc(r.last_failure) or now) >= forget]
         failures = next((r.failures for r in live if r.address == ALL), 0)
-        untils = [u for u in (_aware(r.wait_until) for r in live) if u and u > now]
+        untils = [u for u in (utc(r.wait_until) for r in live) if u and u > now]
         return AccountThrottle(failures=failures, slowed_until=max(untils) if untils else None)
 
     def _wait(self, pair, both, now: datetime, forget: datetime) -> float:
         def left(row) -> float:
-            if row is None or not row.failures or (_aware(row.last_failure) or now) < forget:
+            if row is None or not row.failures or (utc(row.last_failure) or now) < forget:
                 return 0.0
-            until = _aware(row.wait_until)
+            until = utc(row.wait_until)
             return max(0.0, (until - now).total_seconds()) if until else 0.0
 
         known = pair is not None and pair.last_success is not None

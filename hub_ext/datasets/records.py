@@ -100,9 +100,9 @@ def mounts_for_group(session, data_dir, group: str, pins: dict[str, int] | None 
     for row, mode in usable_by(session, group):
         if row.kind == "env":
             if key is None:
-                from ..keys import load_key
+                from ..keys import hub_key
 
-                key = load_key("", str(data_dir))
+                key = hub_key(str(data_dir))
             values = {e["key"]: e["value"] for e in open_values(key, row.env_encrypted)}
             mounts.append(DatasetMount(row.name, None, False, env_vars(row.name, values)))
             continue

@@ -16,7 +16,8 @@ from sqlalchemy import delete, func, select, update
 from .. import activity
 from ..keys import encrypt
 from ..bodies import BodyError
-from ..jobs.records import Viewer, iso
+from ..jobs.records import Viewer
+from ..times import iso
 from ..store import session_scope
 from ..store.engine import read_scope
 from ..store.models import utcnow

@@ -23,7 +23,8 @@ from sqlalchemy import delete, func, select, text, update
 from .. import activity
 from ..keys import decrypt, encrypt, token_digest
 from ..bodies import BodyError
-from ..jobs.records import Viewer, iso, utc
+from ..jobs.records import Viewer
+from ..times import iso, utc
 from ..license import DEPLOYMENTS_TEXT, deployments_over
 from ..store import session_scope
 from ..store.engine import get_engine, read_scope

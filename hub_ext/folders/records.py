@@ -11,13 +11,14 @@ owner may change the permission of a live invitation. No tornado here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import select
 
 from ..store import read_scope, session_scope
 from ..store.models import utcnow
 from ..store.models_storage import FOLDER_PERMISSIONS, FolderInvitation
+from ..times import utc
 
 LIVE = ("pending", "accepted")
 PERMISSION_TITLES = {"ro": "read-only", "rw": "read-write", "rwd": "read-write-delete"}
@@ -65,12 +66,10 @@ class Invitation:
                 "created": self.created.isoformat(), "updated": self.updated.isoformat()}
 
 
-def _utc(dt: datetime) -> datetime:
-    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
 
 
 def _row(r: FolderInvitation) -> Invitation:
-    return Invitation(r.id, r.owner, r.folder, r.invitee, r.permission, r.state, _utc(r.created), _utc(r.updated))
+    return Invitation(r.id, r.owner, r.folder, r.invitee, r.permission, r.state, utc(r.created), utc(r.updated))
 
 
 def check_permission(permission: str) -> str:

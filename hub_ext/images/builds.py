@@ -34,6 +34,7 @@ from ..store.models import utcnow
 from ..store.models_images import BUILD_DONE, ImageBuild
 from .group import NameTaken
 from .specs import Packages
+from ..times import iso
 
 NOT_YET = "building — not yet available"
 NEVER_BUILT = "no build succeeded yet — not available"
@@ -190,10 +191,6 @@ def queue_positions(db_url: str) -> dict[int, int]:
         return {build_id: i for i, build_id in enumerate(ids, 1)}
 
 
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).isoformat()
 
 
 def elapsed(build: ImageBuild, now: datetime | None = None) -> float | None:
@@ -213,7 +210,7 @@ def build_json(build: ImageBuild, positions: dict[int, int] | None = None) -> di
             "message": build.message, "done": build.phase in BUILD_DONE,
             "cancel_requested": bool(build.cancel_requested), "log_size": build.log_size,
             "queue_position": (positions or {}).get(build.id) if build.phase == "Pending" else None,
-            "created": _iso(build.created), "started": _iso(build.started), "finished": _iso(build.finished),
+            "created": iso(build.created), "started": iso(build.started), "finished": iso(build.finished),
             "elapsed_seconds": elapsed(build)}
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import and_, delete, func, select, update
 
@@ -22,20 +22,13 @@ from ..store.engine import read_scope
 from ..store.models import utcnow
 from ..store.models_jobs import ACTIVE_PHASES, DONE_PHASES, Job, JobArtifact
 from .requests import Resolved
+from ..times import iso
 
 KIND = "job"  # the ledger's workload kind and the activity kind
 
 
-def utc(dt: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; everything stored is UTC."""
-    if dt is None:
-        return None
-    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
 
 
-def iso(dt: datetime | None) -> str | None:
-    dt = utc(dt)
-    return dt.isoformat() if dt else None
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ from ..store import session_scope
 from ..store.engine import read_scope
 from ..store.models import utcnow
 from ..store.models_jobs import JobSchedule, ScheduleRun
-from .records import JobStore, Viewer, iso, utc
+from ..times import iso, utc
+from .records import JobStore, Viewer
 from .requests import RequestError, Resolved
 
 

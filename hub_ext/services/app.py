@@ -81,7 +81,7 @@ class HealthHandler(_Handler):
 
 def build(config: Config, log: logging.Logger):
     """The reconciler with its executor, ledger and hub client, from ``config``."""
-    from ..keys import load_key
+    from ..keys import hub_key
     from ..jobs.records import JobStore
     from ..ledger import Ledger
     from ..settings import Hubfront
@@ -90,7 +90,7 @@ def build(config: Config, log: logging.Logger):
 
     hubfront = Hubfront.instance(config=config)
     settings = Runner(config=config, log=log)
-    key = load_key("", hubfront.data_dir)
+    key = hub_key(hubfront.data_dir)
     store = JobStore(hubfront.db_url, key, settings.hub_prefix)
     builder, inventory = None, None
     if settings.executor == "kubernetes":
@@ -171,7 +171,7 @@ async def main() -> None:
 
         routes += endpoint_handlers(reconciler.deployer.routes, prefix=f"{base_url.rstrip('/')}/deployments/",
                                     forwarder=EndpointForwarder(config=config, log=log))
-    from ..keys import load_key
+    from ..keys import hub_key
     from ..settings import Hubfront
     from .forward_apps import follow_apps, serve_apps
 
@@ -181,7 +181,7 @@ async def main() -> None:
     apps_settings = Apps.instance(config=config)
     app_routes, access, app_handlers, moved_handlers = serve_apps(  # access asked of the hub per request
         config, log, base_url=base_url, hub_prefix=reconciler.settings.hub_prefix, token=token,
-        hub_api_url=os.environ["JUPYTERHUB_API_URL"], key=load_key("", hubfront.data_dir),
+        hub_api_url=os.environ["JUPYTERHUB_API_URL"], key=hub_key(hubfront.data_dir),
         client_id=os.environ.get("JUPYTERHUB_CLIENT_ID") or f"service-{SERVICE_NAME}")
     routes += moved_handlers
     app = web.Application(routes)
@@ -198,7 +198,7 @@ async def main() -> None:
     task = asyncio.create_task(reconciler.run())
     from .apps_setup import build_apps  # the apps' loop (hub_ext.services.apps)
 
-    reconciler.apps = build_apps(config, log, reconciler, load_key("", hubfront.data_dir))
+    reconciler.apps = build_apps(config, log, reconciler, hub_key(hubfront.data_dir))
     background = [asyncio.create_task(orphaned(stop, log)),
                   asyncio.create_task(reconciler.image_builder.run(stop)),
                   asyncio.create_task(reconciler.apps.run(reconciler.hub.groups))]

@@ -40,7 +40,7 @@ from ..datasets.records import REPO, dataset_dir
 from ..datasets.requests import check_git_url, is_local
 from ..datasets.settings import Datasets
 from ..isolation.accounts import IsolationError
-from ..jobs.records import utc
+from ..times import utc
 from ..store import session_scope
 from ..store.engine import read_scope
 from ..store.models import utcnow

@@ -23,7 +23,8 @@ from dataclasses import replace
 
 from sqlalchemy import select, update
 
-from ..deployments.records import KIND, DeploymentStore, utc
+from ..deployments.records import KIND, DeploymentStore
+from ..times import utc
 from ..deployments.requests import model_serve_command
 from ..jobs import logs as logs_mod
 from ..ledger import Ledger, QuotaExceeded, Request

@@ -25,7 +25,8 @@ from traitlets import Float, Int, Unicode
 from traitlets.config import LoggingConfigurable
 
 from ..jobs import logs as job_logs
-from ..jobs.records import KIND, JobStore, utc
+from ..jobs.records import KIND, JobStore
+from ..times import utc
 from ..datasets.picks import pins_of
 from ..jobs.requests import never_fits
 from ..ledger import Ledger, QuotaExceeded, Request

@@ -15,7 +15,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from ..jobs.records import JobStore, utc
+from ..jobs.records import JobStore
+from ..times import utc
 from ..jobs.requests import JobTemplate, RequestError, never_fits, resolve
 from ..store import session_scope
 from ..store.engine import read_scope

@@ -25,6 +25,7 @@ from ..bodies import BodyError, Strict
 from ..store import read_scope, session_scope
 from ..store.models import utcnow
 from ..store.models_storage import Share
+from ..times import iso, utc
 
 TOKEN_BYTES = 16  # 128 random bits
 # what token_urlsafe(16) makes (22 characters); anything else is no token of ours
@@ -35,11 +36,6 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("hubfront-share-timing-equaliser")
 
 
-def utc(dt: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; everything stored is UTC."""
-    if dt is None:
-        return None
-    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
 
 
 def new_token() -> str:
@@ -118,13 +114,10 @@ def password_mark(share: Share) -> str:
 
 def as_json(share: Share) -> dict:
     return {"id": share.id, "group": share.group, "username": share.username, "path": share.path,
-            "expires": _iso(share.expires), "revoked": _iso(share.revoked), "created": _iso(share.created),
+            "expires": iso(share.expires), "revoked": iso(share.revoked), "created": iso(share.created),
             "password": bool(share.password_hash), "downloads": share.downloads, "state": state(share)}
 
 
-def _iso(dt: datetime | None) -> str | None:
-    dt = utc(dt)
-    return dt.isoformat() if dt else None
 
 
 class ShareStore:

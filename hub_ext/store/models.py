@@ -6,14 +6,12 @@ these classes describe it for queries. Times are stored in UTC.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import BigInteger, DateTime, Float, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+from ..times import utcnow  # noqa: F401 - the models' default, imported from here by many
 
 
 class Base(DeclarativeBase):

@@ -25,6 +25,7 @@ from ...bodies import Strict
 from ...store import get_engine, session_scope
 from ...store.models import utcnow
 from ...store.models_portal import Announcement, AnnouncementDismissal
+from ...times import utc
 
 SEVERITIES = {"info": "info", "warning": "warning", "critical": "danger"}  # -> bootstrap alert level
 ALLOWED_TAGS = {"p", "br", "strong", "em", "code", "pre", "blockquote", "ul", "ol", "li", "a", "h1", "h2",
@@ -103,16 +104,12 @@ class AnnouncementView:
                 "updated": self.updated.isoformat()}
 
 
-def _utc(dt: datetime | None) -> datetime | None:
-    if dt is None:
-        return None
-    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
 
 
 def _view(a: Announcement) -> AnnouncementView:
     return AnnouncementView(a.id, a.title, a.body, render_markdown(a.body), a.severity,
-                            a.groups or "all", _utc(a.starts), _utc(a.expires), a.published, a.version,
-                            a.author, _utc(a.updated))
+                            a.groups or "all", utc(a.starts), utc(a.expires), a.published, a.version,
+                            a.author, utc(a.updated))
 
 
 def _when(value, zone: ZoneInfo) -> datetime | None:
@@ -172,8 +169,8 @@ def validate(data: dict, known_groups: list[str], zone: ZoneInfo, before: Announ
             errors["published"] = "true or false"
         else:
             out["published"] = data["published"]
-    starts = out.get("starts", _utc(before.starts) if before else None)
-    expires = out.get("expires", _utc(before.expires) if before else None)
+    starts = out.get("starts", utc(before.starts) if before else None)
+    expires = out.get("expires", utc(before.expires) if before else None)
     if starts and expires and expires <= starts and "starts" not in errors and "expires" not in errors:
         errors["expires"] = "must be after the start"
     if errors:
@@ -217,7 +214,7 @@ def update(db_url, announcement_id: int, data: dict, known_groups: list[str], zo
         was_published = a.published
         edited = False
         for name, value in values.items():
-            old = _utc(getattr(a, name)) if name in ("starts", "expires") else getattr(a, name)
+            old = utc(getattr(a, name)) if name in ("starts", "expires") else getattr(a, name)
             if old != value:
                 setattr(a, name, value)
                 edited = edited or name != "published"

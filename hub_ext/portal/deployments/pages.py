@@ -15,7 +15,7 @@ from tornado import web
 from ...deployments.records import may_change
 from ...deployments.requests import DNS_LABEL, MAX_REPLICAS, MODEL_HEALTH_PATH, RESERVED_IDS
 from ...groups import group_policy
-from ...jobs.records import utc
+from ...times import utc
 from ...policy import format_cpu, format_memory
 from ..jobs.pages import _JobsPage
 from ..nav import MenuEntry, register_menu

@@ -9,7 +9,7 @@ never exceed ``max_uses``.
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
@@ -17,6 +17,7 @@ from ...keys import token_digest
 from ...store import session_scope
 from ...store.models import utcnow
 from ...store.models_accounts import Invitation, InvitationUse
+from ...times import utc
 
 DEFAULT_DAYS = 7
 MAX_DAYS = 90
@@ -40,8 +41,6 @@ class InvitationUnusable(Exception):
 _hash = token_digest
 
 
-def _aware(dt: datetime) -> datetime:
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
 def parse_request(days, max_uses) -> tuple[dict, dict]:
@@ -80,7 +79,7 @@ def state_of(inv: Invitation | None, now: datetime) -> str:
         return "unknown"
     if inv.revoked:
         return "revoked"
-    if _aware(inv.expires) <= now:
+    if utc(inv.expires) <= now:
         return "expired"
     if inv.uses >= inv.max_uses:
         return "used_up"
@@ -89,7 +88,7 @@ def state_of(inv: Invitation | None, now: datetime) -> str:
 
 def as_dict(inv: Invitation, now: datetime | None = None) -> dict:
     return {"id": inv.id, "group": inv.group, "created_by": inv.created_by, "created": inv.created,
-            "expires": _aware(inv.expires), "max_uses": inv.max_uses, "uses": inv.uses,
+            "expires": utc(inv.expires), "max_uses": inv.max_uses, "uses": inv.uses,
             "revoked": inv.revoked, "state": state_of(inv, now or utcnow())}
 
 

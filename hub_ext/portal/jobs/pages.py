@@ -9,7 +9,7 @@ from tornado import web
 
 from ...datasets.picks import choices as dataset_choices, picked as picked_datasets
 from ...images.resolve import usable_policy
-from ...jobs.records import utc
+from ...times import utc
 from ...store.models_jobs import DONE_PHASES, Job, JobSchedule
 from ..base import PortalHandler
 from ..groups.settings_form import _duration_input

@@ -8,22 +8,19 @@ import logging
 from tornado import web
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
-from ...keys import load_key
+from ...keys import hub_key
 from ...groups import group_policy
 from ...jobs.records import JobStore, Viewer
 from ...jobs.recurring import ScheduleStore
 from ...services.app import SERVICE_NAME
 from ..base import PortalAPIHandler
 
-_keys: dict[str, bytes] = {}
 log = logging.getLogger("hubfront.jobs")
 
 
 def secret_key(authenticator, data_dir: str) -> bytes:
     """The Fernet key that encrypts jobs' environment variables (the same as for TOTP secrets)."""
-    if data_dir not in _keys:
-        _keys[data_dir] = load_key(getattr(authenticator, "secret_key", "") or "", data_dir)
-    return _keys[data_dir]
+    return hub_key(data_dir, authenticator)
 
 
 def job_store(handler) -> JobStore:
