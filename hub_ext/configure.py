@@ -11,7 +11,7 @@ import os
 from . import template_dir
 from .scopes import CUSTOM_SCOPES, READ, WRITE
 
-SERVICE_NAME = "hubfront-runner"  # the same name as hub_ext.services.app.SERVICE_NAME
+SERVICE_NAME = "hubfront-runner"  # the same name as hub_ext.services.webapp.SERVICE_NAME
 RUNNER_ROLE = "hubfront-runner"
 
 

@@ -107,8 +107,8 @@ def hand_over_runner_config(app, hubfront) -> None:
     import os
 
     from ..isolation import Isolation
-    from ..services.app import SERVICE_NAME, runner_config
-    from .jobs.service import secret_key
+    from ..services.webapp import SERVICE_NAME, runner_config
+    from ..keys import hub_key
 
     service = app._service_map.get(SERVICE_NAME)
     if service is None or not service.managed:
@@ -126,6 +126,6 @@ def hand_over_runner_config(app, hubfront) -> None:
         # the runner builds environments (pip, npm): it reaches registries as the hub does
         **{k: os.environ[k] for k in NETWORK_VARS if k in os.environ},
         "HUBFRONT_RUNNER_CONFIG": json.dumps(config),
-        "HUBFRONT_SECRET_KEY": secret_key(app.authenticator, hubfront.data_dir).decode(),
+        "HUBFRONT_SECRET_KEY": hub_key(hubfront.data_dir, app.authenticator).decode(),
         "HUBFRONT_BASE_URL": app.base_url,  # deployment endpoints are at <base_url>deployments/
     }

@@ -1,5 +1,5 @@
 import asyncio
 
-from .app import main
+from .webapp import main
 
 asyncio.run(main())

@@ -2,7 +2,7 @@
 
 configurable-http-proxy sends every path under ``/deployments/`` (the full
 path) to the runner's port; the runner adds :func:`handlers` to its tornado
-application and hands the :class:`RouteTable` (:mod:`.forward_auth`) a new
+application and hands the :class:`RouteTable` (:mod:`.forward_routes`) a new
 :class:`Route` after every status refresh. ``/deployments/<id>/<rest>?<query>``
 goes to ``<replica>/<rest>?<query>``. A stopped deployment keeps a Route with
 no endpoints (503); only a deleted one is removed (404).
@@ -11,13 +11,13 @@ A request meets, in order: unknown deployment, 404 JSON; private deployment
 called with a valid client token of another group's deployment, the same 404;
 private deployment without a valid client token, 401 with ``WWW-Authenticate: Basic`` (nothing
 reaches a replica); no replica ready, 503 with ``Retry-After`` at once; else
-the next replica, round robin (headers: :func:`.forward_auth.request_fields`).
+the next replica, round robin (headers: :func:`.forward_routes.request_fields`).
 
 Endpoints are on the hub's origin, so what a replica serves must never run as it: every answer
 (the replica's, the websocket handshake's and the forwarder's own) carries
 ``Content-Security-Policy: sandbox`` (a header of its own, enforced beside any policy the replica
 sends) and ``X-Content-Type-Options: nosniff``; a replica's ``Set-Cookie`` is dropped and no cookie
-reaches it (:func:`.forward_auth.confine_answer`).
+reaches it (:func:`.forward_routes.confine_answer`).
 A body of at most ``retry_body_bytes`` is held, so a request whose replica
 cannot be reached (refused, reset, connect or answer timeout) is retried once
 on another; a larger body streams to the replica as it arrives, never held
@@ -45,7 +45,7 @@ import time
 
 from tornado import httputil
 
-from .forward_auth import (SANDBOX, ClientCredential, Connection, Deployment, EndpointForwarder, Route, RouteTable,
+from .forward_routes import (SANDBOX, ClientCredential, Connection, Deployment, EndpointForwarder, Route, RouteTable,
                            Stats, challenge, endpoint_parts, request_fields, token_digest)
 from .forward_relay import BAD_ANSWER as _BAD_ANSWER, FAILURES as _FAILURES, MAX_HEAD as _MAX_HEAD, Relay
 from .forward_ws import is_websocket, tunnel

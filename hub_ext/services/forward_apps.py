@@ -53,7 +53,7 @@ from ..store.engine import read_scope
 from ..store.models_apps import ACCESS_SCOPES, App
 from .app_access import LOGIN_PATH, AppAccess, CallbackHandler, HubUnreachable, allows, is_secure
 from .forward import Endpoints, _Exchange
-from .forward_auth import SANDBOX, EndpointForwarder, Route, RouteTable
+from .forward_routes import SANDBOX, EndpointForwarder, Route, RouteTable
 from .forward_ws import is_websocket
 
 _GROUP_APP_REST = re.compile(r"([^/?]+)/([^/?]+)(.*)", re.DOTALL)

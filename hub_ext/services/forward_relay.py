@@ -13,7 +13,7 @@ import asyncio
 from tornado import httputil
 from tornado.iostream import StreamClosedError
 
-from .forward_auth import Connection, answer_fields, confine_answer, connection_tokens, strip_hop_by_hop
+from .forward_routes import Connection, answer_fields, confine_answer, connection_tokens, strip_hop_by_hop
 
 CHUNK = 65536  # bytes read at once; also the largest answer relayed in one write
 MAX_HEAD = 65536

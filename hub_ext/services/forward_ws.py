@@ -22,7 +22,7 @@ import asyncio
 
 from tornado.iostream import IOStream, StreamClosedError
 
-from .forward_auth import Connection, confine_answer, connection_tokens
+from .forward_routes import Connection, confine_answer, connection_tokens
 from .forward_relay import BAD_ANSWER, CHUNK, FAILURES, MAX_HEAD, parse_head
 
 

@@ -23,7 +23,7 @@ from tornado.netutil import bind_sockets
 from hub_ext.apps.origin import HostMap
 from hub_ext.services.app_access import COOKIE, AppAccess, safe_path
 from hub_ext.services.forward_apps import AppRoute, follow_apps, handlers, hub_handlers, read_routes, sync_routes
-from hub_ext.services.forward_auth import EndpointForwarder, RouteTable
+from hub_ext.services.forward_routes import EndpointForwarder, RouteTable
 from hub_ext.store import session_scope
 from hub_ext.store.models_apps import App
 

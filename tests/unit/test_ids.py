@@ -2,7 +2,7 @@
 
 import pytest
 
-from hub_ext.portal import ids
+from hub_ext.portal.common import ids
 from hub_ext.portal.activities.feed import parse_paging
 from hub_ext.store.models import Reservation
 from hub_ext.store.models_accounts import OtpCredential

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tornado import web
 
-from ..base import PortalHandler
+from ..common.base import PortalHandler
 from ..nav import MenuEntry, register_menu
 from ..preferences.prefs import format_time, user_zone
 from .info import about

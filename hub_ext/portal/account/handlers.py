@@ -12,7 +12,7 @@ from ...auth.passwords import account_exists
 from ...auth.passwords import RULES, verify_password
 from ...auth.sessions import end_other_sessions
 from ...scopes import READ, WRITE
-from ..base import PortalAPIHandler, PortalHandler
+from ..common.base import PortalAPIHandler, PortalHandler
 from ..nav import Banner, register_banner
 from . import profile
 

@@ -14,7 +14,7 @@ from traitlets.config import Configurable
 
 from ... import activity
 from ...store.models_portal import Activity
-from .. import ids
+from ..common import ids
 from ..preferences.prefs import format_time
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from jupyterhub.scopes import needs_scope
 
 from ...scopes import READ
-from ..base import PortalAPIHandler
+from ..common.base import PortalAPIHandler
 from ..home.panels import HomePanel, register_panel
 from ..preferences.prefs import user_zone
 from .feed import SCOPES, feed_settings, group_feed, parse_paging

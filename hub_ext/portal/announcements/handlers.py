@@ -9,7 +9,7 @@ from tornado import web
 from ...bodies import NoFields
 from ...scopes import READ, WRITE
 from ...store.models_portal import Announcement
-from ..base import PortalAPIHandler, PortalHandler
+from ..common.base import PortalAPIHandler, PortalHandler
 from ..home.panels import HomePanel, register_panel
 from ..nav import Banner, MenuEntry, register_banner, register_menu
 from ..preferences.prefs import format_time, user_zone

@@ -23,8 +23,9 @@ from ...jobs.requests import RequestError, choose_runtime
 from ...scopes import READ, WRITE
 from ...store.models_apps import App
 from ..groups.handlers import store_policy
-from ..jobs.service import MemberAPIHandler, wake_runner
-from ..logstream import LogAPI
+from ..common.member import MemberAPIHandler
+from ..common.runner import wake_runner
+from ..common.logstream import LogAPI
 from .service import app_store, catalog_of, apps_origin, template_of
 
 

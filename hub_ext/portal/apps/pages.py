@@ -9,8 +9,8 @@ from ...apps.records import may_change
 from ...apps.registry import bound_app
 from ...groups import group_policy
 from ...policy import format_memory
-from ..base import PortalHandler
-from ..jobs.service import viewer_of
+from ..common.base import PortalHandler
+from ..common.member import viewer_of
 from ..nav import MenuEntry, register_menu
 from .service import app_store, apps_origin, catalog_of, template_of
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from ...apps.records import AppStore
 from ...apps.templates import Apps, AppTemplate, template
-from ..jobs.service import secret_key
+from ...keys import hub_key
 
 __all__ = ["app_store", "catalog_of", "template_of", "apps_origin"]
 
 
 def app_store(handler) -> AppStore:
     hubfront = handler.hubfront
-    return AppStore(hubfront.db_url, secret_key(handler.authenticator, hubfront.data_dir), handler.hub.base_url)
+    return AppStore(hubfront.db_url, hub_key(hubfront.data_dir, handler.authenticator), handler.hub.base_url)
 
 
 def catalog_of(handler) -> dict[str, AppTemplate]:

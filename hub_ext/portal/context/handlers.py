@@ -8,7 +8,7 @@ from tornado import web
 from ... import context
 from ...redirects import checked_next
 from ...scopes import READ, WRITE
-from ..base import PortalAPIHandler, PortalHandler
+from ..common.base import PortalAPIHandler, PortalHandler
 
 
 class ContextSwitchHandler(PortalHandler):

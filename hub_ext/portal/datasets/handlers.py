@@ -21,7 +21,7 @@ from ...groups import find_group
 from ...datasets.records import upload_root
 from ...scopes import READ, WRITE
 from ...storage.uploads import register_area
-from ..jobs.service import MemberAPIHandler
+from ..common.member import MemberAPIHandler
 from .service import dataset_settings, dataset_store
 
 

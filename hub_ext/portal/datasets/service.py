@@ -5,7 +5,7 @@ from __future__ import annotations
 from ...datasets.settings import Datasets
 from ...datasets.store import DatasetStore
 from ...isolation import Isolation
-from ..jobs.service import secret_key
+from ...keys import hub_key
 
 
 def isolation(hubfront) -> Isolation:
@@ -14,7 +14,7 @@ def isolation(hubfront) -> Isolation:
 
 def dataset_store(handler) -> DatasetStore:
     hubfront = handler.hubfront
-    return DatasetStore(hubfront.db_url, hubfront.data_dir, secret_key(handler.authenticator, hubfront.data_dir),
+    return DatasetStore(hubfront.db_url, hubfront.data_dir, hub_key(hubfront.data_dir, handler.authenticator),
                         handler.hub.base_url, gid_of=isolation(hubfront).unix_gid)
 
 

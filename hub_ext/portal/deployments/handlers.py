@@ -21,8 +21,9 @@ from ...jobs import logs as logs_mod
 from ...jobs.requests import RequestError
 from ...scopes import READ, WRITE
 from ...store.models_deployments import Deployment
-from ..jobs.service import MemberAPIHandler, wake_runner
-from ..logstream import LogAPI
+from ..common.member import MemberAPIHandler
+from ..common.runner import wake_runner
+from ..common.logstream import LogAPI
 from .service import deployment_store, public_url
 
 

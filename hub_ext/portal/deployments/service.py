@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from ... import license
 from ...deployments.records import DeploymentStore
-from ..jobs.service import secret_key
+from ...keys import hub_key
 
 
 def deployment_store(handler) -> DeploymentStore:
     hubfront = handler.hubfront
     db_url = hubfront.db_url
-    return DeploymentStore(db_url, secret_key(handler.authenticator, hubfront.data_dir), handler.hub.base_url,
+    return DeploymentStore(db_url, hub_key(hubfront.data_dir, handler.authenticator), handler.hub.base_url,
                            license_max=lambda: license.evaluate(db_url).max_deployments)
 
 

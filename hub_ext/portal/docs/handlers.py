@@ -11,7 +11,7 @@ from tornado import web
 
 from hub_ext import _data_path
 
-from ..base import PortalHandler
+from ..common.base import PortalHandler
 
 PAGES = {"user-guide": "User guide", "rest-api": "REST API", "admin-guide": "Admin guide"}
 # the embedded default's address, as the Markdown sources write it; pages show the portal's own

@@ -16,8 +16,8 @@ from ...storage import usage
 from ...storage.paths import BadPath
 from ...storage.kube import UNREACHABLE, hub_reaches_group_storage
 from ...storage.tree import ensure_group_root
-from ..base import Refused  # noqa: F401 - the files handlers raise it from here
-from ..jobs.service import MemberAPIHandler
+from ..common.base import Refused  # noqa: F401 - the files handlers raise it from here
+from ..common.member import MemberAPIHandler
 from .service import Conflict, TreeFiles
 
 

@@ -21,7 +21,7 @@ from ...folders.service import Folders
 from ...isolation import Isolation, IsolationError
 from ...scopes import READ, WRITE
 from ...store.models_storage import FolderInvitation
-from ..base import PortalAPIHandler, PortalHandler
+from ..common.base import PortalAPIHandler, PortalHandler
 from ..home.panels import HomePanel, register_panel
 from ..nav import MenuEntry, register_menu
 

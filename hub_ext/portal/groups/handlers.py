@@ -11,7 +11,7 @@ from ...policy import (
     properties_with,
 )
 from ...scopes import READ, WRITE
-from ..base import PortalAPIHandler, PortalHandler
+from ..common.base import PortalAPIHandler, PortalHandler
 from .settings_form import GROUP_ADMIN_FIELDS, form_patch, form_values
 
 

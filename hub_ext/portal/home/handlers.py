@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tornado import web
 
-from ..base import PortalHandler
+from ..common.base import PortalHandler
 from .panels import render_data
 from .start import StartDialogHandler, start_menu
 

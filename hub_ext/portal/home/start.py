@@ -22,7 +22,7 @@ from spawner.form import render_options_form
 from spawner.gpus import machine_reason
 from spawner.plan import server_name_for
 
-from ..base import PortalHandler
+from ..common.base import PortalHandler
 
 FILES_PAGE = "portal/files"
 USERS_PAGE = "portal/admin/users"

@@ -24,7 +24,7 @@ from ...jobs import logs as logs_mod
 from ...scopes import READ, WRITE
 from ...store.models_images import BUILD_DONE, ImageBuild
 from ..groups.handlers import store_policy
-from ..logstream import LogAPI
+from ..common.logstream import LogAPI
 from .common import KIND, _ImagesAPI
 
 

@@ -9,7 +9,7 @@ from ... import activity
 from ...groups import group_policy
 from ...images.group import group_image
 from ...images.specs import embedded_mode
-from ..base import PortalAPIHandler
+from ..common.base import PortalAPIHandler
 from ..groups.handlers import store_policy
 
 KIND = "image"

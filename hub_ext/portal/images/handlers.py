@@ -20,7 +20,7 @@ from ...images.resolve import usable_policy
 from ...images.specs import MANAGERS, embedded_mode
 from ..jobs.pages import PHASE_BADGES
 from ..preferences.prefs import user_zone
-from ..base import PortalHandler
+from ..common.base import PortalHandler
 from ..nav import MenuEntry, register_menu
 from ...scopes import READ, WRITE
 from .builds import handlers as build_handlers

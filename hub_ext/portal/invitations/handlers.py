@@ -13,7 +13,7 @@ from tornado import web
 
 from ... import context
 from ...store.models_accounts import Invitation
-from ..base import PortalHandler
+from ..common.base import PortalHandler
 from ..home.panels import HomePanel, register_panel
 from ..users_admin import users
 from . import invites

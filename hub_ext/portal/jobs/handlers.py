@@ -21,9 +21,11 @@ from ...jobs.requests import (JobSubmit, JobTemplate, RequestError, ScheduleCrea
 from ...storage.zipstream import download_headers
 from ...scopes import READ, WRITE
 from ...store.models_jobs import PHASES, Job, JobSchedule
-from ..logstream import LogAPI
+from ..common.logstream import LogAPI
 from ..preferences.prefs import user_zone
-from .service import MemberAPIHandler, job_store, schedule_store, wake_runner
+from ..common.member import MemberAPIHandler
+from ..common.runner import wake_runner
+from .service import job_store, schedule_store
 
 
 class _JobsAPI(MemberAPIHandler):

@@ -11,11 +11,12 @@ from ...datasets.picks import choices as dataset_choices, picked as picked_datas
 from ...images.resolve import usable_policy
 from ...times import utc
 from ...store.models_jobs import DONE_PHASES, Job, JobSchedule
-from ..base import PortalHandler
+from ..common.base import PortalHandler
 from ..groups.settings_form import _duration_input
 from ..nav import MenuEntry, register_menu
 from ..preferences.prefs import timezone_names, user_zone
-from .service import job_store, schedule_store, viewer_of
+from ..common.member import viewer_of
+from .service import job_store, schedule_store
 
 # The badge of each phase (Bootstrap classes); the JavaScript uses the same table (static/jobs.js).
 PHASE_BADGES = {

@@ -19,7 +19,7 @@ from tornado import web
 from spawner.mixin import OPTION_KEYS
 from spawner.plan import LaunchRefused, launch_options
 
-from ..base import _PortalMixin
+from ..common.base import _PortalMixin
 
 # query arguments JupyterHub itself reads on the spawn page
 PAGE_ARGUMENTS = ("next", "display_name")

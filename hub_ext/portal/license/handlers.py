@@ -7,7 +7,7 @@ from tornado import web
 
 from ... import license as lic
 from ...scopes import READ, WRITE
-from ..base import PortalAPIHandler, PortalHandler
+from ..common.base import PortalAPIHandler, PortalHandler
 from ..nav import Banner, register_banner
 from ..preferences.prefs import format_time, user_zone
 

@@ -6,7 +6,7 @@ from jupyterhub import orm
 from tornado import web
 
 from ..activities.feed import feed_settings, parse_paging
-from ..base import PortalHandler
+from ..common.base import PortalHandler
 from ..nav import MenuEntry, register_menu
 from ..preferences.prefs import user_zone
 from .listing import NotAllowed, entries, query_for

@@ -7,13 +7,11 @@ activities. The logic is in :mod:`hub_ext.maintenance`, run in a thread.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 
 from jupyterhub import orm
 from jupyterhub.scopes import needs_scope
 from tornado import web
-from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
 from ... import activity, maintenance, maintenance_envs
 from ...groups import group_policy
@@ -21,7 +19,9 @@ from ...bodies import NoFields
 from ...ledger import Ledger
 from spawner.mixin import running_notebooks
 
-from ..base import PortalAPIHandler, PortalHandler
+from ..common.runner import runner_health, wake_runner
+
+from ..common.base import PortalAPIHandler, PortalHandler
 
 SCOPE = "admin:servers"  # hub admins only: the ledger and the runner span every group
 KIND = "maintenance"
@@ -38,18 +38,7 @@ class _Maintenance:
 
     async def runner(self) -> dict:
         """Whether the runner service answers its health check, and when its last pass ended."""
-        from ...services.app import SERVICE_NAME
-
-        service = self.services.get(SERVICE_NAME)
-        if service is None or not service.url:
-            return {"configured": False, "up": False, "last_pass": None, "message": "No runner service on this hub"}
-        url = f"{service.url.rstrip('/')}{service.prefix}api/health"
-        try:
-            answer = await AsyncHTTPClient().fetch(HTTPRequest(url, request_timeout=3))
-            data = json.loads(answer.body or b"{}")
-        except Exception as exc:  # noqa: BLE001 - down, starting, or not answering: all "not up"
-            return {"configured": True, "up": False, "last_pass": None, "message": f"Not answering: {exc}"}
-        return {"configured": True, "up": True, "last_pass": data.get("last_pass"), "message": "Answering"}
+        return await runner_health(self)
 
     def retention(self) -> dict:
         from ...services.runner import Runner
@@ -69,7 +58,6 @@ class _Maintenance:
         return removed
 
     async def clean(self) -> list[dict]:
-        from ..jobs.service import wake_runner
 
         keep = self.retention()
         marked = await asyncio.to_thread(maintenance.mark_expired_jobs, self.db_url, keep["retention_days"],

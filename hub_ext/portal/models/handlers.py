@@ -16,7 +16,7 @@ from tornado import web
 from ...apps.registry import reachable_uri
 from ...groups import group_policy, is_member
 from ...scopes import READ
-from ..base import PortalAPIHandler, PortalHandler
+from ..common.base import PortalAPIHandler, PortalHandler
 from ..jobs.pages import local_time
 from ..nav import MenuEntry, register_menu
 from ..preferences.prefs import user_zone

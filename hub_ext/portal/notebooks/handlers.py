@@ -11,7 +11,7 @@ from hub_ext.groups import group_policy
 from spawner.mixin import WORKLOAD_KIND
 from spawner.plan import server_name_for
 
-from ..base import PortalHandler
+from ..common.base import PortalHandler
 from ..home.panels import HomePanel, register_panel
 from ..nav import MenuEntry, register_menu
 from .logic import quick_launches, server_rows

@@ -7,7 +7,7 @@ import functools
 from jupyterhub.scopes import needs_scope
 
 from ...scopes import READ
-from ..base import PortalAPIHandler
+from ..common.base import PortalAPIHandler
 from . import spec
 
 

@@ -6,7 +6,7 @@ from jupyterhub.scopes import needs_scope
 from tornado import web
 
 from ...scopes import READ, WRITE
-from ..base import PortalAPIHandler, PortalHandler
+from ..common.base import PortalAPIHandler, PortalHandler
 from ..nav import MenuEntry, register_menu
 from . import prefs
 

@@ -15,7 +15,7 @@ from ...scopes import READ, WRITE
 from ...storage.shares import ShareCreate, ShareStore, as_json, refuse_missing
 from ...store.models_storage import Share
 from ..files.common import require_group_storage
-from ..jobs.service import MemberAPIHandler
+from ..common.member import MemberAPIHandler
 
 
 def share_store(handler) -> ShareStore:

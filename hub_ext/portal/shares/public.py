@@ -29,7 +29,7 @@ from ...auth.throttle import LoginThrottle, retry_message
 from ...policy import format_memory
 from ...storage import zipstream
 from ...storage.shares import Share, ShareStore, gone_message, password_mark, password_matches, state
-from ..base import _PortalMixin
+from ..common.base import _PortalMixin
 from ..files.service import TreeFiles
 
 COOKIE = "hubfront-share"

@@ -10,7 +10,7 @@ from tornado import web
 
 from ... import license as lic
 from ...scopes import READ
-from ..base import PortalAPIHandler, PortalHandler
+from ..common.base import PortalAPIHandler, PortalHandler
 from ..nav import Banner, MenuEntry, register_banner, register_menu
 from .resources import admin_view, host_metrics, system_settings, user_view
 

@@ -9,7 +9,7 @@ from jupyterhub.scopes import needs_scope
 from hub_ext.groups import group_policy, is_group_admin
 from hub_ext.scopes import READ
 
-from ..base import PortalAPIHandler
+from ..common.base import PortalAPIHandler
 from ..home.panels import HomePanel, register_panel
 from ...storage import usage as storage_usage
 from ...storage.kube import hub_reaches_group_storage

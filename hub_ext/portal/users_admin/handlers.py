@@ -10,7 +10,7 @@ from tornado import web
 from ...auth import account_settings, accounts
 from ...auth.sessions import end_other_sessions
 from ...bodies import NoFields
-from ..base import PortalAPIHandler, PortalHandler
+from ..common.base import PortalAPIHandler, PortalHandler
 from . import users
 
 

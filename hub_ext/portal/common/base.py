@@ -15,12 +15,12 @@ from jupyterhub.apihandlers.base import APIHandler
 from jupyterhub.handlers.base import BaseHandler
 from tornado import web
 
-from .. import scopes  # noqa: F401  (defines the custom scopes before any needs_scope)
-from ..groups import find_group, is_group_admin
-from ..ledger import Ledger
+from ... import scopes  # noqa: F401  (defines the custom scopes before any needs_scope)
+from ...groups import find_group, is_group_admin
+from ...ledger import Ledger
 from . import ids
-from ..bodies import BodyError, parse_body
-from .nav import build_nav
+from ...bodies import BodyError, parse_body
+from ..nav import build_nav
 
 
 def _not_json(constant: str):

@@ -14,8 +14,8 @@ from tornado.iostream import StreamClosedError
 
 from jupyterhub.scopes import needs_scope
 
-from ..jobs import logs as logs_mod
-from ..scopes import READ
+from ...jobs import logs as logs_mod
+from ...scopes import READ
 
 FOLLOW_TICK = 0.5  # seconds between looks for new output while following a log
 
