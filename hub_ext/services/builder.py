@@ -123,7 +123,7 @@ class Builder:
     async def _finish(self, row: ImageBuild, handle: Handle | None, status: Status) -> None:
         if handle is not None:
             row.log_size = await self._copy_logs(row, handle)
-            self.executor.forget(handle)
+            await self.executor.forget(handle)
         phase = status.phase
         if row.cancel_requested and phase != "Succeeded":
             phase, message = "Cancelled", "Cancelled"

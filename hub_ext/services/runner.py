@@ -242,17 +242,16 @@ class Reconciler:
         """Record how the job ended, keep its artifacts, release its reservation (once)."""
         note, files = "", []
         if handle is not None:
-            collect = getattr(self.executor, "artifacts", None)
-            if collect is not None:
-                try:
-                    got = await collect(handle, job_id=job.id, username=job.username,
-                                        max_bytes=self.settings.artifacts_max_bytes,
-                                        max_files=self.settings.artifacts_max_files)
+            try:
+                got = await self.executor.artifacts(handle, job_id=job.id, username=job.username,
+                                                    max_bytes=self.settings.artifacts_max_bytes,
+                                                    max_files=self.settings.artifacts_max_files)
+                if got is not None:
                     files = got.files
                     note = got.note(self.settings.artifacts_max_bytes, self.settings.artifacts_max_files)
-                except Exception as exc:  # noqa: BLE001 - the job's outcome stands without them
-                    self.log.warning("Job %s: artifacts not collected: %s", job.id, exc)
-                    note = f"Artifacts were not collected: {exc}"
+            except Exception as exc:  # noqa: BLE001 - the job's outcome stands without them
+                self.log.warning("Job %s: artifacts not collected: %s", job.id, exc)
+                note = f"Artifacts were not collected: {exc}"
         try:
             await self.hub.revoke_workload_tokens(job.username, token_note(job))
         except Exception as exc:  # noqa: BLE001 - it expires anyway
@@ -410,10 +409,9 @@ class Reconciler:
                 if job.phase == "Pending":
                     await self._finish(job, Status("Cancelled", "Cancelled", "Deleted"))
                 continue  # a started one is stopped by _watch_started (delete implies cancel)
-            forget = getattr(self.executor, "forget", None)
-            if job.handle and forget is not None:
+            if job.handle:
                 try:
-                    await forget(Handle(job.executor, job.handle))
+                    await self.executor.forget(Handle(job.executor, job.handle))
                 except Exception as exc:  # noqa: BLE001
                     self.log.warning("Job %s: leftovers not removed: %s", job.id, exc)
             await asyncio.to_thread(self.store.purge, job.id)

@@ -17,7 +17,7 @@ from hub_ext.jobs import logs as logs_mod
 from hub_ext.policy import Catalog, GroupPolicy, Image
 from hub_ext.services.builder import Builder
 from hub_ext.store import session_scope
-from hub_ext.services.executors.base import Handle, Status
+from hub_ext.services.executors.base import BuildExecutor, Handle, Status
 from hub_ext.services.executors.local_builds import LocalBuilds
 from hub_ext.images.environments import EnvironmentBuilder
 
@@ -144,7 +144,7 @@ def test_an_image_whose_builds_all_failed_is_not_available(sqlite_url):
 # -- the runner's builder, with a recorded executor ---------------------------
 
 
-class Recorded:
+class Recorded(BuildExecutor):
     """An executor whose builds end when the test says; records starts and stops."""
 
     name = "recorded"
@@ -170,9 +170,6 @@ class Recorded:
 
     async def adopt(self, handle):
         return False
-
-    def forget(self, handle):
-        pass
 
 
 def phases(url, image="cows"):

@@ -1,16 +1,28 @@
-"""The executor interface: how an admitted workload (a job now; deployments and apps later)
-is started, watched, read, stopped and adopted back after a runner restart.
+"""The executor interfaces: how an admitted workload is started, watched, read, stopped and adopted
+back after a runner restart, declared once per kind, every operation async:
 
-The runner only talks to this interface; ``local.LocalExecutor`` (processes, the
-embedded default) and ``kubernetes.KubernetesExecutor`` (batch/v1 Jobs) implement it.
-Everything an executor needs to find a workload again is in its ``Handle``, which
-the runner stores in the portal DB.
+- :class:`Executor`: jobs (``local.LocalExecutor``: processes, the embedded default;
+  ``kubernetes.KubernetesExecutor``: batch/v1 Jobs);
+- :class:`.deployments.DeploymentExecutor`: deployments and apps (``local_deployments``,
+  ``kube_deployments``);
+- :class:`BuildExecutor`: image builds (``local_builds``, ``kube_builds``).
+
+The runner only talks to these interfaces, never probes for a method. Everything an
+executor needs to find a workload again is in its ``Handle``, which the runner stores in
+the portal DB. :class:`ConfigurableABC` is the metaclass an executor that is also
+configurable (traitlets) needs.
 """
 
 from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
+
+from traitlets import MetaHasTraits
+
+
+class ConfigurableABC(MetaHasTraits, abc.ABCMeta):
+    """The metaclass of an executor that is a traitlets ``LoggingConfigurable`` and implements an interface."""
 
 # machine-readable reasons a job ends with (issue 10)
 REASONS = ("OverQuota", "DeadlineExceeded", "Cancelled", "ExitCode", "OOMKilled", "ImageBuildFailed",
@@ -93,6 +105,41 @@ class Executor(abc.ABC):
     @abc.abstractmethod
     async def adopt(self, handle: Handle) -> bool:
         """After a runner restart: True when the workload still runs (and is watched again)."""
+
+    async def artifacts(self, handle: Handle, *, job_id: int, username: str, max_bytes: int, max_files: int):
+        """The files the ended job left to keep (``hub_ext.jobs.artifacts.Collected``), or None when this
+        executor keeps none (a pod's files end with it)."""
+        return None
+
+    async def forget(self, handle: Handle) -> None:
+        """The job was deleted: remove what the executor still keeps of it (state, output). Nothing by default."""
+
+
+class BuildExecutor(abc.ABC):
+    """Image builds: started from the build's row, watched and read like a job's workload."""
+
+    @abc.abstractmethod
+    async def start(self, build) -> Handle:
+        """Start building ``build`` (a ``store.models_images.ImageBuild``)."""
+
+    @abc.abstractmethod
+    async def status(self, handle: Handle) -> Status:
+        """Where the build is now."""
+
+    @abc.abstractmethod
+    async def logs(self, handle: Handle, offset: int = 0) -> tuple[bytes, int]:
+        """Output from byte ``offset`` on, and the offset to ask from next."""
+
+    @abc.abstractmethod
+    async def stop(self, handle: Handle, grace: float = 10.0) -> None:
+        """Cancel the build."""
+
+    @abc.abstractmethod
+    async def adopt(self, handle: Handle) -> bool:
+        """After a runner restart: True when the build still runs."""
+
+    async def forget(self, handle: Handle) -> None:
+        """The build ended and was recorded: drop what the executor keeps of it. Nothing by default."""
 
 
 class ExecutorError(Exception):

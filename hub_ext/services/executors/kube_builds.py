@@ -25,7 +25,7 @@ from hub_ext.images.settings import ImageBuilds
 from hub_ext.store.models_images import ImageBuild
 from hub_ext.kube import GROUP_LABEL, USER_LABEL, api_message, label_value
 
-from .base import ExecutorError, Handle, Status
+from .base import BuildExecutor, ExecutorError, Handle, Status
 from .kubernetes import CONTAINER, KubernetesExecutor
 
 BUILD_LABEL = "hubfront.io/image-build"
@@ -49,7 +49,7 @@ def dockerfile(source: str, packages: dict[str, list[str]], user: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-class KubernetesBuilds:
+class KubernetesBuilds(BuildExecutor):
     """Starts build Jobs; watches, reads, stops and adopts them through the jobs executor."""
 
     name = "kubernetes"
@@ -139,5 +139,3 @@ class KubernetesBuilds:
     async def adopt(self, handle: Handle) -> bool:
         return await self.jobs.adopt(handle)
 
-    def forget(self, handle: Handle) -> None:
-        pass

@@ -39,7 +39,8 @@ from hub_ext.kube import GROUP_LABEL, LOCKED_DOWN, USER_LABEL, api_message, labe
 
 from .base import ExecutorError
 from .deployments import DeploymentExecutor, DeploymentSpec, DeploymentStatus
-from .kubernetes import KubernetesExecutor, _Meta, with_storage
+from .base import ConfigurableABC
+from .kubernetes import KubernetesExecutor, with_storage
 
 DEPLOYMENT_LABEL = "hubfront.io/deployment"
 INSTANCE_LABEL = "app.kubernetes.io/instance"  # the object name: unique per installation in a namespace
@@ -52,7 +53,7 @@ _WAITING_FAILURES = {
 }
 
 
-class KubernetesDeployments(LoggingConfigurable, DeploymentExecutor, metaclass=_Meta):
+class KubernetesDeployments(LoggingConfigurable, DeploymentExecutor, metaclass=ConfigurableABC):
     """Runs each deployment as a Deployment and a ClusterIP Service in one namespace."""
 
     name = "kubernetes"

@@ -20,7 +20,6 @@ JSON (camelCase dicts), whether the API returned model objects or dicts.
 
 from __future__ import annotations
 
-import abc
 import asyncio
 import copy
 import math
@@ -29,14 +28,14 @@ import os
 from kubernetes_asyncio import client as k8s
 from kubernetes_asyncio import config as k8s_config
 from kubernetes_asyncio.client.exceptions import ApiException
-from traitlets import Bool, Int, List, MetaHasTraits, Unicode, default
+from traitlets import Bool, Int, List, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from hub_ext.storage.kube import KubeStorage, PodStorage
 from hub_ext.storage.mounts import MountError
 from hub_ext.kube import GROUP_LABEL, LOCKED_DOWN, USER_LABEL, api_message, label_value, plain
 
-from .base import Executor, ExecutorError, Handle, JobSpec, Status
+from .base import ConfigurableABC, Executor, ExecutorError, Handle, JobSpec, Status
 from .kube_network import KubeNetwork
 
 JOB_LABEL = "hubfront.io/job"
@@ -46,8 +45,6 @@ _SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/name
 _HOPELESS_WAITING = ("InvalidImageName", "ErrImageNeverPull", "CreateContainerConfigError")
 
 
-class _Meta(MetaHasTraits, abc.ABCMeta):
-    pass
 
 
 def with_storage(pod: dict, storage: PodStorage | None) -> None:
@@ -70,7 +67,7 @@ def cpu_quantity(cores: float) -> str:
     return str(millis // 1000) if millis % 1000 == 0 else f"{millis}m"
 
 
-class KubernetesExecutor(LoggingConfigurable, Executor, metaclass=_Meta):
+class KubernetesExecutor(LoggingConfigurable, Executor, metaclass=ConfigurableABC):
     """Runs each job as a ``batch/v1`` Job in one namespace."""
 
     name = "kubernetes"

@@ -53,7 +53,7 @@ from hub_ext.policy import format_memory
 from hub_ext.storage.mounts import MountError
 
 from . import keeper
-from .base import Executor, ExecutorError, Handle, JobSpec, Status
+from .base import ConfigurableABC, Executor, ExecutorError, Handle, JobSpec, Status
 
 CGROUP_KIND = "job"
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[3])
@@ -123,11 +123,7 @@ def process_is(pid: int, start: float) -> bool:
         return False
 
 
-class _Meta(type(Executor), type(LoggingConfigurable)):
-    """Executor is an ABC, LoggingConfigurable a traitlets class: one class needs both metaclasses."""
-
-
-class LocalExecutor(Executor, LoggingConfigurable, metaclass=_Meta):
+class LocalExecutor(Executor, LoggingConfigurable, metaclass=ConfigurableABC):
     name = "local"
 
     log_dir = Unicode(

@@ -16,7 +16,7 @@ from hub_ext.policy import Image
 from hub_ext.store.models_images import ImageBuild
 from hub_ext.images.environments import EnvironmentBuildFailed, EnvironmentBuilder
 
-from .base import ExecutorError, Handle, Status
+from .base import BuildExecutor, ExecutorError, Handle, Status
 
 LOST = ("The runner restarted while this build ran, and a build in the embedded mode runs inside the "
         "runner: it was stopped. Rebuild it.")
@@ -29,7 +29,7 @@ class _Running:
         self.start = 0  # offset of output[0]
 
 
-class LocalBuilds:
+class LocalBuilds(BuildExecutor):
     name = "local"
 
     def __init__(self, builder: EnvironmentBuilder):
@@ -97,5 +97,5 @@ class LocalBuilds:
     async def adopt(self, handle: Handle) -> bool:
         return handle.ref in self._running
 
-    def forget(self, handle: Handle) -> None:
+    async def forget(self, handle: Handle) -> None:
         self._running.pop(handle.ref, None)

@@ -52,13 +52,14 @@ from hub_ext.isolation import fdtree, safefs
 from . import keeper
 from .base import ExecutorError, Handle, JobSpec
 from .deployments import DeploymentExecutor, DeploymentSpec, DeploymentStatus
-from .local import LocalExecutor, _Meta
+from .base import ConfigurableABC
+from .local import LocalExecutor
 from .local_replicas import Deployment, Replica, Revision, free_port, probe, replica_name, revisions_from, saved_state
 
 KIND = "deployment"  # the replicas' cgroup kind
 
 
-class LocalDeployments(LoggingConfigurable, DeploymentExecutor, metaclass=_Meta):
+class LocalDeployments(LoggingConfigurable, DeploymentExecutor, metaclass=ConfigurableABC):
     name = "local"
 
     check_interval = Float(1.0, help="Seconds between rounds of health checks (and checks that replicas run)."
