@@ -273,7 +273,7 @@ def test_a_removed_image_forgets_its_builds(sqlite_url):
 
 
 def test_maintenance_keeps_environments_of_builds_in_use_and_running(sqlite_url, tmp_path):
-    from hub_ext import maintenance_envs
+    from hub_ext.maintenance import envs as maintenance_envs
 
     used, running, old = request(sqlite_url), request(sqlite_url, pip=("cowsay==6.0",)), "cows-000000000000"
     _finish(sqlite_url, used, "Succeeded")

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from hub_ext import cli_jobs
+from hub_ext.cli import jobs as cli_jobs
 from hub_ext.cli import build_parser, main
 
 

@@ -2,9 +2,10 @@
 
 import os
 import subprocess
+import sys
 import time
 
-from hub_ext.maintenance_envs import environments, remove_unused
+from hub_ext.maintenance.envs import environments, remove_unused
 from hub_ext.policy import Image, LocalEnvironment
 from hub_ext.images.environments import EnvironmentBuilder
 
@@ -27,7 +28,8 @@ def test_only_environments_nothing_uses_are_removed(tmp_path):
     building = _env(tmp_path, "new-111111111111", ready=False)
     fresh = _env(tmp_path, "fresh-222222222222", age=10)
     busy = _env(tmp_path, "busy-333333333333")
-    proc = subprocess.Popen(["sh", "-c", "sleep 30", str(busy / "bin" / "python")])  # a process naming a path inside it
+    # a process naming a path inside it (one process: a shell would leave its sleep behind when killed)
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", str(busy / "bin" / "python")])
     try:
         for _ in range(100):  # until it has exec'd (before that its command line is pytest's)
             if str(busy) in open(f"/proc/{proc.pid}/cmdline").read():

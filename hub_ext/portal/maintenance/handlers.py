@@ -13,7 +13,8 @@ from jupyterhub import orm
 from jupyterhub.scopes import needs_scope
 from tornado import web
 
-from ... import activity, maintenance, maintenance_envs
+from ... import activity, maintenance
+from ...maintenance import envs as maintenance_envs
 from ...groups import group_policy
 from ...bodies import NoFields
 from ...ledger import Ledger

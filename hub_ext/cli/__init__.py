@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .auth.cli_accounts import add_parser as accounts_parser
-from .cli_jobs import add_parser as jobs_parser
-from .settings import Hubfront
+from .accounts import add_parser as accounts_parser
+from .jobs import add_parser as jobs_parser
+from ..settings import Hubfront
 
 
 def _private_data_dir(url: str, data_dir: str) -> None:
@@ -19,7 +19,7 @@ def _private_data_dir(url: str, data_dir: str) -> None:
     import os
     from pathlib import Path
 
-    from .isolation.hardening import DATA_DIR_MODE
+    from ..isolation.hardening import DATA_DIR_MODE
 
     if not url.startswith("sqlite:///"):
         return
@@ -36,8 +36,8 @@ def _private_data_dir(url: str, data_dir: str) -> None:
 
 
 def _db_upgrade(args) -> int:
-    from .store import upgrade
-    from .store.engine import current_revision
+    from ..store import upgrade
+    from ..store.engine import current_revision
 
     hubfront = Hubfront.instance()
     url = args.db_url or hubfront.db_url
@@ -50,7 +50,7 @@ def _db_upgrade(args) -> int:
 def _license_keygen(args) -> int:
     import os
 
-    from .license_token import keygen
+    from ..license.token import keygen
 
     path = args.private_key
     if os.path.exists(path):
@@ -69,8 +69,8 @@ def _license_keygen(args) -> int:
 def _license_issue(args) -> int:
     from datetime import timedelta
 
-    from .license_token import LicenseError, LicenseTerms, issue, parse_when
-    from .store.models import utcnow
+    from ..license.token import LicenseError, LicenseTerms, issue, parse_when
+    from ..store.models import utcnow
 
     try:
         expires = parse_when(args.expires)
@@ -129,7 +129,3 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     return args.func(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

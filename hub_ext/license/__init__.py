@@ -1,6 +1,6 @@
 """The license: what the vendor granted, whether it holds, and the banners it causes.
 
-A license is a token signed by the vendor with Ed25519 (``license_token``: keys,
+A license is a token signed by the vendor with Ed25519 (``license.token``: keys,
 signing, checking). ``evaluate()`` is the one place that decides what the
 license allows and which banners it causes, for every page and for admission. It
 never raises: a missing, malformed, tampered, foreign or not-yet-started license
@@ -23,12 +23,12 @@ from sqlalchemy import func, select
 from traitlets import Enum, Float, Int, List, Unicode, default
 from traitlets.config import Configurable
 
-from .bodies import Strict
-from .store import get_engine, session_scope
-from .store.models import utcnow
-from .store.models_deployments import Deployment
-from .store.models_portal import InstalledLicense
-from .license_token import (  # noqa: F401 - the vendor side's names, used from here too
+from ..bodies import Strict
+from ..store import get_engine, session_scope
+from ..store.models import utcnow
+from ..store.models_deployments import Deployment
+from ..store.models_portal import InstalledLicense
+from .token import (  # noqa: F401 - the vendor side's names, used from here too
     LicenseError, LicenseTerms, _verified, issue, keygen, parse_when,
 )
 
@@ -96,7 +96,7 @@ _settings: dict[int, HubfrontLicense] = {}
 
 def settings() -> HubfrontLicense:
     """This process's license settings, from the hub's traitlets config."""
-    from .settings import Hubfront
+    from ..settings import Hubfront
 
     config = Hubfront.instance().config
     found = _settings.get(id(config))

@@ -26,7 +26,7 @@ import sys
 import time
 from urllib.parse import quote
 
-from .cli_client import DEFAULT_URL, CLIError, Client, Unreachable, api_token, api_url, error_message  # noqa: F401
+from .client import DEFAULT_URL, CLIError, Client, Unreachable, api_token, api_url, error_message  # noqa: F401
 
 DONE = ("Succeeded", "Failed", "Cancelled")
 PHASES = ("Pending", "Preparing", "Running", *DONE)

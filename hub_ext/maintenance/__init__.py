@@ -16,15 +16,15 @@ from datetime import datetime, timezone
 
 from sqlalchemy import func, select, update
 
-from .store.models_storage import Dataset
-from .ledger import Ledger
-from .ledger.workloads import Liveness
-from .policy import format_amount
-from .store import session_scope
-from .store.engine import read_scope
-from .store.models_deployments import Deployment
-from .store.models_jobs import Job
-from .times import iso
+from ..store.models_storage import Dataset
+from ..ledger import Ledger
+from ..ledger.workloads import Liveness
+from ..policy import format_amount
+from ..store import session_scope
+from ..store.engine import read_scope
+from ..store.models_deployments import Deployment
+from ..store.models_jobs import Job
+from ..times import iso
 
 DEPLOYMENTS_BUSY = ("Deploying", "Updating", "Stopping")
 
@@ -48,7 +48,7 @@ def recompute(ledger: Ledger, running_notebooks: set[str]) -> list[dict]:
 
 def queues(db_url: str) -> dict:
     """What waits for the runner, and when it last changed a job or deployment."""
-    from .services.dataset_sync import due
+    from ..services.dataset_sync import due
 
     with read_scope(db_url) as s:
         pending = s.scalar(select(func.count()).select_from(Job).where(
@@ -70,7 +70,7 @@ def queues(db_url: str) -> dict:
 def mark_expired_jobs(db_url: str, retention_days: float, keep_per_group: int,
                       now: datetime | None = None) -> list[dict]:
     """Mark the finished jobs past the retention for removal by the runner; the marked ones."""
-    from .services.runner import expired_jobs
+    from ..services.runner import expired_jobs
 
     now = now or datetime.now(timezone.utc)
     jobs = expired_jobs(db_url, now, retention_days, keep_per_group)

@@ -16,7 +16,7 @@ def _db_url(args) -> str:
 
 
 def _unlock(args) -> int:
-    from . import accounts
+    from ..auth import accounts
 
     accounts.unlock(_db_url(args), args.username)
     print(f"{args.username}: failed sign-ins cleared (no wait before the next attempt)")
@@ -24,7 +24,7 @@ def _unlock(args) -> int:
 
 
 def _reset_2fa(args) -> int:
-    from . import accounts
+    from ..auth import accounts
 
     accounts.reset_2fa(_db_url(args), args.username)
     print(f"{args.username}: two-factor authentication reset")
@@ -32,8 +32,8 @@ def _reset_2fa(args) -> int:
 
 
 def _set_password(args) -> int:
-    from . import accounts
-    from .passwords import rule_errors
+    from ..auth import accounts
+    from ..auth.passwords import rule_errors
 
     password = sys.stdin.readline().rstrip("\n") if args.stdin else getpass.getpass("New password: ")
     problem = rule_errors(password, args.username)
@@ -46,7 +46,7 @@ def _set_password(args) -> int:
 
 
 def _reset_password(args) -> int:
-    from . import accounts
+    from ..auth import accounts
 
     password = accounts.reset_password(_db_url(args), args.username)
     print(f"{args.username}: temporary password {password} (must be changed at next login)")
@@ -54,7 +54,7 @@ def _reset_password(args) -> int:
 
 
 def _disable(args) -> int:
-    from . import accounts
+    from ..auth import accounts
 
     accounts.set_disabled(_db_url(args), args.username, True)
     print(f"{args.username}: disabled")
@@ -62,7 +62,7 @@ def _disable(args) -> int:
 
 
 def _enable(args) -> int:
-    from . import accounts
+    from ..auth import accounts
 
     accounts.set_disabled(_db_url(args), args.username, False)
     print(f"{args.username}: enabled")

@@ -24,8 +24,8 @@ from pathlib import Path
 
 from hub_ext.images.environments import EnvironmentBuilder
 
-from .isolation import fdtree
-from .storage.usage import measure
+from ..isolation import fdtree
+from ..storage.usage import measure
 
 
 def _in_use_by_processes(root: Path) -> set[str]:
@@ -56,8 +56,8 @@ def environments(root: str | Path, images, grace: float = 3600.0, db_url: str | 
     builder = EnvironmentBuilder(root)
     wanted = {builder.path_for(im).name: im.name for im in images if im.local.packages}
     if db_url:
-        from .apps.templates import environments_used as apps_use
-        from .images.builds import environments_used
+        from ..apps.templates import environments_used as apps_use
+        from ..images.builds import environments_used
 
         wanted = {**apps_use(db_url, builder, config), **environments_used(db_url), **wanted}
     running = _in_use_by_processes(root)

@@ -22,7 +22,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from .store.models import utcnow
+from ..store.models import utcnow
 
 log = logging.getLogger("hubfront.license")
 PREFIX = "HF1."
