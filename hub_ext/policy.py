@@ -1,4 +1,4 @@
-"""Catalog and group policy models, and quantity parsing.
+"""Catalog and group policy models (quantities are parsed by :mod:`hub_ext.quantities`).
 
 Everything an operator or a group admin writes about resources passes through
 these pydantic models, so a bad value is refused with the field at fault before
@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import functools
 import json
-import math
-import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -26,125 +23,10 @@ from pydantic import (
     model_validator,
 )
 
-RESOURCES = ("cpu", "memory", "gpu", "sessions")
-RESOURCE_LABELS = {"cpu": "CPU", "memory": "Memory", "gpu": "GPU", "sessions": "Sessions"}
-
-_MEMORY_SUFFIXES = {
-    "": 1,
-    "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
-    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40,
-}
-_QUANTITY = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*$")
-_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
-# Sanity bounds: larger values are typing mistakes (or 1e999), never a real machine or quota.
-MAX_CPU = 1_000_000  # cores
-MAX_MEMORY = 2**60  # bytes (1 EiB)
-MAX_COUNT = 1_000_000  # GPUs, sessions, deployments
-MAX_DURATION = 366 * 86400  # seconds
-
-
-def _bounded(number: float, high: float, what: str) -> float:
-    """Refuse NaN, infinities and absurd amounts (the field is named by the caller)."""
-    if not math.isfinite(number):
-        raise ValueError("must be a finite number")
-    if number < 0:
-        raise ValueError("must not be negative")
-    if number > high:
-        raise ValueError(f"must be at most {high:g} {what}")
-    return number
-
-
-def parse_cpu(value: Any) -> float:
-    """Parse a CPU quantity into cores: ``2`` → 2.0, ``500m`` → 0.5."""
-    if isinstance(value, bool):
-        raise ValueError("expected a CPU quantity such as 2, 0.5 or 500m")
-    if isinstance(value, (int, float)):
-        cores = float(value)
-    else:
-        m = _QUANTITY.match(str(value))
-        if not m or m.group(2) not in ("", "m"):
-            raise ValueError(f"invalid CPU quantity {value!r} (use e.g. 2, 0.5 or 500m)")
-        cores = float(m.group(1)) / (1000 if m.group(2) == "m" else 1)
-    return _bounded(cores, MAX_CPU, "cores")
-
-
-def parse_memory(value: Any) -> int:
-    """Parse a memory quantity into bytes: ``4Gi``, ``4G``, ``4096Mi`` or a byte count."""
-    if isinstance(value, bool):
-        raise ValueError("expected a memory quantity such as 4Gi or 512Mi")
-    if isinstance(value, (int, float)):
-        number, factor = float(value), 1
-    else:
-        m = _QUANTITY.match(str(value))
-        if not m or m.group(2) not in _MEMORY_SUFFIXES:
-            raise ValueError(
-                f"invalid memory quantity {value!r} (use e.g. 4Gi, 512Mi or 4G)"
-            )
-        number, factor = float(m.group(1)), _MEMORY_SUFFIXES[m.group(2)]
-    return int(_bounded(number * factor, MAX_MEMORY, "bytes (1 EiB)"))
-
-
-def parse_duration(value: Any) -> int:
-    """Parse a duration into seconds: ``3600``, ``30m``, ``2h``, ``1d``."""
-    if isinstance(value, bool):
-        raise ValueError("expected a duration such as 3600, 30m, 2h or 1d")
-    if isinstance(value, (int, float)):
-        number = float(value)
-    else:
-        m = _QUANTITY.match(str(value))
-        if not m or m.group(2) not in _DURATION_UNITS:
-            raise ValueError(f"invalid duration {value!r} (use e.g. 3600, 30m, 2h or 1d)")
-        number = float(m.group(1)) * _DURATION_UNITS[m.group(2)]
-    seconds = int(_bounded(number, MAX_DURATION, "seconds (366 days)"))
-    if seconds <= 0:
-        raise ValueError("must be positive")
-    return seconds
-
-
-def format_cpu(cores: float | None) -> str:
-    if cores is None:
-        return "unlimited"
-    return f"{cores:g}"
-
-
-def format_memory(nbytes: int | float | None) -> str:
-    if nbytes is None:
-        return "unlimited"
-    for unit, factor in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if nbytes >= factor:
-            return f"{nbytes / factor:.3g} {unit}"
-    return f"{int(nbytes)} B"
-
-
-def format_amount(resource: str, value: float | int | None) -> str:
-    """Human text for one resource amount; ``None`` is unlimited."""
-    if value is None:
-        return "unlimited"
-    if resource == "cpu":
-        return format_cpu(value)
-    if resource == "memory":
-        return format_memory(value)
-    return str(int(value))
-
-
-def _quantity_schema(number: dict, suffixes, example: str) -> WithJsonSchema:
-    """What a quantity accepts, for the OpenAPI document: a number or a string with a unit."""
-    units = "|".join(sorted((s for s in suffixes if s), key=len, reverse=True))
-    pattern = rf"^\s*[0-9]+(\.[0-9]+)?\s*({units})?\s*$"
-    return WithJsonSchema({"anyOf": [number, {"type": "string", "pattern": pattern, "examples": [example]}]},
-                          mode="validation")
-
-
-Cpu = Annotated[float, BeforeValidator(parse_cpu),
-                _quantity_schema({"type": "number", "minimum": 0, "maximum": MAX_CPU}, ("m",), "500m")]
-Memory = Annotated[int, BeforeValidator(parse_memory),
-                   _quantity_schema({"type": "number", "minimum": 0, "maximum": MAX_MEMORY}, _MEMORY_SUFFIXES, "4Gi")]
-Duration = Annotated[int, BeforeValidator(parse_duration),
-                     _quantity_schema({"type": "number", "minimum": 1, "maximum": MAX_DURATION},
-                                      _DURATION_UNITS, "2h")]
-Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
-Slug = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
+from .quantities import (  # noqa: F401 - the policy's quantities, imported from here by many
+    MAX_COUNT, MAX_CPU, MAX_DURATION, MAX_MEMORY, RESOURCE_LABELS, RESOURCES, Count, Cpu, Duration, Memory, Slug,
+    format_amount, format_cpu, format_memory, parse_cpu, parse_duration, parse_memory,
+)
 
 TRACKING_URI_SCHEMES = ("http", "https", "file", "sqlite")
 

@@ -70,7 +70,7 @@ def queues(db_url: str) -> dict:
 def mark_expired_jobs(db_url: str, retention_days: float, keep_per_group: int,
                       now: datetime | None = None) -> list[dict]:
     """Mark the finished jobs past the retention for removal by the runner; the marked ones."""
-    from ..services.runner import expired_jobs
+    from ..jobs.retention import expired_jobs
 
     now = now or datetime.now(timezone.utc)
     jobs = expired_jobs(db_url, now, retention_days, keep_per_group)

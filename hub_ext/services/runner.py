@@ -21,11 +21,10 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, update
 from tornado.httpclient import HTTPClientError
-from traitlets import Float, Int, Unicode
-from traitlets.config import LoggingConfigurable
 
 from ..jobs import logs as job_logs
 from ..jobs.records import KIND, JobStore
+from ..jobs.retention import expired_jobs
 from ..times import utc
 from ..datasets.picks import pins_of
 from ..jobs.requests import never_fits
@@ -38,6 +37,7 @@ from ..store.models_jobs import DONE_PHASES, Job, JobArtifact
 from .executors.base import Executor, ExecutorError, Handle, JobSpec, Status
 from .hubapi import Groups, HubAPI
 from .queue import QueueState, hold_message
+from .runner_settings import Runner
 from .scheduler import Scheduler
 
 
@@ -46,52 +46,6 @@ TOKEN_SPARE = 600  # seconds a job's token outlives its deadline (it is revoked 
 
 def token_note(job: Job) -> str:
     return f"hubfront job {job.id}"
-
-
-class Runner(LoggingConfigurable):
-    """Settings of the runner service (``c.Runner.…``, read by the runner process)."""
-
-    executor = Unicode(
-        "local", help="Where jobs run: 'local' (processes on this machine) or 'kubernetes' (batch/v1 Jobs).",
-    ).tag(config=True)
-
-    reconcile_interval = Float(5.0, help="Seconds between reconcile passes when nothing wakes the runner.").tag(config=True)
-
-    watch_interval = Float(
-        0.5, help="Seconds between looks at running jobs (output, exit) while any runs.",
-    ).tag(config=True)
-
-    log_cap = Int(10 * 2**20, help="Most bytes of output kept per job (the latest are kept).").tag(config=True)
-
-    artifacts_max_bytes = Int(100 * 2**20, help="Most bytes of artifacts kept per job.").tag(config=True)
-
-    artifacts_max_files = Int(1000, help="Most artifact files kept per job.").tag(config=True)
-
-    retention_days = Float(30.0, help="Finished jobs older than this are removed (beyond keep_per_group).").tag(config=True)
-
-    keep_per_group = Int(100, help="The newest finished jobs of each group kept past the retention.").tag(config=True)
-
-    cancel_grace = Float(10.0, help="Seconds a cancelled job gets between SIGTERM and SIGKILL.").tag(config=True)
-
-    barrier_after = Float(
-        300.0,
-        help="""Seconds a job refused by the group's quota lets later, smaller jobs of its group
-        start ahead of it; after that nothing later in the group starts before it.""",
-    ).tag(config=True)
-
-    missed_grace = Float(
-        3600.0, help="A scheduled run missed while the runner was down starts on restart if at most this many "
-                     "seconds late; older ones are recorded as missed.",
-    ).tag(config=True)
-
-    env_dir = Unicode(help="Where image environments are built (shared with notebooks). Default: <data_dir>/envs.").tag(config=True)
-
-    hub_prefix = Unicode("/hub/", help="The hub's URL prefix, for links in activities.").tag(config=True)
-
-    max_concurrent_builds = Int(
-        2, help="Image builds run at once by this runner (one machine); later ones wait in order. "
-                "0: this runner starts none (they wait until a runner that builds takes them).",
-    ).tag(config=True)
 
 
 class Reconciler:
@@ -418,26 +372,6 @@ class Reconciler:
 
     def _expired(self) -> list[Job]:
         return expired_jobs(self.db_url, self.clock(), self.settings.retention_days, self.settings.keep_per_group)
-
-
-def expired_jobs(db_url: str, now, retention_days: float, keep_per_group: int) -> list[Job]:
-    """Finished jobs past the retention, beyond the newest ``keep_per_group`` of each group."""
-    cutoff = now - timedelta(days=retention_days)
-    with read_scope(db_url) as s:
-        rows = list(s.scalars(select(Job).where(Job.phase.in_(DONE_PHASES), Job.finished < cutoff)
-                              .order_by(Job.group, Job.id.desc())))
-        keep: dict[str, int] = {}
-        newest = {g: n for g, n in s.execute(
-            select(Job.group, func.count()).where(Job.phase.in_(DONE_PHASES), Job.finished >= cutoff)
-            .group_by(Job.group))}
-    out = []
-    for job in rows:
-        kept = newest.get(job.group, 0) + keep.get(job.group, 0)
-        if kept < keep_per_group:
-            keep[job.group] = keep.get(job.group, 0) + 1
-        else:
-            out.append(job)
-    return out
 
 
 class _BuildFailed(Exception):

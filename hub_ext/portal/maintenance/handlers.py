@@ -42,7 +42,7 @@ class _Maintenance:
         return await runner_health(self)
 
     def retention(self) -> dict:
-        from ...services.runner import Runner
+        from ...services.runner_settings import Runner
 
         settings = Runner(config=self.hubfront.config)
         return {"retention_days": settings.retention_days, "keep_per_group": settings.keep_per_group}

@@ -38,21 +38,14 @@ from traitlets.config import LoggingConfigurable
 from hub_ext.kube import GROUP_LABEL, LOCKED_DOWN, USER_LABEL, api_message, label_value, plain
 
 from .base import ExecutorError
+from .kube_rollout import CONTAINER, REVISION_ANNOTATION, revision_of, rollout_status
 from .deployments import DeploymentExecutor, DeploymentSpec, DeploymentStatus
 from .base import ConfigurableABC
 from .kubernetes import KubernetesExecutor, with_storage
 
 DEPLOYMENT_LABEL = "hubfront.io/deployment"
 INSTANCE_LABEL = "app.kubernetes.io/instance"  # the object name: unique per installation in a namespace
-REVISION_ANNOTATION = "hubfront.io/revision"
-CONTAINER = "server"
 # a container waiting for one of these will not become ready without a change to the deployment
-_WAITING_FAILURES = {
-    **dict.fromkeys(("ImagePullBackOff", "ErrImagePull", "InvalidImageName", "ErrImageNeverPull"), "ImageNotFound"),
-    "CrashLoopBackOff": "CrashLoop", "CreateContainerConfigError": "Error", "CreateContainerError": "Error",
-}
-
-
 class KubernetesDeployments(LoggingConfigurable, DeploymentExecutor, metaclass=ConfigurableABC):
     """Runs each deployment as a Deployment and a ClusterIP Service in one namespace."""
 
@@ -305,12 +298,12 @@ class KubernetesDeployments(LoggingConfigurable, DeploymentExecutor, metaclass=C
         has no byte offsets) and cut at ``offset``. When replicas went away and the text became shorter
         than ``offset``, it is all returned again from its start."""
         pods = sorted(await self._pods(deployment_id), key=lambda p: (
-            -_revision(p["metadata"]), str(p["metadata"].get("creationTimestamp", "")), p["metadata"]["name"]))
+            -revision_of(p["metadata"]), str(p["metadata"].get("creationTimestamp", "")), p["metadata"]["name"]))
         parts = []
         for pod in pods:
             meta = pod["metadata"]
             text = await self._read_log(pod)
-            parts.append(f"==> {meta['name']} (revision {_revision(meta)}) <==\n{text}")
+            parts.append(f"==> {meta['name']} (revision {revision_of(meta)}) <==\n{text}")
             if text and not text.endswith("\n"):
                 parts.append("\n")
         data = "".join(parts).encode("utf-8", "replace")
@@ -329,78 +322,4 @@ class KubernetesDeployments(LoggingConfigurable, DeploymentExecutor, metaclass=C
 
     async def adopt(self, spec: DeploymentSpec) -> bool:
         deployment = await self._deployment(spec.deployment_id)
-        return deployment is not None and _revision(deployment["metadata"]) == spec.revision
-
-
-def _revision(meta: dict) -> int:
-    try:
-        return int((meta.get("annotations") or {}).get(REVISION_ANNOTATION, 0))
-    except (TypeError, ValueError):
-        return 0
-
-
-def _condition(obj: dict, kind: str) -> dict:
-    return next((c for c in obj.get("status", {}).get("conditions") or [] if c.get("type") == kind), {})
-
-
-def _pod_failure(pod: dict, image: str) -> tuple[str, str]:
-    """Why this replica cannot become ready without a change, if it cannot."""
-    statuses = pod.get("status", {}).get("containerStatuses") or []
-    server = next((s for s in statuses if s.get("name") == CONTAINER), {})
-    waiting = (server.get("state") or {}).get("waiting") or {}
-    reason = _WAITING_FAILURES.get(waiting.get("reason"))
-    detail = waiting.get("message") or waiting.get("reason") or ""
-    if reason == "ImageNotFound":
-        return reason, f"The image {image} cannot be pulled: {detail}"
-    if reason == "CrashLoop":
-        code = ((server.get("lastState") or {}).get("terminated") or {}).get("exitCode")
-        exited = f", last exit code {code}" if code is not None else ""
-        return reason, f"The server keeps exiting (restarted {server.get('restartCount', 0)} times{exited})"
-    if reason:
-        return reason, f"{waiting['reason']}: {detail}"
-    scheduled = _condition(pod, "PodScheduled")
-    if scheduled.get("status") == "False" and scheduled.get("reason") == "Unschedulable":
-        return "Unschedulable", f"No node can run a replica: {scheduled.get('message', '')}".rstrip(": ")
-    return "", ""
-
-
-def rollout_status(deployment: dict, pods: list[dict], endpoint: str) -> tuple[DeploymentStatus, dict | None]:
-    """The deployment's status from its Deployment and live pods (Kubernetes JSON), and the pod whose
-    log tail belongs in the message (a crash loop), if any."""
-    meta, spec, state = deployment.get("metadata", {}), deployment.get("spec", {}), deployment.get("status", {})
-    latest, desired = _revision(meta), spec.get("replicas", 1)
-    ready = [p for p in pods if _condition(p, "Ready").get("status") == "True"]
-    serving = max((_revision(p["metadata"]) for p in ready), default=0)
-    available = sum(1 for p in ready if _revision(p["metadata"]) == serving)
-    observed = state.get("observedGeneration", 0) >= meta.get("generation", 0)
-    counts = [state.get(key, 0) for key in ("replicas", "updatedReplicas", "readyReplicas")]
-    rolled_out = observed and serving == latest and counts == [desired] * 3
-
-    failed, message, crashing = "", "", None
-    template = spec.get("template", {}).get("spec", {}).get("containers") or [{}]
-    for pod in pods:
-        if _revision(pod["metadata"]) == latest:
-            failed, message = _pod_failure(pod, template[0].get("image", ""))
-            if failed:
-                crashing = pod if failed == "CrashLoop" else None
-                break
-    progressing, replica_failure = _condition(deployment, "Progressing"), _condition(deployment, "ReplicaFailure")
-    if failed or not observed:  # conditions of an older generation say nothing about this one
-        pass
-    elif progressing.get("status") == "False" and progressing.get("reason") == "ProgressDeadlineExceeded":
-        probe = (template[0].get("readinessProbe") or {}).get("httpGet", {}).get("path", "")
-        failed = "HealthCheck"
-        message = (f"Revision {latest} did not pass its health check (GET {probe}) within "
-                   f"{spec.get('progressDeadlineSeconds', '?')} s: {progressing.get('message', '')}").rstrip(": ")
-    elif replica_failure.get("status") == "True":
-        text = replica_failure.get("message") or replica_failure.get("reason") or "Replicas cannot be created"
-        failed, message = ("OverQuota" if "exceeded quota" in text else "Error"), text
-
-    if not failed:
-        message = f"{available} of {desired} replicas ready"
-        if serving and serving != latest:
-            message = f"Rolling out revision {latest} ({counts[1]} of {desired} replicas); revision {serving} serves"
-    status = DeploymentStatus(revision=serving, available=available, desired=desired,
-                              endpoints=(endpoint,) if available else (), rolled_out=rolled_out,
-                              failed=failed, message=message)
-    return status, crashing
+        return deployment is not None and revision_of(deployment["metadata"]) == spec.revision

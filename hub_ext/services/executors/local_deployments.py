@@ -42,19 +42,18 @@ import asyncio
 import json
 import os
 import time
-from dataclasses import replace
 
 from traitlets import Float, Instance, Int, default
 from traitlets.config import LoggingConfigurable
 
-from hub_ext.isolation import fdtree, safefs
 
 from . import keeper
 from .base import ExecutorError, Handle, JobSpec
 from .deployments import DeploymentExecutor, DeploymentSpec, DeploymentStatus
 from .base import ConfigurableABC
 from .local import LocalExecutor
-from .local_replicas import Deployment, Replica, Revision, free_port, probe, replica_name, revisions_from, saved_state
+from .local_replicas import (Deployment, Replica, Revision, crash_message, free_port, last_lines, name_of, probe,
+                             revisions_from, save_state, state_path)
 
 KIND = "deployment"  # the replicas' cgroup kind
 
@@ -176,14 +175,14 @@ class LocalDeployments(LoggingConfigurable, DeploymentExecutor, metaclass=Config
             looping = next((r for r in latest.replicas if r.unready_exits >= self.crash_loop_exits), None)
             unready = next((r for r in latest.replicas if not r.ready), None)
             if looping is not None:
-                self._fail(dep, latest, "CrashLoop", self._crash_message(latest, looping))
+                self._fail(dep, latest, "CrashLoop", crash_message(latest, looping))
             elif unready is not None and now - latest.started > self.start_timeout:
                 tail = unready.tail
                 if unready.ref:
                     data, _ = await self.executor.logs(Handle("local", unready.ref))
-                    tail = self._last_lines(data)
+                    tail = last_lines(data, self.log_tail_lines)
                 self._fail(dep, latest, "HealthCheck", (
-                    f"Replica {self._name(latest, unready)} was not ready within {self.start_timeout:g} s "
+                    f"Replica {name_of(latest, unready)} was not ready within {self.start_timeout:g} s "
                     f"(GET {latest.spec.health_path}: {unready.error}). Last log lines:\n{tail}"))
             elif unready is None:
                 latest.served, dep.serving = True, latest.spec.revision
@@ -200,21 +199,10 @@ class LocalDeployments(LoggingConfigurable, DeploymentExecutor, metaclass=Config
         rev.failed, rev.message = reason, message
         self._retire(dep, rev, drop=False)
 
-    def _crash_message(self, rev: Revision, r: Replica) -> str:
-        return (f"Replica {self._name(rev, r)} exited {r.unready_exits} times without becoming ready "
-                f"(last: {r.exit}). Last log lines:\n{r.tail}")
-
     # -- replicas -------------------------------------------------------------
 
-    @staticmethod
-    def _name(rev: Revision, r: Replica) -> str:
-        return replica_name(rev.spec.deployment_id, rev.spec.revision, r.index)
-
-    def _last_lines(self, data: bytes) -> str:
-        return "\n".join(data.decode(errors="replace").splitlines()[-self.log_tail_lines:])
-
     async def _launch(self, dep: Deployment, rev: Revision, r: Replica) -> None:
-        spec, name = rev.spec, self._name(rev, r)
+        spec, name = rev.spec, name_of(rev, r)
         taken = {x.port for d in self._deployments.values() for v in d.revisions.values() for x in v.replicas if x.ref}
         r.port = free_port(taken)
         env = {**spec.env, "PORT": str(r.port), "HOST": "127.0.0.1", "HUBFRONT_DEPLOYMENT_ID": spec.deployment_id,
@@ -239,7 +227,7 @@ class LocalDeployments(LoggingConfigurable, DeploymentExecutor, metaclass=Config
         data, _ = await self.executor.logs(handle)
         await self.executor.forget(handle)
         r.ref = ""
-        self._schedule_restart(dep, rev, r, how, self._last_lines(data))
+        self._schedule_restart(dep, rev, r, how, last_lines(data, self.log_tail_lines))
 
     def _schedule_restart(self, dep: Deployment, rev: Revision, r: Replica, how: str, tail: str) -> None:
         if r.ready_since is None:
@@ -248,7 +236,7 @@ class LocalDeployments(LoggingConfigurable, DeploymentExecutor, metaclass=Config
         r.restarts += 1
         delay = min(self.backoff_base * 2 ** min(r.restarts - 1, 30), self.backoff_max)
         r.restart_at = time.monotonic() + delay
-        self._append(dep, self._name(rev, r), f"[{r.exit}; restarting in {delay:g} s]\n".encode())
+        dep.append(name_of(rev, r), f"[{r.exit}; restarting in {delay:g} s]\n".encode(), self.log_buffer)
 
     def _retire(self, dep: Deployment, rev: Revision, drop: bool) -> None:
         """Stop a revision's replicas in the background (``drop``: then forget the revision)."""
@@ -272,7 +260,7 @@ class LocalDeployments(LoggingConfigurable, DeploymentExecutor, metaclass=Config
         try:
             await self.executor.stop(handle, self.stop_grace)
         except ExecutorError as exc:
-            self.log.warning("Deployment %s: replica %s: %s", dep.id, self._name(rev, r), exc)
+            self.log.warning("Deployment %s: replica %s: %s", dep.id, name_of(rev, r), exc)
             return
         async with dep.lock:
             if r.ref == ref:  # not stopped by another caller meanwhile
@@ -282,36 +270,17 @@ class LocalDeployments(LoggingConfigurable, DeploymentExecutor, metaclass=Config
 
     # -- output -------------------------------------------------------------
 
-    def _append(self, dep: Deployment, source: str, data: bytes) -> None:
-        if source != dep.source:
-            data = f"==> {source} <==\n".encode() + data
-            dep.source = source
-        dep.buffer += data
-        dep.log_size += len(data)
-        del dep.buffer[:max(0, len(dep.buffer) - self.log_buffer)]
-
     async def _collect(self, dep: Deployment, replicas) -> None:
         for rev, r in replicas:
             if r.ref:
                 data, r.read = await self.executor.logs(Handle("local", r.ref), r.read)
                 if data:
-                    self._append(dep, self._name(rev, r), data)
+                    dep.append(name_of(rev, r), data, self.log_buffer)
 
     # -- state ----------------------------------------------------------------
 
-    def _state_file(self, deployment_id: str) -> str:
-        return os.path.join(self.state_dir, f"{deployment_id}.json")
-
     def _save(self, dep: Deployment) -> None:
-        state = saved_state(dep)
-        text = json.dumps(state, sort_keys=True)
-        if not dep.revisions:  # stopped: nothing to find again
-            dep.saved = ""
-            fdtree.remove_path(self._state_file(dep.id))  # the runner's own state dir
-        elif text != dep.saved:
-            safefs.ensure_dir(self.state_dir, 0o700)
-            keeper.write_state(self._state_file(dep.id), state)
-            dep.saved = text
+        save_state(dep, self.state_dir)
 
     async def _get(self, deployment_id: str) -> Deployment:
         """The deployment in memory, else as its state file left it (its old revisions retired), else new."""
@@ -319,7 +288,7 @@ class LocalDeployments(LoggingConfigurable, DeploymentExecutor, metaclass=Config
         if dep is not None:
             return dep
         dep = self._deployments[deployment_id] = Deployment(deployment_id)
-        state = keeper.read_state(self._state_file(deployment_id)) or {}
+        state = keeper.read_state(state_path(self.state_dir, deployment_id)) or {}
         dep.serving, dep.latest = state.get("serving", 0), state.get("latest", 0)
         dep.log_size = state.get("log_size", 0)
         for rev, retiring in revisions_from(state):
@@ -329,14 +298,6 @@ class LocalDeployments(LoggingConfigurable, DeploymentExecutor, metaclass=Config
         dep.saved = json.dumps(state, sort_keys=True)
         return dep
 
-    @staticmethod
-    def _know_env(dep: Deployment, spec: DeploymentSpec) -> None:
-        """The environment of a revision read back from the state file (the rest of its spec is kept: the
-        runner's spec for adoption may lack the devices)."""
-        rev = dep.revisions.get(spec.revision)
-        if rev is not None and not rev.env_known:
-            rev.spec, rev.env_known = replace(rev.spec, env=dict(spec.env)), True
-
     # -- the interface ----------------------------------------------------------
 
     async def apply(self, spec: DeploymentSpec) -> None:
@@ -344,7 +305,7 @@ class LocalDeployments(LoggingConfigurable, DeploymentExecutor, metaclass=Config
         dep = await self._get(spec.deployment_id)
         async with dep.lock:
             if spec.revision <= dep.latest:  # applied already (or older than what runs)
-                self._know_env(dep, spec)
+                dep.know_env(spec)
                 return
             for rev in dep.revisions.values():
                 if not rev.served and not rev.stopping:  # superseded before it served, or failed
@@ -365,7 +326,7 @@ class LocalDeployments(LoggingConfigurable, DeploymentExecutor, metaclass=Config
         failed, message = (latest.failed, latest.message) if latest else ("", "")
         looping = [r for r in serving.replicas if r.unready_exits >= self.crash_loop_exits] if serving else []
         if not failed and not ready and looping:
-            failed, message = "CrashLoop", self._crash_message(serving, looping[0])
+            failed, message = "CrashLoop", crash_message(serving, looping[0])
         elif not failed and latest is not None and not latest.served:
             message = f"Revision {dep.latest}: {sum(r.ready for r in latest.replicas)} of {len(latest.replicas)} ready"
         return DeploymentStatus(
@@ -402,7 +363,7 @@ class LocalDeployments(LoggingConfigurable, DeploymentExecutor, metaclass=Config
             if left:
                 self._save(dep)
                 raise ExecutorError(f"{len(left)} replica(s) of deployment {deployment_id} did not stop")
-            names = [self._name(rev, r) for rev in dep.revisions.values() for r in rev.replicas]
+            names = [name_of(rev, r) for rev in dep.revisions.values() for r in rev.replicas]
             dep.revisions.clear()
             for name in names:  # the keepers remove them; this is for one that was killed
                 cgroup = await asyncio.to_thread(self.executor.isolation.existing_cgroup, self.kind, name)
@@ -415,7 +376,7 @@ class LocalDeployments(LoggingConfigurable, DeploymentExecutor, metaclass=Config
         round of health checks; True when ``spec``'s revision is among them and has not failed."""
         self.start()
         dep = await self._get(spec.deployment_id)
-        self._know_env(dep, spec)
+        dep.know_env(spec)
         await self._tick(dep)
         rev = dep.revisions.get(spec.revision)
         return rev is not None and not rev.failed and not rev.stopping
@@ -423,6 +384,6 @@ class LocalDeployments(LoggingConfigurable, DeploymentExecutor, metaclass=Config
     def replicas(self, deployment_id: str) -> list[dict]:
         """The replicas as now known (revision, index, port, handle ref, ready, restarts): for pages and tests."""
         dep = self._deployments.get(deployment_id)
-        return [{"revision": rev.spec.revision, "index": r.index, "name": self._name(rev, r), "port": r.port,
+        return [{"revision": rev.spec.revision, "index": r.index, "name": name_of(rev, r), "port": r.port,
                  "ref": r.ref, "ready": r.ready, "restarts": r.restarts}
                 for rev in (dep.revisions.values() if dep else ()) for r in rev.replicas]

@@ -7,10 +7,15 @@ restarts and how much of its log was read).
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import socket
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
+from hub_ext.isolation import fdtree, safefs
+
+from . import keeper
 from .deployments import DeploymentSpec
 
 
@@ -36,6 +41,15 @@ async def probe(host: str, port: int, path: str, timeout: float) -> str:
     if len(parts) < 2 or not parts[1].isdigit():
         return "not an HTTP answer"
     return "" if int(parts[1]) < 500 else f"HTTP {int(parts[1])}"
+
+
+def name_of(rev: "Revision", r: "Replica") -> str:
+    return replica_name(rev.spec.deployment_id, rev.spec.revision, r.index)
+
+
+def crash_message(rev: "Revision", r: "Replica") -> str:
+    return (f"Replica {name_of(rev, r)} exited {r.unready_exits} times without becoming ready "
+            f"(last: {r.exit}). Last log lines:\n{r.tail}")
 
 
 def free_port(taken: set[int]) -> int:
@@ -100,6 +114,23 @@ class Deployment:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     saved: str = ""
 
+    def append(self, source: str, data: bytes, cap: int) -> None:
+        """Add a replica's new output to the stream (a line naming the replica when the source changes),
+        keeping only the latest ``cap`` bytes in memory."""
+        if source != self.source:
+            data = f"==> {source} <==\n".encode() + data
+            self.source = source
+        self.buffer += data
+        self.log_size += len(data)
+        del self.buffer[:max(0, len(self.buffer) - cap)]
+
+    def know_env(self, spec: DeploymentSpec) -> None:
+        """The environment of a revision read back from the state file (the rest of its spec is kept: the
+        runner's spec for adoption may lack the devices)."""
+        rev = self.revisions.get(spec.revision)
+        if rev is not None and not rev.env_known:
+            rev.spec, rev.env_known = replace(rev.spec, env=dict(spec.env)), True
+
 
 def saved_state(dep: Deployment) -> dict:
     """The state file's content for ``dep`` (the environment left out: secrets are stored only encrypted)."""
@@ -108,6 +139,27 @@ def saved_state(dep: Deployment) -> dict:
                            "message": rev.message, "retiring": rev.stopping or rev.drain_at is not None,
                            "replicas": [{k: getattr(r, k) for k in Replica.SAVED} for r in rev.replicas]}
                           for rev in dep.revisions.values()]}
+
+
+def state_path(state_dir: str, deployment_id: str) -> str:
+    return os.path.join(state_dir, f"{deployment_id}.json")
+
+
+def save_state(dep: Deployment, state_dir: str) -> None:
+    """Write ``dep``'s state file when it changed (remove it once nothing runs: nothing to find again)."""
+    state = saved_state(dep)
+    text = json.dumps(state, sort_keys=True)
+    if not dep.revisions:
+        dep.saved = ""
+        fdtree.remove_path(state_path(state_dir, dep.id))  # the runner's own state dir
+    elif text != dep.saved:
+        safefs.ensure_dir(state_dir, 0o700)
+        keeper.write_state(state_path(state_dir, dep.id), state)
+        dep.saved = text
+
+
+def last_lines(data: bytes, count: int) -> str:
+    return "\n".join(data.decode(errors="replace").splitlines()[-count:])
 
 
 def revisions_from(state: dict) -> list[tuple[Revision, bool]]:
