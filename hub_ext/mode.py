@@ -2,14 +2,23 @@
 Kubernetes, decided from ``JupyterHub.spawner_class`` (a KubeSpawner, or a subclass, is Kubernetes).
 
 The hub side asks :func:`kubernetes`/:func:`embedded` with its config; the runner
-is told its mode by its executor (``Runner.executor``), which the hub's
-configuration sets to match.
+asks :func:`runs_here` of its executor (``c.Runner.executor``: ``local`` or
+``kubernetes``), which the hub's configuration sets to match.
 """
 
 from __future__ import annotations
 
 import functools
 import sys
+
+
+LOCAL, KUBERNETES = "local", "kubernetes"  # the runner's executors (``c.Runner.executor``)
+
+
+def runs_here(executor) -> bool:
+    """Whether the runner's executor (jobs', deployments', apps') runs workloads on this machine: GPU devices
+    are then handed out by the ledger and environments built locally."""
+    return executor.name == LOCAL
 
 
 def kubernetes(config) -> bool:

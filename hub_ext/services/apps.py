@@ -48,6 +48,7 @@ from ..store import session_scope
 from ..store.engine import read_scope
 from ..store.models import utcnow
 from ..store.models_apps import App
+from ..mode import runs_here
 from .executors.base import ExecutorError
 from .executors.deployments import DeploymentExecutor, DeploymentSpec, DeploymentStatus
 from .app_tokens import AppTokens
@@ -205,7 +206,7 @@ class AppRunner:
             reservation = await asyncio.to_thread(
                 self.ledger.reserve, kind=KIND, workload_id=reservation_id(row), username=ledger_user(row),
                 group=row.group, request=request, group_quota=policy.quota, user_quota=Quota(),
-                allocate_devices=self.executor.name == "local")
+                allocate_devices=runs_here(self.executor))
         except QuotaExceeded as exc:
             running = " (the previous settings keep running)" if row.running_revision else ""
             self._set(row, phase="Failed", reason="OverQuota", message=exc.message + running)

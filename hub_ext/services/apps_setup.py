@@ -12,6 +12,7 @@ import os
 
 from ..apps.records import AppStore
 from ..apps.templates import Apps, template
+from ..mode import runs_here
 
 
 def build_apps(config, log, reconciler, key: bytes):
@@ -21,7 +22,7 @@ def build_apps(config, log, reconciler, key: bytes):
     hubfront = Hubfront.instance(config=config)
     apps = Apps.instance(config=config)
     jobs = reconciler.executor
-    if jobs.name == "kubernetes":
+    if not runs_here(jobs):
         from .executors.kube_deployments import KubernetesDeployments
 
         from ..storage.kube import KubeStorage

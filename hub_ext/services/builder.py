@@ -26,6 +26,7 @@ from ..store import session_scope
 from ..store.engine import read_scope
 from ..store.models import utcnow
 from ..store.models_images import ImageBuild
+from ..mode import runs_here
 from .executors.base import ExecutorError, Handle, Status
 
 TAIL_LINES = 20
@@ -193,7 +194,7 @@ def build_builder(config, log, hubfront, settings, env_builder, jobs_executor) -
     from ..images.settings import ImageBuilds
 
     settings_builds = ImageBuilds.instance(config=config)
-    if jobs_executor.name == "kubernetes":
+    if not runs_here(jobs_executor):
         from .executors.kube_builds import KubernetesBuilds
 
         executor = KubernetesBuilds(settings_builds, jobs_executor)

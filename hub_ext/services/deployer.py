@@ -34,6 +34,7 @@ from ..store import session_scope
 from ..store.engine import read_scope
 from ..store.models import utcnow
 from ..store.models_deployments import Deployment, DeploymentClient
+from ..mode import runs_here
 from .executors.base import ExecutorError
 from .executors.deployments import DeploymentExecutor, DeploymentSpec, DeploymentStatus
 from .forward import ClientCredential, Route, RouteTable
@@ -186,7 +187,7 @@ class Deployer:
                 reservation = await asyncio.to_thread(
                     self.ledger.reserve, kind=KIND, workload_id=replica_id(row.id, row.revision, index),
                     username=row.username, group=row.group, request=request, group_quota=policy.quota,
-                    user_quota=policy.user_quota, allocate_devices=self.executor.name == "local")
+                    user_quota=policy.user_quota, allocate_devices=runs_here(self.executor))
                 devices.append(tuple(reservation.device_ids))
         except QuotaExceeded as exc:
             for index in range(row.replicas):
@@ -197,7 +198,7 @@ class Deployer:
         return devices
 
     async def _python(self, image) -> str:
-        if image is None or self.builder is None or self.executor.name != "local":
+        if image is None or self.builder is None or not runs_here(self.executor):
             return ""
         return await self.builder.ensure(image, lambda line: None)
 

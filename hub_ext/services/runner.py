@@ -34,6 +34,7 @@ from ..store import session_scope
 from ..store.engine import read_scope
 from ..store.models import utcnow
 from ..store.models_jobs import DONE_PHASES, Job, JobArtifact
+from ..mode import runs_here
 from .executors.base import Executor, ExecutorError, Handle, JobSpec, Status
 from .hubapi import Groups, HubAPI
 from .queue import QueueState, hold_message
@@ -251,7 +252,7 @@ class Reconciler:
                 continue
             request = Request(cpu=job.cpu, memory=job.memory, gpu=job.gpu)
             never = never_fits(request, job.group, job.username, policy.quota, policy.user_quota)
-            if not never and job.gpu and self.executor.name == "local" and self.ledger.gpu_inventory is not None:
+            if not never and job.gpu and runs_here(self.executor) and self.ledger.gpu_inventory is not None:
                 machine = len(await asyncio.to_thread(self.ledger.gpu_inventory))
                 if machine < job.gpu:
                     never = (f"This job can never fit: GPU devices: requested {job.gpu} > {machine} on this "
@@ -271,7 +272,7 @@ class Reconciler:
                 reservation = await asyncio.to_thread(
                     self.ledger.reserve, kind=KIND, workload_id=job_id(job.id), username=job.username,
                     group=job.group, request=request, group_quota=policy.quota, user_quota=policy.user_quota,
-                    allocate_devices=self.executor.name == "local")
+                    allocate_devices=runs_here(self.executor))
             except QuotaExceeded as exc:
                 state.refused(job.id, job.group, job.username, exc.over, utc(job.created), now)
                 self._set_message(job, exc.message)
@@ -328,7 +329,7 @@ class Reconciler:
         python, container_image, node_selector, tolerations = "", "", {}, ()
         instance_type = self.catalog.instance_type(job.instance_type) if self.catalog else None
         if image is not None:
-            if self.executor.name == "local" and self.builder is not None:
+            if runs_here(self.executor) and self.builder is not None:
                 try:
                     python = await self.builder.ensure(image, lambda line: None)
                 except Exception as exc:  # noqa: BLE001 - EnvironmentBuildFailed and OSErrors alike

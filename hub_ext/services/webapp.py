@@ -19,6 +19,8 @@ addresses (``forward_apps.py``), which the proxy sends here (``Proxy.extra_route
 
 from __future__ import annotations
 
+from ..mode import KUBERNETES, runs_here
+
 import asyncio
 import hmac
 import json
@@ -93,7 +95,7 @@ def build(config: Config, log: logging.Logger):
     key = hub_key(hubfront.data_dir)
     store = JobStore(hubfront.db_url, key, settings.hub_prefix)
     builder, inventory = None, None
-    if settings.executor == "kubernetes":
+    if settings.executor == KUBERNETES:
         from .executors.kubernetes import KubernetesExecutor
 
         executor = KubernetesExecutor(config=config, log=log)
@@ -138,7 +140,7 @@ def build_deployer(config, log, hubfront, settings, key, ledger, builder, jobs_e
     from .forward import RouteTable
     from .hubapi import HubAPI
 
-    if jobs_executor.name == "kubernetes":
+    if not runs_here(jobs_executor):
         from .executors.kube_deployments import KubernetesDeployments
 
         executor = KubernetesDeployments(config=config, log=log, jobs=jobs_executor)
