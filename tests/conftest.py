@@ -40,16 +40,15 @@ def workload_accounts():
 def no_process_left_behind(workload_accounts, tmp_path_factory):
     """After this worker's last test (before its accounts are removed): no process of a test hub (runner,
     keeper, replica, app, notebook, quota guard, mlflow server…) may still run. They are known by the
-    worker's temporary tree in their command line, working directory or environment, or by running as a
-    test account; any found is killed and the run fails naming it (a process left behind holds ports
-    and logs into the next runs)."""
+    worker's temporary tree in their command line, working directory or environment; any found is killed
+    and the run fails naming it (a process left behind holds ports and logs into the next runs)."""
     root = str(tmp_path_factory.getbasetemp())
     yield
     from support import leftover_processes
 
     import psutil
 
-    left = leftover_processes(root, ACCOUNT_PREFIX)
+    left = leftover_processes(root)
     _, left = psutil.wait_procs(left, timeout=15)  # a hub stopping ends its own a moment later
     if left:
         named = "; ".join(f"{p.pid} {p.info['username']} {' '.join(p.info['cmdline'] or [])[:160]}" for p in left)

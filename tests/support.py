@@ -444,9 +444,10 @@ def stop_leftover_servers(data_dir: Path, timeout: float = 10) -> list[int]:
     return [p.pid for p in found] + remove_networks(data_dir)
 
 
-def leftover_processes(root: str, account_prefix: str) -> list:
+def leftover_processes(root: str) -> list:
     """Processes (not this one, nor its ancestors) that belong to the tests under ``root``: ``root`` in
-    their command line, working directory or environment, or run as an account named ``account_prefix…``."""
+    their command line, working directory or environment (a workload's home is under its hub's data dir).
+    Not by account name: another test run on the same machine uses the same test accounts."""
     import psutil
 
     mine = {os.getpid(), *(p.pid for p in psutil.Process().parents())}
@@ -455,8 +456,7 @@ def leftover_processes(root: str, account_prefix: str) -> list:
         if proc.pid in mine:
             continue
         try:
-            if (proc.info["username"] or "").startswith(account_prefix) or \
-                    any(root in part for part in proc.info["cmdline"] or ()) or \
+            if any(root in part for part in proc.info["cmdline"] or ()) or \
                     proc.cwd().startswith(root) or any(root in v for v in proc.environ().values()):
                 found.append(proc)
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..jobs.records import JobStore
 from ..times import utc
-from ..jobs.requests import JobTemplate, RequestError, never_fits, resolve
+from ..jobs import submission
 from ..store import session_scope
 from ..store.engine import read_scope
 from ..store.models import utcnow
@@ -117,17 +117,13 @@ class Scheduler:
                 row, "skipped", "error", f"Recurring job {row.name!r}: {reason}"))
             return "skipped", reason, None
         try:
-            template = JobTemplate(name=row.name, command=row.command, image=row.image,
-                                   instance_type=row.instance_type, env=self.store.open_env(row.env_encrypted),
-                                   timeout=row.timeout, datasets=row.dataset_picks)
-            resolved = resolve(template, policy, self.catalog, row.group)
-        except (RequestError, ValueError) as exc:
+            job = submission.submit(self.store, submission.template_of(self.store, row), group=row.group,
+                                    username=row.username, policy=policy, catalog=self.catalog, schedule_id=row.id,
+                                    scheduled_for=utc(at), session=s, record=False)
+        except ValueError as exc:  # RequestError and BodyError (a dataset pick no longer usable) are ValueErrors
             reason = f"Skipped: {exc}"
             self._events.append(lambda: self.store.record_schedule(
                 row, "skipped", "error", f"Recurring job {row.name!r}: {reason}"))
             return "skipped", reason, None
-        never = never_fits(resolved.request, row.group, row.username, policy.quota, policy.user_quota)
-        job = self.store.submit(group=row.group, username=row.username, job=resolved, never_fits=never,
-                                schedule_id=row.id, scheduled_for=utc(at), session=s, record=False)
-        self._events.append(lambda: self.store.record_submitted(job, never))
+        self._events.append(lambda: self.store.record_submitted(job, job.message if job.done else ""))
         return "started", "", job.id

@@ -18,6 +18,7 @@ from hub_ext.services.scheduler import Scheduler
 from hub_ext.store import session_scope
 from hub_ext.store.engine import read_scope
 from hub_ext.store.models_jobs import Job, JobSchedule, ScheduleRun
+from hub_ext.store.models_storage import Dataset, DatasetVersion
 
 CATALOG = parse_catalog({"instance_types": [{"name": "small", "cpu": 1, "memory": "1Gi"}],
                          "images": [{"name": "base"}]})
@@ -72,13 +73,34 @@ def test_each_scheduled_time_makes_one_job_on_time(sqlite_url):
     assert runs(sqlite_url) == [(T0 + timedelta(minutes=10), "started")]
 
 
+def _datasets(url) -> None:
+    with session_scope(url) as s:
+        s.add_all([Dataset(name="imagenet", group="lab", username="alice", kind="files"),
+                   Dataset(name="labels", group="lab", username="alice", kind="files")])
+        s.flush()
+        s.add(DatasetVersion(dataset="labels", version=3, username="alice"))
+
+
 def test_scheduled_jobs_keep_the_dataset_picks(sqlite_url):
+    _datasets(sqlite_url)
     store, _ = make(sqlite_url, datasets=["imagenet", "labels@v3"])
     Scheduler(store, clock=Clock(T0 + timedelta(minutes=10)), catalog=CATALOG).fire_due(GROUPS)
     [job] = jobs(sqlite_url)
     assert job.dataset_picks == ["imagenet", "labels@v3"]
     assert store.open_env(job.env_encrypted) == {"TOKEN": "s3cret"}  # the picks are not in the environment
     assert pins_of(job.dataset_picks) == {"labels": 3}  # what the runner hands the executor
+
+
+def test_a_run_whose_dataset_is_gone_is_skipped_with_the_reason(sqlite_url):
+    _datasets(sqlite_url)
+    store, _ = make(sqlite_url, datasets=["imagenet", "labels@v3"])
+    with session_scope(sqlite_url) as s:  # the group's admin deleted the dataset since
+        s.delete(s.get(Dataset, "imagenet"))
+    Scheduler(store, clock=Clock(T0 + timedelta(minutes=10)), catalog=CATALOG).fire_due(GROUPS)
+    assert jobs(sqlite_url) == [] and runs(sqlite_url) == [(T0 + timedelta(minutes=10), "skipped")]
+    with read_scope(sqlite_url) as s:
+        reason = s.scalars(select(ScheduleRun)).one().reason
+    assert "no dataset imagenet for group lab" in reason, reason
 
 
 def test_a_run_missed_during_an_outage_starts_once_inside_the_grace(sqlite_url):

@@ -11,13 +11,11 @@ from urllib.parse import quote
 from jupyterhub.scopes import needs_scope
 from tornado import web
 
-from ...groups import group_policy
 from ...images.resolve import usable_policy
-from ...bodies import BodyError, NoFields
-from ...datasets.picks import check_picks
+from ...bodies import NoFields
 from ...jobs import logs as logs_mod
-from ...jobs.requests import (JobSubmit, JobTemplate, RequestError, ScheduleCreate, SchedulePatch, never_fits,
-                              resolve)
+from ...jobs import submission
+from ...jobs.requests import (JobSubmit, JobTemplate, RequestError, ScheduleCreate, SchedulePatch)
 from ...storage.zipstream import download_headers
 from ...scopes import READ, WRITE
 from ...store.models_jobs import PHASES, Job, JobSchedule
@@ -40,19 +38,13 @@ class _JobsAPI(MemberAPIHandler):
         return job
 
     def resolved(self, template: JobTemplate, group):
-        try:
-            check_picks(self.db_url, group.name, template.datasets)
-            return resolve(template, usable_policy(group, self.db_url), self.catalog, group.name)
-        except BodyError as exc:
-            self.field_error(exc.errors)
+        """The template checked against the group (``jobs.submission``); a refusal names the field."""
+        return submission.resolved(self.db_url, template, usable_policy(group, self.db_url), self.catalog,
+                                   group.name)
 
     def submit(self, group, template: JobTemplate, **origin):
-        job = self.resolved(template, group)
-        policy = group_policy(group)
-        username = self.current_user.name
-        row = self.store.submit(group=group.name, username=username, job=job,
-                                never_fits=never_fits(job.request, group.name, username, policy.quota,
-                                                      policy.user_quota), **origin)
+        row = submission.submit(self.store, template, group=group.name, username=self.current_user.name,
+                                policy=usable_policy(group, self.db_url), catalog=self.catalog, **origin)
         if not row.done:
             wake_runner(self)
         return row
@@ -130,10 +122,7 @@ class RerunAPIHandler(_JobsAPI):
             raise web.HTTPError(403, "Only the job's owner re-runs it (a job runs as its owner)")
         self.body(NoFields)
         group = self.member_group(job.group)
-        template = JobTemplate(name=job.name, command=job.command, image=job.image, instance_type=job.instance_type,
-                               env=self.store.open_env(job.env_encrypted), timeout=job.timeout,
-                               datasets=job.dataset_picks)
-        row = self.submit(group, template, rerun_of=job.id)
+        row = self.submit(group, submission.template_of(self.store, job), rerun_of=job.id)
         if row is not None:
             self.set_status(201)
             self.write_json(self.job_json(row))
@@ -233,9 +222,7 @@ class ScheduleAPIHandler(_SchedulesAPI):
         job = None
         template_fields = set(JobTemplate.model_fields) & set(changes)
         if template_fields:
-            current = {"name": row.name, "command": row.command, "image": row.image,
-                       "instance_type": row.instance_type, "env": self.store.open_env(row.env_encrypted),
-                       "timeout": row.timeout, "datasets": row.dataset_picks}
+            current = submission.template_of(self.store, row).model_dump()
             current.update({k: changes[k] for k in template_fields})
             job = self.resolved(JobTemplate(**current), self.member_group(row.group))
         try:
@@ -264,10 +251,7 @@ class RunNowAPIHandler(_SchedulesAPI):
         self.owned(row)
         self.body(NoFields)
         group = self.member_group(row.group)
-        template = JobTemplate(name=row.name, command=row.command, image=row.image, instance_type=row.instance_type,
-                               env=self.store.open_env(row.env_encrypted), timeout=row.timeout,
-                               datasets=row.dataset_picks)
-        job = self.submit(group, template)
+        job = self.submit(group, submission.template_of(self.store, row))
         if job is not None:
             self.set_status(201)
             self.write_json(self.job_json(job))
