@@ -52,6 +52,7 @@ from ..mode import runs_here
 from .executors.base import ExecutorError
 from .executors.deployments import DeploymentExecutor, DeploymentSpec, DeploymentStatus
 from .app_tokens import AppTokens
+from .desired import DesiredState
 from .hubapi import Groups, HubAPI
 
 APPS_DIR = "apps"  # in the group's storage: <group>/apps/<app>
@@ -66,7 +67,7 @@ def ledger_user(row: App) -> str:
     return f"app:{row.name}"
 
 
-class AppRunner:
+class AppRunner(DesiredState):
     def __init__(self, *, store: AppStore, executor: DeploymentExecutor, ledger: Ledger,
                  templates: Callable[[str], AppTemplate | None], data_dir: str, base_url: str = "/", catalog=None,
                  builder=None, log_cap: int = 10 * 2**20, log=None, busy_interval: float = 1.0,
@@ -125,20 +126,14 @@ class AppRunner:
         """One pass; True while any app is on its way somewhere."""
         with read_scope(self.db_url) as s:
             rows = list(s.scalars(select(App)))
-        busy = False
-        for row in rows:
-            try:
-                if row.delete_requested:
-                    await self._remove(row)
-                elif row.stopped:
-                    await self._stop(row)
-                else:
-                    busy |= await self._serve(row, groups)
-            except ExecutorError as exc:
-                self._set(row, phase="Failed", reason="Error", message=str(exc), endpoint="")
-            except Exception:  # noqa: BLE001 - one app must not stop the others
-                self.log.exception("App %s/%s: reconcile failed", row.group, row.name)
-        return busy
+        return await self.pass_over(rows, groups)
+
+    def _refused(self, row: App, exc: ExecutorError) -> None:
+        self._set(row, phase="Failed", reason="Error", message=str(exc), endpoint="")
+
+    @staticmethod
+    def what(row: App) -> str:
+        return f"App {row.group}/{row.name}"
 
     async def startup(self, groups: Groups | None) -> None:
         """Adopt the apps that still run, then make the ledger hold exactly the apps that run or start."""

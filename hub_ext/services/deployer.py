@@ -38,6 +38,7 @@ from ..mode import runs_here
 from .executors.base import ExecutorError
 from .executors.deployments import DeploymentExecutor, DeploymentSpec, DeploymentStatus
 from .forward import ClientCredential, Route, RouteTable
+from .desired import DesiredState
 from .hubapi import Groups, HubAPI
 
 
@@ -46,7 +47,7 @@ def token_note(row: Deployment) -> str:
     return f"hubfront deployment {row.id}"
 
 
-class Deployer:
+class Deployer(DesiredState):
     def __init__(self, *, store: DeploymentStore, executor: DeploymentExecutor, ledger: Ledger, routes: RouteTable,
                  catalog=None, builder=None, log_cap: int = 10 * 2**20, mlflow_tracking_uri: str = "", log=None,
                  hub: HubAPI | None = None):
@@ -72,23 +73,18 @@ class Deployer:
         """One pass; True while any deployment is changing (the runner then comes back sooner)."""
         with read_scope(self.db_url) as s:
             rows = list(s.scalars(select(Deployment)))
-        busy = False
-        for row in rows:
-            try:
-                if row.delete_requested:
-                    await self._remove(row)
-                elif row.stopped:
-                    await self._stop(row)
-                else:
-                    busy |= await self._serve(row, groups)
-            except ExecutorError as exc:
-                self._set(row, phase="Failed", reason="Error", message=str(exc))
-            except Exception:  # noqa: BLE001 - one deployment must not stop the others
-                self.log.exception("Deployment %s: reconcile failed", row.id)
+        busy = await self.pass_over(rows, groups)
         if time.monotonic() - self._stats_flushed > 5:
             self._stats_flushed = time.monotonic()
             await asyncio.to_thread(self._flush_stats, [r.id for r in rows if not r.delete_requested])
         return busy
+
+    def _refused(self, row: Deployment, exc: ExecutorError) -> None:
+        self._set(row, phase="Failed", reason="Error", message=str(exc))
+
+    @staticmethod
+    def what(row: Deployment) -> str:
+        return f"Deployment {row.id}"
 
     async def startup(self, groups: Groups | None) -> None:
         """Adopt the replicas that still run, then make the ledger hold exactly the deployments that serve.

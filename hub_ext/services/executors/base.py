@@ -83,12 +83,11 @@ class Status:
         return self.phase in ("Succeeded", "Failed", "Cancelled")
 
 
-class Executor(abc.ABC):
-    name: str
+class Watched(abc.ABC):
+    """What every workload started by a handle shares (a job, an image build): watched, read, stopped,
+    adopted back after a runner restart, and forgotten once its record no longer needs it."""
 
-    @abc.abstractmethod
-    async def start(self, spec: JobSpec) -> Handle:
-        """Start the workload; raise ``ExecutorError`` with a user-facing message when it cannot."""
+    name: str
 
     @abc.abstractmethod
     async def status(self, handle: Handle) -> Status:
@@ -106,40 +105,29 @@ class Executor(abc.ABC):
     async def adopt(self, handle: Handle) -> bool:
         """After a runner restart: True when the workload still runs (and is watched again)."""
 
+    async def forget(self, handle: Handle) -> None:
+        """Its record is gone or final: remove what the executor still keeps of it. Nothing by default."""
+
+
+class Executor(Watched):
+    """Jobs (and, through them, the local replicas of deployments and apps)."""
+
+    @abc.abstractmethod
+    async def start(self, spec: JobSpec) -> Handle:
+        """Start the workload; raise ``ExecutorError`` with a user-facing message when it cannot."""
+
     async def artifacts(self, handle: Handle, *, job_id: int, username: str, max_bytes: int, max_files: int):
         """The files the ended job left to keep (``hub_ext.jobs.artifacts.Collected``), or None when this
         executor keeps none (a pod's files end with it)."""
         return None
 
-    async def forget(self, handle: Handle) -> None:
-        """The job was deleted: remove what the executor still keeps of it (state, output). Nothing by default."""
 
-
-class BuildExecutor(abc.ABC):
-    """Image builds: started from the build's row, watched and read like a job's workload."""
+class BuildExecutor(Watched):
+    """Image builds: started from the build's row."""
 
     @abc.abstractmethod
     async def start(self, build) -> Handle:
         """Start building ``build`` (a ``store.models_images.ImageBuild``)."""
-
-    @abc.abstractmethod
-    async def status(self, handle: Handle) -> Status:
-        """Where the build is now."""
-
-    @abc.abstractmethod
-    async def logs(self, handle: Handle, offset: int = 0) -> tuple[bytes, int]:
-        """Output from byte ``offset`` on, and the offset to ask from next."""
-
-    @abc.abstractmethod
-    async def stop(self, handle: Handle, grace: float = 10.0) -> None:
-        """Cancel the build."""
-
-    @abc.abstractmethod
-    async def adopt(self, handle: Handle) -> bool:
-        """After a runner restart: True when the build still runs."""
-
-    async def forget(self, handle: Handle) -> None:
-        """The build ended and was recorded: drop what the executor keeps of it. Nothing by default."""
 
 
 class ExecutorError(Exception):
