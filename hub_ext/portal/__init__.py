@@ -9,7 +9,7 @@ from ..auth.bootstrap import ensure_admin_account, seed_groups
 from ..store import upgrade
 
 
-# Feature folders whose handlers.py defines ``handlers = [(pattern, class), ...]``.
+# Feature folders; each one's package exports its routes, ``handlers = [(pattern, class), ...]``.
 # A feature adds itself here with one line.
 FEATURES = [
     "home",
@@ -49,7 +49,7 @@ def portal_handlers(hubfront) -> list:
 
     routes = []
     for feature in FEATURES:
-        module = import_module(f"{__name__}.{feature}.handlers")
+        module = import_module(f"{__name__}.{feature}")
         routes.extend((pattern, cls, {"hubfront": hubfront}) for pattern, cls in module.handlers)
     routes.append((r"/portal/static/(.*)", StaticFileHandler, {"path": static_dir()}))
     return routes

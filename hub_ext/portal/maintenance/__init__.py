@@ -1,1 +1,3 @@
 """Maintenance (issue 13): the admins' page and API."""
+
+from .handlers import handlers  # noqa: E402,F401 - this feature's routes (hub_ext.portal.portal_handlers)

@@ -1,1 +1,3 @@
 """shares (issue 12)."""
+
+from .handlers import handlers  # noqa: E402,F401 - this feature's routes (hub_ext.portal.portal_handlers)
