@@ -48,7 +48,7 @@ def _named_paths(steps) -> list[str]:
     return [word for word in words if word.startswith("/") and os.path.exists(word)]
 
 
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"  # install helpers a setup script may run
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"  # the repository's install helpers a setup script may run
 
 
 def _node_version() -> str:
