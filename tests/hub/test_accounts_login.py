@@ -276,6 +276,11 @@ async def test_the_token_api_shares_the_throttle_and_the_admins_unlock_clears_it
     r = await admin.api("POST", "/portal/admin/users/acc-tok/unlock")
     assert r.status_code == 200
     assert app.authenticator.throttle.state("acc-tok").failures == 0
+    # recorded in the user's activities as the page's unlock is, naming who did it
+    from hub_ext.activity import recent
+
+    assert any(e.action == "unlocked" and "(by acc-tok-admin)" in e.message
+               for e in recent(Hubfront.instance().db_url, username="acc-tok", limit=5))
     r = await asyncio.to_thread(token, PW)
     assert r.status_code in (200, 201), r.text
 

@@ -157,3 +157,12 @@ async def test_a_group_images_packages_install_from_wheels_only(tmp_path):
         await EnvironmentBuilder(tmp_path / "envs", pip_args=args).ensure(image("hfsdist", name="catalog"),
                                                                             lambda line: None)
     assert marker.read_text() == "ran"
+
+
+def test_the_install_helpers_a_template_names_are_where_builds_look():
+    """The code-server app's setup runs ``$HUBFRONT_SCRIPTS/install-code-server.sh``: the builder must point there."""
+    from hub_ext.apps.templates import BUILTIN
+    from hub_ext.images.environments import SCRIPTS
+
+    assert "$HUBFRONT_SCRIPTS/install-code-server.sh" in BUILTIN["code-server"]["local"]["npm_setup"]
+    assert (SCRIPTS / "install-code-server.sh").is_file()

@@ -95,13 +95,11 @@ class UsersAdminPage(PortalHandler):
                      message=message, group=group)
 
     async def _unlock(self, user):
-        accounts.unlock(self.db_url, user.name)
-        self._record(user, "unlocked", f"Failed sign-ins of {user.name} cleared")
+        users.unlock(self.db_url, actor=self.current_user.name, username=user.name)
         await self._show(notice=f"{user.name}: failed sign-ins cleared; no wait before the next attempt.")
 
     async def _reset_2fa(self, user):
-        accounts.reset_2fa(self.db_url, user.name)
-        self._record(user, "2FA reset", f"Two-factor authentication of {user.name} reset")
+        users.reset_2fa(self.db_url, actor=self.current_user.name, username=user.name)
         await self._show(notice=f"{user.name}: 2FA reset.")
 
     async def _reset_password(self, user):
@@ -196,7 +194,7 @@ class UserUnlockAPI(PortalAPIHandler):
         if self.find_user(name) is None:
             raise web.HTTPError(404, f"No such user: {name}")
         self.body(NoFields)
-        accounts.unlock(self.db_url, name)
+        users.unlock(self.db_url, actor=self.current_user.name, username=name)
         self.write_json({"name": name, "locked": False})
 
 
@@ -207,7 +205,7 @@ class UserTwoFactorAPI(PortalAPIHandler):
     def delete(self, name):
         if self.find_user(name) is None:
             raise web.HTTPError(404, f"No such user: {name}")
-        accounts.reset_2fa(self.db_url, name)
+        users.reset_2fa(self.db_url, actor=self.current_user.name, username=name)
         self.write_json({"name": name, "two_factor": False})
 
 

@@ -16,6 +16,7 @@ from jupyterhub.roles import assign_default_roles
 from sqlalchemy import select
 
 from ... import activity
+from ...auth import accounts
 from ...auth.accounts import create_account  # noqa: F401  (invitation sign-up creates accounts too)
 from ...auth.passwords import account_exists, rule_errors
 from ...auth.throttle import LoginThrottle
@@ -80,6 +81,19 @@ def record(db_url: str, *, actor: str, username: str, action: str, message: str,
     """An administrator's change to an account, in the user's activity record."""
     activity.record(db_url, username=username, group=group, kind="account", action=action,
                     message=f"{message} (by {actor})")
+
+
+def unlock(db_url: str, *, actor: str, username: str) -> None:
+    """Clear ``username``'s failed sign-ins, recorded as ``actor``'s change (page and API alike)."""
+    accounts.unlock(db_url, username)
+    record(db_url, actor=actor, username=username, action="unlocked", message=f"Failed sign-ins of {username} cleared")
+
+
+def reset_2fa(db_url: str, *, actor: str, username: str) -> None:
+    """Reset ``username``'s two-factor authentication, recorded as ``actor``'s change (page and API alike)."""
+    accounts.reset_2fa(db_url, username)
+    record(db_url, actor=actor, username=username, action="2FA reset",
+           message=f"Two-factor authentication of {username} reset")
 
 
 def listing(db, db_url: str, throttle: LoginThrottle | None = None) -> list[dict]:
