@@ -51,6 +51,19 @@
 
   function modal(id) { return window.bootstrap.Modal.getOrCreateInstance(document.getElementById(id)); }
 
+  // Bootstrap ignores hide() while the show transition runs (a quick click on a slow machine): hide once shown.
+  function hideModal(id) {
+    var el = document.getElementById(id);
+    if (el.dataset.hfShowing) {
+      el.addEventListener("shown.bs.modal", function () { modal(id).hide(); }, { once: true });
+    }
+    modal(id).hide();
+  }
+  document.querySelectorAll(".modal").forEach(function (el) {
+    el.addEventListener("show.bs.modal", function () { el.dataset.hfShowing = "1"; });
+    el.addEventListener("shown.bs.modal", function () { delete el.dataset.hfShowing; });
+  });
+
   // -- listing and breadcrumbs -------------------------------------------------------------
 
   function crumbs() {
@@ -254,7 +267,7 @@
     if (!value) { showError("Enter a name.", box); return; }
     nameAction(value).then(function (res) {
       if (!res.ok) { showError(messageOf(res), box); return; }
-      modal("hf-name-modal").hide();
+      hideModal("hf-name-modal");
       refresh();
     });
   });
@@ -270,7 +283,7 @@
   var pendingDelete = null;
   document.getElementById("hf-confirm-ok").addEventListener("click", function () {
     var path = pendingDelete;
-    modal("hf-confirm-modal").hide();
+    hideModal("hf-confirm-modal");
     call("DELETE", fileUrl(path)).then(function (res) {
       if (!res.ok) showError(messageOf(res));
       refresh();

@@ -41,12 +41,13 @@ from urllib.parse import urlencode
 
 from cryptography.fernet import Fernet, InvalidToken
 from tornado import httputil, web
-from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 from traitlets import Any, Bytes, Float, Int, Unicode
 from traitlets.config import LoggingConfigurable
 
 from ..apps.origin import host_of
 from ..redirects import safe_next
+from .hubapi import hub_request
 
 COOKIE = "hubfront-apps"  # the encrypted hub token of a browser
 STATE_COOKIE = "hubfront-apps-oauth-"  # + the login's nonce: this browser started that login
@@ -144,10 +145,9 @@ class AppAccess(LoggingConfigurable):
         return await asyncio.shield(check)
 
     async def _ask(self, token: str) -> dict | None:
-        request = HTTPRequest(f"{self.hub_api_url.rstrip('/')}/user", headers={"Authorization": f"token {token}"},
-                              connect_timeout=self.check_timeout, request_timeout=self.check_timeout)
         try:
-            response = await self.client.fetch(request)
+            response = await self.client.fetch(hub_request(self.hub_api_url, "user", token=token,
+                                                           timeout=self.check_timeout))
         except HTTPClientError as exc:
             if exc.code in (401, 403):
                 return None
@@ -204,9 +204,9 @@ class AppAccess(LoggingConfigurable):
         """Finish the OAuth login: the hub's token for the code it gave the browser."""
         body = urlencode({"client_id": self.client_id, "client_secret": self.client_secret,
                           "grant_type": "authorization_code", "code": code, "redirect_uri": self.redirect_uri})
-        response = await self.client.fetch(HTTPRequest(
-            f"{self.hub_api_url.rstrip('/')}/oauth2/token", method="POST", body=body,
-            headers={"Content-Type": "application/x-www-form-urlencoded"}, request_timeout=self.check_timeout))
+        response = await self.client.fetch(hub_request(
+            self.hub_api_url, "oauth2/token", method="POST", body=body,
+            headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=self.check_timeout))
         return json.loads(response.body)["access_token"]
 
 

@@ -26,6 +26,17 @@ class Groups:
         return tuple(sorted(g for g, users in self.members.items() if username in users))
 
 
+def hub_request(api_url: str, path: str, *, token: str | None = None, method: str = "GET", body: str | None = None,
+                timeout: float = 30, headers: dict | None = None) -> HTTPRequest:
+    """The one way the runner builds a request to the hub's REST API (``<api_url>/<path>``): with ``token``
+    (the runner's own, or a browser's when checking it) and ``body`` already encoded."""
+    headers = dict(headers or {})
+    if token is not None:
+        headers["Authorization"] = f"token {token}"
+    return HTTPRequest(f"{api_url.rstrip('/')}/{path}", method=method, headers=headers, body=body,
+                       connect_timeout=timeout, request_timeout=timeout, allow_nonstandard_methods=True)
+
+
 class HubAPI:
     def __init__(self, api_url: str | None = None, token: str | None = None, db_url: str | None = None):
         self.db_url = db_url  # the portal DB: group images made by builds resolve to their version in use
@@ -34,10 +45,8 @@ class HubAPI:
         self.client = AsyncHTTPClient()
 
     async def _get(self, path: str):
-        request = HTTPRequest(f"{self.api_url}/{path}", headers={"Authorization": f"token {self.token}",
-                                                                         "Accept": "application/jupyterhub-pagination+json"},
-                              request_timeout=30)
-        response = await self.client.fetch(request)
+        response = await self.client.fetch(hub_request(self.api_url, path, token=self.token,
+                                                       headers={"Accept": "application/jupyterhub-pagination+json"}))
         return json.loads(response.body), response.headers
 
     async def groups(self) -> Groups:
@@ -64,10 +73,8 @@ class HubAPI:
         return sorted(body.get("groups") or [])
 
     async def _send(self, method: str, path: str, body: dict | None = None):
-        request = HTTPRequest(f"{self.api_url}/{path}", method=method, headers={"Authorization": f"token {self.token}"},
-                              body=None if body is None else json.dumps(body), request_timeout=30,
-                              allow_nonstandard_methods=True)
-        response = await self.client.fetch(request)
+        response = await self.client.fetch(hub_request(self.api_url, path, token=self.token, method=method,
+                                                       body=None if body is None else json.dumps(body)))
         return json.loads(response.body) if response.body else None
 
     async def workload_token(self, username: str, note: str, expires_in: int | None) -> dict[str, str]:
