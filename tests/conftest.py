@@ -92,7 +92,7 @@ def real_hub(tmp_path_factory):
     hub = RealHub(Path(tmp_path_factory.mktemp("hubdata")))
     hub.start()
     yield hub
-    hub.stop()
+    hub.close()
 
 
 @pytest.fixture(scope="module")

@@ -160,6 +160,12 @@ class RealHub(Hub):
         let_workloads_pass(self.data_dir.parent)
         return super().start(timeout)
 
+    def close(self) -> None:
+        """The end of a test's hub: stop it and end what it left running (replicas, jobs and servers outlive
+        the hub and the runner by design; the session's leftover check fails the run on any)."""
+        self.stop()
+        stop_leftover_servers(self.data_dir)
+
     def kill(self) -> None:
         """Stop the hub abruptly (SIGKILL to the hub only), as a crash would."""
         if self.proc and self.proc.poll() is None:

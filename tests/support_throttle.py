@@ -22,7 +22,7 @@ def slow_hub(tmp_path_factory, first_wait_seconds: float):
     try:
         yield hub
     finally:
-        hub.stop()
+        hub.close()
 
 
 def sign_in(hub, username: str, password: str) -> requests.Response:

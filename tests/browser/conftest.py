@@ -45,4 +45,4 @@ def portal_hub(tmp_path_factory):
     hub = RealHub(data, env={"HUBFRONT_CATALOG": str(catalog)}, config=config)
     hub.start()
     yield hub
-    hub.stop()
+    hub.close()

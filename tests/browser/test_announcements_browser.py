@@ -25,7 +25,7 @@ def hub(tmp_path_factory):
     hub = RealHub(Path(tmp_path_factory.mktemp("announcehub")), env={"HUBFRONT_LICENSE_PUBLIC_KEYS": PUBLIC})
     hub.start()
     yield hub
-    hub.stop()
+    hub.close()
 
 
 def new_page(browser):

@@ -16,7 +16,7 @@ def fresh_hub(tmp_path):
     need(proxy_command() is not None, "configurable-http-proxy is not installed (run `make test`)")
     hub = RealHub(tmp_path / "data", env={"HUBFRONT_ADMIN_PASSWORD": ""})
     yield hub
-    hub.stop()
+    hub.close()
 
 
 def test_first_start_generates_admin_password_and_keeps_groups(fresh_hub):

@@ -18,7 +18,7 @@ def hub(tmp_path_factory):
     need(proxy_command() is not None, "configurable-http-proxy is not installed (run `make test`)")
     hub = RealHub(tmp_path_factory.mktemp("input") / "data").start()
     yield hub
-    hub.stop()
+    hub.close()
 
 
 def strict(text: str):

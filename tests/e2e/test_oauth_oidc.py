@@ -73,7 +73,7 @@ def oauth_hub(tmp_path_factory, oidc_provider):
     hub.config = config
     hub.start()
     yield hub
-    hub.stop()
+    hub.close()
 
 
 def oidc_login(hub: RealHub, sub: str) -> requests.Session:

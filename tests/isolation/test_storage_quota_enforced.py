@@ -120,7 +120,7 @@ def hub(tmp_path_factory):
         hub.add_user("alice", PASSWORD, [GROUP])
         yield hub
     finally:
-        hub.stop()
+        hub.close()
         thaw(hub.data_dir)
 
 
