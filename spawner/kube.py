@@ -15,7 +15,7 @@ import copy
 from kubespawner import KubeSpawner
 from traitlets import Unicode, default
 
-from hub_ext.kube import GROUP_LABEL, LOCKED_DOWN, USER_LABEL, label_value  # noqa: F401 - spawner.kube names them too
+from hub_ext.kube import GROUP_LABEL, LOCKED_DOWN, USER_LABEL, label_value
 
 from .mixin import GroupPolicy
 from .plan import LaunchPlan

@@ -88,7 +88,7 @@ class AppStore:
                   message="Waiting for the runner", delete_requested=False, delete_data=False, log_size=0,
                   log_read=0, endpoint="", created=now, updated=now)
         try:
-            with session_scope(self.db_url, sqlite_begin="IMMEDIATE") as s:
+            with session_scope(self.db_url) as s:
                 if self._find(s, group, body.name, hidden=True) is not None:
                     raise Conflict(f"Group {group} has an app named {body.name!r} already")
                 s.add(row)
@@ -140,7 +140,7 @@ class AppStore:
             restart.append("instance_type")
         if not values:
             return row
-        with session_scope(self.db_url, sqlite_begin="IMMEDIATE") as s:
+        with session_scope(self.db_url) as s:
             current = s.get(App, row.id)
             for name, value in values.items():
                 setattr(current, name, value)

@@ -96,12 +96,8 @@ class HubfrontAuthenticator(PortalHandlersMixin, Authenticator):
     def hubfront(self) -> Hubfront:
         return Hubfront.instance(config=self.config)
 
-    _key: bytes | None = None
-
     def otp_key(self) -> bytes:
-        if self._key is None:
-            self._key = hub_key(self.hubfront.data_dir, self)
-        return self._key
+        return hub_key(self.hubfront.data_dir, self)  # read once per process (keys.hub_key)
 
     def get_handlers(self, app):
         from . import account_settings

@@ -134,7 +134,7 @@ def verify_code(db_url: str, key: bytes, username: str, code: str, now: float | 
     code = (code or "").strip()
     if not code:
         return False
-    with session_scope(db_url, sqlite_begin="IMMEDIATE") as s:
+    with session_scope(db_url) as s:
         cred = s.get(OtpCredential, username, with_for_update=True)
         if cred is None or not cred.enabled:
             return False

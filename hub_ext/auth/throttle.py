@@ -188,7 +188,7 @@ class LoginThrottle(LoggingConfigurable):
         forget = now - timedelta(hours=self.forget_hours)
         for attempt in range(3):
             try:
-                with session_scope(self.db_url, sqlite_begin="IMMEDIATE") as s:
+                with session_scope(self.db_url) as s:
                     pair = self._row(s, account, address)
                     both = self._row(s, account, ALL)
                     for row, wait in ((pair, policy.pair_wait), (both, policy.account_wait)):
@@ -214,7 +214,7 @@ class LoginThrottle(LoggingConfigurable):
         now = self.clock()
         for attempt in range(3):
             try:
-                with session_scope(self.db_url, sqlite_begin="IMMEDIATE") as s:
+                with session_scope(self.db_url) as s:
                     pair = self._row(s, account, address)
                     pair.failures, pair.wait_until, pair.last_success = 0, None, now
                     s.execute(update(LoginThrottleRow).where(LoginThrottleRow.account == account,

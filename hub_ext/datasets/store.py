@@ -96,7 +96,7 @@ class DatasetStore:
                       sync_status="Waiting" if body.kind == "git" else "", sync_message="", commit="",
                       env_encrypted=self.seal(self.merged_entries(None, body.env or [])),
                       size=0, files=0, created=now, updated=now)
-        with session_scope(self.db_url, sqlite_begin="IMMEDIATE") as s:
+        with session_scope(self.db_url) as s:
             if s.get(Dataset, body.name) is not None:
                 raise Conflict(f"A dataset named {body.name!r} exists already (names are unique on the platform)")
             s.add(row)
@@ -197,7 +197,7 @@ class DatasetStore:
     # -- grants --------------------------------------------------------------------
 
     def grant(self, row: Dataset, grantee: str, mode: str, by: str) -> DatasetGrant:
-        with session_scope(self.db_url, sqlite_begin="IMMEDIATE") as s:
+        with session_scope(self.db_url) as s:
             grant = s.scalars(select(DatasetGrant).where(DatasetGrant.dataset == row.name,
                                                          DatasetGrant.group == grantee)).first()
             if grant is None:
@@ -229,7 +229,7 @@ class DatasetStore:
 
     def create_version(self, row: Dataset, note: str, by: str) -> DatasetVersion:
         """Snapshot ``current/`` as the next version (numbered in the DB first, so two at once differ)."""
-        with session_scope(self.db_url, sqlite_begin="IMMEDIATE") as s:
+        with session_scope(self.db_url) as s:
             n = (s.scalar(select(func.max(DatasetVersion.version)).where(DatasetVersion.dataset == row.name)) or 0) + 1
             version = DatasetVersion(dataset=row.name, version=n, username=by, note=note, size=0, files=0,
                                      created=utcnow())

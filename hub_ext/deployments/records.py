@@ -118,7 +118,7 @@ class DeploymentStore:
             available=0, delete_requested=False, log_size=0, log_read=0, requests=0, errors=0, unauthorized=0,
             created=now, updated=now)
         license_max = self.license_max() if self.license_max else None
-        with session_scope(self.db_url, sqlite_begin="IMMEDIATE") as s:
+        with session_scope(self.db_url) as s:
             if s.get(Deployment, body.id) is not None:
                 raise Conflict(f"A deployment with id {body.id!r} exists already (ids are unique on the platform)")
             self._admission(s, group, policy, license_max)
@@ -188,7 +188,7 @@ class DeploymentStore:
             return row
         bump = any(name in REVISION_FIELDS for name in changes)
         now = utcnow()
-        with session_scope(self.db_url, sqlite_begin="IMMEDIATE") as s:
+        with session_scope(self.db_url) as s:
             current = s.get(Deployment, row.id)
             for name, value in values.items():
                 setattr(current, name, value)
@@ -235,7 +235,7 @@ class DeploymentStore:
 
     def start(self, row: Deployment, by: str, policy) -> Deployment:
         license_max = self.license_max() if self.license_max else None
-        with session_scope(self.db_url, sqlite_begin="IMMEDIATE") as s:
+        with session_scope(self.db_url) as s:
             current = s.get(Deployment, row.id)
             if not current.stopped:
                 return current
@@ -270,7 +270,7 @@ class DeploymentStore:
         client = DeploymentClient(deployment_id=row.id, name=name, token_digest=token_digest(token),
                                   expires=utc(expires) if expires else None, revoked=None, created_by=by,
                                   created=utcnow())
-        with session_scope(self.db_url, sqlite_begin="IMMEDIATE") as s:
+        with session_scope(self.db_url) as s:
             if s.scalars(select(DeploymentClient).where(DeploymentClient.deployment_id == row.id,
                                                         DeploymentClient.name == name)).first():
                 raise Conflict(f"Deployment {row.id} has a client named {name!r} already")

@@ -121,8 +121,8 @@ def create(db_url: str, *, group: str, image: str, username: str, base: str, pac
            ref: str, source: str = "") -> ImageBuild:
     """A new Pending build, numbered after the image's last one."""
     for attempt in range(5):
-        try:  # the write lock first: a read upgraded to a write fails at once when the runner wrote meanwhile
-            with session_scope(db_url, sqlite_begin="IMMEDIATE") as s:
+        try:  # a write session takes the write lock first (store.engine): the number is read under it
+            with session_scope(db_url) as s:
                 last = s.scalar(select(func.max(ImageBuild.number)).where(
                     ImageBuild.group == group, ImageBuild.image == image)) or 0
                 row = ImageBuild(group=group, image=image, number=last + 1, username=username, base=base,

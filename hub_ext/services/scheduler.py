@@ -78,7 +78,7 @@ class Scheduler:
         job_id = None
         self._events = []
         try:
-            with session_scope(self.db_url, sqlite_begin="IMMEDIATE") as s:
+            with session_scope(self.db_url) as s:
                 current = s.get(JobSchedule, row.id, with_for_update=True)
                 if current is None or utc(current.last_scheduled) != utc(row.last_scheduled):
                     return None  # deleted, or another runner has just handled these times

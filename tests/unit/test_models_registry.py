@@ -12,6 +12,7 @@ import pytest
 
 from hub_ext.policy import GroupPolicy, PolicyError, parse_policy
 from hub_ext.portal.groups.settings_form import form_patch, form_values
+from hub_ext.apps.registry import tracking_uri_of
 from hub_ext.portal.models import registry
 from support_mlflow import mlflow_server  # noqa: F401  (the fixture)
 
@@ -121,10 +122,10 @@ def test_a_local_registry_is_read_but_never_created(tmp_path, mlflow_server, reg
 
 
 def test_the_group_policy_wins_over_the_platform_default():
-    assert registry.tracking_uri_of(GroupPolicy(), "http://platform:5000") == "http://platform:5000"
-    assert registry.tracking_uri_of(GroupPolicy(mlflow_tracking_uri="http://group:5000"),
+    assert tracking_uri_of(GroupPolicy(), "http://platform:5000") == "http://platform:5000"
+    assert tracking_uri_of(GroupPolicy(mlflow_tracking_uri="http://group:5000"),
                                     "http://platform:5000") == "http://group:5000"
-    assert registry.tracking_uri_of(GroupPolicy(), "") == ""
+    assert tracking_uri_of(GroupPolicy(), "") == ""
 
 
 def test_a_password_in_the_platforms_uri_is_never_shown():

@@ -86,7 +86,7 @@ def update_profile(db_url: str, username: str, changes: dict) -> dict:
     for attempt in range(2):
         try:
             # immediate: a read-then-write transaction that meets another writer fails at once otherwise
-            with session_scope(db_url, sqlite_begin="IMMEDIATE") as s:
+            with session_scope(db_url) as s:
                 row = s.get(Profile, username)
                 if row is None:
                     row = Profile(username=username, full_name="", email="")

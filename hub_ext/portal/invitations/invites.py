@@ -106,7 +106,7 @@ def lookup(db_url: str, token: str, now: datetime | None = None) -> dict:
 def consume(db_url: str, token: str, username: str, created_account: bool, now: datetime | None = None) -> dict:
     """Spend one use of the link for ``username``, atomically; raise InvitationUnusable if it cannot."""
     now = now or utcnow()
-    with session_scope(db_url, sqlite_begin="IMMEDIATE") as s:
+    with session_scope(db_url) as s:
         result = s.execute(
             update(Invitation)
             .where(Invitation.token_hash == _hash(token or ""), Invitation.revoked.is_(False),

@@ -1,6 +1,6 @@
 """Models: the current group's registered models from its MLflow registry (page and REST API).
 
-Thin: find the group's registry (:func:`.registry.tracking_uri_of`), read it
+Thin: find the group's registry (:func:`hub_ext.apps.registry.tracking_uri_of`), read it
 (:func:`.registry.list_models`), render. A registry that cannot be read is the
 page's news, never a 500: the page says why (status 200), the API answers 502.
 """
@@ -13,14 +13,14 @@ from dataclasses import replace
 from jupyterhub.scopes import needs_scope
 from tornado import web
 
-from ...apps.registry import reachable_uri
+from ...apps.registry import reachable_uri, tracking_uri_of
 from ...groups import group_policy, is_member
 from ...scopes import READ
 from ..common.base import PortalAPIHandler, PortalHandler
 from ..jobs.pages import local_time
 from ..nav import MenuEntry, register_menu
 from ..preferences.prefs import user_zone
-from .registry import RegistryError, as_json, deploy_link, list_models, tracking_uri_of
+from .registry import RegistryError, as_json, deploy_link, list_models
 
 
 class _Registry:

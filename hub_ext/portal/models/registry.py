@@ -33,8 +33,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
-from ...apps.registry import tracking_uri_of  # noqa: F401 - the Models page reads it from here
-
 MAX_MODELS = 500  # registered models listed, at most (the page says when there are more)
 MAX_VERSIONS = 5000  # model versions listed, at most, over all models
 PAGE = 200  # results per request
