@@ -17,8 +17,11 @@ must listen on: locally a free port per app, also given as ``$PORT``), ``{host}`
 listen on: locally its loopback, also given as ``$HOST``, which the runner reaches from outside its network
 namespace; ``0.0.0.0`` in a pod),
 ``{data}`` (the app's own folder in the group's storage,
-``<group storage>/apps/<app>``) and ``{shared}`` (the group's storage; in a pod
-where its volume is mounted). In a local command values are shell-quoted; a pod's
+``<group storage>/apps/<app>``, also given as ``$HUBFRONT_APP_DATA``) and ``{shared}`` (the group's
+storage); in a pod both are where the pod mounts the group's volume. ``health_path`` is a plain path at
+the app's root, the same for every group (a group's name appears in no path of an app). Built-ins name
+exact versions: pinned pip packages, npm packages and images (never a moving tag such as ``latest``).
+In a local command values are shell-quoted; a pod's
 ``command`` and ``args`` are words, each expanded as it is. (``base_prefix`` is accepted
 for older operator templates; every app is served at its root.)
 
@@ -42,6 +45,8 @@ from .origin import app_origin, check_origin
 
 NAME = re.compile(r"^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+# a path and query needing no percent-encoding (RFC 3986 characters but "%"): what a probe sends as it is
+HEALTH_PATH = re.compile(r"/[A-Za-z0-9._~!$&'()*+,;=:@/-]*(\?[A-Za-z0-9._~!$&'()*+,;=:@/?-]*)?")
 PLACEHOLDERS = ("prefix", "port", "host", "data", "shared")
 
 
@@ -91,7 +96,7 @@ class AppTemplate(_Model):
     env: list[EnvVar] = []
     port: int | None = Field(default=None, ge=1, le=65535)  # fixed container port; None: $PORT
     base_prefix: bool = True  # accepted for older operator templates: every app is served at its own root
-    health_path: str = "/"  # a path of the app ({prefix} allowed, now "")
+    health_path: str = "/"  # a path at the app's root ({prefix} allowed, now "")
     start_timeout: float = Field(default=300.0, gt=0)  # seconds it may take to answer its health check
     local: LocalRun | None = None
     kubernetes: KubeRun | None = None
@@ -105,6 +110,14 @@ class AppTemplate(_Model):
             raise ValueError("an inline icon must be one <svg>…</svg> element")
         if "<script" in value.lower() or re.search(r"\son\w+\s*=", value, re.I):
             raise ValueError("an inline icon may not hold scripts or event handlers")
+        return value
+
+    @field_validator("health_path")
+    @classmethod
+    def _health_path(cls, value: str) -> str:
+        if not HEALTH_PATH.fullmatch(value.replace("{prefix}", "")):
+            raise ValueError("health_path: a path at the app's root such as /health ({prefix} allowed), "
+                             "of characters that need no percent-encoding")
         return value
 
     @model_validator(mode="after")
@@ -156,6 +169,16 @@ st.write("Edit this file in the group's storage (apps/<app>/app.py) and the page
 n = st.slider("How many?", 1, 100, 25)
 st.line_chart([i * i for i in range(n)])
 '''
+_STREAMLIT = "1.67.0"
+_STREAMLIT_RUN = ("mkdir -p {{data}} && cd {{data}} && app=\"${{STREAMLIT_APP:-app.py}}\" && "
+                  "{{ [ -e \"$app\" ] || cat > \"$app\" <<'EOF'\n" + _STREAMLIT_EXAMPLE.replace("{", "{{").replace("}", "}}")
+                  + "EOF\n}} && exec {streamlit} run \"$app\" --server.address {{host}} --server.port {{port}} "
+                  "--server.headless true --server.enableXsrfProtection false --browser.gatherUsageStats false")
+_LABEL_STUDIO = "1.23.2"
+_LABEL_STUDIO_RUN = ("mkdir -p {data} && LABEL_STUDIO_BASE_DATA_DIR={data} exec label-studio start --no-browser "
+                     "--internal-host {host} --port {port}")  # its projects in the app's folder, here and in a pod
+_TENSORBOARD = "2.21.0"
+_TENSORBOARD_RUN = "cd {shared} && exec tensorboard --logdir \"${LOGDIR:-logs}\" --host {host} --port {port}"
 
 BUILTIN: dict[str, dict] = {
     "mlflow": {
@@ -172,10 +195,11 @@ BUILTIN: dict[str, dict] = {
                              "--workers \"${MLFLOW_WORKERS:-1}\" --backend-store-uri sqlite:///{data}/mlflow.db "
                              "--artifacts-destination {data}/artifacts --serve-artifacts "
                              "--allowed-hosts '*' --cors-allowed-origins '*'"},
-        "kubernetes": {"image": "ghcr.io/mlflow/mlflow:latest", "command": ["/bin/sh", "-c"],
-                       "args": ["mkdir -p {data}/artifacts && exec mlflow server --host 0.0.0.0 --port {port} "
-                                "--backend-store-uri sqlite:///{data}/mlflow.db --artifacts-destination "
-                                "{data}/artifacts --serve-artifacts --allowed-hosts '*' "
+        # the server's version within the hub's MLflow client's range (pyproject.toml, mlflow-skinny)
+        "kubernetes": {"image": "ghcr.io/mlflow/mlflow:v3.18.0", "command": ["/bin/sh", "-c"],
+                       "args": ["mkdir -p {data}/artifacts && exec mlflow server --host {host} --port {port} "
+                                "--workers \"${MLFLOW_WORKERS:-1}\" --backend-store-uri sqlite:///{data}/mlflow.db "
+                                "--artifacts-destination {data}/artifacts --serve-artifacts --allowed-hosts '*' "
                                 "--cors-allowed-origins '*'"]},
     },
     "streamlit": {
@@ -184,20 +208,16 @@ BUILTIN: dict[str, dict] = {
                        "example (apps/<app>/app.py) to start from.",
         "icon": _ICON.format('<rect width="32" height="32" rx="6" fill="#fff"/><path d="M16 5l11 19H5z" '
                              'fill="#ff4b4b"/><path d="M16 12l6 12H10z" fill="#7d353b"/>'),
-        "docs_url": "https://docs.streamlit.io/", "version": "1",
+        "docs_url": "https://docs.streamlit.io/", "version": _STREAMLIT,
         "env": [{"name": "STREAMLIT_APP", "default": "app.py",
                  "description": "The app file, relative to the app's folder in the group's storage"}],
         "health_path": "/_stcore/health",
-        "local": {"pip": ["streamlit"],
-                  "command": "mkdir -p {data} && cd {data} && app=\"${STREAMLIT_APP:-app.py}\" && "
-                             "{ [ -e \"$app\" ] || cat > \"$app\" <<'EOF'\n" + _STREAMLIT_EXAMPLE + "EOF\n} && "
-                             "exec streamlit run \"$app\" --server.address {host} --server.port {port} "
-                             "--server.headless true "
-                             "--server.enableXsrfProtection false --browser.gatherUsageStats false"},
-        "kubernetes": {"image": "python:3.12-slim", "command": ["/bin/sh", "-c"],
-                       "args": ["pip install streamlit && cd {data} && exec streamlit run "
-                                "\"${STREAMLIT_APP:-app.py}\" --server.address 0.0.0.0 --server.port {port} "
-                                "--server.headless true"]},
+        "local": {"pip": [f"streamlit=={_STREAMLIT}"], "command": _STREAMLIT_RUN.format(streamlit="streamlit")},
+        # the image's uid has no home: Streamlit goes into a user site under /tmp
+        "kubernetes": {"image": "python:3.12.12-slim", "command": ["/bin/sh", "-c"],
+                       "args": [f"export HOME=/tmp && python -m pip install --user --quiet --no-cache-dir "
+                                f"--disable-pip-version-check streamlit=={_STREAMLIT} && "
+                                + _STREAMLIT_RUN.format(streamlit="python -m streamlit")]},
     },
     "code-server": {
         "name": "code-server", "display_name": "VS Code (code-server)",
@@ -223,30 +243,27 @@ BUILTIN: dict[str, dict] = {
         "description": "Data labelling for images, text and audio; projects are kept in the group's storage.",
         "icon": _ICON.format('<rect width="32" height="32" rx="6" fill="#ff7557"/><path d="M9 8h4v12h10v4H9z" '
                              'fill="#fff"/>'),
-        "docs_url": "https://labelstud.io/guide/", "version": "1",
+        "docs_url": "https://labelstud.io/guide/", "version": _LABEL_STUDIO,
         "env": [{"name": "LABEL_STUDIO_USERNAME", "default": "admin@example.org",
                  "description": "The first user's login"},
                 {"name": "LABEL_STUDIO_PASSWORD", "description": "The first user's password", "secret": True}],
         "base_prefix": False, "health_path": "/health",
-        "local": {"pip": ["label-studio"],
-                  "command": "mkdir -p {data} && LABEL_STUDIO_BASE_DATA_DIR={data} exec label-studio start "
-                             "--no-browser --internal-host {host} --port {port}"},
-        "kubernetes": {"image": "heartexlabs/label-studio:latest",
-                       "args": ["label-studio", "start", "--no-browser", "--port", "{port}"]},
+        "local": {"pip": [f"label-studio=={_LABEL_STUDIO}"], "command": _LABEL_STUDIO_RUN},
+        "kubernetes": {"image": f"heartexlabs/label-studio:{_LABEL_STUDIO}", "command": ["/bin/sh", "-c"],
+                       "args": [_LABEL_STUDIO_RUN]},
     },
     "tensorboard": {
         "name": "tensorboard", "display_name": "TensorBoard",
         "description": "TensorBoard over a log folder of the group's storage (env LOGDIR, relative to it).",
         "icon": _ICON.format('<rect width="32" height="32" rx="6" fill="#ff6f00"/><path d="M16 5l10 6v10l-10 6'
                              '-10-6V11z" fill="#fff"/>'),
-        "docs_url": "https://www.tensorflow.org/tensorboard", "version": "2",
+        "docs_url": "https://www.tensorflow.org/tensorboard", "version": _TENSORBOARD,
         "env": [{"name": "LOGDIR", "default": "logs", "description": "Log folder, relative to the group's storage"}],
         "health_path": "/",
-        "local": {"pip": ["tensorboard"],
-                  "command": "cd {shared} && exec tensorboard --logdir \"${LOGDIR:-logs}\" --host {host} "
-                             "--port {port}"},
-        "kubernetes": {"image": "tensorflow/tensorflow:latest",
-                       "args": ["tensorboard", "--logdir", "{shared}", "--bind_all", "--port", "{port}"]},
+        "local": {"pip": [f"tensorboard=={_TENSORBOARD}"], "command": _TENSORBOARD_RUN},
+        # TensorFlow's image of the same version (its TensorBoard is of that version)
+        "kubernetes": {"image": f"tensorflow/tensorflow:{_TENSORBOARD}", "command": ["/bin/sh", "-c"],
+                       "args": [_TENSORBOARD_RUN]},
     },
 }
 DEFAULT_ENABLED = ("mlflow", "streamlit", "code-server")

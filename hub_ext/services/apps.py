@@ -251,20 +251,24 @@ class AppRunner(DesiredState):
     def _spec(self, row: App, template: AppTemplate, revision: int, python: str, npm_bin: str,
               token: dict[str, str] | None = None) -> DeploymentSpec:
         prefix = ""  # each app is served at the root of its own origin (hub_ext.apps.origin)
-        data = data_path(self.data_dir, row.group, row.name)
-        values = {"prefix": prefix, "port": "$PORT", "host": "$HOST", "data": data, "shared": str(group_root(self.data_dir, row.group))}
+        local = template.local is not None and self.builder is not None
+        if local:  # a process here: the group's storage where the host has it
+            values = {"port": "$PORT", "host": "$HOST", "shared": str(group_root(self.data_dir, row.group)),
+                      "data": data_path(self.data_dir, row.group, row.name)}
+        else:  # a pod: the group's storage is mounted at pod_shared (hub_ext.storage.kube)
+            values = {"port": str(template.port or 8080), "host": "0.0.0.0", "shared": self.pod_shared,
+                      "data": f"{self.pod_shared}/{APPS_DIR}/{row.name}"}
+        values["prefix"] = prefix
         env = {**template.defaults, **self.store.open_env(row.env_encrypted), **(token or {}),
                "MLFLOW_DISABLE_TELEMETRY": "true",
-               "HUBFRONT_APP": row.name, "HUBFRONT_APP_PREFIX": prefix, "HUBFRONT_APP_DATA": data}
-        if template.local is not None and self.builder is not None:
+               "HUBFRONT_APP": row.name, "HUBFRONT_APP_PREFIX": prefix, "HUBFRONT_APP_DATA": values["data"]}
+        if local:
             command = expand(template.local.command, values)
             if npm_bin:
                 command = f"export PATH={npm_bin}:\"$PATH\"; {command}"
             container_image = ""
-        else:  # a pod: the group's storage is mounted at pod_shared (hub_ext.storage.kube); words as given
+        else:  # words as given, each expanded as it is
             kube = template.kubernetes
-            values.update(port=str(template.port or 8080), host="0.0.0.0", shared=self.pod_shared,
-                          data=f"{self.pod_shared}/{APPS_DIR}/{row.name}")
             command = shlex.join(expand(part, values, quote_values=False) for part in [*kube.command, *kube.args])
             container_image = kube.image
         instance_type = self.catalog.instance_type(row.instance_type) if self.catalog else None

@@ -1,16 +1,21 @@
 """The apps' runner loop on real processes (as root): an app installed in a group runs as the group's
 service account in an ``app`` cgroup, holds a kind ``app`` reservation, becomes Running with an
 endpoint once healthy; settings survive stop/start and a runner restart (adoption); a settings change
-restarts it; quota refusals, and uninstall with and without its data."""
+restarts it; quota refusals, and uninstall with and without its data. MLflow and Streamlit, installed in a
+group named "Data Science (EU)", run and answer through the apps' forwarder at their own origins."""
 
 from __future__ import annotations
 
 import asyncio
+import grp
+import json
 import os
 import pwd
+import re
 import sys
 import time
 import urllib.request
+from urllib.parse import urlsplit
 
 import psutil
 import pytest
@@ -19,12 +24,14 @@ from sqlalchemy import select
 from hub_ext.apps.records import AppStore, executor_id
 from hub_ext.apps.requests import AppInstall
 from hub_ext.apps.templates import AppTemplate
+from hub_ext.apps.templates import template as builtin
 from hub_ext.keys import load_key
-from hub_ext.isolation.names import account_name, service_account_name
+from hub_ext.isolation.names import MAX_LENGTH, account_name, service_account_name, unix_group_name
 from hub_ext.ledger import Ledger
 from hub_ext.policy import GroupPolicy, InstanceType
 from hub_ext.services.apps import AppRunner
 from hub_ext.services.executors.local_deployments import LocalDeployments
+from hub_ext.services.forward_apps import follow_apps
 from hub_ext.services.hubapi import Groups
 from hub_ext.storage.mounts import MountSource
 from hub_ext.store import upgrade
@@ -32,6 +39,7 @@ from hub_ext.store.engine import read_scope
 from hub_ext.store.models_apps import App
 from hub_ext.images.environments import EnvironmentBuilder
 from support import ACCOUNT_PREFIX
+from support_apps import Apps, FakeHub, host
 from test_local_executor import isolated, make_executor  # noqa: F401 - the fixture, shared
 
 pytestmark = pytest.mark.isolation
@@ -85,16 +93,21 @@ class Rig:
         self.groups = Groups(policies={"research": GroupPolicy(quota={"cpu": 2})}, members={})
         self.runner = self.new_runner()
 
-    def new_runner(self) -> AppRunner:
-        self.executor = LocalDeployments(kind="app", executor=self.base, **FAST)
+    def template_named(self, name: str) -> AppTemplate | None:
+        """The test's tiny app, or a built-in template (mlflow, streamlit…)."""
+        return self.template if name == "tiny" else builtin(name)
+
+    def new_runner(self, **settings) -> AppRunner:
+        """A runner with a new apps executor (``settings`` over :data:`FAST`)."""
+        self.executor = LocalDeployments(kind="app", executor=self.base, **{**FAST, **settings})
         return AppRunner(store=self.store, executor=self.executor, ledger=self.ledger,
-                         templates=lambda name: self.template if name == "tiny" else None, data_dir=self.data_dir,
+                         templates=self.template_named, data_dir=self.data_dir,
                          builder=EnvironmentBuilder(self.tmp / "envs"), log=__import__("logging").getLogger("t"))
 
-    def install(self, name="tiny", **kw) -> App:
-        body = AppInstall(name=name, template="tiny", **kw)
-        return self.store.install(group="research", username="alice", body=body, template=self.template,
-                                  instance_type=SMALL, env=kw.get("env") or {})
+    def install(self, name="tiny", group="research", template="tiny", instance_type=SMALL, **kw) -> App:
+        body = AppInstall(name=name, template=template, **kw)
+        return self.store.install(group=group, username="alice", body=body, template=self.template_named(template),
+                                  instance_type=instance_type, env=kw.get("env") or {})
 
     def row(self, app_id: int) -> App:
         with read_scope(self.db_url) as s:
@@ -119,8 +132,9 @@ class Rig:
 async def rig(tmp_path, isolated):  # noqa: F811
     rig = Rig(tmp_path, isolated)
     yield rig
-    for row in rig.store.list("research"):
-        await rig.executor.stop(executor_id(row))
+    for group in rig.groups.policies:
+        for row in rig.store.list(group):
+            await rig.executor.stop(executor_id(row))
     await rig.executor.close()
 
 
@@ -231,25 +245,83 @@ async def test_removing_data_never_follows_a_link_members_put_there(rig, tmp_pat
     assert (outside / "file").exists()
 
 
-async def test_streamlit_builds_its_environment_and_serves_its_example_at_its_origins_root(rig):
-    from hub_ext.apps.templates import BUILTIN
+ODD = "Data Science (EU)"  # a group name no host name, URL path or OS account can hold as it is
+MEDIUM = InstanceType(name="medium", cpu=1, memory=3 * 2**30)  # MLflow 3's server needs more than 1 GiB
 
-    streamlit = AppTemplate.model_validate(BUILTIN["streamlit"])
-    rig.runner.templates = lambda name: streamlit
-    body = AppInstall(name="board", template="streamlit")
-    row = rig.store.install(group="research", username="alice", body=body, template=streamlit, instance_type=SMALL,
-                            env={})
-    await rig.until(row.id, "Installing", timeout=10)
-    row = await rig.until(row.id, "Running", timeout=300)  # pip installs streamlit into its venv once
-    page = get(f"{row.endpoint}/")
-    assert "<title>Streamlit</title>" in page
-    assert get(f"{row.endpoint}/_stcore/health") == "ok"
-    example = os.path.join(rig.data_dir, "groups", "research", "apps", "board", "app.py")
-    assert "import streamlit as st" in open(example).read()
-    service = pwd.getpwnam(service_account_name(ACCOUNT_PREFIX, "research"))
-    assert os.stat(example).st_uid == service.pw_uid
-    log = b"".join(c.data for c in _chunks(rig, row.id)).decode()
+
+async def test_mlflow_and_streamlit_of_a_group_named_data_science_eu_run_and_answer_at_their_origins(rig):
+    """Both built-ins run as the group's service account, in its storage (a path with spaces), become Running
+    once their health checks at their roots pass, and answer through the apps' forwarder at their own origins,
+    which the group's old ``/apps/<group>/<app>/`` addresses redirect to."""
+    rig.groups.policies[ODD] = GroupPolicy(quota={"cpu": 2})
+    await rig.executor.close()  # nothing started yet: a runner that gives MLflow's import time to finish
+    rig.runner = rig.new_runner(start_timeout=240.0, check_interval=0.5, check_timeout=5.0, failure_threshold=5)
+    board = rig.install("board", group=ODD, template="streamlit")
+    tracking = rig.install("tracking", group=ODD, template="mlflow", instance_type=MEDIUM)
+    await rig.until(board.id, "Installing", timeout=10)
+    board = await rig.until(board.id, "Running", timeout=300)  # pip installs streamlit into its venv once
+    tracking = await rig.until(tracking.id, "Running", timeout=240)
+
+    # the group's OS names are valid account and group names, and the apps run as its service account
+    service, unix_group = service_account_name(ACCOUNT_PREFIX, ODD), unix_group_name(ACCOUNT_PREFIX, ODD)
+    for name in (service, unix_group):
+        assert re.fullmatch(r"[a-z_][a-z0-9_-]*", name) and len(name) <= MAX_LENGTH, name
+    account = pwd.getpwnam(service)
+    assert account.pw_name in grp.getgrnam(unix_group).gr_mem
+    storage = os.path.join(rig.data_dir, "groups", ODD, "apps")
+    for path in (os.path.join(storage, "board", "app.py"), os.path.join(storage, "tracking", "mlflow.db")):
+        assert os.stat(path).st_uid == account.pw_uid, path
+    assert "import streamlit as st" in open(os.path.join(storage, "board", "app.py")).read()
+    log = b"".join(c.data for c in _chunks(rig, board.id)).decode()
     assert "Installing streamlit" in log and "You can now view your Streamlit app" in log
+
+    hub = FakeHub()
+    hub.user("tok-eve", "eve", [ODD])
+    hub.user("tok-bob", "bob", ["research"])
+    eve = {"Authorization": "token tok-eve"}
+    forwarder = Apps(hub)
+    following = asyncio.ensure_future(follow_apps(rig.db_url, forwarder.table, forwarder.access.hosts, interval=0.1))
+    try:
+        for _ in range(100):  # the forwarder's routes follow the rows
+            if f"{ODD}/tracking" in forwarder.table.deployments and f"{ODD}/board" in forwarder.table.deployments:
+                break
+            await asyncio.sleep(0.1)
+        # Streamlit: its health answer and its page, at its origin's root
+        r = await forwarder.at("board", "/_stcore/health", group=ODD, headers=eve)
+        assert (r.code, r.body) == (200, b"ok")
+        r = await forwarder.at("board", "/", group=ODD, headers=eve)
+        assert r.code == 200 and b"<title>Streamlit</title>" in r.body
+        # MLflow: its REST API, its artifact store in the group's storage
+        api = "/api/2.0/mlflow"
+        r = await forwarder.at("tracking", f"{api}/experiments/create", group=ODD, method="POST",
+                               body=json.dumps({"name": "eu-runs"}), headers={**eve, "Content-Type": "application/json"})
+        assert r.code == 200, r.body
+        experiment = json.loads(r.body)["experiment_id"]
+        artifact = f"/api/2.0/mlflow-artifacts/artifacts/{experiment}/check/hello.txt"
+        r = await forwarder.at("tracking", artifact, group=ODD, method="PUT", body=b"hello from the EU", headers=eve)
+        assert r.code == 200, r.body
+        saved = os.path.join(storage, "tracking", "artifacts", experiment, "check", "hello.txt")
+        assert open(saved, "rb").read() == b"hello from the EU" and os.stat(saved).st_uid == account.pw_uid
+        # the old address on the hub's origin: the group's name encoded as browsers do, sent to the app's origin
+        r = await forwarder.on_hub(f"/apps/Data%20Science%20(EU)/tracking{api}/experiments/get-by-name"
+                                   "?experiment_name=eu-runs")
+        assert r.code == 302
+        moved = urlsplit(r.headers["Location"])
+        assert moved.netloc == host("tracking", ODD) and moved.path == f"{api}/experiments/get-by-name"
+        r = await forwarder.fetch(f"{moved.path}?{moved.query}", headers={"Host": moved.netloc, **eve})
+        assert r.code == 200 and json.loads(r.body)["experiment"]["experiment_id"] == experiment
+        r = await forwarder.at("tracking", artifact, group=ODD, headers=eve)
+        assert (r.code, r.body) == (200, b"hello from the EU")
+        # another group's member: no such app
+        r = await forwarder.at("tracking", f"{api}/experiments/search?max_results=1", group=ODD,
+                               headers={"Authorization": "token tok-bob"})
+        assert r.code == 404
+    finally:
+        following.cancel()
+        forwarder.server.stop()
+        forwarder.hub_server.stop()
+        await forwarder.server.close_all_connections()
+        hub.server.stop()
 
 
 def _chunks(rig, app_id):

@@ -10,6 +10,7 @@ from traitlets.config import Config
 
 from hub_ext.apps.records import AppStore
 from hub_ext.apps.templates import BUILTIN, Apps, AppTemplate
+from hub_ext.images.environments import EnvironmentBuilder
 from hub_ext.policy import Catalog
 from hub_ext.services.apps import AppRunner
 from hub_ext.services.executors.kube_deployments import KubernetesDeployments
@@ -22,6 +23,12 @@ GiB = 2**30
 def runner(catalog=None) -> AppRunner:
     return AppRunner(store=AppStore("sqlite://", b""), executor=None, ledger=None, templates=lambda n: None,
                      data_dir="/srv/hub", catalog=catalog, builder=None, pod_shared="/home/jovyan/shared")
+
+
+def local_runner(tmp_path) -> AppRunner:
+    """The same runner as processes here (an environment builder: the embedded mode)."""
+    return AppRunner(store=AppStore("sqlite://", b""), executor=None, ledger=None, templates=lambda n: None,
+                     data_dir="/srv/hub", builder=EnvironmentBuilder(tmp_path))
 
 
 def row(**kw) -> App:
@@ -66,3 +73,41 @@ def test_code_server_in_a_pod_runs_its_own_binary_on_the_groups_storage():
 
 def test_the_name_prefix_is_an_operators_setting():
     assert Apps(config=Config({"Apps": {"kube_name_prefix": "lab-app-"}})).kube_name_prefix == "lab-app-"
+
+
+ODD = "Data Science (EU)"
+
+
+def test_the_apps_data_variable_is_where_the_pod_mounts_the_groups_storage(tmp_path):
+    template = AppTemplate.model_validate(BUILTIN["streamlit"])
+    spec = runner()._spec(row(group=ODD, name="board", template="streamlit"), template, 1, "", "")
+    env = {e["name"]: e.get("value") for e in _deployment(spec)["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["HUBFRONT_APP_DATA"] == "/home/jovyan/shared/apps/board"  # not the hub's /srv/hub/groups/…
+    assert "cd /home/jovyan/shared/apps/board &&" in spec.command
+    # a local process: the host's path of the same folder, in the variable and the command alike
+    spec = local_runner(tmp_path)._spec(row(group=ODD, name="board", template="streamlit"), template, 1, "python", "")
+    assert spec.env["HUBFRONT_APP_DATA"] == "/srv/hub/groups/Data Science (EU)/apps/board"
+    assert "cd '/srv/hub/groups/Data Science (EU)/apps/board' &&" in spec.command
+
+
+def _deployment(spec) -> dict:
+    jobs = KubernetesExecutor(namespace="hub")
+    return KubernetesDeployments(jobs=jobs, namespace="hub", name_prefix="hubfront-app-").deployment_manifest(spec)
+
+
+def test_every_builtins_probe_is_a_plain_path_at_its_root_whatever_the_groups_name(tmp_path):
+    local = local_runner(tmp_path)
+    for name in BUILTIN:
+        template = AppTemplate.model_validate(BUILTIN[name])
+        paths = {}
+        for group in ("research", ODD):
+            app = row(group=group, name="app", template=name)
+            container = _deployment(runner()._spec(app, template, 1, "", ""))["spec"]["template"]["spec"]["containers"][0]
+            probes = {container[p]["httpGet"]["path"] for p in ("startupProbe", "readinessProbe", "livenessProbe")}
+            assert len(probes) == 1, name
+            paths[group] = (probes.pop(), local._spec(app, template, 1, "python", "").health_path)
+        kube, here = paths[ODD]
+        assert paths["research"] == (kube, here) and kube == here, name  # the group's name is in neither
+        assert kube.startswith("/") and not any(c in kube for c in "% ()"), (name, kube)
+        assert kube == {"mlflow": "/health", "streamlit": "/_stcore/health", "code-server": "/healthz",
+                        "label-studio": "/health", "tensorboard": "/"}[name]

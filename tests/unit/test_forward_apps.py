@@ -9,69 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
-from cryptography.fernet import Fernet
 from sqlalchemy import update
 from tornado import web, websocket
-from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
-from tornado.httpserver import HTTPServer
-from tornado.netutil import bind_sockets
+from tornado.httpclient import HTTPClientError, HTTPRequest
 
 from hub_ext.apps.origin import HostMap
-from hub_ext.services.app_access import COOKIE, AppAccess, safe_path
-from hub_ext.services.forward_apps import AppRoute, follow_apps, handlers, hub_handlers, read_routes, sync_routes
-from hub_ext.services.forward_routes import EndpointForwarder, RouteTable
+from hub_ext.services.app_access import COOKIE, safe_path
+from hub_ext.services.forward_apps import follow_apps, read_routes, sync_routes
+from hub_ext.services.forward_routes import RouteTable
 from hub_ext.store import session_scope
 from hub_ext.store.models_apps import App
-
-
-def serve(application) -> tuple[HTTPServer, str]:
-    server = HTTPServer(application)
-    [sock] = bind_sockets(0, "127.0.0.1")
-    server.add_sockets([sock])
-    return server, f"http://127.0.0.1:{sock.getsockname()[1]}"
-
-
-class FakeHub:
-    """The hub's identity and OAuth endpoints: ``users`` maps a token to the model ``/hub/api/user`` gives."""
-
-    def __init__(self):
-        self.users: dict[str, dict] = {}
-        self.asked: list[str] = []  # tokens /hub/api/user was asked about, in order
-        self.codes: dict[str, str] = {}  # OAuth code -> token
-        self.token_requests: list[dict] = []
-        self.slow = asyncio.Event()  # /hub/api/user answers once it is set
-        self.slow.set()
-        hub = self
-
-        class User(web.RequestHandler):
-            async def get(self):
-                token = self.request.headers.get("Authorization", "").partition(" ")[2]
-                hub.asked.append(token)
-                await hub.slow.wait()
-                if token not in hub.users:
-                    raise web.HTTPError(403)
-                self.finish(hub.users[token])
-
-        class Token(web.RequestHandler):
-            def check_xsrf_cookie(self):
-                pass
-
-            def post(self):
-                args = {k: v[0].decode() for k, v in self.request.body_arguments.items()}
-                hub.token_requests.append(args)
-                token = hub.codes.pop(args.get("code", ""), None)
-                if token is None or args.get("client_secret") != "runner-secret":
-                    raise web.HTTPError(400)
-                self.finish({"access_token": token, "token_type": "Bearer"})
-
-        self.server, self.url = serve(web.Application([(r"/hub/api/user", User), (r"/hub/api/oauth2/token", Token)]))
-
-    def user(self, token, name, groups=(), admin=False, kind="user"):
-        self.users[token] = {"kind": kind, "name": name, "admin": admin, "groups": list(groups)}
+from support_apps import ORIGIN, Apps, FakeHub, host, serve
 
 
 class Upstream:
@@ -100,48 +51,6 @@ class Upstream:
                 return self.write_message(message)
 
         self.server, self.url = serve(web.Application([(r".*/ws", Ws), (r".*", Echo)]))
-
-
-class Apps:
-    """The forwarder for apps, with its route table and gate."""
-
-    def __init__(self, hub: FakeHub):
-        self.table = RouteTable()
-        self.access = AppAccess(base_url="/", hub_prefix="/hub/", hub_api_url=hub.url + "/hub/api",
-                                client_id="service-hubfront-runner", client_secret="runner-secret",
-                                key=Fernet.generate_key(), check_timeout=2.0, hub_url="https://hub.test",
-                                hosts=HostMap(ORIGIN))
-        settings = EndpointForwarder(connect_timeout=1.0, request_timeout=5.0)
-        self.server, self.base = serve(web.Application(handlers(self.table, self.access, settings)))
-        self.hub_server, self.hub_base = serve(web.Application(hub_handlers(self.table, self.access)))
-
-    def route(self, name, upstream=None, access="group", group="g", phase="Running"):
-        key = f"{group}/{name}"
-        endpoints = (upstream.url,) if upstream is not None else ()
-        self.table.set(AppRoute(key, access, endpoints, time.monotonic(), {}, group, phase))
-        self.access.hosts.update(key.split("/", 1) for key in self.table.deployments)
-
-    async def at(self, name, path="/", group="g", **kwargs):
-        """A request to the app ``name`` of ``group`` at its own host (the Host header names it)."""
-        kwargs["headers"] = {"Host": host(name, group), **(kwargs.get("headers") or {})}
-        return await self.fetch(path, **kwargs)
-
-    async def fetch(self, path, **kwargs):
-        kwargs.setdefault("request_timeout", 10)
-        kwargs.setdefault("follow_redirects", False)
-        return await AsyncHTTPClient().fetch(self.base + path, raise_error=False, **kwargs)
-
-    async def on_hub(self, path, **kwargs):
-        kwargs.setdefault("request_timeout", 10)
-        kwargs.setdefault("follow_redirects", False)
-        return await AsyncHTTPClient().fetch(self.hub_base + path, raise_error=False, **kwargs)
-
-
-ORIGIN = "https://{app}--{group}.apps.test"
-
-
-def host(name, group="g"):
-    return urlsplit(HostMap(ORIGIN).origin(group, name)).netloc
 
 
 @pytest.fixture
@@ -216,6 +125,21 @@ async def test_the_old_addresses_on_the_hubs_origin_only_redirect(apps, upstream
         assert r.code == 404, method
     assert (await apps.on_hub("/apps/g/nope/")).code == 404
     assert upstream.seen == []  # nothing is ever served on the hub's origin
+
+
+async def test_an_old_address_of_a_group_whose_name_needs_encoding_redirects_to_the_apps_root(apps, upstream):
+    apps.route("mlflow", upstream, access="public", group="Data Science (EU)")
+    origin = f"https://{host('mlflow', 'Data Science (EU)')}"
+    assert "%" not in origin and " " not in origin and "(" not in origin
+    # as browsers send it (parentheses kept) and fully encoded: the same app, the rest at its origin's root
+    for segment in ["Data%20Science%20(EU)", "Data%20Science%20%28EU%29", "Data+Science+%28EU%29"]:
+        r = await apps.on_hub(f"/apps/{segment}/mlflow/health?x=1")
+        if "+" in segment:  # a plus is a plus in a path, not a space: no such group
+            assert r.code == 404
+            continue
+        assert r.code == 302 and r.headers["Location"] == f"{origin}/health?x=1", segment
+    r = await apps.at("mlflow", "/health", group="Data Science (EU)")
+    assert r.code == 200 and json.loads(r.body)["path"] == "/health"
 
 
 async def test_a_group_app_lets_in_members_and_admins_only_asking_the_hub_each_time(apps, upstream, hub):
