@@ -26,6 +26,13 @@ def kubernetes(config) -> bool:
     return _is_kube_spawner(config.JupyterHub.get("spawner_class"))
 
 
+def on_nodes(config) -> bool:
+    """Whether workloads run on Kubernetes nodes, asked in any process: the hub's config names a KubeSpawner,
+    or the runner's its Kubernetes executor (resource groups then place them on nodes)."""
+    runner = config.Runner if "Runner" in config else {}
+    return kubernetes(config) or runner.get("executor") == KUBERNETES
+
+
 def embedded(config) -> bool:
     """Whether workloads run on this machine (the embedded default): images are then local environments."""
     return not kubernetes(config)

@@ -17,6 +17,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     WithJsonSchema,
     field_validator,
@@ -87,6 +88,7 @@ class InstanceType(_Model):
     gpu: Count = 0
     node_selector: dict[str, str] = {}
     tolerations: list[dict[str, Any]] = []
+    resource_groups: list[str] = []  # the resource groups it runs in; empty: every one
 
     @property
     def title(self) -> str:
@@ -139,17 +141,51 @@ class Image(_Model):
         return self.image or self.gpu_image
 
 
+class ResourceGroup(_Model):
+    """A named set of nodes (Backend.AI's resource group, a node pool): a workload placed in it gets its
+    node selector and tolerations. On one machine there is one, the implicit ``local``."""
+
+    name: Slug
+    display_name: str = ""
+    description: str = ""
+    node_selector: dict[str, str] = {}
+    tolerations: list[dict[str, Any]] = []
+
+    @property
+    def title(self) -> str:
+        return self.display_name or self.name
+
+
 class Catalog(_Model):
     instance_types: list[InstanceType] = []
     images: list[Image] = []
+    resource_groups: list[ResourceGroup] = []  # Kubernetes node pools; none declared: one implicit group
+    # whether workloads run on this one machine (then the declared resource groups do not apply): set by
+    # whoever loads the catalog from the mode (Hubfront.catalog), never by the catalog file
+    _local: bool = PrivateAttr(default=True)
+
+    @property
+    def local(self) -> bool:
+        return self._local
+
+    def placed(self, local: bool) -> "Catalog":
+        """This catalog, for a process whose workloads run on this machine (``local``) or on nodes."""
+        copy = self.model_copy()
+        copy._local = local
+        return copy
 
     @model_validator(mode="after")
     def _unique_names(self) -> "Catalog":
-        for field in ("instance_types", "images"):
+        for field in ("instance_types", "images", "resource_groups"):
             names = [item.name for item in getattr(self, field)]
             dupes = sorted({n for n in names if names.count(n) > 1})
             if dupes:
                 raise ValueError(f"{field}: duplicate names {', '.join(dupes)}")
+        declared = {rg.name for rg in self.resource_groups}
+        for it in self.instance_types:
+            unknown = [n for n in it.resource_groups if n not in declared]
+            if unknown:
+                raise ValueError(f"instance type {it.name}: unknown resource group(s) {', '.join(unknown)}")
         return self
 
     def instance_type(self, name: str) -> InstanceType | None:
@@ -181,6 +217,7 @@ class GroupPolicy(_Model):
     user_quota: Quota = Quota()
     instance_types: list[str] = ["*"]
     images: list[str] = ["*"]
+    resource_groups: list[str] = ["*"]  # the catalog's resource groups its workloads may use
     group_images: list[Image] = []
     default_instance_type: str | None = None
     job_default_timeout: Duration = 86400
@@ -195,7 +232,7 @@ class GroupPolicy(_Model):
             raise ValueError("storage is a quota of the whole group (set quota.storage), not of each member")
         return quota
 
-    @field_validator("instance_types", "images")
+    @field_validator("instance_types", "images", "resource_groups")
     @classmethod
     def _names(cls, names: list[str]) -> list[str]:
         return list(dict.fromkeys(n.strip() for n in names if n.strip()))
@@ -224,6 +261,10 @@ class GroupPolicy(_Model):
         bad = [n for n in self.images if n != "*" and n not in known_images]
         if bad:
             errors["images"] = f"unknown image(s): {', '.join(bad)}"
+        known_groups = {rg.name for rg in catalog.resource_groups}
+        bad = [n for n in self.resource_groups if n != "*" and n not in known_groups]
+        if bad:
+            errors["resource_groups"] = f"unknown resource group(s): {', '.join(bad)}"
         if self.default_instance_type and self.default_instance_type not in {
             it.name for it in self.allowed_instance_types(catalog)
         }:
@@ -334,7 +375,7 @@ def _parse_stored(raw_json: str) -> GroupPolicy:
         return GroupPolicy.model_validate_json(raw_json)
     except ValidationError:
         return GroupPolicy(
-            instance_types=[], images=[], quota=Quota(cpu=0, memory=0, gpu=0, sessions=0, storage=0)
+            instance_types=[], images=[], resource_groups=[], quota=Quota(cpu=0, memory=0, gpu=0, sessions=0, storage=0)
         )
 
 

@@ -110,13 +110,23 @@ class Hubfront(SingletonConfigurable):
             self._file_cache = yaml.safe_load(path.read_text()) or {} if path.exists() else {}
         return self._file_cache
 
+    resource_groups = List(
+        help="""Resource groups (named sets of Kubernetes nodes: ``name``, ``display_name``, ``description``,
+        ``node_selector``, ``tolerations``); when set they replace the catalog's ``resource_groups:``.
+        On the embedded default every workload runs on this machine, the one resource group ``local``.""",
+    ).tag(config=True)
+
     _catalog: Catalog | None = None
 
     @property
     def catalog(self) -> Catalog:
         if self._catalog is None:
-            raw = self.catalog_config or self.file_config().get("catalog", {})
-            self._catalog = parse_catalog(raw)
+            from .mode import on_nodes
+
+            raw = dict(self.catalog_config or self.file_config().get("catalog", {}) or {})
+            if self.resource_groups:
+                raw["resource_groups"] = self.resource_groups
+            self._catalog = parse_catalog(raw).placed(local=not on_nodes(self.config))
         return self._catalog
 
     def demo_groups(self) -> dict:

@@ -24,6 +24,7 @@ _env = Environment(loader=FileSystemLoader(template_dir()), autoescape=select_au
 def render_options_form(
     *, group: str, policy: GroupPolicy, catalog: Catalog, shortfalls: dict[str, list[str]], selected: dict,
     unavailable: dict[str, str] | None = None, datasets: list[dict] | None = None,
+    resource_groups: list[dict] | None = None,
 ) -> str:
     types = policy.allowed_instance_types(catalog)
     images = policy.allowed_images(catalog)
@@ -43,6 +44,8 @@ def render_options_form(
         chosen_type=chosen,
         chosen_image=selected.get("image"),
         datasets=datasets or [],
+        resource_groups=resource_groups or [],
+        chosen_resource_group=selected.get("resource_group"),
         picked={k: v for k, v in picked(_picks(selected.get("datasets"))).items()
                 if k in {d["name"] for d in datasets or ()}},
     )

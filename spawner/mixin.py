@@ -21,6 +21,7 @@ from hub_ext.groups import group_policy
 from hub_ext.images.resolve import resolved_policies
 from hub_ext.ledger import Ledger, QuotaExceeded, Request
 from hub_ext.ledger.workloads import NOTEBOOK, Liveness, notebook_id
+from hub_ext.resource_groups import allowed as allowed_groups, summary
 from hub_ext.settings import Hubfront
 
 from .form import render_options_form
@@ -28,7 +29,7 @@ from .gpus import machine_reason
 from .plan import LaunchPlan, LaunchRefused, resolve, server_name_for, split_picks
 
 WORKLOAD_KIND = NOTEBOOK
-OPTION_KEYS = ("group", "instance_type", "image", "datasets")
+OPTION_KEYS = ("group", "instance_type", "image", "resource_group", "datasets")
 
 
 class GroupPolicy(Spawner):
@@ -119,6 +120,7 @@ class GroupPolicy(Spawner):
             group=group, policy=policy, catalog=self.hubfront.catalog, shortfalls=check,
             unavailable={k: v for k, v in unavailable.items() if v}, selected=self.form_selection(),
             datasets=datasets,
+            resource_groups=[summary(rg) for rg in allowed_groups(policy, self.hubfront.catalog)],
         )
 
     @default("apply_user_options")
@@ -195,6 +197,7 @@ class GroupPolicy(Spawner):
                 group_quota=plan.policy.quota,
                 user_quota=plan.policy.user_quota,
                 allocate_devices=self.allocate_local_devices,
+                resource_group=plan.resource_group.name if plan.resource_group else "",
             )
         except QuotaExceeded as exc:
             raise self._quota_refusal(exc.message, plan) from None

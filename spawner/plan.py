@@ -15,7 +15,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from hub_ext.datasets.picks import check_syntax
-from hub_ext.policy import Catalog, GroupPolicy, Image, InstanceType, field_errors
+from hub_ext.policy import Catalog, GroupPolicy, Image, InstanceType, ResourceGroup, field_errors
+from hub_ext.resource_groups import FIELD, ResourceGroupRefused, choose
 
 _SERVER_NAME = re.compile(r"^[a-z][a-z0-9-]{0,29}$")
 
@@ -40,6 +41,7 @@ class LaunchOptions(BaseModel):
     group: str | None = _NAME
     instance_type: str | None = _NAME
     image: str | None = _NAME
+    resource_group: str | None = _NAME
     profile: str | None = _NAME  # KubeSpawner's profile_list slug (Kubernetes only)
     datasets: list[str] | None = Field(default=None, description="Datasets the notebook picks: names, or "
                                        "name@v<N> to mount a version (read-only) at ~/datasets/<name>")
@@ -93,6 +95,7 @@ class LaunchPlan:
     image: Image
     policy: GroupPolicy
     datasets: tuple[str, ...] = ()  # picks: ("imagenet", "labels@v3")
+    resource_group: ResourceGroup | None = None  # where it runs (hub_ext.resource_groups)
 
     @property
     def container_image(self) -> str | None:
@@ -100,6 +103,8 @@ class LaunchPlan:
 
     def summary(self) -> dict:
         out = {"group": self.group, "instance_type": self.instance_type.name, "image": self.image.name}
+        if self.resource_group is not None:
+            out["resource_group"] = self.resource_group.name
         return {**out, "datasets": list(self.datasets)} if self.datasets else out
 
 
@@ -157,5 +162,9 @@ def resolve(
         if not usable:
             raise LaunchRefused(f"Group {group!r} has no image for instance type {instance_type.name!r}")
         image = usable[0]
+    try:
+        resource_group = choose(options.get("resource_group"), instance_type, policy, catalog, group)
+    except ResourceGroupRefused as exc:
+        raise LaunchRefused(f"{FIELD}: {exc}", 400) from None
     return LaunchPlan(group=group, instance_type=instance_type, image=image, policy=policy,
-                      datasets=tuple(options.get("datasets") or ()))
+                      datasets=tuple(options.get("datasets") or ()), resource_group=resource_group)

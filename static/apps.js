@@ -20,7 +20,8 @@
     form.addEventListener("submit", function (ev) {
       ev.preventDefault();
       var body = { template: form.dataset.template, name: form.elements.name.value.trim(),
-                   instance_type: form.elements.instance_type.value, access: form.elements.access.value };
+                   instance_type: form.elements.instance_type.value, access: form.elements.access.value,
+                   resource_group: form.elements.resource_group.value };
       var env = {};
       form.querySelectorAll(".hf-env").forEach(function (input) { if (input.value) env[input.dataset.env] = input.value; });
       if (Object.keys(env).length) body.env = env;
@@ -36,7 +37,7 @@
       ev.preventDefault();
       var name = form.closest(".hf-app").dataset.name;
       var body = { instance_type: form.elements.instance_type.value, access: form.elements.access.value,
-                   env: envOf(form.elements.env.value) };
+                   resource_group: form.elements.resource_group.value, env: envOf(form.elements.env.value) };
       hf.call("PATCH", api + "/" + encodeURIComponent(name), body).then(function (res) {
         if (res.ok) window.location.reload();
         else hf.fieldErrors(form, res);

@@ -125,7 +125,7 @@
     if (env.error) return { errors: { env: env.error } };
     var replicas = value("replicas");
     var fields = { name: value("name"), description: value("description"), instance_type: value("instance_type"),
-      image: value("image"), replicas: /^\d+$/.test(replicas) ? parseInt(replicas, 10) : replicas,
+      resource_group: value("resource_group"), image: value("image"), replicas: /^\d+$/.test(replicas) ? parseInt(replicas, 10) : replicas,
       env: env.env, access: checked("access") };
     if (value("health_path")) fields.health_path = value("health_path");
     if (chosenSource(form) === "model") fields.model_uri = value("model_uri");
@@ -137,7 +137,7 @@
   // PATCH sends only what differs from the deployment as the page got it.
   function changesOf(fields, was) {
     var body = {};
-    ["name", "description", "instance_type", "image", "replicas", "access", "health_path"].forEach(function (k) {
+    ["name", "description", "instance_type", "resource_group", "image", "replicas", "access", "health_path"].forEach(function (k) {
       if (fields[k] !== undefined && fields[k] !== (was[k] === null ? "" : was[k])) body[k] = fields[k];
     });
     if (!sameEnv(fields.env, was.env)) body.env = fields.env;

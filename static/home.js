@@ -24,3 +24,36 @@
       .finally(function () { select.disabled = false; });
   });
 })();
+
+// Hubfront: the Resource Dashboard's Resource Group field. Picking another resource group shows what its
+// nodes hold and what you and the group use there (GET …/usage?resource_group=…).
+(function () {
+  "use strict";
+  var box = document.getElementById("hf-resource-group-box");
+  var pick = document.getElementById("hf-rg-pick");
+  if (!box || !pick) return;
+  function show(rg) {
+    document.getElementById("hf-rg-description").textContent = rg.description || "";
+    document.getElementById("hf-rg-nodes").textContent = String(rg.capacity.nodes);
+    var error = document.getElementById("hf-rg-error");
+    error.textContent = rg.capacity.error || "";
+    error.hidden = !rg.capacity.error;
+    rg.used.forEach(function (row) {
+      var tr = box.querySelector('tr[data-resource="' + row.resource + '"]');
+      if (!tr) return;
+      tr.querySelector(".hf-rg-capacity").textContent = rg.capacity.text[row.resource] || "—";
+      tr.querySelector(".hf-rg-user").textContent = row.user_text;
+      tr.querySelector(".hf-rg-group").textContent = row.group_text;
+    });
+  }
+  pick.addEventListener("change", function () {
+    pick.disabled = true;
+    window.hf.call("GET", box.dataset.url + "?resource_group=" + encodeURIComponent(pick.value)).then(function (res) {
+      if (res.ok) { show(res.data.resource_group); } else {
+        var error = document.getElementById("hf-rg-error");
+        error.textContent = window.hf.problem(res); error.hidden = false;
+      }
+      pick.disabled = false;
+    });
+  });
+})();

@@ -78,6 +78,7 @@
     };
     var body = { name: value("name"), command: value("command"), image: value("image"),
       instance_type: value("instance_type") };
+    if (value("resource_group")) body.resource_group = value("resource_group");
     var timeout = (value("timeout") || "").trim();
     if (timeout) body.timeout = /^\d+$/.test(timeout) ? parseInt(timeout, 10) : timeout;
     var env = parseEnv(value("env"));

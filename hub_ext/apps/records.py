@@ -78,12 +78,12 @@ class AppStore:
     # -- install and read --------------------------------------------------------------------
 
     def install(self, *, group: str, username: str, body: AppInstall, template: AppTemplate, instance_type,
-                env: dict[str, str]) -> App:
+                env: dict[str, str], resource_group: str = "") -> App:
         now = utcnow()
         row = App(group=group, name=body.name, template=template.name, template_version=template.version,
                   display_name=body.display_name or template.display_name, username=username,
                   instance_type=instance_type.name, cpu=instance_type.cpu, memory=instance_type.memory,
-                  gpu=instance_type.gpu, env_encrypted=self.seal_env(env), access=body.access or "group",
+                  gpu=instance_type.gpu, resource_group=resource_group, env_encrypted=self.seal_env(env), access=body.access or "group",
                   stopped=False, revision=1, running_revision=0, phase="Installing", reason="",
                   message="Waiting for the runner", delete_requested=False, delete_data=False, log_size=0,
                   log_read=0, endpoint="", created=now, updated=now)
@@ -138,6 +138,9 @@ class AppStore:
             values.update(instance_type=instance_type.name, cpu=instance_type.cpu, memory=instance_type.memory,
                           gpu=instance_type.gpu)
             restart.append("instance_type")
+        if fields.get("resource_group") and fields["resource_group"] != row.resource_group:
+            values["resource_group"] = fields["resource_group"]
+            restart.append("resource_group")
         if not values:
             return row
         with session_scope(self.db_url) as s:
@@ -195,6 +198,7 @@ class AppStore:
         return {
             "name": row.name, "group": row.group, "template": row.template, "version": row.template_version,
             "display_name": row.display_name, "installed_by": row.username, "instance_type": row.instance_type,
+            "resource_group": row.resource_group or None,
             "resources": {"cpu": row.cpu, "memory": row.memory, "gpu": row.gpu}, "env": shown,
             "access": row.access, "stopped": bool(row.stopped), "phase": row.phase, "reason": row.reason or None,
             "message": row.message, "revision": row.revision, "running_revision": row.running_revision or None,

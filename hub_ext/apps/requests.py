@@ -21,6 +21,8 @@ class _Settings(Strict):
     display_name: str | None = Field(default=None, max_length=200, description="Shown on the Apps page")
     instance_type: str | None = Field(default=None, max_length=255,
                                       description="Default: the group's default instance type")
+    resource_group: str | None = Field(default=None, max_length=255,
+                                       description="Where it runs; default: the first the group may use")
     env: dict[str, str] | None = Field(default=None, description="Overrides of the template's variables")
     access: Access | None = Field(default=None, description="`group` (members only, the default), `users` "
                                                             "(any logged-in user) or `public` (anyone)")

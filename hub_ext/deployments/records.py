@@ -110,7 +110,7 @@ class DeploymentStore:
         it = runtime.instance_type
         row = Deployment(
             id=body.id, group=group, username=username, name=body.name, description=body.description or "",
-            instance_type=it.name, image=runtime.image.name, command=body.command or "",
+            instance_type=it.name, resource_group=runtime.placed, image=runtime.image.name, command=body.command or "",
             model_uri=body.model_uri or "", health_path=body.health_path or default_health(body.model_uri),
             replicas=body.replicas or 1, env_encrypted=self.seal_env(body.env or {}),
             access=body.access or "public", cpu=it.cpu, memory=it.memory, gpu=it.gpu, stopped=False,
@@ -183,7 +183,8 @@ class DeploymentStore:
                 values["health_path"] = default_health(model_uri)
         if runtime is not None:
             it = runtime.instance_type
-            values.update(instance_type=it.name, image=runtime.image.name, cpu=it.cpu, memory=it.memory, gpu=it.gpu)
+            values.update(instance_type=it.name, resource_group=runtime.placed, image=runtime.image.name,
+                          cpu=it.cpu, memory=it.memory, gpu=it.gpu)
         if not changes:
             return row
         bump = any(name in REVISION_FIELDS for name in changes)
@@ -294,7 +295,8 @@ class DeploymentStore:
         changer = viewer is None or may_change(viewer, row)
         return {
             "id": row.id, "group": row.group, "username": row.username, "name": row.name,
-            "description": row.description, "instance_type": row.instance_type, "image": row.image,
+            "description": row.description, "instance_type": row.instance_type,
+            "resource_group": row.resource_group or None, "image": row.image,
             "command": row.command or None, "model_uri": row.model_uri or None, "health_path": row.health_path,
             "replicas": row.replicas, "available": row.available,
             # values only for those who may change it: they may hold credentials
@@ -327,7 +329,7 @@ def default_health(model_uri: str | None) -> str:
 
 def spec_of(row: Deployment, env: dict | None = None) -> dict:
     """The fields a revision is made of (env sealed unless given)."""
-    spec = {name: getattr(row, name) for name in ("instance_type", "image", "command", "model_uri", "health_path",
+    spec = {name: getattr(row, name) for name in ("instance_type", "resource_group", "image", "command", "model_uri", "health_path",
                                                    "replicas", "access", "name", "description")}
     if env is None:
         spec["env_encrypted"] = row.env_encrypted

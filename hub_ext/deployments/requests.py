@@ -17,16 +17,16 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from ..jobs.requests import _check_env, choose_runtime, request_of
+from ..jobs.requests import _check_env, choose_runtime, placed_in, request_of
 from ..ledger import Request
-from ..policy import Catalog, GroupPolicy, Image, InstanceType
+from ..policy import Catalog, GroupPolicy, Image, InstanceType, ResourceGroup
 
 DNS_LABEL = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
 MODEL_URI = re.compile(r"^models:/[^/\s]{1,256}/[1-9][0-9]{0,8}$")
 MAX_REPLICAS = 20
 RESERVED_IDS = ("new",)  # /hub/portal/deployments/new is the create form
 # spec fields whose change starts new replicas (a new revision); the rest change in place
-REVISION_FIELDS = ("instance_type", "image", "command", "model_uri", "health_path", "replicas", "env")
+REVISION_FIELDS = ("instance_type", "resource_group", "image", "command", "model_uri", "health_path", "replicas", "env")
 MODEL_HEALTH_PATH = "/ping"  # mlflow models serve answers here once the model is loaded
 
 
@@ -47,6 +47,8 @@ class _Spec(_Strict):
     description: str | None = Field(default=None, max_length=4000)
     instance_type: str | None = Field(default=None, max_length=255,
                                       description="Default: the group's default instance type")
+    resource_group: str | None = Field(default=None, max_length=255,
+                                       description="Where its replicas run; default: the first the group may use")
     image: str | None = Field(default=None, max_length=255,
                               description="Catalog or group image; default: the group's first that fits")
     command: str | None = Field(default=None, max_length=65536,
@@ -138,15 +140,21 @@ class Runtime:
 
     instance_type: InstanceType
     image: Image
+    resource_group: ResourceGroup | None = None
 
     @property
     def request(self) -> Request:
         return request_of(self.instance_type)
 
+    @property
+    def placed(self) -> str:
+        return self.resource_group.name if self.resource_group else ""
+
 
 def resolve(instance_type: str | None, image: str | None, policy: GroupPolicy, catalog: Catalog,
-            group: str) -> Runtime:
-    return Runtime(*choose_runtime(instance_type, image, policy, catalog, group))
+            group: str, resource_group: str | None = None) -> Runtime:
+    it, im = choose_runtime(instance_type, image, policy, catalog, group)
+    return Runtime(it, im, placed_in(resource_group, it, policy, catalog, group))
 
 
 def model_serve_command(model_uri: str) -> str:

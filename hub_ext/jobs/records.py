@@ -92,7 +92,7 @@ class JobStore:
         row = Job(
             group=group, username=username, name=job.name, command=job.command, image=job.image.name,
             instance_type=job.instance_type.name, env_encrypted=self.seal_env(job.env), timeout=job.timeout,
-            datasets=json.dumps(list(job.datasets)),
+            datasets=json.dumps(list(job.datasets)), resource_group=job.placed,
             cpu=job.instance_type.cpu, memory=job.instance_type.memory, gpu=job.instance_type.gpu,
             phase="Pending", reason="", message="", cancel_requested=False, delete_requested=False,
             executor="", handle="", log_read=0, log_size=0, artifacts_note="", schedule_id=schedule_id,
@@ -210,6 +210,7 @@ class JobStore:
         data = {
             "id": job.id, "group": job.group, "username": job.username, "name": job.name,
             "command": job.command, "image": job.image, "instance_type": job.instance_type,
+            "resource_group": job.resource_group or None,
             # values only for the owner: they may hold credentials
             "env": env if owner else {k: "" for k in env}, "timeout": job.timeout, "datasets": job.dataset_picks,
             "resources": {"cpu": job.cpu, "memory": job.memory, "gpu": job.gpu},

@@ -35,7 +35,7 @@ class ScheduleStore:
         now = utcnow()
         row = JobSchedule(group=group, username=username, name=job.name, command=job.command,
                           image=job.image.name, instance_type=job.instance_type.name,
-                          env_encrypted=self.jobs.seal_env(job.env), timeout=job.timeout,
+                          resource_group=job.placed, env_encrypted=self.jobs.seal_env(job.env), timeout=job.timeout,
                           datasets=json.dumps(list(job.datasets)),
                           recurrence=schedule.recurrence.text, time_zone=time_zone, overlap=overlap,
                           last_scheduled=None, created=now, updated=now)
@@ -75,6 +75,7 @@ class ScheduleStore:
             if job is not None:
                 current.name, current.command = job.name, job.command
                 current.image, current.instance_type = job.image.name, job.instance_type.name
+                current.resource_group = job.placed
                 current.env_encrypted, current.timeout = self.jobs.seal_env(job.env), job.timeout
                 current.datasets = json.dumps(list(job.datasets))
             if (schedule.recurrence.text, time_zone) != (current.recurrence, current.time_zone):
@@ -110,6 +111,7 @@ class ScheduleStore:
         data = {
             "id": row.id, "group": row.group, "username": row.username, "name": row.name,
             "command": row.command, "image": row.image, "instance_type": row.instance_type,
+            "resource_group": row.resource_group or None,
             "env": env if owner else {k: "" for k in env}, "timeout": row.timeout, "datasets": row.dataset_picks,
             "recurrence": row.recurrence, "time_zone": row.time_zone, "overlap": row.overlap,
             "next_runs": [t.isoformat() for t in self.next_times(row)],

@@ -17,8 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ..bodies import BodyError
 from ..ledger import Request
 from ..policy import (
-    RESOURCE_LABELS, Catalog, Duration, GroupPolicy, Image, InstanceType, Quota, format_amount,
+    RESOURCE_LABELS, Catalog, Duration, GroupPolicy, Image, InstanceType, Quota, ResourceGroup, format_amount,
 )
+from ..resource_groups import FIELD, ResourceGroupRefused, choose
 
 MAX_ENV = 100
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
@@ -56,6 +57,8 @@ class JobTemplate(_Strict):
     image: str | None = Field(default=None, max_length=255, description="Catalog or group image; default: the group's first")
     instance_type: str | None = Field(default=None, max_length=255,
                                       description="Default: the group's default instance type")
+    resource_group: str | None = Field(default=None, max_length=255,
+                                       description="Where it runs; default: the first the group may use")
     env: dict[str, str] = Field(default_factory=dict, description="Environment variables")
     timeout: Duration | None = Field(default=None, description="Seconds, or 30m, 2h, 1d")
     datasets: list[str] = Field(default_factory=list, description="Datasets the job needs: names, or name@v<N> "
@@ -97,6 +100,7 @@ class SchedulePatch(_Strict):
     command: str | None = Field(default=None, min_length=1, max_length=65536)
     image: str | None = Field(default=None, max_length=255)
     instance_type: str | None = Field(default=None, max_length=255)
+    resource_group: str | None = Field(default=None, max_length=255)
     env: dict[str, str] | None = None
     timeout: Duration | None = None
     recurrence: str | None = Field(default=None, max_length=120)
@@ -119,6 +123,12 @@ class Resolved:
     env: dict[str, str]
     timeout: int
     datasets: tuple[str, ...] = ()  # picks: ("imagenet", "labels@v3")
+    resource_group: ResourceGroup | None = None  # where it runs (hub_ext.resource_groups)
+
+    @property
+    def placed(self) -> str:
+        """The resource group's name, as stored ("" when none was chosen)."""
+        return self.resource_group.name if self.resource_group else ""
 
     @property
     def request(self) -> Request:
@@ -166,7 +176,16 @@ def resolve(template: JobTemplate, policy: GroupPolicy, catalog: Catalog, group:
     instance_type, image = choose_runtime(template.instance_type, template.image, policy, catalog, group)
     timeout = template.timeout or policy.job_default_timeout
     return Resolved(template.name, template.command, image, instance_type, dict(template.env), timeout,
-                    tuple(template.datasets))
+                    tuple(template.datasets), placed_in(template.resource_group, instance_type, policy, catalog, group))
+
+
+def placed_in(name: str | None, instance_type: InstanceType, policy: GroupPolicy, catalog: Catalog,
+              group: str) -> ResourceGroup:
+    """The resource group a workload asks for, checked (400 naming ``resource_group``)."""
+    try:
+        return choose(name, instance_type, policy, catalog, group)
+    except ResourceGroupRefused as exc:
+        raise RequestError({FIELD: str(exc)}) from None
 
 
 def never_fits(request: Request, group: str, username: str, group_quota: Quota, user_quota: Quota) -> str:

@@ -13,7 +13,7 @@ from .requests import JobTemplate, Resolved, never_fits, resolve
 def template_of(store: JobStore, row) -> JobTemplate:
     """The template a stored job or schedule was made from (its variables opened), to run it again."""
     return JobTemplate(name=row.name, command=row.command, image=row.image, instance_type=row.instance_type,
-                       env=store.open_env(row.env_encrypted), timeout=row.timeout, datasets=row.dataset_picks)
+                       resource_group=row.resource_group or None, env=store.open_env(row.env_encrypted), timeout=row.timeout, datasets=row.dataset_picks)
 
 
 def resolved(db_url: str, template: JobTemplate, policy, catalog, group: str) -> Resolved:

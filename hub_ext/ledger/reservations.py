@@ -157,6 +157,7 @@ class Ledger(StorageHolds):
         group_quota: Quota,
         user_quota: Quota,
         allocate_devices: bool = False,
+        resource_group: str = "",
     ) -> Reservation:
         """Admit a workload, or raise QuotaExceeded naming every resource over.
 
@@ -190,6 +191,7 @@ class Ledger(StorageHolds):
                     memory=int(request.memory),
                     gpu=int(request.gpu),
                     gpu_devices=",".join(str(d) for d in granted),
+                    resource_group=resource_group,
                 )
                 session.add(reservation)
                 session.flush()
@@ -274,7 +276,17 @@ class Ledger(StorageHolds):
         """One read of a group's use, per member, to answer several questions (a page's panels)."""
         return Snapshot(group, self.per_user(group))
 
-    def per_user(self, group: str) -> dict[str, dict[str, float]]:
-        """Each member's use in ``group``: username -> {cpu, memory, gpu, sessions}."""
+    def per_user(self, group: str, placed: tuple[str, ...] | None = None) -> dict[str, dict[str, float]]:
+        """Each member's use in ``group``: username -> {cpu, memory, gpu, sessions}; with ``placed``, only
+        what reservations recorded in those resource groups hold."""
+        query, params = _PER_USER, {"group": group}
+        if placed is not None:
+            query = query.where(_T.c.resource_group.in_(bindparam("placed", expanding=True)))
+            params["placed"] = list(placed)
         with self._read() as session:
-            return {row[0]: _as_used(row[1:]) for row in session.execute(_PER_USER, {"group": group})}
+            return {row[0]: _as_used(row[1:]) for row in session.execute(query, params)}
+
+    def placed_snapshot(self, group: str, resource_group: str, first: bool) -> "Snapshot":
+        """A group's use placed in one resource group (``first``: it is the default one, which also holds
+        what was reserved before resource groups were recorded, as "")."""
+        return Snapshot(group, self.per_user(group, (resource_group, "") if first else (resource_group,)))

@@ -158,15 +158,9 @@ class _KubernetesNodes:
 
     async def _refresh(self, selector: str) -> None:
         try:
-            from kubernetes_asyncio import client, config
+            from ..kube_nodes import list_nodes
 
-            try:
-                config.load_incluster_config()
-            except config.ConfigException:
-                await config.load_kube_config()
-            async with client.ApiClient() as api:
-                nodes = await client.CoreV1Api(api).list_node(label_selector=selector or None)
-            self.count = len(nodes.items)
+            self.count = len(await list_nodes(selector=selector or None))
         except Exception:  # noqa: BLE001 - the license check must never take the hub down
             log.exception("Counting Kubernetes nodes failed; keeping the last count")
 

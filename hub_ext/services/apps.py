@@ -49,6 +49,7 @@ from ..store.engine import read_scope
 from ..store.models import utcnow
 from ..store.models_apps import App
 from ..mode import runs_here
+from ..resource_groups import GoneResourceGroup, placement
 from .executors.base import ExecutorError
 from .executors.deployments import DeploymentExecutor, DeploymentSpec, DeploymentStatus
 from .app_tokens import AppTokens
@@ -178,6 +179,11 @@ class AppRunner(DesiredState):
         if self._failed.get(row.id) == row.revision:  # its install failed: not again until changed or restarted
             return False
         if self._applied.get(row.id, 0) < row.revision:
+            try:
+                placement(self.catalog, None, row.resource_group)
+            except GoneResourceGroup as exc:
+                self._set(row, phase="Failed", reason="Error", message=str(exc), endpoint="")
+                return False
             devices = await self._reserve(row, policy)
             if devices is None:
                 return False
@@ -201,7 +207,7 @@ class AppRunner(DesiredState):
             reservation = await asyncio.to_thread(
                 self.ledger.reserve, kind=KIND, workload_id=reservation_id(row), username=ledger_user(row),
                 group=row.group, request=request, group_quota=policy.quota, user_quota=Quota(),
-                allocate_devices=runs_here(self.executor))
+                allocate_devices=runs_here(self.executor), resource_group=row.resource_group)
         except QuotaExceeded as exc:
             running = " (the previous settings keep running)" if row.running_revision else ""
             self._set(row, phase="Failed", reason="OverQuota", message=exc.message + running)
@@ -272,13 +278,13 @@ class AppRunner(DesiredState):
             command = shlex.join(expand(part, values, quote_values=False) for part in [*kube.command, *kube.args])
             container_image = kube.image
         instance_type = self.catalog.instance_type(row.instance_type) if self.catalog else None
+        placed = placement(self.catalog, instance_type, row.resource_group)
         return DeploymentSpec(
             deployment_id=executor_id(row), revision=revision, username=row.username, group=row.group,
             groups=(row.group,), command=command, replicas=1, env=env, cpu=row.cpu or None, memory=row.memory or None,
             gpu=row.gpu, health_path=expand(template.health_path, values, quote_values=False),
             port=template.port or 8080, image=f"app-{template.name}", python=python, container_image=container_image,
-            node_selector=dict(instance_type.node_selector) if instance_type else {},
-            tolerations=tuple(instance_type.tolerations) if instance_type else (), service_account=True)
+            node_selector=placed.node_selector, tolerations=placed.tolerations, service_account=True)
 
     async def _settle(self, row: App, status: DeploymentStatus) -> None:
         if status.failed:

@@ -35,6 +35,7 @@ from ..store.engine import read_scope
 from ..store.models import utcnow
 from ..store.models_deployments import Deployment, DeploymentClient
 from ..mode import runs_here
+from ..resource_groups import GoneResourceGroup, placement
 from .executors.base import ExecutorError
 from .executors.deployments import DeploymentExecutor, DeploymentSpec, DeploymentStatus
 from .forward import ClientCredential, Route, RouteTable
@@ -98,13 +99,13 @@ class Deployer(DesiredState):
             policy = groups.policies.get(row.group)
             if policy is None:
                 continue
-            spec = self._spec(row, await self._environment(row, policy, row.serving_revision), row.serving_revision, None, (), "",
-                              groups.user_groups(row.username))
             try:
+                spec = self._spec(row, await self._environment(row, policy, row.serving_revision), row.serving_revision,
+                                  None, (), "", groups.user_groups(row.username))
                 if await self.executor.adopt(spec):
                     self._applied[row.id] = row.serving_revision
                     self.log.info("Deployment %s re-adopted (revision %s)", row.id, row.serving_revision)
-            except ExecutorError as exc:
+            except (ExecutorError, GoneResourceGroup) as exc:
                 self.log.warning("Deployment %s not adopted: %s", row.id, exc)
 
         dropped = await asyncio.to_thread(self.ledger.reconcile, Liveness(self.db_url), KIND)
@@ -135,6 +136,11 @@ class Deployer(DesiredState):
             self._set(row, phase="Failed", reason="Error", message=f"Group {row.group} no longer exists")
             return False
         if self._applied.get(row.id, 0) < row.revision:
+            try:
+                placement(self.catalog, None, row.resource_group)
+            except GoneResourceGroup as exc:
+                self._set(row, phase="Failed", reason="Error", message=str(exc))
+                return False
             devices = await self._reserve(row, policy)
             if devices is None:
                 return False
@@ -183,7 +189,8 @@ class Deployer(DesiredState):
                 reservation = await asyncio.to_thread(
                     self.ledger.reserve, kind=KIND, workload_id=replica_id(row.id, row.revision, index),
                     username=row.username, group=row.group, request=request, group_quota=policy.quota,
-                    user_quota=policy.user_quota, allocate_devices=runs_here(self.executor))
+                    user_quota=policy.user_quota, allocate_devices=runs_here(self.executor),
+                    resource_group=row.resource_group)
                 devices.append(tuple(reservation.device_ids))
         except QuotaExceeded as exc:
             for index in range(row.replicas):
@@ -201,17 +208,16 @@ class Deployer(DesiredState):
     def _spec(self, row: Deployment, env: dict, revision: int, image, devices, python: str = "",
               user_groups: tuple[str, ...] = ()) -> DeploymentSpec:
         instance_type = self.catalog.instance_type(row.instance_type) if self.catalog else None
-        container_image, node_selector, tolerations = "", {}, ()
+        container_image = ""
         if image:
             container_image = (image.container_image(instance_type) if instance_type else image.image) or ""
-        if instance_type is not None:
-            node_selector, tolerations = dict(instance_type.node_selector), tuple(instance_type.tolerations)
+        placed = placement(self.catalog, instance_type, row.resource_group)
         return DeploymentSpec(
             deployment_id=row.id, revision=revision, username=row.username, group=row.group,
             groups=user_groups or (row.group,), command=model_serve_command(row.model_uri) if row.model_uri else row.command,
             replicas=row.replicas, env=env, cpu=row.cpu or None, memory=row.memory or None, gpu=row.gpu,
             gpu_devices=tuple(devices), health_path=row.health_path, image=row.image, python=python,
-            container_image=container_image, node_selector=node_selector, tolerations=tolerations)
+            container_image=container_image, node_selector=placed.node_selector, tolerations=placed.tolerations)
 
     async def _settle(self, row: Deployment, status: DeploymentStatus) -> None:
         """Phase and availability from the executor's status; release what the serving revision no longer needs."""

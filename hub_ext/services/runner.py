@@ -35,6 +35,7 @@ from ..store.engine import read_scope
 from ..store.models import utcnow
 from ..store.models_jobs import DONE_PHASES, Job, JobArtifact
 from ..mode import runs_here
+from ..resource_groups import placement
 from .executors.base import Executor, ExecutorError, Handle, JobSpec, Status
 from .hubapi import Groups, HubAPI
 from .queue import QueueState, hold_message
@@ -272,7 +273,7 @@ class Reconciler:
                 reservation = await asyncio.to_thread(
                     self.ledger.reserve, kind=KIND, workload_id=job_id(job.id), username=job.username,
                     group=job.group, request=request, group_quota=policy.quota, user_quota=policy.user_quota,
-                    allocate_devices=runs_here(self.executor))
+                    allocate_devices=runs_here(self.executor), resource_group=job.resource_group)
             except QuotaExceeded as exc:
                 state.refused(job.id, job.group, job.username, exc.over, utc(job.created), now)
                 self._set_message(job, exc.message)
@@ -326,7 +327,7 @@ class Reconciler:
 
     async def _spec(self, job: Job, image, devices: list[int], user_groups: tuple[str, ...]) -> JobSpec:
         """What the executor needs; ``image`` is the catalog's or the group's (None: no longer allowed)."""
-        python, container_image, node_selector, tolerations = "", "", {}, ()
+        python, container_image = "", ""
         instance_type = self.catalog.instance_type(job.instance_type) if self.catalog else None
         if image is not None:
             if runs_here(self.executor) and self.builder is not None:
@@ -338,8 +339,7 @@ class Reconciler:
                 container_image = image.container_image(instance_type) or ""
             else:
                 container_image = image.image or image.gpu_image or ""
-        if instance_type is not None:
-            node_selector, tolerations = dict(instance_type.node_selector), tuple(instance_type.tolerations)
+        placed = placement(self.catalog, instance_type, job.resource_group)
         env = self.store.open_env(job.env_encrypted)
         try:  # its owner's token, for the hub's and the portal's API (submit a follow-up job, read files)
             env.update(await self.hub.workload_token(job.username, token_note(job), job.timeout + TOKEN_SPARE))
@@ -350,7 +350,8 @@ class Reconciler:
             env=env, dataset_pins=pins_of(job.dataset_picks),
             cpu=job.cpu or None, memory=job.memory or None, gpu=job.gpu, gpu_devices=tuple(devices),
             timeout=float(job.timeout), image=job.image,
-            python=python, container_image=container_image, node_selector=node_selector, tolerations=tolerations)
+            python=python, container_image=container_image, node_selector=placed.node_selector,
+            tolerations=placed.tolerations)
 
     # -- removal ---------------------------------------------------------------
 

@@ -54,6 +54,7 @@ class Reservation(Base):
     memory: Mapped[int] = mapped_column(BigInteger, default=0)
     gpu: Mapped[int] = mapped_column(Integer, default=0)
     gpu_devices: Mapped[str] = mapped_column(String(255), default="")
+    resource_group: Mapped[str] = mapped_column(String(255), default="")  # hub_ext.resource_groups ("": the first)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     @property

@@ -34,6 +34,7 @@ class App(Base):
     display_name: Mapped[str] = mapped_column(String(200), default="")
     username: Mapped[str] = mapped_column(String(255))  # who installed it (it runs as the group's service account)
     instance_type: Mapped[str] = mapped_column(String(255))
+    resource_group: Mapped[str] = mapped_column(String(255), default="")  # hub_ext.resource_groups ("": the first)
     cpu: Mapped[float] = mapped_column(Float, default=0.0)  # the instance type's limits when (re)started
     memory: Mapped[int] = mapped_column(BigInteger, default=0)
     gpu: Mapped[int] = mapped_column(Integer, default=0)

@@ -29,6 +29,7 @@ class Deployment(Base):
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     instance_type: Mapped[str] = mapped_column(String(255))
+    resource_group: Mapped[str] = mapped_column(String(255), default="")  # hub_ext.resource_groups ("": the first)
     image: Mapped[str] = mapped_column(String(255), default="")
     command: Mapped[str] = mapped_column(Text, default="")  # the serve command (image deployments)
     model_uri: Mapped[str] = mapped_column(String(1024), default="")  # models:/<name>/<version> (model deployments)

@@ -28,6 +28,7 @@ class _Template:
     command: Mapped[str] = mapped_column(Text)
     image: Mapped[str] = mapped_column(String(255))
     instance_type: Mapped[str] = mapped_column(String(255))
+    resource_group: Mapped[str] = mapped_column(String(255), default="")  # hub_ext.resource_groups ("": the first)
     env_encrypted: Mapped[str] = mapped_column(Text, default="")  # Fernet token of a JSON object
     timeout: Mapped[int] = mapped_column(Integer)  # seconds
     # the datasets it picks, a JSON list: ["imagenet", "labels@v3"] (migration 0008)

@@ -19,7 +19,7 @@ from ...apps.requests import AppInstall, AppPatch, check_env
 from ...bodies import BodyError, NoFields, Strict
 from ...groups import group_policy
 from ...jobs import logs as logs_mod
-from ...jobs.requests import RequestError, choose_runtime
+from ...jobs.requests import RequestError, choose_runtime, placed_in
 from ...scopes import READ, WRITE
 from ...store.models_apps import App
 from ..groups.handlers import store_policy
@@ -57,12 +57,16 @@ class _AppsAPI(MemberAPIHandler):
             raise web.HTTPError(403, f"Only admins of group {group.name} install, change, stop and remove its apps")
         return group, row
 
-    def instance_type(self, name: str | None, group):
+    def placed(self, name: str | None, group, resource_group: str | None = None):
+        """The instance type and resource group asked for, checked against the group's policy (400 naming each)."""
+        policy = group_policy(group)
         try:
-            return choose_runtime(name, None, group_policy(group), self.catalog, group.name)[0]
+            instance_type = choose_runtime(name, None, policy, self.catalog, group.name)[0]
+            return instance_type, placed_in(resource_group, instance_type, policy, self.catalog, group.name)
         except RequestError as exc:
-            if "instance_type" in exc.errors:
-                self.field_error({"instance_type": exc.errors["instance_type"]})
+            for field in ("instance_type", "resource_group"):
+                if field in exc.errors:
+                    self.field_error({field: exc.errors[field]})
             raise
 
     def app_json(self, row: App) -> dict:
@@ -101,10 +105,11 @@ class GroupAppsAPIHandler(_AppsAPI):
             env = check_env(template, body.env)
         except BodyError as exc:
             self.field_error(exc.errors)
-        instance_type = self.instance_type(body.instance_type, group)
+        instance_type, resource_group = self.placed(body.instance_type, group, body.resource_group)
         try:
             row = self.store.install(group=group.name, username=self.current_user.name, body=body,
-                                     template=template, instance_type=instance_type, env=env)
+                                     template=template, instance_type=instance_type, env=env,
+                                     resource_group=resource_group.name)
         except Conflict as exc:
             self.field_error({"name": str(exc)}, 409)
         wake_runner(self)
@@ -124,9 +129,11 @@ class AppAPIHandler(_AppsAPI):
         group, row = self.changeable(group_name, name)
         body = self.body(AppPatch)
         fields = body.model_dump(exclude_unset=True)
-        instance_type = None
-        if fields.get("instance_type"):
-            instance_type = self.instance_type(fields["instance_type"], group)
+        instance_type = resource_group = None
+        if fields.get("instance_type") or fields.get("resource_group"):
+            instance_type, resource_group = self.placed(fields.get("instance_type") or row.instance_type, group,
+                                                        fields.get("resource_group") or row.resource_group or None)
+            fields["resource_group"] = resource_group.name
         if fields.get("env") is not None:
             template = template_of(self, row.template)
             try:

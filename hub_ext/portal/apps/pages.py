@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tornado import web
 
+from ... import resource_groups
 from ...apps.origin import app_origin
 from ...apps.records import may_change
 from ...apps.registry import bound_app
@@ -34,6 +35,7 @@ class AppsPageHandler(PortalHandler):
         await self.render_portal(
             "portal/apps.html", group=group.name, templates=list(catalog_of(self).values()), apps=apps,
             may_change=may_change(viewer, group.name), instance_types=types,
+            resource_groups=resource_groups.allowed(policy, self.catalog),
             default_type=default_type.name if default_type else "",
             api=f"{self.hub.base_url}api/portal/groups/{group.name}/apps",
             app_address=app_origin(apps_origin(self), group.name, "APP").replace("APP", "<app>", 1) + "/")

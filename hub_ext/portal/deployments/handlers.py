@@ -47,9 +47,10 @@ class _DeploymentsAPI(MemberAPIHandler):
     def group_of(self, row: Deployment):
         return self.visible_group(row.group)
 
-    def runtime(self, instance_type, image, group):
+    def runtime(self, instance_type, image, group, resource_group=None):
         try:
-            return resolve(instance_type, image, usable_policy(group, self.db_url), self.catalog, group.name)
+            return resolve(instance_type, image, usable_policy(group, self.db_url), self.catalog, group.name,
+                           resource_group)
         except RequestError as exc:
             self.field_error(exc.errors)
 
@@ -63,9 +64,10 @@ class _DeploymentsAPI(MemberAPIHandler):
 
     def apply(self, row: Deployment, fields: dict) -> None:
         runtime = None
-        if "instance_type" in fields or "image" in fields:
+        if "instance_type" in fields or "image" in fields or "resource_group" in fields:
             runtime = self.runtime(fields.get("instance_type") or row.instance_type,
-                                   fields.get("image") or row.image, self.group_of(row))
+                                   fields.get("image") or row.image, self.group_of(row),
+                                   fields.get("resource_group") or row.resource_group or None)
         row = self.store.update(row, fields, runtime, self.current_user.name)
         wake_runner(self)
         self.write_json(self.deployment_json(row))
@@ -87,7 +89,7 @@ class GroupDeploymentsAPIHandler(_DeploymentsAPI):
     def post(self, group_name):
         group = self.member_group(group_name)
         body = self.body(DeploymentCreate)
-        runtime = self.runtime(body.instance_type, body.image, group)
+        runtime = self.runtime(body.instance_type, body.image, group, body.resource_group)
         try:
             row = self.store.create(group=group.name, username=self.current_user.name, body=body, runtime=runtime,
                                     policy=group_policy(group))

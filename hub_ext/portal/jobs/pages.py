@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tornado import web
 
+from ... import resource_groups
 from ...datasets.picks import choices as dataset_choices, picked as picked_datasets
 from ...images.resolve import usable_policy
 from ...times import utc
@@ -68,6 +69,7 @@ class _JobsPage(PortalHandler):
                               and not im.unavailable), None)
         return {
             "group": group.name, "images": images, "instance_types": types,
+            "resource_groups": resource_groups.allowed(policy, self.catalog),
             "default_type": default_type.name if default_type else "",
             "default_image": default_image.name if default_image else "",
             "default_timeout": _duration_input(policy.job_default_timeout),

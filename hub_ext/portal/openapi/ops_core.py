@@ -56,7 +56,11 @@ OPERATIONS: tuple[Operation, ...] = (
               description="A JSON merge patch (RFC 7386): the fields sent change, `null` resets one to its "
                           "default. Hub admins change anything; a group's admins its default job timeout and MLflow tracking URI."),
     Operation("get", f"{PORTAL}/groups/{{group}}/usage", "Quota use of a group", "groups", READ,
-              {200: "Totals and yours (group admins: per member too)", 403: DENIED, 404: NOT_FOUND}),
+              {200: "Totals and yours (group admins: per member too), the resource groups the group may use and "
+                    "one of them: what its nodes hold and what you and the group use there",
+               400: INVALID, 403: DENIED, 404: NOT_FOUND},
+              query=(Param("resource_group", {"type": "string"},
+                           "The resource group to describe (default: the first the group may use)"),)),
     # -- jobs ---------------------------------------------------------------------------
     Operation("get", f"{PORTAL}/groups/{{group}}/jobs", "A group's jobs, newest first", "jobs", READ,
               {200: "`{group, jobs}`", 400: INVALID, 403: DENIED, 404: NOT_FOUND},

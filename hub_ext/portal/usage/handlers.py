@@ -13,10 +13,15 @@ from ..common.base import PortalAPIHandler
 from ..home.panels import HomePanel, register_panel
 from ...storage import usage as storage_usage
 from ...storage.kube import hub_reaches_group_storage
-from .logic import dashboard, storage_line
+from ... import resource_groups
+from ...ledger import Ledger
+from ...capacity import Capacity, ClusterCapacity, this_machine
+from ..common.base import Refused
+from ..notebooks.handlers import machine_gpus
+from .logic import dashboard, resource_group_doc, storage_line
 
 
-async def usage_for(handler, group_name: str) -> dict:
+async def usage_for(handler, group_name: str, resource_group: str | None = None) -> dict:
     group = handler.visible_group(group_name)
     user = handler.current_user.orm_user
     policy = group_policy(group)
@@ -25,13 +30,37 @@ async def usage_for(handler, group_name: str) -> dict:
     if hub_reaches_group_storage(hubfront.config):  # else the hub would measure a tree no workload uses
         used = await asyncio.to_thread(storage_usage.used, hubfront.data_dir, group.name, hubfront.db_url)
         doc["storage"] = storage_line(used, policy.quota.storage)
+    choices = resource_groups.allowed(policy, handler.catalog)
+    doc["resource_groups"] = [resource_groups.summary(rg) for rg in choices]
+    chosen = next((rg for rg in choices if rg.name == resource_group), None) if resource_group else \
+        (choices[0] if choices else None)
+    if resource_group and chosen is None:
+        raise Refused(400, {"resource_group": f"{resource_group!r} is not a resource group group {group.name} may use"})
+    if chosen is not None:
+        placed = await asyncio.to_thread(Ledger(handler.db_url).placed_snapshot, group.name, chosen.name,
+                                         chosen is choices[0])
+        capacity = await capacity_of(handler, chosen)
+        doc["resource_group"] = resource_group_doc(resource_groups.summary(chosen), capacity.doc(), placed, user.name)
     return doc
+
+
+_cluster: ClusterCapacity | None = None
+
+
+async def capacity_of(handler, rg) -> Capacity:
+    """This machine's (the embedded default), or the resource group's nodes' (Kubernetes)."""
+    global _cluster
+    if rg is resource_groups.LOCAL:
+        return this_machine(machine_gpus(handler))
+    if _cluster is None:
+        _cluster = ClusterCapacity(handler.settings["config"].KubeGroupSpawner.get("gpu_resource_name", "nvidia.com/gpu"))
+    return await _cluster.of(rg)
 
 
 class UsageAPIHandler(PortalAPIHandler):
     @needs_scope(READ)
     async def get(self, group_name):
-        self.write_json(await usage_for(self, group_name))
+        self.write_json(await usage_for(self, group_name, self.get_query_argument("resource_group", None)))
 
 
 async def _panel(handler) -> dict:

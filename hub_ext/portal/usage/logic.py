@@ -51,3 +51,16 @@ def storage_line(used: int, limit: int | None) -> dict:
     amount = Amount.of(used, limit)
     return {**_amount("memory", amount), "label": "Storage", "used_text": format_memory(used),
             "limit_text": format_memory(limit)}
+
+
+def resource_group_doc(summary: dict, capacity: dict, placed: Snapshot, username: str) -> dict:
+    """One resource group in the panel: what its nodes hold (``capacity``: :meth:`hub_ext.capacity.Capacity.doc`)
+    and what the member and the group use there (quota stays per group, above)."""
+    mine, group = placed.used(username), placed.used()
+    return {
+        **summary,
+        "capacity": capacity,
+        "used": [{"resource": r, "label": RESOURCE_LABELS[r], "user": mine[r], "group": group[r],
+                  "user_text": format_amount(r, mine[r]), "group_text": format_amount(r, group[r])}
+                 for r in RESOURCES],
+    }
