@@ -8,17 +8,37 @@ the spawner for it.
 
 from __future__ import annotations
 
+import copy
 import json
 from datetime import datetime
 
 from kubespawner.slugs import is_valid_label, safe_slug
 
 # What the embedded default's isolation module does for local processes (own
-# account, no privileges), the pod's securityContext does on Kubernetes; it is
-# applied with the plan, so no profile override can loosen it.
-LOCKED_DOWN = {"runAsNonRoot": True, "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+# account, no privileges), the pod's securityContext does on Kubernetes: the
+# "restricted" Pod Security Standard, so the pods are admitted in a namespace
+# labelled pod-security.kubernetes.io/enforce: restricted. It is applied with the
+# plan, so no profile override can loosen it. Image builds are the one exception
+# (hub_ext.services.executors.kube_builds: their own namespace, "baseline").
+RUNTIME_DEFAULT = {"type": "RuntimeDefault"}  # the container runtime's seccomp profile
+# every container's securityContext (notebooks, jobs, replicas, apps)
+LOCKED_DOWN = {"runAsNonRoot": True, "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
+               "seccompProfile": RUNTIME_DEFAULT}
+# every such pod's securityContext
+RESTRICTED_POD = {"runAsNonRoot": True, "seccompProfile": RUNTIME_DEFAULT}
 USER_LABEL = "hubfront.io/user"
 GROUP_LABEL = "hubfront.io/group"
+
+
+def security_contexts(uid: int, gid: int, fs_gid: int) -> tuple[dict, dict]:
+    """The pod's and its container's ``securityContext`` for a workload running as ``uid``:``gid``
+    with volumes writable by ``fs_gid``; the shape KubeSpawner gives notebook pods (the uid in
+    the container's context, ``fsGroup`` in the pod's). A uid of 0 is refused."""
+    if uid == 0:
+        raise ValueError("a workload's uid must not be 0 (root)")
+    pod = {"fsGroup": fs_gid, **copy.deepcopy(RESTRICTED_POD)}
+    container = {"runAsUser": uid, "runAsGroup": gid, **copy.deepcopy(LOCKED_DOWN)}
+    return pod, container
 
 
 def label_value(text: str) -> str:

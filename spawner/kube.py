@@ -15,10 +15,13 @@ import copy
 from kubespawner import KubeSpawner
 from traitlets import Unicode, default
 
-from hub_ext.kube import GROUP_LABEL, LOCKED_DOWN, USER_LABEL, label_value
+from hub_ext.kube import GROUP_LABEL, LOCKED_DOWN, RESTRICTED_POD, USER_LABEL, label_value
 
 from .mixin import GroupPolicy
 from .plan import LaunchPlan
+
+HOST_NAMESPACES = ("hostNetwork", "hostPID", "hostIPC")  # never from a profile's extra_pod_config
+
 
 def merged_tolerations(configured, extra: list[dict]):
     """Add the instance type's tolerations to configured ones, keeping their shape (list or dict)."""
@@ -105,18 +108,32 @@ class KubeGroupSpawner(GroupPolicy, KubeSpawner):
         }
         self.node_selector = {**self.node_selector, **it.node_selector}
         self.tolerations = merged_tolerations(self.tolerations, it.tolerations)
-        self.privileged = False
-        if self.uid == 0:
-            self.uid = 1000
-        self.allow_privilege_escalation = False
-        if not callable(self.container_security_context):
-            # a fresh copy: KubeSpawner's profile overrides update dict traits in place
-            self.container_security_context = {**(self.container_security_context or {}), **copy.deepcopy(LOCKED_DOWN)}
+        self._lock_down()
         self.extra_labels = {
             **self.extra_labels,
             USER_LABEL: label_value(self.user.name),
             GROUP_LABEL: label_value(plan.group),
         }
+
+    def _lock_down(self) -> None:
+        """The "restricted" Pod Security Standard (``hub_ext.kube``) over whatever a profile set: never
+        root, no privilege, no capability, the runtime's seccomp profile, no host namespace."""
+        self.privileged = False
+        if self.uid == 0:
+            self.uid = 1000
+        self.allow_privilege_escalation = False
+        # fresh copies: KubeSpawner's profile overrides update dict traits in place
+        if not callable(self.container_security_context):
+            csc = {**(self.container_security_context or {}), **copy.deepcopy(LOCKED_DOWN)}
+            if csc.get("runAsUser") == 0:  # the container's context wins over uid
+                del csc["runAsUser"]
+            self.container_security_context = csc
+        if not callable(self.pod_security_context):
+            psc = {**(self.pod_security_context or {}), **copy.deepcopy(RESTRICTED_POD)}
+            if psc.get("runAsUser") == 0:
+                del psc["runAsUser"]
+            self.pod_security_context = psc
+        self.extra_pod_config = {k: v for k, v in self.extra_pod_config.items() if k not in HOST_NAMESPACES}
 
     async def load_user_options(self):
         """Let KubeSpawner apply profile overrides, then put the admitted plan back on top."""

@@ -1,7 +1,8 @@
 """The operator's settings of image builds (traitlets ``c.ImageBuilds.…``, read by the hub and the runner).
 
 The embedded mode builds a Python environment on this machine and needs none of these; on
-Kubernetes a build is a Job running kaniko (default) or buildah that pushes to ``push_registry``.
+Kubernetes a build is a Job running kaniko (default) or buildah that pushes to ``push_registry``, in a
+namespace of its own (``namespace``).
 How many builds run at once is the runner's ``c.Runner.max_concurrent_builds``.
 """
 
@@ -33,7 +34,7 @@ class ImageBuilds(SingletonConfigurable):
     ).tag(config=True)
 
     push_secret = Unicode(
-        "", help="""Name of a Secret of type ``kubernetes.io/dockerconfigjson`` in the runner's namespace
+        "", help="""Name of a Secret of type ``kubernetes.io/dockerconfigjson`` in the builds' ``namespace``
         with the credentials to push to ``push_registry`` (mounted as the builder's docker config).
         Empty: push without credentials.""",
     ).tag(config=True)
@@ -49,6 +50,15 @@ class ImageBuilds(SingletonConfigurable):
         return ["--only-binary=:all:"] if self.only_binary else []
 
     insecure_registry = Bool(False, help="Push over plain HTTP (a registry inside the cluster).").tag(config=True)
+
+    namespace = Unicode(
+        "hubfront-builds", help="""Namespace of the build Jobs, apart from the users' workloads: kaniko and
+        buildah run as root (no privileged flag, no added capability), which the Pod Security level
+        "restricted" of the workloads' namespace refuses, so this one is labelled "baseline"
+        (config/kubernetes/namespaces.yaml). The runner needs the jobs' permissions there, the group's
+        NetworkPolicy is applied there too, and ``push_secret`` lives there. Empty: the jobs' namespace
+        (``KubernetesExecutor.namespace``), which must then allow "baseline".""",
+    ).tag(config=True)
 
     job_name_prefix = Unicode("hubfront-build-", help="Prefix of build Job names (then the build id).").tag(config=True)
 

@@ -20,8 +20,8 @@ PACKAGES = {"pip": ["cowsay==6.1", "numpy>=1.2,<3"], "apt": ["curl"], "conda": [
 
 
 def builds(api=None, **settings):
-    config = Config({"ImageBuilds": settings})
-    jobs = KubernetesExecutor(batch_api=api, core_api=api, namespace="builds")
+    config = Config({"ImageBuilds": {"namespace": "builds", **settings}})
+    jobs = KubernetesExecutor(batch_api=api, core_api=api, namespace="jobs")
     return KubernetesBuilds(ImageBuilds(config=config), jobs)
 
 
@@ -109,3 +109,17 @@ async def test_refusals_are_told():
         await kube.start(row())
     with pytest.raises(ExecutorError, match="no container image"):
         await kube.start(row(source=""))
+
+
+def test_builds_run_in_a_namespace_of_their_own_as_root_without_privileges():
+    """kaniko and buildah run as root: "baseline", never in the "restricted" namespace of the workloads."""
+    jobs = KubernetesExecutor(namespace="hubfront")
+    assert KubernetesBuilds(ImageBuilds(), jobs).namespace == "hubfront-builds"  # the default
+    assert manifest(KubernetesBuilds(ImageBuilds(namespace=""), jobs))["metadata"]["namespace"] == "hubfront"
+    for tool in ("kaniko", "buildah"):
+        pod = manifest(builds(tool=tool))["spec"]["template"]["spec"]
+        [container] = pod["containers"]
+        assert container["securityContext"] == {"runAsUser": 0, "runAsNonRoot": False}  # no privileged, no capability
+        assert not any(key in pod for key in ("hostNetwork", "hostPID", "hostIPC"))
+    assert manifest(builds())["spec"]["template"]["spec"]["securityContext"] == {
+        "seccompProfile": {"type": "RuntimeDefault"}}

@@ -184,7 +184,10 @@ async def test_pod_runs_as_non_root_without_privileges_even_if_a_profile_asks_fo
         "kubespawner_override": {
             "uid": 0, "privileged": True, "allow_privilege_escalation": True,
             "container_security_context": {"runAsNonRoot": False, "capabilities": {"add": ["SYS_ADMIN"]},
-                                           "readOnlyRootFilesystem": True},
+                                           "readOnlyRootFilesystem": True, "runAsUser": 0,
+                                           "seccompProfile": {"type": "Unconfined"}},
+            "pod_security_context": {"runAsNonRoot": False, "runAsUser": 0, "seccompProfile": {"type": "Unconfined"}},
+            "extra_pod_config": {"hostNetwork": True, "hostPID": True, "priorityClassName": "high"},
         },
     }]
     for spawner, options in ((make_spawner(), {}), (make_spawner(profile_list=profiles), {"profile": "root"})):
@@ -193,9 +196,13 @@ async def test_pod_runs_as_non_root_without_privileges_even_if_a_profile_asks_fo
         assert csc["runAsUser"] == 1000  # never root, even when a profile says 0
         assert csc["runAsNonRoot"] is True and csc["allowPrivilegeEscalation"] is False
         assert csc["capabilities"] == {"drop": ["ALL"]} and "privileged" not in csc
-        assert pod.spec.security_context["fsGroup"] == 100
-    # an operator's own hardening is kept
-    assert csc["readOnlyRootFilesystem"] is True
+        assert csc["seccompProfile"] == {"type": "RuntimeDefault"}
+        # the "restricted" Pod Security Standard at the pod's level too
+        assert pod.spec.security_context == {"fsGroup": 100, "runAsNonRoot": True,
+                                             "seccompProfile": {"type": "RuntimeDefault"}}
+        assert not pod.spec.host_network and not pod.spec.host_pid
+    # an operator's own hardening is kept, and what the profile adds beside the host namespaces
+    assert csc["readOnlyRootFilesystem"] is True and pod.spec.priority_class_name == "high"
 
 
 async def test_an_image_without_a_container_image_is_refused_before_anything_is_reserved():

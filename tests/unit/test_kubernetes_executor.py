@@ -109,13 +109,16 @@ def test_cpu_job_manifest():
     assert job["template"]["metadata"]["labels"] == labels
     pod = job["template"]["spec"]
     assert pod["restartPolicy"] == "Never"
-    assert pod["securityContext"] == {"runAsUser": 1000, "runAsGroup": 100, "fsGroup": 100, "runAsNonRoot": True}
+    # the "restricted" Pod Security Standard: never root, the runtime's seccomp profile
+    assert pod["securityContext"] == {"fsGroup": 100, "runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
     assert pod["automountServiceAccountToken"] is False
     assert "nodeSelector" not in pod and "tolerations" not in pod
     (container,) = pod["containers"]
     assert container["image"] == "quay.io/hubfront/pytorch:2.4"
     assert container["command"] == ["/bin/bash", "-c", "python -c \"print('hi')\""]
-    assert container["securityContext"] == LOCKED_DOWN
+    assert container["securityContext"] == {"runAsUser": 1000, "runAsGroup": 100, **LOCKED_DOWN}
+    assert LOCKED_DOWN == {"runAsNonRoot": True, "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
+                           "seccompProfile": {"type": "RuntimeDefault"}}
     assert container["resources"] == {
         "limits": {"cpu": "1500m", "memory": str(2 * 1024**3)},
         "requests": {"cpu": "1500m", "memory": str(2 * 1024**3)},

@@ -354,8 +354,8 @@ async def test_the_runner_applies_the_policy_before_the_groups_pods():
         ("create_namespaced_network_policy", "models", "hubfront-group-research"),  # the deployments' namespace
         ("create_namespaced_deployment", "models", "hubfront-deploy-iris"),
         ("create_namespaced_service", "models", "hubfront-deploy-iris"),
-        ("create_namespaced_network_policy", "jobs", "hubfront-group-vision"),
-        ("create_namespaced_job", "jobs", "hubfront-build-7"),
+        ("create_namespaced_network_policy", "hubfront-builds", "hubfront-group-vision"),  # the builds' namespace
+        ("create_namespaced_job", "hubfront-builds", "hubfront-build-7"),
     ]
 
 

@@ -8,11 +8,17 @@ The Dockerfile (``FROM`` the base's container image, then ``apt-get install``, `
 container's first command writes into an ``emptyDir`` build context, so a build needs no ConfigMap.
 The Job is named ``<job_name_prefix><build id>`` (start is idempotent per build), never retries, and
 has the build timeout as its deadline. Status, logs, cancel (delete) and adoption after a runner
-restart are the jobs executor's (:class:`.kubernetes.KubernetesExecutor`), whose API client, namespace
-and TTL it shares: its container is named like a job's.
+restart are the jobs executor's (:class:`.kubernetes.KubernetesExecutor`), whose API client and TTL it
+shares (a handle names its namespace): its container is named like a job's.
 
-kaniko runs as root inside its container (it unpacks images into its own filesystem); buildah runs
-with ``--storage-driver vfs`` and ``--isolation chroot``. Neither gets a Kubernetes API token.
+Builds are the one kind of pod that is not "restricted" (``hub_ext.kube``): kaniko runs as root inside
+its container (it unpacks the base image into its own filesystem and runs the ``RUN`` steps there);
+buildah runs as root with ``--storage-driver vfs`` and ``--isolation chroot``, which need neither
+``privileged`` nor an added capability. That is the Pod Security level "baseline", so the Jobs run in a
+namespace of their own (``ImageBuilds.namespace``, labelled ``baseline``), apart from the users'
+workloads, with the group's NetworkPolicy applied there too. kaniko gets the runtime's seccomp profile;
+buildah keeps the runtime's default (its chroot isolation makes mounts the default profile may refuse).
+Neither gets a Kubernetes API token.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from hub_ext.images.settings import ImageBuilds
 from hub_ext.store.models_images import ImageBuild
-from hub_ext.kube import GROUP_LABEL, USER_LABEL, api_message, label_value
+from hub_ext.kube import GROUP_LABEL, RUNTIME_DEFAULT, USER_LABEL, api_message, label_value
 
 from .base import BuildExecutor, ExecutorError, Handle, Status
 from .kubernetes import CONTAINER, KubernetesExecutor
@@ -57,6 +63,11 @@ class KubernetesBuilds(BuildExecutor):
     def __init__(self, settings: ImageBuilds, jobs: KubernetesExecutor):
         self.settings = settings
         self.jobs = jobs
+
+    @property
+    def namespace(self) -> str:
+        """Where the build Jobs run: ``ImageBuilds.namespace``, else the jobs' namespace."""
+        return self.settings.namespace or self.jobs.namespace
 
     def job_name(self, build_id: int) -> str:
         return f"{self.settings.job_name_prefix}{build_id}"
@@ -97,10 +108,12 @@ class KubernetesBuilds(BuildExecutor):
         amounts = {"cpu": self.settings.cpu, "memory": self.settings.memory}
         container = {"name": CONTAINER, "image": self.settings.builder_image, "command": self.command(ref),
                      "env": env, "volumeMounts": mounts, "resources": {"limits": amounts, "requests": dict(amounts)},
-                     "securityContext": {"runAsUser": 0, "runAsNonRoot": False}}
+                     "securityContext": {"runAsUser": 0, "runAsNonRoot": False}}  # "baseline": root, no privilege
         pod = {"restartPolicy": "Never", "automountServiceAccountToken": False,
                "terminationGracePeriodSeconds": self.jobs.termination_grace_period,
                "containers": [container], "volumes": volumes}
+        if self.settings.tool == "kaniko":
+            pod["securityContext"] = {"seccompProfile": dict(RUNTIME_DEFAULT)}
         if self.settings.node_selector:
             pod["nodeSelector"] = dict(self.settings.node_selector)
         job_spec = {"backoffLimit": 0, "activeDeadlineSeconds": self.settings.timeout,
@@ -108,7 +121,7 @@ class KubernetesBuilds(BuildExecutor):
         if self.jobs.ttl_seconds_after_finished is not None:
             job_spec["ttlSecondsAfterFinished"] = self.jobs.ttl_seconds_after_finished
         return {"apiVersion": "batch/v1", "kind": "Job",
-                "metadata": {"name": self.job_name(build_id), "namespace": self.jobs.namespace, "labels": labels,
+                "metadata": {"name": self.job_name(build_id), "namespace": self.namespace, "labels": labels,
                              "annotations": {"hubfront.io/username": username, "hubfront.io/group-name": group,
                                              "hubfront.io/image": image, "hubfront.io/ref": ref}},
                 "spec": job_spec}
@@ -119,13 +132,13 @@ class KubernetesBuilds(BuildExecutor):
         body = self.manifest(build_id=build.id, group=build.group, image=build.image, username=build.username,
                              source=build.source, packages=build.package_specs, ref=build.ref)
         batch, _ = await self.jobs._apis()
-        await self.jobs.isolate(self.jobs.namespace, build.group)  # a build runs install scripts: confined too
+        await self.jobs.isolate(self.namespace, build.group)  # a build runs install scripts: confined too
         try:
-            await batch.create_namespaced_job(namespace=self.jobs.namespace, body=body)
+            await batch.create_namespaced_job(namespace=self.namespace, body=body)
         except ApiException as exc:
             if exc.status != 409:  # 409: created by an earlier attempt for this build
                 raise ExecutorError(f"Kubernetes refused the build job: {api_message(exc)}") from None
-        return Handle("kubernetes", f"{self.jobs.namespace}/{body['metadata']['name']}")
+        return Handle("kubernetes", f"{self.namespace}/{body['metadata']['name']}")
 
     async def status(self, handle: Handle) -> Status:
         return await self.jobs.status(handle)

@@ -23,7 +23,6 @@ built lazily from the service account or kubeconfig), or injected ``apps_api``/`
 from __future__ import annotations
 
 import asyncio
-import copy
 import math
 import time
 from dataclasses import replace
@@ -35,7 +34,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from traitlets import Float, Int, Unicode, default
 from traitlets.config import LoggingConfigurable
 
-from hub_ext.kube import GROUP_LABEL, LOCKED_DOWN, USER_LABEL, api_message, label_value, plain
+from hub_ext.kube import GROUP_LABEL, USER_LABEL, api_message, label_value, plain
 
 from .base import ExecutorError
 from .kube_rollout import CONTAINER, REVISION_ANNOTATION, revision_of, rollout_status
@@ -170,14 +169,14 @@ class KubernetesDeployments(LoggingConfigurable, DeploymentExecutor, metaclass=C
             raise ExecutorError(f"Image {spec.image!r} has no container image for Kubernetes")
         jobs = self.jobs
         labels = self.labels(spec)
+        pod_context, container_context = jobs.security_contexts()  # as notebook pods' ("restricted")
         container = {
             "name": CONTAINER, "image": spec.container_image, "command": [*jobs.shell, spec.command],
             "env": self.env(spec),
             "ports": [{"name": "http", "containerPort": spec.port, "protocol": "TCP"}],
             "resources": jobs.resources(spec),
             **self.probes(spec),
-            "securityContext": {  # as notebook pods': the uid in the container's context, locked down
-                "runAsUser": jobs.run_as_user, "runAsGroup": jobs.run_as_group, **copy.deepcopy(LOCKED_DOWN)},
+            "securityContext": container_context,
         }
         if self.drain_seconds > 0:
             container["lifecycle"] = {"preStop": {"exec": {"command": [*jobs.shell, f"sleep {self.drain_seconds}"]}}}
@@ -185,7 +184,7 @@ class KubernetesDeployments(LoggingConfigurable, DeploymentExecutor, metaclass=C
             "automountServiceAccountToken": jobs.automount_service_account_token,
             "enableServiceLinks": False,  # no variables for every Service of the namespace
             "terminationGracePeriodSeconds": jobs.termination_grace_period,
-            "securityContext": {"fsGroup": jobs.fs_group},
+            "securityContext": pod_context,
             "containers": [container],
         }
         if spec.node_selector:

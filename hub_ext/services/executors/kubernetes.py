@@ -7,8 +7,8 @@ one (``start`` is idempotent per job id). The Job never retries
 (``activeDeadlineSeconds``) and Kubernetes removes it some time after it ends
 (``ttlSecondsAfterFinished``): the runner must have read status and logs by then.
 
-The pod is locked down like notebook pods (``hub_ext.kube.LOCKED_DOWN``, a
-non-root uid, no API token) and gets the instance type's resources with limits
+The pod is locked down like notebook pods (``hub_ext.kube.security_contexts``: the
+"restricted" Pod Security Standard, a non-root uid, no API token) and gets the instance type's resources with limits
 equal to requests, so what the ledger counted is what the pod may use. Before
 a group's first pod, the group's NetworkPolicy is applied (``kube_network``).
 
@@ -21,7 +21,6 @@ JSON (camelCase dicts), whether the API returned model objects or dicts.
 from __future__ import annotations
 
 import asyncio
-import copy
 import math
 import os
 
@@ -33,7 +32,7 @@ from traitlets.config import LoggingConfigurable
 
 from hub_ext.storage.kube import KubeStorage, PodStorage
 from hub_ext.storage.mounts import MountError
-from hub_ext.kube import GROUP_LABEL, LOCKED_DOWN, USER_LABEL, api_message, label_value, plain
+from hub_ext.kube import GROUP_LABEL, USER_LABEL, api_message, label_value, plain, security_contexts
 
 from .base import ConfigurableABC, Executor, ExecutorError, Handle, JobSpec, Status
 from .kube_network import KubeNetwork
@@ -43,8 +42,6 @@ CONTAINER = "job"
 _SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 # the pod will never start without someone changing the job: fail now, not at the deadline
 _HOPELESS_WAITING = ("InvalidImageName", "ErrImageNeverPull", "CreateContainerConfigError")
-
-
 
 
 def with_storage(pod: dict, storage: PodStorage | None) -> None:
@@ -110,7 +107,9 @@ class KubernetesExecutor(LoggingConfigurable, Executor, metaclass=ConfigurableAB
         as its limit); for example ``amd.com/gpu`` for other device plugins.""",
     ).tag(config=True)
 
-    run_as_user = Int(1000, help="uid of the job's container (jovyan in the Jupyter Docker Stacks images).").tag(config=True)
+    run_as_user = Int(1000, min=1, help="uid of the job's container (jovyan in the Jupyter Docker Stacks images); "
+                                        "never 0 (root).").tag(config=True)
+
     run_as_group = Int(100, help="Primary gid of the job's container.").tag(config=True)
     fs_group = Int(100, help="``fsGroup`` of the job's pod: mounted volumes are writable by this group.").tag(config=True)
 
@@ -219,6 +218,10 @@ class KubernetesExecutor(LoggingConfigurable, Executor, metaclass=ConfigurableAB
         except MountError as exc:
             raise ExecutorError(str(exc)) from None
 
+    def security_contexts(self) -> tuple[dict, dict]:
+        """The pod's and the container's securityContext ("restricted"), as notebook pods'."""
+        return security_contexts(self.run_as_user, self.run_as_group, self.fs_group)
+
     def manifest(self, spec: JobSpec, storage: PodStorage | None = None) -> dict:
         """The ``batch/v1`` Job for ``spec`` (Kubernetes JSON), with ``storage``'s volumes."""
         if not spec.container_image:
@@ -229,23 +232,19 @@ class KubernetesExecutor(LoggingConfigurable, Executor, metaclass=ConfigurableAB
             job_spec["activeDeadlineSeconds"] = max(1, math.ceil(spec.timeout))
         if self.ttl_seconds_after_finished is not None:
             job_spec["ttlSecondsAfterFinished"] = self.ttl_seconds_after_finished
+        pod_context, container_context = self.security_contexts()
         pod = {
             "restartPolicy": "Never",
             "automountServiceAccountToken": self.automount_service_account_token,
             "terminationGracePeriodSeconds": self.termination_grace_period,
-            "securityContext": {
-                "runAsUser": self.run_as_user,
-                "runAsGroup": self.run_as_group,
-                "fsGroup": self.fs_group,
-                "runAsNonRoot": True,
-            },
+            "securityContext": pod_context,
             "containers": [{
                 "name": CONTAINER,
                 "image": spec.container_image,
                 "command": [*self.shell, spec.command],
                 "env": self.env(spec),
                 "resources": self.resources(spec),
-                "securityContext": copy.deepcopy(LOCKED_DOWN),
+                "securityContext": container_context,
             }],
         }
         if spec.node_selector:
