@@ -32,10 +32,12 @@ from support_rbac import (
     unused,
 )
 
+from hub_ext.images.settings import ImageBuilds
+
 MANIFEST = REPO / "config/kubernetes/rbac.yaml"
 WORKLOADS = "hubfront"  # the hub's namespace in the docs: jobs, deployments and apps run there by default
-BUILDS = "hubfront-builds"  # image builds' own namespace (ImageBuilds.namespace)
-K8S_VERSIONS = (kubernetes_validate.latest_version(), "1.30.0")
+BUILDS = ImageBuilds.class_traits()["namespace"].default_value  # image builds' own namespace
+K8S_VERSIONS = (kubernetes_validate.latest_version(), "1.29.0")  # the newest, the oldest the docs support
 # (verb, group, resource) a Role may grant though no code calls it, with the reason: none today
 UNUSED_ON_PURPOSE: dict[tuple[str, str, str], str] = {}
 
