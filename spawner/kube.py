@@ -15,6 +15,7 @@ import copy
 from kubespawner import KubeSpawner
 from traitlets import Unicode, default
 
+from hub_ext.resource_groups import Placement
 from hub_ext.kube import GROUP_LABEL, LOCKED_DOWN, RESTRICTED_POD, USER_LABEL, label_value
 
 from .mixin import GroupPolicy
@@ -106,8 +107,9 @@ class KubeGroupSpawner(GroupPolicy, KubeSpawner):
         self.extra_resource_guarantees = {
             k: v for k, v in self.extra_resource_guarantees.items() if k != self.gpu_resource_name
         }
-        self.node_selector = {**self.node_selector, **it.node_selector}
-        self.tolerations = merged_tolerations(self.tolerations, it.tolerations)
+        placed = Placement.of(it, plan.resource_group)  # the resource group's nodes, over the instance type's
+        self.node_selector = {**self.node_selector, **placed.node_selector}
+        self.tolerations = merged_tolerations(self.tolerations, list(placed.tolerations))
         self._lock_down()
         self.extra_labels = {
             **self.extra_labels,
