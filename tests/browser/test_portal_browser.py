@@ -61,3 +61,26 @@ def test_quick_launch_opens_a_notebook(page, portal_hub):
     screenshot(page, "notebooks")
     row.locator(".hf-stop").click()
     expect(page.locator("tr[data-server='beta']")).to_contain_text("stopped", timeout=30_000)
+
+
+def test_the_resource_dashboard_shows_this_machine_as_the_one_resource_group(page, portal_hub):
+    """On the embedded default there is one resource group, local: this machine's CPUs, memory and GPUs."""
+    import os
+
+    import psutil
+
+    from hub_ext.policy import format_memory
+
+    portal_hub.add_user("rosa", "Rosa-pass1", groups=["alpha"])
+    ui_login(page, portal_hub, "rosa", "Rosa-pass1")
+    pick = page.locator("#hf-rg-pick")
+    expect(pick).to_have_value("local")
+    expect(pick.locator("option")).to_have_count(1)
+    expect(pick).to_be_disabled()
+    expect(page.locator("#hf-rg-nodes")).to_have_text("1")
+    table = page.locator("#hf-rg-table")
+    expect(table.locator("tr[data-resource='cpu'] .hf-rg-capacity")).to_have_text(str(len(os.sched_getaffinity(0))))
+    expect(table.locator("tr[data-resource='memory'] .hf-rg-capacity")).to_have_text(
+        format_memory(psutil.virtual_memory().total))
+    expect(table.locator("tr[data-resource='gpu'] .hf-rg-capacity")).to_have_text(re.compile(r"^\d+$"))
+    screenshot(page, "home-resource-group-local")
