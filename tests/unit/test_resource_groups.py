@@ -201,3 +201,21 @@ def test_the_hub_and_the_runner_place_the_catalog_by_their_mode():
     extra.JupyterHub.spawner_class = KubeGroupSpawner
     assert [rg.name for rg in rgs.available(Hubfront.instance(config=extra).catalog)] == ["general", "gpu-pool"]
     Hubfront.clear_instance()
+
+
+def test_an_apps_replicas_are_placed_in_the_resource_group_it_was_given(tmp_path):
+    from hub_ext.apps.records import AppStore
+    from hub_ext.apps.templates import BUILTIN, AppTemplate
+    from hub_ext.services.apps import AppRunner
+    from hub_ext.store.models_apps import App
+
+    runner = AppRunner(store=AppStore("sqlite://", b""), executor=None, ledger=None, templates=lambda n: None,
+                       data_dir=str(tmp_path), catalog=on_nodes(), builder=None, pod_shared="/home/jovyan/shared")
+    row = App(id=1, group="lab", name="m", template="mlflow", username="ann", instance_type="gpu-1", cpu=4.0,
+              memory=8 * 2**30, gpu=1, env_encrypted="", revision=1, resource_group="gpu-pool")
+    spec = runner._spec(row, AppTemplate.model_validate(BUILTIN["mlflow"]), 1, "", "")
+    assert spec.node_selector == {"hubfront.io/gpu": "true", "pool": "gpu"}
+    assert POOL_TAINT in spec.tolerations and GPU_TOLERATION in spec.tolerations
+    row.resource_group = "retired"
+    with pytest.raises(rgs.GoneResourceGroup):
+        runner._spec(row, AppTemplate.model_validate(BUILTIN["mlflow"]), 1, "", "")
