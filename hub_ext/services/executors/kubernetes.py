@@ -72,9 +72,8 @@ class KubernetesExecutor(LoggingConfigurable, Executor, metaclass=ConfigurableAB
     namespace = Unicode(
         help="""Namespace the Jobs are created in. Defaults to ``$POD_NAMESPACE``,
         then the namespace of the runner's service account (in a cluster), then
-        ``default``. The runner's service account needs create/get/delete on
-        jobs, get/list on pods and pods/log, and get/create/update on
-        networkpolicies there.""",
+        ``default``. The runner's service account needs the Role of
+        ``config/kubernetes/rbac.yaml`` there (a test keeps it in step with the code).""",
     ).tag(config=True)
 
     @default("namespace")
