@@ -75,3 +75,12 @@ def set_group(db_url: str, username: str, group: str, group_names: list[str]) ->
             row.updated = utcnow()
     _cache[(db_url, username)] = (time.monotonic(), group)
     return group
+
+
+def keep_focus(db_url: str, username: str, group_names: list[str]) -> None:
+    """Before a user joins another group: store the group in focus now, if it is only the fallback (the
+    first by name), so that the group joined never takes its place. A user in no group keeps nothing:
+    the first group they join becomes their working group."""
+    current = current_group(db_url, username, group_names)
+    if current is not None and stored_group(db_url, username) != current:
+        set_group(db_url, username, current, group_names)

@@ -1,10 +1,13 @@
-"""Group membership and policy, read from the hub's own database."""
+"""Group membership and policy in the hub's own database: read everywhere, groups made and removed by the
+hub admins' Groups console."""
 
 from __future__ import annotations
 
+import re
+
 from jupyterhub import orm
 
-from .policy import GroupPolicy, policy_of
+from .policy import GroupPolicy, policy_of, properties_with
 
 
 def member_groups(orm_user) -> list:
@@ -40,3 +43,43 @@ def is_group_admin(orm_user, group) -> bool:
 
 def display_name(group) -> str:
     return group_policy(group).display_name or group.name
+
+
+# -- creating and deleting groups (the hub admins' Groups console) ------------------------------------
+
+# A new group's name names its notebook servers, its apps' addresses and its storage: kept to what needs no
+# encoding anywhere (the display name carries the words people read)
+GROUP_NAME = re.compile(r"^[a-z][a-z0-9-]{0,29}$")
+GROUP_NAME_RULE = "use 1 to 30 lower-case letters, digits or '-', starting with a letter (e.g. vision-lab)"
+
+
+class GroupExists(ValueError):
+    """A group by that name is already there."""
+
+
+def all_groups(db) -> list:
+    """Every group of the hub, members of it or not, by name."""
+    return db.query(orm.Group).order_by(orm.Group.name).all()
+
+
+def create_group(db, name: str, policy: GroupPolicy):
+    """A new group holding ``policy``, made the way the hub's own group API makes one (an ``orm.Group``
+    committed to the hub's database); :class:`GroupExists` when the name is taken."""
+    if orm.Group.find(db, name) is not None:
+        raise GroupExists(f"a group named {name!r} already exists")
+    group = orm.Group(name=name, properties=properties_with({}, policy))
+    db.add(group)
+    db.commit()
+    return group
+
+
+def store_policy(db, group, policy: GroupPolicy) -> None:
+    """Write ``policy`` to the group's properties (reassigned whole, never mutated in place)."""
+    group.properties = properties_with(group.properties, policy)
+    db.commit()
+
+
+def delete_group(db, group) -> None:
+    """Remove the group as the hub's own API does; its memberships go with it."""
+    db.delete(group)
+    db.commit()

@@ -17,6 +17,7 @@ FEATURES = [
     "groups",
     "account",
     "users_admin",
+    "admin_groups",
     "invitations",
     "notebooks",
     "usage",

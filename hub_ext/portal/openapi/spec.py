@@ -17,6 +17,7 @@ import re
 from pydantic import BaseModel
 
 from .model import JSON, OPENAPI_VERSION, PATH_PARAMS, Operation, Param  # noqa: F401 - spec.Operation, spec.PATH_PARAMS
+from .ops_admin_groups import OPERATIONS as _ADMIN_GROUPS
 from .ops_apps import OPERATIONS as _APPS
 from .ops_core import OPERATIONS as _CORE
 from .ops_datasets import OPERATIONS as _DATASETS
@@ -27,11 +28,12 @@ from .ops_maintenance import OPERATIONS as _MAINTENANCE
 from .ops_shares import OPERATIONS as _SHARES
 
 # each feature declares its operations in a module of its own; the document lists them in this order
-OPERATIONS: tuple[Operation, ...] = _CORE + _FILES + _SHARES + _DATASETS + _FOLDERS + _MAINTENANCE + _IMAGES + _APPS
+OPERATIONS: tuple[Operation, ...] = (_CORE + _FILES + _SHARES + _DATASETS + _FOLDERS + _MAINTENANCE + _IMAGES + _APPS
+                                      + _ADMIN_GROUPS)
 
 TAGS = {
     "me": "The caller: profile, password, group in focus, preferences, activities",
-    "groups": "Group policies and quota use",
+    "groups": "Groups (the hub admins' console: create, rename, delete, members), their policies and quota use",
     "jobs": "Jobs and recurring jobs",
     "deployments": "Model deployments, their endpoints' clients and history",
     "models": "Registered models from the group's MLflow model registry",

@@ -118,7 +118,7 @@ class UsersAdminPage(PortalHandler):
         group = self._group_argument()
         if group is None:
             return await self._show({"group": "no such group"})
-        if not users.join_group(self.db, user.orm_user, group):
+        if not users.join_group(self.db, user.orm_user, group, self.db_url):
             return await self._show({"group": f"{user.name} is already a member of {group}"})
         self._record(user, "added to group", f"{user.name} added to group {group}", group)
         await self._show(notice=f"{user.name}: added to {group}.")
@@ -182,7 +182,7 @@ class UsersAdminPage(PortalHandler):
         await asyncio.to_thread(accounts.create_account, self.db_url, name, password, True)
         user = self.user_from_username(name)
         for g in groups:
-            users.join_group(self.db, user.orm_user, g)
+            users.join_group(self.db, user.orm_user, g, self.db_url)
         await self._show(created={"username": name, "password": password})
 
 

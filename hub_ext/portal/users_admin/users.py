@@ -15,7 +15,7 @@ from jupyterhub import orm
 from jupyterhub.roles import assign_default_roles
 from sqlalchemy import select
 
-from ... import activity
+from ... import activity, context
 from ...auth import accounts
 from ...auth.accounts import create_account  # noqa: F401  (invitation sign-up creates accounts too)
 from ...auth.passwords import account_exists, rule_errors
@@ -43,13 +43,16 @@ def new_account_errors(db, db_url: str, username: str, password: str) -> dict:
     return errors
 
 
-def join_group(db, orm_user, group_name: str) -> bool:
-    """Add the user to the group; False if already a member."""
+def join_group(db, orm_user, group_name: str, db_url: str | None = None) -> bool:
+    """Add the user to the group; False if already a member. With the portal's ``db_url``, the group the
+    user works in stays so (:func:`hub_ext.context.keep_focus`): joining never switches it."""
     group = find_group(db, group_name)
     if group is None:
         raise LookupError(group_name)
     if is_member(orm_user, group_name):
         return False
+    if db_url is not None:
+        context.keep_focus(db_url, orm_user.name, [g.name for g in orm_user.groups])
     group.users.append(orm_user)
     db.commit()
     return True
