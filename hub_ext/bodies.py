@@ -11,7 +11,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-UNKNOWN = "unknown field"
+from .field_messages import field_messages, summary
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -20,7 +21,7 @@ class BodyError(ValueError):
 
     def __init__(self, errors: dict[str, str]):
         self.errors = errors
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        super().__init__(summary(errors))
 
 
 class Strict(BaseModel):
@@ -34,19 +35,6 @@ class NoFields(Strict):
     """An endpoint that takes no fields: an empty body, ``{}``, or nothing."""
 
 
-def error_messages(exc: ValidationError) -> dict[str, str]:
-    """``{"field.sub": "message"}`` from pydantic's errors; an undeclared field is an "unknown field"."""
-    errors: dict[str, str] = {}
-    for err in exc.errors():
-        loc = ".".join(str(part) for part in err["loc"]) or "body"
-        if err["type"] == "extra_forbidden":
-            msg = UNKNOWN
-        else:
-            msg = err["msg"].removeprefix("Value error, ")
-        errors.setdefault(loc, msg)
-    return errors
-
-
 def parse_body(model: type[M], data: Any) -> M:
     """``data`` validated by ``model``, or BodyError naming each field (unknown ones included)."""
     if not isinstance(data, dict):
@@ -54,4 +42,4 @@ def parse_body(model: type[M], data: Any) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise BodyError(error_messages(exc)) from None
+        raise BodyError(field_messages(exc)) from None

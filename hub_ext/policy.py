@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from .field_messages import field_messages, summary
 from .quantities import (  # noqa: F401 - the policy's quantities, imported from here by many
     MAX_COUNT, MAX_CPU, MAX_DURATION, MAX_MEMORY, RESOURCE_LABELS, RESOURCES, Count, Cpu, Duration, Memory, Slug,
     format_amount, format_cpu, format_memory, parse_cpu, parse_duration, parse_memory,
@@ -291,21 +292,7 @@ class PolicyError(ValueError):
 
     def __init__(self, errors: dict[str, str]):
         self.errors = errors
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-
-
-def field_errors(exc: ValidationError) -> dict[str, str]:
-    """Turn pydantic's errors into ``{"quota.memory": "invalid memory quantity 'lots' ..."}``."""
-    errors: dict[str, str] = {}
-    for err in exc.errors():
-        loc = ".".join(str(part) for part in err["loc"]) or "body"
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":  # the portal API's wording for a field no model declares
-            msg = "unknown field"
-        elif msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
-        errors.setdefault(loc, msg)
-    return errors
+        super().__init__(summary(errors))
 
 
 def parse_policy(data: Any, catalog: Catalog | None = None) -> GroupPolicy:
@@ -315,7 +302,7 @@ def parse_policy(data: Any, catalog: Catalog | None = None) -> GroupPolicy:
     try:
         policy = GroupPolicy.model_validate(data)
     except ValidationError as exc:
-        raise PolicyError(field_errors(exc)) from None
+        raise PolicyError(field_messages(exc)) from None
     if catalog is not None:
         policy.check_against(catalog)
     return policy
@@ -349,7 +336,7 @@ def parse_catalog(data: Any) -> Catalog:
     try:
         return Catalog.model_validate(data or {})
     except ValidationError as exc:
-        raise PolicyError(field_errors(exc)) from None
+        raise PolicyError(field_messages(exc)) from None
 
 
 POLICY_KEY = "hubfront"

@@ -15,7 +15,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from hub_ext.datasets.picks import check_syntax
-from hub_ext.policy import Catalog, GroupPolicy, Image, InstanceType, ResourceGroup, field_errors
+from hub_ext.field_messages import field_messages, summary
+from hub_ext.policy import Catalog, GroupPolicy, Image, InstanceType, ResourceGroup
 from hub_ext.resource_groups import FIELD, ResourceGroupRefused, choose
 
 _SERVER_NAME = re.compile(r"^[a-z][a-z0-9-]{0,29}$")
@@ -63,9 +64,8 @@ def launch_options(raw: Any) -> dict:
     try:
         options = LaunchOptions.model_validate(raw)
     except ValidationError as exc:
-        field, message = next(iter(field_errors(exc).items()))
-        raise LaunchRefused(f"{field}: {'unknown field' if message.startswith('Extra inputs') else message}",
-                            400) from None
+        field, message = next(iter(field_messages(exc).items()))
+        raise LaunchRefused(summary({field: message}), 400) from None
     return {k: v for k, v in options.model_dump().items() if v}
 
 

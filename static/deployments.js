@@ -90,8 +90,8 @@
       else if (field === "command" && source === "model") field = "model_uri";
       var slot = form.querySelector('[data-error-for="' + field + '"]');
       var input = form.querySelector('[name="' + field + '"]');
-      if (!slot) { rest.push(key + ": " + errors[key]); return; }
-      slot.textContent = (key.indexOf(".") > 0 ? key.slice(key.indexOf(".") + 1) + ": " : "") + errors[key];
+      if (!slot) { rest.push(hf.named(key, errors[key])); return; }
+      slot.textContent = key.indexOf(".") > 0 ? hf.named(key.slice(key.indexOf(".") + 1), errors[key]) : errors[key];
       slot.classList.add("d-block");
       if (input) input.classList.add("is-invalid");
     });
@@ -128,7 +128,10 @@
       resource_group: value("resource_group"), image: value("image"), replicas: /^\d+$/.test(replicas) ? parseInt(replicas, 10) : replicas,
       env: env.env, access: checked("access") };
     if (value("health_path")) fields.health_path = value("health_path");
-    if (chosenSource(form) === "model") fields.model_uri = value("model_uri");
+    if (chosenSource(form) === "model") {
+      fields.model_uri = value("model_uri");
+      if (!fields.model_uri) return { errors: { model_uri: "Model URI: enter a model version, such as models:/iris/3" } };
+    }
     else fields.command = form.querySelector('[name="command"]').value;
     if (form.querySelector('[name="id"]')) fields.id = value("id");
     return { fields: fields };
@@ -336,6 +339,8 @@
       var start = document.getElementById("hf-dep-start");
       if (stop) stop.hidden = d.stopped;
       if (start) start.hidden = !d.stopped;
+      var startWhy = document.getElementById("hf-dep-start-why");  // why Start is not offered, while stopped
+      if (startWhy) startWhy.hidden = !d.stopped;
       page.setAttribute("data-stopped", d.stopped ? "1" : "0");
       document.getElementById("hf-log-live").hidden = d.phase === "Stopped";
     };

@@ -274,7 +274,12 @@
 
   document.getElementById("hf-new-folder").addEventListener("click", function () {
     askName("New folder", "Name", "", "Made in /" + state.folder, "Create", function (name) {
-      return call("POST", fileUrl(join(state.folder, name)) + "?op=mkdir");
+      // the name goes as one segment ("/" encoded too), so a browser never resolves a ".." in it before the
+      // hub sees it: the hub refuses it by name; ".." or "." alone would be resolved whatever the encoding
+      if (/^\.\.?$/.test(name)) {
+        return Promise.resolve({ ok: false, status: 400, data: { message: "Name: '" + name + "' is not allowed in a file name" } });
+      }
+      return call("POST", fileUrl(state.folder) + (state.folder ? "/" : "") + encodeURIComponent(name) + "?op=mkdir");
     });
   });
 

@@ -49,18 +49,18 @@
   // Each {field: message} next to its field; anything without a field goes in the form's alert.
   function fieldErrors(form, errors) {
     var rest = [];
+    var cron = form.querySelector('[name="cron"]');
+    var custom = cron && !cron.closest(".hf-cron").hidden;
     Object.keys(errors).forEach(function (key) {
       var field = key.split(".")[0];
+      // a custom recurrence is refused under the cron expression typed, not under the preset's select
+      if (field === "recurrence" && custom) field = "cron";
       var slot = form.querySelector('[data-error-for="' + field + '"]');
-      if (!slot) { rest.push(key + ": " + errors[key]); return; }
-      slot.textContent = (key === field ? "" : key.slice(field.length + 1) + ": ") + errors[key];
+      if (!slot) { rest.push(hf.named(key, errors[key])); return; }
+      slot.textContent = key.indexOf(".") < 0 ? errors[key] : hf.named(key.slice(key.indexOf(".") + 1), errors[key]);
       var input = form.querySelector('[name="' + field + '"]') ||
         (field === "recurrence" ? form.querySelector('[name="recurrence_preset"]') : null);
       if (input) input.classList.add("is-invalid");
-      if (field === "recurrence") {
-        var cron = form.querySelector('[name="cron"]');
-        if (cron && !cron.closest(".hf-cron").hidden) cron.classList.add("is-invalid");
-      }
     });
     if (rest.length) {
       var box = form.querySelector(".hf-form-error");
@@ -90,7 +90,7 @@
     if (preset) {
       body.recurrence = preset.value === "custom" ? (value("cron") || "").trim() : preset.value;
       if (preset.value === "custom" && !body.recurrence) {
-        return { errors: { recurrence: "give a cron expression of 5 fields (minute hour day month weekday)" } };
+        return { errors: { recurrence: "Recurrence: enter a cron expression of 5 fields (minute hour day-of-month month day-of-week)" } };
       }
       body.time_zone = value("time_zone");
       body.overlap = value("overlap");
@@ -382,7 +382,7 @@
           if (res.ok && res.data) { window.location.assign(res.data.link); return; }
           runNow.disabled = false;
           showError(schedulePage, res.data && res.data.errors ? Object.keys(res.data.errors).map(function (k) {
-            return k + ": " + res.data.errors[k];
+            return hf.named(k, res.data.errors[k]);
           }).join("; ") : messageOf(res));
         });
       });

@@ -145,11 +145,15 @@ window.hf = (function () {
         top = parts.slice(0, i).join(".");
         slot = form.querySelector('[data-error="' + top + '"]');
       }
+  // a field's message for the form's alert: as the API worded it when it names its field in plain words
+  // ("Command: enter a command to run", hub_ext.field_messages), else "field: message"
+  function named(field, text) { return /^[A-Z][^:]{0,40}: /.test(text) ? text : field + ": " + text; }
+
       if (!slot) top = parts[0];
       var input = form.querySelector('[name="' + top + '"]');
-      var text = (top !== field ? field + ": " : "") + errors[field];
+      var text = top !== field ? named(field, errors[field]) : errors[field];
       if (slot) slot.textContent = slot.textContent ? slot.textContent + " · " + text : text;
-      else unplaced.push(field + ": " + errors[field]);
+      else unplaced.push(named(field, errors[field]));
       if (input) input.classList.add("is-invalid");
     });
     showError(form, unplaced.length ? unplaced.join("; ") : (Object.keys(errors).length || res.ok ? "" : problem(res)));
@@ -185,8 +189,8 @@ window.hf = (function () {
   }
 
   return { request: request, call: call, problem: problem, el: el, when: when, wallTimeToIso: wallTimeToIso,
-    datasetPicks: datasetPicks, showError: showError, fieldErrors: fieldErrors, followLog: followLog,
-    duration: duration };
+    datasetPicks: datasetPicks, showError: showError, fieldErrors: fieldErrors, named: named, followLog: followLog,
+    duration: duration, hideModal: hideModal };
 })();
 // A form posted as is (the spawn form, the home's Start dialog) sends its dataset picks in the hidden
 // "datasets" input, joined by commas; picking a version picks the dataset.

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from jupyterhub import orm
 
-from ..policy import GroupPolicy, PolicyError, field_errors, properties_with
+from ..field_messages import field_messages
+from ..policy import GroupPolicy, PolicyError, properties_with
 from .passwords import account_exists, set_password
 
 
@@ -55,7 +56,7 @@ def seed_groups(db, groups: dict, log=None) -> list[str]:
         try:
             policy = GroupPolicy.model_validate(spec.get("policy") or {})
         except Exception as exc:  # pydantic.ValidationError
-            errors = field_errors(exc) if hasattr(exc, "errors") else {"policy": str(exc)}
+            errors = field_messages(exc) if hasattr(exc, "errors") else {"policy": str(exc)}
             raise PolicyError({f"groups.{name}.{k}": v for k, v in errors.items()}) from None
         group = orm.Group(name=name, properties=properties_with({}, policy))
         db.add(group)

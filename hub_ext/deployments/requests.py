@@ -28,6 +28,9 @@ RESERVED_IDS = ("new",)  # /hub/portal/deployments/new is the create form
 # spec fields whose change starts new replicas (a new revision); the rest change in place
 REVISION_FIELDS = ("instance_type", "resource_group", "image", "command", "model_uri", "health_path", "replicas", "env")
 MODEL_HEALTH_PATH = "/ping"  # mlflow models serve answers here once the model is loaded
+# what a deployment serves: a command or a model, exactly one (the pages show it at the one they show)
+NO_SOURCE = "Command: enter a command to run, or serve a model from the registry instead"
+TWO_SOURCES = "What it serves: give a serve command or a model URI, not both"
 
 
 class _Strict(BaseModel):
@@ -36,7 +39,7 @@ class _Strict(BaseModel):
 
 def _check_path(value: str | None) -> str | None:
     if value is not None and (not value.startswith("/") or any(c.isspace() for c in value)):
-        raise ValueError("a path starting with / and without spaces")
+        raise ValueError("give a path that starts with / and has no spaces, such as /health")
     return value
 
 
@@ -69,7 +72,7 @@ class _Spec(_Strict):
     @classmethod
     def _model_uri(cls, value: str | None) -> str | None:
         if value and not MODEL_URI.match(value):
-            raise ValueError("expected models:/<name>/<version>")
+            raise ValueError("give a model version as models:/<name>/<version>, such as models:/iris/3")
         return value or None
 
     @field_validator("command")
@@ -104,7 +107,7 @@ class DeploymentCreate(_Spec):
     @classmethod
     def _one_source(cls, value, info: ValidationInfo):
         if "command" in info.data and bool(info.data["command"]) == bool(value):
-            raise PydanticCustomError("source", "give either a serve command (with an image) or a model_uri")
+            raise PydanticCustomError("source", TWO_SOURCES if value else NO_SOURCE)
         return value
 
 

@@ -40,8 +40,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Iterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import CroniterError, croniter
+from croniter import CroniterBadDateError, CroniterError, croniter
 
+from hub_ext.field_messages import labelled
 from hub_ext.policy import PolicyError
 
 PRESETS = {
@@ -67,8 +68,8 @@ class ScheduleError(PolicyError):
 
     def __init__(self, field: str, message: str):
         self.field = field
-        self.message = message
-        super().__init__({field: message})
+        self.message = labelled(field, message)  # "Recurrence: minute 61 is out of range 0–59"
+        super().__init__({field: self.message})
 
 
 @dataclass(frozen=True)
@@ -95,10 +96,24 @@ class Schedule:
         return cls(parse_recurrence(recurrence), parse_time_zone(time_zone), overlap)
 
 
+# the five cron fields: name, range, and the names croniter takes for values
+CRON_FIELDS = (
+    ("minute", 0, 59, ()), ("hour", 0, 23, ()), ("day of month", 1, 31, ()),
+    ("month", 1, 12, ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")),
+    ("day of week", 0, 6, ("sun", "mon", "tue", "wed", "thu", "fri", "sat")),
+)
+_FIVE_FIELDS = "minute hour day-of-month month day-of-week, e.g. 30 2 * * 1-5"
+
+
+def _refuse(message: str):
+    return ScheduleError("recurrence", message)
+
+
 def parse_recurrence(text: str) -> Recurrence:
-    """``inactive``, a preset or a 5-field cron expression; ``ScheduleError("recurrence", …)`` otherwise."""
+    """``inactive``, a preset or a 5-field cron expression; ``ScheduleError("recurrence", …)`` otherwise,
+    in plain words naming the cron field at fault and its range (``minute 61 is out of range 0–59``)."""
     if not isinstance(text, str) or not text.strip():
-        raise ScheduleError("recurrence", "give inactive, daily, weekly, monthly or a 5-field cron expression")
+        raise _refuse("choose inactive, daily, weekly, monthly or give a cron expression")
     text = " ".join(text.split())
     key = text.lower()
     if key == INACTIVE:
@@ -107,17 +122,43 @@ def parse_recurrence(text: str) -> Recurrence:
         return Recurrence(key, PRESETS[key])
     fields = text.split(" ")
     if len(fields) != 5:
-        raise ScheduleError(
-            "recurrence",
-            f"{text!r} is not a 5-field cron expression (minute hour day-of-month month day-of-week) "
-            "nor one of inactive, daily, weekly, monthly",
-        )
+        raise _refuse(f"a cron expression has 5 fields ({_FIVE_FIELDS}); '{text}' has {len(fields)}")
+    problem = next(filter(None, (_field_problem(value, *spec) for value, spec in zip(fields, CRON_FIELDS))), "")
+    if problem:
+        raise _refuse(problem)
     try:
         # a valid but impossible date (0 0 31 2 *) fails only when looking for a run
         croniter(text, datetime(2000, 1, 1)).get_next(datetime)
-    except (CroniterError, ValueError, KeyError) as exc:
-        raise ScheduleError("recurrence", f"invalid cron expression {text!r}: {exc}") from None
+    except CroniterBadDateError:
+        raise _refuse(f"'{text}' never happens: no date matches it") from None
+    except (CroniterError, ValueError, KeyError):
+        raise _refuse(f"'{text}' is not a cron expression ({_FIVE_FIELDS})") from None
     return Recurrence(text, text)
+
+
+def _field_problem(value: str, name: str, low: int, high: int, names: tuple[str, ...]) -> str:
+    """What is wrong with one cron field (``*``, ``*/15``, ``1-5``, ``1,15``, ``mon-fri``), or ""."""
+    def number(part: str) -> int | None:
+        if part.isdigit():
+            return int(part)
+        return names.index(part.lower()) + (low if name == "month" else 0) if part.lower() in names else None
+
+    for item in value.split(","):
+        span, slash, step = item.partition("/")
+        if slash and not (step.isdigit() and int(step) > 0):
+            return f"{name}: the step after '/' must be a whole number above 0, not '{step}'"
+        if span == "*":
+            continue
+        ends = span.split("-") if span.count("-") == 1 else [span]
+        for end in ends:
+            n = number(end)
+            if n is None:
+                words = f"a number from {low} to {high}" + (f" or a name such as {names[0]}" if names else "")
+                return f"{name}: '{end}' is not {words}"
+            # croniter also reads 7 as Sunday
+            if not low <= n <= high and not (name == "day of week" and n == 7):
+                return f"{name} {n} is out of range {low}–{high}"
+    return ""
 
 
 def parse_time_zone(name: str) -> ZoneInfo:

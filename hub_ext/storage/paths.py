@@ -36,23 +36,23 @@ def clean(rel: str) -> str:
     components (``a//b``). A trailing "/" is accepted, "" and "/" are the root.
     """
     if not isinstance(rel, str):
-        raise BadPath("must be a string")
+        raise BadPath("must be text")
     if "\x00" in rel:
-        raise BadPath("must not contain NUL bytes")
+        raise BadPath("a NUL character is not allowed in a file name")
     if rel in ("", "/"):
         return ""
     if rel.startswith("/"):
-        raise BadPath("must be relative to the folder's root, not an absolute path")
+        raise BadPath("give the path from the folder's root, without a leading '/'")
     if len(rel.encode("utf-8", "surrogateescape")) > MAX_PATH:
-        raise BadPath(f"longer than {MAX_PATH} bytes")
+        raise BadPath(f"a path is at most {MAX_PATH} bytes long")
     parts = rel[:-1].split("/") if rel.endswith("/") else rel.split("/")
     for part in parts:
         if part == "":
-            raise BadPath("must not contain empty components ('//')")
+            raise BadPath("a name cannot be empty (two '/' in a row)")
         if part in (".", ".."):
-            raise BadPath(f"must not contain '{part}' components")
+            raise BadPath(f"'{part}' is not allowed in a file name")
         if len(part.encode("utf-8", "surrogateescape")) > MAX_NAME:
-            raise BadPath(f"a name is longer than {MAX_NAME} bytes")
+            raise BadPath(f"a file name is at most {MAX_NAME} bytes long")
     return "/".join(parts)
 
 
@@ -60,7 +60,7 @@ def clean_name(name: str) -> str:
     """One file or folder name (no "/"), as :func:`clean` wants it."""
     cleaned = clean(name)
     if not cleaned or "/" in cleaned:
-        raise BadPath("must be one file or folder name")
+        raise BadPath("give one file or folder name, without '/'")
     return cleaned
 
 

@@ -151,7 +151,7 @@ def test_cancel_ends_a_running_job(hub, token):
 def test_errors_are_one_line_with_the_apis_message(hub, token):
     empty = hubfront(hub, token, "submit", "--name", "", "--", "true")
     assert empty.returncode == 2 and empty.stdout == ""
-    assert empty.stderr == "error: name: String should have at least 1 character\n"
+    assert empty.stderr == "error: Name: enter a name\n"
 
     missing = hubfront(hub, token, "logs", "999999")
     assert (missing.returncode, missing.stderr) == (2, "error: No such job: 999999\n")

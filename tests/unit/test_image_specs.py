@@ -49,7 +49,7 @@ def test_packages_errors_name_manager_and_index():
     with pytest.raises(BodyError) as exc:
         validate_packages({"pip": ["numpy", "numpy>>1"], "apt": ["curl", "X"]}, embedded=False)
     errors = exc.value.errors
-    assert errors["packages.pip.1"].startswith("'numpy>>1' is not a valid pip requirement")
+    assert errors["packages.pip.1"].startswith("Pip packages (1): 'numpy>>1' is not a valid pip requirement")
     assert "'X'" in errors["packages.apt.1"]
     assert set(errors) == {"packages.pip.1", "packages.apt.1"}
 

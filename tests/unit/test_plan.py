@@ -81,13 +81,13 @@ def test_server_names_are_valid_and_distinct():
 
 
 @pytest.mark.parametrize("options, message", [
-    ({"instance_type": 123, "image": None}, "instance_type: Input should be a valid string"),
+    ({"instance_type": 123, "image": None}, "Instance type: must be text"),
     ({"group": "research", "extra": "x" * 100_000}, "extra: unknown field"),
-    ({"group": ["research"]}, "group: Input should be a valid string"),
-    ({"image": "i" * 256}, "image: String should have at most 255 characters"),
-    ({"datasets": "imgs"}, "datasets: Input should be a valid list"),
-    ({"datasets": ["Bad Name"]}, "datasets: 'Bad Name' is not a dataset name, or name@v<version>"),
-    ({"datasets": ["imgs", "imgs@v2"]}, "datasets: dataset imgs is picked twice"),
+    ({"group": ["research"]}, "Group: must be text"),
+    ({"image": "i" * 256}, "Image: use at most 255 characters"),
+    ({"datasets": "imgs"}, "Datasets: must be a list"),
+    ({"datasets": ["Bad Name"]}, "Datasets: 'Bad Name' is not a dataset name, or name@v<version>"),
+    ({"datasets": ["imgs", "imgs@v2"]}, "Datasets: dataset imgs is picked twice"),
 ])
 def test_malformed_launch_options_are_refused_with_the_field(options, message):
     with pytest.raises(LaunchRefused) as exc:

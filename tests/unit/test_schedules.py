@@ -65,6 +65,33 @@ def test_invalid_recurrence_names_the_field(text):
     assert list(info.value.errors) == ["recurrence"]
 
 
+@pytest.mark.parametrize("text, message", [
+    ("61 * * * *", "minute 61 is out of range 0–59"),
+    ("0 24 * * *", "hour 24 is out of range 0–23"),
+    ("0 4 0 * *", "day of month 0 is out of range 1–31"),
+    ("0 4 1 13 *", "month 13 is out of range 1–12"),
+    ("0 4 * * 8", "day of week 8 is out of range 0–6"),
+    ("0-70/5 * * * *", "minute 70 is out of range 0–59"),
+    ("1,15,99 * * * *", "minute 99 is out of range 0–59"),
+    ("*/0 * * * *", "minute: the step after '/' must be a whole number above 0, not '0'"),
+    ("0 4 * foo *", "month: 'foo' is not a number from 1 to 12 or a name such as jan"),
+    ("0 0 31 2 *", "'0 0 31 2 *' never happens: no date matches it"),
+    ("* * * *", "a cron expression has 5 fields (minute hour day-of-month month day-of-week, e.g. 30 2 * * 1-5); "
+                "'* * * *' has 4"),
+])
+def test_invalid_cron_says_which_field_and_its_range(text, message):
+    """In plain words, naming the form's field, the cron field at fault and its range (not croniter's text)."""
+    with pytest.raises(ScheduleError) as info:
+        parse_recurrence(text)
+    assert info.value.errors == {"recurrence": f"Recurrence: {message}"}
+    assert str(info.value) == f"Recurrence: {message}"
+
+
+@pytest.mark.parametrize("text", ["* * * jan-dec mon-fri", "0 4 * * 7", "5-1 * * * *", "*/61 * * * *"])
+def test_what_croniter_takes_is_taken(text):
+    assert parse_recurrence(text).cron == text
+
+
 @pytest.mark.parametrize("name", ["Mars/Olympus", "", "europe/berlin ", "../etc/passwd", 7])
 def test_invalid_time_zone_names_the_field(name):
     with pytest.raises(ScheduleError) as info:

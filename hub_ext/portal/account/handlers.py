@@ -61,7 +61,8 @@ class AccountPage(_AccountMixin, PortalHandler):
         if errors:
             self.set_status(400)
         await self.render_portal("portal/account.html", account=self.summary(), errors=errors or {},
-                                 form=form or {}, saved=saved, idp_message=IDP_MESSAGE)
+                                 form=form or {}, saved=saved, idp_message=IDP_MESSAGE,
+                                 full_name_max=profile.FULL_NAME_MAX)
 
     @web.authenticated
     async def get(self):

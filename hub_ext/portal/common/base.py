@@ -20,6 +20,7 @@ from ...groups import find_group, is_group_admin
 from ...ledger import Ledger
 from . import ids
 from ...bodies import BodyError, parse_body
+from ...field_messages import summary
 from ..nav import build_nav
 
 
@@ -32,7 +33,7 @@ class Refused(web.HTTPError):
 
     def __init__(self, status: int, errors: dict[str, str], headers: dict[str, str] | None = None):
         self.errors, self.headers = errors, headers or {}
-        super().__init__(status, "; ".join(f"{k}: {v}" for k, v in errors.items()))
+        super().__init__(status, summary(errors))
 
 
 def _refusal(exc) -> Refused | None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from tornado import web
 
 from ...activity import record
+from ...field_messages import labelled
 from ...groups import group_policy
 from ...isolation import Isolation, IsolationError
 from ...ledger import Ledger
@@ -75,12 +76,14 @@ class StorageAPIHandler(MemberAPIHandler):
         record(self.db_url, username=self.current_user.name, group=group, kind="files", action=action,
                message=message, status="ok")
 
-    async def storage(self, fn, *args, field: str = "path"):
-        """Run a storage operation on a thread; its errors become 400 (``field``), 403, 404 or 409."""
+    async def storage(self, fn, *args, field: str = "path", named: str = ""):
+        """Run a storage operation on a thread; its errors become 400 (``field``), 403, 404 or 409. A refused
+        path is told in plain words naming the field as the page asks for it (``named``, e.g. "Name": the
+        name of a new folder is part of the path), else as :func:`hub_ext.field_messages.label` names it."""
         try:
             return await asyncio.to_thread(fn, *args)
         except BadPath as exc:
-            raise Refused(400, {field: str(exc)}) from None
+            raise Refused(400, {field: f"{named}: {exc}" if named else labelled(field, str(exc))}) from None
         except (FileNotFoundError, NotADirectoryError) as exc:
             raise Refused(404, {field: f"no such file or folder: {exc.args[-1] if exc.args else ''}"}) from None
         except (Conflict, FileExistsError, IsADirectoryError) as exc:

@@ -120,7 +120,7 @@ class FilesAPIHandler(RootFilesAPIHandler):
         await self.refuse_when_read_only(group)
         if op == "mkdir":
             self.body(NoFields)
-            made = await self.storage(tree.mkdir, path)
+            made = await self.storage(tree.mkdir, path, named="Name")
             self.activity(group.name, "mkdir", f"Created folder {made}")
             self.set_status(201)
             return self.write_json({"path": made, "type": "folder"})
