@@ -51,18 +51,7 @@
 
   function modal(id) { return window.bootstrap.Modal.getOrCreateInstance(document.getElementById(id)); }
 
-  // Bootstrap ignores hide() while the show transition runs (a quick click on a slow machine): hide once shown.
-  function hideModal(id) {
-    var el = document.getElementById(id);
-    if (el.dataset.hfShowing) {
-      el.addEventListener("shown.bs.modal", function () { modal(id).hide(); }, { once: true });
-    }
-    modal(id).hide();
-  }
-  document.querySelectorAll(".modal").forEach(function (el) {
-    el.addEventListener("show.bs.modal", function () { el.dataset.hfShowing = "1"; });
-    el.addEventListener("shown.bs.modal", function () { delete el.dataset.hfShowing; });
-  });
+  var hideModal = hf.hideModal;  // also while the dialog is still opening (portal.js)
 
   // -- listing and breadcrumbs -------------------------------------------------------------
 

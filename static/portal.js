@@ -46,6 +46,20 @@ document.addEventListener("click", function (ev) {
     }
   }, true);
 })();
+// Bootstrap ignores a dialog's hide() while its opening animation runs, so a Cancel or Close clicked then
+// (a quick hand, a slow machine) would leave the dialog over the page: such a close waits for "shown".
+(function () {
+  "use strict";
+  document.addEventListener("show.bs.modal", function (ev) { ev.target.dataset.hfShowing = "1"; });
+  ["shown.bs.modal", "hidden.bs.modal"].forEach(function (name) {
+    document.addEventListener(name, function (ev) { delete ev.target.dataset.hfShowing; });
+  });
+  document.addEventListener("click", function (ev) {
+    var dismiss = ev.target.closest ? ev.target.closest('[data-bs-dismiss="modal"]') : null;
+    var dialog = dismiss && dismiss.closest(".modal");
+    if (dialog && dialog.dataset.hfShowing) window.hf.hideModal(dialog);
+  });
+})();
 // What the feature scripts (jobs, deployments, files, datasets, …) share: window.hf.
 // Every change goes through the REST API with the page's XSRF token; answers go in as text.
 window.hf = (function () {
@@ -131,6 +145,10 @@ window.hf = (function () {
     box.hidden = !message;
   }
 
+  // a field's message for the form's alert: as the API worded it when it names its field in plain words
+  // ("Command: enter a command to run", hub_ext.field_messages), else "field: message"
+  function named(field, text) { return /^[A-Z][^:]{0,40}: /.test(text) ? text : field + ": " + text; }
+
   // field errors from a 400 next to their inputs, at the longest named part ("packages.pip.1" under
   // [data-error="packages.pip"] if there is one, else [data-error="packages"]); the rest in the form's alert.
   // An answer that is ok clears them.
@@ -145,10 +163,6 @@ window.hf = (function () {
         top = parts.slice(0, i).join(".");
         slot = form.querySelector('[data-error="' + top + '"]');
       }
-  // a field's message for the form's alert: as the API worded it when it names its field in plain words
-  // ("Command: enter a command to run", hub_ext.field_messages), else "field: message"
-  function named(field, text) { return /^[A-Z][^:]{0,40}: /.test(text) ? text : field + ": " + text; }
-
       if (!slot) top = parts[0];
       var input = form.querySelector('[name="' + top + '"]');
       var text = top !== field ? named(field, errors[field]) : errors[field];
@@ -176,6 +190,14 @@ window.hf = (function () {
       };
       return pump();
     }).catch(function () { return { offset: offset, complete: false }; });
+  }
+
+  // Close a Bootstrap dialog (the element or its id), also while it is still opening.
+  function hideModal(dialog) {
+    if (typeof dialog === "string") dialog = document.getElementById(dialog);
+    var modal = window.bootstrap.Modal.getOrCreateInstance(dialog);
+    if (dialog.dataset.hfShowing) dialog.addEventListener("shown.bs.modal", function () { modal.hide(); }, { once: true });
+    modal.hide();
   }
 
   // "1 h 02 min", "3 min 07 s", "12 s"

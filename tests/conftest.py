@@ -10,7 +10,6 @@ import pytest
 from support import (
     ACCOUNT_PREFIX,
     PG_ADMIN_URL,
-    REPO,
     RealHub,
     create_pg_database,
     drop_pg_database,
@@ -104,7 +103,11 @@ def browser():
     thread free of it.
     """
     need(Path(CHROMIUM).exists(), f"chromium not found at {CHROMIUM} (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    # a page's state may take a while on a busy machine (an API answer, a refresh, an animation): what a
+    # test expects of the page gets as long as its actions do (20 s, the page fixture's default), not 5 s
+    expect.set_options(timeout=20_000)
 
     with sync_playwright() as pw:
         b = pw.chromium.launch(

@@ -291,6 +291,21 @@ def ui_login(page, hub: "RealHub", username: str, password: str) -> None:
     page.wait_for_url("**/hub/home")
 
 
+def until(check, timeout: float = 60, what: str = "", interval: float = 0.2):
+    """Ask ``check()`` until it answers something true, and return that; after ``timeout`` seconds fail
+    naming ``what`` and the last answer. For a state a background process (the runner, a keeper, the
+    proxy, the kernel's scheduler) reaches in its own time: the test waits for the state, never for a
+    moment, so a machine twice as slow only takes longer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"not reached in {timeout:g} s: {what or 'the awaited state'}; last seen: {value!r}")
+        time.sleep(interval)
+
+
 # -- notebook servers on the real hub --------------------------------------------------
 
 

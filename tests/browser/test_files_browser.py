@@ -155,9 +155,25 @@ def test_upload_preview_folders_and_share_links(page, browser, team, tmp_path):
     assert {"ABOUT.md", "raw/", "raw/answers.txt"} <= names and "chart.png" not in names
 
     # delete asks first; Cancel keeps it, Delete removes it
+    confirm = page.locator("#hf-confirm-modal")
     folder.locator(".hf-delete").click()
     expect(page.locator("#hf-confirm-text")).to_contain_text("Delete the folder /results")
     page.locator("#hf-confirm-modal .btn-secondary").click()
+    expect(confirm).to_be_hidden()
+    expect(folder).to_be_visible()
+    # a quick hand (or a slow machine): Cancel clicked while the dialog is still opening, which Bootstrap
+    # alone ignores, closes it all the same once it has opened
+    seen = page.evaluate("""() => new Promise(resolve => {
+        const dialog = document.getElementById("hf-confirm-modal");
+        const seen = {opening: null, closed: false};
+        dialog.addEventListener("hidden.bs.modal", () => resolve({...seen, closed: true}), {once: true});
+        setTimeout(() => resolve(seen), 20000);
+        document.querySelector('tr.hf-entry[data-name="results"] .hf-delete').click();
+        seen.opening = !dialog.classList.contains("show");
+        dialog.querySelector(".btn-secondary").click();
+    })""")
+    assert seen == {"opening": True, "closed": True}, seen
+    expect(confirm).to_be_hidden()
     expect(folder).to_be_visible()
     folder.locator(".hf-delete").click()
     page.click("#hf-confirm-ok")
@@ -249,8 +265,10 @@ def test_an_interrupted_upload_resumes_where_it_stopped(page, team, tmp_path):
     with page.expect_event("requestfailed", lambda r: r.method == "PATCH"):
         with page.expect_response(lambda r: r.request.method == "PATCH" and r.status == 204):
             page.set_input_files("#hf-upload-files", str(source))
-    page.unroute("**/uploads/*")
+    # reloaded while the connection is still down: tus's own retries (1 s, 3 s, ...) would otherwise finish the
+    # upload from the old page first on a slow machine, leaving nothing to resume
     page.reload()
+    page.unroute("**/uploads/*")
     offsets.clear()
     page.set_input_files("#hf-upload-files", str(source))
     uploaded(page, "resume.bin")

@@ -116,7 +116,7 @@ def set_access(hub, access):
         s.execute(update(App).where(App.group == "lab", App.name == "echo").values(access=access))
 
 
-def eventually(get, check, timeout=10.0):
+def eventually(get, check, timeout=30.0):
     """``get()`` until ``check`` holds of its answer (the runner reads the rows every quarter second)."""
     until = time.monotonic() + timeout
     while True:

@@ -15,7 +15,7 @@ import requests
 import yaml
 
 from hub_ext.ledger import Ledger
-from support import ACCOUNT_PREFIX, REPO, RealHub, need, proxy_command, stop_leftover_servers
+from support import ACCOUNT_PREFIX, REPO, RealHub, need, proxy_command, stop_leftover_servers, until
 from support_mlflow import mlflow_server  # noqa: F401 - a fixture
 
 pytestmark = [pytest.mark.e2e, pytest.mark.isolation]
@@ -111,6 +111,12 @@ def wait(s, dep_id, phase="Deployed", timeout=60.0, check=None):
         time.sleep(0.2)
 
 
+def held(hub, dep_id) -> list[str]:
+    """The ledger's reservations of ``dep_id``'s replicas."""
+    return sorted(r.workload_id for r in Ledger(hub.portal_db_url).reservations(kind="deployment")
+                  if r.workload_id.startswith(f"{dep_id}@"))
+
+
 def endpoint(hub, dep_id, path="invocations"):
     return f"{hub.base_url}/deployments/{dep_id}/{path}"
 
@@ -198,10 +204,13 @@ def test_an_update_under_load_loses_no_request(hub, alice):
     for t in threads:
         t.start()
     try:
-        time.sleep(2)
+        until(lambda: failures or len(versions) >= 20, 60, "answers of the first revision")
         r = alice.api("PATCH", "/portal/deployments/roll", json={"env": {"VERSION": "2"}})
         assert r.status_code == 200 and r.json()["revision"] == 2
-        time.sleep(18)
+        # the whole roll-out under load: the new revision serves, the first one's replicas are gone
+        wait(alice, "roll", check=lambda d: d["serving_revision"] == 2 and d["available"] == 2, timeout=120)
+        until(lambda: held(hub, "roll") == ["roll@2#0", "roll@2#1"], 120, "the first revision's replicas stopped")
+        until(lambda: failures or (len(versions) > 100 and versions[-1] == "2"), 120, "answers of the new revision")
     finally:
         stop.set()
         for t in threads:
@@ -212,8 +221,7 @@ def test_an_update_under_load_loses_no_request(hub, alice):
     assert dep["available"] == 2
     history = alice.api("GET", "/portal/deployments/roll/history").json()["history"]
     assert history[0]["revision"] == 2 and history[0]["username"] == "alice"
-    held = Ledger(hub.portal_db_url).reservations(kind="deployment")
-    assert sorted(r.workload_id for r in held if r.workload_id.startswith("roll@")) == ["roll@2#0", "roll@2#1"]
+    assert held(hub, "roll") == ["roll@2#0", "roll@2#1"]
 
 
 def test_a_killed_replica_restarts_while_the_other_serves(hub, alice):

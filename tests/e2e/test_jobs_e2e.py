@@ -7,11 +7,10 @@ import signal
 import time
 
 import pytest
-import requests
 import yaml
 
 from hub_ext.ledger import Ledger
-from support import ACCOUNT_PREFIX, REPO, RealHub, need, proxy_command
+from support import ACCOUNT_PREFIX, REPO, RealHub, need, proxy_command, until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.isolation]
 
@@ -130,14 +129,24 @@ def test_a_job_over_memory_fails_out_of_memory(alice):
 
 def test_a_second_gpu_job_waits_with_the_ledgers_message_then_runs(hub, alice):
     bob = hub.login("bob", PASSWORD)
-    first = submit(alice, instance_type="gpu-tiny", command="echo $CUDA_VISIBLE_DEVICES; sleep 4")
-    wait(alice, first["id"], phases=("Running",))
-    second = submit(bob, instance_type="gpu-tiny", command="echo second")
-    time.sleep(1.5)
-    pending = bob.api("GET", f"/portal/jobs/{second['id']}").json()
-    assert pending["phase"] == "Pending"
-    assert pending["queue"] == {"position": 1, "message": "GPU: used 1 + requested 1 > limit 1 (group jq); "
-                                                          "GPU devices: requested 1 > free 0 on this machine"}
+    done_file = hub.data_dir / "homes" / "alice" / "gpu-job-may-end"  # the first holds the GPU until then
+    first = submit(alice, instance_type="gpu-tiny", command=f"echo $CUDA_VISIBLE_DEVICES; i=0; "
+                   f"while [ ! -e {done_file} ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done")
+    try:
+        wait(alice, first["id"], phases=("Running",))
+        second = submit(bob, instance_type="gpu-tiny", command="echo second")
+
+        def judged():  # the runner says why it waits in the pass after the submission
+            job = bob.api("GET", f"/portal/jobs/{second['id']}").json()
+            return job if (job["queue"] or {}).get("message") != "Waiting for the runner" else None
+
+        pending = until(judged, 60, "the runner's word on the second job")
+        assert pending["phase"] == "Pending"
+        assert pending["queue"] == {"position": 1, "message": "GPU: used 1 + requested 1 > limit 1 (group jq); "
+                                                              "GPU devices: requested 1 > free 0 on this machine"}
+    finally:
+        if done_file.parent.is_dir():  # the first job's home
+            done_file.touch()
     done = wait(bob, second["id"], timeout=60)
     assert done["phase"] == "Succeeded" and done["started"] >= wait(alice, first["id"])["finished"]
     assert log_of(alice, first["id"]).startswith("0\n")  # the device the ledger granted

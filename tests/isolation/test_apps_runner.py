@@ -200,7 +200,8 @@ async def test_a_settings_change_restarts_it_with_them(rig):
         assert time.monotonic() < deadline
         await asyncio.sleep(0.2)
     await rig.until(row.id, "Running")
-    for _ in range(30):  # the old revision's reservation goes once the new one runs alone
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # the old revision's reservation goes once the new one runs alone
         await rig.runner.reconcile(rig.groups)
         if [r.workload_id for r in rig.held()] == [f"{row.id}@2"]:
             break
@@ -222,7 +223,8 @@ async def test_uninstall_keeps_the_data_unless_asked(rig):
     apps = os.path.join(rig.data_dir, "groups", "research", "apps")
     rig.store.uninstall(kept, "admin", delete_data=False)
     rig.store.uninstall(gone, "admin", delete_data=True)
-    for _ in range(50):
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
         await rig.runner.reconcile(rig.groups)
         if rig.row(kept.id) is None and rig.row(gone.id) is None:
             break
@@ -282,9 +284,9 @@ async def test_mlflow_and_streamlit_of_a_group_named_data_science_eu_run_and_ans
     forwarder = Apps(hub)
     following = asyncio.ensure_future(follow_apps(rig.db_url, forwarder.table, forwarder.access.hosts, interval=0.1))
     try:
-        for _ in range(100):  # the forwarder's routes follow the rows
-            if f"{ODD}/tracking" in forwarder.table.deployments and f"{ODD}/board" in forwarder.table.deployments:
-                break
+        deadline = time.monotonic() + 60
+        while not (f"{ODD}/tracking" in forwarder.table.deployments and f"{ODD}/board" in forwarder.table.deployments):
+            assert time.monotonic() < deadline, "the forwarder's routes did not follow the rows"
             await asyncio.sleep(0.1)
         # Streamlit: its health answer and its page, at its origin's root
         r = await forwarder.at("board", "/_stcore/health", group=ODD, headers=eve)

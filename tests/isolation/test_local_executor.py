@@ -18,6 +18,7 @@ import pytest
 from hub_ext.isolation import Isolation
 from hub_ext.services.executors.base import Handle, JobSpec
 from hub_ext.services.executors.local import CGROUP_KIND, LocalExecutor
+from hub_ext.services.executors.local_state import process_is
 from support import ACCOUNT_PREFIX, let_workloads_pass, need
 
 pytestmark = pytest.mark.isolation
@@ -27,6 +28,12 @@ _ids = iter(range(1000, 10**6))
 
 def spec(command: str, username: str = "jobber", **kw) -> JobSpec:
     return JobSpec(job_id=next(_ids), username=username, group="research", groups=("research",), command=command, **kw)
+
+
+def until_file(path) -> str:
+    """A shell line that waits for ``path`` to appear (the test makes it; two minutes at most): a job that
+    runs until the test has seen it running, however slow the machine."""
+    return f"i=0; while [ ! -e {path} ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done"
 
 
 def make_executor(tmp_path, isolate: str, **kw) -> LocalExecutor:
@@ -121,7 +128,10 @@ async def test_deadline_terms_then_kills_the_whole_group(isolated):
 async def test_stop_cancels(isolated):
     s = spec("echo started; sleep 615")
     handle = await isolated.start(s)
-    await asyncio.sleep(0.3)
+    until = time.monotonic() + 60
+    while "started" not in await log_text(isolated, handle):  # running, its output on the way
+        assert time.monotonic() < until, await isolated.status(handle)
+        await asyncio.sleep(0.05)
     await isolated.stop(handle, grace=5)
     status = await isolated.status(handle)
     assert (status.phase, status.reason) == ("Cancelled", "Cancelled")
@@ -158,13 +168,15 @@ async def test_log_cap_keeps_the_tail(isolated):
 
 
 async def test_a_new_executor_adopts_a_running_job_and_sees_it_end(isolated, tmp_path):
-    handle = await isolated.start(spec("echo one; sleep 2; echo two; exit 5"))
+    go = tmp_path / "go"
+    handle = await isolated.start(spec(f"echo one; {until_file(go)}; echo two; exit 5"))
     restarted = make_executor(tmp_path, "always")  # the runner was restarted: nothing in memory
     pid, start = handle.ref.split(":")
     assert not await restarted.adopt(Handle("local", f"{pid}:{float(start) + 1!r}"))  # same pid, other process
     assert not await restarted.adopt(Handle("local", "garbage"))
     assert await restarted.adopt(handle)
     assert (await restarted.status(handle)).phase == "Running"
+    go.touch()
     status = await wait_done(restarted, handle)
     assert (status.phase, status.reason, status.exit_code) == ("Failed", "ExitCode", 5)  # exit code still known
     assert (await log_text(restarted, handle)) == "one\ntwo\n"
@@ -178,7 +190,10 @@ async def test_a_job_whose_keeper_vanished_fails_with_service_restart(isolated):
     handle = await isolated.start(s)
     state = isolated._state(handle)
     os.kill(state["keeper"], 9)  # as a machine crash would leave it: no keeper, no outcome
-    await asyncio.sleep(0.2)
+    until = time.monotonic() + 30
+    while process_is(state["keeper"], state["keeper_start"]):  # the kill takes effect when it is scheduled
+        assert time.monotonic() < until, "the keeper outlived SIGKILL"
+        await asyncio.sleep(0.05)
     assert not await isolated.adopt(handle)
     status = await isolated.status(handle)
     assert (status.phase, status.reason) == ("Failed", "ServiceRestart"), status
@@ -202,16 +217,17 @@ async def test_unisolated_job_runs_as_the_hub_user_with_the_images_python(unisol
 
 
 RUNNER = """
-import asyncio, sys
+import asyncio, os, sys
 from hub_ext.isolation import Isolation
 from hub_ext.services.executors.base import JobSpec
 from hub_ext.services.executors.local import LocalExecutor
 
 async def main():
-    iso = Isolation(isolate="always", account_prefix=sys.argv[1], data_dir=sys.argv[2])
+    iso = Isolation(isolate="always", account_prefix=sys.argv[1], data_dir=sys.argv[2],
+                    keep_paths=[os.path.dirname(sys.argv[2])])  # where the test lets the job end
     ex = LocalExecutor(isolation=iso, gpu_inventory=[])
     handle = await ex.start(JobSpec(job_id=int(sys.argv[3]), username="jobber", group="research",
-                                    groups=("research",), command="echo before; sleep 2; echo after"))
+                                    groups=("research",), command="echo before; " + sys.argv[4] + "; echo after"))
     print(handle.ref, flush=True)
     await asyncio.sleep(600)
 
@@ -224,9 +240,9 @@ async def test_a_job_outlives_a_killed_runner_and_is_adopted_with_its_output(iso
     ends normally, and a new executor adopts it and reads its whole log and its exit status."""
     import subprocess
 
-    job_id = next(_ids)
-    runner = subprocess.Popen([sys.executable, "-c", RUNNER, ACCOUNT_PREFIX, isolated.isolation.data_dir, str(job_id)],
-                              stdout=subprocess.PIPE, text=True)
+    job_id, go = next(_ids), tmp_path / "go"
+    runner = subprocess.Popen([sys.executable, "-c", RUNNER, ACCOUNT_PREFIX, isolated.isolation.data_dir, str(job_id),
+                               until_file(go)], stdout=subprocess.PIPE, text=True)
     try:
         ref = runner.stdout.readline().strip()
     finally:
@@ -234,7 +250,8 @@ async def test_a_job_outlives_a_killed_runner_and_is_adopted_with_its_output(iso
         runner.wait(10)
     assert ref, "the runner did not start the job"
     handle = Handle("local", ref)
-    assert await isolated.adopt(handle)
+    assert await isolated.adopt(handle)  # mid-job: it waits for the test to let it end
+    go.touch()
     status = await wait_done(isolated, handle)
     assert status.phase == "Succeeded", (status, await log_text(isolated, handle))
     assert await log_text(isolated, handle) == "before\nafter\n"

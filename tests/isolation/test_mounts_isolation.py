@@ -98,14 +98,14 @@ async def test_a_file_moved_in_becomes_writable_for_every_member(rig):
                                         "os.rename('private.txt', 'shared/private.txt')\n"
                                         "os.rename('results', 'shared/results')")
         assert moved == {"ok": None}  # 0600, ann's primary group: bob could not touch it as it is
-        until, result = time.monotonic() + 1.0, None
+        until, result = time.monotonic() + 30, None  # the keeper acts on the move's event (it has no timer)
         while time.monotonic() < until:
             result = await asyncio.to_thread(bob.run, "open('shared/private.txt', 'a').write('+bob')\n"
                                              "open('shared/results/r.txt', 'a').write('+bob')")
             if result == {"ok": None}:
                 break
             await asyncio.sleep(0.1)
-        assert result == {"ok": None}, "a member could not write a file moved into the group's tree within 1 s"
+        assert result == {"ok": None}, "a member could not write a file moved into the group's tree"
         assert ann.run("out = open('shared/private.txt').read() + open('shared/results/r.txt').read()") == {
             "ok": "secret-ish+bobmine+bob"}
     finally:
