@@ -5,7 +5,8 @@ with the ledger's reason, and one this machine cannot serve (a GPU type on a
 machine without GPUs) with that reason. GPU images are offered with GPU instance types and
 CPU images with CPU ones (the page's script filters the image list). Datasets are picked as in
 the job form (``templates/portal/dataset_picks.html``): a pinned version is what the notebook's
-``~/datasets/<name>`` shows.
+``~/datasets/<name>`` shows. Beside the fields, what is left of the caller's quota in the group
+(``remaining_rows``): the launch page and the home's Start dialog show the same form.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from hub_ext import template_dir
 from hub_ext.datasets.picks import picked
-from hub_ext.policy import Catalog, GroupPolicy
+from hub_ext.policy import RESOURCE_LABELS, RESOURCES, Catalog, GroupPolicy, format_amount
 
 from .plan import split_picks
 
@@ -24,7 +25,7 @@ _env = Environment(loader=FileSystemLoader(template_dir()), autoescape=select_au
 def render_options_form(
     *, group: str, policy: GroupPolicy, catalog: Catalog, shortfalls: dict[str, list[str]], selected: dict,
     unavailable: dict[str, str] | None = None, datasets: list[dict] | None = None,
-    resource_groups: list[dict] | None = None,
+    resource_groups: list[dict] | None = None, remaining: list[dict] | None = None,
 ) -> str:
     types = policy.allowed_instance_types(catalog)
     images = policy.allowed_images(catalog)
@@ -46,9 +47,22 @@ def render_options_form(
         datasets=datasets or [],
         resource_groups=resource_groups or [],
         chosen_resource_group=selected.get("resource_group"),
+        remaining=remaining or [],
         picked={k: v for k, v in picked(_picks(selected.get("datasets"))).items()
                 if k in {d["name"] for d in datasets or ()}},
     )
+
+
+def remaining_rows(snapshot, username: str, policy: GroupPolicy) -> list[dict]:
+    """What is left of the quota for ``username`` in the group (a ledger ``Snapshot``): per resource the
+    lower of theirs and the group's, "unlimited" where neither has a limit."""
+    usage = snapshot.usage(username, policy.quota, policy.user_quota)
+    rows = []
+    for r in RESOURCES:
+        left = [a.remaining for a in (usage.user[r], usage.group[r]) if a.remaining is not None]
+        rows.append({"resource": r, "label": RESOURCE_LABELS[r],
+                     "text": format_amount(r, max(0, min(left))) if left else "unlimited"})
+    return rows
 
 
 def _picks(value) -> list[str]:

@@ -28,7 +28,7 @@ from hub_ext.policy import format_memory
 
 from hub_ext.images.environments import EnvironmentBuilder, EnvironmentBuildFailed
 from .gpus import nvml_device_indices
-from .mixin import WORKLOAD_KIND, GroupPolicy
+from .mixin import WORKLOAD_KIND, GroupPolicy, group_title
 
 
 class LocalGroupSpawner(GroupPolicy, LocalProcessSpawner):
@@ -73,7 +73,6 @@ class LocalGroupSpawner(GroupPolicy, LocalProcessSpawner):
         return 120
 
     _builders: dict[str, EnvironmentBuilder] = {}
-    _events: list[str] = []
     account = None  # the OS account the server runs as (None: the hub's own user)
     cgroup = None  # its cgroup (None: not confined)
     network = None  # its network namespace (None: the host's network)
@@ -111,23 +110,19 @@ class LocalGroupSpawner(GroupPolicy, LocalProcessSpawner):
                 isolation=self.isolation)
         return self._builders[key]
 
-    # -- progress shown on the spawn-pending page --------------------------
+    # -- progress shown on the spawn-pending page (the mixin's progress()) ----
 
-    def _report(self, message: str) -> None:
-        self._events.append(message)
+    def _report(self, line: str) -> None:
+        """A line of the environment build's output: under the page's Details."""
+        self.progress_step("prepare", detail=line)
 
-    async def progress(self):
-        seen = 0
-        while self._spawn_pending:
-            while seen < len(self._events):
-                yield {"message": self._events[seen][:300]}
-                seen += 1
-            await asyncio.sleep(0.5)
+    def _built(self, fraction: float, message: str) -> None:
+        """How far the environment build is (``EnvironmentBuilder``'s measure) and what it does now."""
+        self.progress_step("prepare", fraction, message)
 
     async def prepare_environment(self, plan) -> None:
-        self._events = []
         try:
-            python = await self.builder.ensure(plan.image, self._report)
+            python = await self.builder.ensure(plan.image, self._report, progress=self._built)
         except EnvironmentBuildFailed as exc:
             message = f"{exc}"
             self.record("failed", "error", f"Environment of image {plan.image.name} failed to build", plan)
@@ -253,7 +248,7 @@ class LocalGroupSpawner(GroupPolicy, LocalProcessSpawner):
     def record_exit(self, status: int, plan) -> None:
         if getattr(self, "_out_of_memory", False):
             limit = format_memory(plan.instance_type.memory)
-            self.record("oom", "error", f"Out of memory (limit {limit}): notebook in {plan.group} was stopped", plan)
+            self.record("oom", "error", f"Out of memory (limit {limit}): notebook in {group_title(plan)} was stopped", plan)
         else:
             super().record_exit(status, plan)
 

@@ -24,9 +24,10 @@ from hub_ext.ledger.workloads import NOTEBOOK, Liveness, notebook_id
 from hub_ext.resource_groups import allowed as allowed_groups, summary
 from hub_ext.settings import Hubfront
 
-from .form import render_options_form
+from .form import remaining_rows, render_options_form
 from .gpus import machine_reason
 from .plan import LaunchPlan, LaunchRefused, resolve, server_name_for, split_picks
+from .progress import LaunchProgress
 
 WORKLOAD_KIND = NOTEBOOK
 OPTION_KEYS = ("group", "instance_type", "image", "resource_group", "datasets")
@@ -42,6 +43,7 @@ class GroupPolicy(Spawner):
     ).tag(config=True)
 
     plan: LaunchPlan | None = None
+    launch_progress = LaunchProgress()  # empty until start() makes the launch's own
     _ended_plan: LaunchPlan | None = None  # of a server that died while starting, until released
     devices: list[int] = []
 
@@ -121,6 +123,7 @@ class GroupPolicy(Spawner):
             unavailable={k: v for k, v in unavailable.items() if v}, selected=self.form_selection(),
             datasets=datasets,
             resource_groups=[summary(rg) for rg in allowed_groups(policy, self.hubfront.catalog)],
+            remaining=remaining_rows(snapshot, self.user.name, policy),
         )
 
     @default("apply_user_options")
@@ -170,6 +173,8 @@ class GroupPolicy(Spawner):
             raise self._refuse(str(exc), 400) from None
 
     async def start(self):
+        self.launch_progress = LaunchProgress()
+        self.progress_step("prepare", 0, "Checking the launch against the group's policy and quota")
         plan = self.resolve_plan()
         await self.check_datasets(plan)
         it = plan.instance_type
@@ -186,6 +191,7 @@ class GroupPolicy(Spawner):
         if over and await asyncio.to_thread(self.ledger.get, WORKLOAD_KIND, self.workload_id) is None:
             raise self._quota_refusal(QuotaExceeded(over).message, plan)
         await self.prepare_environment(plan)
+        self.progress_step("prepare", 1, f"Environment for {plan.image.title} is ready")
         try:
             reservation = await asyncio.to_thread(
                 self.ledger.reserve,
@@ -203,16 +209,42 @@ class GroupPolicy(Spawner):
             raise self._quota_refusal(exc.message, plan) from None
         self.plan = plan
         self.devices = reservation.device_ids
+        self.progress_step("start", 0.1, f"Reserved {it.title} in the group's quota")
         try:
             self.apply_plan(plan, self.devices)
+            self.progress_step("start", 0.2, "Setting up the server's account, limits and storage")
             await self.prepare_workload(plan)
+            self.progress_step("start", 0.4, "Starting the server")
             result = await super().start()
         except BaseException:
             await self.release()
-            self.record("failed", "error", f"Notebook in {plan.group} failed to start", plan)
+            self.record("failed", "error", f"Notebook in {group_title(plan)} failed to start", plan)
             raise
-        self.record("started", "ok", f"Notebook started in {plan.group} ({it.title}, {plan.image.title})", plan)
+        self.progress_step("start", 0.9, "The server is running; waiting for it to answer")
+        self.record("started", "ok", f"Notebook started in {group_title(plan)} ({it.title}, {plan.image.title})", plan)
         return result
+
+    # -- progress on the spawn-pending page (spawner.progress) ---------------
+
+    def progress_step(self, phase: str, fraction: float | None = None, message: str | None = None,
+                      detail: str | None = None) -> None:
+        self.launch_progress.step(phase, fraction, message, detail)
+
+    async def progress(self):
+        """Each phase's steps as they happen; once the server is being started, the platform's own
+        progress (KubeSpawner's pod events) as steps of that phase."""
+        seen, platform = 0, _platform_progress(self)
+        while self._spawn_pending:
+            launch = self.launch_progress
+            while seen < len(launch.events):
+                yield launch.events[seen]
+                seen += 1
+            if platform and launch.phase == "start":
+                platform = False
+                async for event in super().progress():
+                    yield launch.platform(event)
+                continue
+            await asyncio.sleep(0.5)
 
     async def stop(self, now=False):
         plan = self.plan
@@ -221,7 +253,7 @@ class GroupPolicy(Spawner):
         finally:
             self._ended_plan = None
             if await self.release() and plan:
-                self.record("stopped", "info", f"Notebook in {plan.group} stopped", plan)
+                self.record("stopped", "info", f"Notebook in {group_title(plan)} stopped", plan)
 
     async def poll(self):
         # LocalProcessSpawner.poll clears the state of a dead process, so a server that
@@ -240,9 +272,9 @@ class GroupPolicy(Spawner):
     def record_exit(self, status: int, plan: LaunchPlan) -> None:
         """The server ended by itself: say how (a clean shutdown is not an error)."""
         if status == 0:
-            self.record("stopped", "info", f"Notebook in {plan.group} stopped", plan)
+            self.record("stopped", "info", f"Notebook in {group_title(plan)} stopped", plan)
         else:
-            self.record("failed", "error", f"Notebook in {plan.group} exited (status {status})", plan)
+            self.record("failed", "error", f"Notebook in {group_title(plan)} exited (status {status})", plan)
 
     async def release(self) -> bool:
         return await asyncio.to_thread(self.ledger.release, WORKLOAD_KIND, self.workload_id)
@@ -301,6 +333,19 @@ class GroupPolicy(Spawner):
             return self.plan.group
         names, _ = self._groups()
         return next((g for g in names if server_name_for(g) == self.name), None)
+
+
+def group_title(plan: LaunchPlan) -> str:
+    """The plan's group as people read it (its display name) in activity lines."""
+    return plan.policy.display_name or plan.group
+
+
+def _platform_progress(spawner) -> bool:
+    """Whether the spawner class GroupPolicy is mixed into reports progress of its own (JupyterHub's
+    default, one "Spawning server..." at 50 %, is not that)."""
+    mro = type(spawner).__mro__
+    owner = next((k for k in mro[mro.index(GroupPolicy) + 1:] if "progress" in vars(k)), Spawner)
+    return owner is not Spawner
 
 
 def mlflow_env(policy, group: str, api_token: str) -> dict[str, str]:

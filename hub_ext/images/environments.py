@@ -4,8 +4,8 @@ An image's ``local`` section names an existing interpreter, or a package list
 that is built once into a cached venv under ``<data>/envs``. The venv layers
 on top of the hub's own environment (a .pth file), so the single-user server
 and JupyterLab come from the hub and only the image's packages are installed.
-Builds report each line of pip's output, which the spawn page shows (and image builds store
-as their log); cancelling the task that awaits ``ensure`` kills pip and removes the half-made venv.
+Builds report each line of pip's output, which the spawn page folds under its Details (and image builds
+store as their log), and how far they are (``BuildProgress``); cancelling the task that awaits ``ensure`` kills pip and removes the half-made venv.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import asyncio
 import fcntl
 import hashlib
 import os
+import re
 import shlex
 import shutil
 import site
@@ -62,6 +63,53 @@ def _node_version() -> str:
 
 
 GROUP_PIP_ARGS = ["--only-binary=:all:"]
+Progress = Callable[[float, str], None]  # (fraction done 0-1, what the build does now)
+_PACKAGE = re.compile(r"^(?:Collecting|Requirement already satisfied:)\s+([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _package_name(spec: str) -> str:
+    """The distribution a requirement, or a wheel, archive or folder named by its path, installs:
+    ``numpy>=1.26`` and ``/wheels/numpy-1.26.4-cp311-none-any.whl`` are both ``numpy``."""
+    spec = spec.strip()
+    if "/" in spec or spec.endswith((".whl", ".tar.gz", ".zip")):
+        return Path(spec.rstrip("/")).name.split("-", 1)[0]
+    return re.split(r"[<>=!~\[; @]", spec, maxsplit=1)[0]
+
+
+class BuildProgress:
+    """How far a venv build is, from what it has done: the venv made (10 %), each package pip collects
+    (the packages asked for take the bar to 60 %; the ones they need, which pip names only as it finds
+    them, move it on towards 70 %), then installing (75 %) and installed (97 %)."""
+
+    def __init__(self, asked: list[str], tell: Progress | None):
+        self.asked = {_canonical(_package_name(spec)) for spec in asked}
+        self.tell = tell or (lambda fraction, message: None)
+        self.collected: set[str] = set()
+
+    def stage(self, fraction: float, message: str) -> None:
+        self.tell(fraction, message)
+
+    def line(self, text: str) -> None:
+        found = _PACKAGE.match(text)
+        if found or text.startswith("Processing "):  # a wheel or folder named by its path
+            name = _canonical(found.group(1) if found else _package_name(text.split(maxsplit=1)[-1]))
+            if name in self.collected:
+                return
+            self.collected.add(name)
+            asked = len(self.asked & self.collected)
+            needed = len(self.collected) - asked
+            share = asked / len(self.asked) if self.asked else 1.0
+            self.tell(0.1 + 0.5 * share + 0.1 * (1 - 0.9 ** needed),
+                      f"Getting packages: {asked} of {len(self.asked)} asked for, {needed} more they need")
+        elif text.startswith("Installing collected packages:"):
+            count = len([n for n in text.partition(":")[2].split(",") if n.strip()])
+            self.tell(0.75, f"Installing {count} package{'s' if count != 1 else ''}")
+        elif text.startswith("Successfully installed"):
+            self.tell(0.97, "Packages installed")
 
 
 class EnvironmentBuildFailed(Exception):
@@ -95,12 +143,14 @@ class EnvironmentBuilder:
         path = self.path_for(image)
         return str(path / "bin" / "python") if (path / ".ready").exists() else None
 
-    async def ensure(self, image: Image, report: Callable[[str], None]) -> str:
+    async def ensure(self, image: Image, report: Callable[[str], None], progress: Progress | None = None) -> str:
+        """The image's interpreter, built first when needed (``report``: each output line; ``progress``:
+        how far the build is)."""
         ready = self.python_for(image)
         if ready:
             return ready
         path = self.path_for(image)
-        await self._once(path, lambda: self._build(image, path, report))
+        await self._once(path, lambda: self._build(image, path, report, progress))
         return str(path / "bin" / "python")
 
     async def _once(self, path: Path, build) -> None:
@@ -201,8 +251,11 @@ class EnvironmentBuilder:
                 shutil.rmtree(path, ignore_errors=True)
                 raise EnvironmentBuildFailed(name, "\n".join(tail))
 
-    async def _build(self, image: Image, path: Path, report: Callable[[str], None]) -> None:
+    async def _build(self, image: Image, path: Path, report: Callable[[str], None],
+                     progress: Progress | None = None) -> None:
         shutil.rmtree(path, ignore_errors=True)
+        measure = BuildProgress(image.local.packages, progress)
+        measure.stage(0.02, f"Creating the environment for {image.title}")
         report(f"Creating the environment for {image.title}")
         steps = [
             [self.base_python, "-m", "venv", "--without-pip", str(path)],
@@ -215,8 +268,13 @@ class EnvironmentBuilder:
             if i == 1:
                 self._layer_on_hub(path)
                 report(f"Installing {', '.join(image.local.packages)}")
+                measure.stage(0.1, f"Getting packages: {', '.join(map(_package_name, image.local.packages))}")
 
-        await self._steps(image.name, path, steps, report, between=between)
+        def line(text: str) -> None:
+            report(text)
+            measure.line(text)
+
+        await self._steps(image.name, path, steps, line, between=between)
         (path / ".ready").write_text("ok\n")
         path.chmod(0o755)
         report(f"Environment for {image.title} is ready")

@@ -72,6 +72,19 @@ async def test_builds_once_then_reuses_the_cache(tmp_path, wheel):
     assert again == [] and ready.stat().st_mtime_ns == stamp
 
 
+async def test_a_build_says_how_far_it_is_from_what_pip_did(tmp_path, wheel):
+    """The spawn page's bar moves with the build's real steps (not 0 % under pip's output for a minute)."""
+    steps: list[tuple[float, str]] = []
+    await EnvironmentBuilder(tmp_path / "envs", pip_args=OFFLINE).ensure(
+        image(str(wheel)), lambda line: None, progress=lambda fraction, message: steps.append((fraction, message)))
+    fractions = [f for f, _ in steps]
+    assert fractions == sorted(fractions) and fractions[0] < 0.1 and fractions[-1] >= 0.97, steps
+    messages = [m for _, m in steps]
+    assert messages[0] == "Creating the environment for Tiny"
+    assert "Getting packages: 1 of 1 asked for, 0 more they need" in messages  # the wheel, named by its path
+    assert "Installing 1 package" in messages and messages[-1] == "Packages installed"
+
+
 async def test_a_different_package_list_is_another_environment(tmp_path, wheel):
     builder = EnvironmentBuilder(tmp_path / "envs", pip_args=OFFLINE)
     assert builder.path_for(image(str(wheel))) != builder.path_for(image(str(wheel), "other"))

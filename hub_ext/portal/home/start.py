@@ -17,8 +17,8 @@ from tornado import web
 from hub_ext.datasets.picks import choices as dataset_choices
 from hub_ext.groups import group_policy
 from hub_ext.ledger import Request
-from hub_ext.policy import RESOURCE_LABELS, RESOURCES, format_amount
-from spawner.form import render_options_form
+from hub_ext.resource_groups import allowed as allowed_groups, summary
+from spawner.form import remaining_rows, render_options_form
 from spawner.gpus import machine_reason
 from spawner.plan import server_name_for
 
@@ -44,17 +44,6 @@ def shortcuts(nav) -> list[dict]:
     return out
 
 
-def remaining(snapshot, username: str, policy) -> list[dict]:
-    """What is left of the quota for this user in the group: the lower of theirs and the group's."""
-    usage = snapshot.usage(username, policy.quota, policy.user_quota)
-    rows = []
-    for r in RESOURCES:
-        left = [a.remaining for a in (usage.user[r], usage.group[r]) if a.remaining is not None]
-        rows.append({"resource": r, "label": RESOURCE_LABELS[r],
-                     "text": format_amount(r, max(0, min(left))) if left else "unlimited"})
-    return rows
-
-
 def launch_dialog(handler, group_name: str) -> dict:
     """The dialog's body for one of the caller's groups (404 for another)."""
     from ..notebooks.handlers import machine_gpus
@@ -76,9 +65,10 @@ def launch_dialog(handler, group_name: str) -> dict:
         "group": group.name,
         "form": render_options_form(group=group.name, policy=policy, catalog=catalog, shortfalls=shortfalls,
                                     unavailable={k: v for k, v in unavailable.items() if v}, selected={},
-                                    datasets=dataset_choices(handler.db_url, group.name)),
+                                    datasets=dataset_choices(handler.db_url, group.name),
+                                    resource_groups=[summary(rg) for rg in allowed_groups(policy, catalog)],
+                                    remaining=remaining_rows(snapshot, user.name, policy)),
         "action": f"{handler.hub.base_url}spawn/{quote(user.name)}/{server}",
-        "remaining": remaining(snapshot, user.name, policy),
         "running": bool(running),
         "server_url": user.server_url(server),  # on the user's subdomain with subdomain_host
     }
