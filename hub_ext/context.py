@@ -77,10 +77,13 @@ def set_group(db_url: str, username: str, group: str, group_names: list[str]) ->
     return group
 
 
-def keep_focus(db_url: str, username: str, group_names: list[str]) -> None:
-    """Before a user joins another group: store the group in focus now, if it is only the fallback (the
-    first by name), so that the group joined never takes its place. A user in no group keeps nothing:
-    the first group they join becomes their working group."""
+def keep_focus(db_url: str, username: str, group_names: list[str]) -> str | None:
+    """The group in focus (:func:`current_group`), stored when it is only the fallback (nothing stored yet,
+    or a group the user has left), so that a group the user joins later, by any path (the portal, or
+    JupyterHub's own API and admin page), never takes its place. Called for every page (the layout's
+    data) and before the portal adds a user to a group. A user in no group keeps nothing: the first
+    group they join becomes their working group."""
     current = current_group(db_url, username, group_names)
     if current is not None and stored_group(db_url, username) != current:
         set_group(db_url, username, current, group_names)
+    return current

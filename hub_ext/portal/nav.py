@@ -94,7 +94,7 @@ class Nav:
 def build_nav(orm_user, db_url: str) -> Nav:
     groups = member_groups(orm_user)
     names = [g.name for g in groups]
-    current = context.current_group(db_url, orm_user.name, names)
+    current = context.keep_focus(db_url, orm_user.name, names)  # a group joined later never takes its place
     nav = Nav(username=orm_user.name, is_admin=bool(orm_user.admin))
     nav.groups = [{"name": g.name, "display_name": display_name(g)} for g in groups]
     if current:

@@ -6,6 +6,7 @@ import time
 
 import pyotp
 import pytest
+from playwright.sync_api import expect
 
 from support import screenshot
 from support_throttle import sign_in as sign_in_by_script
@@ -94,6 +95,10 @@ def test_invitation_sign_up(page, real_hub, browser):
     sign_in(page, real_hub, "admin", real_hub.admin_password)
     page.wait_for_url("**/hub/**")
     page.goto(real_hub.base_url + "/hub/home")
+    # joining brw-team did not put it in focus (issue 24): the admin switches to it to invite people there
+    page.click("#hf-group-button")
+    page.click('#hf-group-menu button[value="brw-team"]')
+    expect(page.locator("#hf-current-group")).to_have_attribute("data-group", "brw-team")
     page.fill("#hf-invite-uses", "3")
     screenshot(page, "accounts-invite-panel")
     page.click("#hf-invite-create")

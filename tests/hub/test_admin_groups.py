@@ -217,6 +217,15 @@ async def test_members_and_group_admins_are_added_and_removed_and_nobodys_workin
     r = await root.api("POST", f"{API}/ag-alpha/members", json={"user": "ag-bob", "admin": True})
     assert r.status_code == 201 and r.json()["admins"] == ["ag-bob"]
     assert await context_of(root) == "ag-zeta" and await context_of(bob) == "ag-zeta"
+    # someone who has not opened a page since joining ag-zeta: joining through the console keeps it too
+    await make_user(app, "ag-carl", groups=["ag-zeta"])
+    assert (await root.api("POST", f"{API}/ag-alpha/members", json={"user": "ag-carl"})).status_code == 201
+    assert await context_of(await login(app, "ag-carl")) == "ag-zeta"
+    # nor does JupyterHub's own group API (or its admin page, which uses it)
+    assert (await root.api("POST", "/groups/ag-aardvark")).status_code == 201
+    r = await root.api("POST", "/groups/ag-aardvark/users", json={"users": ["ag-ada", "ag-bob"]})
+    assert r.status_code == 200, r.text
+    assert await context_of(root) == "ag-zeta" and await context_of(bob) == "ag-zeta"
     # a user in no group gets the group they join as their working group
     assert (await root.api("POST", f"{API}/ag-beta/members", json={"user": "ag-newbie"})).status_code == 201
     assert await context_of(await login(app, "ag-newbie")) == "ag-beta"
@@ -242,7 +251,7 @@ async def test_members_and_group_admins_are_added_and_removed_and_nobodys_workin
     assert r.json()["admins"] == ["ag-ada"]
     assert (await bob.get(f"{PAGE}/ag-alpha")).status_code == 403
     r = await root.api("DELETE", f"{API}/ag-alpha/members/ag-ada")
-    assert r.status_code == 200 and r.json() == {"group": "ag-alpha", "members": ["ag-bob"], "admins": []}
+    assert r.status_code == 200 and r.json() == {"group": "ag-alpha", "members": ["ag-bob", "ag-carl"], "admins": []}
     assert (await root.api("DELETE", f"{API}/ag-alpha/members/ag-ada")).status_code == 404
     app.db.expire_all()
     assert "ag-alpha" not in [g.name for g in orm.User.find(app.db, "ag-ada").groups]
