@@ -18,19 +18,19 @@ import secrets
 from datetime import datetime
 from typing import Callable
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, select, text, update
 
 from .. import activity
 from ..keys import decrypt, encrypt, token_digest
 from ..bodies import BodyError
 from ..jobs.records import Viewer
 from ..times import iso, utc
-from ..license import DEPLOYMENTS_TEXT, deployments_over
 from ..store import session_scope
 from ..store.engine import get_engine, read_scope
 from ..store.models import utcnow
 from ..store.models_deployments import Deployment, DeploymentClient, DeploymentRevision
-from .requests import REVISION_FIELDS, DeploymentCreate, DeploymentPatch, Runtime
+from .limits import DeploymentLimits, limits_of
+from .requests import NO_SOURCE, REVISION_FIELDS, TWO_SOURCES, DeploymentCreate, DeploymentPatch, Runtime
 
 KIND = "deployment"  # the ledger's workload kind and the activity kind
 HISTORY = 32  # update history entries kept per deployment
@@ -83,25 +83,21 @@ class DeploymentStore:
     # -- limits ------------------------------------------------------------------
 
     def _admission(self, session, group: str, policy, license_max: int | None, exclude: str | None = None) -> None:
-        """Refuse (LimitError) when one more deployment in ``group`` would pass a limit. ``license_max`` is
-        read before the write transaction (the license check reads the DB on its own connection)."""
+        """Refuse (LimitError) when one more deployment in ``group`` would pass a limit (:mod:`.limits`, what
+        the form shows too). ``license_max`` is read before the write transaction (the license check reads the
+        DB on its own connection)."""
         if get_engine(self.db_url).dialect.name == "postgresql":
             session.execute(text(f"SELECT pg_advisory_xact_lock({_PG_LOCK})"))
-        if not policy.deployments_enabled:
-            raise LimitError(f"Deployments are not enabled in group {group}")
+        refusal = limits_of(session, group, policy, license_max, exclude).refusal
+        if refusal:
+            raise LimitError(refusal)
 
-        def counting(*where):
-            q = select(func.count()).select_from(Deployment).where(
-                Deployment.stopped.is_(False), Deployment.delete_requested.is_(False), *where)
-            if exclude is not None:
-                q = q.where(Deployment.id != exclude)
-            return session.scalar(q) or 0
-
-        if policy.deployments_max is not None and counting(Deployment.group == group) >= policy.deployments_max:
-            raise LimitError(f"Group {group} has reached its maximum of {policy.deployments_max} "
-                             f"deployment{'s' if policy.deployments_max != 1 else ''} (deployments_max)")
-        if license_max is not None and deployments_over(license_max, counting() + 1):
-            raise LimitError(DEPLOYMENTS_TEXT)
+    def limits(self, group: str, policy, exclude: str | None = None) -> DeploymentLimits:
+        """The group's limits now: what the form shows and the API reports (``exclude``: as they would be
+        for starting that deployment again)."""
+        license_max = self.license_max() if self.license_max else None
+        with read_scope(self.db_url) as s:
+            return limits_of(s, group, policy, license_max, exclude)
 
     # -- create ------------------------------------------------------------------
 
@@ -178,7 +174,7 @@ class DeploymentStore:
             command = values.get("command", row.command)
             model_uri = values.get("model_uri", row.model_uri)
             if bool(command) == bool(model_uri):
-                raise BodyError({"command": "give either a serve command (with an image) or a model_uri"})
+                raise BodyError({"command": TWO_SOURCES if command else NO_SOURCE})
             if "health_path" not in fields and model_uri and not row.model_uri:
                 values["health_path"] = default_health(model_uri)
         if runtime is not None:

@@ -39,6 +39,7 @@ from ..resource_groups import GoneResourceGroup, placement
 from .executors.base import ExecutorError
 from .executors.deployments import DeploymentExecutor, DeploymentSpec, DeploymentStatus
 from .forward import ClientCredential, Route, RouteTable
+from .forward_clients import FreshClients
 from .desired import DesiredState
 from .hubapi import Groups, HubAPI
 
@@ -63,6 +64,8 @@ class Deployer(DesiredState):
         self.mlflow_tracking_uri = mlflow_tracking_uri
         self.log = log
         self.hub = hub  # gives each revision's replicas a token of the deployment's owner
+        # a client's token works as soon as the hub created it: a refused call reads the clients again
+        routes.fresh_clients = FreshClients(routes, self.clients_of)
         self._applied: dict[str, int] = {}  # deployment -> revision handed to the executor
         self._kept: dict[str, int | None] = {}  # deployment -> the revision whose reservations alone remain
         self._stats_flushed = 0.0
@@ -250,12 +253,14 @@ class Deployer(DesiredState):
                 continue
             await asyncio.to_thread(self.ledger.release, KIND, r.workload_id)
 
+    def clients_of(self, deployment_id: str) -> dict[str, ClientCredential]:
+        """A private deployment's clients as the portal DB holds them now."""
+        with read_scope(self.db_url) as s:
+            return {c.name: ClientCredential(c.token_digest, utc(c.expires), c.revoked is not None)
+                    for c in s.scalars(select(DeploymentClient).where(DeploymentClient.deployment_id == deployment_id))}
+
     def _route(self, row: Deployment, status: DeploymentStatus) -> None:
-        clients = {}
-        if row.access == "private":
-            with read_scope(self.db_url) as s:
-                for c in s.scalars(select(DeploymentClient).where(DeploymentClient.deployment_id == row.id)):
-                    clients[c.name] = ClientCredential(c.token_digest, utc(c.expires), c.revoked is not None)
+        clients = self.clients_of(row.id) if row.access == "private" else {}
         self.routes.set(Route(deployment_id=row.id, access=row.access, endpoints=tuple(status.endpoints),
                               checked=status.checked, clients=clients, group=row.group))
 

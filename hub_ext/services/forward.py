@@ -144,15 +144,31 @@ class _Exchange(Relay, httputil.HTTPMessageDelegate):
         self.dep = d
         d.requests += 1
         self.private = d.route.access != "public"
-        if d.client(headers.get("Authorization")) is None:
-            caller = self.ep.table.group_of_caller(headers.get("Authorization"))
-            if caller is not None and caller != d.route.group:  # another group's client: no such deployment
-                return self._refuse(404, f"No such deployment: {dep_id}")
-            d.unauthorized += 1
-            return self._refuse(401, f"Deployment {dep_id} is private: send a client's token as "
-                                     "'Authorization: Bearer <token>' or basic <client>:<token>",
-                                {"WWW-Authenticate": challenge(dep_id)})
+        authorization = headers.get("Authorization")
+        if d.client(authorization) is None:
+            fresh = self.ep.table.fresh_clients
+            if authorization and self.private and fresh is not None:  # maybe a client made a moment ago
+                return self._admit_with_fresh_clients(fresh, dep_id, authorization)
+            return self._unauthorized(d, dep_id, authorization)
         return True
+
+    async def _admit_with_fresh_clients(self, fresh, dep_id: str, authorization: str) -> bool:
+        """Admission once the deployment's clients were read again (:mod:`.forward_clients`)."""
+        await fresh.refresh(dep_id)
+        d = self.ep.table.deployments.get(dep_id)
+        if d is None:
+            return self._refuse(404, f"No such deployment: {dep_id}")
+        self.dep = d
+        return d.client(authorization) is not None or self._unauthorized(d, dep_id, authorization)
+
+    def _unauthorized(self, d: Deployment, dep_id: str, authorization: str | None) -> bool:
+        caller = self.ep.table.group_of_caller(authorization)
+        if caller is not None and caller != d.route.group:  # another group's client: no such deployment
+            return self._refuse(404, f"No such deployment: {dep_id}")
+        d.unauthorized += 1
+        return self._refuse(401, f"Deployment {dep_id} is private: send a client's token as "
+                                 "'Authorization: Bearer <token>' or basic <client>:<token>",
+                            {"WWW-Authenticate": challenge(dep_id)})
 
     def _ready(self, headers):
         """After admission: the size and readiness checks; the tunnel (an awaitable) for a websocket."""

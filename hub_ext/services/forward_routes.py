@@ -179,6 +179,8 @@ def _percentile(xs: list[float], q: float) -> float:
 class RouteTable:
     """The routes of every deployment the runner serves, set by its status refresh, read by the forwarder."""
 
+    fresh_clients = None  # a private deployment's clients read again on a refused call (.forward_clients)
+
     def __init__(self, window: int = 1000):
         self.window = window  # forwarded requests whose latency the stats keep
         self.deployments: dict[str, Deployment] = {}

@@ -10,6 +10,7 @@ import re
 import time
 
 import pytest
+import requests
 from playwright.sync_api import expect
 
 from attack_pages import server_command
@@ -65,6 +66,9 @@ def test_create_edit_roll_back_stop_start_and_delete_from_the_pages(page, lab):
     expect(page.locator("#hf-sidemenu")).to_contain_text("Deployments")
     expect(page.locator("#hf-deployments")).to_contain_text("No deployments yet in this group.")
     expect(page.locator("#hf-create-card")).to_be_visible()  # nothing yet: the form is open
+    # the free tier's 1 is the smaller of the limits (the group has no maximum), and the form says so
+    expect(page.locator("#hf-deployments-most")).to_have_text(
+        "This group may run at most 1 deployment at a time: the platform's license allows 1.")
     expect(page.locator("#hf-dep-instance_type")).to_have_value("cpu-small")  # the catalog's first, preselected
     expect(page.locator("#hf-dep-source-command")).to_be_checked()
     expect(page.locator("#hf-dep-model_uri")).to_be_hidden()
@@ -82,7 +86,8 @@ def test_create_edit_roll_back_stop_start_and_delete_from_the_pages(page, lab):
     page.fill("#hf-dep-id", "echo-one")
     page.fill("#hf-dep-command", "")
     page.click("#hf-deployment-submit")
-    expect(page.locator('[data-error-for="command"]')).to_contain_text("either a serve command")
+    expect(page.locator('[data-error-for="command"]')).to_have_text(
+        "Command: enter a command to run, or serve a model from the registry instead")
     expect(page.locator('[data-error-for="id"]')).to_be_empty()
 
     page.fill("#hf-dep-command", SERVE)
@@ -253,14 +258,17 @@ def test_limits_refuse_with_their_message_and_a_group_without_deployments_says_s
                    json={"id": "solo-first", "name": "First", "command": SERVE}).status_code == 201
     ui_login(page, lab, "sol", "Sol-pass1")
     page.goto(lab.base_url + "/hub/portal/deployments#create")
-    expect(page.locator("#hf-deployments-most")).to_contain_text("at most 1")
-    page.fill("#hf-dep-id", "solo-second")
-    page.fill("#hf-dep-name", "Second")
-    page.fill("#hf-dep-command", SERVE)
-    page.click("#hf-deployment-submit")
-    expect(page.locator("#hf-deployment-form .hf-form-error")).to_contain_text(
-        "Group solo has reached its maximum of 1 deployment (deployments_max)")
+    # full: the page offers no Create that would be refused, and says why (the group's 1 and the license's 1)
+    expect(page.locator("#hf-deployments-most")).to_have_text(
+        "This group may run at most 1 deployment at a time: the group's policy and the platform's license allow 1.")
+    expect(page.locator("#hf-deployments-why")).to_have_text(
+        "This group runs 1 of at most 1 deployment (the group's policy). Stop or delete one to create another.")
+    expect(page.locator("#hf-deployment-form")).to_have_count(0)
+    expect(page.locator("#hf-create-toggle")).to_have_count(0)
     screenshot(page, "deployments-limit")
+    r = sol.api("POST", "/portal/groups/solo/deployments", json={"id": "solo-second", "name": "Second", "command": SERVE})
+    assert r.status_code == 403 and r.json()["message"] == \
+        "Group solo has reached its maximum of 1 deployment (deployments_max)"
     assert [d["id"] for d in sol.api("GET", "/portal/groups/solo/deployments").json()["deployments"]] == ["solo-first"]
 
     # beta has no deployments: the page says so, and where they are enabled
@@ -327,3 +335,35 @@ def test_an_admin_opening_a_members_public_deployment_page_hands_over_nothing(pa
         screenshot(page, "deployment-attack-sandboxed")
     finally:
         dana.api("DELETE", "/portal/deployments/attack")
+
+
+def test_a_serving_deployment_shows_one_serving_badge_and_its_latency_on_one_line(page, lab):
+    """Issue 24's polish: the history said "serving serving" once the page had refreshed itself, and the
+    latency figures wrapped ("11.1" over "ms")."""
+    dana = lab.login("dana", "Dana-pass1")
+    r = dana.api("POST", "/portal/groups/lab/deployments", json={
+        "id": "answers", "name": "Answers", "command": server_command('"$PORT"', "/dev/null"), "health_path": "/health"})
+    assert r.status_code == 201, r.text
+    try:
+        until = time.monotonic() + 120
+        while api_phase(dana, "answers") != "Deployed":
+            assert time.monotonic() < until and api_phase(dana, "answers") != "Failed", api_phase(dana, "answers")
+            time.sleep(1)
+        for _ in range(5):
+            assert requests.get(f"{lab.base_url}/deployments/answers/health", timeout=10).status_code == 200
+        ui_login(page, lab, "dana", "Dana-pass1")
+        page.goto(lab.base_url + "/hub/portal/deployments/answers")
+        # the runner adds its traffic figures every few seconds; the page polls them in
+        expect(page.locator('[data-traffic="latency_p50_ms"]')).to_have_text(re.compile(r"^\d+\.\d ms$"), timeout=30000)
+        page.wait_for_timeout(3000)  # at least one more refresh of the page
+        expect(page.locator("#hf-history .hf-serving")).to_have_count(1)
+        expect(page.locator('#hf-history tr[data-revision="1"]').first).to_contain_text("serving")
+        assert "serving serving" not in page.locator("#hf-history").inner_text()
+        for figure in ("requests", "errors", "unauthorized", "latency_p50_ms", "latency_p99_ms"):
+            lines = page.evaluate("""(name) => { const r = document.createRange();
+                r.selectNodeContents(document.querySelector('[data-traffic="' + name + '"]'));
+                return new Set([...r.getClientRects()].map(x => Math.round(x.top))).size; }""", figure)
+            assert lines == 1, (figure, lines)
+        screenshot(page, "deployment-serving")
+    finally:
+        dana.api("DELETE", "/portal/deployments/answers")

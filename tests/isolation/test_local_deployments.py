@@ -154,6 +154,28 @@ async def test_replicas_serve_as_the_owners_account_each_in_its_own_cgroup_then_
     assert not os.path.exists(state_file) and not os.listdir(ex.state_dir)
 
 
+async def test_health_checks_stay_out_of_the_log_and_requests_stay_in_it(deployments):
+    """Issue 24: a server that logs every request (Python's http.server) is checked ten times a second here;
+    the log holds the requests people made and none of the checks (executors.health_checks)."""
+    ex, name = deployments, next(_names)
+    await ex.apply(DeploymentSpec(deployment_id=name, revision=1, username="modeller", group="research",
+                                  groups=("research",), replicas=1, health_path="/",
+                                  command=f'exec {sys.executable} -m http.server --bind "$HOST" "$PORT"'))
+    status = await ready(ex, name, n=1)
+    await asyncio.sleep(2)  # some 20 health checks
+    for n in range(3):
+        await get(f"{status.endpoints[0]}/?someone-asked={n}")
+    text = (await until(lambda: _logged(ex, name, "someone-asked=2"), what="the requests in the log")).decode()
+    requests = [line for line in text.splitlines() if '"GET ' in line]
+    assert [line.split('"')[1] for line in requests] == [f"GET /?someone-asked={n} HTTP/1.1" for n in range(3)], text
+    assert "hubfront-health-check" not in text
+
+
+async def _logged(ex: LocalDeployments, name: str, needle: str) -> bytes | None:
+    data, _ = await ex.logs(name)
+    return data if needle.encode() in data else None
+
+
 async def test_a_killed_replica_is_restarted_while_the_other_serves(deployments, server):
     ex, name = deployments, next(_names)
     await ex.apply(spec(server, name))

@@ -7,7 +7,8 @@ from cryptography.fernet import Fernet
 
 from hub_ext.keys import token_digest
 from hub_ext.bodies import BodyError, parse_body
-from hub_ext.deployments.records import DEPLOYMENTS_TEXT, Conflict, DeploymentStore, LimitError
+from hub_ext.deployments.records import Conflict, DeploymentStore, LimitError
+from hub_ext.license import DEPLOYMENTS_TEXT
 from hub_ext.deployments.requests import DeploymentCreate, DeploymentPatch, resolve
 from hub_ext.jobs.records import Viewer
 from hub_ext.policy import parse_catalog, parse_policy
@@ -138,3 +139,44 @@ def test_members_see_and_only_owner_or_group_admins_change(sqlite_url):
     assert not sees(outsider, row)
     env_hidden = store(sqlite_url).as_json(row, member)
     assert env_hidden["endpoint"].endswith("/deployments/shared/")
+
+
+def test_the_form_and_admission_read_one_limit_the_smaller_of_the_groups_and_the_licenses(sqlite_url):
+    """The free tier's 1 under a group maximum of 2: the form says 1 and why, and once one runs it offers no
+    Create (why_not) exactly when admission refuses the next one, with the license's message."""
+    s = store(sqlite_url, license_max=1)
+    limits = s.limits("research", POLICY)
+    assert (limits.most, limits.group_max, limits.license_allows, limits.refusal) == (1, 2, 1, "")
+    assert limits.summary == "This group may run at most 1 deployment at a time: the platform's license allows 1"
+    create(s, "one")
+    limits = s.limits("research", POLICY)
+    assert limits.refusal == DEPLOYMENTS_TEXT and not limits.json()["may_create"]
+    assert limits.why_not == ("The platform's license allows 1 deployment at a time and 1 runs. Stop or delete one "
+                              "to create another, or ask an administrator to upgrade the license.")
+    with pytest.raises(LimitError, match="upgrade your license"):
+        create(s, "two")
+    # the license's places are platform-wide: another group's deployment takes them too
+    other = parse_policy({"deployments_enabled": True}, CATALOG)
+    limits = s.limits("other", other)
+    assert limits.most == 1 and limits.running == 0 and limits.platform == 1
+    assert "1 runs, 1 of them in other groups" in limits.why_not
+    # a stopped deployment may start again once it is the only one
+    s.stop(s.get("one"), "ann")
+    assert s.limits("research", POLICY, exclude="one").refusal == ""
+    assert s.limits("research", POLICY).json()["may_create"] is True
+
+
+def test_the_groups_maximum_when_it_is_the_smaller_and_the_licenses_grace():
+    from hub_ext.deployments.limits import DeploymentLimits
+
+    group_first = DeploymentLimits("lab", True, 2, 10, running=2, platform=5)
+    assert group_first.summary == "This group may run at most 2 deployments at a time: the group's policy allows 2"
+    assert group_first.why_not == ("This group runs 2 of at most 2 deployments (the group's policy). Stop or "
+                                   "delete one to create another.")
+    assert group_first.refusal == "Group lab has reached its maximum of 2 deployments (deployments_max)"
+    licensed = DeploymentLimits("lab", True, None, 10, running=0, platform=10)
+    assert licensed.most == 11 and licensed.refusal == ""  # 10% grace: the eleventh is admitted
+    assert licensed.because == "the platform's license allows 11 (10 and a 10% grace)"
+    assert DeploymentLimits("lab", True, 1, 1, 0, 0).because == "the group's policy and the platform's license allow 1"
+    assert DeploymentLimits("lab", True, None, None, 3, 3).summary == ""  # nothing limits it
+    assert DeploymentLimits("lab", False, None, 1, 0, 0).refusal == "Deployments are not enabled in group lab"

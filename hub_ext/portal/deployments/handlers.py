@@ -83,7 +83,8 @@ class GroupDeploymentsAPIHandler(_DeploymentsAPI):
     def get(self, group_name):
         group = self.member_group(group_name) if not self.current_user.admin else self.visible_group(group_name)
         self.write_json({"group": group.name, "deployments": [self.deployment_json(r)
-                                                               for r in self.store.list(group.name)]})
+                                                               for r in self.store.list(group.name)],
+                         "limits": self.store.limits(group.name, group_policy(group)).json()})
 
     @needs_scope(WRITE)
     def post(self, group_name):

@@ -52,10 +52,12 @@ class _DeploymentsPage(_JobsPage):
                 "model_health": MODEL_HEALTH_PATH, "per_replica": per_replica}
 
     def deployment_form(self, group) -> dict:
-        """The job form's choices plus what decides whether the group may deploy at all."""
+        """The job form's choices plus what decides whether the group may deploy at all, and how many
+        (``limits``: the smaller of the group's and the license's maximum, and why; the form offers Create
+        only while admission would take one more)."""
         policy = group_policy(group)
         return {**self.template_form(group), "enabled": policy.deployments_enabled,
-                "most": policy.deployments_max, "group_admins": policy.admins}
+                "limits": self.store.limits(group.name, policy), "group_admins": policy.admins}
 
     async def render_list(self, open_form: bool, prefill: dict) -> None:
         group = self.current_group()
@@ -90,11 +92,14 @@ class DeploymentPageHandler(_DeploymentsPage):
             raise web.HTTPError(404, f"No such deployment: {deployment_id}")
         changer = may_change(viewer, row)
         group = self.visible_group(row.group)
+        # Start is offered only when it would be admitted; else the page says why (hub_ext.deployments.limits)
+        start_refusal = store.limits(row.group, group_policy(group), exclude=row.id).explain("start this one") \
+            if changer else ""
         await self.render_portal(
             "portal/deployment.html", dep=store.as_json(row, viewer, public_url(self)),
             history=[store.revision_json(e) for e in store.history(row.id)],
             clients=[{**store.client_json(c), "expired": expired(c.expires)} for c in store.clients(row.id)],
-            may_change=changer, form=self.deployment_form(group) if changer else None,
+            may_change=changer, form=self.deployment_form(group) if changer else None, start_refusal=start_refusal,
             api=f"{self.hub.base_url}api/portal/deployments/{row.id}", **self.common())
 
     async def new_form(self):

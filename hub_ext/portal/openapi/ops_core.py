@@ -104,7 +104,9 @@ OPERATIONS: tuple[Operation, ...] = (
               {204: "Deleted", 403: DENIED + " (the owner's, or a hub admin's)", 404: NOT_FOUND}),
     # -- deployments ---------------------------------------------------------------------
     Operation("get", f"{PORTAL}/groups/{{group}}/deployments", "A group's deployments", "deployments", READ,
-              {200: "`{group, deployments}`", 403: DENIED, 404: NOT_FOUND}),
+              {200: "`{group, deployments, limits}`: `limits` is how many the group may run now (`most`, the smaller of the "
+                   "group's `deployments_max` and the license's, `because`, `running`, `may_create` and, when it may "
+                   "not, `why_not`)", 403: DENIED, 404: NOT_FOUND}),
     Operation("post", f"{PORTAL}/groups/{{group}}/deployments", "Create a deployment", "deployments", WRITE,
               {201: "The deployment, being deployed", 400: INVALID,
                403: DENIED + " (or a limit: deployments not enabled, the group's maximum, the license's)",

@@ -39,6 +39,7 @@ from hub_ext.kube import GROUP_LABEL, USER_LABEL, api_message, label_value, plai
 from .base import ExecutorError
 from .kube_rollout import CONTAINER, REVISION_ANNOTATION, revision_of, rollout_status
 from .deployments import DeploymentExecutor, DeploymentSpec, DeploymentStatus
+from .health_checks import checked_path, without_health_checks
 from .base import ConfigurableABC
 from .kubernetes import KubernetesExecutor, with_storage
 
@@ -156,7 +157,8 @@ class KubernetesDeployments(LoggingConfigurable, DeploymentExecutor, metaclass=C
 
     def probes(self, spec: DeploymentSpec) -> dict:
         """Startup (room to load a model), readiness (in the Service or not), liveness (restart when hung)."""
-        check = {"httpGet": {"path": spec.health_path, "port": spec.port},
+        # the kubelet's checks carry the marker that keeps their lines out of the log (health_checks)
+        check = {"httpGet": {"path": checked_path(spec.health_path), "port": spec.port},
                  "periodSeconds": self.probe_period, "timeoutSeconds": self.probe_timeout}
         starting = max(1, math.ceil(self.startup_timeout / self.probe_period))
         return {"startupProbe": {**check, "failureThreshold": starting},
@@ -301,7 +303,7 @@ class KubernetesDeployments(LoggingConfigurable, DeploymentExecutor, metaclass=C
         parts = []
         for pod in pods:
             meta = pod["metadata"]
-            text = await self._read_log(pod)
+            text = without_health_checks((await self._read_log(pod)).encode()).decode()
             parts.append(f"==> {meta['name']} (revision {revision_of(meta)}) <==\n{text}")
             if text and not text.endswith("\n"):
                 parts.append("\n")

@@ -5,6 +5,7 @@ that cannot be pulled, a crash loop, a pod that cannot be scheduled)."""
 from __future__ import annotations
 
 from .deployments import DeploymentStatus
+from .health_checks import plain_path
 
 REVISION_ANNOTATION = "hubfront.io/revision"
 CONTAINER = "server"
@@ -74,7 +75,7 @@ def rollout_status(deployment: dict, pods: list[dict], endpoint: str) -> tuple[D
     elif progressing.get("status") == "False" and progressing.get("reason") == "ProgressDeadlineExceeded":
         probe = (template[0].get("readinessProbe") or {}).get("httpGet", {}).get("path", "")
         failed = "HealthCheck"
-        message = (f"Revision {latest} did not pass its health check (GET {probe}) within "
+        message = (f"Revision {latest} did not pass its health check (GET {plain_path(probe)}) within "
                    f"{spec.get('progressDeadlineSeconds', '?')} s: {progressing.get('message', '')}").rstrip(": ")
     elif replica_failure.get("status") == "True":
         text = replica_failure.get("message") or replica_failure.get("reason") or "Replicas cannot be created"

@@ -17,6 +17,7 @@ from hub_ext.isolation import fdtree, safefs
 
 from . import keeper
 from .deployments import DeploymentSpec
+from .health_checks import checked_path, without_health_checks
 
 
 def replica_name(deployment_id: str, revision: int, index: int) -> str:
@@ -29,7 +30,9 @@ async def probe(host: str, port: int, path: str, timeout: float) -> str:
         async with asyncio.timeout(timeout):
             reader, writer = await asyncio.open_connection(host, port)
             try:
-                writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n".encode())
+                # the marker keeps the line it causes out of the log (health_checks)
+                request = f"GET {checked_path(path)} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n"
+                writer.write(request.encode())
                 line = await reader.readline()
             finally:
                 writer.close()
@@ -117,6 +120,9 @@ class Deployment:
     def append(self, source: str, data: bytes, cap: int) -> None:
         """Add a replica's new output to the stream (a line naming the replica when the source changes),
         keeping only the latest ``cap`` bytes in memory."""
+        data = without_health_checks(data)  # GET /ping every second is not what the log is for
+        if not data:
+            return
         if source != self.source:
             data = f"==> {source} <==\n".encode() + data
             self.source = source
