@@ -137,11 +137,24 @@
 
   // -- Jobs: the list, refreshed -----------------------------------------------------------
 
+  // Cancelling asks first (hf.confirmAction, static/confirm.js), as stopping a notebook does.
+  function confirmCancel(id) {
+    if (!window.hf.confirmAction) return Promise.resolve(true);
+    return window.hf.confirmAction({
+      title: "Cancel job " + id + "?",
+      text: "Cancel job " + id + "? It is stopped now; what it has not written out yet is lost.",
+      ok: "Cancel the job",
+    });
+  }
+
   function cancelJob(id, button, container) {
-    button.disabled = true;
-    call("POST", (jh.base_url || "/hub/") + "api/portal/jobs/" + encodeURIComponent(id) + "/cancel").then(function (res) {
-      if (!res.ok) { button.disabled = false; showError(container, messageOf(res)); }
-      if (container.refresh) container.refresh();
+    confirmCancel(id).then(function (yes) {
+      if (!yes) return;
+      button.disabled = true;
+      call("POST", (jh.base_url || "/hub/") + "api/portal/jobs/" + encodeURIComponent(id) + "/cancel").then(function (res) {
+        if (!res.ok) { button.disabled = false; showError(container, messageOf(res)); }
+        if (container.refresh) container.refresh();
+      });
     });
   }
 
@@ -335,11 +348,14 @@
 
     var cancelButton = document.getElementById("hf-job-cancel");
     cancelButton.addEventListener("click", function () {
-      cancelButton.disabled = true;
-      call("POST", api + "/cancel").then(function (res) {
-        cancelButton.disabled = false;
-        if (!res.ok) showError(jobPage, messageOf(res));
-        else render(res.data);
+      confirmCancel(jobPage.dataset.id).then(function (yes) {
+        if (!yes) return;
+        cancelButton.disabled = true;
+        call("POST", api + "/cancel").then(function (res) {
+          cancelButton.disabled = false;
+          if (!res.ok) showError(jobPage, messageOf(res));
+          else render(res.data);
+        });
       });
     });
     var rerun = document.getElementById("hf-job-rerun");

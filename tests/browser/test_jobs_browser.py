@@ -26,6 +26,12 @@ def test_submit_a_job_and_watch_it_run(page, portal_hub):
     expect(page.locator("#hf-job-instance_type")).to_have_value("cpu-small")  # the group's default type
 
     page.fill("#hf-job-name", "count to six")
+    # a command of spaces only: told at the command, in words (issue 24), nothing is submitted
+    page.fill("#hf-job-command", "   ")
+    page.click("#hf-job-submit")
+    expect(page.locator('[data-error-for="command"]')).to_have_text("Command: enter a command to run")
+    expect(page.locator("#hf-job-command")).to_have_class(re.compile(r"is-invalid"))
+    screenshot(page, "jobs-command-empty")
     page.fill("#hf-job-command", COMMAND)
     # a bad variable name: the API's field error shows under the field, nothing is submitted
     page.fill("#hf-job-env", "1BAD=x")
@@ -88,7 +94,10 @@ def test_a_recurring_job_with_a_cron_expression_shows_its_next_five_runs(page, p
     page.select_option("#hf-sched-time_zone", "Asia/Tokyo")
     page.select_option("#hf-sched-overlap", "allow")
     page.click("#hf-schedule-submit")
-    expect(page.locator('[data-error-for="recurrence"]')).not_to_be_empty()
+    # under the cron expression typed, naming the cron field and its range (issue 24)
+    expect(page.locator('[data-error-for="cron"]')).to_have_text("Recurrence: minute 61 is out of range 0–59")
+    expect(page.locator('[data-error-for="cron"]')).to_be_visible()
+    expect(page.locator('[data-error-for="recurrence"]')).to_be_empty()
     expect(page.locator("#hf-sched-cron")).to_have_class(re.compile(r"is-invalid"))
     screenshot(page, "schedules-cron-error")
     page.fill("#hf-sched-cron", "30 2 * * 1-5")
@@ -144,10 +153,21 @@ def test_queued_jobs_show_their_place_and_the_ledger_message_and_can_be_cancelle
     expect(queued.locator(".hf-queue")).not_to_contain_text("Waiting for the runner", timeout=SLOW)
     screenshot(page, "jobs-queue")
 
+    queued.locator(".hf-cancel").click()  # cancelling asks first, as revoking a link does
+    confirm = page.locator("#hf-confirm-action")
+    expect(confirm).to_be_visible()
+    expect(confirm).to_contain_text(f"Cancel job {ids[2]}?")
+    expect(confirm).not_to_have_attribute("data-hf-showing", "1")  # fully shown
+    screenshot(page, "jobs-cancel-confirm")
+    confirm.locator("#hf-confirm-action-cancel").click()  # "Keep it": nothing happens
+    expect(confirm).to_be_hidden()
+    expect(queued.locator(".hf-phase")).to_have_text("Pending")
     queued.locator(".hf-cancel").click()
+    confirm.locator("#hf-confirm-action-ok").click()
     expect(queued.locator(".hf-phase")).to_have_text("Cancelled", timeout=30_000)
     page.goto(portal_hub.base_url + f"/hub/portal/jobs/{ids[0]}")
     page.click("#hf-job-cancel")
+    page.click("#hf-confirm-action-ok")
     expect(page.locator("#hf-job-phase")).to_have_text("Cancelled", timeout=SLOW)
     expect(page.locator('[data-field="reason"]')).to_have_text("Cancelled")
     page.on("dialog", lambda dialog: dialog.accept())

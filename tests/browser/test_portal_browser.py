@@ -59,7 +59,10 @@ def test_quick_launch_opens_a_notebook(page, portal_hub):
     expect(row).to_contain_text("pytorch")
     expect(row).to_contain_text("running")
     screenshot(page, "notebooks")
-    row.locator(".hf-stop").click()
+    row.locator(".hf-stop").click()  # stopping asks first
+    confirm = page.locator("#hf-confirm-action")
+    expect(confirm).to_contain_text("Stop the notebook server in Beta Team?")
+    confirm.locator("#hf-confirm-action-ok").click()
     expect(page.locator("tr[data-server='beta']")).to_contain_text("stopped", timeout=30_000)
 
 

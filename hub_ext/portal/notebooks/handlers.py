@@ -46,15 +46,22 @@ async def _quick_launch_panel(handler) -> dict:
     group = handler.visible_group(handler.nav().group)
     states = {name: "running" if sp.ready else "starting"
               for name, sp in user.spawners.items() if sp.ready or sp.pending == "spawn"}
+    policy = group_policy(group)
     buttons = quick_launches(
-        snapshot=handler.ledger_snapshot(group.name), catalog=handler.catalog, policy=group_policy(group),
+        snapshot=handler.ledger_snapshot(group.name), catalog=handler.catalog, policy=policy,
         group=group.name, username=user.name, hub_base_url=handler.hub.base_url, states=states,
         machine_gpus=machine_gpus(handler),
     )
     server = server_name_for(group.name)
     state = states.get(server)
+    reasons = {b.reason for b in buttons}
+    shared = reasons.pop() if len(reasons) == 1 else ""  # said once, not under every button
+    default = policy.default_instance(handler.catalog)
     return {
         "buttons": buttons, "group": group.name, "state": state,
+        "shared_reason": "" if state else shared,  # the running/starting line above says it already
+        "per_button": not shared,
+        "default_type": default.title if default else None,
         "running_url": user.server_url(server) if state == "running" else None,  # subdomain_host: its host
         "progress_url": f"{handler.hub.base_url}spawn-pending/{user.escaped_name}/{server}"
         if state == "starting" else None,

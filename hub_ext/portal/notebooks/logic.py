@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from hub_ext.groups import group_policy
 from hub_ext.ledger import Request, Snapshot
 from hub_ext.policy import Catalog, GroupPolicy
 from spawner.gpus import machine_reason
@@ -21,6 +22,7 @@ class ServerRow:
     url: str
     outcome: str = ""  # how a stopped server last ended, when that was an error ("Out of memory (limit 1 GiB)…")
     datasets: str = ""  # its dataset picks, as the launch form sends them: "imagenet,labels@v3"
+    group_title: str = ""  # the group's display name (what people read)
 
 
 def server_rows(user, base_url: str, last_events: dict | None = None) -> list[ServerRow]:
@@ -30,6 +32,7 @@ def server_rows(user, base_url: str, last_events: dict | None = None) -> list[Se
     server says why it stopped when that was an error.
     """
     group_names = [g.name for g in user.orm_user.groups]
+    titles = {g.name: group_policy(g).display_name or g.name for g in user.orm_user.groups}
     last_events = last_events or {}
     rows = []
     for name, orm_spawner in sorted(user.orm_user.orm_spawners.items()):
@@ -48,9 +51,11 @@ def server_rows(user, base_url: str, last_events: dict | None = None) -> list[Se
             status = "stopped"
         last = last_events.get(f"{user.name}/{name}")
         outcome = last.message if status == "stopped" and last is not None and last.status == "error" else ""
+        group = saved.get("group") or options.get("group") or group_for_server(name, group_names)
         rows.append(ServerRow(
             name=name,
-            group=saved.get("group") or options.get("group") or group_for_server(name, group_names),
+            group=group,
+            group_title=titles.get(group, group or ""),
             instance_type=saved.get("instance_type") or options.get("instance_type") or "",
             image=saved.get("image") or options.get("image") or "",
             status=status,
