@@ -298,3 +298,34 @@ def test_the_storage_quota_refuses_in_words(page, team, tmp_path):
         screenshot(page, "files-quota-refused")
     finally:
         admin.api("PATCH", f"/portal/groups/{GROUP}/policy", json={"quota": {"storage": None}})
+
+
+def test_names_with_dot_dot_are_refused_in_words_at_the_dialog(page, team):
+    """Issue 24: a new folder "../escape" was "The request failed (HTTP 404)", "a/../b" silently made "b",
+    and a rename to ../../../etc/evil.csv said "to: must not contain '..' components"."""
+    fran = team.login("fran", "Fran-pass1")
+    assert fran.api("PUT", f"/portal/groups/{GROUP}/files/names.csv", data=b"a,b\n").status_code == 201
+    ui_login(page, team, "fran", "Fran-pass1")
+    page.goto(team.base_url + "/hub/portal/files")
+    error = page.locator("#hf-name-form .hf-form-error")
+    for name in ("../escape", "a/../b", ".."):
+        page.click("#hf-new-folder")
+        shown(page, "#hf-name-modal")
+        page.fill("#hf-name-input", name)
+        page.click("#hf-name-ok")
+        expect(error).to_have_text("Name: '..' is not allowed in a file name")
+        if name == "a/../b":
+            screenshot(page, "files-new-folder-refused")
+        page.locator("#hf-name-modal .btn-close").click()
+        expect(page.locator("#hf-name-modal")).to_be_hidden()
+    listed = [e["name"] for e in fran.api("GET", f"/portal/groups/{GROUP}/files/").json()["entries"]]
+    assert not {"escape", "a", "b"} & set(listed), listed
+
+    page.locator('tr.hf-entry[data-name="names.csv"] .hf-rename').click()
+    shown(page, "#hf-name-modal")
+    page.fill("#hf-name-input", "../../../etc/evil.csv")
+    page.click("#hf-name-ok")
+    expect(error).to_have_text("Name: '..' is not allowed in a file name")
+    screenshot(page, "files-rename-refused")
+    assert not Path("/etc/evil.csv").exists()
+    assert "names.csv" in [e["name"] for e in fran.api("GET", f"/portal/groups/{GROUP}/files/").json()["entries"]]

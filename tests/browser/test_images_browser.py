@@ -2,6 +2,7 @@
 an added image is listed next to the catalog's and is in the group's job form."""
 
 import json
+import re
 
 import pytest
 from playwright.sync_api import expect
@@ -39,6 +40,13 @@ def test_add_an_image_from_the_page(page, lab):
     page.fill("#hf-im-pip", "cowsay==6.1")
     page.click("#hf-image-form button[type=submit]")
     expect(page.locator('.hf-image-row[data-name="igb-cowsay"]')).to_contain_text("cowsay==6.1")
+    # what runs on this machine is a local Python environment: the page says that, not the container images
+    python = re.compile(r"^Python 3\.\d+ \(the hub's own\)")
+    expect(page.locator('.hf-image-row[data-name="igb-cowsay"] .hf-image-runs')).to_have_text(
+        re.compile(python.pattern + r" \+ cowsay==6\.1$"))
+    expect(page.locator('.hf-image-row[data-name="base"] .hf-image-runs')).to_have_text(re.compile(python.pattern + "$"))
+    expect(page.locator("#hf-images")).not_to_contain_text("quay.io")
+    expect(page.locator("#hf-images")).not_to_contain_text("base:cpu")
     screenshot(page, "images")
     page.goto(lab.base_url + "/hub/portal/jobs")
     expect(page.locator('option[value="igb-cowsay"]')).to_have_count(1)

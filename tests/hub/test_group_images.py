@@ -96,3 +96,25 @@ async def test_images_page_for_group_admins(app):
     assert 'href="' in page.text and "portal/images" in (await boss.get("hub/home")).text
     await member.api("PUT", "/portal/me/context", data=json.dumps({"group": "gi-c"}))
     assert (await member.get("hub/portal/images")).status_code == 403
+
+
+async def test_the_images_page_shows_what_runs_on_this_machine(app):
+    """Issue 24: on the embedded default an image runs as a local Python environment, so the Images page
+    lists that, not the catalog's container references (quay.io/…), which only Kubernetes pulls."""
+    import html
+    import re
+    import sys
+
+    boss, _, _ = await setup(app, "gi-p")
+    assert (await boss.api("POST", "/portal/groups/gi-p/images", data=json.dumps(ADD))).status_code == 201
+    page = (await boss.get("hub/portal/images")).text
+    python = f"Python {sys.version_info.major}.{sys.version_info.minor} (the hub's own)"
+    rows = {name: html.unescape(text) for name, text in re.findall(r'<tr class="hf-image-row" data-name="([^"]+)".*?<td class="small hf-image-runs">([^<]*)</td>',
+                           page, re.S)}
+    catalog = Hubfront.instance().catalog
+    assert rows["team-img"] == f"{python} + cowsay==6.1"
+    for image in catalog.images:
+        packages = ", ".join(image.local.packages)
+        assert rows[image.name] == (f"{python} + {packages}" if packages else python), image.name
+    assert "quay.io" not in page.split('id="hf-images"')[1].split("</table>")[0]  # the table names no container
+    assert any(im.image and "quay.io" in im.image for im in catalog.images)  # though the catalog has them

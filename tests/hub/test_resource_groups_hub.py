@@ -115,3 +115,14 @@ async def test_a_job_in_an_allowed_resource_group_records_it(app, ann):
     job = r.json()
     assert job["resource_group"] == "general"
     await ann.api("POST", f"/portal/jobs/{job['id']}/cancel")
+
+
+async def test_the_images_page_shows_the_container_images_that_run_on_kubernetes(app):
+    """Issue 24: the Images page names what runs: on Kubernetes the container images (the embedded
+    default shows its local environments instead, tests/hub/test_group_images.py)."""
+    await make_user(app, "rgh-boss", groups=[GROUP], policies={GROUP: {**POLICY, "admins": ["rgh-boss"]}})
+    boss = await login(app, "rgh-boss")
+    page = (await boss.get("hub/portal/images")).text
+    row = re.search(r'<tr class="hf-image-row" data-name="base".*?</tr>', page, re.S).group(0)
+    assert "example.org/base:1" in row and "GPU: example.org/base:1-cuda" in row
+    assert "<th>Container image</th>" in page and "What runs here" not in page and "hf-image-runs" not in page

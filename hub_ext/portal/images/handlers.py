@@ -7,6 +7,8 @@ policy change, so the spawn form, job form and deployments of that group offer t
 
 from __future__ import annotations
 
+import sys
+
 from jupyterhub.scopes import needs_scope
 from tornado import web
 
@@ -27,6 +29,16 @@ from .builds import handlers as build_handlers
 from .common import _ImagesAPI
 
 BUILD_BADGES = {**PHASE_BADGES, "Building": PHASE_BADGES["Running"]}  # static/images.js reads them from the page
+
+
+def local_environment(image) -> str:
+    """What runs for ``image`` on this machine (the embedded default): its interpreter, and the packages
+    installed into an environment of its own when it is first used (hub_ext.images.environments)."""
+    if image.local.python:
+        python = image.local.python
+    else:
+        python = f"Python {sys.version_info.major}.{sys.version_info.minor} (the hub's own)"
+    return f"{python} + {', '.join(image.local.packages)}" if image.local.packages else python
 
 
 def images_of(group, catalog, db_url: str) -> list[dict]:
@@ -102,10 +114,16 @@ class ImagesPageHandler(PortalHandler):
         group = self.current_group()
         self.require_group_admin(group)
         images = images_of(group, self.catalog, self.db_url)
+        embedded = embedded_mode(self.hubfront.config)  # hub_ext.mode: what an image is here
+        if embedded:  # what actually runs here is a local environment, not the container images
+            policy = usable_policy(group, self.db_url)
+            local = {im.name: local_environment(im) for im in [*policy.allowed_images(self.catalog),
+                                                                *policy.group_images]}
+            images = [{**im, "runs_here": local.get(im["name"], "")} for im in images]
         positions = builds_mod.queue_positions(self.db_url)
         builds = [builds_mod.build_json(b, positions) for b in builds_mod.builds_of(self.db_url, group.name)]
         await self.render_portal("portal/images.html", group=group.name, images=images,
-                                 embedded=embedded_mode(self.hubfront.config), managers=MANAGERS, builds=builds,
+                                 embedded=embedded, managers=MANAGERS, builds=builds,
                                  bases=[im for im in images if not im["unavailable"]], badges=BUILD_BADGES,
                                  zone=user_zone(self.db_url, self.current_user.name).key,
                                  api=f"{self.hub.base_url}api/portal/groups/{group.name}/images")
