@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import and_, func, insert, or_, select
 
 from .store import get_engine
 from .store.engine import read_connection
@@ -76,13 +76,14 @@ def recent(db_url, *, username: str | None = None, group: str | None = None, lim
     what the members did, never their errors).
     """
     c = _table.c
-    # a workload holds a reservation exactly while it runs: the live status, in the same query
-    running = (
-        select(_reservations.c.id)
-        .where(_reservations.c.kind == c.kind, _reservations.c.workload_id == c.workload_id)
-        .exists()
-        .label("running")
-    )
+    # a workload holds a reservation exactly while it runs: the live status, in the same query. Only the
+    # events of the run that holds it now (recorded once it was reserved) and no error is "running": a
+    # notebook's "stopped" of an earlier run, or a refused second launch, is not.
+    r = _reservations.c
+    running = and_(
+        c.status != "error",
+        select(r.id).where(r.kind == c.kind, r.workload_id == c.workload_id, r.created <= c.created).exists(),
+    ).label("running")
     q = select(_table, running)
     if username is not None:
         q = q.where(c.username == username)

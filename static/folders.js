@@ -75,7 +75,28 @@
     });
   }
   action(".hf-revoke", "DELETE", "");
-  action(".hf-fi-accept", "POST", "/accept");
   action(".hf-fi-decline", "POST", "/decline");
+
+  // Accepting says so where the invitation was: whose folder it is and where workloads see it.
+  root.querySelectorAll(".hf-fi-accept").forEach(function (button) {
+    button.addEventListener("click", function () {
+      var item = button.closest(".hf-received");
+      button.disabled = true;
+      hf.call("POST", api + "folder-invitations/" + button.dataset.id + "/accept", {}).then(function (res) {
+        button.disabled = false;
+        if (!res.ok) { done(null)(res); return; }
+        var owner = item.dataset.owner, folder = item.dataset.folder;
+        var note = document.createElement("div");
+        note.className = "me-auto text-success hf-fi-accepted";
+        note.setAttribute("role", "status");
+        var path = document.createElement("code");
+        path.textContent = "~/shared-with-me/" + owner + "/" + folder;
+        note.append("\u2713 Accepted: " + owner + "\u2019s folder " + folder + " is now at ", path,
+                    " in your notebooks and jobs.");
+        item.dataset.state = "accepted";
+        item.replaceChildren(note);
+      });
+    });
+  });
   action(".hf-fi-leave", "POST", "/leave");
 })();

@@ -32,7 +32,9 @@
     api("POST", "announcements/" + m[1] + "/dismiss").then(function (r) {
       if (r.ok) {
         var banner = btn.closest(".hf-banner");
+        var panel = btn.closest("[data-panel]");  // the home's Announcements panel: gone with its last one
         if (banner) banner.remove();
+        if (panel && !panel.querySelector(".hf-banner")) panel.remove();
       } else {
         btn.disabled = false;
       }
@@ -54,10 +56,10 @@
     li.setAttribute("data-id", a.id);
     li.setAttribute("data-status", a.status);
     var badge;
-    if (a.live === "running") badge = el("span", "badge text-bg-success hf-live", "running");
+    if (a.live === "running") badge = el("span", "badge hf-running hf-live", "running");
     else if (a.status === "error") badge = el("span", "badge text-bg-danger hf-live", "error");
-    else if (a.status === "ok") badge = el("span", "badge text-bg-primary hf-live", a.action);
-    else badge = el("span", "badge text-bg-secondary hf-live", a.action);
+    else if (a.status === "ok") badge = el("span", "badge text-bg-primary hf-live", a.verb || a.action);
+    else badge = el("span", "badge text-bg-secondary hf-live", a.verb || a.action);
     li.appendChild(badge);
     var body = el("div", "flex-grow-1");
     var msg;
@@ -127,7 +129,7 @@
             if (value !== undefined && value !== null) bar.style.width = value + "%";
           });
           var stamp = system.querySelector(".hf-refreshed");
-          if (stamp) stamp.textContent = new Date().toLocaleTimeString();
+          if (stamp) stamp.textContent = " · updated " + new Date().toLocaleTimeString();
         });
     });
   }

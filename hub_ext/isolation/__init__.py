@@ -21,7 +21,7 @@ from .process import enter_workload
 # process that only enters a workload (a job's keeper) starts fast.
 _LAZY = {
     "Isolation": "manager", "IsolationStatus": "manager", "NOT_ROOT": "manager", "TURNED_OFF": "manager",
-    "Account": "accounts", "IsolationError": "accounts", "Cgroup": "cgroups", "Limits": "cgroups",
+    "Account": "accounts", "IsolationError": "accounts", "Cgroup": "cgroups", "Limits": "cgroups", "Stats": "cgroups",
     "Sandbox": "sandbox", "SandboxError": "sandbox",
 }
 

@@ -41,6 +41,22 @@ class Limits:
     deny_devices: tuple[str, ...] = ()  # devices-cgroup rules such as "c 195:3 rwm"
 
 
+@dataclass(frozen=True)
+class Stats:
+    """One reading of a workload's counters; CPU use is the difference of two (``cpu_cores``)."""
+
+    at: float  # time.monotonic() of the reading
+    cpu_ns: int | None  # CPU time used since the workload started
+    memory: int | None  # bytes held now
+    memory_limit: int | None  # bytes; None: no limit
+
+    def cpu_cores(self, earlier: "Stats") -> float | None:
+        """Cores used on average between ``earlier`` and this reading (0.5: half a core)."""
+        if self.cpu_ns is None or earlier.cpu_ns is None or self.at <= earlier.at:
+            return None
+        return max(0, self.cpu_ns - earlier.cpu_ns) / ((self.at - earlier.at) * 1e9)
+
+
 def device_rules(granted: Iterable[int], inventory: Iterable[int], node_for: Callable[[int], str]) -> tuple[str, ...]:
     """Deny rules for every GPU of ``inventory`` that was not granted and whose device node exists."""
     allowed = set(granted)
@@ -124,6 +140,21 @@ class Cgroup:
             return int((self.dirs["cpuacct"] / "cpuacct.usage").read_text())
         except (KeyError, OSError, ValueError):
             return None
+
+    def memory_usage(self) -> int | None:
+        """Memory the workload holds now, page cache included (the cgroup's own counter)."""
+        mem = self._dir("memory")
+        if mem is None:
+            return None
+        try:
+            return int((mem / ("memory.current" if self.version == 2 else "memory.usage_in_bytes")).read_text())
+        except (OSError, ValueError):
+            return None
+
+    def stats(self) -> "Stats":
+        """What the workload uses now: read only, from the kernel's counters (System Resources shows it)."""
+        return Stats(at=time.monotonic(), cpu_ns=self.cpu_usage_ns(), memory=self.memory_usage(),
+                     memory_limit=self.memory_limit())
 
     def memory_limit(self) -> int | None:
         mem = self._dir("memory")

@@ -36,6 +36,11 @@ def test_invite_accept_from_home_and_see_it_shared(page, portal_hub):
     expect(panel).to_contain_text("read-write")
     screenshot(page, "home-invitations-panel")
     panel.locator(".hf-fi-accept").click()
+    # accepting says so, and where the folder is
+    expect(panel.locator(".hf-fi-accepted")).to_have_text(
+        "\u2713 Accepted: flo\u2019s folder papers is now at ~/shared-with-me/flo/papers in your notebooks and jobs.")
+    screenshot(page, "home-invitation-accepted")
+    page.reload()
     expect(page.locator("#hf-folder-invitations")).to_have_count(0)  # nothing pending any more
     page.goto(portal_hub.base_url + "/hub/portal/folders")
     expect(page.locator("#hf-shared-with-me")).to_contain_text("~/shared-with-me/flo/papers")

@@ -45,15 +45,22 @@ def test_record_has_no_update_or_delete_api():
 
 
 def test_running_workloads_come_from_the_ledger(sqlite_url):
-    activity.record(sqlite_url, username="e", group="g", kind="notebook", action="started", message="m",
-                    workload_id="e/g")
-    activity.record(sqlite_url, username="e", group="g", kind="notebook", action="started", message="m",
-                    workload_id="e/h")
-    with session_scope(sqlite_url) as s:
+    def event(action, workload, status="info"):
+        activity.record(sqlite_url, username="e", group="g", kind="notebook", action=action, message=action,
+                        workload_id=workload, status=status)
+
+    event("started", "e/g")  # an earlier run of e/g ...
+    event("stopped", "e/g")  # ... that ended
+    event("started", "e/h")  # e/h holds no reservation
+    with session_scope(sqlite_url) as s:  # e/g runs again: reserved, then its "started" is recorded
         s.add(Reservation(kind="notebook", workload_id="e/g", username="e", group="g", cpu=1, memory=1,
                           gpu=0, gpu_devices=""))
+    event("started", "e/g")
+    event("refused", "e/g", status="error")  # a second launch refused while it runs
     rows = activity.recent(sqlite_url, username="e")
-    assert {r.workload_id: r.running for r in rows} == {"e/g": True, "e/h": False}
+    assert [(r.workload_id, r.action, r.running) for r in rows] == [
+        ("e/g", "refused", False), ("e/g", "started", True), ("e/h", "started", False),
+        ("e/g", "stopped", False), ("e/g", "started", False)]  # only the run that holds it now
 
 
 def test_group_query_uses_its_index_with_10000_rows(sqlite_url):
@@ -76,6 +83,9 @@ def test_group_query_uses_its_index_with_10000_rows(sqlite_url):
 
 
 def test_record_and_recent_on_postgresql(pg_url):
+    with session_scope(pg_url) as s:
+        s.add(Reservation(kind="notebook", workload_id="pg/g", username="pg", group="g", cpu=1, memory=1,
+                          gpu=0, gpu_devices=""))
     activity.record(pg_url, username="pg", group="g", kind="notebook", action="started", message="one",
                     workload_id="pg/g")
     activity.record(pg_url, username="pg", group="g", kind="notebook", action="failed", message="two",
@@ -83,7 +93,4 @@ def test_record_and_recent_on_postgresql(pg_url):
     rows = activity.recent(pg_url, group="g")
     assert [r.message for r in rows] == ["two", "one"] and rows[0].created.tzinfo is not None
     assert [r.message for r in activity.recent(pg_url, username="pg", errors_only=True)] == ["two"]
-    with session_scope(pg_url) as s:
-        s.add(Reservation(kind="notebook", workload_id="pg/g", username="pg", group="g", cpu=1, memory=1,
-                          gpu=0, gpu_devices=""))
     assert {r.message: r.running for r in activity.recent(pg_url, group="g")} == {"one": True, "two": False}

@@ -48,13 +48,33 @@ def safe_link(link: str | None) -> str | None:
     return None
 
 
-def present(db_url: str, rows: list[activity.ActivityRow], zone: ZoneInfo) -> list[dict]:
+def verb(kind: str, action: str) -> str:
+    """What happened, without repeating the category: ("share", "share-revoked") -> "revoked"."""
+    for sep in ("-", "_"):
+        if action.startswith(kind + sep) and len(action) > len(kind) + 1:
+            action = action[len(kind) + 1:]
+            break
+    return action.replace("-", " ").replace("_", " ")
+
+
+def event_label(kind: str, action: str) -> str:
+    """The event as people read it: ("share", "share-revoked") -> "Share revoked"."""
+    return f"{kind.replace('-', ' ').replace('_', ' ').capitalize()} {verb(kind, action)}"
+
+
+def present(db_url: str, rows: list[activity.ActivityRow], zone: ZoneInfo,
+            group_titles: dict[str, str] | None = None) -> list[dict]:
+    """Each row as pages and the API show it; ``group_titles``: display names by group name."""
+    titles = group_titles or {}
     shown = []
     for row in rows:
         data = row.as_json()
         data["time"] = format_time(row.created, zone)
         data["link"] = safe_link(row.link)
         data["live"] = "running" if row.running else None
+        data["verb"] = verb(row.kind, row.action)
+        data["event"] = event_label(row.kind, row.action)
+        data["group_title"] = titles.get(row.group, row.group) if row.group else None
         shown.append(data)
     return shown
 

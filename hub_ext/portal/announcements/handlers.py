@@ -184,7 +184,9 @@ def announcement_banners(orm_user, nav, db_url) -> list[Banner]:
 
 
 async def _panel(handler) -> dict | None:
-    views = board.visible_for(handler.db_url, [g["name"] for g in handler.nav().groups])
+    """The home's panel holds what the banner shows on other pages: dismissed there or here, it is gone
+    from both (until it is edited); the Announcements page keeps every one."""
+    views = board.banners_for(handler.db_url, handler.current_user.name, [g["name"] for g in handler.nav().groups])
     if not views:
         return None
     zone = user_zone(handler.db_url, handler.current_user.name)

@@ -11,12 +11,21 @@ import asyncio
 
 from tornado import web
 
+from jupyterhub import orm
+
 from ... import context
+from ...groups import group_policy
 from ...store.models_accounts import Invitation
 from ..common.base import PortalHandler
 from ..home.panels import HomePanel, register_panel
 from ..users_admin import users
 from . import invites
+
+
+def group_title(db, name: str) -> str:
+    """A group as people read it: its display name (its name when it has none or is gone)."""
+    group = orm.Group.find(db, name)
+    return (group_policy(group).display_name or name) if group is not None else name
 
 
 def _membership_managed_elsewhere(authenticator) -> bool:
@@ -49,13 +58,14 @@ class InvitationsPage(PortalHandler):
         if errors:
             self.set_status(400)
             return await self.render_portal("portal/invitation_created.html", errors=errors, link=None,
-                                            invitation=None, group=group.name)
+                                            invitation=None, group=group.name,
+                                            group_title=group_title(self.db, group.name))
         invitation, token = invites.create(self.db_url, group.name, self.current_user.name,
                                            values["days"], values["max_uses"])
         link = f"{self.request.protocol}://{self.request.host}{self.hub.base_url}invite/{token}"
         self.set_header("Cache-Control", "no-store")
         await self.render_portal("portal/invitation_created.html", errors={}, link=link,
-                                 invitation=invitation, group=group.name)
+                                 invitation=invitation, group=group.name, group_title=group_title(self.db, group.name))
 
 
 class RevokeInvitation(PortalHandler):
@@ -80,6 +90,8 @@ class InvitationLink(PortalHandler):
         nav = self.nav() if self.current_user else None
         ns.setdefault("errors", {})
         ns.setdefault("form", {})
+        if ns.get("invitation"):
+            ns["group_title"] = group_title(self.db, ns["invitation"]["group"])
         html = await self.render_template("portal/invitation.html", hubfront=nav,
                                           local=bool(getattr(self.authenticator, "local_accounts", False)),
                                           managed=_membership_managed_elsewhere(self.authenticator), **ns)

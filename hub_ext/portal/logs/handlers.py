@@ -5,6 +5,8 @@ from __future__ import annotations
 from jupyterhub import orm
 from tornado import web
 
+from hub_ext.groups import group_policy
+
 from ..activities.feed import feed_settings, parse_paging
 from ..common.base import PortalHandler
 from ..nav import MenuEntry, register_menu
@@ -24,9 +26,12 @@ class LogsHandler(PortalHandler):
                           self.get_argument("errors", "") in ("1", "on", "true"), before)
         except NotAllowed as exc:
             raise web.HTTPError(403, str(exc)) from None
-        rows, older = entries(self.db_url, q, user_zone(self.db_url, user.name), feed_settings().page_size)
-        groups = sorted(n for (n,) in self.db.query(orm.Group.name)) if user.admin else \
-            [g["name"] for g in self.nav().groups]
+        if user.admin:
+            titles = {g.name: group_policy(g).display_name or g.name for g in self.db.query(orm.Group)}
+        else:
+            titles = {g["name"]: g["display_name"] for g in self.nav().groups}
+        rows, older = entries(self.db_url, q, user_zone(self.db_url, user.name), feed_settings().page_size, titles)
+        groups = sorted(titles.items(), key=lambda item: item[1].lower())  # (name, display name)
         await self.render_portal("portal/logs.html", rows=rows, q=q, older=older, groups=groups,
                                  everyone=user.admin and q.user is None)
 

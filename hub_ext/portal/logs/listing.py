@@ -33,9 +33,10 @@ def query_for(viewer: str, is_admin: bool, user: str | None, group: str | None, 
     return LogQuery(user=user or None, group=group or None, errors_only=errors_only, before=before)
 
 
-def entries(db_url: str, q: LogQuery, zone: ZoneInfo, limit: int) -> tuple[list[dict], int | None]:
+def entries(db_url: str, q: LogQuery, zone: ZoneInfo, limit: int,
+            group_titles: dict[str, str] | None = None) -> tuple[list[dict], int | None]:
     """The newest entries first, and the ``before`` id of the next (older) page if there is one."""
     rows = activity.recent(db_url, username=q.user, group=q.group, errors_only=q.errors_only,
                            before_id=q.before, limit=limit + 1)
     older = rows[limit - 1].id if len(rows) > limit else None
-    return present(db_url, rows[:limit], zone), older
+    return present(db_url, rows[:limit], zone, group_titles), older

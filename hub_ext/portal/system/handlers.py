@@ -8,24 +8,39 @@ from jupyterhub import orm
 from jupyterhub.scopes import needs_scope
 from tornado import web
 
-from ... import license as lic
+from ... import license as lic, mode
+from ...groups import group_policy
+from ...isolation import Isolation
+from ...ledger import Ledger
 from ...scopes import READ
 from ..common.base import PortalAPIHandler, PortalHandler
 from ..nav import Banner, MenuEntry, register_banner, register_menu
+from ..usage.logic import dashboard
 from .resources import admin_view, host_metrics, system_settings, user_view
+from .sessions import session_rows
 
 
 class _ResourcesMixin:
-    def running_sessions(self, user_id: int | None = None) -> int:
-        q = self.db.query(orm.Spawner).filter(orm.Spawner.server_id.isnot(None))
-        if user_id is not None:
-            q = q.filter(orm.Spawner.user_id == user_id)
-        return q.count()
+    def running_sessions(self) -> int:
+        return self.db.query(orm.Spawner).filter(orm.Spawner.server_id.isnot(None)).count()
+
+    async def member_view(self) -> dict:
+        """What the caller holds in each of their groups, and each of their sessions' live use."""
+        user = self.current_user
+        policies = {g.name: group_policy(g) for g in user.orm_user.groups}
+        titles = {name: policy.display_name or name for name, policy in policies.items()}
+        allocation = [{**dashboard(self.ledger_snapshot(name), user.name, policy, False), "title": titles[name]}
+                      for name, policy in sorted(policies.items(), key=lambda item: titles[item[0]].lower())]
+        held = await asyncio.to_thread(Ledger(self.db_url).reservations, username=user.name)
+        config = self.settings["config"]
+        on_kubernetes = mode.kubernetes(config)
+        isolation = None if on_kubernetes else Isolation.instance(config=config)
+        rows, unavailable = await asyncio.to_thread(session_rows, held, titles, isolation, on_kubernetes)
+        return user_view(rows, allocation, unavailable)
 
     async def resources(self) -> dict:
-        user = self.current_user
-        if not user.admin:
-            return user_view(self.running_sessions(user.orm_user.id))
+        if not self.current_user.admin:
+            return await self.member_view()
         metrics = await asyncio.to_thread(host_metrics)
         return admin_view(lic.count_nodes(lic.settings()), self.running_sessions(), metrics)
 
@@ -47,7 +62,6 @@ def isolation_banners(orm_user, nav, db_url) -> list[Banner]:
     """Admins are told on every page when workloads are not isolated or not confined."""
     if not nav.is_admin:
         return []
-    from ...isolation import Isolation
     from ...settings import Hubfront
 
     status = Isolation.instance(config=Hubfront.instance().config).status()

@@ -2,8 +2,10 @@
 
 Admins see the number of nodes and running sessions, and CPU, memory and GPU
 utilisation (psutil; NVIDIA GPUs through NVML when a driver is present). A
-normal user sees only the number of their own sessions: ``user_view`` holds no
-system-wide figure at all, so nothing can leak through the page or the API.
+normal user sees their own: what they hold in each of their groups against their
+quota and the group's, and the live CPU and memory of each of their sessions
+(``sessions``). ``user_view`` holds no system-wide figure at all, so nothing can
+leak through the page or the API.
 """
 
 from __future__ import annotations
@@ -106,5 +108,20 @@ def admin_view(nodes: int, sessions: int, metrics: dict) -> dict:
     }
 
 
-def user_view(own_sessions: int) -> dict:
-    return {"scope": "user", "sessions": own_sessions, "text": {"sessions": str(own_sessions)}, "percent": {}}
+def user_view(sessions: list[dict], allocation: list[dict], unavailable: str) -> dict:
+    """A member's page: ``sessions`` (``sessions.session_rows``), ``allocation`` (per group, the Resource
+    Dashboard's document), ``unavailable`` (why live use cannot be read; empty when it can)."""
+    text = {"sessions": str(len(sessions))}
+    percent: dict[str, int | None] = {}
+    for row in sessions:
+        for what in ("cpu", "memory"):
+            text[f"{row['key']}:{what}"] = row[f"{what}_text"]
+            percent[f"{row['key']}:{what}"] = row[f"{what}_percent"]
+    for doc in allocation:
+        for r in doc["resources"]:
+            for scope in ("user", "group"):
+                a = r[scope]
+                text[f"{doc['group']}:{scope}:{r['resource']}"] = f"{a['used_text']} of {a['limit_text']}"
+                percent[f"{doc['group']}:{scope}:{r['resource']}"] = a["percent"]
+    return {"scope": "user", "sessions": len(sessions), "session_rows": sessions, "allocation": allocation,
+            "live_unavailable": unavailable, "text": text, "percent": percent}
