@@ -38,6 +38,12 @@ async def test_the_launch_page_is_the_portal_form_with_the_remaining_quota(app):
     assert remaining == {"cpu": "1", "memory": "unlimited", "gpu": "unlimited", "sessions": "2"}
     # "medium" (2 CPU) does not fit her 1 CPU: disabled with the ledger's reason, as in the home's dialog
     assert re.search(r'id="it-medium"[^>]*disabled', form) and "Over quota: CPU" in form
+    # a launch refused anyway (the form was bypassed) comes back to the same page, with the reason on top
+    r = await ann.post("hub/spawn/sp-ann/sp-a", data={"group": "sp-a", "instance_type": "medium", "image": "base"})
+    refused = r.text[r.text.index('id="hf-spawn"'):]
+    assert 'class="alert alert-danger spawn-error-msg"' in refused and 'id="spawn_form"' in refused
+    assert "CPU: used 0 + requested 2 &gt; limit 1 (user sp-ann in group sp-a)" in refused
+    assert not app.users["sp-ann"].spawners["sp-a"].active
 
 
 async def test_a_launch_shows_phases_with_real_progress_and_pip_output_only_as_details(app):
