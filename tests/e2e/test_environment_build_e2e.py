@@ -79,7 +79,8 @@ def env_dirs(hub) -> list[Path]:
 
 
 def messages(events) -> list[str]:
-    return [e.get("message", "") for e in events]
+    """What the page shows: each step's message, and pip's lines (under Details: an event's ``detail``)."""
+    return [e.get("message", "") for e in events] + [e["detail"] for e in events if "detail" in e]
 
 
 def test_first_launch_builds_with_progress_and_the_package_is_importable(hub):
