@@ -221,6 +221,7 @@
         fill.classList.add("bg-success");
         fill.style.width = "100%";
         refreshSize();
+        if (window.HubfrontFiles) window.HubfrontFiles.refresh();  // the files browser shows it
       },
     });
     tus.findPreviousUploads().then(function (previous) {

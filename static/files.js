@@ -1,13 +1,17 @@
-// Hubfront: the Shared Files page. Browse the group's storage, make folders, rename, move, delete,
+// Hubfront: the Shared Files browser. Browse the group's storage, make folders, rename, move, delete,
 // download, preview. Every change goes through the REST API (/hub/api/portal/groups/<g>/files/...)
 // with the page's XSRF token; names are always inserted as text, never as HTML.
 // files_upload.js (tus uploads) and files_shares.js (share links) use window.HubfrontFiles.
+// A dataset's page shows the same browser on the dataset's files (…/datasets/<name>/files/): there
+// ``data-root-label`` names the root, and without ``data-writable`` only reading is offered.
 (function () {
   "use strict";
   var page = document.getElementById("hf-files-page");
   if (!page) return;
   var ds = page.dataset;
-  var state = { folder: ds.folder || "", entries: [] };
+  var state = { folder: ds.folder || "", entries: [], writable: ds.writable !== "0" };
+  var rootLabel = ds.rootLabel || "Shared Files";
+  var rootIcon = ds.rootIcon || "fa-hard-drive";
 
   // -- helpers ---------------------------------------------------------------------------
 
@@ -59,24 +63,25 @@
     var list = document.getElementById("hf-files-crumbs");
     list.textContent = "";
     var parts = state.folder ? state.folder.split("/") : [];
-    var items = [{ name: "Shared Files", path: "" }];
+    var items = [{ name: rootLabel, path: "" }];
     parts.forEach(function (part, i) { items.push({ name: part, path: parts.slice(0, i + 1).join("/") }); });
     items.forEach(function (item, i) {
       var li = el("li", "breadcrumb-item" + (i === items.length - 1 ? " active" : ""));
       if (i === items.length - 1) {
         li.setAttribute("aria-current", "page");
-        if (!i) li.appendChild(icon("fa-hard-drive"));
+        if (!i) li.appendChild(icon(rootIcon));
         li.appendChild(document.createTextNode((i ? "" : " ") + item.name));
       } else {
         var a = el("a", "hf-crumb", i ? item.name : null);
-        if (!i) { a.appendChild(icon("fa-hard-drive")); a.appendChild(document.createTextNode(" " + item.name)); }
+        if (!i) { a.appendChild(icon(rootIcon)); a.appendChild(document.createTextNode(" " + item.name)); }
         a.href = pageUrl(item.path);
         a.dataset.path = item.path;
         li.appendChild(a);
       }
       list.appendChild(li);
     });
-    document.getElementById("hf-download-folder").href = fileUrl(state.folder) + "?download=zip";
+    var zip = document.getElementById("hf-download-folder");
+    if (zip) zip.href = fileUrl(state.folder) + "?download=zip";
   }
 
   function actionButton(label, iconName, action, entry, cls) {
@@ -115,10 +120,12 @@
     dl.setAttribute("download", isFolder(entry) ? entry.name + ".zip" : entry.name);
     dl.appendChild(icon(isFolder(entry) ? "fa-file-zipper" : "fa-download"));
     group.appendChild(dl);
-    group.appendChild(actionButton("Share", "fa-link", "share", entry));
-    group.appendChild(actionButton("Rename", "fa-i-cursor", "rename", entry));
-    group.appendChild(actionButton("Move", "fa-arrow-right-arrow-left", "move", entry));
-    group.appendChild(actionButton("Delete", "fa-trash", "delete", entry, "btn-outline-danger"));
+    if (ds.sharesApi) group.appendChild(actionButton("Share", "fa-link", "share", entry));
+    if (state.writable) {  // read-only (a dataset the group may only read): nothing that would be refused
+      group.appendChild(actionButton("Rename", "fa-i-cursor", "rename", entry));
+      group.appendChild(actionButton("Move", "fa-arrow-right-arrow-left", "move", entry));
+      group.appendChild(actionButton("Delete", "fa-trash", "delete", entry, "btn-outline-danger"));
+    }
     actions.appendChild(group);
     tr.appendChild(actions);
     return tr;
@@ -132,7 +139,8 @@
       return a.name.localeCompare(b.name);
     });
     if (!entries.length) {
-      var td = el("td", "text-muted text-center py-4", "This folder is empty. Drop files here, or use Upload.");
+      var td = el("td", "text-muted text-center py-4",
+        ds.uploadsApi && state.writable ? "This folder is empty. Drop files here, or use Upload." : "This folder is empty.");
       td.colSpan = 4;
       td.id = "hf-files-empty";
       var tr = el("tr");
@@ -161,10 +169,18 @@
   var quotaTimer = null;
   function quota(storage) {
     var box = document.getElementById("hf-quota-reason");
+    if (storage && storage.writable !== undefined) writable(storage.writable);  // a dataset's, as the API says
     var locked = !!(storage && storage.read_only);
     box.textContent = locked ? storage.reason : "";
     box.hidden = !locked;
     if (locked && !quotaTimer) quotaTimer = window.setTimeout(function () { quotaTimer = null; refresh(); }, 3000);
+  }
+
+  // what may be changed: New folder, and each entry's Rename, Move and Delete (a dataset: its grant)
+  function writable(yes) {
+    state.writable = !!yes;
+    var add = document.getElementById("hf-new-folder");
+    if (add) add.hidden = !state.writable;
   }
 
   function go(path, push) {
@@ -261,7 +277,8 @@
     });
   });
 
-  document.getElementById("hf-new-folder").addEventListener("click", function () {
+  var newFolder = document.getElementById("hf-new-folder");
+  if (newFolder) newFolder.addEventListener("click", function () {
     askName("New folder", "Name", "", "Made in /" + state.folder, "Create", function (name) {
       // the name goes as one segment ("/" encoded too), so a browser never resolves a ".." in it before the
       // hub sees it: the hub refuses it by name; ".." or "." alone would be resolved whatever the encoding
@@ -328,7 +345,8 @@
     go(a.dataset.path, true);
   });
 
-  document.getElementById("hf-share-folder").addEventListener("click", function () {
+  var shareFolder = document.getElementById("hf-share-folder");
+  if (shareFolder) shareFolder.addEventListener("click", function () {
     document.dispatchEvent(new CustomEvent("hf-share", { detail: state.folder }));
   });
 

@@ -539,3 +539,18 @@ def bare_repository(tmp_path: Path, readme: str) -> tuple[Path, Path]:
     git("commit", "-m", "First commit", cwd=work)
     git("push", "origin", "HEAD:main", cwd=work)
     return bare, work
+
+
+def html_elements(markup: str) -> list[tuple[str, dict]]:
+    """The elements a browser would build from ``markup``, as (tag, attributes): text such as
+    ``&lt;script&gt;`` is just text (for checking that rendered Markdown holds nothing that runs)."""
+    from html.parser import HTMLParser
+
+    found = []
+
+    class Collect(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            found.append((tag, dict(attrs)))
+
+    Collect().feed(markup)
+    return found

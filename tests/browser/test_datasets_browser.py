@@ -31,16 +31,29 @@ def test_files_dataset_upload_version_grant(page, lab, tmp_path):
     page.click("#hf-dataset-submit")
     expect(page.locator('[data-error="name"]')).to_contain_text("DNS label")
     page.fill("#hf-ds-name", "dsb-photos")
-    page.fill("#hf-ds-description", "Holiday photos, labelled")
+    page.fill("#hf-ds-description", "Holiday photos, **labelled** ([how](https://example.org/labels))")
     page.fill("#hf-ds-tags", "vision, small")
     page.click("#hf-dataset-submit")
     page.wait_for_url("**/hub/portal/datasets/dsb-photos")
+    # the description's Markdown is rendered (issue 24), its link made safe
+    expect(page.locator("#hf-ds-description strong")).to_have_text("labelled")
+    expect(page.locator('#hf-ds-description a[href="https://example.org/labels"]')).to_have_attribute(
+        "rel", "noopener noreferrer nofollow")
+    expect(page.locator("#hf-files-body")).to_contain_text("This folder is empty.")
 
     data = tmp_path / "labels.csv"
     data.write_text("file,label\n" + "".join(f"img{i}.jpg,cat\n" for i in range(2000)))
     page.set_input_files("#hf-ds-files", str(data))
     expect(page.locator(".hf-upload-status")).to_have_text("Done", timeout=30_000)
     expect(page.locator("#hf-ds-size")).to_contain_text("in 1 file")
+    # the files browser lists what was uploaded (issue 24): a member of the owner group may change it
+    row = page.locator('#hf-files-body tr.hf-entry[data-name="labels.csv"]')
+    expect(row).to_be_visible()
+    expect(row.locator(".hf-rename")).to_have_count(1)
+    row.locator(".hf-preview").click()
+    expect(page.locator("#hf-preview-body .hf-csv-table")).to_contain_text("img0.jpg")
+    page.locator("#hf-preview-modal .btn-close").click()
+    expect(page.locator("#hf-preview-modal")).to_be_hidden()
 
     page.fill('#hf-version-form [name="note"]', "first labels")
     page.click("#hf-version-submit")
@@ -54,6 +67,22 @@ def test_files_dataset_upload_version_grant(page, lab, tmp_path):
     bob = lab.login("dsb-bob", "Bob-pass1")
     seen = bob.api("GET", "/portal/groups/dsb-other/datasets").json()["datasets"]
     assert [(d["name"], d["mode"], d["files"]) for d in seen] == [("dsb-photos", "ro", 1)]
+
+    # the group granted it read-only: the same browser, reading only (nothing offered that would be refused)
+    bob_page = page.context.browser.new_page(viewport={"width": 1280, "height": 900})
+    ui_login(bob_page, lab, "dsb-bob", "Bob-pass1")
+    bob_page.goto(lab.base_url + "/hub/portal/datasets/dsb-photos")
+    theirs = bob_page.locator('#hf-files-body tr.hf-entry[data-name="labels.csv"]')
+    expect(theirs).to_be_visible()
+    expect(theirs.locator(".hf-preview")).to_have_count(1)
+    expect(theirs.locator(".hf-download")).to_have_count(1)
+    for action in ("rename", "move", "delete", "share"):
+        expect(theirs.locator(f".hf-{action}")).to_have_count(0)
+    expect(bob_page.locator("#hf-new-folder")).to_have_count(0)
+    expect(bob_page.locator("#hf-ds-files-card")).to_contain_text("dsb-other may only read them")
+    expect(bob_page.locator("#hf-ds-description strong")).to_have_text("labelled")
+    screenshot(bob_page, "dataset-files-read-only")
+    bob_page.close()
 
     page.goto(lab.base_url + "/hub/portal/jobs")
     pick = page.locator('.hf-dataset-pick[data-name="dsb-photos"]')
@@ -108,6 +137,11 @@ def test_git_and_env_datasets(page, lab, tmp_path):
     page.click("#hf-ds-sync")
     expect(page.locator("#hf-ds-sync-message")).to_have_text("Second commit", timeout=60_000)
     expect(page.locator("#hf-ds-commit")).to_have_text(git("rev-parse", "HEAD", cwd=work)[:12])
+    # the clone's files, in the browser (without its .git), read-only: a git dataset changes by syncing
+    page.reload()
+    expect(page.locator('#hf-files-body tr.hf-entry[data-name="README.md"]')).to_be_visible()
+    expect(page.locator('#hf-files-body tr.hf-entry[data-name=".git"]')).to_have_count(0)
+    expect(page.locator('#hf-files-body tr.hf-entry[data-name="README.md"] .hf-delete')).to_have_count(0)
     screenshot(page, "dataset-git")
 
     page.goto(lab.base_url + "/hub/portal/datasets")

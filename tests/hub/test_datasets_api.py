@@ -260,7 +260,7 @@ async def test_a_job_picks_datasets(app):
                         (["hfcd-train@v9"], "dataset hfcd-train has no version v9"),
                         (["Bad Name"], "not a dataset name"),
                         (["hfcd-train", "hfcd-train@v1"], "picked twice"),
-                        ("hfcd-train", "valid list")]:
+                        ("hfcd-train", "Datasets: must be a list")]:
         r = await post(owner, jobs, {**job, "datasets": picks})
         assert r.status_code == 400 and says in r.json()["errors"]["datasets"], (picks, r.text)
     # the old stop-gap's variable is Hubfront's, not a job's

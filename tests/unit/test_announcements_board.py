@@ -1,29 +1,17 @@
 """Announcements logic: sanitising, audience, time window, dismissal and re-show on edit."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from hub_ext import activity
 from hub_ext.portal.announcements import board
+from hub_ext.portal.common.markdown import render_markdown
+from support import html_elements
 
 UTC = ZoneInfo("UTC")
 GROUPS = ["red", "blue", "green"]
-
-
-def _elements(html: str) -> list[tuple[str, dict]]:
-    """The elements a browser would build from ``html`` (text like ``&lt;script&gt;`` is just text)."""
-    from html.parser import HTMLParser
-
-    found = []
-
-    class Collect(HTMLParser):
-        def handle_starttag(self, tag, attrs):
-            found.append((tag, dict(attrs)))
-
-    Collect().feed(html)
-    return found
 
 
 def make(url, **data):
@@ -43,7 +31,7 @@ def make(url, **data):
     "<svg><script>alert(1)</script></svg>",
 ])
 def test_markdown_never_yields_markup_that_runs(body):
-    elements = _elements(board.render_markdown(body))
+    elements = html_elements(render_markdown(body))
     assert {tag for tag, _ in elements} <= {"p", "a"}
     for tag, attrs in elements:
         assert not [name for name in attrs if name.startswith("on")]
@@ -51,7 +39,7 @@ def test_markdown_never_yields_markup_that_runs(body):
 
 
 def test_markdown_keeps_formatting_and_safe_links():
-    html = board.render_markdown("**Bold** and [docs](https://example.org/guide)")
+    html = render_markdown("**Bold** and [docs](https://example.org/guide)")
     assert "<strong>Bold</strong>" in html
     assert 'href="https://example.org/guide"' in html and "noopener" in html
 

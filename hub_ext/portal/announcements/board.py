@@ -1,7 +1,7 @@
 """Announcements: what admins tell users, shown on home and as a banner on every page.
 
-The body is Markdown (markdown-it-py, raw HTML off) and the result is cleaned by
-nh3 with a short allow-list, so nothing in a body can run in a reader's browser.
+The body is Markdown, rendered by the portal's one safe renderer
+(:mod:`hub_ext.portal.common.markdown`), so nothing in a body can run in a reader's browser.
 Every edit bumps ``version``; a user's dismissal remembers the version it hid,
 so an edited announcement shows again.
 """
@@ -11,12 +11,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from functools import lru_cache
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
-import nh3
-from markdown_it import MarkdownIt
 from pydantic import Field
 from sqlalchemy import delete, select
 
@@ -26,20 +23,9 @@ from ...store import get_engine, session_scope
 from ...store.models import utcnow
 from ...store.models_portal import Announcement, AnnouncementDismissal
 from ...times import utc
+from ..common.markdown import render_markdown
 
 SEVERITIES = {"info": "info", "warning": "warning", "critical": "danger"}  # -> bootstrap alert level
-ALLOWED_TAGS = {"p", "br", "strong", "em", "code", "pre", "blockquote", "ul", "ol", "li", "a", "h1", "h2",
-                "h3", "h4", "h5", "h6", "hr", "del", "s", "table", "thead", "tbody", "tr", "th", "td"}
-_md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table").enable("strikethrough")
-
-
-@lru_cache(maxsize=512)
-def render_markdown(body: str) -> str:
-    """Markdown to HTML that is safe to insert into a page."""
-    return nh3.clean(_md.render(body or ""), tags=ALLOWED_TAGS, attributes={"a": {"href", "title"}},
-                     url_schemes={"http", "https", "mailto"}, link_rel="noopener noreferrer nofollow")
-
-
 _WHEN = "An ISO date and time, e.g. 2030-06-01T09:00 (without an offset: in your time zone); empty or null for none"
 
 

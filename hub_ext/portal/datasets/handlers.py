@@ -202,3 +202,4 @@ handlers = [
     (rf"{_DS}/{_ID}/sync", SyncAPIHandler),
 ]
 from .pages import handlers as _pages; handlers += _pages  # noqa: E402
+from .files import handlers as _files; handlers += _files  # noqa: E402

@@ -1,8 +1,10 @@
 """Datasets pages (thin: read the store, render; every change goes through the REST API).
 
 ``/hub/portal/datasets`` lists the datasets the group in focus owns or was granted, with the
-create form; ``/hub/portal/datasets/<name>`` is one dataset: upload (files), versions, grants,
-git sync status, env variables (secrets masked).
+create form; ``/hub/portal/datasets/<name>`` is one dataset: its description (Markdown, rendered
+safely), its files in the Shared Files browser (``…/<name>/files/<folder>``: read-only where the
+group may only read it), upload (files), versions, grants, git sync status, env variables
+(secrets masked).
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ from tornado import web
 
 from ...datasets.requests import DNS_LABEL, MASK
 from ...policy import format_memory
+from ...storage.kube import hub_reaches_group_storage
+from ...storage.paths import BadPath, clean
+from ..common.markdown import markdown_text, render_markdown
 from ..jobs.pages import _JobsPage
 from ..nav import MenuEntry, register_menu
 from .service import dataset_settings, dataset_store
@@ -29,7 +34,8 @@ class _DatasetsPage(_JobsPage):
         return dataset_store(self)
 
     def common(self) -> dict:
-        return {**super().common(), "kinds": KINDS, "modes": MODES, "size_text": size_text, "mask": MASK}
+        return {**super().common(), "kinds": KINDS, "modes": MODES, "size_text": size_text, "mask": MASK,
+                "markdown_text": markdown_text}
 
     def api_base(self, group: str) -> str:
         return f"{self.hub.base_url}api/portal/groups/{group}/datasets"
@@ -51,10 +57,15 @@ class DatasetsPageHandler(_DatasetsPage):
 
 
 class DatasetPageHandler(_DatasetsPage):
-    """GET /hub/portal/datasets/{name}: one dataset the group in focus may use."""
+    """GET /hub/portal/datasets/{name}[/files/{folder}]: one dataset the group in focus may use (its files
+    browser opened on ``folder``)."""
 
     @web.authenticated
-    async def get(self, name):
+    async def get(self, name, folder=""):
+        try:
+            folder = clean(folder or "")
+        except BadPath as exc:
+            raise web.HTTPError(400, f"Path: {exc}") from None
         group = self.current_group()
         store = self.store
         found = store.visible(name, group.name) if DNS_LABEL.match(name) else None
@@ -65,11 +76,16 @@ class DatasetPageHandler(_DatasetsPage):
         manage = data["may_manage"] and row.group == group.name
         granted = {g["group"] for g in data["grants"]} | {row.group}
         others = sorted(g.name for g in self.db.query(type(group)).all() if g.name not in granted) if manage else []
+        api = f"{self.api_base(group.name)}/{row.name}"
+        files = None
+        if row.kind != "env" and hub_reaches_group_storage(self.hubfront.config):
+            files = {"api": f"{api}/files/", "folder": folder, "writable": row.kind == "files" and mode == "rw",
+                     "page_base": f"{self.hub.base_url}portal/datasets/{row.name}/files"}
         await self.render_portal(
-            "portal/dataset.html", ds=data, group=group.name, manage=manage, other_groups=others,
+            "portal/dataset.html", ds=data, group=group.name, manage=manage, other_groups=others, files=files,
+            description=render_markdown(row.description or ""),
             versions=[store.version_json(v) for v in store.versions(row.name)],
-            api=f"{self.api_base(group.name)}/{row.name}",
-            uploads_api=f"{self.hub.base_url}api/portal/groups/{group.name}/uploads", **self.common())
+            api=api, uploads_api=f"{self.hub.base_url}api/portal/groups/{group.name}/uploads", **self.common())
 
 
 register_menu(MenuEntry("Datasets", "portal/datasets", "fa-database"))
@@ -77,4 +93,5 @@ register_menu(MenuEntry("Datasets", "portal/datasets", "fa-database"))
 handlers = [
     (r"/portal/datasets", DatasetsPageHandler),
     (r"/portal/datasets/([^/]+)", DatasetPageHandler),
+    (r"/portal/datasets/([^/]+)/files/?(.*)", DatasetPageHandler),
 ]

@@ -46,10 +46,14 @@ class RootFilesAPIHandler(StorageAPIHandler):
                 return self.write_json({**listing, "storage": await self.quota_state(group)})
             if download != "zip":
                 raise Refused(400, {"download": "a folder downloads as 'zip'"})
-            return await zipstream.send_folder(self, tree.root, real, real.name if path else group.name)
+            return await zipstream.send_folder(self, tree.root, real, real.name if path else self.root_name(group))
         if self.get_query_argument("preview", "0") in ("1", "true"):
             return self.write_json(await self.storage(tree.preview, real))
         await self.send_file(tree, real)
+
+    def root_name(self, group) -> str:
+        """What the root is called (the name of its zip): the group's (a dataset's, for datasets)."""
+        return group.name
 
     async def quota_state(self, group) -> dict:
         """``{read_only, reason}``: whether the quota guard made the group's storage read-only, and why

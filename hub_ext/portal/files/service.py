@@ -52,9 +52,10 @@ def entry_json(name: str, st: os.stat_result) -> dict | None:
 class TreeFiles:
     """The files of one tree (a group's storage, a dataset's), acted on for one member."""
 
-    def __init__(self, root: Path, uid: int | None = None):
+    def __init__(self, root: Path, uid: int | None = None, hidden: tuple[str, ...] = ()):
         self.root = Path(root)
         self.uid = uid
+        self.hidden = hidden  # names the root's listing leaves out (a git dataset's .git)
 
     # -- ownership -----------------------------------------------------------------------
 
@@ -89,13 +90,14 @@ class TreeFiles:
 
     def listing(self, real: Path) -> dict:
         entries = []
+        hidden = () if relative(self.root, real) else self.hidden
         with dir_fd(self.root, real) as fd, os.scandir(fd) as it:
             for item in it:
                 try:
                     row = entry_json(item.name, item.stat(follow_symlinks=False))
                 except OSError:
                     continue
-                if row is not None:
+                if row is not None and item.name not in hidden:
                     entries.append(row)
         entries.sort(key=lambda e: (e["type"] != "folder", e["name"].lower()))
         return {"path": relative(self.root, real), "entries": entries}

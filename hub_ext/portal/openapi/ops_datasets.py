@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ...bodies import NoFields
 from ...datasets.requests import DatasetCreate, DatasetPatch, GrantSet, VersionCreate
+from ..files.handlers import MoveBody
 from ...scopes import READ, WRITE
 from .model import DENIED, INVALID, NOT_FOUND, PATH_PARAMS, PORTAL, Operation, Param
 
@@ -14,6 +15,9 @@ PATH_PARAMS["grantee"] = Param("grantee", {"type": "string", "minLength": 1}, "T
 _DS = f"{PORTAL}/groups/{{group}}/datasets"
 _ONE = f"{_DS}/{{dataset}}"
 _MANAGE = DENIED + " (only members of the owner group manage a dataset)"
+_FILES = f"{_ONE}/files"
+_READ_ONLY = DENIED + " (the group may only read it: a read-only grant, or a git dataset)"
+_NO_FILES = NOT_FOUND + ", an env dataset (no files), a git dataset not synced yet, or no such file or folder"
 
 OPERATIONS: tuple[Operation, ...] = (
     Operation("get", _DS, "The datasets a group owns or was granted", "datasets", READ,
@@ -42,4 +46,27 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("post", f"{_ONE}/sync", "Sync a git dataset now (the runner clones or fetches it)", "datasets",
               WRITE, {202: "The dataset, sync asked for", 400: INVALID, 403: _MANAGE, 404: NOT_FOUND},
               body=NoFields, body_required=False),
+    # -- its files, as the Shared Files browser shows them (the files API's answers) -----------------------
+    Operation("get", f"{_FILES}/", "The root of a dataset's files (what workloads see at ~/datasets/<name>)",
+              "datasets", READ, {200: "`{path: \"\", entries, storage: {writable}}` (`writable`: the group may change "
+                                      "them), or `?download=zip`", 403: DENIED, 404: _NO_FILES},
+              query=(Param("download", {"type": "string", "enum": ["zip"]}, "`zip`: download as a zip"),),
+              produces={200: ("application/json", "application/zip")}),
+    Operation("get", f"{_FILES}/{{file_path}}", "A dataset's folder, a file's bytes, a preview or a zip", "datasets",
+              READ, {200: "As the group's files API", 400: INVALID, 403: DENIED, 404: _NO_FILES},
+              query=(Param("download", {"type": "string", "enum": ["zip"]}, "A folder: `zip` streams it as a zip"),
+                     Param("preview", {"type": "string", "enum": ["1", "true"]}, "A file: its beginning")),
+              produces={200: ("application/json", "application/octet-stream", "application/zip")}),
+    Operation("post", f"{_FILES}/{{file_path}}", "Make a folder (`?op=mkdir`) or move/rename (`?op=move`) in a "
+              "dataset the group may write", "datasets", WRITE,
+              {200: "Moved: `{path, from}`", 201: "Made", 400: INVALID, 403: _READ_ONLY, 404: _NO_FILES,
+               409: "It exists already"},
+              query=(Param("op", {"type": "string", "enum": ["mkdir", "move"]}, "What to do", True),),
+              body=MoveBody, body_required=False),
+    Operation("delete", f"{_FILES}/{{file_path}}", "Delete a file or folder of a dataset the group may write",
+              "datasets", WRITE, {204: "Deleted", 400: INVALID, 403: _READ_ONLY, 404: _NO_FILES},
+              body=NoFields, body_required=False),
+    Operation("put", f"{_FILES}/{{file_path}}", "Not here: files go into a dataset through the uploads API",
+              "datasets", WRITE, {405: "Upload through `POST …/uploads` with area `dataset:<name>`", 403: DENIED,
+                                  404: _NO_FILES}, raw_body="application/octet-stream", body_required=False),
 )
