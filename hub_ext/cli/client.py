@@ -14,6 +14,8 @@ import urllib.error
 import urllib.request
 from urllib.parse import quote, urlencode
 
+from ..field_messages import summary
+
 DEFAULT_URL = "http://127.0.0.1:8000/hub/api"
 REQUEST_TIMEOUT = 60.0  # seconds, for every request but a followed log
 
@@ -55,7 +57,7 @@ def error_message(status: int, body: bytes, reason: str = "") -> str:
         data = None
     if isinstance(data, dict):
         if data.get("errors") and isinstance(data["errors"], dict):
-            return "; ".join(f"{k}: {v}" for k, v in data["errors"].items())
+            return summary({str(k): str(v) for k, v in data["errors"].items()})  # as the API words its message
         if data.get("message"):
             return str(data["message"])
     line = text.splitlines()[0][:300] if text and not text.lstrip().startswith("<") else ""

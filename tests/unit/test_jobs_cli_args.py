@@ -91,9 +91,8 @@ def test_token_precedence():
 
 
 def test_error_message_prefers_the_apis_words():
-    body = json.dumps({"status": 400, "message": "name: String should have at least 1 character",
-                       "errors": {"name": "String should have at least 1 character"}}).encode()
-    assert cli_jobs.error_message(400, body) == "name: String should have at least 1 character"
+    body = json.dumps({"status": 400, "message": "Name: enter a name", "errors": {"name": "Name: enter a name"}}).encode()
+    assert cli_jobs.error_message(400, body) == "Name: enter a name"
     assert cli_jobs.error_message(404, b'{"status": 404, "message": "No such job: 9"}') == "No such job: 9"
     assert cli_jobs.error_message(502, b"<html>Bad gateway</html>", "Bad Gateway") == "HTTP 502 Bad Gateway"
     assert cli_jobs.error_message(500, b"boom\nmore", "") == "HTTP 500: boom"
