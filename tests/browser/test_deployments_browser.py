@@ -271,6 +271,18 @@ def test_limits_refuse_with_their_message_and_a_group_without_deployments_says_s
         "Group solo has reached its maximum of 1 deployment (deployments_max)"
     assert [d["id"] for d in sol.api("GET", "/portal/groups/solo/deployments").json()["deployments"]] == ["solo-first"]
 
+    # stopped, its place is taken by another: its Start is not offered, and the page says why
+    assert sol.api("POST", "/portal/deployments/solo-first/stop").status_code == 202
+    r = sol.api("POST", "/portal/groups/solo/deployments", json={"id": "solo-second", "name": "Second", "command": SERVE})
+    assert r.status_code == 201, r.text
+    page.goto(lab.base_url + "/hub/portal/deployments/solo-first")
+    expect(page.locator("#hf-dep-start")).to_be_disabled()
+    expect(page.locator("#hf-dep-start-why")).to_have_text(
+        "Start is not available: This group runs 1 of at most 1 deployment (the group's policy). "
+        "Stop or delete one to start this one.")
+    screenshot(page, "deployment-start-refused")
+    assert sol.api("DELETE", "/portal/deployments/solo-second").status_code == 204
+
     # beta has no deployments: the page says so, and where they are enabled
     olga_context = page.context.browser.new_context(viewport={"width": 1280, "height": 800})
     olga_page = olga_context.new_page()
