@@ -92,15 +92,16 @@
     }).catch(function () { box.textContent += "\n[the log could not be read]"; });
   }
 
-  // apps on their way (installing, starting, stopping): look again shortly
-  var moving = page.querySelector('.hf-app[data-phase="Installing"], .hf-app[data-phase="Starting"], .hf-app[data-phase="Stopping"]');
+  // apps on their way (installing, starting, stopping) or being restarted: look again shortly
+  var moving = page.querySelector('.hf-app[data-phase="Installing"], .hf-app[data-phase="Starting"], ' +
+                                  '.hf-app[data-phase="Stopping"], .hf-app:not([data-restarts="0"]):not([data-phase="Failed"])');
   if (moving) {
     setInterval(function () {
       hf.call("GET", api).then(function (res) {
         if (!res.ok || !res.data) return;
         var changed = res.data.apps.some(function (a) {
           var card = page.querySelector('.hf-app[data-name="' + a.name + '"]');
-          return !card || card.dataset.phase !== a.phase;
+          return !card || card.dataset.phase !== a.phase || card.dataset.restarts !== String(a.restarts);
         });
         if (changed && !page.querySelector(".hf-app-log:not([hidden])")) window.location.reload();
       });

@@ -14,7 +14,7 @@ group's, not its installer's, and runs as the group's service account).
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import activity
@@ -26,6 +26,7 @@ from ..store.engine import read_scope
 from ..store.models import utcnow
 from ..store.models_apps import App
 from .requests import AppInstall
+from .restarts import note as restart_note
 from .origin import app_origin
 from .templates import Apps, AppTemplate
 
@@ -150,6 +151,7 @@ class AppStore:
             current.updated = utcnow()
             if restart:
                 current.revision += 1
+                current.restarts = 0  # new processes: their restarts count from 0
                 if not current.stopped:
                     current.phase, current.reason, current.message = "Starting", "", "Restarting with the new settings"
         row = self.by_id(row.id) or row
@@ -166,9 +168,10 @@ class AppStore:
         return self.by_id(row.id) or row
 
     def start(self, row: App, by: str) -> App:
+        """Start a stopped app, or again one the runner no longer restarts (Failed): restarts count from 0."""
         with session_scope(self.db_url) as s:
-            s.execute(update(App).where(App.id == row.id, App.stopped.is_(True)).values(
-                stopped=False, phase="Starting", reason="", message=f"Started by {by}", updated=utcnow()))
+            s.execute(update(App).where(App.id == row.id, or_(App.stopped.is_(True), App.phase == "Failed")).values(
+                stopped=False, phase="Starting", reason="", message=f"Started by {by}", restarts=0, updated=utcnow()))
         self.record(row, "starting", "info", f"App {row.name!r} of {row.group} started by {by}", by)
         return self.by_id(row.id) or row
 
@@ -202,6 +205,10 @@ class AppStore:
             "resources": {"cpu": row.cpu, "memory": row.memory, "gpu": row.gpu}, "env": shown,
             "access": row.access, "stopped": bool(row.stopped), "phase": row.phase, "reason": row.reason or None,
             "message": row.message, "revision": row.revision, "running_revision": row.running_revision or None,
+            # restarts of its process in a row, and why the last one happened ("OOMKilled", "Out of memory …")
+            "restarts": row.restarts or 0, "last_restart_reason": row.restart_reason or None,
+            "last_restart_message": row.restart_message or None,
+            "restart_note": restart_note(row.restarts or 0, row.restart_reason, row.restart_message) or None,
             "url": url, "path": url, "registry": bool(template and template.registry),
             "created": iso(row.created), "updated": iso(row.updated),
         }

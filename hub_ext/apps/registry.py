@@ -22,7 +22,9 @@ from sqlalchemy import select
 
 from ..store.engine import read_scope
 from ..store.models_apps import App
+from . import restarts
 from .origin import app_origin, apps_in
+
 
 def tracking_uri_of(policy, default: str = "") -> str:
     """The MLflow tracking (and registry) URI of a group: its policy's, else the platform's ``default``."""
@@ -80,6 +82,25 @@ def reachable_uri(db_url: str, group: str, uri: str) -> str:
         endpoint = s.scalar(select(App.endpoint).where(App.group == group, App.name == name,
                                                        App.delete_requested.is_(False)))
     return f"{endpoint.rstrip('/')}{prefix}" if endpoint else uri
+
+
+def not_answering(db_url: str, group: str, uri: str) -> str:
+    """Why the app of ``group`` at ``uri`` cannot answer now, for the Models page ("The group's MLflow app is
+    not answering (restarting after running out of memory). …"); "" when ``uri`` is no app of the group or
+    the runner reaches it (it runs, or its previous settings serve while new ones start)."""
+    found = app_of(uri, group) if uri else None
+    if found is None:
+        return ""
+    with read_scope(db_url) as s:
+        app = s.scalars(select(App).where(App.group == group, App.name == found[0],
+                                          App.delete_requested.is_(False))).first()
+    if app is None:
+        return (f"The group's registry is the address of an app named {found[0]!r}, which is not installed: "
+                "a group admin binds another on the Apps page")
+    if app.endpoint:
+        return ""
+    why = restarts.not_answering(app.phase, app.reason, app.restarts, app.restart_reason)
+    return f"The group's MLflow app is not answering ({why}). It is the app {app.name!r} on the Apps page."
 
 
 def bound_app(policy, group: str) -> str | None:

@@ -23,10 +23,12 @@ the app's root, the same for every group (a group's name appears in no path of a
 exact versions: pinned pip packages, npm packages and images (never a moving tag such as ``latest``).
 In a local command values are shell-quoted; a pod's
 ``command`` and ``args`` are words, each expanded as it is. (``base_prefix`` is accepted
-for older operator templates; every app is served at its root.)
+for older operator templates; every app is served at its root.) ``min_memory`` and ``min_cpu``
+are what the app needs at least: an instance type below either is not offered for it and
+refused (400 naming ``instance_type``).
 
 The catalog is ``c.Apps.enabled`` (names, in the order shown) over the built-ins of
-:data:`BUILTIN` plus ``c.Apps.templates`` (operator templates, or built-ins
+:data:`BUILTIN` (:mod:`.builtins`) plus ``c.Apps.templates`` (operator templates, or built-ins
 redefined by name). Built-ins that run here: ``mlflow``, ``streamlit`` and
 ``code-server``; ``label-studio`` and ``tensorboard`` are documented
 templates an operator enables by name.
@@ -41,6 +43,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from traitlets import Int, List, Unicode, validate
 from traitlets.config import SingletonConfigurable
 
+from ..quantities import Cpu, Memory, format_cpu, format_memory
+from .builtins import BUILTIN, DEFAULT_ENABLED
 from .origin import app_origin, check_origin
 
 NAME = re.compile(r"^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$")
@@ -101,6 +105,9 @@ class AppTemplate(_Model):
     local: LocalRun | None = None
     kubernetes: KubeRun | None = None
     registry: bool = False  # an MLflow tracking server: a group can bind it as its Models registry
+    # what it needs at least (quantities as the catalog's: "2Gi", "500m"): smaller instance types are refused
+    min_memory: Memory = 0
+    min_cpu: Cpu = 0.0
 
     @field_validator("icon")
     @classmethod
@@ -137,6 +144,32 @@ class AppTemplate(_Model):
     def secrets(self) -> set[str]:
         return {v.name for v in self.env if v.secret}
 
+    def needs(self) -> str:
+        """What it needs at least, in words ("1 GiB of memory and 0.5 CPU"; "" when nothing is declared)."""
+        parts = ([f"{format_memory(self.min_memory)} of memory"] if self.min_memory else []) + \
+            ([f"{format_cpu(self.min_cpu)} CPU"] if self.min_cpu else [])
+        return " and ".join(parts)
+
+    def shortfall(self, instance_type) -> str:
+        """What ``instance_type`` lacks to hold this app, in plain words ("needs at least 1 GiB of memory"),
+        or "" when it holds it."""
+        lacks = []
+        if instance_type.memory < self.min_memory:
+            lacks.append(f"{format_memory(self.min_memory)} of memory")
+        if instance_type.cpu + 1e-9 < self.min_cpu:
+            lacks.append(f"{format_cpu(self.min_cpu)} CPU")
+        return f"needs at least {' and '.join(lacks)}" if lacks else ""
+
+    def too_small(self, instance_type) -> str:
+        """Why ``instance_type`` cannot hold this app, naming both ("MLflow tracking server needs at least
+        1 GiB of memory; cpu-tiny has 512 MiB"), or ""."""
+        lacks = self.shortfall(instance_type)
+        if not lacks:
+            return ""
+        has = [format_memory(instance_type.memory)] if instance_type.memory < self.min_memory else []
+        has += [f"{format_cpu(instance_type.cpu)} CPU"] if instance_type.cpu + 1e-9 < self.min_cpu else []
+        return f"{self.display_name} {lacks}; {instance_type.name} has {' and '.join(has)}"
+
     def as_json(self) -> dict:
         data = self.model_dump(exclude={"local", "kubernetes"})
         data["modes"] = [m for m in ("local", "kubernetes") if getattr(self, m) is not None]
@@ -159,116 +192,6 @@ def expand(text: str, values: dict[str, str], quote_values: bool = True) -> str:
     return re.sub(r"\{(" + "|".join(PLACEHOLDERS) + r")\}", sub, text)
 
 
-# -- built-ins ---------------------------------------------------------------------------------
-
-_ICON = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32" width="32" height="32">{}</svg>'
-_STREAMLIT_EXAMPLE = '''import streamlit as st
-
-st.title("Hello from your group's Streamlit app")
-st.write("Edit this file in the group's storage (apps/<app>/app.py) and the page reloads.")
-n = st.slider("How many?", 1, 100, 25)
-st.line_chart([i * i for i in range(n)])
-'''
-_STREAMLIT = "1.67.0"
-_STREAMLIT_RUN = ("mkdir -p {{data}} && cd {{data}} && app=\"${{STREAMLIT_APP:-app.py}}\" && "
-                  "{{ [ -e \"$app\" ] || cat > \"$app\" <<'EOF'\n" + _STREAMLIT_EXAMPLE.replace("{", "{{").replace("}", "}}")
-                  + "EOF\n}} && exec {streamlit} run \"$app\" --server.address {{host}} --server.port {{port}} "
-                  "--server.headless true --server.enableXsrfProtection false --browser.gatherUsageStats false")
-_LABEL_STUDIO = "1.23.2"
-_LABEL_STUDIO_RUN = ("mkdir -p {data} && LABEL_STUDIO_BASE_DATA_DIR={data} exec label-studio start --no-browser "
-                     "--internal-host {host} --port {port}")  # its projects in the app's folder, here and in a pod
-_TENSORBOARD = "2.21.0"
-_TENSORBOARD_RUN = "cd {shared} && exec tensorboard --logdir \"${LOGDIR:-logs}\" --host {host} --port {port}"
-
-BUILTIN: dict[str, dict] = {
-    "mlflow": {
-        "name": "mlflow", "display_name": "MLflow tracking server",
-        "description": "Experiment tracking and a model registry for the group. Runs, metrics and models are "
-                       "kept in the group's storage (a SQLite database and an artifacts folder). Bind it as the "
-                       "group's registry and the Models page lists what members register.",
-        "icon": _ICON.format('<rect width="32" height="32" rx="6" fill="#0194e2"/><path d="M7 22l6-9 5 6 3-4 4 7" '
-                             'stroke="#fff" stroke-width="2.5" fill="none" stroke-linejoin="round"/>'),
-        "docs_url": "https://mlflow.org/docs/latest/tracking.html", "version": "3",
-        "env": [{"name": "MLFLOW_WORKERS", "default": "1", "description": "Server worker processes"}],
-        "health_path": "/health", "registry": True,
-        "local": {"command": "mkdir -p {data}/artifacts && exec mlflow server --host {host} --port {port} "
-                             "--workers \"${MLFLOW_WORKERS:-1}\" --backend-store-uri sqlite:///{data}/mlflow.db "
-                             "--artifacts-destination {data}/artifacts --serve-artifacts "
-                             "--allowed-hosts '*' --cors-allowed-origins '*'"},
-        # the server's version within the hub's MLflow client's range (pyproject.toml, mlflow-skinny)
-        "kubernetes": {"image": "ghcr.io/mlflow/mlflow:v3.18.0", "command": ["/bin/sh", "-c"],
-                       "args": ["mkdir -p {data}/artifacts && exec mlflow server --host {host} --port {port} "
-                                "--workers \"${MLFLOW_WORKERS:-1}\" --backend-store-uri sqlite:///{data}/mlflow.db "
-                                "--artifacts-destination {data}/artifacts --serve-artifacts --allowed-hosts '*' "
-                                "--cors-allowed-origins '*'"]},
-    },
-    "streamlit": {
-        "name": "streamlit", "display_name": "Streamlit",
-        "description": "Serves a Streamlit app file from the group's storage. Without one it writes a small "
-                       "example (apps/<app>/app.py) to start from.",
-        "icon": _ICON.format('<rect width="32" height="32" rx="6" fill="#fff"/><path d="M16 5l11 19H5z" '
-                             'fill="#ff4b4b"/><path d="M16 12l6 12H10z" fill="#7d353b"/>'),
-        "docs_url": "https://docs.streamlit.io/", "version": _STREAMLIT,
-        "env": [{"name": "STREAMLIT_APP", "default": "app.py",
-                 "description": "The app file, relative to the app's folder in the group's storage"}],
-        "health_path": "/_stcore/health",
-        "local": {"pip": [f"streamlit=={_STREAMLIT}"], "command": _STREAMLIT_RUN.format(streamlit="streamlit")},
-        # the image's uid has no home: Streamlit goes into a user site under /tmp
-        "kubernetes": {"image": "python:3.12.12-slim", "command": ["/bin/sh", "-c"],
-                       "args": [f"export HOME=/tmp && python -m pip install --user --quiet --no-cache-dir "
-                                f"--disable-pip-version-check streamlit=={_STREAMLIT} && "
-                                + _STREAMLIT_RUN.format(streamlit="python -m streamlit")]},
-    },
-    "code-server": {
-        "name": "code-server", "display_name": "VS Code (code-server)",
-        "description": "VS Code in the browser on the group's storage, for everyone the app's access allows. "
-                       "Extensions and settings are kept in the app's folder.",
-        "icon": _ICON.format('<rect width="32" height="32" rx="6" fill="#007acc"/><path d="M22 6l-11 10 11 10V6z'
-                             'M11 16L6 12v8z" fill="#fff"/>'),
-        "docs_url": "https://coder.com/docs/code-server", "version": "4.100.3",
-        "base_prefix": False, "health_path": "/healthz",
-        # its install scripts fetch from GitHub: scripts/install-code-server.sh does their work from the registry
-        "local": {"npm": "code-server@4.100.3",
-                  "npm_setup": "sh \"$HUBFRONT_SCRIPTS/install-code-server.sh\" \"$PWD\" 4.100.3",
-                  "command": "mkdir -p {data} && exec code-server --auth none --bind-addr {host}:{port} "
-                             "--disable-telemetry --disable-update-check --user-data-dir {data}/user-data "
-                             "--extensions-dir {data}/extensions {shared}"},
-        "kubernetes": {"image": "codercom/code-server:4.100.3", "command": ["code-server"],
-                       "args": ["--auth", "none", "--bind-addr", "0.0.0.0:{port}", "--disable-telemetry",
-                                "--user-data-dir", "{data}/user-data", "{shared}"]},
-    },
-    # documented templates: an operator enables them by name (c.Apps.enabled)
-    "label-studio": {
-        "name": "label-studio", "display_name": "Label Studio",
-        "description": "Data labelling for images, text and audio; projects are kept in the group's storage.",
-        "icon": _ICON.format('<rect width="32" height="32" rx="6" fill="#ff7557"/><path d="M9 8h4v12h10v4H9z" '
-                             'fill="#fff"/>'),
-        "docs_url": "https://labelstud.io/guide/", "version": _LABEL_STUDIO,
-        "env": [{"name": "LABEL_STUDIO_USERNAME", "default": "admin@example.org",
-                 "description": "The first user's login"},
-                {"name": "LABEL_STUDIO_PASSWORD", "description": "The first user's password", "secret": True}],
-        "base_prefix": False, "health_path": "/health",
-        "local": {"pip": [f"label-studio=={_LABEL_STUDIO}"], "command": _LABEL_STUDIO_RUN},
-        "kubernetes": {"image": f"heartexlabs/label-studio:{_LABEL_STUDIO}", "command": ["/bin/sh", "-c"],
-                       "args": [_LABEL_STUDIO_RUN]},
-    },
-    "tensorboard": {
-        "name": "tensorboard", "display_name": "TensorBoard",
-        "description": "TensorBoard over a log folder of the group's storage (env LOGDIR, relative to it).",
-        "icon": _ICON.format('<rect width="32" height="32" rx="6" fill="#ff6f00"/><path d="M16 5l10 6v10l-10 6'
-                             '-10-6V11z" fill="#fff"/>'),
-        "docs_url": "https://www.tensorflow.org/tensorboard", "version": _TENSORBOARD,
-        "env": [{"name": "LOGDIR", "default": "logs", "description": "Log folder, relative to the group's storage"}],
-        "health_path": "/",
-        "local": {"pip": [f"tensorboard=={_TENSORBOARD}"], "command": _TENSORBOARD_RUN},
-        # TensorFlow's image of the same version (its TensorBoard is of that version)
-        "kubernetes": {"image": f"tensorflow/tensorflow:{_TENSORBOARD}", "command": ["/bin/sh", "-c"],
-                       "args": [_TENSORBOARD_RUN]},
-    },
-}
-DEFAULT_ENABLED = ("mlflow", "streamlit", "code-server")
-
-
 class Apps(SingletonConfigurable):
     """The app catalog (the hub and the runner read the same)."""
 
@@ -280,8 +203,16 @@ class Apps(SingletonConfigurable):
 
     templates = List(
         help="""Operator templates (dicts of the AppTemplate fields: name, display_name,
-        description, icon, docs_url, version, env, port, base_prefix, health_path, local,
-        kubernetes); one named like a built-in replaces it. Offered when named in ``enabled``.""",
+        description, icon, docs_url, version, env, port, base_prefix, health_path, min_memory,
+        min_cpu, local, kubernetes); one named like a built-in replaces it. Offered when named in
+        ``enabled``.""",
+    ).tag(config=True)
+
+    max_restarts = Int(
+        5, help="""Restarts in a row (its process ended, out of memory or otherwise, without staying up
+        in between) after which an app is no longer restarted: it shows Failed with the reason
+        (e.g. "Out of memory (limit 1 GiB): restarted 5 times — choose a larger instance type") until
+        its settings change or it is started again. 0: restarted for ever.""",
     ).tag(config=True)
 
     origin = Unicode(

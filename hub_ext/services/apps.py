@@ -13,8 +13,9 @@ files and object names apart), as its group's service account. One pass:
 - every running app: ``Running`` once its health check passes, with ``endpoint`` (where
   the runner reaches it; the forwarder serves the app's own origin from it);
   ``Failed`` with the reason and the last log lines when it crash-loops or never
-  becomes ready; older revisions' reservations are released once the new one runs;
-  the output is copied into the portal DB;
+  becomes ready; its restarts in a row and why (out of memory…) on the row, and after
+  ``max_restarts`` of them it is no longer restarted (``app_status``); older revisions'
+  reservations are released once the new one runs; the output is copied into the portal DB;
 - stopped apps: the process ended, the reservation released, ``Stopped``; uninstalled
   ones: the same, then the app's data (only when asked) and the row go.
 
@@ -51,7 +52,8 @@ from ..store.models_apps import App
 from ..mode import runs_here
 from ..resource_groups import GoneResourceGroup, placement
 from .executors.base import ExecutorError
-from .executors.deployments import DeploymentExecutor, DeploymentSpec, DeploymentStatus
+from .executors.deployments import DeploymentExecutor, DeploymentSpec
+from .app_status import AppStatus
 from .app_tokens import AppTokens
 from .desired import DesiredState
 from .hubapi import Groups, HubAPI
@@ -68,12 +70,14 @@ def ledger_user(row: App) -> str:
     return f"app:{row.name}"
 
 
-class AppRunner(DesiredState):
+class AppRunner(AppStatus, DesiredState):
     def __init__(self, *, store: AppStore, executor: DeploymentExecutor, ledger: Ledger,
                  templates: Callable[[str], AppTemplate | None], data_dir: str, base_url: str = "/", catalog=None,
                  builder=None, log_cap: int = 10 * 2**20, log=None, busy_interval: float = 1.0,
-                 idle_interval: float = 5.0, pod_shared: str = "/home/jovyan/shared", hub: HubAPI | None = None):
+                 idle_interval: float = 5.0, pod_shared: str = "/home/jovyan/shared", hub: HubAPI | None = None,
+                 max_restarts: int = 5):
         self.store = store
+        self.max_restarts = max_restarts  # restarts in a row after which an app is no longer restarted (0: never)
         self.tokens = AppTokens(hub, store, self._set, log)  # each running app: a token of its own hub service
         self.db_url = store.db_url
         self.executor = executor
@@ -176,7 +180,11 @@ class AppRunner(DesiredState):
             self._set(row, phase="Failed", reason="Error", endpoint="",
                       message=f"Template {template.name} has no way to run {'here' if mode == 'local' else 'in a pod'}")
             return False
-        if self._failed.get(row.id) == row.revision:  # its install failed: not again until changed or restarted
+        if self._failed.get(row.id) == row.revision:  # its install failed: not again until changed or started
+            if row.phase == "Failed":
+                return False
+            del self._failed[row.id]  # a group admin started it again
+        if self.gave_up(row):  # restarted too often in a row: not again until changed or started (app_status)
             return False
         if self._applied.get(row.id, 0) < row.revision:
             try:
@@ -285,22 +293,6 @@ class AppRunner(DesiredState):
             gpu=row.gpu, health_path=expand(template.health_path, values, quote_values=False),
             port=template.port or 8080, image=f"app-{template.name}", python=python, container_image=container_image,
             node_selector=placed.node_selector, tolerations=placed.tolerations, service_account=True)
-
-    async def _settle(self, row: App, status: DeploymentStatus) -> None:
-        if status.failed:
-            self._set(row, phase="Failed", reason=status.failed, message=status.message,
-                      endpoint=status.endpoints[0] if status.endpoints else "")
-        elif status.available and status.revision == row.revision:
-            self._set(row, phase="Running", reason="", message="Running", endpoint=status.endpoints[0],
-                      running_revision=status.revision)
-        elif status.available:  # the previous settings serve while the new ones start
-            self._set(row, phase="Starting", reason="", message=status.message or "Restarting with new settings",
-                      endpoint=status.endpoints[0], running_revision=status.revision)
-        else:
-            self._set(row, phase="Starting", reason="", message=status.message or "Waiting for its health check",
-                      endpoint="")
-        if status.rolled_out and status.revision == row.revision:
-            await self._release(row, keep=row.revision)
 
     async def _release(self, row: App, keep: int | None) -> None:
         held = await asyncio.to_thread(self.ledger.reservations, kind=KIND, group=row.group)

@@ -39,4 +39,4 @@ def build_apps(config, log, reconciler, key: bytes):
                      templates=lambda name: template(name, config), data_dir=hubfront.data_dir,
                      base_url=os.environ.get("HUBFRONT_BASE_URL", "/"), catalog=reconciler.catalog,
                      builder=reconciler.builder, log_cap=reconciler.settings.log_cap, log=log, pod_shared=pod_shared,
-                     hub=reconciler.hub)
+                     hub=reconciler.hub, max_restarts=apps.max_restarts)

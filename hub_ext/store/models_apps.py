@@ -48,6 +48,11 @@ class App(Base):
     phase: Mapped[str] = mapped_column(String(16), default="Installing")
     reason: Mapped[str] = mapped_column(String(32), default="")
     message: Mapped[str] = mapped_column(Text, default="")
+    # restarts of its process in a row (ended without staying up in between) and why the last one ended: a
+    # reason of DeploymentStatus.restart_reason ("OOMKilled") and its words ("Out of memory (limit 1 GiB)") (0014)
+    restarts: Mapped[int] = mapped_column(Integer, default=0)
+    restart_reason: Mapped[str] = mapped_column(String(32), default="")
+    restart_message: Mapped[str] = mapped_column(Text, default="")
     delete_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     delete_data: Mapped[bool] = mapped_column(Boolean, default=False)  # uninstall also removes its data
     log_size: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -1,8 +1,10 @@
 """Apps end to end: the real hub and runner; an MLflow tracking server installed in a group runs as the
 group's service account (not the installer) in its own cgroup, holds a kind ``app`` reservation, serves
 its UI and REST API at the root of its own origin from the group's storage; stop releases the reservation; settings
-survive a stop/start and a runner restart (the process adopted, not restarted); uninstall keeps the
-data unless asked."""
+survive a stop/start and a runner restart (the process adopted, not restarted); installed at the size the
+form and the API pick by default (not the group's default, too small for it) it takes 20 model registrations
+and 50 UI page loads without a restart, and a too-small instance type is refused naming ``instance_type``;
+uninstall keeps the data unless asked."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from bench.app_footprint import load_ui, register_models
 from hub_ext.isolation.names import service_account_name
 from hub_ext.ledger import Ledger
 from hub_ext.store.engine import read_scope
@@ -35,12 +38,14 @@ API = "/portal/groups/lab/apps"
 def hub(tmp_path_factory):
     need(proxy_command() is not None, "configurable-http-proxy is not installed (run `make test`)")
     need(os.geteuid() == 0, "apps run as their group's service account: the hub must run as root (as in CI)")
-    hub = catalog_hub(tmp_path_factory.mktemp("apps-e2e"), [{"name": "app", "cpu": "1", "memory": "2Gi"}],
+    hub = catalog_hub(tmp_path_factory.mktemp("apps-e2e"), [{"name": "app", "cpu": "1", "memory": "2Gi"},
+                                                            {"name": "tiny", "cpu": "250m", "memory": "512Mi"}],
                       "c.LocalDeployments.check_interval = 0.3\n")
     hub.start()
     try:
-        make_groups(hub, {"lab": {"instance_types": ["app"], "default_instance_type": "app", "admins": ["lead"],
-                                  "quota": {"cpu": 1}}})
+        # the group's default is too small for MLflow: the form's default (and the API's) is the next that holds it
+        make_groups(hub, {"lab": {"instance_types": ["tiny", "app"], "default_instance_type": "tiny",
+                                  "admins": ["lead"], "quota": {"cpu": 1}}})
         make_groups(hub, {"other": {"instance_types": ["app"], "default_instance_type": "app"}})
         hub.add_user("lead", PASSWORD, ["lab"])
         hub.add_user("member", PASSWORD, ["lab"])
@@ -96,6 +101,7 @@ def held(hub) -> list[str]:
 def test_mlflow_runs_as_the_groups_service_account_and_keeps_its_settings(hub, lead):
     r = lead.api("POST", API, json={"name": "mlflow", "template": "mlflow", "access": "users"})
     assert r.status_code == 201, r.text
+    assert r.json()["instance_type"] == "app"  # not the group's default, tiny: MLflow needs 1 GiB
     app = wait(lead, "mlflow")
     assert app["url"] == hub.app_origin("lab", "mlflow") + "/"  # its own origin
     prefix = ""  # served at its root there
@@ -150,7 +156,7 @@ def test_mlflow_runs_as_the_groups_service_account_and_keeps_its_settings(hub, l
     runner = admin.api("GET", "/services/hubfront-runner").json()["pid"]
     os.kill(runner, signal.SIGKILL)
     until = time.monotonic() + 90  # the hub polls its services every 30 s
-    while (new := admin.api("GET", "/services/hubfront-runner").json()["pid"]) in (None, runner):
+    while admin.api("GET", "/services/hubfront-runner").json()["pid"] in (None, runner):
         assert time.monotonic() < until, "the hub did not restart the runner"
         time.sleep(1)
     time.sleep(3)  # a few passes of the new runner
@@ -200,7 +206,7 @@ def test_another_groups_job_reaches_the_app_only_through_its_forwarder_and_is_re
     assert forwarded in (302, 401, 403)  # its origin answers, with the forwarder's check: not olga's app
 
 
-def test_bound_as_the_registry_the_models_page_lists_what_was_registered(hub, lead):
+def test_bound_as_the_registry_the_models_page_lists_what_was_registered(hub, lead):  # before the 20 below
     r = lead.api("POST", f"{API}/mlflow/registry", json={})
     assert r.status_code == 200 and r.json()["bound"], r.text
     public = r.json()["mlflow_tracking_uri"]
@@ -214,6 +220,24 @@ def test_bound_as_the_registry_the_models_page_lists_what_was_registered(hub, le
     listing = member.api("GET", "/portal/groups/lab/models").json()
     assert listing["configured"] and listing["tracking_uri"] == public, listing
     assert [m["name"] for m in listing["models"]] == ["e2e-model"]
+
+
+def test_mlflow_at_the_forms_default_takes_20_registrations_and_50_page_loads_without_a_restart(hub, lead):
+    endpoint = row(hub, "mlflow").endpoint
+    assert "<title>MLflow</title>" in requests.get(f"{endpoint}/", timeout=10).text  # its UI
+    assert len(register_models(endpoint, 20, "e2e-load")) == 20
+    assert load_ui(endpoint, 50) > 0
+    app = lead.api("GET", f"{API}/mlflow").json()
+    assert (app["phase"], app["restarts"], app["last_restart_reason"], app["message"]) == ("Running", 0, None, "")
+
+
+def test_a_too_small_instance_type_is_refused_naming_it(hub, lead):
+    too_small = "MLflow tracking server needs at least 1 GiB of memory and 0.5 CPU; tiny has 512 MiB and 0.25 CPU"
+    r = lead.api("POST", API, json={"name": "small", "template": "mlflow", "instance_type": "tiny"})
+    assert r.status_code == 400 and r.json()["errors"] == {"instance_type": too_small}, r.text
+    r = lead.api("PATCH", f"{API}/mlflow", json={"instance_type": "tiny"})
+    assert r.status_code == 400 and r.json()["errors"] == {"instance_type": too_small}, r.text
+    assert row(hub, "small") is None and row(hub, "mlflow").instance_type == "app"
 
 
 def test_a_second_app_over_the_groups_quota_fails_with_the_ledgers_message(hub, lead):

@@ -248,7 +248,7 @@ async def test_removing_data_never_follows_a_link_members_put_there(rig, tmp_pat
 
 
 ODD = "Data Science (EU)"  # a group name no host name, URL path or OS account can hold as it is
-MEDIUM = InstanceType(name="medium", cpu=1, memory=3 * 2**30)  # MLflow 3's server needs more than 1 GiB
+MEDIUM = InstanceType(name="medium", cpu=1, memory=3 * 2**30)  # more than MLflow needs (1 GiB): names are tested here
 
 
 async def test_mlflow_and_streamlit_of_a_group_named_data_science_eu_run_and_answer_at_their_origins(rig):

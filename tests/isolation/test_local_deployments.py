@@ -194,7 +194,7 @@ async def test_a_killed_replica_is_restarted_while_the_other_serves(deployments,
     assert again["ref"] != first["ref"] and again["restarts"] == 1
     assert f"http://127.0.0.1:{again['port']}" in status.endpoints
     log = (await ex.logs(name))[0].decode()
-    assert "[Killed by SIGKILL" in log and "restarting in 0.2 s]" in log
+    assert "[Killed by SIGKILL (exit code 137): restart 1 in a row, in 0.2 s]" in log
 
 
 async def test_a_replica_failing_its_health_checks_gets_no_traffic_until_it_passes_again(deployments, server):

@@ -13,13 +13,14 @@ from pydantic import Field
 from tornado import web
 
 from ... import activity
+from ...apps import sizing
 from ...apps.records import Conflict, may_change
 from ...apps.registry import bound_app
 from ...apps.requests import AppInstall, AppPatch, check_env
 from ...bodies import BodyError, NoFields, Strict
 from ...groups import group_policy
 from ...jobs import logs as logs_mod
-from ...jobs.requests import RequestError, choose_runtime, placed_in
+from ...jobs.requests import placed_in
 from ...scopes import READ, WRITE
 from ...store.models_apps import App
 from ..groups.handlers import store_policy
@@ -57,17 +58,15 @@ class _AppsAPI(MemberAPIHandler):
             raise web.HTTPError(403, f"Only admins of group {group.name} install, change, stop and remove its apps")
         return group, row
 
-    def placed(self, name: str | None, group, resource_group: str | None = None):
-        """The instance type and resource group asked for, checked against the group's policy (400 naming each)."""
+    def placed(self, name: str | None, group, resource_group: str | None = None, template=None, sized=True):
+        """The instance type and resource group asked for, checked against the group's policy and, when
+        ``sized``, against what ``template`` needs at least (400 naming each)."""
         policy = group_policy(group)
         try:
-            instance_type = choose_runtime(name, None, policy, self.catalog, group.name)[0]
+            instance_type = sizing.choose(template if sized else None, name, policy, self.catalog, group.name)
             return instance_type, placed_in(resource_group, instance_type, policy, self.catalog, group.name)
-        except RequestError as exc:
-            for field in ("instance_type", "resource_group"):
-                if field in exc.errors:
-                    self.field_error({field: exc.errors[field]})
-            raise
+        except BodyError as exc:  # a RequestError of placed_in too
+            self.field_error(exc.errors)
 
     def app_json(self, row: App) -> dict:
         return self.store.as_json(row, self.viewer, template_of(self, row.template), apps_origin(self))
@@ -105,7 +104,7 @@ class GroupAppsAPIHandler(_AppsAPI):
             env = check_env(template, body.env)
         except BodyError as exc:
             self.field_error(exc.errors)
-        instance_type, resource_group = self.placed(body.instance_type, group, body.resource_group)
+        instance_type, resource_group = self.placed(body.instance_type, group, body.resource_group, template)
         try:
             row = self.store.install(group=group.name, username=self.current_user.name, body=body,
                                      template=template, instance_type=instance_type, env=env,
@@ -131,8 +130,11 @@ class AppAPIHandler(_AppsAPI):
         fields = body.model_dump(exclude_unset=True)
         instance_type = resource_group = None
         if fields.get("instance_type") or fields.get("resource_group"):
-            instance_type, resource_group = self.placed(fields.get("instance_type") or row.instance_type, group,
-                                                        fields.get("resource_group") or row.resource_group or None)
+            # the size is checked when the instance type changes (one chosen before minimums existed stays)
+            instance_type, resource_group = self.placed(
+                fields.get("instance_type") or row.instance_type, group,
+                fields.get("resource_group") or row.resource_group or None, template_of(self, row.template),
+                sized=bool(fields.get("instance_type")) and fields.get("instance_type") != row.instance_type)
             fields["resource_group"] = resource_group.name
         if fields.get("env") is not None:
             template = template_of(self, row.template)

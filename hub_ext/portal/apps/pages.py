@@ -5,11 +5,11 @@ from __future__ import annotations
 from tornado import web
 
 from ... import resource_groups
+from ...apps import sizing
 from ...apps.origin import app_origin
 from ...apps.records import may_change
 from ...apps.registry import bound_app
 from ...groups import group_policy
-from ...policy import format_memory
 from ..common.base import PortalHandler
 from ..common.member import viewer_of
 from ..nav import MenuEntry, register_menu
@@ -28,15 +28,18 @@ class AppsPageHandler(PortalHandler):
         bound = bound_app(policy, group.name)
         apps = [{**store.as_json(r, viewer, template_of(self, r.template), apps_origin(self)),
                  "bound_registry": r.name == bound} for r in store.list(group.name)]
-        types = [{"name": it.name, "title": f"{it.name} ({it.cpu:g} CPU, {format_memory(it.memory)}"
-                                             + (f", {it.gpu} GPU" if it.gpu else "") + ")"}
-                 for it in policy.allowed_instance_types(self.catalog)]
-        default_type = policy.default_instance(self.catalog)
+        templates = list(catalog_of(self).values())
+        # per template: every instance type the group may use, those too small disabled with the reason, and
+        # the default (the group's when it holds the app, else the first that does)
+        offered = {t.name: sizing.offers(t, policy, self.catalog) for t in templates}
+        defaults = {t.name: getattr(sizing.default_for(t, policy, self.catalog), "name", "") for t in templates}
+        for app in apps:
+            if app["template"] not in offered:
+                offered[app["template"]] = sizing.offers(template_of(self, app["template"]), policy, self.catalog)
         await self.render_portal(
-            "portal/apps.html", group=group.name, templates=list(catalog_of(self).values()), apps=apps,
-            may_change=may_change(viewer, group.name), instance_types=types,
+            "portal/apps.html", group=group.name, templates=templates, apps=apps,
+            may_change=may_change(viewer, group.name), offered=offered, default_types=defaults,
             resource_groups=resource_groups.allowed(policy, self.catalog),
-            default_type=default_type.name if default_type else "",
             api=f"{self.hub.base_url}api/portal/groups/{group.name}/apps",
             app_address=app_origin(apps_origin(self), group.name, "APP").replace("APP", "<app>", 1) + "/")
 

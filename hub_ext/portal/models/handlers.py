@@ -13,14 +13,14 @@ from dataclasses import replace
 from jupyterhub.scopes import needs_scope
 from tornado import web
 
-from ...apps.registry import reachable_uri, tracking_uri_of
+from ...apps.registry import not_answering, reachable_uri, tracking_uri_of
 from ...groups import group_policy, is_member
 from ...scopes import READ
 from ..common.base import PortalAPIHandler, PortalHandler
 from ..jobs.pages import local_time
 from ..nav import MenuEntry, register_menu
 from ..preferences.prefs import user_zone
-from .registry import RegistryError, as_json, deploy_link, list_models
+from .registry import AppNotAnswering, RegistryError, as_json, deploy_link, list_models
 
 
 class _Registry:
@@ -32,9 +32,20 @@ class _Registry:
 
     async def listing(self, uri: str):
         # an MLflow app of the group bound as its registry is read where the runner reaches it, not through
-        # /apps/ (which wants a member's credentials); members are shown its public address
+        # its origin (which wants a member's credentials); members are shown its public address. An app the
+        # runner does not reach is not asked: the page says why (stopped, restarting after running out of
+        # memory…), as it does when the app stopped answering while asked.
+        trouble = await asyncio.to_thread(not_answering, self.db_url, self._group_name, uri)
+        if trouble:
+            raise AppNotAnswering(trouble)
         reachable = await asyncio.to_thread(reachable_uri, self.db_url, self._group_name, uri)
-        listing = await list_models(reachable, self.hubfront.mlflow_timeout, self.hubfront.mlflow_retries)
+        try:
+            listing = await list_models(reachable, self.hubfront.mlflow_timeout, self.hubfront.mlflow_retries)
+        except RegistryError:
+            trouble = await asyncio.to_thread(not_answering, self.db_url, self._group_name, uri)
+            if trouble:
+                raise AppNotAnswering(trouble) from None
+            raise
         return replace(listing, tracking_uri=uri) if reachable != uri else listing
 
 
@@ -46,16 +57,16 @@ class ModelsPageHandler(_Registry, PortalHandler):
         group = self.current_group()
         policy = group_policy(group)
         uri = self.tracking_uri(group)
-        listing, error = None, ""
+        listing, error, app_down = None, "", False
         if uri:
             try:
                 listing = await self.listing(uri)
             except RegistryError as exc:
-                error = str(exc)
+                error, app_down = str(exc), isinstance(exc, AppNotAnswering)
                 self.log.warning("Models page of group %s: %s", group.name, error)
         zone = user_zone(self.db_url, self.current_user.name)
         await self.render_portal(
-            "portal/models.html", configured=bool(uri), listing=listing, error=error,
+            "portal/models.html", configured=bool(uri), listing=listing, error=error, app_down=app_down,
             group_admins=policy.admins, deployments_enabled=policy.deployments_enabled,
             deploy=lambda version: deploy_link(self.hub.base_url, version.model_uri),
             when=lambda value: local_time(value, zone, short=True), zone_name=zone.key)

@@ -45,6 +45,10 @@ class RegistryError(Exception):
     """The registry could not be read: what the page and the API say, with MLflow's own reason."""
 
 
+class AppNotAnswering(RegistryError):
+    """The registry is an app of the group that the runner does not reach now: why (stopped, restarting…)."""
+
+
 @dataclass(frozen=True)
 class Version:
     name: str

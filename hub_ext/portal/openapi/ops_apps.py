@@ -18,19 +18,23 @@ ONE = f"{GROUP}/{{app}}"
 OPERATIONS: tuple[Operation, ...] = (
     Operation("get", f"{PORTAL}/apps/templates", "The app templates one may install", "apps", READ,
               {200: "`{templates}`: name, display name, description, icon, docs link, version, variables, "
-                    "modes", 403: DENIED}),
+                    "modes, and what each needs at least (`min_memory` in bytes, `min_cpu` in cores)",
+               403: DENIED}),
     Operation("get", GROUP, "A group's installed apps", "apps", READ,
-              {200: "`{group, may_change, apps}`, each with its phase, address and settings", 403: DENIED,
+              {200: "`{group, may_change, apps}`, each with its phase, address, settings and `restarts` (in a "
+                    "row) with `last_restart_reason` and `last_restart_message`", 403: DENIED,
                404: NOT_FOUND}),
     Operation("post", GROUP, "Install an app into the group", "apps", WRITE,
               {201: "The app, installing (the runner builds its environment and starts it)",
-               400: INVALID + " (a variable the template does not declare is named `env.<NAME>`)",
+               400: INVALID + " (a variable the template does not declare is named `env.<NAME>`; an instance type "
+                              "smaller than the template needs is refused naming `instance_type`)",
                403: DENIED + ADMINS, 404: NOT_FOUND, 409: "`name` is taken by another app of the group"},
               body=AppInstall),
     Operation("get", ONE, "One installed app", "apps", READ, {200: "The app", 403: DENIED, 404: NOT_FOUND}),
     Operation("patch", ONE, "Change an app's settings (fields sent only)", "apps", WRITE,
               {200: "The app; a new instance type or environment restarts it (kept across restarts)",
-               400: INVALID, 403: DENIED + ADMINS, 404: NOT_FOUND}, body=AppPatch),
+               400: INVALID + " (an instance type smaller than the app needs: `instance_type`)",
+               403: DENIED + ADMINS, 404: NOT_FOUND}, body=AppPatch),
     Operation("delete", ONE, "Uninstall an app", "apps", WRITE,
               {204: "Uninstalling: stopped, its reservation released; its data stays in the group's storage "
                     "unless `delete_data`", 400: INVALID, 403: DENIED + ADMINS, 404: NOT_FOUND},
@@ -39,7 +43,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("post", f"{ONE}/stop", "Stop an app (its settings are kept)", "apps", WRITE,
               {202: "The app, stopping", 400: INVALID, 403: DENIED + ADMINS, 404: NOT_FOUND},
               body=NoFields, body_required=False),
-    Operation("post", f"{ONE}/start", "Start a stopped app", "apps", WRITE,
+    Operation("post", f"{ONE}/start", "Start a stopped app, or again one no longer restarted (Failed)", "apps", WRITE,
               {202: "The app, starting", 400: INVALID, 403: DENIED + ADMINS, 404: NOT_FOUND},
               body=NoFields, body_required=False),
     Operation("post", f"{ONE}/registry", "Bind an MLflow app as the group's Models registry (or unbind it)", "apps",

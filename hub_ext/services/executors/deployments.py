@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 
 # machine-readable reasons a deployment is Failed with
 REASONS = ("ImageNotFound", "ModelNotFound", "CrashLoop", "Unschedulable", "OverQuota", "HealthCheck", "Error")
+# why a replica's process (container) ended before it was restarted
+RESTART_REASONS = ("OOMKilled", "ExitCode", "Error")
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,12 @@ class DeploymentStatus:
     failed: str = ""  # one of REASONS when the latest revision cannot become ready
     message: str = ""  # for the user: why it failed (with the last log lines for a crash loop), or progress
     checked: float = 0.0  # time.monotonic() of the health checks these endpoints passed (0: not checked here)
+    # restarts of the latest revision's most restarted replica in a row (its process or container ended and was
+    # started again without staying up in between), and why the last one ended: ``restart_reason`` one of
+    # RESTART_REASONS, ``restart_message`` for people ("Out of memory (limit 1 GiB)", "Exit code 1")
+    restarts: int = 0
+    restart_reason: str = ""
+    restart_message: str = ""
 
 
 class DeploymentExecutor(abc.ABC):
@@ -76,7 +84,7 @@ class DeploymentExecutor(abc.ABC):
 
     @abc.abstractmethod
     async def status(self, deployment_id: str) -> DeploymentStatus:
-        """Ready replicas, endpoints, roll-out and failure of the deployment."""
+        """Ready replicas, endpoints, roll-out and failure of the deployment, and its replicas' restarts."""
 
     @abc.abstractmethod
     async def logs(self, deployment_id: str, offset: int = 0) -> tuple[bytes, int]:

@@ -37,7 +37,9 @@ from traitlets.config import LoggingConfigurable
 from hub_ext.kube import GROUP_LABEL, USER_LABEL, api_message, label_value, plain
 
 from .base import ExecutorError
-from .kube_rollout import CONTAINER, REVISION_ANNOTATION, revision_of, rollout_status
+from hub_ext.times import utcnow
+
+from .kube_rollout import CONTAINER, REVISION_ANNOTATION, restarts_of, revision_of, rollout_status
 from .deployments import DeploymentExecutor, DeploymentSpec, DeploymentStatus
 from .health_checks import checked_path, without_health_checks
 from .base import ConfigurableABC
@@ -94,6 +96,10 @@ class KubernetesDeployments(LoggingConfigurable, DeploymentExecutor, metaclass=C
         Keep it below ``KubernetesExecutor.termination_grace_period``. 0: none.""",
     ).tag(config=True)
     crash_log_lines = Int(20, help="Last log lines of a crashing replica in a CrashLoop message.").tag(config=True)
+    restart_reset = Float(
+        600.0, help="""Seconds a restarted replica's container must keep running for its restarts in a row
+        (``DeploymentStatus.restarts``) to count from 0 again (the kubelet resets its back-off after 10 min).""",
+    ).tag(config=True)
     status_max_age = Float(
         1.0, help="Seconds a status read from the API is reused (the runner asks several times a second). 0: never.",
     ).tag(config=True)
@@ -105,6 +111,7 @@ class KubernetesDeployments(LoggingConfigurable, DeploymentExecutor, metaclass=C
         self.jobs = jobs or KubernetesExecutor(parent=self, log=self.log, core_api=core_api)
         self._stopped: set[str] = set()  # deployment ids stopped by this runner
         self._statuses: dict[str, tuple[float, DeploymentStatus]] = {}  # id -> (monotonic time, status)
+        self._restart_bases: dict[str, dict[str, int]] = {}  # id -> pod -> its restart count when last stable
 
     # --- the API --------------------------------------------------------------
 
@@ -286,7 +293,12 @@ class KubernetesDeployments(LoggingConfigurable, DeploymentExecutor, metaclass=C
                 return DeploymentStatus(revision=0, available=0, desired=0, message="Stopped")
             return DeploymentStatus(revision=0, available=0, desired=0, failed="Error",
                                     message="The Kubernetes Deployment is gone (deleted outside Hubfront)")
-        status, crashing = rollout_status(deployment, await self._pods(deployment_id), self.endpoint(deployment_id))
+        pods = await self._pods(deployment_id)
+        status, crashing = rollout_status(deployment, pods, self.endpoint(deployment_id))
+        bases = self._restart_bases.setdefault(deployment_id, {})
+        restarts, reason, how = restarts_of(pods, revision_of(deployment["metadata"]), bases, utcnow(),
+                                            self.restart_reset)
+        status = replace(status, restarts=restarts, restart_reason=reason, restart_message=how)
         if crashing is not None:
             # the crashed run's output; a container that never finished one has none
             tail = await self._read_log(crashing, previous=True, tail_lines=self.crash_log_lines)
@@ -320,6 +332,7 @@ class KubernetesDeployments(LoggingConfigurable, DeploymentExecutor, metaclass=C
         await self._call(core.delete_namespaced_service, allow=(404,), **target)
         self._stopped.add(deployment_id)
         self._statuses.pop(deployment_id, None)
+        self._restart_bases.pop(deployment_id, None)
 
     async def adopt(self, spec: DeploymentSpec) -> bool:
         deployment = await self._deployment(spec.deployment_id)

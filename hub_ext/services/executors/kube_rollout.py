@@ -4,6 +4,10 @@ that cannot be pulled, a crash loop, a pod that cannot be scheduled)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from hub_ext.quantities import format_memory, parse_memory
+
 from .deployments import DeploymentStatus
 from .health_checks import plain_path
 
@@ -47,6 +51,50 @@ def _pod_failure(pod: dict, image: str) -> tuple[str, str]:
     if scheduled.get("status") == "False" and scheduled.get("reason") == "Unschedulable":
         return "Unschedulable", f"No node can run a replica: {scheduled.get('message', '')}".rstrip(": ")
     return "", ""
+
+
+def _started(value) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _ended_how(pod: dict, terminated: dict) -> tuple[str, str]:
+    """Why the server container's previous run ended (a deployments.RESTART_REASONS reason, and for people)."""
+    if terminated.get("reason") == "OOMKilled":
+        server = next((c for c in pod.get("spec", {}).get("containers") or [] if c.get("name") == CONTAINER), {})
+        try:
+            limit = format_memory(parse_memory(server["resources"]["limits"]["memory"]))
+        except (KeyError, TypeError, ValueError):
+            return "OOMKilled", "Out of memory"
+        return "OOMKilled", f"Out of memory (limit {limit})"
+    if terminated.get("exitCode") is not None:
+        return "ExitCode", f"Exit code {terminated['exitCode']}"
+    return "Error", terminated.get("reason") or "ended"
+
+
+def restarts_of(pods: list[dict], revision: int, bases: dict[str, int], now: datetime,
+                stable_after: float) -> tuple[int, str, str]:
+    """Restarts in a row of the server container of ``revision``'s most restarted pod, and why its last run
+    ended. Kubernetes counts a pod's restarts for ever; a run that stayed up ``stable_after`` seconds starts
+    the count in a row again: ``bases`` (pod name -> restart count then, kept by the caller) holds where."""
+    found = (0, "", "")
+    for pod in pods:
+        if revision_of(pod.get("metadata", {})) != revision:
+            continue
+        statuses = pod.get("status", {}).get("containerStatuses") or []
+        server = next((s for s in statuses if s.get("name") == CONTAINER), {})
+        name, count = pod["metadata"].get("name", ""), server.get("restartCount", 0)
+        started = _started(((server.get("state") or {}).get("running") or {}).get("startedAt"))
+        if started is not None and (now - started).total_seconds() >= stable_after:
+            bases[name] = count
+        in_a_row = count - bases.get(name, 0)
+        if in_a_row > found[0]:
+            found = (in_a_row, *_ended_how(pod, (server.get("lastState") or {}).get("terminated") or {}))
+    return found
 
 
 def rollout_status(deployment: dict, pods: list[dict], endpoint: str) -> tuple[DeploymentStatus, dict | None]:

@@ -53,7 +53,7 @@ from .deployments import DeploymentExecutor, DeploymentSpec, DeploymentStatus
 from .base import ConfigurableABC
 from .local import LocalExecutor
 from .local_replicas import (Deployment, Replica, Revision, crash_message, free_port, last_lines, name_of, probe,
-                             revisions_from, save_state, state_path)
+                             restart_line, revisions_from, save_state, state_path)
 
 KIND = "deployment"  # the replicas' cgroup kind
 
@@ -148,7 +148,7 @@ class LocalDeployments(LoggingConfigurable, DeploymentExecutor, metaclass=Config
                 if r.ref:
                     status = await self.executor.status(Handle("local", r.ref))
                     if status.done:
-                        await self._ended(dep, rev, r, status.message or status.phase)
+                        await self._ended(dep, rev, r, status.message or status.phase, status.reason)
                 if not r.ref and rev.env_known and not rev.failed and rev.drain_at is None \
                         and time.monotonic() >= r.restart_at:
                     await self._launch(dep, rev, r)
@@ -215,28 +215,29 @@ class LocalDeployments(LoggingConfigurable, DeploymentExecutor, metaclass=Config
         try:
             handle = await self.executor.start(job)
         except ExecutorError as exc:
-            self._schedule_restart(dep, rev, r, "could not start", str(exc))
+            self._schedule_restart(dep, rev, r, "could not start", str(exc), "Error")
             return
         r.ref, r.host = handle.ref, await asyncio.to_thread(self.executor.address, handle)
         r.read, r.ready, r.ready_since, r.failures, r.error = 0, False, None, 0, "not checked yet"
 
-    async def _ended(self, dep: Deployment, rev: Revision, r: Replica, how: str) -> None:
+    async def _ended(self, dep: Deployment, rev: Revision, r: Replica, how: str, reason: str) -> None:
         """Its process ended: keep its output and last lines, forget its log, restart it after the back-off."""
         handle = Handle("local", r.ref)
         await self._collect(dep, [(rev, r)])
         data, _ = await self.executor.logs(handle)
         await self.executor.forget(handle)
         r.ref = ""
-        self._schedule_restart(dep, rev, r, how, last_lines(data, self.log_tail_lines))
+        self._schedule_restart(dep, rev, r, how, last_lines(data, self.log_tail_lines),
+                               reason if reason in ("OOMKilled", "ExitCode") else "Error")
 
-    def _schedule_restart(self, dep: Deployment, rev: Revision, r: Replica, how: str, tail: str) -> None:
+    def _schedule_restart(self, dep: Deployment, rev: Revision, r: Replica, how: str, tail: str, reason: str) -> None:
         if r.ready_since is None:
             r.unready_exits += 1
-        r.ready, r.ready_since, r.exit, r.tail = False, None, how or "ended", tail
+        r.ready, r.ready_since, r.exit, r.exit_reason, r.tail = False, None, how or "ended", reason, tail
         r.restarts += 1
         delay = min(self.backoff_base * 2 ** min(r.restarts - 1, 30), self.backoff_max)
         r.restart_at = time.monotonic() + delay
-        dep.append(name_of(rev, r), f"[{r.exit}; restarting in {delay:g} s]\n".encode(), self.log_buffer)
+        dep.append(name_of(rev, r), restart_line(r, delay).encode(), self.log_buffer)
 
     def _retire(self, dep: Deployment, rev: Revision, drop: bool) -> None:
         """Stop a revision's replicas in the background (``drop``: then forget the revision)."""
@@ -329,11 +330,15 @@ class LocalDeployments(LoggingConfigurable, DeploymentExecutor, metaclass=Config
             failed, message = "CrashLoop", crash_message(serving, looping[0])
         elif not failed and latest is not None and not latest.served:
             message = f"Revision {dep.latest}: {sum(r.ready for r in latest.replicas)} of {len(latest.replicas)} ready"
+        watched = latest or serving  # the replicas whose restarts are reported: the latest revision's
+        restarted = max(watched.replicas, key=lambda r: r.restarts) if watched and watched.replicas else None
+        restarts = restarted.restarts if restarted else 0
         return DeploymentStatus(
             revision=dep.serving, available=len(ready), desired=latest.spec.replicas if latest else 0,
             endpoints=tuple(f"http://{r.host}:{r.port}" for r in ready), failed=failed, message=message,
             rolled_out=serving is not None and dep.serving == dep.latest and len(dep.revisions) == 1,
-            checked=dep.checked)
+            checked=dep.checked, restarts=restarts, restart_reason=restarted.exit_reason if restarts else "",
+            restart_message=restarted.exit if restarts else "")
 
     async def logs(self, deployment_id: str, offset: int = 0) -> tuple[bytes, int]:
         dep = self._deployments.get(deployment_id)

@@ -55,6 +55,13 @@ def crash_message(rev: "Revision", r: "Replica") -> str:
             f"(last: {r.exit}). Last log lines:\n{r.tail}")
 
 
+def restart_line(r: "Replica", delay: float) -> str:
+    """The line the deployment's log gets when a replica is restarted: how it ended, the how-manieth restart in
+    a row, when; out of memory with what to do about it."""
+    advice = " — choose a larger instance type" if r.exit_reason == "OOMKilled" else ""
+    return f"[{r.exit}: restart {r.restarts} in a row, in {delay:g} s{advice}]\n"
+
+
 def free_port(taken: set[int]) -> int:
     while True:
         with socket.socket() as s:
@@ -78,7 +85,8 @@ class Replica:
     restarts: int = 0  # exits since it last stayed ready a while (the back-off grows with them)
     unready_exits: int = 0  # exits in a row without becoming ready
     read: int = 0  # bytes of the running process's log already in the deployment's stream
-    exit: str = ""  # how the previous process ended
+    exit: str = ""  # how the previous process ended ("Out of memory (limit 1 GiB)")
+    exit_reason: str = ""  # the same as one of deployments.RESTART_REASONS
     tail: str = ""  # and its last log lines
     # found again by the first health checks after a restart, not saved
     ready: bool = False
@@ -87,7 +95,7 @@ class Replica:
     error: str = "not checked yet"
     restart_at: float = 0.0
 
-    SAVED = ("index", "port", "host", "ref", "restarts", "unready_exits", "read", "exit", "tail")
+    SAVED = ("index", "port", "host", "ref", "restarts", "unready_exits", "read", "exit", "exit_reason", "tail")
 
 
 @dataclass
