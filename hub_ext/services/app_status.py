@@ -55,7 +55,10 @@ class AppStatus:
     async def _give_up(self, row: App, status: DeploymentStatus, counted: dict) -> None:
         """Stop restarting it: its process ends, its reservation goes, the reason stays on the row."""
         await self._halt(row)
-        reason = status.restart_reason or "CrashLoop"
+        oom = status.restart_reason == words.OOM
+        reason = words.OOM if oom else status.failed or status.restart_reason or "CrashLoop"
         message = words.given_up(status.restarts, status.restart_reason, status.restart_message)
         self._append_log(row.id, f"[{message}]\n".encode())
+        if status.failed and not oom:  # the executor's account too (a crash loop's last log lines)
+            message = f"{message}\n{status.message}"
         self._set(row, phase="Failed", reason=reason, message=message, endpoint="", running_revision=0, **counted)
