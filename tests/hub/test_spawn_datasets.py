@@ -39,7 +39,7 @@ async def test_a_notebook_pins_a_dataset_version(app):
     # picks the group may not make: 400 naming datasets, nothing started, no server row
     for body, says in [({"datasets": ["sd-labels@v9"]}, "datasets: dataset sd-labels has no version v9"),
                        ({"datasets": ["sd-theirs"]}, f"datasets: no dataset sd-theirs for group {LAB}"),
-                       ({"datasets": ["Nope!"]}, "datasets: 'Nope!' is not a dataset name, or name@v<version>")]:
+                       ({"datasets": ["Nope!"]}, "Datasets: 'Nope!' is not a dataset name, or name@v<version>")]:
         r = await ada.api("POST", f"/users/sd-ada/servers/{LAB}", data=json.dumps({"group": LAB, **body}))
         assert (r.status_code, r.json()["message"]) == (400, says), r.text
     assert LAB not in app.users["sd-ada"].orm_user.orm_spawners
