@@ -35,7 +35,7 @@ print(f"serving {version} on {os.environ['PORT']}", flush=True)
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         sick = mode == "unhealthy" or os.path.exists("sick")  # in its working directory
-        code = 503 if sick and self.path == "/health" else 200
+        code = 503 if sick and self.path.split("?")[0] == "/health" else 200  # routed by path, as servers do
         body = " ".join([version, f"uid={os.getuid()}", f"gpus={os.environ['CUDA_VISIBLE_DEVICES']}",
                          f"replica={os.environ['HUBFRONT_REPLICA']}", f"greeting={os.environ.get('GREETING')}"])
         self.send_response(code)
