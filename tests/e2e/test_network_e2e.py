@@ -24,7 +24,7 @@ from hub_ext.isolation.network import RUN_NETNS
 from support import (
     catalog_hub, make_groups, need, proxy_command, run_in_server, stop_leftover_servers, wait_for_server,
 )
-from test_deployments_e2e import COMMAND, create
+from test_deployments_e2e import create
 from test_deployments_e2e import wait as wait_deployed
 from test_jobs_e2e import log_of, submit, wait
 

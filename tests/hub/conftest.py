@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pytest
 from jupyterhub.tests.mocking import MockHub
-from jupyterhub.tests.utils import async_requests, public_url
 from traitlets.config import Config
 
 from hub_ext.configure import configure
 from hub_ext.isolation import Isolation
 from hub_ext.settings import Hubfront
-from support import ACCOUNT_PREFIX, let_workloads_pass, need, proxy_command, xsrf_of
+from support import ACCOUNT_PREFIX, let_workloads_pass, need, proxy_command
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,6 @@
 """The quota-enforcing spawner on a MockHub (SQLite portal DB)."""
 
 import asyncio
-import json
 import os
 import re
 import signal

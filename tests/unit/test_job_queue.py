@@ -7,7 +7,7 @@ import asyncio
 from datetime import datetime, timedelta, timezone
 
 from cryptography.fernet import Fernet
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from hub_ext.jobs import logs as job_logs
 from hub_ext.jobs.records import JobStore

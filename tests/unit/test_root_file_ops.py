@@ -130,5 +130,5 @@ def test_a_new_chmod_in_the_files_api_is_caught(tmp_path):
                              "    def mkdir(self, rel: str) -> str:\n        os.chmod(rel, 0o777)\n", 1)
     assert planted != source
     (tmp_path / "service.py").write_text(planted)
-    calls = [(f"hub_ext.portal.files.service", *c) for c in _calls(tmp_path / "service.py")]
+    calls = [("hub_ext.portal.files.service", *c) for c in _calls(tmp_path / "service.py")]
     assert any("TreeFiles.mkdir" in b and "os.chmod" in b for b in _bypasses(calls))

@@ -6,7 +6,6 @@ import grp
 import os
 import stat
 import subprocess
-from pathlib import Path
 
 import pytest
 

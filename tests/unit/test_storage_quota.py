@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from hub_ext.ledger import Ledger, QuotaExceeded
-from hub_ext.policy import PolicyError, Quota, parse_policy, policy_of
+from hub_ext.policy import PolicyError, parse_policy, policy_of
 from hub_ext.storage import usage
 from hub_ext.storage.tree import group_root
 
