@@ -554,3 +554,29 @@ def html_elements(markup: str) -> list[tuple[str, dict]]:
 
     Collect().feed(markup)
     return found
+
+
+def remove_test_cgroups(root: str, cgroup_root: str = "hubfront") -> int:
+    """Remove the cgroup subtrees of the tests' hubs once they are empty: each hub's subtree is named by
+    its data dir (``Isolation.tag``), and every test hub's data dir lies under ``root``, so nothing of
+    another hub on this machine is touched. A cgroup still in use refuses its removal and stays."""
+    import hashlib
+
+    from hub_ext.isolation.cgroups import parse_mounts
+
+    dirs = [p for pattern in ("*", "*/*", "*/*/*", "*/*/*/*") for p in Path(root).glob(pattern) if p.is_dir()]
+    tags = {hashlib.sha256(str(p.resolve()).encode()).hexdigest()[:8] for p in dirs}
+    unified, v1 = parse_mounts(Path("/proc/self/mounts").read_text())
+    removed = 0
+    for mount in {*v1.values(), *([unified] if unified else [])}:
+        for tag in tags:
+            top = mount / cgroup_root / tag
+            if not top.is_dir():
+                continue
+            for cgroup in sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)) + [top]:
+                try:
+                    cgroup.rmdir()
+                    removed += 1
+                except OSError:
+                    pass
+    return removed
