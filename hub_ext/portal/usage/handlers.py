@@ -37,8 +37,11 @@ async def usage_for(handler, group_name: str, resource_group: str | None = None)
     if resource_group and chosen is None:
         raise Refused(400, {"resource_group": f"{resource_group!r} is not a resource group group {group.name} may use"})
     if chosen is not None:
-        placed = await asyncio.to_thread(Ledger(handler.db_url).placed_snapshot, group.name, chosen.name,
-                                         chosen is choices[0])
+        if len(resource_groups.available(handler.catalog)) == 1:  # everything runs there: the group's own use
+            placed = handler.ledger_snapshot(group.name)
+        else:
+            placed = await asyncio.to_thread(Ledger(handler.db_url).placed_snapshot, group.name, chosen.name,
+                                             chosen is choices[0])
         capacity = await capacity_of(handler, chosen)
         doc["resource_group"] = resource_group_doc(resource_groups.summary(chosen), capacity.doc(), placed, user.name)
     return doc
