@@ -282,6 +282,22 @@ def screenshot(pg, name: str) -> Path:
     return path
 
 
+def shown(page, dialog: str) -> None:
+    """Wait until a Bootstrap dialog has finished opening (its fade-in done, "shown" fired)."""
+    page.wait_for_function("s => { const m = document.querySelector(s); return m.classList.contains('show') "
+                           "&& !m.dataset.hfShowing && getComputedStyle(m).opacity === '1'; }", arg=dialog)
+
+
+def close_dialog(page, dialog: str, button: str = ".btn-close") -> None:
+    """Close an open dialog with one of its buttons, as a person does once it is on the screen, and
+    see it gone. (Closing while it still opens is portal.js's own concern.)"""
+    from playwright.sync_api import expect
+
+    shown(page, dialog)
+    page.locator(f"{dialog} {button}").click()
+    expect(page.locator(dialog)).to_be_hidden()
+
+
 def ui_login(page, hub: "RealHub", username: str, password: str) -> None:
     """Log in through the login form, as a person would."""
     page.goto(hub.base_url + "/hub/login")

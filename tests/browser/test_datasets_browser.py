@@ -8,7 +8,8 @@ import os
 import pytest
 from playwright.sync_api import expect
 
-from support import bare_repository, git, let_workloads_pass, screenshot, ui_login, wait_for_server, wait_for_stopped
+from support import (bare_repository, close_dialog, git, let_workloads_pass, screenshot, ui_login, wait_for_server,
+                     wait_for_stopped)
 
 pytestmark = pytest.mark.browser
 
@@ -52,8 +53,7 @@ def test_files_dataset_upload_version_grant(page, lab, tmp_path):
     expect(row.locator(".hf-rename")).to_have_count(1)
     row.locator(".hf-preview").click()
     expect(page.locator("#hf-preview-body .hf-csv-table")).to_contain_text("img0.jpg")
-    page.locator("#hf-preview-modal .btn-close").click()
-    expect(page.locator("#hf-preview-modal")).to_be_hidden()
+    close_dialog(page, "#hf-preview-modal")
 
     page.fill('#hf-version-form [name="note"]', "first labels")
     page.click("#hf-version-submit")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from support import screenshot, ui_login
+from support import close_dialog, screenshot, shown, ui_login
 
 pytestmark = pytest.mark.browser
 
@@ -60,13 +60,6 @@ def uploaded(page, path: str, timeout: float = 120_000):
     return row
 
 
-def shown(page, selector: str) -> None:
-    """Wait until a Bootstrap modal has finished fading in (for a screenshot of it)."""
-    page.wait_for_function("s => { const m = document.querySelector(s); "
-                           "return m.classList.contains('show') && getComputedStyle(m).opacity === '1'; }",
-                           arg=selector)
-
-
 def test_upload_preview_folders_and_share_links(page, browser, team, tmp_path):
     source = big_csv(tmp_path / "data.csv")
     assert source.stat().st_size > 8 << 20
@@ -95,8 +88,7 @@ def test_upload_preview_folders_and_share_links(page, browser, team, tmp_path):
     expect(page.locator("#hf-preview-note")).to_contain_text("Only the beginning")
     shown(page, "#hf-preview-modal")
     screenshot(page, "files-preview-csv")
-    page.locator("#hf-preview-modal .btn-close").click()
-    expect(page.locator("#hf-preview-modal")).to_be_hidden()
+    close_dialog(page, "#hf-preview-modal")
 
     # a folder with its inner folders, through the folder input (webkitdirectory)
     survey = tmp_path / "survey"
@@ -122,13 +114,12 @@ def test_upload_preview_folders_and_share_links(page, browser, team, tmp_path):
     expect(page.locator("#hf-files-crumbs li")).to_have_text(["Shared Files", "survey"])
     page.locator('tr.hf-entry[data-name="README.md"] .hf-open-file').click()
     expect(page.locator("#hf-preview-body pre.hf-preview-text")).to_contain_text("Collected in spring.")
-    page.locator("#hf-preview-modal .btn-close").click()
+    close_dialog(page, "#hf-preview-modal")
     page.locator('tr.hf-entry[data-name="chart.png"] .hf-preview').click()
     image = page.locator("#hf-preview-body img.hf-preview-image")
     expect(image).to_be_visible()
     page.wait_for_function("img => img.complete && img.naturalWidth === 40", arg=image.element_handle())
-    page.locator("#hf-preview-modal .btn-close").click()
-    expect(page.locator("#hf-preview-modal")).to_be_hidden()
+    close_dialog(page, "#hf-preview-modal")
     page.locator('tr.hf-entry[data-name="README.md"] .hf-rename').click()
     expect(page.locator("#hf-name-input")).to_have_value("README.md")
     page.fill("#hf-name-input", "ABOUT.md")
@@ -158,8 +149,7 @@ def test_upload_preview_folders_and_share_links(page, browser, team, tmp_path):
     confirm = page.locator("#hf-confirm-modal")
     folder.locator(".hf-delete").click()
     expect(page.locator("#hf-confirm-text")).to_contain_text("Delete the folder /results")
-    page.locator("#hf-confirm-modal .btn-secondary").click()
-    expect(confirm).to_be_hidden()
+    close_dialog(page, "#hf-confirm-modal", ".btn-secondary")
     expect(folder).to_be_visible()
     # a quick hand (or a slow machine): Cancel clicked while the dialog is still opening, which Bootstrap
     # alone ignores, closes it all the same once it has opened
@@ -316,8 +306,7 @@ def test_names_with_dot_dot_are_refused_in_words_at_the_dialog(page, team):
         expect(error).to_have_text("Name: '..' is not allowed in a file name")
         if name == "a/../b":
             screenshot(page, "files-new-folder-refused")
-        page.locator("#hf-name-modal .btn-close").click()
-        expect(page.locator("#hf-name-modal")).to_be_hidden()
+        close_dialog(page, "#hf-name-modal")
     listed = [e["name"] for e in fran.api("GET", f"/portal/groups/{GROUP}/files/").json()["entries"]]
     assert not {"escape", "a", "b"} & set(listed), listed
 
