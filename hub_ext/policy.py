@@ -26,7 +26,8 @@ from pydantic import (
 
 from .field_messages import field_messages, summary
 from .quantities import (  # noqa: F401 - the policy's quantities, imported from here by many
-    MAX_COUNT, MAX_CPU, MAX_DURATION, MAX_MEMORY, RESOURCE_LABELS, RESOURCES, Count, Cpu, Duration, Memory, Slug,
+    MAX_COUNT, MAX_CPU, MAX_DURATION, MAX_MEMORY, RESOURCE_LABELS, RESOURCES, Count, Cpu, Duration, Lifetime, Memory,
+    Slug,
     format_amount, format_cpu, format_memory, parse_cpu, parse_duration, parse_memory,
 )
 
@@ -90,6 +91,9 @@ class InstanceType(_Model):
     node_selector: dict[str, str] = {}
     tolerations: list[dict[str, Any]] = []
     resource_groups: list[str] = []  # the resource groups it runs in; empty: every one
+    # a notebook of this type is stopped sooner (GPU types): overrides the group's and the platform's; 0 never
+    idle_timeout: Lifetime | None = None
+    max_age: Lifetime | None = None
 
     @property
     def title(self) -> str:
@@ -225,6 +229,11 @@ class GroupPolicy(_Model):
     deployments_enabled: bool = False
     deployments_max: Count | None = None
     mlflow_tracking_uri: TrackingUri = ""  # the group's MLflow server (Models page); empty: the platform's
+    # notebooks' lifecycle (hub_ext.lifecycle): None is the platform's default (c.Lifecycle), 0 never
+    idle_timeout: Lifetime | None = None
+    warn_before: Duration | None = None
+    max_age: Lifetime | None = None
+    max_extensions: Count | None = None
 
     @field_validator("user_quota")
     @classmethod

@@ -88,6 +88,40 @@ def parse_duration(value: Any) -> int:
     return seconds
 
 
+NEVER_WORDS = ("never", "none", "off")
+
+
+def parse_lifetime(value: Any) -> int:
+    """A duration that may also be "never" (0): ``3600``, ``30m``, ``7d``, ``never``/``none``/``0``."""
+    if (isinstance(value, str) and value.strip().lower() in NEVER_WORDS) or (
+            isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0):
+        return 0
+    if isinstance(value, str) and value.strip() in ("0", "0s"):
+        return 0
+    try:
+        return parse_duration(value)
+    except ValueError:
+        raise ValueError(f"invalid duration {value!r} (use e.g. 3600, 30m, 2h or 7d, or never)") from None
+
+
+def format_duration(seconds: float | None) -> str:
+    """Human text for a span of time: "45 s", "30 min", "1 h 30 min", "7 days"; 0/None: "never"."""
+    if not seconds:
+        return "never"
+    seconds = int(round(seconds))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        text = f"{days} day" + ("s" if days != 1 else "")
+        return text + (f" {hours} h" if hours else "")
+    if hours:
+        return f"{hours} h" + (f" {minutes} min" if minutes else "")
+    if minutes:
+        return f"{minutes} min" + (f" {secs} s" if secs and minutes < 10 else "")
+    return f"{secs} s"
+
+
 def format_cpu(cores: float | None) -> str:
     if cores is None:
         return "unlimited"
@@ -129,5 +163,9 @@ Memory = Annotated[int, BeforeValidator(parse_memory),
 Duration = Annotated[int, BeforeValidator(parse_duration),
                      _quantity_schema({"type": "number", "minimum": 1, "maximum": MAX_DURATION},
                                       _DURATION_UNITS, "2h")]
+Lifetime = Annotated[int, BeforeValidator(parse_lifetime),
+                     WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0, "maximum": MAX_DURATION},
+                                               {"type": "string", "pattern": r"^\s*([0-9]+(\.[0-9]+)?\s*[smhd]?|never|none|off)\s*$",
+                                                "examples": ["1h", "never"]}]}, mode="validation")]
 Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
 Slug = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]

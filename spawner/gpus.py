@@ -34,3 +34,31 @@ def machine_reason(gpu: int, inventory) -> str:
     if gpu > len(inventory):
         return f"This machine has {len(inventory)} GPU{'s' if len(inventory) != 1 else ''}"
     return ""
+
+
+def gpu_percent_of(pids: set[int]) -> float | None:
+    """The highest utilisation (percent, NVML's last sample) of the GPUs on which any of ``pids`` runs;
+    None when no GPU can be read (no driver) or none of them uses one."""
+    if not pids:
+        return None
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+    except Exception:  # noqa: BLE001 - no library, no driver
+        return None
+    try:
+        found = []
+        for index in range(pynvml.nvmlDeviceGetCount()):
+            device = pynvml.nvmlDeviceGetHandleByIndex(index)
+            running = {p.pid for p in pynvml.nvmlDeviceGetComputeRunningProcesses(device)}
+            if running & pids:
+                found.append(float(pynvml.nvmlDeviceGetUtilizationRates(device).gpu))
+        return max(found) if found else None
+    except Exception:  # noqa: BLE001 - a device gone or an old driver: not measured
+        return None
+    finally:
+        try:
+            pynvml.nvmlShutdown()
+        except Exception:  # noqa: BLE001
+            pass

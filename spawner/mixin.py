@@ -20,6 +20,7 @@ from hub_ext.datasets.picks import check_picks, choices as dataset_choices
 from hub_ext.groups import group_policy
 from hub_ext.images.resolve import resolved_policies
 from hub_ext.ledger import Ledger, QuotaExceeded, Request
+from hub_ext.lifecycle.records import take_stop_message
 from hub_ext.ledger.workloads import NOTEBOOK, Liveness, notebook_id
 from hub_ext.resource_groups import allowed as allowed_groups, summary
 from hub_ext.settings import Hubfront
@@ -252,8 +253,12 @@ class GroupPolicy(Spawner):
             await super().stop(now=now)
         finally:
             self._ended_plan = None
+            culled = await asyncio.to_thread(take_stop_message, self.hubfront.db_url, self.user.name, self.name)
             if await self.release() and plan:
-                self.record("stopped", "info", f"Notebook in {group_title(plan)} stopped", plan)
+                if culled:  # the runner's culler stopped it: say why (hub_ext.lifecycle)
+                    self.record("culled", "info", culled, plan)
+                else:
+                    self.record("stopped", "info", f"Notebook in {group_title(plan)} stopped", plan)
 
     async def poll(self):
         # LocalProcessSpawner.poll clears the state of a dead process, so a server that

@@ -227,3 +227,27 @@ document.addEventListener("submit", function (ev) {
     if (input) input.value = window.hf.datasetPicks(box).join(",");
   });
 });
+// Keep running (a notebook about to be stopped for being idle: the banner on every page, the Notebooks
+// page, home): the idle clock starts again; the warning is replaced by when it now stops, or by why not.
+(function () {
+  "use strict";
+  document.addEventListener("click", function (ev) {
+    var btn = ev.target.closest ? ev.target.closest(".hf-keep-running") : null;
+    if (!btn) return;
+    var base = (window.jhdata && window.jhdata.base_url) || "/hub/";
+    btn.disabled = true;
+    window.hf.call("POST", base + "api/portal/me/notebooks/" + encodeURIComponent(btn.dataset.server) + "/keep", {})
+      .then(function (res) {
+        var box = btn.closest(".hf-banner, .hf-idle-warning, .hf-idle-card") || btn.parentNode;
+        var text = res.ok ? "Kept running — " + res.data.stops + "." : window.hf.problem(res);
+        document.querySelectorAll('.hf-keep-running[data-server="' + CSS.escape(btn.dataset.server) + '"]')
+          .forEach(function (other) {
+            var holder = other.closest(".hf-banner, .hf-idle-warning, .hf-idle-card") || other.parentNode;
+            if (holder !== box && res.ok) holder.remove();
+          });
+        box.className = (res.ok ? "alert alert-success" : "alert alert-danger") + " py-1 px-2 mb-0 hf-kept";
+        box.setAttribute("role", "status");
+        box.textContent = text;
+      });
+  });
+})();

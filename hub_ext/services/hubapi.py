@@ -72,6 +72,28 @@ class HubAPI:
         body, _ = await self._get(f"users/{quote(username, safe='')}")
         return sorted(body.get("groups") or [])
 
+    async def running_servers(self) -> list[tuple[str, str, dict]]:
+        """(user, server name, the hub's server model) of every named server that is ready, paged through
+        the hub's active users (as jupyterhub-idle-culler reads them)."""
+        found, offset = [], 0
+        while True:
+            body, _ = await self._get(f"users?state=active&offset={offset}&limit=200")
+            items = body["items"] if isinstance(body, dict) else body
+            for user in items:
+                for name, server in (user.get("servers") or {}).items():
+                    if name and server.get("ready") and not server.get("pending"):
+                        found.append((user["name"], name, server))
+            if not isinstance(body, dict) or not body.get("_pagination", {}).get("next"):
+                break
+            offset += len(items)
+        return found
+
+    async def stop_server(self, username: str, server: str) -> None:
+        """Stop a user's named server (the hub's stop: the spawner releases its reservation)."""
+        await self.client.fetch(hub_request(self.api_url, f"users/{quote(username, safe='')}/servers/"
+                                            f"{quote(server, safe='')}", token=self.token, method="DELETE",
+                                            timeout=120))
+
     async def _send(self, method: str, path: str, body: dict | None = None):
         response = await self.client.fetch(hub_request(self.api_url, path, token=self.token, method=method,
                                                        body=None if body is None else json.dumps(body)))

@@ -34,7 +34,7 @@ from traitlets.config import Config
 
 SECTIONS = ("Hubfront", "Isolation", "Runner", "LocalExecutor", "KubernetesExecutor", "LocalGroupSpawner",
             "LocalDeployments", "KubernetesDeployments", "EndpointForwarder", "AppAccess", "Datasets", "KubeStorage",
-            "ImageBuilds", "Apps", "QuotaGuard", "KubeNetwork")
+            "ImageBuilds", "Apps", "QuotaGuard", "KubeNetwork", "Lifecycle")
 SERVICE_NAME = "hubfront-runner"
 
 
@@ -223,6 +223,10 @@ async def main() -> None:
     background.append(asyncio.create_task(guard_storage(
         hubfront.data_dir, hubfront.db_url, getattr(reconciler.executor, "isolation", None), reconciler.hub.groups,
         stop, config)))
+    from .culler import build_culler  # idle and old notebooks are stopped (issue 25)
+
+    reconciler.culler = build_culler(config, hubfront, reconciler.hub, reconciler.executor)
+    background.append(asyncio.create_task(reconciler.culler.run(stop)))
     await asyncio.wait([task, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
     if task.done():
         task.result()  # a crash of the loop ends the process; the hub restarts it

@@ -25,25 +25,27 @@ class NotebookIdle(Base):
     server_name: Mapped[str] = mapped_column(String(255), primary_key=True)
     group: Mapped[str] = mapped_column(String(255), default="")
     instance_type: Mapped[str] = mapped_column(String(255), default="")
-    started: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # the server's start (a new one resets)
-    last_activity: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # the hub's last_activity
-    busy_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # last pass its use was above the bar
+    started: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)  # the server's start (a new one resets)
+    last_activity: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)  # the hub's last_activity
+    busy_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)  # last pass its use was above the bar
     cpu_cores: Mapped[float | None] = mapped_column(Float, nullable=True)  # cores used over the last window
     gpu_percent: Mapped[float | None] = mapped_column(Float, nullable=True)
-    measured_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
-    idle_since: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
-    cull_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # None: never
+    measured_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    idle_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    cull_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)  # None: never
     cull_reason: Mapped[str] = mapped_column(String(16), default="")  # one of CULL_REASONS, "" none
     extensions: Mapped[int] = mapped_column(Integer, default=0)  # "Keep running" presses since it started
-    kept_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
-    updated: Mapped[datetime | None] = mapped_column(DateTime, nullable=True, default=utcnow)
+    kept_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # set by the culler just before it stops the server: what the stop's activity says ("Stopped after …")
+    stop_message: Mapped[str] = mapped_column(Text, default="")
+    updated: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, default=utcnow)
 
 
 class LifecyclePass(Base):
     __tablename__ = "lifecycle_passes"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     seconds: Mapped[float] = mapped_column(Float, default=0.0)
     servers: Mapped[int] = mapped_column(Integer, default=0)
     warned: Mapped[int] = mapped_column(Integer, default=0)

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from jupyterhub.scopes import needs_scope
 from tornado import web
 
 from hub_ext import activity
+from hub_ext.ledger.workloads import notebook_id
+from hub_ext.lifecycle.records import KeepRefused
+from hub_ext.scopes import READ, WRITE
 from hub_ext.groups import group_policy
 from spawner.mixin import WORKLOAD_KIND
 from spawner.plan import server_name_for
 
-from ..common.base import PortalHandler
+from ..common.base import PortalAPIHandler, PortalHandler, Refused
 from ..home.panels import HomePanel, register_panel
-from ..nav import MenuEntry, register_menu
+from ..nav import MenuEntry, register_banner, register_menu
+from .lifecycle import idle_views, keep_running, lifecycle_banners
 from .logic import quick_launches, server_rows
 
 
@@ -29,9 +34,39 @@ class NotebooksHandler(PortalHandler):
             "portal/notebooks.html",
             rows=server_rows(user, self.base_url, activity.latest_by_workload(
                 self.db_url, username=user.name, kind=WORKLOAD_KIND)),
+            idle=idle_views(self.db_url, user.orm_user, self.catalog),
             group_server=group_server,
             launch_url=f"{self.hub.base_url}spawn/{quote(user.name)}/{group_server}" if group_server else None,
         )
+
+
+class NotebooksAPIHandler(PortalAPIHandler):
+    """GET /hub/api/portal/me/notebooks: what the culler saw of each of your running servers."""
+
+    @needs_scope(READ)
+    def get(self):
+        views = idle_views(self.db_url, self.current_user.orm_user, self.catalog)
+        self.write_json({"notebooks": [v.as_json() for _, v in sorted(views.items())]})
+
+
+class KeepRunningAPIHandler(PortalAPIHandler):
+    """POST /hub/api/portal/me/notebooks/{server}/keep: Keep running (the idle clock starts again)."""
+
+    @needs_scope(WRITE)
+    def post(self, server):
+        user = self.current_user
+        if server not in user.orm_user.orm_spawners:
+            raise web.HTTPError(404, f"No notebook server {server}")
+        try:
+            view = keep_running(self.db_url, user.orm_user, server, self.catalog)
+        except KeepRefused as exc:
+            raise Refused(409, {"server": str(exc)}) from None
+        title = next((g["display_name"] for g in self.nav().groups if g["name"] == view.group), view.group)
+        activity.record(self.db_url, username=user.name, group=view.group or None, kind=WORKLOAD_KIND,
+                        action="kept", message=f"Kept running: notebook in {title} now "
+                        f"{view.stops[0].lower()}{view.stops[1:]} (extension {view.extensions} of {view.max_extensions})",
+                        workload_id=notebook_id(user.name, server), link=f"{self.hub.base_url}portal/notebooks")
+        self.write_json(view.as_json())
 
 
 def machine_gpus(handler) -> list[int] | None:
@@ -63,6 +98,7 @@ async def _quick_launch_panel(handler) -> dict:
         "per_button": not shared,
         "default_type": default.title if default else None,
         "running_url": user.server_url(server) if state == "running" else None,  # subdomain_host: its host
+        "idle": idle_views(handler.db_url, user.orm_user, handler.catalog).get(server) if state == "running" else None,
         "progress_url": f"{handler.hub.base_url}spawn-pending/{user.escaped_name}/{server}"
         if state == "starting" else None,
     }
@@ -71,4 +107,10 @@ async def _quick_launch_panel(handler) -> dict:
 register_menu(MenuEntry("Notebooks", "portal/notebooks", "fa-book", shortcut="Launch a notebook"))
 register_panel(HomePanel("quicklaunch", "portal/panels/quicklaunch.html", 20, _quick_launch_panel))
 
-handlers = [(r"/portal/notebooks", NotebooksHandler)]
+register_banner(lifecycle_banners)
+
+handlers = [
+    (r"/portal/notebooks", NotebooksHandler),
+    (r"/api/portal/me/notebooks", NotebooksAPIHandler),
+    (r"/api/portal/me/notebooks/([^/]+)/keep", KeepRunningAPIHandler),
+]

@@ -50,7 +50,9 @@ def server_rows(user, base_url: str, last_events: dict | None = None) -> list[Se
         else:
             status = "stopped"
         last = last_events.get(f"{user.name}/{name}")
-        outcome = last.message if status == "stopped" and last is not None and last.status == "error" else ""
+        # how it last ended, when that was an error or the culler (hub_ext.lifecycle) stopped it
+        outcome = last.message if status == "stopped" and last is not None and (
+            last.status == "error" or last.action == "culled") else ""
         group = saved.get("group") or options.get("group") or group_for_server(name, group_names)
         rows.append(ServerRow(
             name=name,

@@ -156,6 +156,15 @@ OPERATIONS: tuple[Operation, ...] = (
                                 403: DENIED + " (or over quota: the ledger's message)", 404: NOT_FOUND},
               body=LaunchOptions, body_required=False, produces={201: "text/plain", 202: "text/plain"},
               description="JupyterHub's own endpoint, with the launch options checked first."),
+    Operation("get", f"{PORTAL}/me/notebooks", "What the idle culler saw of your running notebooks", "notebooks",
+              READ, {200: "`{notebooks}`: each server's last activity, recent CPU/GPU use, when it stops and why, "
+                          "the warning shown before, whether Keep running may extend it", 403: DENIED}),
+    Operation("post", f"{PORTAL}/me/notebooks/{{server_name}}/keep", "Keep running: the idle clock starts again",
+              "notebooks", WRITE, {200: "The server's lifecycle, extended", 403: DENIED, 404: NOT_FOUND,
+                                   409: "It cannot be extended: `message` says why (no idle timeout, its maximum "
+                                        "age, or Keep running used the most times allowed)"},
+              description="Extends by the idle timeout, at most `max_extensions` times and never past `max_age`; "
+                          "an activity."),
     # -- announcements ------------------------------------------------------------------
     Operation("get", f"{PORTAL}/announcements", "Announcements for you", "announcements", READ,
               {200: "`{announcements}`", 403: DENIED + " (all=1: admins only)"},
