@@ -7,6 +7,12 @@ is read from ``kubernetes_asyncio`` itself: the request its ``<method>_with_http
 (``/apis/batch/v1/namespaces/{namespace}/jobs/{name}/status`` with GET is ``get`` on ``batch``
 ``jobs/status`` in a namespace). Rules are matched the way the API server's RBAC matches them (a
 subresource only when it is listed). Used by ``tests/unit/test_kube_rbac.py``.
+
+``CustomObjectsApi``'s paths name the API group and resource as parameters
+(``/apis/{group}/{version}/namespaces/{namespace}/{plural}``): a call's rule takes them from the call's
+arguments (by keyword or position) when they are literal strings or the module's constants
+(``GROUP = "metrics.k8s.io"``). Any other argument leaves ``{group}`` or ``{plural}`` in the rule,
+which no manifest grants and ``test_kube_rbac`` reports with its call site.
 """
 
 from __future__ import annotations
@@ -82,33 +88,99 @@ def rule_of(path: str, http: str) -> Rule | None:
     return Rule(verb, group, resource, not namespaced)
 
 
-# a request method's source: def <name>_with_http_info(...): ... self.api_client.call_api('<path>', '<HTTP>', ...
-_REQUEST = re.compile(r"def (\w+)_with_http_info\(.*?\.call_api\(\s*'([^']*)',\s*'([A-Z]+)'", re.DOTALL)
+# a request method's source: def <name>_with_http_info(self, <params>, **kwargs): ...
+#   self.api_client.call_api('<path>', '<HTTP>', ...
+_REQUEST = re.compile(r"def (\w+)_with_http_info\(self,?([^)]*)\).*?\.call_api\(\s*'([^']*)',\s*'([A-Z]+)'",
+                      re.DOTALL)
+_TEMPLATE = re.compile(r"\{(\w+)\}")  # a path parameter left in a rule: {group}, {plural}, {resource_plural}
+
+
+def _scan_api() -> tuple[dict[str, set[Rule]], dict[str, tuple[str, ...]]]:
+    rules: dict[str, set[Rule]] = {}
+    params: dict[str, tuple[str, ...]] = {}
+    for info in pkgutil.iter_modules(k8s_api.__path__):
+        source = inspect.getsource(importlib.import_module(f"{k8s_api.__name__}.{info.name}"))
+        for name, args, path, http in _REQUEST.findall(source):
+            rule = rule_of(path, http)
+            if rule is not None:
+                rules.setdefault(name, set()).add(rule)
+                params[name] = tuple(a.strip() for a in args.split(",") if a.strip() and "*" not in a)
+    return rules, params
 
 
 @functools.cache
 def api_methods() -> dict[str, frozenset[Rule]]:
     """Every API method of kubernetes_asyncio and the rules it may need (one unless two API groups
-    share the method's name), from the path and HTTP method its ``call_api`` sends."""
-    found: dict[str, set[Rule]] = {}
-    for info in pkgutil.iter_modules(k8s_api.__path__):
-        source = inspect.getsource(importlib.import_module(f"{k8s_api.__name__}.{info.name}"))
-        for name, path, http in _REQUEST.findall(source):
-            rule = rule_of(path, http)
-            if rule is not None:
-                found.setdefault(name, set()).add(rule)
-    return {name: frozenset(rules) for name, rules in found.items()}
+    share the method's name), from the path and HTTP method its ``call_api`` sends. A
+    ``CustomObjectsApi`` method's rule keeps its path's parameters (``{group}``, ``{plural}``)."""
+    return {name: frozenset(rules) for name, rules in _scan_api()[0].items()}
+
+
+@functools.cache
+def api_params() -> dict[str, tuple[str, ...]]:
+    """Each API method's positional parameters, in order (``group, version, namespace, plural``)."""
+    return _scan_api()[1]
+
+
+def templated(rule: Rule) -> bool:
+    """Whether the rule still names a path parameter (a call whose group or resource is not known)."""
+    return bool(_TEMPLATE.search(rule.group + rule.resource))
+
+
+def filled(rule: Rule, args: dict[str, str]) -> Rule:
+    """``rule`` with its path parameters taken from a call's literal ``args`` (those not known stay)."""
+    if not templated(rule):
+        return rule
+    fill = lambda text: _TEMPLATE.sub(lambda m: args.get(m.group(1), m.group(0)), text)  # noqa: E731
+    return Rule(rule.verb, fill(rule.group), fill(rule.resource), rule.cluster)
 
 
 # --- what the code calls ----------------------------------------------------------------------
 
 
-def api_uses(tree: ast.AST) -> list[tuple[str, int, bool]]:
-    """(method, line, watched) for each use of an API method in ``tree``: ``api.read_x(...)``, ``api.read_x``
-    handed on, ``getattr(api, "read_x")`` or the bare name as a string; watched when the call asks
-    ``watch=True`` or the method is handed to a ``Watch().stream``."""
-    methods, watched = api_methods(), set()
+def module_constants(tree: ast.AST) -> dict[str, str]:
+    """The module's string constants: ``NAME = "text"`` and ``A, B = "a", "b"`` at its top level."""
+    found = {}
+    for stmt in getattr(tree, "body", []):
+        if isinstance(stmt, ast.Assign):
+            pairs = []
+            for target in stmt.targets:
+                if isinstance(target, ast.Name):
+                    pairs.append((target, stmt.value))
+                elif isinstance(target, ast.Tuple) and isinstance(stmt.value, ast.Tuple):
+                    pairs += zip(target.elts, stmt.value.elts)
+        elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+            pairs = [(stmt.target, stmt.value)]
+        else:
+            continue
+        for target, value in pairs:
+            if isinstance(target, ast.Name) and isinstance(value, ast.Constant) and isinstance(value.value, str):
+                found[target.id] = value.value
+    return found
+
+
+def _literal_args(call: ast.Call, method: str, constants: dict[str, str]) -> dict[str, str]:
+    """The call's arguments that are literal strings (or the module's constants), by parameter name."""
+    def literal(node):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return node.value
+        return constants.get(node.id) if isinstance(node, ast.Name) else None
+
+    given = [*zip(api_params().get(method, ()), call.args), *((k.arg, k.value) for k in call.keywords if k.arg)]
+    return {name: value for name, node in given if (value := literal(node)) is not None}
+
+
+def api_uses(tree: ast.AST, constants: dict[str, str] | None = None) -> list[tuple[str, int, bool, dict]]:
+    """(method, line, watched, literal arguments) for each use of an API method in ``tree``:
+    ``api.read_x(...)``, ``api.read_x`` handed on, ``getattr(api, "read_x")`` or the bare name as a string;
+    watched when the call asks ``watch=True`` or the method is handed to a ``Watch().stream``. The
+    literal arguments (``group="metrics.k8s.io"``, or a constant of ``constants``: by default the
+    module's own) are those of a direct call only."""
+    constants = module_constants(tree) if constants is None else constants
+    methods, watched, calls = api_methods(), set(), {}
     for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            calls[id(node.func)] = node
         if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "stream":
             watched.update(id(a) for a in node.args)
         elif isinstance(node, ast.Call) and any(k.arg == "watch" and getattr(k.value, "value", True) is not False
@@ -118,14 +190,17 @@ def api_uses(tree: ast.AST) -> list[tuple[str, int, bool]]:
     for node in ast.walk(tree):
         name = node.attr if isinstance(node, ast.Attribute) else getattr(node, "value", None)
         if isinstance(node, (ast.Attribute, ast.Constant)) and isinstance(name, str) and name in methods:
-            uses.append((name, node.lineno, id(node) in watched))
+            call = calls.get(id(node)) if isinstance(node, ast.Attribute) else None
+            args = _literal_args(call, name, constants) if call is not None else {}
+            uses.append((name, node.lineno, id(node) in watched, args))
     return uses
 
 
 def needs_of(uses, relpath: str) -> set[Need]:
     needs = set()
-    for method, line, watched in uses:
+    for method, line, watched, args in uses:
         for rule in api_methods()[method]:
+            rule = filled(rule, args)
             if watched:
                 rule = Rule("watch", rule.group, rule.resource, rule.cluster)
             needs.add(Need(rule, f"{relpath}:{line}", method))
@@ -206,7 +281,7 @@ def reached_needs(base: str) -> set[Need]:
         if id(fn) in seen:
             continue
         seen.add(id(fn))
-        needs |= needs_of(api_uses(fn), relpath)
+        needs |= needs_of(api_uses(fn, module_constants(modules()[relpath])), relpath)
         for call in ast.walk(fn):
             func, found = getattr(call, "func", None), None
             if isinstance(func, ast.Name) and (relpath, func.id) in functions:

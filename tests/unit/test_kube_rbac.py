@@ -29,6 +29,7 @@ from support_rbac import (
     missing,
     needs_of,
     reached_needs,
+    templated,
     unused,
 )
 
@@ -78,6 +79,58 @@ def test_uses_are_found_however_the_method_is_reached():
         ("create batch jobs", "m.py:2"), ("delete core services", "m.py:3"), ("list core nodes (cluster)", "m.py:4"),
         ("get apps deployments", "m.py:5"), ("watch core pods", "m.py:6"),
         ("watch core events", "m.py:7"), ("watch events.k8s.io events", "m.py:7")}
+
+
+def test_custom_object_calls_take_group_and_resource_from_their_arguments():
+    """``CustomObjectsApi`` paths carry the group and resource as parameters: a call's literal arguments
+    (keywords, positions, the module's constants) fill them; anything else leaves them unknown."""
+    assert api_methods()["list_namespaced_custom_object"] == {Rule("list", "{group}", "{plural}", False)}
+    tree = ast.parse("GROUP, PLURAL = 'metrics.k8s.io', 'pods'\n"
+                     "CRD = 'example.org'\n"
+                     "async def f(api, ns, group):\n"
+                     "    await api.list_namespaced_custom_object(group=GROUP, version='v1beta1', namespace=ns,\n"
+                     "                                            plural=PLURAL)\n"
+                     "    await api.get_namespaced_custom_object('metrics.k8s.io', 'v1beta1', ns, 'pods', 'p')\n"
+                     "    await api.get_namespaced_custom_object_status(CRD, 'v1', ns, 'widgets', name='w')\n"
+                     "    await api.list_cluster_custom_object(group=CRD, version='v1', plural='gadgets')\n"
+                     "    await api.list_namespaced_custom_object(group=group, version='v1', namespace=ns,\n"
+                     "                                            plural='pods')\n"
+                     "    await call(api.delete_namespaced_custom_object, group=CRD, plural='widgets')\n")
+    assert {(str(n.rule), n.site) for n in needs_of(api_uses(tree), "m.py")} == {
+        ("list metrics.k8s.io pods", "m.py:4"), ("get metrics.k8s.io pods", "m.py:6"),
+        ("get example.org widgets/status", "m.py:7"), ("list example.org gadgets (cluster)", "m.py:8"),
+        ("list {group} pods", "m.py:9"),  # a variable: the group is not known
+        ("delete {group} {plural}", "m.py:11")}  # handed on: its arguments are not read
+    unknown = {n.rule for n in needs_of(api_uses(tree), "m.py") if templated(n.rule)}
+    assert unknown == {Rule("list", "{group}", "pods", False), Rule("delete", "{group}", "{plural}", False)}
+    # a rule with an unknown group is granted by no rule but a wildcard
+    assert not grants({"apiGroups": ["metrics.k8s.io"], "resources": ["pods"], "verbs": ["list"]},
+                      Rule("list", "{group}", "pods", False))
+
+
+def test_every_custom_object_call_names_its_group_and_resource():
+    unknown = sorted(str(n) for n in code_needs() if templated(n.rule))
+    assert not unknown, ("pass CustomObjectsApi's group and plural as literal strings or module constants, "
+                         f"so the RBAC they need can be read: {unknown}")
+
+
+def test_the_pod_metrics_are_read_with_a_granted_rule_and_its_loss_is_caught():
+    metrics = [n for n in code_needs() if n.rule.group == "metrics.k8s.io"]
+    assert {n.rule for n in metrics} == {Rule("list", "metrics.k8s.io", "pods", False)}
+    [need] = metrics
+    path, line = need.site.rsplit(":", 1)
+    assert path == "hub_ext/pod_metrics.py"
+    assert "list_namespaced_custom_object" in (REPO / path).read_text().splitlines()[int(line) - 1]
+    rules = bound_rules(manifest(), WORKLOADS)
+    assert not missing(metrics, rules)
+    # without the rule, the test of the workloads' Role names the call site
+    without = [r for r in rules if "metrics.k8s.io" not in r["apiGroups"]]
+    assert len(without) == len(rules) - 1
+    gaps = missing({n for n in code_needs() if not n.rule.cluster}, without)
+    assert gaps == [need]
+    assert f"list metrics.k8s.io pods for list_namespaced_custom_object at {need.site}" in _report(gaps, "")
+    # metrics are not read where only image builds run
+    assert not [n for n in reached_needs("BuildExecutor") if n.rule.group == "metrics.k8s.io"]
 
 
 def test_the_code_is_scanned():
