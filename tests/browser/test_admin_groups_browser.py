@@ -111,6 +111,10 @@ def test_an_admin_in_no_group_sets_up_a_group_and_its_member_launches_within_it(
     try:
         ui_login(lead, portal_hub, "gc-lead", PW)
         lead.goto(portal_hub.base_url + "/hub/portal/group-settings")
+        expect(lead.locator("#hf-open-console")).to_have_text("Edit this group's policy in the Groups console")
+        expect(lead.locator("#hf-settings-yours")).to_contain_text("default job timeout and MLflow tracking URI")
+        expect(lead.locator("main form, .hf-main form")).to_have_count(0)  # no policy form of its own
+        screenshot(lead, "group-settings-leads-to-console")
         lead.click("#hf-open-console")
         lead.wait_for_url("**/hub/portal/admin/groups/acc-vision")
         expect(lead.locator('#hf-policy-console input[name="quota.cpu"]')).to_be_disabled()

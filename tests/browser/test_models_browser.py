@@ -1,6 +1,7 @@
 """The Models page in Chromium on the real hub: a model registered in a real MLflow server
 (tests/support_mlflow.py) is listed with its versions, alias and Deploy link; a group whose
-server is down says so; the group admin's Settings page edits the tracking URI."""
+server is down says so; the group admin sets the tracking URI in the Groups console. Descriptions are
+Markdown, rendered safely."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from urllib.parse import unquote
 import pytest
 from playwright.sync_api import expect
 
-from support import ui_login
+from support import screenshot, ui_login
 from support_mlflow import mlflow_server  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.browser
@@ -20,10 +21,14 @@ MODEL = "hfml-browser-classifier"
 
 
 def test_a_registered_model_is_listed_ready_to_deploy(page, portal_hub, mlflow_server, tmp_path):  # noqa: F811
-    first = mlflow_server.register_sklearn_model(MODEL, alias="champion", description="Big or small, from four points")
+    # descriptions are Markdown in MLflow: rendered, and nothing in them runs in the page
+    first = mlflow_server.register_sklearn_model(
+        MODEL, alias="champion", description="Big or small, from **four** points<script>window.hfRan = 1</script>")
     logged = mlflow_server.client().get_model_version(MODEL, first)
     second = mlflow_server.client().create_model_version(
-        MODEL, logged.source, run_id=logged.run_id, model_id=logged.source.split("/")[-1]).version
+        MODEL, logged.source, run_id=logged.run_id, model_id=logged.source.split("/")[-1],
+        description="Refit on *more* points. [Notes](javascript:window.hfRan=2) <img src=x onerror=\"window.hfRan=3\">",
+    ).version
     admin = portal_hub.admin()
     r = admin.api("PATCH", "/portal/groups/beta/policy",
                   json={"mlflow_tracking_uri": mlflow_server.url, "deployments_enabled": True})
@@ -35,7 +40,15 @@ def test_a_registered_model_is_listed_ready_to_deploy(page, portal_hub, mlflow_s
     page.wait_for_url("**/hub/models")
     model = page.locator(f'#hf-models tbody.hf-model[data-name="{MODEL}"]')
     expect(model.locator(".hf-model-name")).to_have_text(MODEL)
-    expect(model.locator(".hf-model-description")).to_have_text("Big or small, from four points")
+    description = model.locator(".hf-model-description")
+    expect(description).to_contain_text("Big or small, from four points")
+    expect(description.locator("strong")).to_have_text("four")
+    expect(description.locator("script")).to_have_count(0)
+    newest = model.locator(f'tr.hf-model-version[data-version="{second}"] .hf-version-description')
+    expect(newest.locator("em")).to_have_text("more")
+    expect(newest.locator("img")).to_have_count(0)
+    assert newest.locator("a").count() == 0 or "javascript" not in (newest.locator("a").get_attribute("href") or "")
+    assert page.evaluate("window.hfRan") is None
     versions = model.locator("tr.hf-model-version")
     expect(versions).to_have_count(2)
     expect(versions.nth(0)).to_have_attribute("data-version", second)  # newest first
@@ -48,7 +61,7 @@ def test_a_registered_model_is_listed_ready_to_deploy(page, portal_hub, mlflow_s
     href = deploy.get_attribute("href")
     assert href.startswith("/hub/portal/deployments/new?model_uri=")
     assert unquote(href.split("=", 1)[1]) == f"models:/{MODEL}/{first}"
-    page.screenshot(path=str(tmp_path / "models.png"), full_page=True)
+    screenshot(page, "models-markdown-descriptions")
 
 
 def test_a_server_that_is_down_is_named_with_its_reason(page, portal_hub, tmp_path):
@@ -77,12 +90,17 @@ def test_no_server_set_tells_the_group_admin_where_to_set_it(page, portal_hub, t
     page.goto(portal_hub.base_url + "/hub/models")
     expect(page.locator("#hf-models-unconfigured")).to_contain_text("No MLflow tracking server is set for this group")
     page.screenshot(path=str(tmp_path / "models-unconfigured.png"), full_page=True)
-    page.locator("#hf-models-unconfigured a", has_text="Settings page").click()
-    expect(page.locator("#hf-mlflow-uri")).to_be_visible()
-    page.screenshot(path=str(tmp_path / "settings-mlflow.png"), full_page=True)
-    page.fill("#hf-mlflow-uri", "ftp://nowhere")
-    page.locator("#hf-group-mlflow button[type=submit]").click()
-    expect(page.locator("#hf-group-mlflow .invalid-feedback")).to_contain_text("must start with http://")
-    page.fill("#hf-mlflow-uri", "http://mlflow.example.org:5000")
-    page.locator("#hf-group-mlflow button[type=submit]").click()
-    expect(page.locator("#hf-group-mlflow-uri")).to_have_text("http://mlflow.example.org:5000")
+    # the group admin sets it in the group's policy, in the Groups console
+    page.locator("#hf-models-unconfigured a", has_text="Groups console").click()
+    page.wait_for_url("**/hub/portal/admin/groups/hfml-gamma*")
+    field = page.locator("#hf-p-mlflow_tracking_uri")
+    expect(field).to_be_editable()
+    field.fill("ftp://nowhere")
+    page.click("#hf-policy-save")
+    expect(page.locator('[data-error="mlflow_tracking_uri"]')).to_contain_text("must start with http://")
+    field.fill("http://mlflow.example.org:5000")
+    page.click("#hf-policy-save")
+    expect(page.locator("#hf-policy-saved")).to_be_visible()
+    screenshot(page, "models-tracking-uri-in-console")
+    policy = admin.api("GET", "/portal/groups/hfml-gamma/policy").json()["policy"]
+    assert policy["mlflow_tracking_uri"] == "http://mlflow.example.org:5000"

@@ -1,4 +1,4 @@
-"""Small things a user notices (issue 9, item 10) on a MockHub: group Settings in words,
+"""Small things a user notices (issue 9, item 10) on a MockHub: durations in words and capitalised resources,
 the docs with the portal's own address, full names without control or bidi characters."""
 
 import json
@@ -12,21 +12,27 @@ from conftest_helpers import login, make_user
 UNSAFE = "must not contain control or bidirectional-override characters"
 
 
-async def test_group_settings_show_durations_in_words_and_capitalised_resources(app):
+async def test_a_groups_default_job_timeout_shows_in_words_and_its_quota_rows_capitalised(app):
     await make_user(app, "dd-ivy", groups=["dd-i"],
                     policies={"dd-i": {"admins": ["dd-ivy"], "job_default_timeout": "1d"}})
-    page = (await (await login(app, "dd-ivy")).get("hub/portal/group-settings")).text
-    quota = page.split('id="hf-group-quota"')[1].split("</table>")[0]
-    rows = re.findall(r"<tr><td>([^<]+)</td>", quota)
-    assert rows == ["CPU", "Memory", "GPU", "Sessions", "Storage"]
-    assert "<dd class=\"col-sm-7\">1 day</dd>" in page and "86400" not in page.split("Default job timeout")[1][:80]
+    s = await login(app, "dd-ivy")
+    page = (await s.get("hub/portal/admin/groups/dd-i")).text  # the group's policy, in the Groups console
+    quota = page.split('id="hf-p-quota"')[1].split("</table>")[0]
+    assert re.findall(r"<tr>\s*<td>([^<]+)</td>", quota) == ["CPU", "Memory", "GPU", "Sessions", "Storage"]
+    r = await s.api("POST", "/portal/groups/dd-i/jobs", data=json.dumps({"name": "dd-default", "command": "date"}))
+    assert r.status_code == 201, r.text
+    job = (await s.get(f"hub/portal/jobs/{r.json()['id']}")).text  # a new job takes the group's default
+    timeout = job.split("<th>Timeout</th>")[1][:80]
+    assert "<td>1 day</td>" in timeout and "86400" not in timeout
 
 
-async def test_group_settings_durations_in_several_units(app):
-    await make_user(app, "dd-jon", groups=["dd-j"],
-                    policies={"dd-j": {"admins": ["dd-jon"], "job_default_timeout": 90061}})
-    page = (await (await login(app, "dd-jon")).get("hub/portal/group-settings")).text
-    assert "1 day 1 hour 1 minute 1 second" in page
+async def test_durations_in_several_units(app):
+    await make_user(app, "dd-jon", groups=["dd-j"])
+    s = await login(app, "dd-jon")
+    r = await s.api("POST", "/portal/groups/dd-j/jobs",
+                    data=json.dumps({"name": "dd-long", "command": "date", "timeout": 90061}))
+    assert r.status_code == 201, r.text
+    assert "1 day 1 hour 1 minute 1 second" in (await s.get(f"hub/portal/jobs/{r.json()['id']}")).text
 
 
 async def test_docs_use_the_address_the_portal_is_reached_at(app):

@@ -1,6 +1,6 @@
 """The Models page and its API on a MockHub, reading a real MLflow tracking server (tests/support_mlflow.py):
 what members see, what they are told when no server is set or it is down, who sees which group, and
-the tracking URI on the group Settings page."""
+the tracking URI set in the Groups console; descriptions rendered from Markdown, safely."""
 
 from __future__ import annotations
 
@@ -68,6 +68,28 @@ async def test_members_see_the_groups_models_with_versions_aliases_and_deploy(ap
     assert version["deploy_url"] == deploy and version["model_uri"] == f"models:/{MODEL}/{registered['version']}"
 
 
+async def test_descriptions_are_rendered_from_markdown_and_nothing_in_them_reaches_the_page_as_markup(
+        app, registered, mlflow_server):  # noqa: F811
+    client = mlflow_server.client()
+    name = "hfml-hub-markdown"
+    client.create_registered_model(name, description="A **bold** model <script>alert('model')</script>")
+    logged = client.get_model_version(MODEL, registered["version"])
+    client.create_model_version(name, logged.source, run_id=logged.run_id, model_id=logged.source.split("/")[-1],
+                                description="Fit on *iris*. [notes](javascript:alert(1)) <img src=x onerror=alert(2)>")
+    s = await member_of(app, "hfml-md", "hfml-md-lab", {"mlflow_tracking_uri": registered["url"]})
+    page = (await s.get("hub/models")).text
+    block = page.split(f'data-name="{name}"')[1].split("</tbody>")[0]
+    model = re.search(r'class="[^"]*hf-model-description">(.*?)</div>', block, re.S).group(1)
+    version = re.search(r'class="[^"]*hf-version-description">(.*?)</div>', block, re.S).group(1)
+    assert "<strong>bold</strong>" in model and "<em>iris</em>" in version
+    assert "<script" not in block and "<img" not in block and 'href="javascript' not in block
+    # the API hands the descriptions as MLflow keeps them (Markdown)
+    body = (await s.api("GET", "/portal/groups/hfml-md-lab/models")).json()
+    [listed] = [m for m in body["models"] if m["name"] == name]
+    assert listed["description"].startswith("A **bold** model") and listed["versions"][0]["description"].startswith(
+        "Fit on *iris*")
+
+
 async def test_without_deployments_the_version_cannot_be_deployed_from_here(app, registered):
     s = await member_of(app, "hfml-dee", "hfml-nodeploy", {"mlflow_tracking_uri": registered["url"]})
     page = (await s.get("hub/models")).text
@@ -82,10 +104,10 @@ async def test_no_server_set_says_how_to_set_one_for_members_and_group_admins(ap
     assert "admins: hfml-gina" in page and "c.Hubfront.mlflow_tracking_uri" in page
     r = await s.api("GET", "/portal/groups/hfml-plain/models")
     assert r.status_code == 200 and r.json()["configured"] is False and r.json()["models"] == []
-    assert "Settings page" in r.json()["message"]
+    assert "Groups console" in r.json()["message"]
     gina = await member_of(app, "hfml-gina", "hfml-plain", {"admins": ["hfml-gina"]})
     page = (await gina.get("hub/models")).text
-    assert "portal/group-settings#hf-group-mlflow" in page
+    assert "portal/admin/groups/hfml-plain#hf-p-mlflow_tracking_uri" in page
 
 
 async def test_the_platforms_server_serves_groups_without_their_own(app, registered):
@@ -128,27 +150,26 @@ async def test_another_groups_models_are_not_found_and_no_group_no_page(app, reg
     assert r.status_code == 403
 
 
-async def test_the_tracking_uri_is_set_on_the_group_settings_page(app):
+async def test_the_tracking_uri_is_set_in_the_groups_console(app):
     await make_user(app, "hfml-admin", admin=True, groups=["hfml-set"], policies={"hfml-set": {"admins": ["hfml-gus"]}})
     root = await login(app, "hfml-admin")
-    r = await root.post("hub/portal/group-settings", {"group": "hfml-set", "mlflow_tracking_uri": "ftp://mlflow"},
-                        allow_redirects=False)
-    assert r.status_code == 400 and "must start with http://" in r.text
-    r = await root.post("hub/portal/group-settings",
-                        {"group": "hfml-set", "mlflow_tracking_uri": "http://mlflow.example.org:5000"},
-                        allow_redirects=False)
-    assert r.status_code == 302
+    # what the console's form sends (one PATCH …/policy with the field): a bad one comes back named
+    r = await root.api("PATCH", "/portal/groups/hfml-set/policy", data=json.dumps({"mlflow_tracking_uri": "ftp://mlflow"}))
+    assert r.status_code == 400 and "must start with http://" in r.json()["errors"]["mlflow_tracking_uri"]
+    r = await root.api("PATCH", "/portal/groups/hfml-set/policy",
+                       data=json.dumps({"mlflow_tracking_uri": "http://mlflow.example.org:5000"}))
+    assert r.status_code == 200
     policy = (await root.api("GET", "/portal/groups/hfml-set/policy")).json()["policy"]
     assert policy["mlflow_tracking_uri"] == "http://mlflow.example.org:5000"
     assert policy["display_name"] == "" and policy["admins"] == ["hfml-gus"]  # the rest is kept
 
     await make_user(app, "hfml-gus", groups=["hfml-set"])
     gus = await login(app, "hfml-gus")
-    page = (await gus.get("hub/portal/group-settings")).text
-    assert 'id="hf-group-mlflow"' in page and 'value="http://mlflow.example.org:5000"' in page
-    r = await gus.post("hub/portal/group-settings", {"group": "hfml-set", "mlflow_tracking_uri": ""},
-                       allow_redirects=False)
-    assert r.status_code == 302
+    page = (await gus.get("hub/portal/admin/groups/hfml-set")).text
+    field = re.search(r'<input[^>]*data-policy="mlflow_tracking_uri"[^>]*>', page).group(0)
+    assert 'value="http://mlflow.example.org:5000"' in field and "disabled" not in field  # the group admin's
+    r = await gus.api("PATCH", "/portal/groups/hfml-set/policy", data=json.dumps({"mlflow_tracking_uri": ""}))
+    assert r.status_code == 200
     assert (await gus.api("GET", "/portal/groups/hfml-set/policy")).json()["policy"]["mlflow_tracking_uri"] == ""
     r = await gus.api("PATCH", "/portal/groups/hfml-set/policy",
                       data=json.dumps({"mlflow_tracking_uri": "https://mlflow.example.org"}))

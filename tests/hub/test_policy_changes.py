@@ -1,4 +1,5 @@
-"""Group policy changes on a MockHub: finite numbers, strict JSON, PATCH merges, the Settings form."""
+"""Group policy changes on a MockHub: finite numbers, strict JSON, PATCH merges (what the Groups console's form
+sends), and the Settings page that leads there."""
 
 import json
 import math
@@ -111,65 +112,63 @@ async def test_only_hub_admins_patch_and_only_with_xsrf(app):
     assert r.status_code == 404
 
 
-def form_fields(page: str) -> dict[str, str]:
-    """The Settings page's edit form as a browser would submit it."""
-    form = page.split('id="hf-policy-form"')[1].split("</form>")[0]
-    fields = dict(re.findall(r'<input[^>]*name="([^"]+)" value="([^"]*)"', form.replace("\n", " ")))
-    for name, body in re.findall(r'<select[^>]*name="([^"]+)">(.*?)</select>', form, re.S):
-        fields[name] = re.search(r'<option value="([^"]*)" selected', body).group(1)
-    return fields
+CONSOLE = "hub/portal/admin/groups"
 
 
-async def test_settings_form_saves_what_it_shows_and_keeps_the_rest(app):
+def console_values(page: str) -> dict[str, str]:
+    """The Groups console's policy form as the page fills it in: each input's policy field and value."""
+    form = page.split('id="hf-policy-console"')[1].split("</form>")[0].replace("\n", " ")
+    return {field: value for tag in re.findall(r"<input[^>]*>", form)
+            for field, value in re.findall(r'data-policy="([^"]+)"[^>]*?value="([^"]*)"', tag)}
+
+
+async def test_the_console_form_shows_the_stored_policy_and_a_patch_of_some_fields_keeps_the_rest(app):
     s = await setup(app, "pc-f")
-    await s.api("PUT", "/portal/me/context", data=json.dumps({"group": "pc-f"}))
-    page = (await s.get("hub/portal/group-settings")).text
-    fields = form_fields(page)
-    assert fields["group"] == "pc-f" and fields["quota.memory"] == "64Gi" and fields["quota.sessions"] == ""
-    assert "instance_types" not in fields  # not shown, so not sent: the merge keeps it
+    values = console_values((await s.get(f"{CONSOLE}/pc-f")).text)
+    assert values["quota.memory"] == "64Gi" and values["quota.sessions"] == "" and values["user_quota.cpu"] == "8"
     before = await policy_of(s, "pc-f")
-    fields.update({"quota.cpu": "24", "user_quota.sessions": "3", "quota.storage": "50Gi"})
-    r = await s.post("hub/portal/group-settings", fields, allow_redirects=False)
-    assert r.status_code == 302 and r.headers["Location"].endswith("portal/group-settings?saved=1")
+    # what the form sends for the quotas it changes (strings as typed, empty: unlimited)
+    r = await s.api("PATCH", "/portal/groups/pc-f/policy",
+                    data=json.dumps({"quota": {"cpu": "24", "storage": "50Gi"}, "user_quota": {"sessions": "3"}}))
+    assert r.status_code == 200, r.text
     after = await policy_of(s, "pc-f")
     assert after["quota"]["cpu"] == 24 and after["user_quota"]["sessions"] == 3
-    assert after["quota"]["storage"] == 50 * 2**30
-    assert "<td>Storage</td><td>50 GiB</td>" in (await s.get("hub/portal/group-settings")).text
+    assert after["quota"]["storage"] == 50 * 2**30 and after["quota"]["gpu"] == 4
     assert {k: v for k, v in after.items() if k not in ("quota", "user_quota")} == \
         {k: v for k, v in before.items() if k not in ("quota", "user_quota")}
-    assert "Policy saved." in (await s.get("hub/portal/group-settings?saved=1")).text
-    # a form that sends one field changes that field only
-    r = await s.post("hub/portal/group-settings", {"group": "pc-f", "display_name": "Research lab"},
-                     allow_redirects=False)
-    assert r.status_code == 302
-    latest = await policy_of(s, "pc-f")
-    assert latest == {**after, "display_name": "Research lab"}
+    assert console_values((await s.get(f"{CONSOLE}/pc-f")).text)["quota.storage"] == "50Gi"
+    # a change of one field changes that field only
+    r = await s.api("PATCH", "/portal/groups/pc-f/policy", data=json.dumps({"display_name": "Research lab"}))
+    assert r.status_code == 200
+    assert await policy_of(s, "pc-f") == {**after, "display_name": "Research lab"}
 
 
-async def test_settings_form_refuses_bad_values_naming_the_field(app):
+async def test_what_the_console_sends_is_refused_naming_each_field_and_nothing_is_stored(app):
     s = await setup(app, "pc-g")
-    await s.api("PUT", "/portal/me/context", data=json.dumps({"group": "pc-g"}))
     before = await policy_of(s, "pc-g")
-    r = await s.post("hub/portal/group-settings", {"group": "pc-g", "quota.cpu": "1e999", "quota.gpu": "lots",
-                                                   "quota.storage": "plenty", "display_name": "Kept in the form"})
+    r = await s.api("PATCH", "/portal/groups/pc-g/policy",
+                    data=json.dumps({"quota": {"cpu": "1e999", "gpu": "lots", "storage": "plenty"},
+                                     "display_name": "Not kept"}))
     assert r.status_code == 400
-    assert "quota.cpu: " in r.text and "quota.gpu: " in r.text and "quota.storage: " in r.text
-    assert 'value="Kept in the form"' in r.text and 'value="lots"' in r.text  # nothing typed is lost
+    assert {"quota.cpu", "quota.gpu", "quota.storage"} <= set(r.json()["errors"])
     assert await policy_of(s, "pc-g") == before
 
 
-async def test_settings_form_is_for_hub_admins_with_xsrf(app):
+async def test_the_settings_page_leads_group_and_hub_admins_to_the_groups_console(app):
     s = await setup(app, "pc-h")
     group_admin = await login(app, "pc-h-ann")
-    await group_admin.api("PUT", "/portal/me/context", data=json.dumps({"group": "pc-h"}))
-    page = (await group_admin.get("hub/portal/group-settings")).text
-    assert "hf-group-quota" in page and 'id="hf-policy-form"' not in page  # group admins read, hub admins change
-    r = await group_admin.post("hub/portal/group-settings", {"group": "pc-h", "quota.gpu": "99"})
-    assert r.status_code == 403
-    r = await s.post("hub/portal/group-settings", {"group": "pc-h", "quota.gpu": "99"}, xsrf=False)
-    assert r.status_code == 403
-    r = await s.post("hub/portal/group-settings", {"group": "pc-nowhere", "quota.gpu": "99"})
-    assert r.status_code == 404
+    for who in (s, group_admin):
+        await who.api("PUT", "/portal/me/context", data=json.dumps({"group": "pc-h"}))
+        page = (await who.get("hub/portal/group-settings")).text
+        link = re.search(r'<a [^>]*href="([^"]+)"[^>]*id="hf-open-console"', page)
+        assert link and link.group(1).endswith("/hub/portal/admin/groups/pc-h"), page
+        assert re.search(r"Edit this group(&#39;|')s policy in the Groups console", page)
+        assert "<form" not in page.split('id="hf-policy-form"')[1]  # no policy form of its own any more
+        assert (await who.get(f"{CONSOLE}/pc-h")).status_code == 200
+    assert "default job timeout and MLflow tracking URI" in (await group_admin.get("hub/portal/group-settings")).text
+    # nothing is changed through the Settings page any more
+    r = await s.post("hub/portal/group-settings", {"group": "pc-h", "quota.gpu": "99"})
+    assert r.status_code == 405
     assert (await policy_of(s, "pc-h"))["quota"]["gpu"] == 4
 
 
@@ -188,17 +187,14 @@ async def test_group_admins_set_the_default_job_timeout_and_nothing_else(app):
     assert r.status_code == 403
     policy = await policy_of(s, "pc-t")
     assert policy["job_default_timeout"] == 7200 and policy["quota"]["gpu"] == 4
-    # the Settings page: a form with this one field for the group's admins
-    await group_admin.api("PUT", "/portal/me/context", data=json.dumps({"group": "pc-t"}))
-    page = (await group_admin.get("hub/portal/group-settings")).text
-    assert 'name="job_default_timeout" value="2h"' in page and 'id="hf-policy-form"' not in page
-    r = await group_admin.post("hub/portal/group-settings", {"group": "pc-t", "job_default_timeout": "45m"},
-                               allow_redirects=False)
-    assert r.status_code == 302
-    assert (await policy_of(s, "pc-t"))["job_default_timeout"] == 2700
-    r = await group_admin.post("hub/portal/group-settings", {"group": "pc-t", "job_default_timeout": "soon"})
-    assert r.status_code == 400 and "job_default_timeout" in r.text and 'value="soon"' in r.text
-    assert (await policy_of(s, "pc-t"))["job_default_timeout"] == 2700
+    # the Groups console's form: this field editable for the group's admins, shown as stored
+    page = (await group_admin.get(f"{CONSOLE}/pc-t")).text
+    assert console_values(page)["job_default_timeout"] == "2h"
+    tag = re.search(r'<input[^>]*data-policy="job_default_timeout"[^>]*>', page).group(0)
+    assert "disabled" not in tag
+    r = await group_admin.api("PATCH", "/portal/groups/pc-t/policy", data=json.dumps({"job_default_timeout": "soon"}))
+    assert r.status_code == 400 and "job_default_timeout" in r.json()["errors"]
+    assert (await policy_of(s, "pc-t"))["job_default_timeout"] == 7200
 
 
 async def test_fields_beside_policy_are_refused_not_dropped(app):

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from hub_ext.policy import GroupPolicy, PolicyError, parse_policy
-from hub_ext.portal.groups.settings_form import form_patch, form_values
+from hub_ext.policy import GroupPolicy, PolicyError, merge_policy, parse_policy
+from hub_ext.portal.groups.settings_form import form_values
 from hub_ext.apps.registry import tracking_uri_of
 from hub_ext.portal.models import registry
 from support_mlflow import mlflow_server  # noqa: F401  (the fixture)
@@ -147,8 +147,10 @@ def test_the_policy_refuses_a_tracking_uri_it_cannot_use_naming_the_field(uri, p
     assert problem in info.value.errors["mlflow_tracking_uri"]
 
 
-def test_the_settings_form_sets_and_clears_the_tracking_uri():
-    policy = parse_policy(form_patch({"mlflow_tracking_uri": " http://mlflow:5000 "}))
+def test_the_console_form_shows_the_tracking_uri_and_an_empty_one_is_the_platforms():
+    policy = parse_policy({"mlflow_tracking_uri": " http://mlflow:5000 "})
     assert policy.mlflow_tracking_uri == "http://mlflow:5000"
     assert form_values(policy)["mlflow_tracking_uri"] == "http://mlflow:5000"
-    assert form_patch({"mlflow_tracking_uri": ""}) == {"mlflow_tracking_uri": None}  # back to the platform's
+    # the console's form sends an emptied field as "" (a string field): back to the platform's, as null is
+    assert merge_policy(policy, {"mlflow_tracking_uri": ""}).mlflow_tracking_uri == ""
+    assert merge_policy(policy, {"mlflow_tracking_uri": None}).mlflow_tracking_uri == ""

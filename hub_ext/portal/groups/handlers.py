@@ -1,18 +1,17 @@
-"""Group policy: the REST API and the group admin's Settings page."""
+"""Group policy: the REST API, and the group admin's Settings page that leads to the Groups console."""
 
 from __future__ import annotations
+
+from urllib.parse import quote
 
 from jupyterhub.scopes import needs_scope
 from tornado import web
 
 from ...groups import group_policy
-from ...policy import (
-    RESOURCE_LABELS, RESOURCES, GroupPolicy, PolicyError, format_amount, format_memory, merge_policy, parse_policy,
-    properties_with,
-)
+from ...policy import GroupPolicy, PolicyError, merge_policy, parse_policy, properties_with
 from ...scopes import READ, WRITE
 from ..common.base import PortalAPIHandler, PortalHandler
-from .settings_form import GROUP_ADMIN_FIELDS, form_patch, form_values
+from .settings_form import GROUP_ADMIN_FIELDS, GROUP_ADMIN_LABELS
 
 
 def local_uri_refusal(document) -> str:
@@ -79,51 +78,18 @@ class PolicyAPIHandler(PortalAPIHandler):
 
 
 class GroupSettingsHandler(PortalHandler):
-    """GET /hub/portal/group-settings: the current group's policy, for its admins.
-
-    Hub admins also get an edit form; its POST is applied as a merge (like
-    PATCH), so the fields the form does not show are kept.
-    """
-
-    async def _render(self, group, errors=None, form=None, saved=False):
-        policy = group_policy(group)
-        await self.render_portal(
-            "portal/group_settings.html",
-            policy=policy,
-            quota_rows=[
-                (r, format_amount(r, policy.quota.limit(r)), format_amount(r, policy.user_quota.limit(r)))
-                for r in RESOURCES
-            ] + [("storage", format_memory(policy.quota.storage), "group only")],
-            instance_types=policy.allowed_instance_types(self.catalog),
-            images=policy.allowed_images(self.catalog),
-            edit=self.current_user.admin, edit_timeout=not self.current_user.admin,
-            settings_group=group.name, errors=errors or {},
-            form=form or form_values(policy), saved=saved, resources=RESOURCES, labels={**RESOURCE_LABELS, "storage": "Storage"},
-        )
+    """GET /hub/portal/group-settings: the working group's Settings, for its admins: where its policy is set
+    (the Groups console's page for the group; :mod:`hub_ext.portal.admin_groups`)."""
 
     @web.authenticated
     async def get(self):
         group = self.current_group()
         self.require_group_admin(group)
-        await self._render(group, saved=self.get_query_argument("saved", "") == "1")
-
-    @web.authenticated
-    async def post(self):
-        group = self.visible_group(self.get_body_argument("group", ""))
-        form = {k: self.get_body_argument(k) for k in self.request.body_arguments if k not in ("_xsrf", "group")}
-        if not self.current_user.admin:
-            self.require_group_admin(group)
-            if set(form) - set(GROUP_ADMIN_FIELDS):
-                raise web.HTTPError(403, "Only hub administrators change a group's quota, admins and deployments")
-            if refusal := local_uri_refusal(form):
-                raise web.HTTPError(403, refusal)
-        try:
-            policy = merge_policy(group_policy(group), form_patch(form), self.catalog)
-        except PolicyError as exc:
-            self.set_status(400)
-            return await self._render(group, exc.errors, {**form_values(group_policy(group)), **form})
-        store_policy(self, group, policy)
-        self.redirect(self.hub.base_url + "portal/group-settings?saved=1")
+        await self.render_portal(
+            "portal/group_settings.html",
+            console_url=f"{self.hub.base_url}portal/admin/groups/{quote(group.name, safe='')}",
+            group_admin_fields=[GROUP_ADMIN_LABELS[f] for f in GROUP_ADMIN_FIELDS],
+        )
 
 
 handlers = [

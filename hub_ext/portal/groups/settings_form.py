@@ -1,21 +1,15 @@
-"""The group Settings page's edit form (hub admins): form fields to a policy change, and back.
-
-The form sends only the fields it shows, and is applied as a merge
-(:func:`hub_ext.policy.merge_policy`, what ``PATCH …/policy`` does), so what it
-does not show (allowed instance types and images, group images, the default
-instance type) is kept as it is. No tornado here.
+"""A policy's values as the Groups console's form shows them (``4Gi``, ``2h``; empty: unlimited), and the fields
+a group's own admins change (with ``PATCH …/policy``, in the console's form). No tornado here.
 """
 
 from __future__ import annotations
 
-import re
-
 from ...policy import RESOURCES, GroupPolicy, format_cpu
 
 QUOTAS = ("quota", "user_quota")
-TEXT_FIELDS = ("display_name", "job_default_timeout", "deployments_max", "mlflow_tracking_uri")
-# what a group's own admins change on the Settings page (and with PATCH …/policy); hub admins: everything
+# what a group's own admins change (in the console's form, with PATCH …/policy); hub admins: everything
 GROUP_ADMIN_FIELDS = ("job_default_timeout", "mlflow_tracking_uri")
+GROUP_ADMIN_LABELS = {"job_default_timeout": "default job timeout", "mlflow_tracking_uri": "MLflow tracking URI"}
 _BINARY = (("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10))
 
 
@@ -61,29 +55,3 @@ def form_values(policy: GroupPolicy) -> dict[str, str]:
             values[f"{quota}.{resource}"] = _amount_input(resource, getattr(policy, quota).limit(resource))
     values["quota.storage"] = memory_input(policy.quota.storage)  # a group's only
     return values
-
-
-def form_patch(form: dict[str, str]) -> dict:
-    """A merge patch from the submitted fields; a field not submitted is not changed.
-
-    An empty quota or maximum field means unlimited (``null``), an empty
-    tracking URI the platform's; the values themselves are validated by the
-    policy model, which names the field.
-    """
-    patch: dict = {}
-    for name in TEXT_FIELDS:
-        if name in form:
-            value = form[name].strip()
-            patch[name] = value if value or name == "display_name" else None
-    if "admins" in form:
-        patch["admins"] = [n for n in re.split(r"[,\s]+", form["admins"]) if n]
-    if "deployments_enabled" in form:
-        patch["deployments_enabled"] = form["deployments_enabled"] in ("on", "true", "1")
-    for quota in QUOTAS:
-        for resource in RESOURCES:
-            key = f"{quota}.{resource}"
-            if key in form:
-                patch.setdefault(quota, {})[resource] = form[key].strip() or None
-    if "quota.storage" in form:
-        patch.setdefault("quota", {})["storage"] = form["quota.storage"].strip() or None
-    return patch

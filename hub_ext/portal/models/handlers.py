@@ -1,7 +1,8 @@
 """Models: the current group's registered models from its MLflow registry (page and REST API).
 
 Thin: find the group's registry (:func:`hub_ext.apps.registry.tracking_uri_of`), read it
-(:func:`.registry.list_models`), render. A registry that cannot be read is the
+(:func:`.registry.list_models`), render (descriptions are Markdown in MLflow: rendered by
+:mod:`..common.markdown`, the API hands them as they are). A registry that cannot be read is the
 page's news, never a 500: the page says why (status 200), the API answers 502.
 """
 
@@ -9,14 +10,16 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from urllib.parse import quote
 
 from jupyterhub.scopes import needs_scope
 from tornado import web
 
 from ...apps.registry import not_answering, reachable_uri, tracking_uri_of
-from ...groups import group_policy, is_member
+from ...groups import display_name, group_policy, is_member
 from ...scopes import READ
 from ..common.base import PortalAPIHandler, PortalHandler
+from ..common.markdown import render_markdown
 from ..jobs.pages import local_time
 from ..nav import MenuEntry, register_menu
 from ..preferences.prefs import user_zone
@@ -67,7 +70,8 @@ class ModelsPageHandler(_Registry, PortalHandler):
         zone = user_zone(self.db_url, self.current_user.name)
         await self.render_portal(
             "portal/models.html", configured=bool(uri), listing=listing, error=error, app_down=app_down,
-            group_admins=policy.admins, deployments_enabled=policy.deployments_enabled,
+            group_admins=policy.admins, deployments_enabled=policy.deployments_enabled, markdown=render_markdown,
+            console_url=f"{self.hub.base_url}portal/admin/groups/{quote(group.name, safe='')}",
             deploy=lambda version: deploy_link(self.hub.base_url, version.model_uri),
             when=lambda value: local_time(value, zone, short=True), zone_name=zone.key)
 
@@ -84,9 +88,9 @@ class GroupModelsAPIHandler(_Registry, PortalAPIHandler):
         if not uri:
             return self.write_json({
                 "group": group.name, "configured": False, "tracking_uri": "", "models": [], "truncated": False,
-                "message": f"No MLflow tracking server is set for group {group.name}: a group admin sets "
-                           "one on the group's Settings page (mlflow_tracking_uri), an operator "
-                           "c.Hubfront.mlflow_tracking_uri for every group"})
+                "message": f"No MLflow tracking server is set for group {display_name(group)}: a group admin "
+                           "sets one in the group's policy in the Groups console (mlflow_tracking_uri), an "
+                           "operator c.Hubfront.mlflow_tracking_uri for every group"})
         try:
             listing = await self.listing(uri)
         except RegistryError as exc:
