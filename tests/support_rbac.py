@@ -131,7 +131,9 @@ def filled(rule: Rule, args: dict[str, str]) -> Rule:
     """``rule`` with its path parameters taken from a call's literal ``args`` (those not known stay)."""
     if not templated(rule):
         return rule
-    fill = lambda text: _TEMPLATE.sub(lambda m: args.get(m.group(1), m.group(0)), text)  # noqa: E731
+    def fill(text: str) -> str:
+        return _TEMPLATE.sub(lambda m: args.get(m.group(1), m.group(0)), text)
+
     return Rule(rule.verb, fill(rule.group), fill(rule.resource), rule.cluster)
 
 

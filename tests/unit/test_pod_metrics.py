@@ -163,8 +163,8 @@ async def test_the_cache_time_is_configurable(monkeypatch):
 @pytest.mark.parametrize(("error", "reason"), [
     (api_error(404, "the server could not find the requested resource"), NOT_INSTALLED),
     (api_error(403, 'pods.metrics.k8s.io is forbidden: User "system:serviceaccount:hubfront:hub" cannot list'),
-     "The hub may not read pod metrics in namespace hubfront (config/kubernetes/rbac.yaml grants its service "
-     "account list on pods in metrics.k8s.io)"),
+     ("The hub may not read pod metrics in namespace hubfront (config/kubernetes/rbac.yaml grants its service "
+      "account list on pods in metrics.k8s.io)")),
     (api_error(503, "the server is currently unable to handle the request"), NOT_ANSWERING),
     (aiohttp.ClientConnectionError("Cannot connect to host 10.0.0.1:443"), UNREACHABLE),
     (asyncio.TimeoutError(), UNREACHABLE),

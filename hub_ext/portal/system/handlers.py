@@ -12,10 +12,12 @@ from ... import license as lic, mode
 from ...groups import group_policy
 from ...isolation import Isolation
 from ...ledger import Ledger
+from ...ledger.workloads import JOB
 from ...scopes import READ
 from ..common.base import PortalAPIHandler, PortalHandler
 from ..nav import Banner, MenuEntry, register_banner, register_menu
 from ..usage.logic import dashboard
+from .pods import job_handles, kube_session_rows, notebook_pods, places_of
 from .resources import admin_view, host_metrics, system_settings, user_view
 from .sessions import session_rows
 
@@ -33,10 +35,20 @@ class _ResourcesMixin:
                       for name, policy in sorted(policies.items(), key=lambda item: titles[item[0]].lower())]
         held = await asyncio.to_thread(Ledger(self.db_url).reservations, username=user.name)
         config = self.settings["config"]
-        on_kubernetes = mode.kubernetes(config)
-        isolation = None if on_kubernetes else Isolation.instance(config=config)
-        rows, unavailable = await asyncio.to_thread(session_rows, held, titles, isolation, on_kubernetes)
+        if mode.kubernetes(config):
+            rows, unavailable = await self.pod_rows(held, titles)
+        else:
+            rows, unavailable = await asyncio.to_thread(session_rows, held, titles,
+                                                        Isolation.instance(config=config))
         return user_view(rows, allocation, unavailable)
+
+    async def pod_rows(self, held, titles: dict[str, str]) -> tuple[list[dict], str]:
+        """On Kubernetes: each session's pods (``pods``) and their use from the cluster's metrics API."""
+        user = self.current_user
+        jobs = await asyncio.to_thread(job_handles, self.db_url, [r.workload_id for r in held if r.kind == JOB])
+        places = places_of(held, user.name, notebook_pods(user.name, dict(user.spawners.items())), jobs,
+                           system_settings().workload_namespace)
+        return await kube_session_rows(held, titles, places, config=self.settings["config"])
 
     async def resources(self) -> dict:
         if not self.current_user.admin:

@@ -4,27 +4,47 @@ Admins see the number of nodes and running sessions, and CPU, memory and GPU
 utilisation (psutil; NVIDIA GPUs through NVML when a driver is present). A
 normal user sees their own: what they hold in each of their groups against their
 quota and the group's, and the live CPU and memory of each of their sessions
-(``sessions``). ``user_view`` holds no system-wide figure at all, so nothing can
+(``sessions``; on Kubernetes ``pods``). ``user_view`` holds no system-wide figure at all, so nothing can
 leak through the page or the API.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
+from pathlib import Path
 
 import psutil
-from traitlets import Float
+from traitlets import Float, Unicode, default
 from traitlets.config import Configurable
 
 log = logging.getLogger("hubfront.system")
 GiB = 2**30
+SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
 
 class SystemResources(Configurable):
     refresh_seconds = Float(
         5.0, help="How often the System Resources page refreshes itself, in seconds (0: never).",
     ).tag(config=True)
+
+    workload_namespace = Unicode(
+        help="""On Kubernetes: the namespace the runner runs deployment replicas in (the runner's
+        ``c.KubernetesDeployments.namespace``), where their pods' live CPU and memory are read.
+        Defaults to the hub's own namespace (``$POD_NAMESPACE``, then its service account's), where
+        ``config/kubernetes/values.yaml`` runs them. Jobs' and notebooks' namespaces are known
+        without it.""",
+    ).tag(config=True)
+
+    @default("workload_namespace")
+    def _workload_namespace_default(self):
+        if os.environ.get("POD_NAMESPACE"):
+            return os.environ["POD_NAMESPACE"]
+        try:
+            return SERVICE_ACCOUNT_NAMESPACE.read_text().strip() or "default"
+        except OSError:
+            return "default"
 
 
 def system_settings() -> SystemResources:

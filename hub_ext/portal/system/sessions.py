@@ -5,8 +5,8 @@ A session is any workload holding a reservation in the ledger in the member's na
 a deployment replica). Its allocation is the reservation (the instance type's limits); what it uses
 now is read from its cgroup's counters (``hub_ext.isolation``'s ``Cgroup.stats``): memory held, and CPU
 as the cores used between two readings (the page's previous refresh, or two readings half a second
-apart on the first). Where no counter can be read it says why: on Kubernetes (the hub reads no pod
-metrics), or where local workloads run without cgroups.
+apart on the first). On Kubernetes it is read from the cluster's metrics API instead (``pods``). Where
+nothing can be read it says why: local workloads without cgroups, a cluster without metrics-server.
 """
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ from ...quantities import format_amount, format_memory
 
 FIRST_READING_GAP = 0.5  # seconds between the two readings of a session seen for the first time
 KEEP_READING = 120.0  # a reading older than this is not used for the CPU figure
-ON_KUBERNETES = ("Live CPU and memory are not shown on Kubernetes: this hub does not read the cluster's "
-                 "pod metrics. What each session holds is its allocation.")
+ON_KUBERNETES = "Live CPU and memory are not shown: {reason}. What each session holds is its allocation."
 NO_CGROUPS = ("Live CPU and memory are not available: workloads on this hub run without cgroups "
               "(an administrator sees why on every page).")
 
@@ -67,24 +66,40 @@ def _percent(part: float | None, whole: float | None) -> int | None:
     return max(0, min(100, round(100 * part / whole)))
 
 
-def session_rows(reservations, titles: dict[str, str], isolation, on_kubernetes: bool) -> tuple[list[dict], str]:
-    """One row per reservation with its allocation and, where readable, its live use; and the reason
-    when live use cannot be read at all (empty when it can)."""
-    unavailable = ON_KUBERNETES if on_kubernetes else ("" if isolation is not None and isolation.hierarchy
-                                                       else NO_CGROUPS)
+def session_row(r, titles: dict[str, str]) -> dict:
+    """A reservation as a row of the page: what it holds, and no live figure yet."""
+    group_title = titles.get(r.group, r.group)
+    return {
+        "key": f"{r.kind}:{r.workload_id}", "kind": r.kind, "workload_id": r.workload_id, "group": r.group,
+        "title": title_of(r.kind, r.workload_id, group_title), "group_title": group_title,
+        "cpu": r.cpu, "memory": r.memory, "gpu": r.gpu,
+        "allocated": f"{format_amount('cpu', r.cpu)} CPU · {format_memory(r.memory)}"
+                     + (f" · {r.gpu} GPU" if r.gpu else ""),
+        "cpu_used": None, "memory_used": None, "cpu_percent": None, "memory_percent": None,
+        "cpu_text": "—", "memory_text": "—",
+        "sampled_at": None, "window_seconds": None,  # Kubernetes: the metrics sample's time and CPU window
+    }
+
+
+def fill_live(row: dict, cores: float | None, memory: int | None, memory_limit: int | None) -> None:
+    """A row's live figures: cores used and bytes held, against its allocation (memory: ``memory_limit``)."""
+    limit = memory_limit or row["memory"] or None
+    row.update(cpu_used=cores, memory_used=memory,
+               cpu_percent=_percent(cores, row["cpu"]), memory_percent=_percent(memory, limit))
+    if cores is not None:
+        row["cpu_text"] = f"{cores:.2f} of {format_amount('cpu', row['cpu'])} cores"
+    if memory is not None:
+        row["memory_text"] = f"{format_memory(memory)} of {format_memory(limit)}"
+
+
+def session_rows(reservations, titles: dict[str, str], isolation) -> tuple[list[dict], str]:
+    """One row per reservation with its allocation and, where its cgroup is readable, its live use; and
+    the reason when live use cannot be read at all (empty when it can). Kubernetes: ``pods.kube_session_rows``."""
+    unavailable = "" if isolation is not None and isolation.hierarchy else NO_CGROUPS
     rows, cgroups = [], {}
     for r in reservations:
-        key = f"{r.kind}:{r.workload_id}"
-        rows.append({
-            "key": key, "kind": r.kind, "workload_id": r.workload_id, "group": r.group,
-            "title": title_of(r.kind, r.workload_id, titles.get(r.group, r.group)),
-            "group_title": titles.get(r.group, r.group),
-            "cpu": r.cpu, "memory": r.memory, "gpu": r.gpu,
-            "allocated": f"{format_amount('cpu', r.cpu)} CPU · {format_memory(r.memory)}"
-                         + (f" · {r.gpu} GPU" if r.gpu else ""),
-            "cpu_used": None, "memory_used": None, "cpu_percent": None, "memory_percent": None,
-            "cpu_text": "—", "memory_text": "—",
-        })
+        rows.append(session_row(r, titles))
+        key = rows[-1]["key"]
         cgroup = isolation.existing_cgroup(r.kind, r.workload_id) if not unavailable else None
         if cgroup is not None:
             cgroups[key] = cgroup
@@ -92,14 +107,7 @@ def session_rows(reservations, titles: dict[str, str], isolation, on_kubernetes:
             rows[-1]["cpu_text"] = rows[-1]["memory_text"] = "not readable"
     live = _live(cgroups) if cgroups else {}
     for row in rows:
-        if row["key"] not in live:
-            continue
-        cores, reading = live[row["key"]]
-        limit = reading.memory_limit or row["memory"] or None
-        row.update(cpu_used=cores, memory_used=reading.memory,
-                   cpu_percent=_percent(cores, row["cpu"]), memory_percent=_percent(reading.memory, limit))
-        if cores is not None:
-            row["cpu_text"] = f"{cores:.2f} of {format_amount('cpu', row['cpu'])} cores"
-        if reading.memory is not None:
-            row["memory_text"] = f"{format_memory(reading.memory)} of {format_memory(limit)}"
+        if row["key"] in live:
+            cores, reading = live[row["key"]]
+            fill_live(row, cores, reading.memory, reading.memory_limit)
     return rows, unavailable
