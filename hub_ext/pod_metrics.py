@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-import aiohttp
 from traitlets import Any, Float
 from traitlets.config import LoggingConfigurable
 
@@ -157,6 +156,7 @@ def usage_of(answer: Mapping) -> dict[str, PodUsage]:
 
 def reason_of(exc: BaseException, namespace: str) -> str:
     """Why the metrics API gave nothing, in plain words."""
+    import aiohttp
     from kubernetes_asyncio.client.exceptions import ApiException
     from kubernetes_asyncio.config import ConfigException
 
@@ -173,6 +173,13 @@ def reason_of(exc: BaseException, namespace: str) -> str:
     if isinstance(exc, (aiohttp.ClientError, asyncio.TimeoutError, OSError)):
         return UNREACHABLE
     return f"The cluster's pod metrics could not be read ({type(exc).__name__})"
+
+
+def detail_of(exc: BaseException) -> str:
+    """What the failure said, for the log: the API server's message, or the exception."""
+    from kubernetes_asyncio.client.exceptions import ApiException
+
+    return api_message(exc) if isinstance(exc, ApiException) else f"{type(exc).__name__}: {exc}"
 
 
 # -- the reader -----------------------------------------------------------------------------------
@@ -217,7 +224,7 @@ class PodMetrics(LoggingConfigurable):
         if kept is None or time.monotonic() - kept.at > (self.cache_seconds if not kept.unavailable
                                                           else self.retry_seconds):
             kept = await self._single_flight(key)
-        return Usage(kept.by_pod, kept.unavailable).named(pods)
+        return Usage(dict(kept.by_pod), kept.unavailable).named(pods)  # a copy: the kept one is shared
 
     async def _single_flight(self, key: tuple[str, str]) -> _Kept:
         loop = asyncio.get_running_loop()
@@ -252,10 +259,10 @@ class PodMetrics(LoggingConfigurable):
             raise
         except Exception as exc:  # noqa: BLE001 - never into a page: every failure is a reason
             reason = reason_of(exc, namespace)
+
             if _logged.get(namespace) != reason:
                 _logged[namespace] = reason
-                log.warning("No pod metrics in namespace %s: %s (%s)", namespace, reason,
-                            api_message(exc) if hasattr(exc, "status") else f"{type(exc).__name__}: {exc}")
+                log.warning("No pod metrics in namespace %s: %s (%s)", namespace, reason, detail_of(exc))
             return _Kept(time.monotonic(), {}, reason)
         if _logged.get(namespace):
             log.info("Pod metrics in namespace %s are readable again", namespace)
