@@ -28,9 +28,12 @@ from ..times import iso, utc
 from ..store import session_scope
 from ..store.engine import get_engine, read_scope
 from ..store.models import utcnow
-from ..store.models_deployments import Deployment, DeploymentClient, DeploymentRevision
+from ..store.models_deployments import (DEFAULT_COLD_START_TIMEOUT, DEFAULT_SCALE_DOWN_AFTER, Deployment, DeploymentClient,
+                                        DeploymentRevision)
 from .limits import DeploymentLimits, limits_of
-from .requests import NO_SOURCE, REVISION_FIELDS, TWO_SOURCES, DeploymentCreate, DeploymentPatch, Runtime
+from .requests import (MIN_OVER_REPLICAS, NO_SOURCE, REVISION_FIELDS, TWO_SOURCES, DeploymentCreate, DeploymentPatch,
+                       Runtime)
+from .scaling import cold_start_words
 
 KIND = "deployment"  # the ledger's workload kind and the activity kind
 HISTORY = 32  # update history entries kept per deployment
@@ -110,9 +113,14 @@ class DeploymentStore:
             model_uri=body.model_uri or "", health_path=body.health_path or default_health(body.model_uri),
             replicas=body.replicas or 1, env_encrypted=self.seal_env(body.env or {}),
             access=body.access or "public", cpu=it.cpu, memory=it.memory, gpu=it.gpu, stopped=False,
+            min_replicas=1 if body.min_replicas is None else body.min_replicas,
+            scale_down_after=body.scale_down_after or DEFAULT_SCALE_DOWN_AFTER,
+            cold_start_timeout=body.cold_start_timeout or DEFAULT_COLD_START_TIMEOUT, wakes=0,
             revision=1, serving_revision=0, phase="Deploying", reason="", message="Waiting for the runner",
             available=0, delete_requested=False, log_size=0, log_read=0, requests=0, errors=0, unauthorized=0,
             created=now, updated=now)
+        if row.min_replicas > row.replicas:
+            raise BodyError({"min_replicas": MIN_OVER_REPLICAS.format(replicas=row.replicas)})
         license_max = self.license_max() if self.license_max else None
         with session_scope(self.db_url) as s:
             if s.get(Deployment, body.id) is not None:
@@ -177,6 +185,10 @@ class DeploymentStore:
                 raise BodyError({"command": TWO_SOURCES if command else NO_SOURCE})
             if "health_path" not in fields and model_uri and not row.model_uri:
                 values["health_path"] = default_health(model_uri)
+        if "min_replicas" in values or "replicas" in values:
+            replicas = values.get("replicas", row.replicas)
+            if values.get("min_replicas", row.min_replicas) > replicas:
+                raise BodyError({"min_replicas": MIN_OVER_REPLICAS.format(replicas=replicas)})
         if runtime is not None:
             it = runtime.instance_type
             values.update(instance_type=it.name, resource_group=runtime.placed, image=runtime.image.name,
@@ -192,7 +204,7 @@ class DeploymentStore:
             current.updated = now
             if bump:
                 current.revision += 1
-                if not current.stopped:
+                if not current.stopped and current.zero_since is None:  # at zero: rolled out at the next wake
                     current.phase, current.reason, current.message = "Updating", "", "Rolling out the change"
             s.flush()
             # every change is in the history; the latest entry of a revision is its whole spec
@@ -237,7 +249,7 @@ class DeploymentStore:
             if not current.stopped:
                 return current
             self._admission(s, row.group, policy, license_max, exclude=row.id)
-            current.stopped, current.phase, current.reason = False, "Deploying", ""
+            current.stopped, current.phase, current.reason, current.zero_since = False, "Deploying", "", None
             current.message, current.updated = f"Started by {by}", utcnow()
         self.record(row, "starting", "info", f"Deployment {row.name!r} ({row.id}) started by {by}")
         return self.get(row.id) or row
@@ -303,8 +315,19 @@ class DeploymentStore:
             "endpoint": f"{public_url}/deployments/{row.id}/",
             "traffic": {"requests": row.requests, "errors": row.errors, "unauthorized": row.unauthorized,
                         "latency_p50_ms": row.latency_p50, "latency_p99_ms": row.latency_p99},
+            "min_replicas": row.min_replicas, "scale_down_after": row.scale_down_after,
+            "cold_start_timeout": row.cold_start_timeout, "scale_to_zero": self.zero_json(row),
             "created": iso(row.created), "updated": iso(row.updated), "link": self.link(row.id),
         }
+
+    @staticmethod
+    def zero_json(row: Deployment) -> dict:
+        """Scale to zero as it stands: at zero since when, the last request the endpoint counted, the last cold
+        start (seconds from a wake to a ready replica, and in words) and how often it was woken."""
+        return {"enabled": row.min_replicas == 0, "at_zero": row.at_zero, "since": iso(row.zero_since),
+                "last_request": iso(row.last_request), "last_cold_start_s": row.last_cold_start,
+                "last_cold_start": cold_start_words(row.last_cold_start) if row.last_cold_start is not None else None,
+                "last_cold_start_at": iso(row.last_cold_start_at), "wakes": row.wakes or 0}
 
     @staticmethod
     def client_json(client: DeploymentClient) -> dict:
@@ -326,7 +349,8 @@ def default_health(model_uri: str | None) -> str:
 def spec_of(row: Deployment, env: dict | None = None) -> dict:
     """The fields a revision is made of (env sealed unless given)."""
     spec = {name: getattr(row, name) for name in ("instance_type", "resource_group", "image", "command", "model_uri", "health_path",
-                                                   "replicas", "access", "name", "description")}
+                                                   "replicas", "access", "name", "description", "min_replicas",
+                                                   "scale_down_after", "cold_start_timeout")}
     if env is None:
         spec["env_encrypted"] = row.env_encrypted
     else:

@@ -20,6 +20,7 @@ from pydantic_core import PydanticCustomError
 from ..jobs.requests import _check_env, choose_runtime, placed_in, request_of
 from ..ledger import Request
 from ..policy import Catalog, GroupPolicy, Image, InstanceType, ResourceGroup
+from ..quantities import Duration
 
 DNS_LABEL = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
 MODEL_URI = re.compile(r"^models:/[^/\s]{1,256}/[1-9][0-9]{0,8}$")
@@ -28,6 +29,8 @@ RESERVED_IDS = ("new",)  # /hub/portal/deployments/new is the create form
 # spec fields whose change starts new replicas (a new revision); the rest change in place
 REVISION_FIELDS = ("instance_type", "resource_group", "image", "command", "model_uri", "health_path", "replicas", "env")
 MODEL_HEALTH_PATH = "/ping"  # mlflow models serve answers here once the model is loaded
+MAX_COLD_START_TIMEOUT = 3600  # seconds a request may be held while a deployment wakes from zero
+MIN_OVER_REPLICAS = "Min replicas: at most the replicas ({replicas})"
 # what a deployment serves: a command or a model, exactly one (the pages show it at the one they show)
 NO_SOURCE = "Command: enter a command to run, or serve a model from the registry instead"
 TWO_SOURCES = "What it serves: give a serve command or a model URI, not both"
@@ -64,9 +67,26 @@ class _Spec(_Strict):
     env: dict[str, str] | None = Field(default=None, description="Environment variables")
     access: Literal["public", "private"] | None = Field(
         default=None, description="public, or private: clients need a token")
+    min_replicas: int | None = Field(
+        default=None, ge=0, le=MAX_REPLICAS,
+        description="0: scale to zero after scale_down_after without requests (the next request wakes it and is "
+                    "held until a replica is ready); default 1: the replicas stay up. At most replicas")
+    scale_down_after: Duration | None = Field(
+        default=None, description="With min_replicas 0: how long without requests before it scales to zero, in "
+                                  "seconds or as 30m, 1h (default 30m)")
+    cold_start_timeout: Duration | None = Field(
+        default=None, description="How long a request that wakes the deployment from zero is held for a replica "
+                                  "to be ready, in seconds or as 2m (at most 1h; default 120 s); then 503")
 
     _env = field_validator("env")(lambda cls, v: v if v is None else _check_env(v))
     _path = field_validator("health_path")(lambda cls, v: _check_path(v))
+
+    @field_validator("cold_start_timeout")
+    @classmethod
+    def _cold_start(cls, value: int | None) -> int | None:
+        if value is not None and value > MAX_COLD_START_TIMEOUT:
+            raise ValueError("give at most 1 h (3600 s): a request is not held longer")
+        return value
 
     @field_validator("model_uri")
     @classmethod

@@ -12,7 +12,9 @@ timer, at start) and on its own shorter tick while any deployment is changing:
   forwarder's route (endpoints, access, clients); once a revision serves alone,
   the reservations of the others are released; output is copied into the DB;
 - stopped ones: replicas ended, reservations released, ``Stopped`` (the endpoint
-  answers 503); deleted ones: the same, then the rows go.
+  answers 503); deleted ones: the same, then the rows go;
+- ``min_replicas`` 0: scaled to zero after ``scale_down_after`` without requests, woken by the
+  next request (:mod:`.deployer_zero`, :mod:`.forward_wake`).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from .executors.base import ExecutorError
 from .executors.deployments import DeploymentExecutor, DeploymentSpec, DeploymentStatus
 from .forward import ClientCredential, Route, RouteTable
 from .forward_clients import FreshClients
+from .deployer_zero import ScaleToZero
 from .desired import DesiredState
 from .hubapi import Groups, HubAPI
 
@@ -49,7 +52,7 @@ def token_note(row: Deployment) -> str:
     return f"hubfront deployment {row.id}"
 
 
-class Deployer(DesiredState):
+class Deployer(ScaleToZero, DesiredState):
     def __init__(self, *, store: DeploymentStore, executor: DeploymentExecutor, ledger: Ledger, routes: RouteTable,
                  catalog=None, builder=None, log_cap: int = 10 * 2**20, mlflow_tracking_uri: str = "", log=None,
                  hub: HubAPI | None = None):
@@ -66,6 +69,8 @@ class Deployer(DesiredState):
         self.hub = hub  # gives each revision's replicas a token of the deployment's owner
         # a client's token works as soon as the hub created it: a refused call reads the clients again
         routes.fresh_clients = FreshClients(routes, self.clients_of)
+        routes.waker = self  # a request at zero wakes the deployment (.forward_wake)
+        self._zero_init()
         self._applied: dict[str, int] = {}  # deployment -> revision handed to the executor
         self._kept: dict[str, int | None] = {}  # deployment -> the revision whose reservations alone remain
         self._stats_flushed = 0.0
@@ -77,6 +82,7 @@ class Deployer(DesiredState):
         """One pass; True while any deployment is changing (the runner then comes back sooner)."""
         with read_scope(self.db_url) as s:
             rows = list(s.scalars(select(Deployment)))
+        self._groups = groups
         busy = await self.pass_over(rows, groups)
         if time.monotonic() - self._stats_flushed > 5:
             self._stats_flushed = time.monotonic()
@@ -107,6 +113,7 @@ class Deployer(DesiredState):
                                   None, (), "", groups.user_groups(row.username))
                 if await self.executor.adopt(spec):
                     self._applied[row.id] = row.serving_revision
+                    self._specs[row.id] = spec
                     self.log.info("Deployment %s re-adopted (revision %s)", row.id, row.serving_revision)
             except (ExecutorError, GoneResourceGroup) as exc:
                 self.log.warning("Deployment %s not adopted: %s", row.id, exc)
@@ -134,10 +141,19 @@ class Deployer(DesiredState):
     # -- serving -----------------------------------------------------------------
 
     async def _serve(self, row: Deployment, groups: Groups) -> bool:
+        async with self.lock_of(row.id):  # a wake (deployer_zero) does not interleave with the pass
+            row = self._fresh(row)
+            if row is None:
+                return False
+            return await self._serve_locked(row, groups)
+
+    async def _serve_locked(self, row: Deployment, groups: Groups) -> bool:
         policy = groups.policies.get(row.group)
         if policy is None:
             self._set(row, phase="Failed", reason="Error", message=f"Group {row.group} no longer exists")
             return False
+        if row.at_zero:
+            return await self._at_zero(row, groups)
         if self._applied.get(row.id, 0) < row.revision:
             try:
                 placement(self.catalog, None, row.resource_group)
@@ -147,17 +163,26 @@ class Deployer(DesiredState):
             devices = await self._reserve(row, policy)
             if devices is None:
                 return False
-            image = next((im for im in policy.allowed_images(self.catalog) if im.name == row.image), None)
-            python = await self._python(image)
-            spec = self._spec(row, await self._environment(row, policy, row.revision), row.revision, image, devices, python,
-                              groups.user_groups(row.username))
-            await self.executor.apply(spec)
-            self._applied[row.id] = row.revision
+            await self._apply(row, policy, groups, devices)
         status = await self.executor.status(row.id)
         await self._copy_logs(row)
         self._route(row, status)
         await self._settle(row, status)
+        await self._after_status(row, status, groups)
         return not (status.rolled_out and status.available >= row.replicas) and not status.failed
+
+    async def _apply(self, row: Deployment, policy, groups: Groups, devices) -> None:
+        """Hand the executor the desired revision with the devices the ledger granted (a wake at the same
+        revision keeps its replicas' environment and token)."""
+        image = next((im for im in policy.allowed_images(self.catalog) if im.name == row.image), None)
+        python = await self._python(image)
+        known = self._specs.get(row.id)
+        env = known.env if known is not None and known.revision == row.revision else \
+            await self._environment(row, policy, row.revision)
+        spec = self._spec(row, env, row.revision, image, devices, python, groups.user_groups(row.username))
+        await self.executor.apply(spec)
+        self._applied[row.id] = row.revision
+        self._specs[row.id] = spec
 
     async def _environment(self, row: Deployment, policy, revision: int) -> dict[str, str]:
         """The deployment's variables, a token of its owner (the hub's and the portal's API; revoked when it
@@ -185,6 +210,15 @@ class Deployer(DesiredState):
 
     async def _reserve(self, row: Deployment, policy) -> list[tuple[int, ...]] | None:
         """Reserve every replica of the desired revision (None: refused, recorded as OverQuota)."""
+        try:
+            return await self._reserve_replicas(row, policy)
+        except QuotaExceeded as exc:
+            serving = " (the previous revision keeps serving)" if row.serving_revision else ""
+            self._set(row, phase="Failed", reason="OverQuota", message=exc.message + serving)
+            return None
+
+    async def _reserve_replicas(self, row: Deployment, policy) -> list[tuple[int, ...]]:
+        """Every replica of the desired revision reserved, with its devices; QuotaExceeded (nothing kept) if not."""
         request = Request(cpu=row.cpu, memory=row.memory, gpu=row.gpu)
         devices = []
         try:
@@ -195,12 +229,10 @@ class Deployer(DesiredState):
                     user_quota=policy.user_quota, allocate_devices=runs_here(self.executor),
                     resource_group=row.resource_group)
                 devices.append(tuple(reservation.device_ids))
-        except QuotaExceeded as exc:
+        except QuotaExceeded:
             for index in range(row.replicas):
                 await asyncio.to_thread(self.ledger.release, KIND, replica_id(row.id, row.revision, index))
-            serving = " (the previous revision keeps serving)" if row.serving_revision else ""
-            self._set(row, phase="Failed", reason="OverQuota", message=exc.message + serving)
-            return None
+            raise
         return devices
 
     async def _python(self, image) -> str:
@@ -262,7 +294,8 @@ class Deployer(DesiredState):
     def _route(self, row: Deployment, status: DeploymentStatus) -> None:
         clients = self.clients_of(row.id) if row.access == "private" else {}
         self.routes.set(Route(deployment_id=row.id, access=row.access, endpoints=tuple(status.endpoints),
-                              checked=status.checked, clients=clients, group=row.group))
+                              checked=status.checked, clients=clients, group=row.group,
+                              wakes=self._wakes_route(row), cold_start_timeout=row.cold_start_timeout))
 
     # -- stopping and removal ------------------------------------------------------
 
@@ -279,24 +312,24 @@ class Deployer(DesiredState):
             return
         await self.executor.stop(row.id)
         await self._revoke(row)
-        self._applied.pop(row.id, None)
+        self._forget(row.id)
         await self._release(row.id, keep=None)
         await self._copy_logs(row)
-        self._set(row, phase="Stopped", reason="", message="Stopped", available=0, serving_revision=0)
+        self._set(row, phase="Stopped", reason="", message="Stopped", available=0, serving_revision=0, zero_since=None)
         self.store.record(row, "stopped", "info", f"Deployment {row.name!r} ({row.id}) stopped")
 
     async def _remove(self, row: Deployment) -> None:
         self.routes.remove(row.id)
         await self.executor.stop(row.id)
         await self._revoke(row)
-        self._applied.pop(row.id, None)
+        self._forget(row.id)
         await self._release(row.id, keep=None)
         await asyncio.to_thread(self.store.purge, row.id)
 
     # -- records -------------------------------------------------------------------
 
-    def _set(self, row: Deployment, **values) -> None:
-        """Write what changed; a phase change is an activity."""
+    def _set(self, row: Deployment, said: str = "", **values) -> None:
+        """Write what changed; a phase change is an activity (``said``: its message, else the phase's own)."""
         changed = {k: v for k, v in values.items() if getattr(row, k) != v}
         if not changed:
             return
@@ -309,7 +342,7 @@ class Deployer(DesiredState):
             status = {"Deployed": "ok", "Failed": "error"}.get(row.phase, "info")
             detail = f" ({row.reason}): {row.message}" if row.phase == "Failed" else ""
             self.store.record(row, row.phase.lower(), status,
-                              f"Deployment {row.name!r} ({row.id}) {row.phase.lower()}{detail}")
+                              said or f"Deployment {row.name!r} ({row.id}) {row.phase.lower()}{detail}")
 
     async def _copy_logs(self, row: Deployment) -> None:
         data, nxt = await self.executor.logs(row.id, row.log_read)
@@ -321,6 +354,13 @@ class Deployer(DesiredState):
                 logs_mod.append(s, row.id, start, data, self.log_cap, owner=logs_mod.DEPLOYMENTS)
             s.execute(update(Deployment).where(Deployment.id == row.id).values(log_read=nxt))
         row.log_read = nxt
+
+    def _forget(self, deployment_id: str) -> None:
+        """What this runner kept of a deployment that stopped or went (its scale to zero's too)."""
+        self._applied.pop(deployment_id, None)
+        for kept in (self._specs, self._waking, self._up_since, self._refusals):
+            kept.pop(deployment_id, None)
+        self._zeroed.discard(deployment_id)
 
     def _flush_stats(self, ids: list[str]) -> None:
         with session_scope(self.db_url) as s:
@@ -334,8 +374,9 @@ class Deployer(DesiredState):
                     continue
                 # the forwarder counts since the runner started: the DB adds up across restarts
                 d = Deployment
+                last = {"last_request": stats.last_request} if stats.last_request is not None else {}
                 s.execute(update(d).where(d.id == deployment_id).values(
                     requests=d.requests + counts[0] - before[0], errors=d.errors + counts[1] - before[1],
                     unauthorized=d.unauthorized + counts[2] - before[2],
-                    latency_p50=stats.p50_ms, latency_p99=stats.p99_ms))
+                    latency_p50=stats.p50_ms, latency_p99=stats.p99_ms, **last))
                 self._flushed[deployment_id] = counts

@@ -10,8 +10,10 @@ no endpoints (503); only a deleted one is removed (404).
 A request meets, in order: unknown deployment, 404 JSON; private deployment
 called with a valid client token of another group's deployment, the same 404;
 private deployment without a valid client token, 401 with ``WWW-Authenticate: Basic`` (nothing
-reaches a replica); no replica ready, 503 with ``Retry-After`` at once; else
-the next replica, round robin (headers: :func:`.forward_routes.request_fields`).
+reaches a replica); no replica ready, 503 with ``Retry-After`` at once, unless the deployment is
+scaled to zero (or waking from it): then the request wakes it and is held until a replica is
+ready (:mod:`.forward_wake`); else the next replica, round robin (headers:
+:func:`.forward_routes.request_fields`).
 
 Endpoints are on the hub's origin, so what a replica serves must never run as it: every answer
 (the replica's, the websocket handshake's and the forwarder's own) carries
@@ -48,6 +50,7 @@ from tornado import httputil
 from .forward_routes import (SANDBOX, ClientCredential, Connection, Deployment, EndpointForwarder, Route, RouteTable,
                            Stats, challenge, endpoint_parts, request_fields, token_digest)
 from .forward_relay import BAD_ANSWER as _BAD_ANSWER, FAILURES as _FAILURES, MAX_HEAD as _MAX_HEAD, Relay
+from .forward_wake import hold_while_waking
 from .forward_ws import is_websocket, tunnel
 
 __all__ = ["Route", "RouteTable", "Stats", "ClientCredential", "EndpointForwarder", "handlers", "token_digest"]
@@ -173,11 +176,14 @@ class _Exchange(Relay, httputil.HTTPMessageDelegate):
     def _ready(self, headers):
         """After admission: the size and readiness checks; the tunnel (an awaitable) for a websocket."""
         s, d, length = self.ep.settings, self.dep, self.length
+        d.last = time.monotonic()  # an admitted request: the deployment is in use (scale to zero)
         if length is not None and not (length.isdigit() and int(length) <= s.max_body_bytes):
             self._refuse(413 if length.isdigit() else 400,
                          f"Content-Length must be a number of at most {s.max_body_bytes} bytes")
             return None
         if not d.ready:
+            if d.route.wakes:  # at zero: wake it, hold the request until a replica is ready
+                return hold_while_waking(self, headers)
             self._refuse(*self._unavailable(None))
             return None
         self.conn.set_max_body_size(s.max_body_bytes)
@@ -277,6 +283,7 @@ class _Exchange(Relay, httputil.HTTPMessageDelegate):
     def _done(self, status: int) -> None:
         if self.tried and self.dep is not None:
             self.dep.latencies.append(time.perf_counter() - self.t0)
+            self.dep.last = time.monotonic()  # an answer keeps it up as a request does (scale to zero)
         if status >= 500 and self.dep is not None:
             self.dep.errors += 1
 

@@ -116,6 +116,10 @@ class EndpointForwarder(LoggingConfigurable):
     max_body_bytes = Int(2**30, help="Largest request body accepted (413 beyond). Bodies stream: "
                                      "this is not memory.").tag(config=True)
     keep_idle = Int(32, help="Idle kept-alive connections kept open per replica.").tag(config=True)
+    max_held = Int(
+        64, help="""Requests held per deployment while it wakes from zero (each waits for a ready replica, at
+        most the deployment's cold_start_timeout). More get 503 with Retry-After at once.""",
+    ).tag(config=True)
 
 
 @dataclass
@@ -128,6 +132,9 @@ class Route:
     checked: float  # time.monotonic() of the health check these endpoints passed
     clients: dict[str, ClientCredential] = field(default_factory=dict)  # private: client name -> credential
     group: str = ""  # the deployment's group: a caller from another group learns nothing of it (404)
+    # scaled to zero, or waking from it: a request that finds no ready replica wakes it and is held (.forward_wake)
+    wakes: bool = field(default=False, kw_only=True)
+    cold_start_timeout: float = field(default=120.0, kw_only=True)  # seconds such a request is held at most
 
 
 @dataclass(frozen=True)
@@ -139,20 +146,35 @@ class Stats:
     unauthorized: int = 0  # 401s
     p50_ms: float | None = None  # latency of forwarded requests
     p99_ms: float | None = None
+    last_request: datetime | None = None  # UTC: the last request admitted or answered
+
+
+def _wall(monotonic: float | None) -> datetime | None:
+    """A ``time.monotonic()`` of the past as a UTC time."""
+    if monotonic is None:
+        return None
+    return datetime.fromtimestamp(time.time() - (time.monotonic() - monotonic), timezone.utc)
 
 
 class Deployment:
     """A route with its rotation (endpoints not taken out) and its counters; the forwarder's view."""
 
-    __slots__ = ("route", "out", "ready", "turn", "requests", "errors", "unauthorized", "latencies")
+    __slots__ = ("route", "out", "ready", "turn", "requests", "errors", "unauthorized", "latencies", "last", "held",
+                 "woken")
 
     def __init__(self, route: Route, window: int):
         self.route, self.out, self.ready, self.turn = route, {}, [], 0
         self.requests = self.errors = self.unauthorized = 0
         self.latencies: deque[float] = deque(maxlen=window)  # seconds
+        self.last: float | None = None  # time.monotonic() of the last request's arrival or answer (None: none yet)
+        self.held = 0  # requests waiting for it to wake (.forward_wake)
+        self.woken: asyncio.Event | None = None  # set once a replica is ready (made by the first waiter)
 
     def rotate(self) -> None:
         self.ready = [e for e in self.route.endpoints if e not in self.out]
+        if self.ready and self.woken is not None:
+            self.woken.set()
+            self.woken = None
 
     def pick(self) -> str | None:
         """The next ready replica, round robin (None: none is ready)."""
@@ -180,6 +202,7 @@ class RouteTable:
     """The routes of every deployment the runner serves, set by its status refresh, read by the forwarder."""
 
     fresh_clients = None  # a private deployment's clients read again on a refused call (.forward_clients)
+    waker = None  # wakes a deployment at zero (.forward_wake.Waker: the deployer)
 
     def __init__(self, window: int = 1000):
         self.window = window  # forwarded requests whose latency the stats keep
@@ -201,6 +224,8 @@ class RouteTable:
         d = self.deployments.pop(deployment_id, None)
         if d is not None:
             self.pool.prune(d.route.endpoints)
+            if d.woken is not None:  # its waiters find it gone
+                d.woken.set()
 
     def group_of_caller(self, authorization: str | None) -> str | None:
         """The group of the private deployment one of whose clients' valid tokens ``authorization`` carries.
@@ -226,8 +251,9 @@ class RouteTable:
             return Stats()
         xs = sorted(d.latencies)
         if not xs:
-            return Stats(d.requests, d.errors, d.unauthorized)
-        return Stats(d.requests, d.errors, d.unauthorized, _percentile(xs, 0.5) * 1000, _percentile(xs, 0.99) * 1000)
+            return Stats(d.requests, d.errors, d.unauthorized, last_request=_wall(d.last))
+        return Stats(d.requests, d.errors, d.unauthorized, _percentile(xs, 0.5) * 1000, _percentile(xs, 0.99) * 1000,
+                     _wall(d.last))
 
     def take_out(self, deployment_id: str, endpoint: str) -> None:
         """A replica that failed a request: out of the rotation until a Route checked after now arrives."""

@@ -1,6 +1,6 @@
 """Model deployments: the desired state the hub writes and the runner reconciles (issue 11).
 
-The schema is owned by migration ``0006``; times are stored in UTC. Environment
+The schema is owned by migration ``0006`` (scale to zero: ``0016``); times are stored in UTC. Environment
 variables are stored encrypted (Fernet), client tokens as sha256 digests (they
 carry 256 random bits, as invitation tokens do), never in plain text.
 """
@@ -15,9 +15,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from .models import Base, utcnow
 
-PHASES = ("Deploying", "Deployed", "Updating", "Stopping", "Stopped", "Failed")
-# phases in which a deployment counts against the license and its group's maximum
-NOT_STOPPED = ("Deploying", "Deployed", "Updating", "Failed")
+PHASES = ("Deploying", "Deployed", "Updating", "ScaledToZero", "Stopping", "Stopped", "Failed")
+# phases in which a deployment counts against the license and its group's maximum (at zero it wakes on the
+# next request, so it still counts)
+NOT_STOPPED = ("Deploying", "Deployed", "Updating", "ScaledToZero", "Failed")
+SCALED_TO_ZERO = "ScaledToZero"
+DEFAULT_SCALE_DOWN_AFTER = 1800  # seconds without requests before a deployment with min_replicas 0 scales to zero
+DEFAULT_COLD_START_TIMEOUT = 120  # seconds a request at zero is held while the deployment wakes
 
 
 class Deployment(Base):
@@ -57,6 +61,16 @@ class Deployment(Base):
     unauthorized: Mapped[int] = mapped_column(BigInteger, default=0)
     latency_p50: Mapped[float | None] = mapped_column(Float, nullable=True)  # milliseconds
     latency_p99: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # scale to zero (migration 0016): with min_replicas 0 the runner ends every replica after
+    # scale_down_after seconds without requests (zero_since says since when); the next request wakes it
+    min_replicas: Mapped[int] = mapped_column(Integer, default=1)
+    scale_down_after: Mapped[int] = mapped_column(Integer, default=DEFAULT_SCALE_DOWN_AFTER)  # seconds
+    cold_start_timeout: Mapped[int] = mapped_column(Integer, default=DEFAULT_COLD_START_TIMEOUT)  # seconds
+    zero_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_request: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_cold_start: Mapped[float | None] = mapped_column(Float, nullable=True)  # seconds from wake to ready
+    last_cold_start_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    wakes: Mapped[int] = mapped_column(Integer, default=0)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -64,6 +78,11 @@ class Deployment(Base):
     def counts(self) -> bool:
         """Whether it counts against the group's maximum and the license (not stopped, not being deleted)."""
         return not self.stopped and not self.delete_requested
+
+    @property
+    def at_zero(self) -> bool:
+        """Scaled to zero: no replica runs and nothing is reserved; the next request wakes it."""
+        return self.zero_since is not None and not self.stopped
 
 
 class DeploymentRevision(Base):

@@ -18,6 +18,8 @@ every ``check_interval``:
   (``backoff_base`` doubling up to ``backoff_max``; from the start again once it
   stayed ready ``backoff_reset`` seconds). ``crash_loop_exits`` exits in a row
   without becoming ready is a crash loop;
+- replicas that are starting are checked every ``start_check_interval`` (a replica woken from zero
+  takes requests the moment it answers); the others every ``check_interval``;
 - roll-outs: a new revision's replicas start beside the serving ones; once all are
   ready it serves (``status`` reports its endpoints) and the old replicas get
   SIGTERM ``drain_seconds`` later, when the forwarder has moved over. A new
@@ -28,6 +30,10 @@ What a new runner needs to find the replicas again (``local_replicas.saved_state
 is in ``<log_dir>/deployments/<id>.json`` (hub-only, written atomically; an instance for
 apps, ``kind`` "app", keeps its own in ``<log_dir>/apps/``); a replica
 of a revision read back is restarted once ``adopt`` or ``apply`` gave its environment.
+
+``apply`` of the revision that serves with another number of replicas scales it in place, as
+changing a Kubernetes Deployment's ``replicas`` does: at 0 (a deployment scaled to zero) its replicas
+end and the revision stays, so the same revision applied again with its replicas starts them anew.
 
 ``logs`` is one append-only stream per deployment, so the runner can copy it by
 offset as it does a job's: each round takes the replicas' new output, newest
@@ -42,6 +48,7 @@ import asyncio
 import json
 import os
 import time
+from dataclasses import replace
 
 from traitlets import Float, Instance, Int, default
 from traitlets.config import LoggingConfigurable
@@ -63,6 +70,9 @@ class LocalDeployments(LoggingConfigurable, DeploymentExecutor, metaclass=Config
 
     check_interval = Float(1.0, help="Seconds between rounds of health checks (and checks that replicas run)."
                            ).tag(config=True)
+    start_check_interval = Float(
+        0.1, help="Seconds between health checks of replicas that are starting (not ready yet): how soon a "
+                  "replica woken from zero takes requests once it answers.").tag(config=True)
     check_timeout = Float(2.0, help="Seconds a health check may take before it counts as failed.").tag(config=True)
     failure_threshold = Int(
         3, help="Failed health checks in a row that take a ready replica out of the endpoints (until it passes again).",
@@ -125,20 +135,51 @@ class LocalDeployments(LoggingConfigurable, DeploymentExecutor, metaclass=Config
         self._task = None
 
     async def _watch(self) -> None:
+        full_at = 0.0  # when the last full round began (every check_interval)
         while True:
             began = time.monotonic()
+            full = began - full_at >= self.check_interval * 0.999
+            full_at = began if full else full_at
             deployments = list(self._deployments.values())
-            results = await asyncio.gather(*(self._tick(d) for d in deployments), return_exceptions=True)
+            results = await asyncio.gather(*(self._tick(d, full) for d in deployments), return_exceptions=True)
             for dep, result in zip(deployments, results):
                 if isinstance(result, Exception):
                     self.log.error("Deployment %s: watching its replicas failed: %r", dep.id, result)
-            await asyncio.sleep(max(0.0, self.check_interval - (time.monotonic() - began)))
+            starting = any(self._starting(d) for d in deployments)
+            step = min(self.start_check_interval, self.check_interval) if starting else self.check_interval
+            await asyncio.sleep(max(0.0, min(began + step, full_at + self.check_interval) - time.monotonic()))
 
-    async def _tick(self, dep: Deployment) -> None:
+    @staticmethod
+    def _starting(dep: Deployment) -> list:
+        """(revision, replica) of the replicas that run but are not ready yet."""
+        return [(rev, r) for rev in dep.revisions.values() if not rev.stopping for r in rev.replicas
+                if r.ref and not r.ready]
+
+    async def _tick(self, dep: Deployment, full: bool = True) -> None:
         async with dep.lock:
-            await self._check(dep)
+            if full:
+                await self._check(dep)
+            else:  # between full rounds: only whether starting replicas answer yet
+                await self._probe(self._starting(dep))
             await self._progress(dep)
             self._save(dep)
+
+    async def _probe(self, live: list) -> float:
+        """Health-check ``live`` (revision, replica) pairs: an answer makes a replica ready, failures in a row
+        take a ready one out (``failure_threshold``)."""
+        errors = await asyncio.gather(*(probe(r.host, r.port, rev.spec.health_path, self.check_timeout) for rev, r in live))
+        now = time.monotonic()
+        for (rev, r), error in zip(live, errors):
+            r.error = error
+            if not error:
+                r.failures, r.ready, r.unready_exits = 0, True, 0
+                r.ready_since = r.ready_since or now
+                if now - r.ready_since >= self.backoff_reset:
+                    r.restarts = 0
+            elif r.ready:
+                r.failures += 1
+                r.ready = r.failures < self.failure_threshold
+        return now
 
     async def _check(self, dep: Deployment) -> None:
         """Restart what ended (when its back-off is over), then health-check every running replica."""
@@ -154,19 +195,7 @@ class LocalDeployments(LoggingConfigurable, DeploymentExecutor, metaclass=Config
                     await self._launch(dep, rev, r)
                 if r.ref:
                     live.append((rev, r))
-        errors = await asyncio.gather(*(probe(r.host, r.port, rev.spec.health_path, self.check_timeout) for rev, r in live))
-        now = time.monotonic()
-        for (rev, r), error in zip(live, errors):
-            r.error = error
-            if not error:
-                r.failures, r.ready, r.unready_exits = 0, True, 0
-                r.ready_since = r.ready_since or now
-                if now - r.ready_since >= self.backoff_reset:
-                    r.restarts = 0
-            elif r.ready:
-                r.failures += 1
-                r.ready = r.failures < self.failure_threshold
-        dep.checked = now
+        dep.checked = await self._probe(live)
 
     async def _progress(self, dep: Deployment) -> None:
         """A new revision: fail it, or shift traffic to it once all its replicas are ready. Retire old ones."""
@@ -307,6 +336,11 @@ class LocalDeployments(LoggingConfigurable, DeploymentExecutor, metaclass=Config
         async with dep.lock:
             if spec.revision <= dep.latest:  # applied already (or older than what runs)
                 dep.know_env(spec)
+                rev = dep.revisions.get(spec.revision)
+                if spec.revision == dep.latest and rev is not None and not rev.stopping and not rev.failed \
+                        and len(rev.replicas) != spec.replicas:
+                    await self._scale(dep, rev, spec)
+                    self._save(dep)
                 return
             for rev in dep.revisions.values():
                 if not rev.served and not rev.stopping:  # superseded before it served, or failed
@@ -317,6 +351,29 @@ class LocalDeployments(LoggingConfigurable, DeploymentExecutor, metaclass=Config
                 await self._launch(dep, rev, r)
             self._save(dep)
         self.log.info("Deployment %s: revision %s started (%s replicas)", dep.id, spec.revision, spec.replicas)
+
+    async def _scale(self, dep: Deployment, rev: Revision, spec: DeploymentSpec) -> None:
+        """The revision with ``spec.replicas`` replicas (its lock held): the last ones end (in the background), or
+        new ones start with ``spec`` (its environment and devices)."""
+        have = len(rev.replicas)
+        if spec.replicas < have:
+            surplus, rev.replicas = rev.replicas[spec.replicas:], rev.replicas[:spec.replicas]
+            rev.spec = replace(rev.spec, replicas=spec.replicas)
+
+            async def end():
+                await asyncio.gather(*(self._stop_replica(dep, rev, r) for r in surplus if r.ref))
+
+            task = asyncio.create_task(end())
+            dep.tasks.add(task)
+            task.add_done_callback(dep.tasks.discard)
+        else:
+            rev.spec, rev.env_known = spec, True
+            added = [Replica(i) for i in range(have, spec.replicas)]
+            rev.replicas += added
+            for r in added:
+                await self._launch(dep, rev, r)
+        self.log.info("Deployment %s: revision %s scaled from %s to %s replicas", dep.id, rev.spec.revision, have,
+                      spec.replicas)
 
     async def status(self, deployment_id: str) -> DeploymentStatus:
         dep = self._deployments.get(deployment_id)
