@@ -253,12 +253,8 @@ class GroupPolicy(Spawner):
             await super().stop(now=now)
         finally:
             self._ended_plan = None
-            culled = await asyncio.to_thread(take_stop_message, self.hubfront.db_url, self.user.name, self.name)
             if await self.release() and plan:
-                if culled:  # the runner's culler stopped it: say why (hub_ext.lifecycle)
-                    self.record("culled", "info", culled, plan)
-                else:
-                    self.record("stopped", "info", f"Notebook in {group_title(plan)} stopped", plan)
+                await self.record_end(plan, None)
 
     async def poll(self):
         # LocalProcessSpawner.poll clears the state of a dead process, so a server that
@@ -271,8 +267,19 @@ class GroupPolicy(Spawner):
                 self._ended_plan = plan
             elif await self.release():
                 self._ended_plan = None
-                self.record_exit(status, plan)
+                await self.record_end(plan, status)
         return status
+
+    async def record_end(self, plan: LaunchPlan, status: int | None) -> None:
+        """The server's end, once (whichever of stop and poll released it): the culler's words when the
+        runner's culler stopped it (hub_ext.lifecycle), else a stop (``status`` None) or how it exited."""
+        culled = await asyncio.to_thread(take_stop_message, self.hubfront.db_url, self.user.name, self.name)
+        if culled:
+            self.record("culled", "info", culled, plan)
+        elif status is None:
+            self.record("stopped", "info", f"Notebook in {group_title(plan)} stopped", plan)
+        else:
+            self.record_exit(status, plan)
 
     def record_exit(self, status: int, plan: LaunchPlan) -> None:
         """The server ended by itself: say how (a clean shutdown is not an error)."""
