@@ -107,11 +107,12 @@ def configure(c, *, spawner: str = "hubfront-local", runner: bool = True) -> Non
         # the runner reads group policies and memberships, gives each job a token of its owner (expiring
         # with it, revoked when it ends) and each running app a hub service of its own (no role: its token
         # only says who it is; the hub refuses a service asking for more than the runner has)
-        # and stops notebook servers left idle (hub_ext.services.culler, as jupyterhub-idle-culler does)
+        # and stops notebook servers left idle (hub_ext.services.culler, as jupyterhub-idle-culler does; the
+        # servers' state names KubeSpawner's pods, whose CPU the cluster's metrics API tells)
         {"name": RUNNER_ROLE, "description": "Hubfront runner: reads groups, gives workloads their owners' tokens",
          "scopes": ["list:groups", "read:groups", "read:users:groups", "read:users:name", "tokens",
                     "list:services", "read:services", "admin:services",
-                    "list:users", "read:users:activity", "read:servers", "delete:servers"],
+                    "list:users", "read:users:activity", "read:servers", "admin:server_state", "delete:servers"],
          "services": [SERVICE_NAME]},
     ]
     # a notebook's $JUPYTERHUB_API_TOKEN may use the portal API (`hubfront jobs submit` in a notebook)

@@ -46,8 +46,9 @@ class LocalUsage:
         self.isolation = isolation
         self._last: dict[str, object] = {}
 
-    async def read(self, workload_ids: list[str]) -> dict[str, tuple[float | None, float | None]]:
-        return await asyncio.to_thread(self._read, workload_ids)
+    async def read(self, servers: dict[str, dict]) -> dict[str, tuple[float | None, float | None]]:
+        """(cores, GPU percent) of each server, by workload id (``servers``: the hub's server models)."""
+        return await asyncio.to_thread(self._read, list(servers))
 
     def _read(self, workload_ids):
         from spawner.gpus import gpu_percent_of
@@ -67,13 +68,30 @@ class LocalUsage:
 
 
 class PodUsage:
-    """CPU use of notebook pods from the cluster's metrics API (hub_ext.pod_metrics), where it answers."""
+    """CPU use of notebook pods from the cluster's metrics API (hub_ext.pod_metrics), where it answers: each
+    server's pod is named in KubeSpawner's state (the runner reads it with ``admin:server_state``). GPU use
+    is not measured on Kubernetes (it would need the cluster's DCGM exporter)."""
 
-    def __init__(self, namespace: str):
-        self.namespace = namespace
+    def __init__(self, config=None, api=None):
+        self.config, self.api = config, api
+        self.unavailable = ""
 
-    async def read(self, workload_ids: list[str]) -> dict[str, tuple[float | None, float | None]]:
-        return {}
+    async def read(self, servers: dict[str, dict]) -> dict[str, tuple[float | None, float | None]]:
+        from ..pod_metrics import pod_usage
+
+        by_namespace: dict[str, dict[str, str]] = {}
+        for wid, model in servers.items():
+            state = model.get("state") or {}
+            if state.get("pod_name") and state.get("namespace"):
+                by_namespace.setdefault(state["namespace"], {})[state["pod_name"]] = wid
+        found = {}
+        for namespace, pods in by_namespace.items():
+            usage = await pod_usage(namespace, list(pods), config=self.config, api=self.api)
+            self.unavailable = usage.unavailable
+            for name, pod in usage.by_pod.items():
+                if name in pods:
+                    found[pods[name]] = (pod.cpu, None)
+        return found
 
 
 class Culler:
@@ -101,7 +119,7 @@ class Culler:
         groups = await self.groups()
         servers = await self.hub.running_servers()
         ids = {(user, name): notebook_id(user, name) for user, name, _ in servers}
-        usage = await self.usage.read(list(ids.values()))
+        usage = await self.usage.read({ids[(user, name)]: model for user, name, model in servers})
         seen = []
         for user, name, model in servers:
             options = model.get("user_options") or {}
@@ -168,6 +186,6 @@ def build_culler(config, hubfront, hub: HubAPI, executor) -> Culler:
     if runs_here(executor):
         usage = LocalUsage(getattr(executor, "isolation", None))
     else:
-        usage = PodUsage(getattr(executor, "namespace", "") or "")
+        usage = PodUsage(config)
     return Culler(db_url=hubfront.db_url, hub=hub, settings=Lifecycle(config=config), catalog=hubfront.catalog,
                   usage=usage)
