@@ -5,8 +5,11 @@
   var jh = window.jhdata || {};
   var BADGES = {
     Deploying: "text-bg-info", Deployed: "hf-bg-succeeded", Updating: "text-bg-primary",
-    Stopping: "text-bg-warning", Stopped: "text-bg-secondary", Failed: "text-bg-danger",
+    ScaledToZero: "text-bg-light border", Stopping: "text-bg-warning", Stopped: "text-bg-secondary",
+    Failed: "text-bg-danger",
   };
+  var LABELS = { ScaledToZero: "Scaled to zero" };  // a phase's words where they are not its name
+  var phaseText = function (phase) { return LABELS[phase] || phase; };
   var EVERY_MS = 2000;
 
   var api = hf.call, send = hf.request, problem = hf.problem, node = hf.el, inZone = hf.when,
@@ -123,10 +126,16 @@
     };
     var env = envOf(form.querySelector('[name="env"]').value);
     if (env.error) return { errors: { env: env.error } };
-    var replicas = value("replicas");
+    var whole = function (name) {  // a number field: as a number when it is one (else as typed, for the API to word)
+      var v = value(name);
+      return /^\d+$/.test(v) ? parseInt(v, 10) : v;
+    };
     var fields = { name: value("name"), description: value("description"), instance_type: value("instance_type"),
-      resource_group: value("resource_group"), image: value("image"), replicas: /^\d+$/.test(replicas) ? parseInt(replicas, 10) : replicas,
+      resource_group: value("resource_group"), image: value("image"), replicas: whole("replicas"),
       env: env.env, access: checked("access") };
+    ["min_replicas", "scale_down_after", "cold_start_timeout"].forEach(function (name) {
+      if (form.querySelector('[name="' + name + '"]') && value(name) !== "") fields[name] = whole(name);
+    });
     if (value("health_path")) fields.health_path = value("health_path");
     if (chosenSource(form) === "model") {
       fields.model_uri = value("model_uri");
@@ -137,11 +146,21 @@
     return { fields: fields };
   }
 
+  // Seconds of a duration as the API takes it ("30m", "1h", "90"); null when it is not one (the API words why).
+  function seconds(v) {
+    var m = /^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$/.exec(String(v));
+    return m ? Math.round(parseFloat(m[1]) * { "": 1, s: 1, m: 60, h: 3600, d: 86400 }[m[2]]) : null;
+  }
+
   // PATCH sends only what differs from the deployment as the page got it.
   function changesOf(fields, was) {
     var body = {};
-    ["name", "description", "instance_type", "resource_group", "image", "replicas", "access", "health_path"].forEach(function (k) {
+    ["name", "description", "instance_type", "resource_group", "image", "replicas", "access", "health_path",
+      "min_replicas"].forEach(function (k) {
       if (fields[k] !== undefined && fields[k] !== (was[k] === null ? "" : was[k])) body[k] = fields[k];
+    });
+    ["scale_down_after", "cold_start_timeout"].forEach(function (k) {
+      if (fields[k] !== undefined && seconds(fields[k]) !== was[k]) body[k] = fields[k];
     });
     if (!sameEnv(fields.env, was.env)) body.env = fields.env;
     var wasModel = !!was.model_uri;
@@ -226,7 +245,7 @@
     name.appendChild(node("div", "text-muted small font-monospace", d.id));
     tr.appendChild(name);
     var phase = node("td");
-    phase.appendChild(node("span", "badge hf-phase " + (BADGES[d.phase] || "text-bg-secondary"), d.phase));
+    phase.appendChild(node("span", "badge hf-phase " + (BADGES[d.phase] || "text-bg-secondary"), phaseText(d.phase)));
     if (d.reason) phase.appendChild(node("div", "small text-danger-emphasis hf-reason", d.reason));
     tr.appendChild(phase);
     tr.appendChild(node("td", "text-nowrap hf-replicas", d.available + " / " + d.replicas));
@@ -316,7 +335,9 @@
       page.setAttribute("data-phase", d.phase);
       var badge = document.getElementById("hf-dep-phase");
       badge.className = "badge fs-6 " + (BADGES[d.phase] || "text-bg-secondary");
-      badge.textContent = d.phase;
+      badge.textContent = phaseText(d.phase);
+      badge.setAttribute("data-phase", d.phase);
+      showZero(d.scale_to_zero);
       var status = document.getElementById("hf-dep-status");
       status.hidden = !(d.reason || d.message);
       status.className = "alert py-2 hf-status " + (d.phase === "Failed" ? "alert-danger" : "alert-light border");
@@ -343,6 +364,31 @@
       if (startWhy) startWhy.hidden = !d.stopped;
       page.setAttribute("data-stopped", d.stopped ? "1" : "0");
       document.getElementById("hf-log-live").hidden = d.phase === "Stopped";
+    };
+
+    // the Scale to zero card: what it does now, its last cold start, wakes and last request
+    var showZero = function (z) {
+      var line = document.getElementById("hf-dep-zero");
+      if (!line || !z) return;
+      line.setAttribute("data-zero", z.at_zero ? "1" : "0");
+      line.classList.toggle("fw-semibold", z.at_zero);
+      var icon = line.querySelector(".fa-moon");
+      if (z.at_zero && !icon) line.insertBefore(node("i", "fa fa-moon me-1"), line.firstChild);
+      if (!z.at_zero && icon) icon.remove();
+      setText(line, '[data-zero="text"]', z.text);
+      var card = document.getElementById("hf-scale-card");
+      setText(card, '[data-zero="last_cold_start"]', z.last_cold_start || "none yet");
+      var at = card.querySelector('[data-zero="last_cold_start_at"]');
+      if (z.last_cold_start_at) {
+        if (!at) {
+          at = node("span", "text-muted");
+          at.setAttribute("data-zero", "last_cold_start_at");
+          document.getElementById("hf-dep-cold-start").append(" ", at);
+        }
+        at.textContent = "(" + inZone(z.last_cold_start_at, zone, true) + ")";
+      }
+      setText(card, '[data-zero="wakes"]', z.wakes);
+      setText(card, '[data-zero="last_request"]', z.last_request ? inZone(z.last_request, zone, true) : "none counted yet");
     };
 
     var tick = function () {

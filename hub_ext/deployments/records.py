@@ -33,7 +33,7 @@ from ..store.models_deployments import (DEFAULT_COLD_START_TIMEOUT, DEFAULT_SCAL
 from .limits import DeploymentLimits, limits_of
 from .requests import (MIN_OVER_REPLICAS, NO_SOURCE, REVISION_FIELDS, TWO_SOURCES, DeploymentCreate, DeploymentPatch,
                        Runtime)
-from .scaling import cold_start_words
+from .scaling import cold_start_words, explained
 
 KIND = "deployment"  # the ledger's workload kind and the activity kind
 HISTORY = 32  # update history entries kept per deployment
@@ -325,6 +325,8 @@ class DeploymentStore:
         """Scale to zero as it stands: at zero since when, the last request the endpoint counted, the last cold
         start (seconds from a wake to a ready replica, and in words) and how often it was woken."""
         return {"enabled": row.min_replicas == 0, "at_zero": row.at_zero, "since": iso(row.zero_since),
+                "text": explained(row.min_replicas, row.replicas, row.at_zero, row.scale_down_after,
+                                  row.cold_start_timeout),
                 "last_request": iso(row.last_request), "last_cold_start_s": row.last_cold_start,
                 "last_cold_start": cold_start_words(row.last_cold_start) if row.last_cold_start is not None else None,
                 "last_cold_start_at": iso(row.last_cold_start_at), "wakes": row.wakes or 0}

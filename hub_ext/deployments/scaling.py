@@ -32,6 +32,25 @@ def scaled_activity(name: str, deployment_id: str, scale_down_after: float) -> s
     return f"Deployment {name!r} ({deployment_id}) scaled to zero (no requests for {span(scale_down_after)})"
 
 
+def compact(seconds: int) -> str:
+    """A duration as the forms take it back: ``30m``, ``1h``, ``2d``, ``90`` (seconds)."""
+    for size, suffix in ((86400, "d"), (3600, "h"), (60, "m")):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size}{suffix}"
+    return str(seconds)
+
+
+def explained(min_replicas: int, replicas: int, at_zero: bool, scale_down_after: float, cold_start_timeout: float) -> str:
+    """What scale to zero does for this deployment now, in one sentence for its page."""
+    if min_replicas > 0:
+        return (f"Off: its {replicas} replica{'s stay' if replicas != 1 else ' stays'} up. With min replicas 0 "
+                "it would scale to zero when idle.")
+    if at_zero:
+        return scaled_message(scale_down_after)
+    return (f"Scales to zero after {span(scale_down_after)} without requests; the request that wakes it waits "
+            f"up to {span(cold_start_timeout)} for a replica.")
+
+
 def cold_start_words(seconds: float | None) -> str:
     """``3.2 s``, ``450 ms`` (None: ``—``)."""
     if seconds is None:

@@ -14,6 +14,8 @@ from tornado import web
 
 from ...deployments.records import may_change
 from ...deployments.requests import DNS_LABEL, MAX_REPLICAS, MODEL_HEALTH_PATH, RESERVED_IDS
+from ...deployments.scaling import compact
+from ...store.models_deployments import DEFAULT_COLD_START_TIMEOUT, DEFAULT_SCALE_DOWN_AFTER
 from ...groups import group_policy
 from ...times import utc
 from ...policy import format_cpu, format_memory
@@ -21,11 +23,14 @@ from ..jobs.pages import _JobsPage
 from ..nav import MenuEntry, register_menu
 from .service import deployment_store, public_url
 
-# The badge of each phase (Bootstrap classes); static/deployments.js holds the same table.
+# The badge of each phase (Bootstrap classes) and its words where they are not the phase's own;
+# static/deployments.js holds the same tables.
 PHASE_BADGES = {
     "Deploying": "text-bg-info", "Deployed": "hf-bg-succeeded", "Updating": "text-bg-primary",
-    "Stopping": "text-bg-warning", "Stopped": "text-bg-secondary", "Failed": "text-bg-danger",
+    "ScaledToZero": "text-bg-light border", "Stopping": "text-bg-warning", "Stopped": "text-bg-secondary",
+    "Failed": "text-bg-danger",
 }
+PHASE_LABELS = {"ScaledToZero": "Scaled to zero"}
 NEW = RESERVED_IDS[0]  # /portal/deployments/new: the create form (no deployment may be called so)
 
 
@@ -48,8 +53,9 @@ class _DeploymentsPage(_JobsPage):
         return deployment_store(self)
 
     def common(self) -> dict:
-        return {**super().common(), "badges": PHASE_BADGES, "max_replicas": MAX_REPLICAS,
-                "model_health": MODEL_HEALTH_PATH, "per_replica": per_replica}
+        return {**super().common(), "badges": PHASE_BADGES, "phase_labels": PHASE_LABELS, "max_replicas": MAX_REPLICAS,
+                "model_health": MODEL_HEALTH_PATH, "per_replica": per_replica, "compact": compact,
+                "default_scale_down": DEFAULT_SCALE_DOWN_AFTER, "default_cold_start": DEFAULT_COLD_START_TIMEOUT}
 
     def deployment_form(self, group) -> dict:
         """The job form's choices plus what decides whether the group may deploy at all, and how many
