@@ -6,11 +6,15 @@ Recent panel (newest events of one group) and the Logs / Errors page (newest
 events of one user). There is deliberately no update or delete: what happened
 stays as it was recorded.
 
-Times are stored in UTC; pages show them in the user's time zone.
+Times are stored in UTC; pages show them in the user's time zone. Messages name groups by their ids, as
+they were when recorded (and as the ledger words its refusals: "(group alpha)"); what people read names
+them by their display names as they are now: :func:`name_groups`, applied where a message is shown.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -49,6 +53,29 @@ class ActivityRow:
                 "message": self.message, "workload_id": self.workload_id, "link": self.link}
 
 
+
+
+# a quoted name ('in alpha', "of alpha") is a name someone chose, never a mention of a group: left as it is
+_QUOTED = re.compile(r"""((?<!\w)'[^']*'(?!\w)|(?<!\w)"[^"]*"(?!\w))""")
+# how messages mention a group: "(group alpha)", "user bob in group alpha", "Group alpha granted …",
+# "submitted in alpha", "App 'x' of alpha", "uninstalled from alpha"
+_BEFORE = r"(?<![\w-])((?:[Gg]roup|in|of|from) )"
+
+
+def name_groups(text: str, titles: Mapping[str, str]) -> str:
+    """``text`` with each group it mentions by id named by its display name, where it has one.
+
+    ``titles`` maps group ids to display names. Only mentions are renamed (after "group", "in", "of",
+    "from"), whole ids only (``alpha`` never in ``alpha-2``), never inside a quoted name.
+    """
+    renamed = {name: title for name, title in titles.items() if name and title and title != name}
+    if not text or not renamed:
+        return text
+    ids = "|".join(re.escape(name) for name in sorted(renamed, key=len, reverse=True))
+    mention = re.compile(_BEFORE + f"({ids})" + r"(?![\w-])")
+    parts = _QUOTED.split(text)  # quoted names at the odd places
+    return "".join(part if i % 2 else mention.sub(lambda m: m.group(1) + renamed[m.group(2)], part)
+                   for i, part in enumerate(parts))
 
 
 def _row(a) -> ActivityRow:

@@ -204,7 +204,8 @@ class AppStore:
             "resource_group": row.resource_group or None,
             "resources": {"cpu": row.cpu, "memory": row.memory, "gpu": row.gpu}, "env": shown,
             "access": row.access, "stopped": bool(row.stopped), "phase": row.phase, "reason": row.reason or None,
-            "message": row.message, "revision": row.revision, "running_revision": row.running_revision or None,
+            "message": viewer.words(row.message) if viewer is not None else row.message,
+            "revision": row.revision, "running_revision": row.running_revision or None,
             # restarts of its process in a row, and why the last one happened ("OOMKilled", "Out of memory …")
             "restarts": row.restarts or 0, "last_restart_reason": row.restart_reason or None,
             "last_restart_message": row.restart_message or None,

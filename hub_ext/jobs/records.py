@@ -10,7 +10,7 @@ is still Pending, so exactly one of the two wins.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import and_, delete, func, select, update
@@ -39,6 +39,12 @@ class Viewer:
     admin: bool = False  # hub admin: sees and cancels every job
     group_admin_of: frozenset[str] = frozenset()  # sees and cancels every job of these groups
     member_of: frozenset[str] = frozenset()
+    # display names of groups by id: messages (a refusal's "(group alpha)") name groups as people know them
+    group_titles: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+
+    def words(self, text: str) -> str:
+        """A message as this viewer reads it: groups named by their display names."""
+        return activity.name_groups(text, self.group_titles)
 
     def sees(self, job) -> bool:
         if self.admin:
@@ -207,6 +213,7 @@ class JobStore:
     def as_json(self, job: Job, viewer: Viewer | None = None, position: int | None = None) -> dict:
         env = self.open_env(job.env_encrypted)
         owner = viewer is None or viewer.username == job.username
+        words = viewer.words if viewer is not None else str
         data = {
             "id": job.id, "group": job.group, "username": job.username, "name": job.name,
             "command": job.command, "image": job.image, "instance_type": job.instance_type,
@@ -214,7 +221,7 @@ class JobStore:
             # values only for the owner: they may hold credentials
             "env": env if owner else {k: "" for k in env}, "timeout": job.timeout, "datasets": job.dataset_picks,
             "resources": {"cpu": job.cpu, "memory": job.memory, "gpu": job.gpu},
-            "phase": job.phase, "reason": job.reason or None, "message": job.message,
+            "phase": job.phase, "reason": job.reason or None, "message": words(job.message),
             "exit_code": job.exit_code, "cancel_requested": bool(job.cancel_requested),
             "queue": None, "log_size": job.log_size, "artifacts_note": job.artifacts_note or None,
             "schedule_id": job.schedule_id, "scheduled_for": iso(job.scheduled_for), "rerun_of": job.rerun_of,
@@ -222,7 +229,7 @@ class JobStore:
             "finished": iso(job.finished), "link": self.link(job.id),
         }
         if job.phase == "Pending":
-            data["queue"] = {"position": position, "message": job.message or "Waiting for the runner"}
+            data["queue"] = {"position": position, "message": words(job.message) or "Waiting for the runner"}
         return data
 
 

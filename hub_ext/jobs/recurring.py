@@ -119,6 +119,7 @@ class ScheduleStore:
             "link": f"{self.jobs.hub_prefix}portal/schedules/{row.id}",
         }
         if with_runs:
+            words = viewer.words if viewer is not None else str
             data["runs"] = [{"scheduled": iso(r.scheduled), "outcome": r.outcome, "job_id": r.job_id,
-                             "reason": r.reason or None} for r in self.runs(row.id)]
+                             "reason": words(r.reason) or None} for r in self.runs(row.id)]
         return data

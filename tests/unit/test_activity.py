@@ -94,3 +94,20 @@ def test_record_and_recent_on_postgresql(pg_url):
     assert [r.message for r in rows] == ["two", "one"] and rows[0].created.tzinfo is not None
     assert [r.message for r in activity.recent(pg_url, username="pg", errors_only=True)] == ["two"]
     assert {r.message: r.running for r in activity.recent(pg_url, group="g")} == {"one": True, "two": False}
+
+
+def test_messages_name_groups_by_their_display_names_where_they_mention_them():
+    titles = {"alpha": "Alpha Lab", "vision": "Computer Vision", "plain": "plain", "bare": ""}
+    refusal = "CPU: used 1 + requested 2 > limit 2 (group alpha); GPU: used 0 + requested 1 > limit 0 (user bob in group alpha)"
+    assert activity.name_groups(refusal, titles) == (
+        "CPU: used 1 + requested 2 > limit 2 (group Alpha Lab); "
+        "GPU: used 0 + requested 1 > limit 0 (user bob in group Alpha Lab)")
+    assert activity.name_groups("Job 'in alpha' (#3) submitted in alpha", titles) == \
+        "Job 'in alpha' (#3) submitted in Alpha Lab"  # a quoted name is someone's choice, kept
+    assert activity.name_groups("App 'x' of alpha running; Group vision granted dataset d", titles) == \
+        "App 'x' of Alpha Lab running; Group Computer Vision granted dataset d"
+    assert activity.name_groups("the group's limit in alpha.", titles) == "the group's limit in Alpha Lab."
+    # whole ids only, only where a group is mentioned, and only groups with a display name of their own
+    for text in ("in alpha-2 and alpha2", "alpha went in", "in plain and in bare", "Notebook in Alpha Lab"):
+        assert activity.name_groups(text, titles) == text
+    assert activity.name_groups("", titles) == "" and activity.name_groups("in alpha", {}) == "in alpha"

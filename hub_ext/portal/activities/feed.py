@@ -17,6 +17,8 @@ from ...store.models_portal import Activity
 from ..common import ids
 from ..preferences.prefs import format_time
 
+GROUP_KIND = "group"  # the Groups console's lines ("Group alpha created"): about the id itself
+
 
 class ActivityFeed(Configurable):
     recent_limit = Int(10, help="How many activities the home page's Recent panel lists.").tag(config=True)
@@ -64,11 +66,15 @@ def event_label(kind: str, action: str) -> str:
 
 def present(db_url: str, rows: list[activity.ActivityRow], zone: ZoneInfo,
             group_titles: dict[str, str] | None = None) -> list[dict]:
-    """Each row as pages and the API show it; ``group_titles``: display names by group name."""
+    """Each row as pages and the API show it; ``group_titles``: display names by group name, which the
+    message names groups by too (the record keeps the ids; the Groups console's own lines keep them, as
+    they are about the id)."""
     titles = group_titles or {}
     shown = []
     for row in rows:
         data = row.as_json()
+        if row.kind != GROUP_KIND:
+            data["message"] = activity.name_groups(row.message, titles)
         data["time"] = format_time(row.created, zone)
         data["link"] = safe_link(row.link)
         data["live"] = "running" if row.running else None
@@ -83,16 +89,18 @@ SCOPES = ("mine", "group")
 
 
 def group_feed(db_url: str, group: str, zone: ZoneInfo, limit: int, before_id: int | None = None,
-               errors_only: bool = False, *, viewer: str, scope: str = "mine") -> list[dict]:
+               errors_only: bool = False, *, viewer: str, scope: str = "mine",
+               group_titles: dict[str, str] | None = None) -> list[dict]:
     """The newest activities in one group for the Recent panel: the viewer's own, or with
-    ``scope="group"`` (group admins only) also the other members', never their errors."""
+    ``scope="group"`` (group admins only) also the other members', never their errors; groups named by
+    ``group_titles`` (display names by group name)."""
     if scope == "group":
         rows = activity.recent(db_url, group=group, limit=limit, before_id=before_id, errors_only=errors_only,
                                errors_of_only=viewer)
     else:
         rows = activity.recent(db_url, username=viewer, group=group, limit=limit, before_id=before_id,
                                errors_only=errors_only)
-    return present(db_url, rows, zone)
+    return present(db_url, rows, zone, group_titles)
 
 
 def parse_paging(limit: str | None, before: str | None, max_limit: int = 200) -> tuple[int | None, int | None, dict]:

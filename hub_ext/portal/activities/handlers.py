@@ -11,6 +11,11 @@ from ..preferences.prefs import user_zone
 from .feed import SCOPES, feed_settings, group_feed, parse_paging
 
 
+def titles_of(handler) -> dict[str, str]:
+    """The display names of the caller's groups, by group name (what their activity lines name)."""
+    return {g["name"]: g["display_name"] for g in handler.nav().groups}
+
+
 class ActivitiesAPIHandler(PortalAPIHandler):
     """The caller's newest activities in a group they are in (default: the group in focus);
     ``scope=group``: a group admin's view of every member's (errors only their own)."""
@@ -32,7 +37,7 @@ class ActivitiesAPIHandler(PortalAPIHandler):
         zone = user_zone(self.db_url, self.current_user.name)
         rows = group_feed(self.db_url, orm_group.name, zone, limit or feed_settings().recent_limit, before,
                           errors_only=self.get_argument("errors", "") in ("1", "true"),
-                          viewer=self.current_user.name, scope=scope)
+                          viewer=self.current_user.name, scope=scope, group_titles=titles_of(self))
         self.write_json({"group": orm_group.name, "scope": scope, "activities": rows})
 
 
@@ -41,7 +46,8 @@ async def _recent_panel(handler) -> dict:
     group = handler.nav().group
     zone = user_zone(handler.db_url, handler.current_user.name)
     return {"group": group, "refresh_ms": int(cfg.refresh_seconds * 1000), "limit": cfg.recent_limit,
-            "activities": group_feed(handler.db_url, group, zone, cfg.recent_limit, viewer=handler.current_user.name),
+            "activities": group_feed(handler.db_url, group, zone, cfg.recent_limit, viewer=handler.current_user.name,
+                                     group_titles=titles_of(handler)),
             "can_see_group": handler.nav().is_group_admin}
 
 

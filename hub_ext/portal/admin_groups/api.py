@@ -16,13 +16,14 @@ from ... import activity
 from ...groups import GroupExists, all_groups, create_group, delete_group, find_group, group_policy, store_policy
 from ...ledger import Ledger
 from ...policy import GroupPolicy
+from ..activities.feed import GROUP_KIND
 from ..common.base import PortalAPIHandler
 from ..users_admin import users
 from . import console
 from .requests import GroupCreate, GroupRename, MemberAdd, MemberChange
 
 SCOPE = "admin:groups"
-KIND = "group"
+KIND = GROUP_KIND  # its activity lines are about the group's id: shown as recorded
 
 
 class _Console:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tornado import web
 
-from ...groups import group_policy
+from ...groups import display_name, group_policy
 from ...jobs.records import Viewer
 from .base import PortalAPIHandler
 
@@ -16,6 +16,7 @@ def viewer_of(orm_user) -> Viewer:
         username=orm_user.name, admin=bool(orm_user.admin),
         group_admin_of=frozenset(g.name for g in groups if group_policy(g).is_admin(orm_user.name)),
         member_of=frozenset(g.name for g in groups),
+        group_titles={g.name: display_name(g) for g in groups},
     )
 
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 from tornado import web
 
-from ...activity import record
+from ...activity import name_groups, record
 from ...field_messages import labelled
-from ...groups import group_policy
+from ...groups import display_name, group_policy
 from ...isolation import Isolation, IsolationError
-from ...ledger import Ledger
+from ...ledger import Ledger, QuotaExceeded
 from ...storage import usage
 from ...storage.paths import BadPath
 from ...storage.kube import UNREACHABLE, hub_reaches_group_storage
@@ -64,10 +64,14 @@ class StorageAPIHandler(MemberAPIHandler):
         return TreeFiles(await self.group_root(group), await self.member_uid())
 
     async def storage_check(self, group, upload_id: str, size: int) -> None:
-        """Hold ``size`` bytes of the group's storage quota for ``upload_id`` (QuotaExceeded if over)."""
+        """Hold ``size`` bytes of the group's storage quota for ``upload_id`` (QuotaExceeded if over, naming
+        the group by its display name)."""
         used = await asyncio.to_thread(usage.used, self.data_dir, group.name, self.db_url)
-        await asyncio.to_thread(Ledger(self.db_url).reserve_storage, group.name, upload_id,
-                                self.current_user.name, size, used, group_policy(group).quota.storage)
+        try:
+            await asyncio.to_thread(Ledger(self.db_url).reserve_storage, group.name, upload_id,
+                                    self.current_user.name, size, used, group_policy(group).quota.storage)
+        except QuotaExceeded as exc:
+            raise QuotaExceeded([name_groups(line, {group.name: display_name(group)}) for line in exc.over]) from None
 
     async def release(self, upload_id: str) -> None:
         await asyncio.to_thread(Ledger(self.db_url).release_storage, upload_id)

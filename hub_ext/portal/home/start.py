@@ -14,8 +14,9 @@ from urllib.parse import quote
 
 from tornado import web
 
+from hub_ext.activity import name_groups
 from hub_ext.datasets.picks import choices as dataset_choices
-from hub_ext.groups import group_policy
+from hub_ext.groups import display_name, group_policy
 from hub_ext.ledger import Request
 from hub_ext.resource_groups import allowed as allowed_groups, summary
 from spawner.form import remaining_rows, render_options_form
@@ -55,8 +56,10 @@ def launch_dialog(handler, group_name: str) -> dict:
     policy, catalog = group_policy(group), handler.catalog
     snapshot = handler.ledger_snapshot(group.name)
     types = policy.allowed_instance_types(catalog)
-    shortfalls = {it.name: snapshot.shortfalls(user.name, Request(cpu=it.cpu, memory=it.memory, gpu=it.gpu),
-                                                policy.quota, policy.user_quota) for it in types}
+    titles = {group.name: display_name(group)}  # what stands in the way, naming the group as people know it
+    shortfalls = {it.name: [name_groups(line, titles) for line in snapshot.shortfalls(
+        user.name, Request(cpu=it.cpu, memory=it.memory, gpu=it.gpu), policy.quota, policy.user_quota)]
+        for it in types}
     inventory = machine_gpus(handler)
     unavailable = {it.name: machine_reason(it.gpu, inventory) for it in types}
     server = server_name_for(group.name)

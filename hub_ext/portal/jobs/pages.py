@@ -113,7 +113,7 @@ class JobPageHandler(_JobsPage):
         await self.render_portal(
             "portal/job.html", job=store.as_json(job, viewer, position), api=base,
             may_change=viewer.may_change(job), may_delete=viewer.may_change(job) or self.current_user.admin,
-            done_phases=DONE_PHASES, **self.common())
+            done_phases=DONE_PHASES, group_titles=viewer.group_titles, **self.common())
 
 
 class SchedulesPageHandler(_JobsPage):

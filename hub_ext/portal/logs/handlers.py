@@ -8,6 +8,7 @@ from tornado import web
 from hub_ext.groups import group_policy
 
 from ..activities.feed import feed_settings, parse_paging
+from ..activities.handlers import titles_of
 from ..common.base import PortalHandler
 from ..nav import MenuEntry, register_menu
 from ..preferences.prefs import user_zone
@@ -29,7 +30,7 @@ class LogsHandler(PortalHandler):
         if user.admin:
             titles = {g.name: group_policy(g).display_name or g.name for g in self.db.query(orm.Group)}
         else:
-            titles = {g["name"]: g["display_name"] for g in self.nav().groups}
+            titles = titles_of(self)
         rows, older = entries(self.db_url, q, user_zone(self.db_url, user.name), feed_settings().page_size, titles)
         groups = sorted(titles.items(), key=lambda item: item[1].lower())  # (name, display name)
         await self.render_portal("portal/logs.html", rows=rows, q=q, older=older, groups=groups,

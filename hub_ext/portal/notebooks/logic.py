@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from hub_ext.activity import name_groups
 from hub_ext.groups import group_policy
 from hub_ext.ledger import Request, Snapshot
 from hub_ext.policy import Catalog, GroupPolicy
@@ -51,7 +52,7 @@ def server_rows(user, base_url: str, last_events: dict | None = None) -> list[Se
             status = "stopped"
         last = last_events.get(f"{user.name}/{name}")
         # how it last ended, when that was an error or the culler (hub_ext.lifecycle) stopped it
-        outcome = last.message if status == "stopped" and last is not None and (
+        outcome = name_groups(last.message, titles) if status == "stopped" and last is not None and (
             last.status == "error" or last.action == "culled") else ""
         group = saved.get("group") or options.get("group") or group_for_server(name, group_names)
         rows.append(ServerRow(
@@ -112,7 +113,8 @@ def quick_launches(
                 username, Request(cpu=instance_type.cpu, memory=instance_type.memory, gpu=instance_type.gpu),
                 policy.quota, policy.user_quota,
             )
-            reason = "Over quota: " + "; ".join(over) if over else ""
+            titles = {group: policy.display_name or group}  # the refusal names the group as people know it
+            reason = "Over quota: " + "; ".join(name_groups(line, titles) for line in over) if over else ""
         url = None if reason else f"{hub_base_url}spawn/{quote(username)}/{server}"
         buttons.append(QuickLaunch(image.name, image.title, image.quick_launch,
                                    instance_type.name if instance_type else None, url, reason))
