@@ -2,6 +2,7 @@
 policy changes keep what they do not name."""
 
 import json
+import re
 
 import pytest
 
@@ -53,12 +54,11 @@ def test_policy_numbers_are_finite_and_patch_keeps_the_rest(hub):
     after = strict(s.api("GET", "/portal/groups/research/policy").text)["policy"]
     assert after == {**before, "user_quota": {**before["user_quota"], "gpu": 1}}
 
-    # the Settings page's form changes what it shows and keeps the rest (allowed types, default type)
-    s.api("PUT", "/portal/me/context", json={"group": "research"})
-    page = s.get(s.url("/hub/portal/group-settings")).text
-    assert 'id="hf-policy-form"' in page and 'name="quota.memory" value="64Gi"' in page
-    r = s.post(s.url("/hub/portal/group-settings"),
-               data={"group": "research", "quota.sessions": "6", "_xsrf": s.xsrf}, allow_redirects=False)
-    assert r.status_code == 302
+    # the Groups console's form shows the stored policy, and what it sends changes that and keeps the rest
+    page = s.get(s.url("/hub/portal/admin/groups/research")).text
+    assert 'id="hf-policy-console"' in page
+    assert re.search(r'data-policy="quota.memory"[^>]*value="64Gi"', page.replace("\n", " "))
+    r = s.api("PATCH", "/portal/groups/research/policy", json={"quota": {"sessions": "6"}})
+    assert r.status_code == 200, r.text
     final = strict(s.api("GET", "/portal/groups/research/policy").text)["policy"]
     assert final == {**after, "quota": {**after["quota"], "sessions": 6}}
