@@ -22,6 +22,7 @@ class ServerRow:
     status: str  # running, starting, stopping, stopped
     url: str
     outcome: str = ""  # how a stopped server last ended, when that was an error ("Out of memory (limit 1 GiB)…")
+    culled: bool = False  # ... or when the idle culler stopped it (not an error)
     datasets: str = ""  # its dataset picks, as the launch form sends them: "imagenet,labels@v3"
     group_title: str = ""  # the group's display name (what people read)
 
@@ -64,6 +65,7 @@ def server_rows(user, base_url: str, last_events: dict | None = None) -> list[Se
             status=status,
             url=user.server_url(name),  # with subdomain_host, on the user's own host
             outcome=outcome,
+            culled=bool(outcome) and last.action == "culled",
             datasets=",".join(saved.get("datasets") or options.get("datasets") or ()),
         ))
     return rows
