@@ -15,6 +15,7 @@ from jupyterhub.spawner import Spawner, SpawnException
 from traitlets import Unicode, default
 
 from hub_ext import activity
+from hub_ext.apps.registry import mlflow_env
 from hub_ext.bodies import BodyError
 from hub_ext.datasets.picks import check_picks, choices as dataset_choices
 from hub_ext.groups import group_policy
@@ -358,25 +359,6 @@ def _platform_progress(spawner) -> bool:
     mro = type(spawner).__mro__
     owner = next((k for k in mro[mro.index(GroupPolicy) + 1:] if "progress" in vars(k)), Spawner)
     return owner is not Spawner
-
-
-def mlflow_env(policy, group: str, api_token: str) -> dict[str, str]:
-    """The group's MLflow tracking server for its notebooks (a group policy's URI holds no secrets); for
-    an MLflow app of the group bound as its registry, its address at the app's own origin
-    (``c.Apps.origin``) and the server's own hub token, which the apps' forwarder takes as ``Authorization:
-    Bearer`` and never passes on (so ``mlflow.register_model`` works as the member). The token goes to
-    no other address: the origin is the operator's, the URI the group admin's."""
-    from hub_ext.apps.registry import app_of, canonical_uri
-
-    uri = (policy.mlflow_tracking_uri or "").strip()
-    if not uri:
-        return {}
-    if app_of(uri, group) is None:
-        return {"MLFLOW_TRACKING_URI": uri}
-    env = {"MLFLOW_TRACKING_URI": canonical_uri(uri, group)}
-    if api_token:
-        env["MLFLOW_TRACKING_TOKEN"] = api_token
-    return env
 
 
 def reconcile_notebooks(db, ledger: Ledger) -> list:

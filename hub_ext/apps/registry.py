@@ -107,3 +107,20 @@ def bound_app(policy, group: str) -> str | None:
     """The name of the app of ``group`` its policy names as registry, if any."""
     found = app_of(policy.mlflow_tracking_uri or "", group)
     return found[0] if found else None
+
+
+def mlflow_env(policy, group: str, api_token: str) -> dict[str, str]:
+    """The group's MLflow tracking server for its notebooks (a group policy's URI holds no secrets); for
+    an MLflow app of the group bound as its registry, its address at the app's own origin
+    (``c.Apps.origin``) and the server's own hub token, which the apps' forwarder takes as ``Authorization:
+    Bearer`` and never passes on (so ``mlflow.register_model`` works as the member). The token goes to
+    no other address: the origin is the operator's, the URI the group admin's."""
+    uri = (policy.mlflow_tracking_uri or "").strip()
+    if not uri:
+        return {}
+    if app_of(uri, group) is None:
+        return {"MLFLOW_TRACKING_URI": uri}
+    env = {"MLFLOW_TRACKING_URI": canonical_uri(uri, group)}
+    if api_token:
+        env["MLFLOW_TRACKING_TOKEN"] = api_token
+    return env
