@@ -7,8 +7,8 @@
   from when it first saw the deployment serve) goes to zero: its route first says it wakes (new
   requests are held, not sent to replicas about to end), then the executor applies the same revision
   with 0 replicas (the Kubernetes Deployment stays, scaled to 0, with its Service; local replicas end,
-  their revision kept), then its reservations are released. ``zero_since`` and the phase
-  ``ScaledToZero`` record it; the activity says why.
+  their revision kept), then its reservations are released. ``zero_since``, the phase
+  ``ScaledToZero`` and no serving revision record it; the activity says why.
 - **At zero**: each pass keeps the route waking and (once per runner) the executor at 0 replicas and the
   ledger empty for it; a change of the spec waits for the next wake; ``min_replicas`` raised above 0 wakes it.
 - **Wake** (:meth:`wake`, the forwarder's :class:`.forward_wake.Waker`): one at a time per deployment,
@@ -73,7 +73,7 @@ class ScaleToZero:
     async def _at_zero(self, row: Deployment, groups) -> bool:
         """A pass over a deployment at zero; False (nothing in progress)."""
         if row.min_replicas > 0:  # its minimum was raised: it no longer waits for a request
-            await self._wake_locked(row, groups, "its minimum replicas is no longer 0")
+            await self._wake_locked(row, groups, "woken: its min replicas is no longer 0")
             return True
         self._route(row, DeploymentStatus(revision=0, available=0, desired=0))
         if row.id not in self._zeroed:  # once per runner: nothing runs and nothing is reserved for it
@@ -109,7 +109,8 @@ class ScaleToZero:
         if policy is None:
             return
         self._set(row, said=scaled_activity(row.name, row.id, row.scale_down_after), zero_since=utcnow(),
-                  phase=SCALED_TO_ZERO, reason="", message=scaled_message(row.scale_down_after), available=0)
+                  phase=SCALED_TO_ZERO, reason="", message=scaled_message(row.scale_down_after), available=0,
+                  serving_revision=0)  # nothing serves: woken, it deploys its revision again
         self._route(row, DeploymentStatus(revision=0, available=0, desired=0))  # new requests wait for a wake
         await self.executor.apply(self._zero_spec(row, policy))
         await self._release(row.id, keep=None)
@@ -176,7 +177,8 @@ class ScaleToZero:
         with session_scope(self.db_url) as s:
             s.execute(update(Deployment).where(Deployment.id == row.id).values(wakes=Deployment.wakes + 1))
         self._set(row, said=f"Deployment {row.name!r} ({row.id}) {why}", zero_since=None, phase="Deploying",
-                  reason="", message=f"Waking: {why}")
+                  reason="", message=f"Waking up ({why}): starting {row.replicas} "
+                                     f"replica{'s' if row.replicas != 1 else ''}")
         self._route(row, DeploymentStatus(revision=0, available=0, desired=0))
         try:
             await self._apply(row, policy, groups, devices)
@@ -215,6 +217,7 @@ class ScaleToZero:
         """A replica of a woken deployment is ready: the forwarder gets it now; the cold start is recorded."""
         began = self._waking.pop(row.id, None)
         self._route(row, status)
+        await self._settle(row, status)  # its phase says it serves now, not at the next pass
         if began is None:
             return
         now = time.monotonic()

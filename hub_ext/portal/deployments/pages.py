@@ -14,7 +14,7 @@ from tornado import web
 
 from ...deployments.records import may_change
 from ...deployments.requests import DNS_LABEL, MAX_REPLICAS, MODEL_HEALTH_PATH, RESERVED_IDS
-from ...deployments.scaling import compact
+from ...deployments.scaling import compact, span
 from ...store.models_deployments import DEFAULT_COLD_START_TIMEOUT, DEFAULT_SCALE_DOWN_AFTER
 from ...groups import group_policy
 from ...times import utc
@@ -54,7 +54,7 @@ class _DeploymentsPage(_JobsPage):
 
     def common(self) -> dict:
         return {**super().common(), "badges": PHASE_BADGES, "phase_labels": PHASE_LABELS, "max_replicas": MAX_REPLICAS,
-                "model_health": MODEL_HEALTH_PATH, "per_replica": per_replica, "compact": compact,
+                "model_health": MODEL_HEALTH_PATH, "per_replica": per_replica, "compact": compact, "span": span,
                 "default_scale_down": DEFAULT_SCALE_DOWN_AFTER, "default_cold_start": DEFAULT_COLD_START_TIMEOUT}
 
     def deployment_form(self, group) -> dict:
