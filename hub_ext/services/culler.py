@@ -19,7 +19,8 @@ from datetime import datetime
 
 from tornado.httpclient import HTTPClientError
 
-from ..lifecycle.decide import stop_message
+from .. import activity
+from ..lifecycle.decide import stop_message, warning_text
 from ..lifecycle.records import Seen, observe, record_pass, stopping
 from ..lifecycle.rules import IdleRules, rules_for
 from ..lifecycle.settings import Lifecycle
@@ -96,7 +97,7 @@ class PodUsage:
 
 class Culler:
     def __init__(self, *, db_url: str, hub: HubAPI, settings: Lifecycle, catalog, usage, groups=None,
-                 clock=utcnow):
+                 clock=utcnow, hub_prefix: str = "/hub/"):
         self.db_url = db_url
         self.hub = hub
         self.settings = settings
@@ -104,7 +105,15 @@ class Culler:
         self.usage = usage
         self.groups = groups or hub.groups
         self.clock = clock
+        self.link = f"{hub_prefix}portal/notebooks"
         self.last_pass: datetime | None = None
+        self._warned: dict[tuple[str, str], datetime] = {}
+
+    def _say_warning(self, s: Seen, decision, now: datetime, rules: IdleRules) -> None:
+        activity.record(self.db_url, username=s.username, group=s.group or None, kind=NOTEBOOK, action="warned",
+                        message=f"Notebook in {s.group}: {warning_text(decision, now, rules)} (Keep running on the "
+                                "Notebooks page keeps it)",
+                        workload_id=notebook_id(s.username, s.server_name), link=self.link)
 
     def _rules(self, groups: Groups, group: str, instance_type: str) -> IdleRules:
         policy = groups.policies.get(group)
@@ -156,6 +165,10 @@ class Culler:
                     errors.append(f"{s.username}/{s.server_name}: {exc}")
             elif decision.warning(now, rules):
                 warned += 1
+                if self._warned.get(key) != decision.cull_at:  # said once per deadline (Keep running moves it)
+                    self._warned[key] = decision.cull_at
+                    await asyncio.to_thread(self._say_warning, s, decision, now, rules)
+        self._warned = {k: v for k, v in self._warned.items() if k in decisions}
         self.last_pass = now
         summary = {"at": now, "seconds": time.monotonic() - started, "servers": len(seen), "warned": warned,
                    "stopped": stopped, "error": "; ".join(errors)}
@@ -187,5 +200,7 @@ def build_culler(config, hubfront, hub: HubAPI, executor) -> Culler:
         usage = LocalUsage(getattr(executor, "isolation", None))
     else:
         usage = PodUsage(config)
+    from .runner_settings import Runner
+
     return Culler(db_url=hubfront.db_url, hub=hub, settings=Lifecycle(config=config), catalog=hubfront.catalog,
-                  usage=usage)
+                  usage=usage, hub_prefix=Runner(config=config).hub_prefix)

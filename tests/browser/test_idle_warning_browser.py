@@ -84,3 +84,12 @@ def test_the_warning_keep_running_and_the_stop_of_an_idle_notebook(page, hub):
               if a["action"] == "culled"]
     assert [a["message"] for a in culled] == ["Stopped after 1 min idle (no activity, CPU < 2 %)"]
     assert held(hub) == []
+
+    # admins see the culler's last pass on Maintenance
+    admin = page.context.browser.new_page(viewport={"width": 1280, "height": 900})
+    ui_login(admin, hub, "admin", hub.admin_password)
+    admin.goto(hub.base_url + "/hub/portal/maintenance")
+    expect(admin.locator('[data-field="culler"]')).to_contain_text("looked at")
+    expect(admin.locator('[data-field="culler"]')).to_contain_text("every 2 s")
+    screenshot(admin, "maintenance-culler")
+    admin.close()

@@ -49,7 +49,8 @@ class _Maintenance:
 
     async def health(self) -> dict:
         queues = await asyncio.to_thread(maintenance.queues, self.db_url)
-        return {"runner": await self.runner(), "queues": queues, "retention": self.retention()}
+        return {"runner": await self.runner(), "queues": queues, "retention": self.retention(),
+                "culler": await asyncio.to_thread(culler_health, self.db_url, self.hubfront.config)}
 
     async def recompute(self) -> list[dict]:
         removed = await asyncio.to_thread(maintenance.recompute, Ledger(self.db_url), self.running_notebooks())
@@ -102,6 +103,21 @@ class _Maintenance:
                         action="environments removed", status="ok",
                         message=f"{len(removed)} built environment(s) nothing uses removed{names}")
         return removed
+
+
+def culler_health(db_url: str, config) -> dict:
+    """The idle culler's last pass (hub_ext.lifecycle) and the platform's defaults it applies."""
+    from ...lifecycle.records import last_passes
+    from ...lifecycle.settings import Lifecycle
+    from ...times import iso
+
+    settings = Lifecycle(config=config)
+    last = next(iter(last_passes(db_url, limit=1)), None)
+    return {"interval": settings.interval, "idle_timeout": settings.idle_timeout, "max_age": settings.max_age,
+            "last_pass": iso(last.at) if last else None,
+            "servers": last.servers if last else 0, "warned": last.warned if last else 0,
+            "stopped": last.stopped if last else 0, "seconds": round(last.seconds, 3) if last else None,
+            "error": last.error if last else ""}
 
 
 class MaintenancePage(_Maintenance, PortalHandler):

@@ -10,7 +10,7 @@ ADMINS = DENIED + " (hub admins only)"
 SCOPE = "admin:servers"
 
 OPERATIONS: tuple[Operation, ...] = (
-    Operation("get", f"{BASE}/health", "The runner's health and queues", "maintenance", SCOPE,
+    Operation("get", f"{BASE}/health", "The runner's health and queues, and the idle culler's last pass", "maintenance", SCOPE,
               {200: "`{runner: {configured, up, last_pass, message}, queues: {pending_jobs, running_jobs, "
                     "jobs_to_remove, deployments_in_progress, git_datasets, git_datasets_due, last_job_update, "
                     "last_deployment_update}, retention: {retention_days, keep_per_group}}`", 403: ADMINS}),
