@@ -49,12 +49,16 @@ def test_an_admin_in_no_group_sets_up_a_group_and_its_member_launches_within_it(
     page.uncheck("#hf-p-images-all")
     page.uncheck("#hf-p-images-tensorflow")
     page.select_option("#hf-p-default_instance_type", "cpu-medium")
+    page.fill("#hf-p-idle_timeout", "soon")  # the notebooks' lifecycle (issue 25)
+    page.fill("#hf-p-max_age", "never")
     page.click("#hf-policy-save")
+    expect(form.locator('[data-error="idle_timeout"]')).to_contain_text("Idle timeout: invalid duration 'soon'")
     expect(page.locator('#hf-policy-console input[name="quota.memory"]')).to_have_class(re.compile(r"\bis-invalid\b"))
     expect(form.locator('[data-error="quota.memory"]')).to_contain_text("invalid memory quantity 'lots'")
     expect(page.locator("#hf-policy-saved")).to_be_hidden()
     screenshot(page, "admin-group-form-error")
     _fill_quota(page, {"quota.memory": "16Gi"})
+    page.fill("#hf-p-idle_timeout", "2h")
     page.click("#hf-policy-save")
     expect(page.locator("#hf-policy-saved")).to_be_visible()
     expect(form.locator(".is-invalid")).to_have_count(0)
@@ -73,6 +77,9 @@ def test_an_admin_in_no_group_sets_up_a_group_and_its_member_launches_within_it(
     expect(page.locator("#hf-p-instance_types-cpu-small")).to_be_checked()
     expect(page.locator("#hf-p-instance_types-gpu-1")).not_to_be_checked()
     expect(page.locator("#hf-p-default_instance_type")).to_have_value("cpu-medium")
+    expect(page.locator("#hf-p-idle_timeout")).to_have_value("2h")
+    expect(page.locator("#hf-p-max_age")).to_have_value("never")
+    expect(page.locator("#hf-p-warn_before")).to_have_value("")  # the platform's default
     screenshot(page, "admin-group-form")
 
     page.click("nav[aria-label=breadcrumb] a")
@@ -128,3 +135,4 @@ def test_an_admin_in_no_group_sets_up_a_group_and_its_member_launches_within_it(
         lead.context.close()
     policy = portal_hub.admin().api("GET", "/portal/groups/acc-vision/policy").json()["policy"]
     assert policy["job_default_timeout"] == 3 * 3600 and policy["quota"]["cpu"] == 4
+    assert (policy["idle_timeout"], policy["max_age"], policy["warn_before"]) == (7200, 0, None)

@@ -61,6 +61,7 @@ class GroupPage(_Console, PortalHandler):
             running=console.running_workloads(self.db_url, group.name, self.hub_notebooks()) if hub_admin else [],
             # what a group's own admins change; every other field is the hub administrators'
             editable=(lambda field: hub_admin or field in console.GROUP_ADMIN_EDITS),
+            idle_defaults=idle_defaults(self.hubfront.config),
             membership_elsewhere=bool(getattr(self.authenticator, "manage_groups", False)),
             resources=RESOURCES, labels={**RESOURCE_LABELS, "storage": "Storage"},
             policy_api=f"{base}api/portal/groups/{quote(group.name, safe='')}/policy",
@@ -72,3 +73,12 @@ handlers = [
     (r"/portal/admin/groups", GroupsPage),
     (r"/portal/admin/groups/([^/]+)", GroupPage),
 ]
+
+
+def idle_defaults(config) -> dict[str, str]:
+    """The platform's lifecycle defaults (c.Lifecycle), as the policy form's placeholders show them."""
+    from ...lifecycle.settings import Lifecycle
+
+    settings = Lifecycle(config=config)
+    return {"idle_timeout": settings.idle_timeout, "warn_before": settings.warn_before, "max_age": settings.max_age,
+            "max_extensions": str(settings.max_extensions)}

@@ -40,6 +40,10 @@ def _duration_input(seconds: int) -> str:
     return str(seconds)
 
 
+def _lifetime_input(seconds: int | None) -> str:
+    return "" if seconds is None else ("never" if seconds == 0 else _duration_input(seconds))
+
+
 def form_values(policy: GroupPolicy) -> dict[str, str]:
     """The form's fields, pre-filled from ``policy`` (an empty quota field is unlimited)."""
     values = {
@@ -49,6 +53,11 @@ def form_values(policy: GroupPolicy) -> dict[str, str]:
         "deployments_enabled": "on" if policy.deployments_enabled else "off",
         "deployments_max": "" if policy.deployments_max is None else str(policy.deployments_max),
         "mlflow_tracking_uri": policy.mlflow_tracking_uri,
+        # the notebooks' lifecycle: empty is the platform's default, "never" none
+        "idle_timeout": _lifetime_input(policy.idle_timeout),
+        "warn_before": "" if policy.warn_before is None else _duration_input(policy.warn_before),
+        "max_age": _lifetime_input(policy.max_age),
+        "max_extensions": "" if policy.max_extensions is None else str(policy.max_extensions),
     }
     for quota in QUOTAS:
         for resource in RESOURCES:
