@@ -111,10 +111,10 @@ class GroupPolicy(Spawner):
         policy = policies[group]
         snapshot = await asyncio.to_thread(self.ledger.snapshot, group)
         types = policy.allowed_instance_types(self.hubfront.catalog)
+        titles = {group: policy.display_name or group}  # the group as people read it
         check = {
-            it.name: snapshot.shortfalls(
-                self.user.name, Request(cpu=it.cpu, memory=it.memory, gpu=it.gpu), policy.quota, policy.user_quota
-            )
+            it.name: [activity.name_groups(line, titles) for line in snapshot.shortfalls(
+                self.user.name, Request(cpu=it.cpu, memory=it.memory, gpu=it.gpu), policy.quota, policy.user_quota)]
             for it in types
         }
         inventory = self.gpu_inventory()
@@ -164,8 +164,8 @@ class GroupPolicy(Spawner):
         self.mem_guarantee = it.memory
 
     def _quota_refusal(self, message: str, plan: LaunchPlan) -> SpawnException:
-        self.record("refused", "error", message, plan)
-        return self._refuse(message, 403, reason="quota")
+        self.record("refused", "error", message, plan)  # the activity's words are named where it is shown
+        return self._refuse(activity.name_groups(message, {plan.group: group_title(plan)}), 403, reason="quota")
 
     async def check_datasets(self, plan: LaunchPlan) -> None:
         """The picks are datasets the group may use, with versions that exist (400 naming ``datasets``)."""

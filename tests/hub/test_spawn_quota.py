@@ -80,6 +80,17 @@ async def test_user_quota_refusal_in_api_json(app):
     assert ledger().reservations(username="sq-dan") == []
 
 
+async def test_refusals_name_the_group_by_its_display_name(app):
+    await make_user(app, "sq-val", groups=["sq-v"],
+                    policies={"sq-v": {"display_name": "Vision Lab", "quota": {"cpu": 1}}})
+    r = await spawn(app, "sq-val", "sq-v", instance_type="medium")
+    assert r.status_code == 403
+    assert r.json()["message"] == "CPU: used 0 + requested 2 > limit 1 (group Vision Lab)"
+    form = (await (await login(app, "sq-val")).get("hub/spawn/sq-val/sq-v")).text
+    assert "Over quota: CPU: used 0 + requested 2 &gt; limit 1 (group Vision Lab)" in form
+    assert "(group sq-v)" not in form
+
+
 async def test_policy_refusals(app):
     await make_user(app, "sq-eve", groups=["sq-e"], policies={"sq-e": {"instance_types": ["small"], "images": ["base"]}})
     await make_user(app, "sq-other", groups=["sq-x"])
