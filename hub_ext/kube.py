@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from datetime import datetime
 
 from kubespawner.slugs import is_valid_label, safe_slug
@@ -69,3 +70,18 @@ def api_message(exc) -> str:
         return json.loads(exc.body).get("message") or exc.reason
     except (TypeError, ValueError, AttributeError):
         return str(exc.reason or exc.status)
+
+
+SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+
+def own_namespace() -> str:
+    """The namespace this process runs in on Kubernetes: ``$POD_NAMESPACE``, then its service account's,
+    else ``default``."""
+    if os.environ.get("POD_NAMESPACE"):
+        return os.environ["POD_NAMESPACE"]
+    try:
+        with open(SERVICE_ACCOUNT_NAMESPACE) as f:
+            return f.read().strip() or "default"
+    except OSError:
+        return "default"

@@ -184,7 +184,7 @@ def test_the_deployments_namespace_defaults_to_the_hubs_own(monkeypatch, tmp_pat
     assert SystemResources(workload_namespace="models").workload_namespace == "models"
     monkeypatch.delenv("POD_NAMESPACE")
     account = tmp_path / "namespace"  # the service account's namespace file, as mounted in a pod
-    monkeypatch.setattr("hub_ext.portal.system.resources.SERVICE_ACCOUNT_NAMESPACE", account)
+    monkeypatch.setattr("hub_ext.kube.SERVICE_ACCOUNT_NAMESPACE", str(account))
     assert SystemResources().workload_namespace == "default"  # outside a cluster
     account.write_text("hubfront\n")
     assert SystemResources().workload_namespace == "hubfront"

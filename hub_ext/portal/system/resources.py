@@ -11,9 +11,7 @@ leak through the page or the API.
 from __future__ import annotations
 
 import logging
-import os
 import threading
-from pathlib import Path
 
 import psutil
 from traitlets import Float, Unicode, default
@@ -21,7 +19,6 @@ from traitlets.config import Configurable
 
 log = logging.getLogger("hubfront.system")
 GiB = 2**30
-SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
 
 class SystemResources(Configurable):
@@ -39,12 +36,9 @@ class SystemResources(Configurable):
 
     @default("workload_namespace")
     def _workload_namespace_default(self):
-        if os.environ.get("POD_NAMESPACE"):
-            return os.environ["POD_NAMESPACE"]
-        try:
-            return SERVICE_ACCOUNT_NAMESPACE.read_text().strip() or "default"
-        except OSError:
-            return "default"
+        from ...kube import own_namespace
+
+        return own_namespace()
 
 
 def system_settings() -> SystemResources:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import os
 
 from kubernetes_asyncio import client as k8s
 from kubernetes_asyncio import config as k8s_config
@@ -32,14 +31,13 @@ from traitlets.config import LoggingConfigurable
 
 from hub_ext.storage.kube import KubeStorage, PodStorage
 from hub_ext.storage.mounts import MountError
-from hub_ext.kube import GROUP_LABEL, USER_LABEL, api_message, label_value, plain, security_contexts
+from hub_ext.kube import GROUP_LABEL, USER_LABEL, api_message, label_value, own_namespace, plain, security_contexts
 
 from .base import ConfigurableABC, Executor, ExecutorError, Handle, JobSpec, Status
 from .kube_network import KubeNetwork
 
 JOB_LABEL = "hubfront.io/job"
 CONTAINER = "job"
-_SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 # the pod will never start without someone changing the job: fail now, not at the deadline
 _HOPELESS_WAITING = ("InvalidImageName", "ErrImageNeverPull", "CreateContainerConfigError")
 
@@ -78,13 +76,7 @@ class KubernetesExecutor(LoggingConfigurable, Executor, metaclass=ConfigurableAB
 
     @default("namespace")
     def _namespace_default(self):
-        if os.environ.get("POD_NAMESPACE"):
-            return os.environ["POD_NAMESPACE"]
-        try:
-            with open(_SERVICE_ACCOUNT_NAMESPACE) as f:
-                return f.read().strip() or "default"
-        except OSError:
-            return "default"
+        return own_namespace()
 
     job_name_prefix = Unicode(
         "hubfront-job-",
