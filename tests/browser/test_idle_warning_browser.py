@@ -60,6 +60,11 @@ def test_the_warning_keep_running_and_the_stop_of_an_idle_notebook(page, hub):
     expect(warning).to_contain_text("idle since")
     expect(row.locator(".hf-idle")).to_contain_text("Last activity")
     screenshot(page, "notebooks-idle-warning")
+    # home says it in the running card (not twice: no banner there)
+    page.goto(hub.base_url + "/hub/home")
+    expect(page.locator("#hf-quicklaunch .hf-idle-card")).to_contain_text("Stops in")
+    expect(page.locator('.hf-banner[data-banner="idle-idlers"]')).to_have_count(0)
+    screenshot(page, "home-idle-card")
     # ... and every other page shows it as a banner
     page.goto(hub.base_url + "/hub/portal/jobs")
     banner = page.locator('.hf-banner[data-banner="idle-idlers"]')
