@@ -122,6 +122,7 @@ class Deployment:
     buffer: bytearray = field(default_factory=bytearray)  # its latest bytes, ending at log_size
     source: str = ""  # the replica the last piece of the stream came from
     tasks: set = field(default_factory=set)  # stopping replicas in the background
+    scaling: set = field(default_factory=set)  # of them, those ending replicas scaled away (their names come back)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     saved: str = ""
 
