@@ -2,13 +2,14 @@
 :mod:`.forward_wake`).
 
 - **Down**: a deployment with ``min_replicas`` 0 that is Deployed, holds no request and has had none
-  for ``scale_down_after`` seconds (the forwarder's own account: the time of the last request it
-  admitted or answered, :attr:`.forward_routes.Deployment.last`; a runner that just started counts
-  from when it first saw the deployment serve) goes to zero: its route first says it wakes (new
-  requests are held, not sent to replicas about to end), then the executor applies the same revision
-  with 0 replicas (the Kubernetes Deployment stays, scaled to 0, with its Service; local replicas end,
-  their revision kept), then its reservations are released. ``zero_since``, the phase
-  ``ScaledToZero`` and no serving revision record it; the activity says why.
+  for ``scale_down_after`` seconds goes to zero. Idle is the forwarder's own account: the last request
+  it admitted or finished (:attr:`.forward_routes.Deployment.last`); a request or websocket still being
+  answered (``active``) keeps it up, and a runner that just started counts from when it first saw the
+  deployment serve. Its route first says it wakes (new requests are held, not sent to replicas about to
+  end), then the executor applies the same revision with 0 replicas (the Kubernetes Deployment stays,
+  scaled to 0, with its Service; local replicas end, their revision kept), then its reservations are
+  released. ``zero_since``, the phase ``ScaledToZero`` and no serving revision record it; the activity
+  says why.
 - **At zero**: each pass keeps the route waking and (once per runner) the executor at 0 replicas and the
   ledger empty for it; a change of the spec waits for the next wake; ``min_replicas`` raised above 0 wakes it.
 - **Wake** (:meth:`wake`, the forwarder's :class:`.forward_wake.Waker`): one at a time per deployment,
@@ -98,7 +99,7 @@ class ScaleToZero:
         now = time.monotonic()
         since = self._up_since.setdefault(row.id, now)
         d = self.routes.deployments.get(row.id)
-        if d is not None and d.held:
+        if d is not None and (d.held or d.active):  # waiting for a wake, or being answered now
             return
         last = max(since, d.last if d is not None and d.last is not None else since)
         if scales_down(row.min_replicas, now - last, row.scale_down_after):

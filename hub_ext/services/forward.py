@@ -108,7 +108,7 @@ class _Exchange(Relay, httputil.HTTPMessageDelegate):
         self.held: list[bytes] | None = []
         self.held_bytes, self.deadline = 0, 0.0
         self.up: Connection | None = None  # the replica's connection while in use
-        self.chunked = self.sent = self.answered = self.tried = self.gone = self.timed_out = False
+        self.chunked = self.sent = self.answered = self.tried = self.gone = self.timed_out = self.counted = False
         self.timer: asyncio.TimerHandle | None = None
 
     # -- the request, from tornado ----------------------------------------------------------------
@@ -186,6 +186,8 @@ class _Exchange(Relay, httputil.HTTPMessageDelegate):
                 return hold_while_waking(self, headers)
             self._refuse(*self._unavailable(None))
             return None
+        self.counted = True  # in flight from here until _uncount: a deployment is not scaled to zero under it
+        d.active += 1
         self.conn.set_max_body_size(s.max_body_bytes)
         self.conn.set_close_callback(self._client_gone)
         ctx = self.conn.context
@@ -220,8 +222,16 @@ class _Exchange(Relay, httputil.HTTPMessageDelegate):
 
     def _client_gone(self):
         self.gone = True
+        self._uncount()
         if self.up is not None:
             self.up.close()
+
+    def _uncount(self) -> None:
+        """The request is no longer in flight (once): the deployment's idle time starts now."""
+        if self.counted:
+            self.counted = False
+            self.dep.active -= 1
+            self.dep.last = time.monotonic()
 
     def _head(self, endpoint: str, body: int | None) -> bytes:
         """The request head for ``endpoint``: with a held body of ``body`` bytes, or streamed (None)."""
@@ -281,9 +291,9 @@ class _Exchange(Relay, httputil.HTTPMessageDelegate):
             self._answer(502, f"The {self.noun.lower()} forwarding failed; see the runner's log")
 
     def _done(self, status: int) -> None:
+        self._uncount()
         if self.tried and self.dep is not None:
             self.dep.latencies.append(time.perf_counter() - self.t0)
-            self.dep.last = time.monotonic()  # an answer keeps it up as a request does (scale to zero)
         if status >= 500 and self.dep is not None:
             self.dep.errors += 1
 

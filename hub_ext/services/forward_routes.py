@@ -160,7 +160,7 @@ class Deployment:
     """A route with its rotation (endpoints not taken out) and its counters; the forwarder's view."""
 
     __slots__ = ("route", "out", "ready", "turn", "requests", "errors", "unauthorized", "latencies", "last", "held",
-                 "woken")
+                 "active", "woken")
 
     def __init__(self, route: Route, window: int):
         self.route, self.out, self.ready, self.turn = route, {}, [], 0
@@ -168,6 +168,7 @@ class Deployment:
         self.latencies: deque[float] = deque(maxlen=window)  # seconds
         self.last: float | None = None  # time.monotonic() of the last request's arrival or answer (None: none yet)
         self.held = 0  # requests waiting for it to wake (.forward_wake)
+        self.active = 0  # requests (and websocket tunnels) being forwarded to its replicas now
         self.woken: asyncio.Event | None = None  # set once a replica is ready (made by the first waiter)
 
     def rotate(self) -> None:

@@ -19,6 +19,7 @@ open and idle as long as both ends keep it.
 from __future__ import annotations
 
 import asyncio
+import time
 
 from tornado.iostream import IOStream, StreamClosedError
 
@@ -67,7 +68,12 @@ async def tunnel(ex, headers) -> None:
         await stream.write(f"HTTP/1.1 101 {start.reason}\r\n{lines}\r\n".encode("latin1"))
     except StreamClosedError:
         return up.close()
-    await splice(stream, up)
+    ex.dep.active += 1  # an open tunnel keeps its deployment up (scale to zero)
+    try:
+        await splice(stream, up)
+    finally:
+        ex.dep.active -= 1
+        ex.dep.last = time.monotonic()
     return None
 
 

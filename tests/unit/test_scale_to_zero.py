@@ -32,6 +32,12 @@ POLICY = parse_policy({"deployments_enabled": True}, CATALOG)
 TIGHT = parse_policy({"deployments_enabled": True, "quota": {"cpu": 1}}, CATALOG)  # one replica fits, not two
 
 
+class Slow(web.RequestHandler):
+    async def get(self):
+        await asyncio.sleep(2.5)  # longer than scale_down_after
+        self.finish({"slow": True})
+
+
 class SlowReplicas(DeploymentExecutor):
     """Each applied replica is a real HTTP server, up ``start_delay`` seconds after ``apply``."""
 
@@ -54,7 +60,8 @@ class SlowReplicas(DeploymentExecutor):
     async def _start(self, spec):
         await asyncio.sleep(self.start_delay)
         if self.last(spec.deployment_id) is spec:
-            self.servers[spec.deployment_id] = [serve(web.Application([(r"/.*", Hello)])) for _ in range(spec.replicas)]
+            self.servers[spec.deployment_id] = [serve(web.Application([(r"/slow", Slow), (r"/.*", Hello)]))
+                                                for _ in range(spec.replicas)]
 
     def _end(self, deployment_id):
         for server, _ in self.servers.pop(deployment_id, []):
@@ -121,8 +128,8 @@ class Rig:
         return sorted(r.workload_id for r in self.ledger.reservations(kind="deployment")
                       if r.workload_id.startswith(f"{dep_id}@"))
 
-    async def call(self, dep_id: str, timeout: float = 30):
-        return await AsyncHTTPClient().fetch(f"{self.base}/deployments/{dep_id}/x", raise_error=False,
+    async def call(self, dep_id: str, timeout: float = 30, path: str = "x"):
+        return await AsyncHTTPClient().fetch(f"{self.base}/deployments/{dep_id}/{path}", raise_error=False,
                                              request_timeout=timeout)
 
     def activities(self) -> list[str]:
@@ -174,7 +181,7 @@ async def test_idle_it_scales_to_zero_and_the_next_requests_wake_it_and_are_answ
 
 async def test_requests_keep_it_up_and_a_minimum_above_zero_never_scales_down(make_rig):
     rig = make_rig(start_delay=0.05)
-    rig.create("busy", min_replicas=0, scale_down_after=2)
+    rig.create("busy", min_replicas=0, scale_down_after=2)  # each pass below would scale it down if idle
     rig.create("steady", scale_down_after=1)  # min_replicas defaults to 1: today's behaviour
     await rig.until("busy", "Deployed")
     await rig.until("steady", "Deployed")
@@ -185,6 +192,12 @@ async def test_requests_keep_it_up_and_a_minimum_above_zero_never_scales_down(ma
         await asyncio.sleep(0.3)
     assert rig.store.get("busy").phase == "Deployed"
     assert rig.store.get("steady").phase == "Deployed"
+    # a request answered for longer than scale_down_after keeps it up while it is answered
+    slow = asyncio.ensure_future(rig.call("busy", path="slow"))
+    while not slow.done():
+        await rig.deployer.reconcile(rig.groups)
+        await asyncio.sleep(0.1)
+    assert slow.result().code == 200 and rig.store.get("busy").phase == "Deployed"
     await rig.until("busy", "ScaledToZero")
     assert rig.store.get("steady").phase == "Deployed" and rig.held("steady") == ["steady@1#0"]
 
