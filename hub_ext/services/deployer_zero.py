@@ -83,6 +83,8 @@ class ScaleToZero:
                 await self.executor.apply(self._zero_spec(row, policy))
             await self._release(row.id, keep=None)
             self._zeroed.add(row.id)
+        if row.phase != SCALED_TO_ZERO:  # after an executor's refusal at zero, once it is there again
+            self._set(row, phase=SCALED_TO_ZERO, reason="", message=scaled_message(row.scale_down_after))
         return False
 
     async def _after_status(self, row: Deployment, status: DeploymentStatus, groups) -> None:
