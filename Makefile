@@ -45,14 +45,16 @@ chromium:
 # Group storage shares files through POSIX ACLs (setfacl) and git datasets clone with git; the
 # code-server app builds native modules (a toolchain, Kerberos headers) and uses the machine's
 # ripgrep (scripts/install-code-server.sh); each workload's network namespace is made with
-# iproute2 and kept apart by nftables. Installed where the hub runs as root (isolated
-# workloads); as another user they are not needed.
+# iproute2 and kept apart by nftables; the SSH gateway runs OpenSSH's sftp-server as the user (scp and
+# rsync need their binaries too, and the tests drive Debian's ssh client). Installed where the hub runs
+# as root (isolated workloads); as another user they are not needed.
 os-tools:
 	@test "$$(id -u)" != 0 || (test -x /usr/bin/setfacl && test -x /usr/bin/git && test -x /usr/bin/rg && \
 		test -f /usr/include/gssapi/gssapi.h && test -x /usr/bin/g++ && test -x /usr/sbin/nft && \
-		test -x /usr/sbin/ip) || \
+		test -x /usr/sbin/ip && test -x /usr/bin/ssh && test -x /usr/lib/openssh/sftp-server && \
+		test -x /usr/bin/rsync) || \
 		(apt-get update -qq && apt-get install -y -qq acl git ripgrep libkrb5-dev build-essential python3 \
-		nftables iproute2 >/dev/null)
+		nftables iproute2 openssh-client openssh-sftp-server rsync >/dev/null)
 
 run: setup
 	$(BIN)/jupyterhub -f jupyterhub_config.py

@@ -13,6 +13,7 @@ from .scopes import CUSTOM_SCOPES, READ, WRITE
 
 SERVICE_NAME = "hubfront-runner"  # the same name as hub_ext.services.webapp.SERVICE_NAME
 RUNNER_ROLE = "hubfront-runner"
+SSH_SERVICE = "hubfront-ssh"  # the same name as hub_ext.ssh.settings.SERVICE_NAME
 
 
 def _free_port() -> int:
@@ -52,6 +53,25 @@ def add_runner_service(c) -> None:
     _host_routes(c)
 
 
+def add_ssh_service(c) -> None:
+    """The SSH gateway (``hub_ext.ssh``), a managed service the hub starts beside the runner: it listens on
+    ``c.SSHGateway.port`` ($HUBFRONT_SSH_PORT, else 8022) and gets its configuration from the hub at start
+    (``hub_ext.ssh.service.hand_over_config``). It reads users' groups and their servers' state (the
+    notebook server's process, whose sandbox a session joins)."""
+    import sys
+
+    services = [s for s in (c.JupyterHub.services if "services" in c.JupyterHub else [])
+                if s.get("name") != SSH_SERVICE]
+    services.append({"name": SSH_SERVICE, "command": [sys.executable, "-m", "hub_ext.ssh"], "display": False})
+    c.JupyterHub.services = services
+    roles = [r for r in (c.JupyterHub.load_roles if "load_roles" in c.JupyterHub else [])
+             if r.get("name") != SSH_SERVICE]
+    roles.append({"name": SSH_SERVICE, "description": "Hubfront SSH gateway: reads users' groups and servers",
+                  "scopes": ["read:users:name", "read:users:groups", "read:servers", "admin:server_state"],
+                  "services": [SSH_SERVICE]})
+    c.JupyterHub.load_roles = roles
+
+
 def _host_routes(c) -> None:
     """With ``subdomain_host`` the proxy routes by host: the runner's routes get the hub's host in front
     (JupyterHub refuses routes without one then, and those with one otherwise)."""
@@ -85,11 +105,12 @@ def runner_oauth(base_url: str) -> dict:
     return {"oauth_redirect_uri": f"{base_url.rstrip('/')}/apps/oauth_callback", "oauth_no_confirm": True}
 
 
-def configure(c, *, spawner: str = "hubfront-local", runner: bool = True) -> None:
+def configure(c, *, spawner: str = "hubfront-local", runner: bool = True, ssh: bool | None = None) -> None:
     """Authenticator, spawner, templates, scopes and roles for the portal, and the runner service.
 
     ``runner=False`` leaves the runner out of ``c.JupyterHub.services`` (on Kubernetes it is a
-    container of its own, registered by the values file with its URL).
+    container of its own, registered by the values file with its URL). ``ssh``: start the SSH gateway
+    (default: with local notebooks, the only ones it reaches so far).
     """
     from .portal.nav import template_var
 
@@ -119,6 +140,8 @@ def configure(c, *, spawner: str = "hubfront-local", runner: bool = True) -> Non
     c.Spawner.server_token_scopes = ["users:activity!user", "access:servers!server", READ, WRITE]
     if runner:
         add_runner_service(c)
+    if ssh if ssh is not None else spawner == "hubfront-local":
+        add_ssh_service(c)
     admin = os.environ.get("HUBFRONT_ADMIN_USER", "admin")
     c.Authenticator.admin_users = {admin}
     # one server per group per user, named after the group

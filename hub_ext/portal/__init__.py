@@ -40,6 +40,7 @@ FEATURES = [
     "images",
     "apps",
     "maintenance",
+    "ssh_keys",
     "openapi",
 ]
 
@@ -91,6 +92,9 @@ def startup(app, hubfront) -> None:
     if dropped:
         app.log.info("Hubfront: released %d reservation(s) of servers that are gone", len(dropped))
     hand_over_runner_config(app, hubfront)
+    from ..ssh.service import hand_over_config as hand_over_ssh_config
+
+    hand_over_ssh_config(app, hubfront)
 
 
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL",

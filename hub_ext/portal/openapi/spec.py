@@ -26,10 +26,11 @@ from .ops_folders import OPERATIONS as _FOLDERS
 from .ops_images import OPERATIONS as _IMAGES
 from .ops_maintenance import OPERATIONS as _MAINTENANCE
 from .ops_shares import OPERATIONS as _SHARES
+from .ops_ssh import OPERATIONS as _SSH
 
 # each feature declares its operations in a module of its own; the document lists them in this order
 OPERATIONS: tuple[Operation, ...] = (_CORE + _FILES + _SHARES + _DATASETS + _FOLDERS + _MAINTENANCE + _IMAGES + _APPS
-                                      + _ADMIN_GROUPS)
+                                      + _ADMIN_GROUPS + _SSH)
 
 TAGS = {
     "me": "The caller: profile, password, group in focus, preferences, activities",

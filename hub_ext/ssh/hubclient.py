@@ -1,0 +1,41 @@
+"""The gateway's two questions to the hub's REST API: whose is this token, and what does the hub know of this
+user (groups, servers and their spawner state: the notebook server's process)."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import quote
+
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+
+TIMEOUT = 20.0
+
+
+class HubClient:
+    def __init__(self, api_url: str, token: str):
+        self.api_url = api_url.rstrip("/")
+        self.token = token
+
+    async def _get(self, path: str, token: str) -> dict | None:
+        request = HTTPRequest(f"{self.api_url}{path}", headers={"Authorization": f"token {token}"},
+                              request_timeout=TIMEOUT, connect_timeout=TIMEOUT)
+        try:
+            response = await AsyncHTTPClient().fetch(request)
+        except HTTPClientError as exc:
+            if exc.code in (401, 403, 404):
+                return None
+            raise
+        return json.loads(response.body)
+
+    async def token_owner(self, token: str) -> str | None:
+        """The user a hub API token belongs to (None: not a valid user token)."""
+        if not token or len(token) > 1024 or any(c.isspace() for c in token):
+            return None
+        model = await self._get("/user", token)
+        if not model or model.get("kind", "user") != "user":
+            return None
+        return model.get("name")
+
+    async def user(self, name: str) -> dict | None:
+        """The hub's model of ``name``: groups, and servers with their state (None: no such user)."""
+        return await self._get(f"/users/{quote(name, safe='')}", self.token)

@@ -1,0 +1,165 @@
+"""Sign-in to the SSH gateway, one :class:`GatewayServer` per connection (asyncssh's ``SSHServer``).
+
+Two ways in, as the issue asks:
+
+- a public key the user registered on the SSH keys page (its last use is recorded);
+- a hub API token as the password (for scripts, jupyterhub-ssh's way): the hub's ``GET /hub/api/user``
+  with that token must name the same user. Accounts with TOTP two-factor sign-in may use keys only.
+
+Every refused credential counts toward the login page's own throttle (``hub_ext.auth.throttle``): a wrong
+password each time, the keys of one connection once (a client offers every key it has, one after the
+other, before the right one). While the throttle says wait, nothing is checked and the client is told
+why in the sign-in banner. Disabled accounts cannot sign in at all. Forwarding of any kind is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import asyncssh
+
+from .. import activity
+from ..auth.account_state import is_disabled
+from ..auth.addresses import client_address
+from ..auth.otp import is_enabled as otp_enabled
+from ..auth.throttle import retry_message
+from . import keys
+from .session import GatewaySession
+from .target import Landing, Unavailable, resolve, split_login
+
+log = logging.getLogger("hubfront.ssh")
+
+
+class GatewayServer(asyncssh.SSHServer):
+    def __init__(self, gateway):
+        self.gateway = gateway  # ``service.Gateway``: settings, hub client, throttle, isolation
+        self.conn = None
+        self.login = ""
+        self.username = ""
+        self.asked_group: str | None = None
+        self.peer = ("", 0)
+        self.local = ("", 0)
+        self.address = "unknown"
+        self.blocked = False
+        self.two_factor = False
+        self.authorized: dict[str, int] = {}
+        self.key_failed = False
+        self.key_id: int | None = None
+        self.method = ""
+        self._landing: asyncio.Future | None = None
+
+    # -- the connection --------------------------------------------------------------
+
+    def connection_made(self, conn) -> None:
+        self.conn = conn
+        self.peer = conn.get_extra_info("peername")[:2]
+        self.local = conn.get_extra_info("sockname")[:2]
+        self.address = client_address(self.peer[0], None, [])
+
+    def connection_lost(self, exc) -> None:
+        if self.method:
+            log.info("SSH connection of %s from %s closed", self.username, self.address)
+
+    # -- sign-in -----------------------------------------------------------------------
+
+    async def begin_auth(self, username: str) -> bool:
+        gw = self.gateway
+        self.login = username
+        self.username, self.asked_group = split_login(username)
+        wait = await asyncio.to_thread(gw.throttle.check, self.username, self.address)
+        if wait:
+            self.blocked = True
+            self.conn.send_auth_banner(retry_message(wait) + "\r\n")
+            log.warning("Throttled SSH sign-in to %r from %s: %.0f s to wait", self.username, self.address, wait)
+            return True
+        if await asyncio.to_thread(is_disabled, gw.db_url, self.username):
+            self.blocked = True
+            self.conn.send_auth_banner("This account is disabled.\r\n")
+            return True
+        self.two_factor = await asyncio.to_thread(otp_enabled, gw.db_url, self.username)
+        self.authorized = await asyncio.to_thread(keys.authorized, gw.db_url, self.username)
+        return True
+
+    def public_key_auth_supported(self) -> bool:
+        return True
+
+    async def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
+        if self.blocked:
+            return False
+        key_id = self.authorized.get(keys.key_line(key))
+        if key_id is None:
+            if not self.key_failed:
+                self.key_failed = True
+                await self._failed()
+            return False
+        self.key_id, self.method = key_id, "key"
+        return True
+
+    def password_auth_supported(self) -> bool:
+        return True
+
+    async def validate_password(self, username: str, password: str) -> bool:
+        if self.blocked:
+            return False
+        if self.two_factor:  # a token alone would pass by the second factor
+            self.conn.send_auth_banner("Your account uses two-factor sign-in: use an SSH key you added on the "
+                                       "SSH keys page.\r\n")
+            return False
+        owner = await self.gateway.hub.token_owner(password)
+        if owner is None or owner != self.username:
+            await self._failed()
+            return False
+        self.method = "token"
+        return True
+
+    async def _failed(self) -> None:
+        wait = await asyncio.to_thread(self.gateway.throttle.record_failure, self.username, self.address)
+        log.warning("Refused SSH sign-in to %r from %s", self.username, self.address)
+        if wait:
+            self.blocked = True
+
+    async def auth_completed(self) -> None:
+        gw = self.gateway
+        await asyncio.to_thread(gw.throttle.record_success, self.username, self.address)
+        if self.key_id is not None:
+            await asyncio.to_thread(keys.mark_used, gw.db_url, self.key_id)
+        log.info("SSH sign-in of %s from %s with a %s", self.username, self.address,
+                 "key" if self.method == "key" else "token")
+
+    # -- channels ----------------------------------------------------------------------
+
+    def session_requested(self):
+        return GatewaySession(self)
+
+    def connection_requested(self, dest_host, dest_port, orig_host, orig_port):
+        raise asyncssh.ChannelOpenError(asyncssh.OPEN_ADMINISTRATIVELY_PROHIBITED,
+                                        "Port forwarding is not enabled on this gateway")
+
+    def server_requested(self, listen_host, listen_port):
+        return False
+
+    def unix_connection_requested(self, dest_path):
+        raise asyncssh.ChannelOpenError(asyncssh.OPEN_ADMINISTRATIVELY_PROHIBITED,
+                                        "Forwarding is not enabled on this gateway")
+
+    def unix_server_requested(self, listen_path):
+        return False
+
+    async def landing(self) -> Landing:
+        """Where this connection's sessions run (resolved once; each login recorded as an activity)."""
+        if self._landing is None:
+            self._landing = asyncio.ensure_future(self._resolve())
+        return await asyncio.shield(self._landing)
+
+    async def _resolve(self) -> Landing:
+        gw = self.gateway
+        user = await gw.hub.user(self.username)
+        if user is None:
+            raise Unavailable("No such user")
+        landing = await asyncio.to_thread(resolve, user, self.asked_group, gw.db_url, gw.isolation)
+        await asyncio.to_thread(
+            activity.record, gw.db_url, username=self.username, group=landing.group, kind="ssh", action="login",
+            message=f"SSH sign-in from {self.address} into your notebook in {landing.group}",
+            workload_id=f"{self.username}/{landing.server}")
+        return landing

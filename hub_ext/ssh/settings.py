@@ -1,0 +1,65 @@
+"""``c.SSHGateway``: where the SSH gateway listens and what it allows (operators' settings, with help)."""
+
+from __future__ import annotations
+
+import os
+
+from traitlets import Bool, Float, Int, Unicode, default
+from traitlets.config import SingletonConfigurable
+
+SERVICE_NAME = "hubfront-ssh"
+
+
+class SSHGateway(SingletonConfigurable):
+    enabled = Bool(
+        True, help="""Run the SSH gateway (a managed service of the hub): shells, commands and SFTP/scp/rsync into
+        each user's running notebook server, as their own OS account. False: no gateway, and the SSH keys page
+        says so.""",
+    ).tag(config=True)
+
+    port = Int(
+        help="""TCP port the SSH gateway listens on (default: $HUBFRONT_SSH_PORT, else 8022). Users connect with
+        ``ssh -p <port> <user>@<host>``.""",
+    ).tag(config=True)
+
+    @default("port")
+    def _port_default(self):
+        return int(os.environ.get("HUBFRONT_SSH_PORT") or 8022)
+
+    bind_ip = Unicode(
+        "0.0.0.0", help="Address the SSH gateway listens on (0.0.0.0: every interface; 127.0.0.1: this machine only).",
+    ).tag(config=True)
+
+    public_host = Unicode(
+        "", help="""Host name users reach the gateway at, shown in the command line on the SSH keys page (a load
+        balancer's name on Kubernetes). Default: the host the user's browser reached the hub at.""",
+    ).tag(config=True)
+
+    public_port = Int(
+        0, help="Port users reach the gateway at, when it differs from port (a NodePort, a forwarded port). 0: port.",
+    ).tag(config=True)
+
+    login_grace_seconds = Float(
+        60.0, help="Seconds a client has to sign in before the gateway closes its connection.",
+    ).tag(config=True)
+
+    keepalive_seconds = Float(
+        30.0, help="Seconds between keep-alive probes of a quiet client; 3 unanswered probes close it (0: never).",
+    ).tag(config=True)
+
+    idle_timeout_seconds = Float(
+        0.0, help="Close an SSH connection that carries no traffic for this many seconds (0: never).",
+    ).tag(config=True)
+
+    sftp_server = Unicode(
+        "/usr/lib/openssh/sftp-server",
+        help="""The OpenSSH sftp-server binary the gateway runs, as the user inside their notebook's sandbox, for
+        the sftp subsystem (Debian: package openssh-sftp-server).""",
+    ).tag(config=True)
+
+    shell = Unicode(
+        "/bin/bash", help="The shell commands and interactive sessions run in (as a JupyterLab terminal: a login shell).",
+    ).tag(config=True)
+
+    def shown_port(self) -> int:
+        return self.public_port or self.port

@@ -1,0 +1,208 @@
+"""The SSH gateway on the real hub, with Debian's own OpenSSH client (issue 26): a key added through the API
+signs in, the session runs as the user's OS account in their running notebook (home, ~/shared), the host
+key is the one the API shows, SFTP puts and gets files as that account, wrong keys and tokens are refused
+(and counted by the login throttle), another group's member cannot read the group's storage, and the hub's
+stop ends the gateway.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from support import (
+    ACCOUNT_PREFIX, catalog_hub, free_port, leftover_processes, make_groups, need, proxy_command, stop_leftover_servers,
+    until, user_token, wait_for_server,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.isolation]
+
+PASSWORD = "ssh-Passw0rd!"
+TINY = {"name": "ssh-tiny", "display_name": "Tiny", "cpu": "500m", "memory": "768Mi"}
+SFTP_SERVER = "/usr/lib/openssh/sftp-server"
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    need(proxy_command() is not None, "configurable-http-proxy is not installed (run `make test`)")
+    need(os.geteuid() == 0, "SSH sessions run as the users' OS accounts: the hub must run as root (CI does)")
+    need(all(shutil.which(b) for b in ("ssh", "sftp", "ssh-keygen", "scp")),
+         "Debian's openssh-client is not installed (make os-tools)")
+    need(os.path.exists(SFTP_SERVER), "Debian's openssh-sftp-server is not installed (make os-tools)")
+    work = tmp_path_factory.mktemp("ssh-e2e")
+    hub = catalog_hub(work, [TINY])
+    hub.ssh_port = free_port()
+    hub.extra_env["HUBFRONT_SSH_PORT"] = str(hub.ssh_port)
+    hub.work = work
+    hub.start()
+    try:
+        make_groups(hub, {"sshg": {"instance_types": ["ssh-tiny"]}, "sshg-other": {"instance_types": ["ssh-tiny"]}})
+        hub.add_user("sa-ann", PASSWORD, ["sshg"])
+        hub.add_user("sa-bob", PASSWORD, ["sshg-other"])
+        yield hub
+    finally:
+        hub.close()
+
+
+def keygen(path: Path) -> str:
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"{path.name}@e2e", "-f", str(path)],
+                   check=True)
+    return (path.with_suffix(".pub")).read_text()
+
+
+def fingerprint(pub: Path) -> str:
+    return subprocess.run(["ssh-keygen", "-lf", str(pub)], capture_output=True, text=True, check=True).stdout.split()[1]
+
+
+def ssh_options(hub, known_hosts: Path) -> list[str]:
+    return ["-o", "BatchMode=yes", "-o", f"UserKnownHostsFile={known_hosts}", "-o", "StrictHostKeyChecking=accept-new",
+            "-o", "IdentitiesOnly=yes", "-o", "ConnectTimeout=30", "-F", "/dev/null"]
+
+
+def ssh(hub, login: str, key: Path, command: str, known_hosts: Path, timeout: float = 120):
+    return subprocess.run(["ssh", "-p", str(hub.ssh_port), "-i", str(key), *ssh_options(hub, known_hosts),
+                           f"{login}@127.0.0.1", command], capture_output=True, text=True, timeout=timeout)
+
+
+def sftp(hub, login: str, key: Path, batch: str, known_hosts: Path, timeout: float = 180):
+    script = hub.work / f"batch-{time.monotonic_ns()}"
+    script.write_text(batch)
+    return subprocess.run(["sftp", "-P", str(hub.ssh_port), "-i", str(key), *ssh_options(hub, known_hosts),
+                           "-b", str(script), f"{login}@127.0.0.1"], capture_output=True, text=True, timeout=timeout)
+
+
+def with_token(hub, login: str, token: str, command: str, known_hosts: Path):
+    """``ssh`` signing in with ``token`` as the password (handed over by SSH_ASKPASS, as a script would)."""
+    askpass = hub.work / f"askpass-{time.monotonic_ns()}"
+    askpass.write_text(f"#!/bin/sh\necho '{token}'\n")
+    askpass.chmod(0o700)
+    env = {**os.environ, "SSH_ASKPASS": str(askpass), "SSH_ASKPASS_REQUIRE": "force", "DISPLAY": ":0"}
+    return subprocess.run(
+        ["ssh", "-p", str(hub.ssh_port), "-o", f"UserKnownHostsFile={known_hosts}", "-o",
+         "StrictHostKeyChecking=accept-new", "-o", "PubkeyAuthentication=no", "-o", "PreferredAuthentications=password",
+         "-o", "NumberOfPasswordPrompts=1", "-o", "ConnectTimeout=30", "-F", "/dev/null", f"{login}@127.0.0.1", command],
+        capture_output=True, text=True, timeout=120, env=env, stdin=subprocess.DEVNULL)
+
+
+def launch(hub, session, user: str, group: str) -> None:
+    r = session.api("POST", f"/users/{user}/servers/{group}",
+                    json={"group": group, "instance_type": "ssh-tiny", "image": "base"})
+    assert r.status_code in (201, 202), r.text
+    wait_for_server(session, user, group, timeout=300, hub=hub)
+
+
+@pytest.fixture(scope="module")
+def ann(hub):
+    """sa-ann with a key added through the API, and her notebook in sshg running."""
+    session = hub.login("sa-ann", PASSWORD)
+    key = hub.work / "ann_key"
+    public = keygen(key)
+    r = session.api("POST", "/portal/me/ssh-keys", json={"name": "laptop", "public_key": public})
+    assert r.status_code == 201, r.text
+    assert r.json()["fingerprint"] == fingerprint(key.with_suffix(".pub"))
+    return session, key
+
+
+def test_a_key_signs_in_but_a_stopped_notebook_is_named(hub, ann):
+    _, key = ann
+    out = ssh(hub, "sa-ann", key, "id -un", hub.work / "kh-stopped")
+    assert out.returncode == 1, out
+    assert "Your notebook in sshg is not running: start it on the Notebooks page" in out.stderr
+
+
+def test_ssh_runs_as_the_users_account_in_their_notebook_with_the_host_key_the_page_shows(hub, ann):
+    session, key = ann
+    launch(hub, session, "sa-ann", "sshg")
+    known = hub.work / "kh-ann"
+    out = ssh(hub, "sa-ann", key, "id -un; pwd; ls -d ~/shared && echo $HUBFRONT_GROUP", known)
+    assert out.returncode == 0, out
+    account, home, shared, group = out.stdout.split()
+    assert account == f"{ACCOUNT_PREFIX}sa-ann"
+    assert home == str(hub.data_dir / "homes" / "sa-ann")
+    assert shared.endswith("/shared") and group == "sshg"
+    # the host key ssh saved is one the API (and so the page) shows
+    saved = subprocess.run(["ssh-keygen", "-lf", str(known)], capture_output=True, text=True, check=True).stdout
+    listing = session.api("GET", "/portal/me/ssh-keys").json()
+    shown = {k["fingerprint"] for k in listing["gateway"]["host_keys"]}
+    assert saved.split()[1] in shown
+    assert listing["gateway"]["port"] == hub.ssh_port
+    [row] = listing["keys"]
+    assert row["name"] == "laptop" and row["type"] == "ssh-ed25519" and row["last_used"]
+    # user+group picks the group; a group she is not in is refused in words
+    out = ssh(hub, "sa-ann+sshg", key, "id -un", known)
+    assert out.returncode == 0 and out.stdout.strip() == f"{ACCOUNT_PREFIX}sa-ann", out
+    out = ssh(hub, "sa-ann+sshg-other", key, "id -un", known)
+    assert out.returncode == 1 and "You are not a member of group sshg-other" in out.stderr, out
+
+
+def test_sftp_puts_and_gets_files_in_shared_storage_as_the_user(hub, ann):
+    _, key = ann
+    local = hub.work / "payload.bin"
+    local.write_bytes(os.urandom(5 * 1024 * 1024))
+    back = hub.work / "payload-back.bin"
+    out = sftp(hub, "sa-ann", key, f"put {local} shared/payload.bin\nget shared/payload.bin {back}\n", hub.work / "kh-ann")
+    assert out.returncode == 0, out
+    assert back.read_bytes() == local.read_bytes()
+    stored = hub.data_dir / "groups" / "sshg" / "payload.bin"
+    assert stored.stat().st_uid == pwd.getpwnam(f"{ACCOUNT_PREFIX}sa-ann").pw_uid
+    # scp (SFTP underneath) the other way round
+    scp_back = hub.work / "payload-scp.bin"
+    out = subprocess.run(["scp", "-P", str(hub.ssh_port), "-i", str(key), *ssh_options(hub, hub.work / "kh-ann"),
+                          "sa-ann@127.0.0.1:shared/payload.bin", str(scp_back)], capture_output=True, text=True,
+                         timeout=180)
+    assert out.returncode == 0, out
+    assert scp_back.read_bytes() == local.read_bytes()
+
+
+def test_wrong_keys_and_tokens_are_refused_and_counted_a_right_token_signs_in(hub, ann):
+    from hub_ext.auth.throttle import LoginThrottle
+
+    session, _ = ann
+    stranger = hub.work / "stranger_key"
+    keygen(stranger)
+    known = hub.work / "kh-wrong"
+    out = ssh(hub, "sa-ann", stranger, "id -un", known)
+    assert out.returncode == 255 and "Permission denied" in out.stderr, out
+    out = with_token(hub, "sa-ann", "not-a-token", "id -un", known)
+    assert out.returncode == 255 and "Permission denied" in out.stderr, out
+    throttle = LoginThrottle(db_url=hub.portal_db_url)
+    assert throttle.state("sa-ann").failures == 2  # one per refused connection: the login page's count
+    token = user_token(session, "sa-ann", "ssh")
+    out = with_token(hub, "sa-ann", token, "id -un", known)
+    assert out.returncode == 0 and out.stdout.strip() == f"{ACCOUNT_PREFIX}sa-ann", out
+    assert throttle.state("sa-ann").failures == 0
+    # another user's token is no password of sa-ann's
+    bob_token = user_token(hub.login("sa-bob", PASSWORD), "sa-bob", "ssh")
+    out = with_token(hub, "sa-ann", bob_token, "id -un", known)
+    assert out.returncode == 255 and "Permission denied" in out.stderr, out
+
+
+def test_a_member_of_another_group_cannot_read_the_groups_storage_over_sftp(hub, ann):
+    bob = hub.login("sa-bob", PASSWORD)
+    key = hub.work / "bob_key"
+    r = bob.api("POST", "/portal/me/ssh-keys", json={"name": "", "public_key": keygen(key)})
+    assert r.status_code == 201 and r.json()["name"] == "bob_key@e2e", r.text
+    launch(hub, bob, "sa-bob", "sshg-other")
+    tree = hub.data_dir / "groups" / "sshg"
+    out = sftp(hub, "sa-bob", key, f"ls {tree}\n", hub.work / "kh-bob")
+    assert out.returncode != 0 and "Permission denied" in out.stderr, out
+    out = sftp(hub, "sa-bob", key, f"get {tree}/payload.bin {hub.work / 'stolen.bin'}\n", hub.work / "kh-bob")
+    assert out.returncode != 0 and not (hub.work / "stolen.bin").exists(), out
+    out = ssh(hub, "sa-bob", key, f"cat {tree}/payload.bin", hub.work / "kh-bob")
+    assert out.returncode == 1 and "Permission denied" in out.stderr, out
+
+
+def test_stopping_the_hub_ends_the_gateway(hub):
+    root = str(hub.data_dir.resolve())
+    gateways = [p for p in leftover_processes(root) if "hub_ext.ssh" in " ".join(p.cmdline())]
+    assert gateways, "the gateway runs while the hub does"
+    hub.close()
+    until(lambda: not [p for p in gateways if p.is_running() and p.status() != "zombie"], timeout=60,
+          what="the SSH gateway to end with the hub")
+    stop_leftover_servers(hub.data_dir)
