@@ -47,10 +47,6 @@ class SSHGateway(SingletonConfigurable):
         30.0, help="Seconds between keep-alive probes of a quiet client; 3 unanswered probes close it (0: never).",
     ).tag(config=True)
 
-    idle_timeout_seconds = Float(
-        0.0, help="Close an SSH connection that carries no traffic for this many seconds (0: never).",
-    ).tag(config=True)
-
     sftp_server = Unicode(
         "/usr/lib/openssh/sftp-server",
         help="""The OpenSSH sftp-server binary the gateway runs, as the user inside their notebook's sandbox, for

@@ -160,6 +160,54 @@ def test_sftp_puts_and_gets_files_in_shared_storage_as_the_user(hub, ann):
     assert scp_back.read_bytes() == local.read_bytes()
 
 
+def test_an_interactive_shell_gets_a_terminal_of_its_own_and_its_exit_status(hub, ann):
+    _, key = ann
+    out = subprocess.run(["ssh", "-tt", "-p", str(hub.ssh_port), "-i", str(key), *ssh_options(hub, hub.work / "kh-ann"),
+                          "sa-ann@127.0.0.1"], input="tty; echo term=$TERM; stty size; id -un; exit 3\n",
+                         capture_output=True, text=True, timeout=120, env={**os.environ, "TERM": "xterm-256color"})
+    assert out.returncode == 3, out
+    assert "/dev/pts/" in out.stdout and "term=xterm-256color" in out.stdout, out
+    assert f"{ACCOUNT_PREFIX}sa-ann" in out.stdout
+
+
+def test_legacy_scp_and_rsync_copy_directories_both_ways_as_the_user(hub, ann):
+    _, key = ann
+    source = hub.work / "results"
+    (source / "sub").mkdir(parents=True)
+    (source / "a.txt").write_text("alpha\n")
+    (source / "sub" / "b.bin").write_bytes(os.urandom(300_000))
+    ssh_cmd = " ".join(["ssh", "-p", str(hub.ssh_port), "-i", str(key), *ssh_options(hub, hub.work / "kh-ann")])
+    out = subprocess.run(["rsync", "-a", "-e", ssh_cmd, f"{source}/", "sa-ann@127.0.0.1:shared/results/"],
+                         capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out
+    back = hub.work / "results-back"
+    out = subprocess.run(["rsync", "-a", "-e", ssh_cmd, "sa-ann@127.0.0.1:shared/results/", f"{back}/"],
+                         capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out
+    assert (back / "sub" / "b.bin").read_bytes() == (source / "sub" / "b.bin").read_bytes()
+    copied = hub.data_dir / "groups" / "sshg" / "results" / "sub" / "b.bin"
+    assert copied.stat().st_uid == pwd.getpwnam(f"{ACCOUNT_PREFIX}sa-ann").pw_uid
+    # legacy scp (-O: the scp protocol, a command run by the user's shell) both ways
+    scp = ["scp", "-O", "-r", "-P", str(hub.ssh_port), "-i", str(key), *ssh_options(hub, hub.work / "kh-ann")]
+    out = subprocess.run([*scp, str(source), "sa-ann@127.0.0.1:shared/by-scp"], capture_output=True, text=True,
+                         timeout=180)
+    assert out.returncode == 0, out
+    out = subprocess.run([*scp, "sa-ann@127.0.0.1:shared/by-scp", str(hub.work / "scp-back")], capture_output=True,
+                         text=True, timeout=180)
+    assert out.returncode == 0, out
+    assert (hub.work / "scp-back" / "a.txt").read_text() == "alpha\n"
+    assert (hub.data_dir / "groups" / "sshg" / "by-scp" / "a.txt").stat().st_uid == copied.stat().st_uid
+
+
+def test_each_ssh_sign_in_is_an_activity_naming_where_from_and_which_notebook(hub, ann):
+    from hub_ext import activity
+
+    logins = [a for a in activity.recent(hub.portal_db_url, username="sa-ann") if a.kind == "ssh"]
+    assert any(a.action == "login" and a.group == "sshg" and "from 127.0.0.1 into your notebook in sshg" in a.message
+               for a in logins), logins
+    assert any(a.action == "key-added" for a in logins)
+
+
 def test_wrong_keys_and_tokens_are_refused_and_counted_a_right_token_signs_in(hub, ann):
     from hub_ext.auth.throttle import LoginThrottle
 
@@ -181,6 +229,24 @@ def test_wrong_keys_and_tokens_are_refused_and_counted_a_right_token_signs_in(hu
     bob_token = user_token(hub.login("sa-bob", PASSWORD), "sa-bob", "ssh")
     out = with_token(hub, "sa-ann", bob_token, "id -un", known)
     assert out.returncode == 255 and "Permission denied" in out.stderr, out
+
+
+def test_two_factor_accounts_sign_in_with_keys_only(hub, ann):
+    from hub_ext.store import session_scope
+    from hub_ext.store.models_accounts import OtpCredential
+
+    session, key = ann
+    token = user_token(session, "sa-ann", "ssh-2fa")
+    with session_scope(hub.portal_db_url) as s:
+        s.add(OtpCredential(username="sa-ann", secret_encrypted="-", enabled=True))
+    try:
+        out = with_token(hub, "sa-ann", token, "id -un", hub.work / "kh-ann")
+        assert out.returncode == 255 and "use an SSH key" in out.stderr, out
+        out = ssh(hub, "sa-ann", key, "id -un", hub.work / "kh-ann")
+        assert out.returncode == 0, out
+    finally:
+        with session_scope(hub.portal_db_url) as s:
+            s.delete(s.get(OtpCredential, "sa-ann"))
 
 
 def test_a_member_of_another_group_cannot_read_the_groups_storage_over_sftp(hub, ann):
