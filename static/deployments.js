@@ -247,6 +247,7 @@
     var phase = node("td");
     phase.appendChild(node("span", "badge hf-phase " + (BADGES[d.phase] || "text-bg-secondary"), phaseText(d.phase)));
     if (d.reason) phase.appendChild(node("div", "small text-danger-emphasis hf-reason", d.reason));
+    if (d.restart_note) phase.appendChild(node("div", "small text-warning-emphasis hf-restarts", d.restart_note));
     tr.appendChild(phase);
     tr.appendChild(node("td", "text-nowrap hf-replicas", d.available + " / " + d.replicas));
     var access = node("td");
@@ -345,6 +346,8 @@
       reason.textContent = d.reason || "";
       reason.hidden = !d.reason;
       setText(status, '[data-field="message"]', d.message || "");
+      var restarts = document.getElementById("hf-dep-restarts");
+      if (restarts) { restarts.textContent = d.restart_note || ""; restarts.hidden = !d.restart_note; }
       ["available", "replicas", "revision"].forEach(function (k) { setText(page, '[data-field="' + k + '"]', d[k]); });
       setText(page, '[data-field="serving_revision"]', d.serving_revision || "none yet");
       setText(page, '[data-time="updated"]', inZone(d.updated, zone));

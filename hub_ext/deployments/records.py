@@ -22,6 +22,7 @@ from sqlalchemy import delete, select, text, update
 
 from .. import activity
 from ..keys import decrypt, encrypt, token_digest
+from ..restart_words import note
 from ..bodies import BodyError
 from ..jobs.records import Viewer
 from ..times import iso, utc
@@ -310,7 +311,11 @@ class DeploymentStore:
             # values only for those who may change it: they may hold credentials
             "env": env if changer else {k: "" for k in env}, "access": row.access,
             "resources": {"cpu": row.cpu, "memory": row.memory, "gpu": row.gpu},
-            "stopped": bool(row.stopped), "phase": row.phase, "reason": row.reason or None, "message": row.message,
+            "stopped": bool(row.stopped), "phase": row.phase, "reason": row.reason or None,
+            "message": viewer.words(row.message) if viewer is not None else row.message,
+            # its replicas' restarts in a row (the latest revision's most restarted one) and why the last one was
+            "restarts": row.restarts or 0, "restart_reason": row.restart_reason or None,
+            "restart_note": note(row.restarts or 0, row.restart_reason, row.restart_message) or None,
             "revision": row.revision, "serving_revision": row.serving_revision or None,
             "endpoint": f"{public_url}/deployments/{row.id}/",
             "traffic": {"requests": row.requests, "errors": row.errors, "unauthorized": row.unauthorized,

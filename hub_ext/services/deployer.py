@@ -256,6 +256,8 @@ class Deployer(ScaleToZero, DesiredState):
 
     async def _settle(self, row: Deployment, status: DeploymentStatus) -> None:
         """Phase and availability from the executor's status; release what the serving revision no longer needs."""
+        self._set(row, restarts=status.restarts, restart_reason=status.restart_reason,
+                  restart_message=status.restart_message)
         if status.failed:
             self._set(row, phase="Failed", reason=status.failed, message=status.message,
                       available=status.available, serving_revision=status.revision or row.serving_revision)

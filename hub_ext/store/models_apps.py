@@ -53,6 +53,7 @@ class App(Base):
     restarts: Mapped[int] = mapped_column(Integer, default=0)
     restart_reason: Mapped[str] = mapped_column(String(32), default="")
     restart_message: Mapped[str] = mapped_column(Text, default="")
+    idle_timeout: Mapped[int | None] = mapped_column(Integer, nullable=True)  # stopped after this long without requests
     delete_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     delete_data: Mapped[bool] = mapped_column(Boolean, default=False)  # uninstall also removes its data
     log_size: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -71,6 +71,10 @@ class Deployment(Base):
     last_cold_start: Mapped[float | None] = mapped_column(Float, nullable=True)  # seconds from wake to ready
     last_cold_start_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     wakes: Mapped[int] = mapped_column(Integer, default=0)
+    # the latest revision's most restarted replica: restarts in a row and why the last one ended (0017)
+    restarts: Mapped[int] = mapped_column(Integer, default=0)
+    restart_reason: Mapped[str] = mapped_column(String(32), default="")
+    restart_message: Mapped[str] = mapped_column(Text, default="")
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

@@ -241,6 +241,9 @@ def test_a_killed_replica_restarts_while_the_other_serves(hub, alice):
         time.sleep(0.5)
     assert victim not in fresh
     assert wait(alice, "heal", check=lambda d: d["available"] == 2)["phase"] == "Deployed"
+    # the deployment says its replica was restarted, and why (issue 24), until it has stayed up a while
+    seen = wait(alice, "heal", check=lambda d: d["restarts"] == 1)
+    assert seen["restart_note"] == "Killed by SIGKILL (exit code 137): restarted once", seen
 
 
 def test_stop_answers_503_with_retry_after_and_releases_quota(hub, alice):

@@ -1,7 +1,7 @@
 """SSH keys users register for the SSH gateway (issue 26)
 
 Revision ID: 0018
-Revises: 0016
+Revises: 0017
 
 ``ssh_keys``: one row per key a user registered on the SSH keys page: its name, type, SHA256
 fingerprint (unique per user), the OpenSSH public line, when it was added and last used to sign in.
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0018"
-down_revision = "0016"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
