@@ -9,7 +9,8 @@ Two ways in, as the issue asks:
 Every refused credential counts toward the login page's own throttle (``hub_ext.auth.throttle``): a wrong
 password each time, the keys of one connection once (a client offers every key it has, one after the
 other, before the right one). While the throttle says wait, nothing is checked and the client is told
-why in the sign-in banner. Disabled accounts cannot sign in at all. Forwarding of any kind is refused.
+why in the sign-in banner. Disabled accounts cannot sign in at all. Local forwarding (``-L``, ``-W``) reaches ports inside the notebook's
+network namespace (:mod:`.forward`); remote, agent and X11 forwarding are refused.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from ..auth.addresses import client_address
 from ..auth.otp import is_enabled as otp_enabled
 from ..auth.throttle import retry_message
 from . import keys
+from .forward import open_forward
 from .session import GatewaySession
 from .target import Landing, Unavailable, resolve, split_login
 
@@ -133,8 +135,18 @@ class GatewayServer(asyncssh.SSHServer):
         return GatewaySession(self)
 
     def connection_requested(self, dest_host, dest_port, orig_host, orig_port):
-        raise asyncssh.ChannelOpenError(asyncssh.OPEN_ADMINISTRATIVELY_PROHIBITED,
-                                        "Port forwarding is not enabled on this gateway")
+        """``ssh -L``/``-W``: a connection made inside the notebook's network namespace (:mod:`.forward`)."""
+        if not self.gateway.settings.allow_local_forwarding:
+            raise asyncssh.ChannelOpenError(asyncssh.OPEN_ADMINISTRATIVELY_PROHIBITED,
+                                            "Port forwarding is not enabled on this gateway")
+        return self._forward(dest_host, dest_port)
+
+    async def _forward(self, host: str, port: int):
+        try:
+            landing = await self.landing()
+        except Unavailable as exc:
+            raise asyncssh.ChannelOpenError(asyncssh.OPEN_CONNECT_FAILED, exc.message) from None
+        return await open_forward(landing.netns, host, port)
 
     def server_requested(self, listen_host, listen_port):
         return False

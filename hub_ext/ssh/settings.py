@@ -11,12 +11,6 @@ SERVICE_NAME = "hubfront-ssh"
 
 
 class SSHGateway(SingletonConfigurable):
-    enabled = Bool(
-        True, help="""Run the SSH gateway (a managed service of the hub): shells, commands and SFTP/scp/rsync into
-        each user's running notebook server, as their own OS account. False: no gateway, and the SSH keys page
-        says so.""",
-    ).tag(config=True)
-
     port = Int(
         help="""TCP port the SSH gateway listens on (default: $HUBFRONT_SSH_PORT, else 8022). Users connect with
         ``ssh -p <port> <user>@<host>``.""",
@@ -45,6 +39,12 @@ class SSHGateway(SingletonConfigurable):
 
     keepalive_seconds = Float(
         30.0, help="Seconds between keep-alive probes of a quiet client; 3 unanswered probes close it (0: never).",
+    ).tag(config=True)
+
+    allow_local_forwarding = Bool(
+        True, help="""Let users forward local ports (``ssh -L 6006:localhost:6006``, ``ssh -W``, VS Code Remote-SSH) to
+        ports inside their notebook server's network namespace (its own loopback, and what the notebook itself may
+        reach). Remote (``-R``), agent and X11 forwarding are never allowed.""",
     ).tag(config=True)
 
     sftp_server = Unicode(

@@ -39,6 +39,7 @@ class Landing:
     uid: int | None  # the OS account's (None: not isolated)
     home: str
     env: dict[str, str] = field(repr=False)
+    netns: str  # the server's network namespace ("": the host's network)
     preexec: Callable[[], Callable[[], None]] = field(repr=False)  # a fresh preexec_fn per child
 
 
@@ -103,4 +104,4 @@ def resolve(user: dict, asked_group: str | None, db_url: str, isolation: Isolati
     if isolation.networks is not None and network is None:
         raise Unavailable(f"Your notebook in {group} has no network: restart it on the Notebooks page")
     return Landing(username, group, server_name, pid, account.uid if account else None, home, env,
-                   lambda: isolation.preexec(account, cgroup, home, network=network))
+                   network.path if network is not None else "", lambda: isolation.preexec(account, cgroup, home, network=network))

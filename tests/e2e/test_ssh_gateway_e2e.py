@@ -36,7 +36,8 @@ def hub(tmp_path_factory):
          "Debian's openssh-client is not installed (make os-tools)")
     need(os.path.exists(SFTP_SERVER), "Debian's openssh-sftp-server is not installed (make os-tools)")
     work = tmp_path_factory.mktemp("ssh-e2e")
-    hub = catalog_hub(work, [TINY])
+    # a slowed address waits long enough that no test sees its wait end
+    hub = catalog_hub(work, [TINY], config="c.LoginThrottle.pair_base_seconds = 600.0\n")
     hub.ssh_port = free_port()
     hub.extra_env["HUBFRONT_SSH_PORT"] = str(hub.ssh_port)
     hub.work = work
@@ -45,6 +46,7 @@ def hub(tmp_path_factory):
         make_groups(hub, {"sshg": {"instance_types": ["ssh-tiny"]}, "sshg-other": {"instance_types": ["ssh-tiny"]}})
         hub.add_user("sa-ann", PASSWORD, ["sshg"])
         hub.add_user("sa-bob", PASSWORD, ["sshg-other"])
+        hub.add_user("sa-eve", PASSWORD, ["sshg"])
         yield hub
     finally:
         hub.close()
@@ -231,6 +233,22 @@ def test_wrong_keys_and_tokens_are_refused_and_counted_a_right_token_signs_in(hu
     assert out.returncode == 255 and "Permission denied" in out.stderr, out
 
 
+def test_repeated_failures_slow_the_address_down_as_on_the_login_page(hub):
+    eve = hub.login("sa-eve", PASSWORD)
+    token = user_token(eve, "sa-eve", "ssh")
+    known = hub.work / "kh-eve"
+    for _ in range(6):  # 5 are free (typos), the 6th makes the next attempt wait
+        out = with_token(hub, "sa-eve", "wrong-token", "true", known)
+        assert out.returncode == 255, out
+    out = with_token(hub, "sa-eve", token, "id -un", known)
+    assert out.returncode == 255, out
+    assert "Too many failed sign-in attempts. Try again in " in out.stderr, out
+    # the login page keeps the same count: the right password is refused there too, for now
+    r = eve.post(eve.url("/hub/login"), data={"username": "sa-eve", "password": PASSWORD,
+                                              "_xsrf": eve.cookies.get("_xsrf", "")})
+    assert "Too many failed sign-in attempts" in r.text
+
+
 def test_two_factor_accounts_sign_in_with_keys_only(hub, ann):
     from hub_ext.store import session_scope
     from hub_ext.store.models_accounts import OtpCredential
@@ -262,6 +280,43 @@ def test_a_member_of_another_group_cannot_read_the_groups_storage_over_sftp(hub,
     assert out.returncode != 0 and not (hub.work / "stolen.bin").exists(), out
     out = ssh(hub, "sa-bob", key, f"cat {tree}/payload.bin", hub.work / "kh-bob")
     assert out.returncode == 1 and "Permission denied" in out.stderr, out
+
+
+def test_forwarding_reaches_ports_of_the_users_own_notebook_only(hub, ann):
+    import requests
+
+    _, key = ann
+    known = hub.work / "kh-ann"
+    # a web server the user starts inside their notebook, on its own loopback
+    out = ssh(hub, "sa-ann", key, "nohup python3 -m http.server 8888 --bind 127.0.0.1 -d ~ </dev/null >/dev/null 2>&1 &", known)
+    assert out.returncode == 0, out
+    probe = "python3 -c \"import socket; socket.create_connection(('127.0.0.1', 8888), 5)\""
+    until(lambda: ssh(hub, "sa-ann", key, probe, known).returncode == 0, timeout=60, what="the notebook's server")
+    request = "GET / HTTP/1.0\r\n\r\n"
+    out = subprocess.run(["ssh", "-p", str(hub.ssh_port), "-i", str(key), *ssh_options(hub, known),
+                          "-W", "localhost:8888", "sa-ann@127.0.0.1"], input=request, capture_output=True, text=True,
+                         timeout=60)
+    assert out.stdout.startswith("HTTP/1.0 200"), out
+    # -L, as for TensorBoard: a local port of the client's reaches it
+    port = free_port()
+    tunnel = subprocess.Popen(["ssh", "-N", "-p", str(hub.ssh_port), "-i", str(key), *ssh_options(hub, known),
+                               "-o", "ExitOnForwardFailure=yes", "-L", f"{port}:localhost:8888", "sa-ann@127.0.0.1"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        def served():
+            try:
+                return requests.get(f"http://127.0.0.1:{port}/", timeout=5).status_code == 200
+            except requests.RequestException:
+                return False
+        until(served, timeout=60, what="the tunnel to the notebook's port 8888")
+    finally:
+        tunnel.terminate()
+        tunnel.wait(10)
+    # sa-bob's namespace has its own loopback: ann's port is not there
+    out = subprocess.run(["ssh", "-p", str(hub.ssh_port), "-i", str(hub.work / "bob_key"),
+                          *ssh_options(hub, hub.work / "kh-bob"), "-W", "localhost:8888", "sa-bob@127.0.0.1"],
+                         input=request, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 255 and "open failed" in out.stderr and "HTTP" not in out.stdout, out
 
 
 def test_stopping_the_hub_ends_the_gateway(hub):
