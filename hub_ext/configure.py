@@ -57,7 +57,8 @@ def add_ssh_service(c) -> None:
     """The SSH gateway (``hub_ext.ssh``), a managed service the hub starts beside the runner: it listens on
     ``c.SSHGateway.port`` ($HUBFRONT_SSH_PORT, else 8022) and gets its configuration from the hub at start
     (``hub_ext.ssh.service.hand_over_config``). It reads users' groups and their servers' state (the
-    notebook server's process, whose sandbox a session joins)."""
+    notebook server's process, whose sandbox a session joins), and tells the hub a server with an SSH
+    session open is in use (the idle culler counts it)."""
     import sys
 
     services = [s for s in (c.JupyterHub.services if "services" in c.JupyterHub else [])
@@ -67,7 +68,8 @@ def add_ssh_service(c) -> None:
     roles = [r for r in (c.JupyterHub.load_roles if "load_roles" in c.JupyterHub else [])
              if r.get("name") != SSH_SERVICE]
     roles.append({"name": SSH_SERVICE, "description": "Hubfront SSH gateway: reads users' groups and servers",
-                  "scopes": ["read:users:name", "read:users:groups", "read:servers", "admin:server_state"],
+                  "scopes": ["read:users:name", "read:users:groups", "read:servers", "admin:server_state",
+                             "users:activity"],
                   "services": [SSH_SERVICE]})
     c.JupyterHub.load_roles = roles
 

@@ -36,6 +36,15 @@ class HubClient:
             return None
         return model.get("name")
 
+    async def activity(self, name: str, server: str, when: str) -> None:
+        """Tell the hub ``name``'s ``server`` was in use at ``when`` (ISO): an SSH session is activity, which
+        the idle culler counts as a JupyterLab terminal's."""
+        body = json.dumps({"last_activity": when, "servers": {server: {"last_activity": when}}})
+        request = HTTPRequest(f"{self.api_url}/users/{quote(name, safe='')}/activity", method="POST", body=body,
+                              headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"},
+                              request_timeout=TIMEOUT, connect_timeout=TIMEOUT)
+        await AsyncHTTPClient().fetch(request)
+
     async def user(self, name: str) -> dict | None:
         """The hub's model of ``name``: groups, and servers with their state (None: no such user)."""
         return await self._get(f"/users/{quote(name, safe='')}", self.token)

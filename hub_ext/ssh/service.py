@@ -20,6 +20,7 @@ from traitlets.config import Config
 from ..auth.throttle import LoginThrottle
 from ..isolation import Isolation
 from ..settings import Hubfront
+from ..times import iso, utcnow
 from .hostkeys import ensure_host_keys
 from .hubclient import HubClient
 from .server import GatewayServer
@@ -67,6 +68,35 @@ class Gateway:
         self.isolation = Isolation.instance(config=config)
         self.throttle = LoginThrottle(config=config, db_url=self.hubfront.db_url)
         self.hub = HubClient(api_url, token)
+        self.open_sessions: dict[tuple[str, str], int] = {}  # (user, server) -> sessions open there
+
+    def session_opened(self, username: str, server: str) -> None:
+        key = (username, server)
+        self.open_sessions[key] = self.open_sessions.get(key, 0) + 1
+        if self.open_sessions[key] == 1:
+            asyncio.ensure_future(self._tell_activity([key]))
+
+    def session_closed(self, username: str, server: str) -> None:
+        key = (username, server)
+        self.open_sessions[key] = self.open_sessions.get(key, 1) - 1
+        if self.open_sessions[key] <= 0:
+            del self.open_sessions[key]
+
+    async def _tell_activity(self, keys) -> None:
+        when = iso(utcnow())
+        for username, server in keys:
+            try:
+                await self.hub.activity(username, server, when)
+            except Exception as exc:  # noqa: BLE001 - the next round tries again
+                log.warning("Could not tell the hub that %s/%s is in use: %s", username, server, exc)
+
+    async def report_activity(self, stop: asyncio.Event) -> None:
+        """Every ``activity_seconds``: the notebooks with an SSH session open are in use."""
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), self.settings.activity_seconds)
+            except asyncio.TimeoutError:
+                await self._tell_activity(list(self.open_sessions))
 
     @property
     def db_url(self) -> str:
@@ -92,6 +122,7 @@ async def main() -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     watch = asyncio.create_task(orphaned(stop))
+    activity = asyncio.create_task(gateway.report_activity(stop))
     server = None
     while server is None and not stop.is_set():
         try:
@@ -108,6 +139,7 @@ async def main() -> None:
         await stop.wait()
         server.close()
     watch.cancel()
+    activity.cancel()
     log.info("SSH gateway stopping")
 
 

@@ -291,12 +291,17 @@ class GatewaySession(asyncssh.SSHServerSession):
         log.info("SSH %s of %s in %s (pid %s)", self.argv_kind, landing.username, landing.group, self.proc.pid)
         self._flush_input()
         readers = [asyncio.ensure_future(o.run()) for o in outputs]
-        status = await self.proc.wait()
-        if self.master is not None:
-            # a PTY: what the shell wrote before it ended, not what background jobs keep writing
-            await asyncio.wait(readers, timeout=1)
-        else:
-            await asyncio.wait(readers)
+        gateway = self.connection.gateway
+        gateway.session_opened(landing.username, landing.server)
+        try:
+            status = await self.proc.wait()
+            if self.master is not None:
+                # a PTY: what the shell wrote before it ended, not what background jobs keep writing
+                await asyncio.wait(readers, timeout=1)
+            else:
+                await asyncio.wait(readers)
+        finally:
+            gateway.session_closed(landing.username, landing.server)
         for task in readers:
             task.cancel()
         await asyncio.gather(*readers, return_exceptions=True)

@@ -47,6 +47,11 @@ class SSHGateway(SingletonConfigurable):
         reach). Remote (``-R``), agent and X11 forwarding are never allowed.""",
     ).tag(config=True)
 
+    activity_seconds = Float(
+        60.0, help="""While a user has an SSH session open in a notebook, tell the hub it is in use this often (the
+        idle culler then counts it as active, as it does a JupyterLab terminal).""",
+    ).tag(config=True)
+
     sftp_server = Unicode(
         "/usr/lib/openssh/sftp-server",
         help="""The OpenSSH sftp-server binary the gateway runs, as the user inside their notebook's sandbox, for

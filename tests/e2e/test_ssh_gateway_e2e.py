@@ -172,6 +172,21 @@ def test_an_interactive_shell_gets_a_terminal_of_its_own_and_its_exit_status(hub
     assert f"{ACCOUNT_PREFIX}sa-ann" in out.stdout
 
 
+def test_an_ssh_session_is_activity_of_the_notebook_for_the_idle_culler(hub, ann):
+    from datetime import datetime, timezone
+
+    session, key = ann
+    before = datetime.now(timezone.utc)
+    out = ssh(hub, "sa-ann", key, "sleep 1", hub.work / "kh-ann")
+    assert out.returncode == 0, out
+
+    def last_activity():
+        server = session.api("GET", "/users/sa-ann").json()["servers"]["sshg"]
+        return datetime.fromisoformat(server["last_activity"].replace("Z", "+00:00"))
+
+    until(lambda: last_activity() >= before, timeout=60, what="the hub to see the SSH session as activity")
+
+
 def test_legacy_scp_and_rsync_copy_directories_both_ways_as_the_user(hub, ann):
     _, key = ann
     source = hub.work / "results"
