@@ -31,6 +31,7 @@ from .session import GatewaySession
 from .target import Landing, Unavailable, resolve, split_login
 
 log = logging.getLogger("hubfront.ssh")
+MAX_TRIES = 10  # refused credentials one connection may offer before it is closed (OpenSSH: MaxAuthTries 6)
 
 
 class GatewayServer(asyncssh.SSHServer):
@@ -47,6 +48,7 @@ class GatewayServer(asyncssh.SSHServer):
         self.two_factor = False
         self.authorized: dict[str, int] = {}
         self.key_failed = False
+        self.tries = 0
         self.key_id: int | None = None
         self.method = ""
         self._landing: asyncio.Future | None = None
@@ -91,6 +93,7 @@ class GatewayServer(asyncssh.SSHServer):
             return False
         key_id = self.authorized.get(keys.key_line(key))
         if key_id is None:
+            self._tried()
             if not self.key_failed:
                 self.key_failed = True
                 await self._failed()
@@ -108,12 +111,23 @@ class GatewayServer(asyncssh.SSHServer):
             self.conn.send_auth_banner("Your account uses two-factor sign-in: use an SSH key you added on the "
                                        "SSH keys page.\r\n")
             return False
-        owner = await self.gateway.hub.token_owner(password)
+        self._tried()
+        try:
+            owner = await self.gateway.hub.token_owner(password)
+        except Exception as exc:  # noqa: BLE001 - the hub is not answering: refused, not counted
+            log.warning("Could not check an SSH token of %r with the hub: %s", self.username, exc)
+            return False
         if owner is None or owner != self.username:
             await self._failed()
             return False
         self.method = "token"
         return True
+
+    def _tried(self) -> None:
+        self.tries += 1
+        if self.tries > MAX_TRIES:
+            self.blocked = True
+            self.conn.disconnect(asyncssh.DISC_NO_MORE_AUTH_METHODS_AVAILABLE, "Too many authentication failures")
 
     async def _failed(self) -> None:
         wait = await asyncio.to_thread(self.gateway.throttle.record_failure, self.username, self.address)

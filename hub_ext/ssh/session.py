@@ -118,6 +118,17 @@ class GatewaySession(asyncssh.SSHServerSession):
 
     def session_started(self) -> None:
         self.task = asyncio.ensure_future(self._run())
+        self.task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task) -> None:
+        """A fault of the gateway's own still ends the session (the client never hangs on it)."""
+        if task.cancelled() or task.exception() is None:
+            return
+        log.error("SSH session of %s failed", self.connection.login, exc_info=task.exception())
+        try:
+            self.chan.exit(1)
+        except (OSError, asyncssh.Error):
+            pass
 
     # -- input from the client ---------------------------------------------------
 
@@ -283,7 +294,7 @@ class GatewaySession(asyncssh.SSHServerSession):
             return
         try:
             self.proc, outputs = await self._start(landing)
-        except (OSError, asyncssh.Error, ValueError) as exc:
+        except Exception as exc:  # noqa: BLE001 - OSError, or SubprocessError from the sandbox's preexec
             log.warning("SSH session of %s could not start: %s", landing.username, exc)
             self.chan.write_stderr(b"Your session could not start in your notebook's environment\n")
             self.chan.exit(1)
