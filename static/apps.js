@@ -37,7 +37,8 @@
       ev.preventDefault();
       var name = form.closest(".hf-app").dataset.name;
       var body = { instance_type: form.elements.instance_type.value, access: form.elements.access.value,
-                   resource_group: form.elements.resource_group.value, env: envOf(form.elements.env.value) };
+                   resource_group: form.elements.resource_group.value, env: envOf(form.elements.env.value),
+                   idle_timeout: form.elements.idle_timeout.value.trim() || "never" };
       hf.call("PATCH", api + "/" + encodeURIComponent(name), body).then(function (res) {
         if (res.ok) window.location.reload();
         else hf.fieldErrors(form, res);

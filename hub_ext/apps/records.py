@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import activity
 from ..jobs.records import JobStore, Viewer
+from ..quantities import format_duration
 from ..times import iso
 from ..ledger.workloads import app_id
 from ..store import session_scope
@@ -87,7 +88,7 @@ class AppStore:
                   gpu=instance_type.gpu, resource_group=resource_group, env_encrypted=self.seal_env(env), access=body.access or "group",
                   stopped=False, revision=1, running_revision=0, phase="Installing", reason="",
                   message="Waiting for the runner", delete_requested=False, delete_data=False, log_size=0,
-                  log_read=0, endpoint="", created=now, updated=now)
+                  log_read=0, endpoint="", created=now, updated=now, idle_timeout=body.idle_timeout or None)
         try:
             with session_scope(self.db_url) as s:
                 if self._find(s, group, body.name, hidden=True) is not None:
@@ -131,6 +132,9 @@ class AppStore:
         if fields.get("access") and fields["access"] != row.access:
             values["access"] = fields["access"]
             changed.append("access")
+        if fields.get("idle_timeout") is not None and (fields["idle_timeout"] or None) != row.idle_timeout:
+            values["idle_timeout"] = fields["idle_timeout"] or None  # 0 ("never"): none
+            changed.append("idle_timeout")
         restart = []
         if fields.get("env") is not None and fields["env"] != self.open_env(row.env_encrypted):
             values["env_encrypted"] = self.seal_env(fields["env"])
@@ -160,11 +164,14 @@ class AppStore:
                                             + (" (restarting)" if restart and not row.stopped else ""), by)
         return row
 
-    def stop(self, row: App, by: str) -> App:
+    def stop(self, row: App, by: str, idle: bool = False) -> App:
+        """Stop it (``idle``: the runner, after its idle timeout without requests; the card says so)."""
+        why = f"Stopped after {format_duration(row.idle_timeout)} without requests" if idle else f"Stopped by {by}"
         with session_scope(self.db_url) as s:
             s.execute(update(App).where(App.id == row.id, App.stopped.is_(False)).values(
-                stopped=True, phase="Stopping", reason="", message=f"Stopped by {by}", updated=utcnow()))
-        self.record(row, "stopping", "info", f"App {row.name!r} of {row.group} stopped by {by}", by)
+                stopped=True, phase="Stopping", reason="Idle" if idle else "", message=why, updated=utcnow()))
+        self.record(row, "stopping", "info", f"App {row.name!r} of {row.group}: {why[0].lower()}{why[1:]}"
+                    if idle else f"App {row.name!r} of {row.group} stopped by {by}", None if idle else by)
         return self.by_id(row.id) or row
 
     def start(self, row: App, by: str) -> App:
@@ -210,6 +217,7 @@ class AppStore:
             "restarts": row.restarts or 0, "last_restart_reason": row.restart_reason or None,
             "last_restart_message": row.restart_message or None,
             "restart_note": restart_note(row.restarts or 0, row.restart_reason, row.restart_message) or None,
+            "idle_timeout": row.idle_timeout or None,
             "url": url, "path": url, "registry": bool(template and template.registry),
             "created": iso(row.created), "updated": iso(row.updated),
         }

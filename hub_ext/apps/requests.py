@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from ..bodies import BodyError, Strict
+from ..quantities import Lifetime
 from ..jobs.requests import _check_env
 from ..store.models_apps import ACCESS_SCOPES
 from .templates import NAME, AppTemplate
@@ -26,6 +27,9 @@ class _Settings(Strict):
     env: dict[str, str] | None = Field(default=None, description="Overrides of the template's variables")
     access: Access | None = Field(default=None, description="`group` (members only, the default), `users` "
                                                             "(any logged-in user) or `public` (anyone)")
+    idle_timeout: Lifetime | None = Field(default=None, description="Stop the app after this long without "
+                                          "requests (seconds, or 30m, 2h, 1d; `never` or 0: never, the default: "
+                                          "apps are shared)")
 
     _env = field_validator("env")(lambda cls, v: v if v is None else _check_env(v))
 

@@ -14,6 +14,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 from ..apps import restarts as words
 from ..store.models_apps import App
 from .executors.deployments import DeploymentStatus
@@ -23,6 +26,28 @@ class AppStatus:
     """Needs ``_set``, ``_halt``, ``_append_log``, ``_release`` and ``max_restarts`` of ``AppRunner``."""
 
     max_restarts: int = 0
+    routes = None  # the apps' route table (RouteTable): the forwarder's account of each app's requests
+
+    async def stop_when_idle(self, row: App) -> bool:
+        """An app with an ``idle_timeout`` that has answered no request for that long (none in flight) is
+        stopped, which releases its reservation; True when it was. Idle counts from its last request, or
+        from when this runner first saw it running."""
+        up = self.__dict__.setdefault("_up_since", {})
+        if row.phase != "Running" or not row.idle_timeout:
+            up.pop(row.id, None)
+            return False
+        now = time.monotonic()
+        since = up.setdefault(row.id, now)
+        d = self.routes.deployments.get(f"{row.group}/{row.name}") if self.routes is not None else None
+        if d is not None and (d.active or d.held):
+            return False
+        last = max(since, d.last) if d is not None and d.last is not None else since
+        if now - last < row.idle_timeout:
+            return False
+        up.pop(row.id, None)
+        await asyncio.to_thread(self.store.stop, row, "", True)
+        self.wake.set()
+        return True
 
     def gave_up(self, row: App) -> bool:
         """Whether the runner stopped restarting the app (it waits for a new revision or a start)."""

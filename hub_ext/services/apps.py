@@ -206,6 +206,8 @@ class AppRunner(AppStatus, DesiredState):
         status = await self.executor.status(executor_id(row))
         await self._copy_logs(row)
         await self._settle(row, status)
+        if await self.stop_when_idle(row):  # its idle timeout without requests (issue 25)
+            return True
         return row.phase != "Running" and row.phase != "Failed"
 
     async def _reserve(self, row: App, policy) -> tuple[int, ...] | None:

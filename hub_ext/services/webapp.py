@@ -201,6 +201,7 @@ async def main() -> None:
     from .apps_setup import build_apps  # the apps' loop (hub_ext.services.apps)
 
     reconciler.apps = build_apps(config, log, reconciler, hub_key(hubfront.data_dir))
+    reconciler.apps.routes = app_routes  # what the apps' forwarder saw of their requests (idle apps stop)
     background = [asyncio.create_task(orphaned(stop, log)),
                   asyncio.create_task(reconciler.image_builder.run(stop)),
                   asyncio.create_task(reconciler.apps.run(reconciler.hub.groups))]

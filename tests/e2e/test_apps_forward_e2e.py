@@ -242,3 +242,31 @@ def test_a_public_app_answers_anyone_and_a_stopped_one_503(hub):
     r = eventually(lambda: requests.get(app_url(hub), timeout=10), lambda r: r.status_code == 503, timeout=60)
     assert r.status_code == 503 and r.headers["Retry-After"]
     assert "is not running" in json.loads(r.text)["message"]
+
+
+def test_an_app_with_an_idle_timeout_runs_while_asked_and_stops_once_left_alone(hub):
+    from hub_ext.ledger import Ledger
+
+    with session_scope(hub.portal_db_url) as s:  # started again, public, stopped after 4 s without requests
+        s.execute(update(App).where(App.group == "lab", App.name == "echo").values(
+            stopped=False, phase="Starting", reason="", restarts=0, access="public", idle_timeout=4))
+    r = eventually(lambda: requests.get(app_url(hub, "busy"), timeout=10), lambda r: r.status_code == 200, 90)
+    assert r.status_code == 200
+    asked_until = time.monotonic() + 10  # asked every half second for longer than its idle timeout
+    while time.monotonic() < asked_until:
+        assert requests.get(app_url(hub, "busy"), timeout=10).status_code == 200
+        time.sleep(0.5)
+
+    def row() -> App:
+        with session_scope(hub.portal_db_url) as s:
+            return s.scalars(select(App).where(App.group == "lab", App.name == "echo")).one()
+
+    until = time.monotonic() + 60
+    while not row().stopped:  # left alone, it stops, saying why, and gives its reservation back
+        assert time.monotonic() < until, "the idle app was not stopped"
+        time.sleep(0.2)
+    assert (row().reason, row().message) == ("Idle", "Stopped after 4 s without requests")
+    until = time.monotonic() + 60
+    while Ledger(hub.portal_db_url).reservations(kind="app"):
+        assert time.monotonic() < until, "the stopped app's reservation was not released"
+        time.sleep(0.2)

@@ -69,6 +69,14 @@ async def test_install_change_stop_uninstall(app):
     assert r.json()["access"] == "public" and r.json()["revision"] == 1
     r = await boss.api("PATCH", api + "/tracking", data='{"env": {"MLFLOW_WORKERS": "3"}}')
     assert r.json()["revision"] == 2 and r.json()["env"] == {"MLFLOW_WORKERS": "3"}
+    # an idle timeout (issue 25): off by default, in place, "never" turns it off, a bad one named
+    assert r.json()["idle_timeout"] is None
+    r = await boss.api("PATCH", api + "/tracking", data='{"idle_timeout": "30m"}')
+    assert r.json()["idle_timeout"] == 1800 and r.json()["revision"] == 2
+    r = await boss.api("PATCH", api + "/tracking", data='{"idle_timeout": "soon"}')
+    assert r.status_code == 400 and r.json()["errors"]["idle_timeout"].startswith("Idle timeout: invalid duration")
+    r = await boss.api("PATCH", api + "/tracking", data='{"idle_timeout": "never"}')
+    assert r.json()["idle_timeout"] is None
     r = await boss.api("POST", api + "/tracking/stop", data="{}")
     assert r.status_code == 202 and r.json()["stopped"] is True and r.json()["phase"] == "Stopping"
     r = await boss.api("POST", api + "/tracking/start")
