@@ -7,6 +7,8 @@ stop ends the gateway.
 
 from __future__ import annotations
 
+import grp
+import hashlib
 import os
 import pwd
 import shutil
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from hub_ext.isolation.names import unix_group_name
 from support import (
     ACCOUNT_PREFIX, catalog_hub, free_port, leftover_processes, make_groups, need, proxy_command, stop_leftover_servers,
     until, user_token, wait_for_server,
@@ -47,6 +50,7 @@ def hub(tmp_path_factory):
         hub.add_user("sa-ann", PASSWORD, ["sshg"])
         hub.add_user("sa-bob", PASSWORD, ["sshg-other"])
         hub.add_user("sa-eve", PASSWORD, ["sshg"])
+        hub.add_user("sa-cy", PASSWORD, ["sshg"])
         yield hub
     finally:
         hub.close()
@@ -146,13 +150,21 @@ def test_ssh_runs_as_the_users_account_in_their_notebook_with_the_host_key_the_p
 def test_sftp_puts_and_gets_files_in_shared_storage_as_the_user(hub, ann):
     _, key = ann
     local = hub.work / "payload.bin"
-    local.write_bytes(os.urandom(5 * 1024 * 1024))
+    local.write_bytes(os.urandom(50 * 1024 * 1024))
     back = hub.work / "payload-back.bin"
     out = sftp(hub, "sa-ann", key, f"put {local} shared/payload.bin\nget shared/payload.bin {back}\n", hub.work / "kh-ann")
     assert out.returncode == 0, out
     assert back.read_bytes() == local.read_bytes()
     stored = hub.data_dir / "groups" / "sshg" / "payload.bin"
     assert stored.stat().st_uid == pwd.getpwnam(f"{ACCOUNT_PREFIX}sa-ann").pw_uid
+    assert stored.stat().st_gid == grp.getgrnam(unix_group_name(ACCOUNT_PREFIX, "sshg")).gr_gid
+    # another member of the group reads it at once, over SSH from their own notebook
+    cy = hub.login("sa-cy", PASSWORD)
+    cy_key = hub.work / "cy_key"
+    assert cy.api("POST", "/portal/me/ssh-keys", json={"name": "cy", "public_key": keygen(cy_key)}).status_code == 201
+    launch(hub, cy, "sa-cy", "sshg")
+    out = ssh(hub, "sa-cy", cy_key, "sha256sum < ~/shared/payload.bin", hub.work / "kh-cy")
+    assert out.returncode == 0 and out.stdout.split()[0] == hashlib.sha256(local.read_bytes()).hexdigest(), out
     # scp (SFTP underneath) the other way round
     scp_back = hub.work / "payload-scp.bin"
     out = subprocess.run(["scp", "-P", str(hub.ssh_port), "-i", str(key), *ssh_options(hub, hub.work / "kh-ann"),

@@ -57,6 +57,7 @@ async def test_the_page_adds_lists_and_removes_keys_and_shows_how_to_connect(app
     page = (await s.get("hub/portal/ssh-keys")).text
     assert "No keys yet." in page and "ssh -p " in page and "sshk-cy@" in page and "sshk-cy+sshk-lab@" in page
     assert page.count('class="font-monospace hf-host-fingerprint">SHA256:') == 3
+    assert "Host hubfront-sshk-lab\n    HostName " in page and "    User sshk-cy+sshk-lab</code>" in page
     r = await s.post("hub/portal/ssh-keys", {"name": "", "public_key": "ssh-rsa AAAA"})
     assert r.status_code == 400 and "Public key: not an OpenSSH public key" in r.text
     assert 'value="ssh-rsa AAAA"' not in r.text and "ssh-rsa AAAA</textarea>" in r.text  # kept for fixing
