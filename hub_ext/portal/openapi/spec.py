@@ -33,7 +33,7 @@ OPERATIONS: tuple[Operation, ...] = (_CORE + _FILES + _SHARES + _DATASETS + _FOL
                                       + _ADMIN_GROUPS + _SSH)
 
 TAGS = {
-    "me": "The caller: profile, password, group in focus, preferences, activities",
+    "me": "The caller: profile, password, group in focus, preferences, activities, SSH keys",
     "groups": "Groups (the hub admins' console: create, rename, delete, members), their policies and quota use",
     "jobs": "Jobs and recurring jobs",
     "deployments": "Model deployments, their endpoints' clients and history",
