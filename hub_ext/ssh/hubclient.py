@@ -11,6 +11,13 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 TIMEOUT = 20.0
 
 
+def reaches_servers(scopes: list[str], name: str) -> bool:
+    """Whether a token with ``scopes`` (as ``GET /hub/api/user`` lists them) may use ``name``'s servers: a shell
+    in one is no more than that. A token made only to read something (``read:users:name``) opens no shell."""
+    return any(s == "access:servers" or s == f"access:servers!user={name}"
+               or s.startswith(f"access:servers!server={name}/") for s in scopes)
+
+
 class HubClient:
     def __init__(self, api_url: str, token: str):
         self.api_url = api_url.rstrip("/")
@@ -32,9 +39,9 @@ class HubClient:
         if not token or len(token) > 1024 or any(c.isspace() for c in token):
             return None
         model = await self._get("/user", token)
-        if not model or model.get("kind", "user") != "user":
+        if not model or model.get("kind", "user") != "user" or not isinstance(model.get("name"), str):
             return None
-        return model.get("name")
+        return model["name"] if reaches_servers(model.get("scopes") or [], model["name"]) else None
 
     async def activity(self, name: str, server: str, when: str) -> None:
         """Tell the hub ``name``'s ``server`` was in use at ``when`` (ISO): an SSH session is activity, which

@@ -4,7 +4,7 @@ Two ways in, as the issue asks:
 
 - a public key the user registered on the SSH keys page (its last use is recorded);
 - a hub API token as the password (for scripts, jupyterhub-ssh's way): the hub's ``GET /hub/api/user``
-  with that token must name the same user. Accounts with TOTP two-factor sign-in may use keys only.
+  with that token must name the same user, and the token must reach their servers (``access:servers``). Accounts with TOTP two-factor sign-in may use keys only.
 
 Every refused credential counts toward the login page's own throttle (``hub_ext.auth.throttle``): a wrong
 password each time, the keys of one connection once (a client offers every key it has, one after the
@@ -52,6 +52,7 @@ class GatewayServer(asyncssh.SSHServer):
         self.key_id: int | None = None
         self.method = ""
         self._landing: asyncio.Future | None = None
+        self._signed_in: asyncio.Future | None = None
 
     # -- the connection --------------------------------------------------------------
 
@@ -135,7 +136,11 @@ class GatewayServer(asyncssh.SSHServer):
         if wait:
             self.blocked = True
 
-    async def auth_completed(self) -> None:
+    def auth_completed(self) -> None:
+        # asyncssh lets the client open channels while this runs: sessions wait for it (``landing``)
+        self._signed_in = asyncio.ensure_future(self._record_sign_in())
+
+    async def _record_sign_in(self) -> None:
         gw = self.gateway
         await asyncio.to_thread(gw.throttle.record_success, self.username, self.address)
         if self.key_id is not None:
@@ -180,6 +185,8 @@ class GatewayServer(asyncssh.SSHServer):
 
     async def _resolve(self) -> Landing:
         gw = self.gateway
+        if self._signed_in is not None:
+            await self._signed_in
         user = await gw.hub.user(self.username)
         if user is None:
             raise Unavailable("No such user")

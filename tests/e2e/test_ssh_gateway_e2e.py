@@ -254,6 +254,11 @@ def test_wrong_keys_and_tokens_are_refused_and_counted_a_right_token_signs_in(hu
     out = with_token(hub, "sa-ann", token, "id -un", known)
     assert out.returncode == 0 and out.stdout.strip() == f"{ACCOUNT_PREFIX}sa-ann", out
     assert throttle.state("sa-ann").failures == 0
+    # a token made only to read her name opens no shell
+    r = session.api("POST", "/users/sa-ann/tokens", json={"note": "narrow", "scopes": ["read:users:name!user=sa-ann"]})
+    assert r.status_code == 201, r.text
+    out = with_token(hub, "sa-ann", r.json()["token"], "id -un", known)
+    assert out.returncode == 255 and "Permission denied" in out.stderr, out
     # another user's token is no password of sa-ann's
     bob_token = user_token(hub.login("sa-bob", PASSWORD), "sa-bob", "ssh")
     out = with_token(hub, "sa-ann", bob_token, "id -un", known)

@@ -13,6 +13,7 @@ from hub_ext.auth.throttle import LoginThrottle
 from hub_ext.bodies import parse_body
 from hub_ext.isolation import Isolation
 from hub_ext.ssh import keys
+from hub_ext.ssh.hubclient import reaches_servers
 from hub_ext.ssh.server import GatewayServer
 from hub_ext.ssh.settings import SSHGateway
 from hub_ext.store import session_scope
@@ -96,8 +97,8 @@ async def test_a_token_signs_in_only_as_its_owner_and_a_right_one_resets_the_cou
     with pytest.raises(asyncssh.PermissionDenied):
         await connect(gateway, "ann", password="guess", auth="password")
     assert throttle.state("ann").failures == 2
-    async with connect(gateway, "ann", password="ann-token", auth="password"):
-        pass
+    async with connect(gateway, "ann", password="ann-token", auth="password") as conn:
+        await conn.run("true")  # a session starts once the sign-in is recorded
     assert throttle.state("ann").failures == 0
 
 
@@ -130,3 +131,11 @@ async def test_forwarding_other_than_local_is_refused(gateway):
         with pytest.raises(asyncssh.ChannelOpenError) as exc:  # -L lands in the notebook, which is not running
             await conn.open_connection("localhost", 8888)
         assert "not running" in exc.value.reason
+
+
+def test_only_a_token_that_reaches_the_users_servers_opens_a_shell():
+    assert reaches_servers(["access:servers!user=ann", "read:users:name!user=ann"], "ann")
+    assert reaches_servers(["access:servers!server=ann/lab"], "ann")
+    assert reaches_servers(["access:servers"], "ann")  # an admin's token
+    assert not reaches_servers(["read:users:name!user=ann", "custom:hubfront:read"], "ann")
+    assert not reaches_servers(["access:servers!user=anna", "access:servers!server=annx/lab"], "ann")
