@@ -57,7 +57,8 @@ def add_ssh_service(c) -> None:
     """The SSH gateway (``hub_ext.ssh``), a managed service the hub starts beside the runner: it listens on
     ``c.SSHGateway.port`` ($HUBFRONT_SSH_PORT, else 8022) and gets its configuration from the hub at start
     (``hub_ext.ssh.service.hand_over_config``). It reads users' groups and their servers' state (the
-    notebook server's process, whose sandbox a session joins), and tells the hub a server with an SSH
+    notebook server's process, whose sandbox a session joins), starts a user's notebook when they connect
+    (``servers``; the hub admits it into the quota as any launch), and tells the hub a server with an SSH
     session open is in use (the idle culler counts it)."""
     import sys
 
@@ -69,7 +70,7 @@ def add_ssh_service(c) -> None:
              if r.get("name") != SSH_SERVICE]
     roles.append({"name": SSH_SERVICE, "description": "Hubfront SSH gateway: reads users' groups and servers",
                   "scopes": ["read:users:name", "read:users:groups", "read:servers", "admin:server_state",
-                             "users:activity"],
+                             "users:activity", "servers"],
                   "services": [SSH_SERVICE]})
     c.JupyterHub.load_roles = roles
 

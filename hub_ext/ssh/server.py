@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import asyncssh
 
@@ -28,7 +29,7 @@ from ..auth.throttle import retry_message
 from . import keys
 from .forward import open_forward
 from .session import GatewaySession
-from .target import Landing, Unavailable, resolve, split_login
+from .target import Landing, NotRunning, Unavailable, resolve, split_login
 
 log = logging.getLogger("hubfront.ssh")
 MAX_TRIES = 10  # refused credentials one connection may offer before it is closed (OpenSSH: MaxAuthTries 6)
@@ -177,20 +178,42 @@ class GatewayServer(asyncssh.SSHServer):
     def unix_server_requested(self, listen_path):
         return False
 
-    async def landing(self) -> Landing:
-        """Where this connection's sessions run (resolved once; each login recorded as an activity)."""
+    async def landing(self, say=None) -> Landing:
+        """Where this connection's sessions run (resolved once; each login recorded as an activity). ``say``:
+        how to tell the person at the terminal what takes a while (their notebook starting)."""
         if self._landing is None:
-            self._landing = asyncio.ensure_future(self._resolve())
+            self._landing = asyncio.ensure_future(self._resolve(say or (lambda text: None)))
         return await asyncio.shield(self._landing)
 
-    async def _resolve(self) -> Landing:
+    async def _resolve(self, say) -> Landing:
         gw = self.gateway
         if self._signed_in is not None:
             await self._signed_in
-        user = await gw.hub.user(self.username)
-        if user is None:
-            raise Unavailable("No such user")
-        landing = await asyncio.to_thread(resolve, user, self.asked_group, gw.db_url, gw.isolation)
+        deadline = time.monotonic() + gw.settings.start_timeout_seconds
+        started = False
+        while True:
+            user = await gw.hub.user(self.username)
+            if user is None:
+                raise Unavailable("No such user")
+            try:
+                landing = await asyncio.to_thread(resolve, user, self.asked_group, gw.db_url, gw.isolation)
+                break
+            except NotRunning as exc:
+                if not gw.settings.start_on_demand:
+                    raise
+                if exc.pending is None:  # nothing is going on with it
+                    if started:
+                        raise Unavailable(f"Your notebook in {exc.group} could not start: see the Notebooks "
+                                          "page") from None
+                    say(f"Starting your notebook in {exc.group}...")
+                    refusal = await gw.hub.start_server(self.username, exc.server, exc.group)
+                    if refusal:
+                        raise Unavailable(f"Your notebook in {exc.group} could not start: {refusal}") from None
+                    started = True
+                if time.monotonic() > deadline:
+                    raise Unavailable(f"Your notebook in {exc.group} did not start in time: see the Notebooks "
+                                      "page") from None
+                await asyncio.sleep(1)
         await asyncio.to_thread(
             activity.record, gw.db_url, username=self.username, group=landing.group, kind="ssh", action="login",
             message=f"SSH sign-in from {self.address} into your notebook in {landing.group}",

@@ -206,6 +206,10 @@ class GatewaySession(asyncssh.SSHServerSession):
             asyncio.get_running_loop().remove_writer(self.stdin_fd)
         self._flush_input()
 
+    def _say(self, text: str) -> None:
+        """A line for the person at the terminal, on stderr (never into an SFTP stream)."""
+        self.chan.write_stderr(f"{text}\r\n".encode() if self.term else f"{text}\n".encode())
+
     # -- the child ---------------------------------------------------------------
 
     def _argv(self, landing: Landing) -> list[str]:
@@ -284,12 +288,12 @@ class GatewaySession(asyncssh.SSHServerSession):
 
     async def _run(self) -> None:
         try:
-            landing = await self.connection.landing()
+            landing = await self.connection.landing(self._say)
         except Exception as exc:  # a clear message, never a traceback to the client
             message = getattr(exc, "message", None) or "The SSH gateway could not reach your notebook; try again later"
             if not getattr(exc, "message", None):
                 log.exception("SSH session of %s failed", self.connection.login)
-            self.chan.write_stderr(f"{message}\r\n".encode() if self.term else f"{message}\n".encode())
+            self._say(message)
             self.chan.exit(1)
             return
         try:

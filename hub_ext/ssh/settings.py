@@ -41,6 +41,16 @@ class SSHGateway(SingletonConfigurable):
         30.0, help="Seconds between keep-alive probes of a quiet client; 3 unanswered probes close it (0: never).",
     ).tag(config=True)
 
+    start_on_demand = Bool(
+        True, help="""Start the user's notebook when they connect and it is not running (with their group's default
+        instance type and image, admitted into the quota as a launch from the Notebooks page); a refusal is told
+        to the client. False: they are told to start it on the Notebooks page.""",
+    ).tag(config=True)
+
+    start_timeout_seconds = Float(
+        600.0, help="How long a connection waits for a notebook started on demand to be ready.",
+    ).tag(config=True)
+
     allow_local_forwarding = Bool(
         True, help="""Let users forward local ports (``ssh -L 6006:localhost:6006``, ``ssh -W``, VS Code Remote-SSH) to
         ports inside their notebook server's network namespace (its own loopback, and what the notebook itself may

@@ -24,6 +24,15 @@ class Unavailable(Exception):
         self.message = message
 
 
+class NotRunning(Unavailable):
+    """The user's notebook in ``group`` is not running (the gateway may start it: ``c.SSHGateway.start_on_demand``)."""
+
+    def __init__(self, group: str, server: str, pending: str | None = None):
+        super().__init__(f"Your notebook in {group} is still starting: try again in a moment" if pending == "spawn"
+                         else f"Your notebook in {group} is not running: start it on the Notebooks page")
+        self.group, self.server, self.pending = group, server, pending
+
+
 def split_login(login: str) -> tuple[str, str | None]:
     """``alice+research`` -> ``("alice", "research")``; ``alice`` -> ``("alice", None)``."""
     user, plus, group = login.partition("+")
@@ -75,8 +84,8 @@ def resolve(user: dict, asked_group: str | None, db_url: str, isolation: Isolati
     group = choose_group(db_url, username, groups, asked_group)
     server_name = server_name_for(group)
     server = (user.get("servers") or {}).get(server_name)
-    if not server or not server.get("ready") or server.get("stopped"):
-        raise Unavailable(f"Your notebook in {group} is not running: start it on the Notebooks page")
+    if not server or server.get("stopped") or not server.get("ready"):
+        raise NotRunning(group, server_name, (server or {}).get("pending"))
     pid = (server.get("state") or {}).get("pid")
     if not isinstance(pid, int) or pid <= 0:
         raise Unavailable(f"Your notebook in {group} does not run on this machine: SSH into it is not available yet")

@@ -46,8 +46,9 @@ def hub(tmp_path_factory):
     hub.work = work
     hub.start()
     try:
-        make_groups(hub, {"sshg": {"instance_types": ["ssh-tiny"]}, "sshg-other": {"instance_types": ["ssh-tiny"]}})
-        hub.add_user("sa-ann", PASSWORD, ["sshg"])
+        make_groups(hub, {"sshg": {"instance_types": ["ssh-tiny"]}, "sshg-other": {"instance_types": ["ssh-tiny"]},
+                          "sshg-full": {"instance_types": ["ssh-tiny"], "quota": {"sessions": 0}}})
+        hub.add_user("sa-ann", PASSWORD, ["sshg", "sshg-full"])
         hub.add_user("sa-bob", PASSWORD, ["sshg-other"])
         hub.add_user("sa-eve", PASSWORD, ["sshg"])
         hub.add_user("sa-cy", PASSWORD, ["sshg"])
@@ -115,16 +116,20 @@ def ann(hub):
     return session, key
 
 
-def test_a_key_signs_in_but_a_stopped_notebook_is_named(hub, ann):
-    _, key = ann
-    out = ssh(hub, "sa-ann", key, "id -un", hub.work / "kh-stopped")
+def test_a_key_signs_in_and_starts_the_notebook_or_says_why_it_cannot(hub, ann):
+    session, key = ann
+    known = hub.work / "kh-ann"
+    out = ssh(hub, "sa-ann+sshg-full", key, "id -un", known, timeout=300)
     assert out.returncode == 1, out
-    assert "Your notebook in sshg is not running: start it on the Notebooks page" in out.stderr
+    assert "Your notebook in sshg-full could not start: Sessions: used 0 + requested 1 > limit 0" in out.stderr, out
+    out = ssh(hub, "sa-ann", key, "id -un", known, timeout=300)
+    assert out.returncode == 0, out
+    assert "Starting your notebook in sshg..." in out.stderr and out.stdout.strip() == f"{ACCOUNT_PREFIX}sa-ann", out
+    assert session.api("GET", "/users/sa-ann").json()["servers"]["sshg"]["ready"]
 
 
 def test_ssh_runs_as_the_users_account_in_their_notebook_with_the_host_key_the_page_shows(hub, ann):
     session, key = ann
-    launch(hub, session, "sa-ann", "sshg")
     known = hub.work / "kh-ann"
     out = ssh(hub, "sa-ann", key, "id -un; pwd; ls -d ~/shared && echo $HUBFRONT_GROUP", known)
     assert out.returncode == 0, out

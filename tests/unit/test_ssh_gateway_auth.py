@@ -37,7 +37,7 @@ class FakeHub:
 class FakeGateway:
     def __init__(self, db_url):
         self.db_url = db_url
-        self.settings = SSHGateway(config=Config())
+        self.settings = SSHGateway(config=Config({"SSHGateway": {"start_on_demand": False}}))
         self.throttle = LoginThrottle(db_url=db_url)
         self.isolation = Isolation(isolate="never")
         self.hub = FakeHub()
