@@ -73,6 +73,9 @@ class GatewayServer(asyncssh.SSHServer):
         gw = self.gateway
         self.login = username
         self.username, self.asked_group = split_login(username)
+        if not self.username or len(self.username) > 255 or any(ord(c) < 32 for c in username):
+            self.blocked = True  # no hub user is named so; nothing to look up or count
+            return True
         wait = await asyncio.to_thread(gw.throttle.check, self.username, self.address)
         if wait:
             self.blocked = True

@@ -139,3 +139,10 @@ def test_only_a_token_that_reaches_the_users_servers_opens_a_shell():
     assert reaches_servers(["access:servers"], "ann")  # an admin's token
     assert not reaches_servers(["read:users:name!user=ann", "custom:hubfront:read"], "ann")
     assert not reaches_servers(["access:servers!user=anna", "access:servers!server=annx/lab"], "ann")
+
+
+async def test_a_name_no_user_can_have_is_refused_without_a_look_up(gateway):
+    for name in ("x" * 300, "+lab"):
+        with pytest.raises(asyncssh.PermissionDenied):
+            await connect(gateway, name, password="ann-token", auth="password")
+    assert LoginThrottle(db_url=gateway.db_url).states() == {}
