@@ -76,6 +76,7 @@ class Hub:
             HUBFRONT_PORT=str(self.port),
             HUBFRONT_HUB_PORT=str(free_port()),
             HUBFRONT_PROXY_API_PORT=str(free_port()),
+            HUBFRONT_SSH_PORT=str(free_port()),  # the SSH gateway's (hub_ext.ssh), 8022 otherwise
             HUBFRONT_ADMIN_USER=ADMIN,
             HUBFRONT_ADMIN_PASSWORD=ADMIN_PASSWORD,
             BENCH_USER_PASSWORD=USER_PASSWORD,

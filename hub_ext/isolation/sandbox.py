@@ -161,7 +161,8 @@ def _nosuid(path: str) -> None:
     _mount(None, path, None, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | keep)
 
 
-def _join_network(path: str) -> None:
+def join_network(path: str) -> None:
+    """Move the calling thread into the network namespace at ``path`` (a workload's; a link is refused)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError as exc:
@@ -178,7 +179,7 @@ def enter(sandbox: Sandbox) -> None:
     if not sandbox.namespaced:
         return
     if sandbox.netns:
-        _join_network(sandbox.netns)
+        join_network(sandbox.netns)
     if _libc.unshare(CLONE_NEWNS) != 0:
         raise _fail("unshare(CLONE_NEWNS)")
     _mount(None, "/", None, MS_REC | MS_SLAVE)  # nothing mounted from here on leaks out to the host

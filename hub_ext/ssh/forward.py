@@ -15,7 +15,7 @@ import threading
 
 import asyncssh
 
-from ..isolation.sandbox import _join_network
+from ..isolation.sandbox import join_network
 
 CONNECT_TIMEOUT = 15.0
 
@@ -27,7 +27,7 @@ def connect_in(netns: str, host: str, port: int, timeout: float = CONNECT_TIMEOU
     def run() -> None:
         try:
             if netns:
-                _join_network(netns)
+                join_network(netns)
             result["sock"] = socket.create_connection((host, port), timeout)
         except BaseException as exc:  # handed to the caller
             result["error"] = exc

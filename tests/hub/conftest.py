@@ -9,7 +9,8 @@ from traitlets.config import Config
 from hub_ext.configure import configure
 from hub_ext.isolation import Isolation
 from hub_ext.settings import Hubfront
-from support import ACCOUNT_PREFIX, let_workloads_pass, need, proxy_command
+from hub_ext.ssh.settings import SSHGateway
+from support import ACCOUNT_PREFIX, free_port, let_workloads_pass, need, proxy_command
 
 
 @pytest.fixture(scope="module")
@@ -25,11 +26,13 @@ async def app(request, tmp_path_factory):
     cfg.Hubfront.data_dir = str(data)
     cfg.Hubfront.db_url = f"sqlite:///{data / 'hubfront.sqlite'}"
     cfg.Isolation.account_prefix = ACCOUNT_PREFIX
+    cfg.SSHGateway.port = free_port()  # each test hub's gateway on a port of its own (8022 by default)
     extra = getattr(request.module, "hub_config", None)
     if extra:
         extra(cfg, data)
     Hubfront.clear_instance()
     Isolation.clear_instance()
+    SSHGateway.clear_instance()
     MockHub.clear_instance()
     hub = MockHub.instance(config=cfg)
     await hub.initialize([])
@@ -48,6 +51,7 @@ async def app(request, tmp_path_factory):
     MockHub.clear_instance()
     Hubfront.clear_instance()
     Isolation.clear_instance()
+    SSHGateway.clear_instance()
     try:
         await hub.stop()
     except Exception as e:  # noqa: BLE001
