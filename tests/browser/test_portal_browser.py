@@ -40,7 +40,7 @@ def test_over_quota_instance_type_is_disabled_with_reason(page, portal_hub):
     page.goto(portal_hub.base_url + "/hub/spawn/olga/alpha")
     medium = page.locator("#it-cpu-medium")
     expect(medium).to_be_disabled()
-    expect(page.locator(".hf-over-quota")).to_contain_text("CPU: used 0 + requested 2 > limit 1 (group alpha)")
+    expect(page.locator(".hf-over-quota")).to_contain_text("CPU: used 0 + requested 2 > limit 1 (group Alpha Lab)")
     expect(page.locator("#it-cpu-small")).to_be_enabled()
     screenshot(page, "spawn-form-over-quota")
 

@@ -33,7 +33,6 @@ def test_cold_start_benchmark_prints_its_line(tmp_path):
     assert m, line
     zero50, zero99, run50, run99, hand50, hand99, r = map(float, m.groups()[:7])
     assert 0 < zero50 <= zero99 and 0 < run50 <= run99 and 0 < hand50 <= hand99
-    assert run50 <= zero50  # the runner's wake to ready is inside the request's time
     assert r == pytest.approx(zero50 / hand50, rel=0.05, abs=0.05)
     data = json.loads(results.read_text())["results"]["cold-start"]
     assert data["line"] == line and data["request_at_zero_to_first_byte"]["n"] == 2

@@ -107,7 +107,9 @@ def test_idle_it_scales_to_zero_and_a_request_wakes_it(hub, zoe):
     r = invoke(hub, "sleepy")  # held until a replica is ready, then answered
     assert r.status_code == 200, r.text
     assert r.json()["sum"] == 6
-    zero = dep(zoe, "sleepy")["scale_to_zero"]
+    # the runner records the cold start once its pass sees the replica ready (the answer may come first)
+    zero = until(lambda: (z := dep(zoe, "sleepy")["scale_to_zero"])["last_cold_start_s"] is not None and z, WAIT,
+                 "the cold start recorded")
     assert zero["wakes"] == 1 and zero["last_cold_start_s"] > 0 and zero["last_cold_start"]
     said = activities(zoe, "lazy")
     assert any("woken by a request" in m for m in said) and any("(cold start)" in m for m in said), said

@@ -42,7 +42,7 @@ async def test_the_launch_page_is_the_portal_form_with_the_remaining_quota(app):
     r = await ann.post("hub/spawn/sp-ann/sp-a", data={"group": "sp-a", "instance_type": "medium", "image": "base"})
     refused = r.text[r.text.index('id="hf-spawn"'):]
     assert 'class="alert alert-danger spawn-error-msg"' in refused and 'id="spawn_form"' in refused
-    assert "CPU: used 0 + requested 2 &gt; limit 1 (user sp-ann in group sp-a)" in refused
+    assert "CPU: used 0 + requested 2 &gt; limit 1 (user sp-ann in group Spawn Lab)" in refused
     assert not app.users["sp-ann"].spawners["sp-a"].active
 
 

@@ -25,6 +25,8 @@ SUBPROCESS = {"run", "Popen", "call", "check_call", "check_output", "create_subp
 ALLOWED = {
     ("hub_ext.auth.bootstrap", "ensure_admin_account"): "the hub's own data dir (0711, no member writes there)",
     ("hub_ext.keys", "load_key"): "the hub's own key file in its data dir",
+    ("hub_ext.ssh.hostkeys", "_make"): "the SSH gateway's host keys in the hub's own <data>/ssh (0700)",
+    ("hub_ext.ssh.hostkeys", "ensure_host_keys"): "the SSH gateway's host keys in the hub's own <data>/ssh (0700)",
     ("hub_ext.store.engine", "private_sqlite_files"): "the database's own folder (the hub's data dir)",
     ("hub_ext.services.executors.keeper", "CappedLog.write"): "the runner's own log dir (0700)",
     ("hub_ext.services.executors.keeper", "write_state"): "the runner's own state dir (0700)",
