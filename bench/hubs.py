@@ -61,6 +61,7 @@ class Hub:
         self.config = config
         self.data_dir = Path(data_dir)
         self.port = free_port()
+        self.ssh_port = free_port()  # the SSH gateway's (hub_ext.ssh), 8022 otherwise
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.extra_env = env or {}
         self.proc: subprocess.Popen | None = None
@@ -76,7 +77,7 @@ class Hub:
             HUBFRONT_PORT=str(self.port),
             HUBFRONT_HUB_PORT=str(free_port()),
             HUBFRONT_PROXY_API_PORT=str(free_port()),
-            HUBFRONT_SSH_PORT=str(free_port()),  # the SSH gateway's (hub_ext.ssh), 8022 otherwise
+            HUBFRONT_SSH_PORT=str(self.ssh_port),
             HUBFRONT_ADMIN_USER=ADMIN,
             HUBFRONT_ADMIN_PASSWORD=ADMIN_PASSWORD,
             BENCH_USER_PASSWORD=USER_PASSWORD,

@@ -320,7 +320,8 @@ class AppRunner(AppStatus, DesiredState):
         if row.phase == "Stopped":
             return
         await self._halt(row)
-        self._set(row, phase="Stopped", reason="", message="Stopped", endpoint="", running_revision=0)
+        said = {} if row.reason == "Idle" else {"reason": "", "message": "Stopped"}  # stopped when idle: says so
+        self._set(row, phase="Stopped", endpoint="", running_revision=0, **said)
 
     async def _remove(self, row: App) -> None:
         await self._halt(row)

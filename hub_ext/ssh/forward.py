@@ -47,6 +47,7 @@ class _Socket(asyncio.Protocol):
         self.chan = None
         self.transport = None
         self.client_eof = False  # the client sent its EOF (written on to the socket)
+        self.socket_eof = False  # the namespace's side sent its EOF (written on to the channel)
 
     def connection_made(self, transport) -> None:
         self.transport = transport
@@ -56,6 +57,7 @@ class _Socket(asyncio.Protocol):
         self.chan.write(data)
 
     def eof_received(self) -> bool:
+        self.socket_eof = True
         self.chan.write_eof()
         return not self.client_eof  # both ways done: the transport closes, and the channel with it
 
@@ -87,6 +89,9 @@ class ForwardSession(asyncssh.SSHTCPSession):
 
     def eof_received(self) -> bool:
         self.side.client_eof = True
+        if self.side.socket_eof:  # the answer had ended first: both ways are done
+            self.side.transport.close()
+            return False
         if self.side.transport.can_write_eof():
             self.side.transport.write_eof()
         return True  # the answer may still come

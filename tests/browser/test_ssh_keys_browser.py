@@ -16,7 +16,7 @@ def test_add_see_and_remove_an_ssh_key(page, portal_hub):
     ui_login(page, portal_hub, "kit", "Kit-pass1")
     page.goto(portal_hub.base_url + "/hub/portal/ssh-keys")
     expect(page.locator("#hf-ssh-no-keys")).to_have_text("No keys yet.")
-    expect(page.locator("#hf-ssh-command")).to_have_value(f"ssh -p 8022 kit@127.0.0.1")
+    expect(page.locator("#hf-ssh-command")).to_have_value(f"ssh -p {portal_hub.ssh_port} kit@127.0.0.1")
     expect(page.locator(".hf-host-fingerprint")).to_have_count(3)
     page.fill("#hf-ssh-public-key", "-----BEGIN OPENSSH PRIVATE KEY----- abc")
     page.click("#hf-ssh-add-form button[type=submit]")

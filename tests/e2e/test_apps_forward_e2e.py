@@ -262,10 +262,10 @@ def test_an_app_with_an_idle_timeout_runs_while_asked_and_stops_once_left_alone(
             return s.scalars(select(App).where(App.group == "lab", App.name == "echo")).one()
 
     until = time.monotonic() + 60
-    while not row().stopped:  # left alone, it stops, saying why, and gives its reservation back
+    while row().phase != "Stopped":  # left alone, it stops, saying why, and gives its reservation back
         assert time.monotonic() < until, "the idle app was not stopped"
         time.sleep(0.2)
-    assert (row().reason, row().message) == ("Idle", "Stopped after 4 s without requests")
+    assert (row().stopped, row().reason, row().message) == (True, "Idle", "Stopped after 4 s without requests")
     until = time.monotonic() + 60
     while Ledger(hub.portal_db_url).reservations(kind="app"):
         assert time.monotonic() < until, "the stopped app's reservation was not released"
