@@ -43,12 +43,12 @@ def _clock(value: datetime | None) -> str:
     return utc(value).strftime("%H:%M UTC") if value else "—"
 
 
-def _rules(catalog, policies: dict, row) -> IdleRules:
+def _rules(catalog, policies: dict, row, settings=None) -> IdleRules:
     policy = policies.get(row.group)
     it = catalog.instance_type(row.instance_type) if row.instance_type else None
     if it is None and policy is not None:
         it = policy.default_instance(catalog)
-    return rules_for(lifecycle_settings(), policy, it)
+    return rules_for(settings or lifecycle_settings(), policy, it)
 
 
 def idle_views(db_url: str, orm_user, catalog, now: datetime | None = None) -> dict[str, IdleView]:
@@ -58,9 +58,10 @@ def idle_views(db_url: str, orm_user, catalog, now: datetime | None = None) -> d
         return {}
     now = now or utcnow()
     policies = {g.name: group_policy(g) for g in orm_user.groups}
+    settings = lifecycle_settings()  # the platform's defaults, read once per page
     views = {}
     for (_, server), row in rows.items():
-        rules = _rules(catalog, policies, row)
+        rules = _rules(catalog, policies, row, settings)
         decision = records.decision_of(row, rules)
         refusal = keep_refusal(rules, decision, row.extensions)
         if decision.cull_at is None:
