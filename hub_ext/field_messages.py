@@ -13,8 +13,10 @@ not something a form sends).
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
+if TYPE_CHECKING:  # only named: the command-line client (hubfront.pyz) imports this module without pydantic
+    from pydantic import ValidationError
 
 UNKNOWN = "unknown field"
 NAMED = re.compile(r"[A-Z][^:]{0,40}: ")  # a message that starts by naming its field

@@ -251,3 +251,17 @@ document.addEventListener("submit", function (ev) {
       });
   });
 })();
+// Copy buttons (button.hf-copy data-copy="#field"): the field's text to the clipboard, with one click.
+document.addEventListener("click", function (ev) {
+  var button = ev.target.closest ? ev.target.closest("button.hf-copy") : null;
+  var field = button && document.querySelector(button.dataset.copy);
+  if (!field) return;
+  field.select();
+  var done = function () { button.textContent = "Copied"; };
+  if (navigator.clipboard && window.isSecureContext) {
+    navigator.clipboard.writeText(field.value).then(done, function () { document.execCommand("copy"); done(); });
+  } else {
+    document.execCommand("copy");
+    done();
+  }
+});

@@ -1,4 +1,4 @@
-// Hubfront: the SSH keys page. Removing a key asks first; the command line copies with one click.
+// Hubfront: the SSH keys page. Removing a key asks first (copy buttons: portal.js).
 (function () {
   "use strict";
   document.querySelectorAll("form.hf-ssh-remove").forEach(function (form) {
@@ -14,20 +14,6 @@
         form.dataset.confirmed = "1";
         form.submit();
       });
-    });
-  });
-  document.querySelectorAll("button.hf-copy").forEach(function (button) {
-    button.addEventListener("click", function () {
-      var input = document.querySelector(button.dataset.copy);
-      if (!input) return;
-      input.select();
-      var done = function () { button.textContent = "Copied"; };
-      if (navigator.clipboard && window.isSecureContext) {
-        navigator.clipboard.writeText(input.value).then(done, function () { document.execCommand("copy"); done(); });
-      } else {
-        document.execCommand("copy");
-        done();
-      }
     });
   });
 })();

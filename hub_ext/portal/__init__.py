@@ -41,6 +41,7 @@ FEATURES = [
     "apps",
     "maintenance",
     "ssh_keys",
+    "desktop",
     "openapi",
 ]
 

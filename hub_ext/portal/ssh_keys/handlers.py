@@ -16,9 +16,9 @@ from ...bodies import BodyError, parse_body
 from ...scopes import READ, WRITE
 from ...ssh import keys
 from ...ssh.hostkeys import fingerprints
-from ...ssh.settings import SERVICE_NAME, SSHGateway
 from ...store.models_ssh import SSHKey
 from ..common.base import PortalAPIHandler, PortalHandler, Refused
+from ..common.ssh import gateway_address
 from ..preferences.prefs import format_time, user_zone
 
 
@@ -44,11 +44,7 @@ def remove(handler, key_id: int) -> keys.KeyView:
 class _Gateway:
     def gateway(self) -> dict:
         """What the page shows of the gateway: whether it runs, where to reach it, its host keys."""
-        settings = SSHGateway.instance(config=self.hubfront.config)
-        host = settings.public_host or self.request.host_name or "localhost"
-        services = self.hubfront.config.JupyterHub.get("services") or []
-        enabled = any(s.get("name") == SERVICE_NAME for s in services)  # the hub runs it (hub_ext.configure)
-        return {"enabled": enabled, "host": host, "port": settings.shown_port(),
+        return {**gateway_address(self).as_json(),
                 "host_keys": [k.as_json() for k in fingerprints(self.hubfront.data_dir)]}
 
 
