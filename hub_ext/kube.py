@@ -85,3 +85,16 @@ def own_namespace() -> str:
             return f.read().strip() or "default"
     except OSError:
         return "default"
+
+
+async def cluster_configuration():
+    """The Kubernetes client's configuration of this process: its pod's service account, else the kubeconfig
+    (a hub run outside the cluster). Raises kubernetes_asyncio's ``ConfigException`` when there is neither."""
+    from kubernetes_asyncio import client, config
+
+    configuration = client.Configuration()
+    try:
+        config.load_incluster_config(client_configuration=configuration)
+    except config.ConfigException:
+        await config.load_kube_config(client_configuration=configuration, persist_config=False)
+    return configuration

@@ -27,9 +27,7 @@ from ..auth.addresses import client_address
 from ..auth.otp import is_enabled as otp_enabled
 from ..auth.throttle import retry_message
 from . import keys
-from .forward import open_forward
-from .session import GatewaySession
-from .target import Landing, NotRunning, Unavailable, resolve, split_login
+from .target import Landing, NotRunning, Unavailable, split_login
 
 log = logging.getLogger("hubfront.ssh")
 MAX_TRIES = 10  # refused credentials one connection may offer before it is closed (OpenSSH: MaxAuthTries 6)
@@ -155,7 +153,7 @@ class GatewayServer(asyncssh.SSHServer):
     # -- channels ----------------------------------------------------------------------
 
     def session_requested(self):
-        return GatewaySession(self)
+        return self.gateway.landings.session(self)  # local, or in the notebook's pod (:mod:`.landings`)
 
     def connection_requested(self, dest_host, dest_port, orig_host, orig_port):
         """``ssh -L``/``-W``: a connection made inside the notebook's network namespace (:mod:`.forward`)."""
@@ -169,7 +167,7 @@ class GatewayServer(asyncssh.SSHServer):
             landing = await self.landing()
         except Unavailable as exc:
             raise asyncssh.ChannelOpenError(asyncssh.OPEN_CONNECT_FAILED, exc.message) from None
-        return await open_forward(landing.netns, host, port)
+        return await self.gateway.landings.forward(landing, host, port)
 
     def server_requested(self, listen_host, listen_port):
         return False
@@ -199,7 +197,7 @@ class GatewayServer(asyncssh.SSHServer):
             if user is None:
                 raise Unavailable("No such user")
             try:
-                landing = await asyncio.to_thread(resolve, user, self.asked_group, gw.db_url, gw.isolation)
+                landing = await gw.landings.resolve(user, self.asked_group)
                 break
             except NotRunning as exc:
                 if not gw.settings.start_on_demand:

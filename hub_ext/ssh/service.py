@@ -17,16 +17,18 @@ import signal
 import asyncssh
 from traitlets.config import Config
 
+from .. import mode
 from ..auth.throttle import LoginThrottle
 from ..isolation import Isolation
 from ..settings import Hubfront
 from ..times import iso, utcnow
 from .hostkeys import ensure_host_keys
 from .hubclient import HubClient
+from .landings import landings_for
 from .server import GatewayServer
 from .settings import SERVICE_NAME, SSHGateway
 
-SECTIONS = ("Hubfront", "Isolation", "SSHGateway", "LoginThrottle")
+SECTIONS = ("Hubfront", "Isolation", "SSHGateway", "LoginThrottle", "KubeSSH")
 CONFIG_VAR = "HUBFRONT_SSH_CONFIG"
 BIND_RETRY_SECONDS = 10.0
 log = logging.getLogger("hubfront.ssh")
@@ -52,6 +54,7 @@ def hand_over_config(app, hubfront) -> None:
     config = {s: _json_section(app.config[s]) for s in SECTIONS if s in app.config}
     config.setdefault("Hubfront", {}).update(data_dir=hubfront.data_dir, db_url=hubfront.db_url)
     config.setdefault("SSHGateway", {})["port"] = SSHGateway.instance(config=app.config).port
+    config.setdefault("KubeSSH", {})["enabled"] = mode.kubernetes(app.config)  # sessions in notebook pods
     isolation = Isolation.instance(config=app.config)
     config.setdefault("Isolation", {}).update(hub_api_url=isolation.hub_api_url, public_url=isolation.public_url,
                                               host_services=isolation.host_services)
@@ -68,6 +71,7 @@ class Gateway:
         self.isolation = Isolation.instance(config=config)
         self.throttle = LoginThrottle(config=config, db_url=self.hubfront.db_url)
         self.hub = HubClient(api_url, token)
+        self.landings = landings_for(self, config)  # where sessions run: local, or in pods
         self.open_sessions: dict[tuple[str, str], int] = {}  # (user, server) -> sessions open there
 
     def session_opened(self, username: str, server: str) -> None:

@@ -78,14 +78,21 @@ def choose_group(db_url: str, username: str, groups: list[str], asked: str | Non
     return group
 
 
-def resolve(user: dict, asked_group: str | None, db_url: str, isolation: Isolation) -> Landing:
-    """Where ``user`` (the hub's user model, with groups and servers' state) lands. Raises :class:`Unavailable`."""
-    username, groups = user["name"], list(user.get("groups") or [])
-    group = choose_group(db_url, username, groups, asked_group)
+def running_server(user: dict, asked_group: str | None, db_url: str) -> tuple[str, str, dict]:
+    """The group ``user`` (the hub's user model) lands in, its server's name and model (with the spawner's
+    state: a local process's pid, a pod's name). Raises :class:`NotRunning` or :class:`Unavailable`."""
+    group = choose_group(db_url, user["name"], list(user.get("groups") or []), asked_group)
     server_name = server_name_for(group)
     server = (user.get("servers") or {}).get(server_name)
     if not server or server.get("stopped") or not server.get("ready"):
         raise NotRunning(group, server_name, (server or {}).get("pending"))
+    return group, server_name, server
+
+
+def resolve(user: dict, asked_group: str | None, db_url: str, isolation: Isolation) -> Landing:
+    """Where ``user`` (the hub's user model, with groups and servers' state) lands. Raises :class:`Unavailable`."""
+    username, groups = user["name"], list(user.get("groups") or [])
+    group, server_name, server = running_server(user, asked_group, db_url)
     pid = (server.get("state") or {}).get("pid")
     if not isinstance(pid, int) or pid <= 0:
         raise Unavailable(f"Your notebook in {group} does not run on this machine: SSH into it is not available yet")

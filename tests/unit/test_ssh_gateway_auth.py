@@ -14,6 +14,7 @@ from hub_ext.bodies import parse_body
 from hub_ext.isolation import Isolation
 from hub_ext.ssh import keys
 from hub_ext.ssh.hubclient import reaches_servers
+from hub_ext.ssh.landings import LocalLandings
 from hub_ext.ssh.server import GatewayServer
 from hub_ext.ssh.settings import SSHGateway
 from hub_ext.store import session_scope
@@ -41,6 +42,7 @@ class FakeGateway:
         self.throttle = LoginThrottle(db_url=db_url)
         self.isolation = Isolation(isolate="never")
         self.hub = FakeHub()
+        self.landings = LocalLandings(self)
 
 
 @pytest.fixture
