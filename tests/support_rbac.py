@@ -198,6 +198,12 @@ def api_uses(tree: ast.AST, constants: dict[str, str] | None = None) -> list[tup
     return uses
 
 
+# A pod's streams over a websocket (kubernetes_asyncio's ``connect_get_*``: exec, attach, port-forward) are a GET,
+# which RBAC checks as ``get``; newer API servers check ``create`` on the upgrade as well, as they always did for
+# SPDY's POST (the AuthorizePodWebsocketUpgradeCreatePermission feature). Such a call needs both.
+STREAMS = ("pods/exec", "pods/attach", "pods/portforward")
+
+
 def needs_of(uses, relpath: str) -> set[Need]:
     needs = set()
     for method, line, watched, args in uses:
@@ -206,6 +212,8 @@ def needs_of(uses, relpath: str) -> set[Need]:
             if watched:
                 rule = Rule("watch", rule.group, rule.resource, rule.cluster)
             needs.add(Need(rule, f"{relpath}:{line}", method))
+            if rule.verb == "get" and rule.resource in STREAMS:
+                needs.add(Need(Rule("create", rule.group, rule.resource, rule.cluster), f"{relpath}:{line}", method))
     return needs
 
 

@@ -133,6 +133,24 @@ def test_the_pod_metrics_are_read_with_a_granted_rule_and_its_loss_is_caught():
     assert not [n for n in reached_needs("BuildExecutor") if n.rule.group == "metrics.k8s.io"]
 
 
+def test_the_ssh_gateways_pod_streams_need_get_and_create_and_are_granted():
+    """The gateway's exec and port-forward websockets (hub_ext/ssh/landings.py) are GETs that newer API servers
+    also authorize as create: both are needed, both granted, and the loss of either is caught."""
+    streams = {n for n in code_needs() if n.rule.resource in ("pods/exec", "pods/portforward")}
+    assert {(n.rule.verb, n.rule.resource) for n in streams} == {
+        ("get", "pods/exec"), ("create", "pods/exec"), ("get", "pods/portforward"), ("create", "pods/portforward")}
+    assert {n.site.rsplit(":", 1)[0] for n in streams} == {"hub_ext/ssh/landings.py"}
+    rules = bound_rules(manifest(), WORKLOADS)
+    assert not missing(streams, rules)
+    without_create = [{**r, "verbs": [v for v in r["verbs"] if v != "create"]}
+                      if "pods/exec" in r["resources"] else r for r in rules]
+    gaps = missing(streams, without_create)
+    assert {(g.rule.verb, g.rule.resource) for g in gaps} == {("create", "pods/exec"), ("create", "pods/portforward")}
+    assert "create core pods/exec for connect_get_namespaced_pod_exec at hub_ext/ssh/landings.py:" in _report(gaps, "")
+    # the gateway's check of the pod itself: get pods
+    assert Rule("get", "", "pods", False) in {n.rule for n in code_needs() if n.site.startswith("hub_ext/ssh/")}
+
+
 def test_the_code_is_scanned():
     needs = code_needs()
     for method in ("read_namespaced_job_status", "create_namespaced_job", "read_namespaced_pod_log",
