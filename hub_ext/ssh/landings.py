@@ -14,7 +14,6 @@ import asyncio
 
 import asyncssh
 
-from ..kube import api_message, cluster_configuration, plain
 from .forward import open_forward
 from .pod_exec import PROTOCOLS, PodSession
 from .pod_forward import PodForward, check_destination
@@ -56,6 +55,8 @@ class PodLandings:
                 from kubernetes_asyncio import client
                 from kubernetes_asyncio.stream import WsApiClient
 
+                from ..kube import cluster_configuration
+
                 configuration = self.configuration or await cluster_configuration()
                 self._apis = (client.CoreV1Api(client.ApiClient(configuration=configuration)),
                               client.CoreV1Api(WsApiClient(configuration=configuration)))
@@ -63,6 +64,8 @@ class PodLandings:
 
     async def resolve(self, user: dict, asked_group: str | None) -> PodLanding:
         from kubernetes_asyncio.client.exceptions import ApiException
+
+        from ..kube import api_message, plain  # here: kubespawner's import takes seconds, which local landings never pay
 
         landing = await asyncio.to_thread(resolve_pod, user, asked_group, self.gateway.db_url, self.settings.container)
         core, _ = await self.apis()
