@@ -251,15 +251,24 @@ document.addEventListener("submit", function (ev) {
       });
   });
 })();
-// Copy buttons (button.hf-copy data-copy="#field"): the field's text to the clipboard, with one click.
+// Copy buttons (button.hf-copy data-copy="#field"): the text of the field (an input, a textarea or a
+// <pre>) to the clipboard, with one click; the text stays selected, for a paste by hand.
 document.addEventListener("click", function (ev) {
   var button = ev.target.closest ? ev.target.closest("button.hf-copy") : null;
   var field = button && document.querySelector(button.dataset.copy);
   if (!field) return;
-  field.select();
+  var text = "value" in field ? field.value : field.textContent;
+  if (field.select) {
+    field.select();
+  } else {
+    var range = document.createRange();
+    range.selectNodeContents(field);
+    window.getSelection().removeAllRanges();
+    window.getSelection().addRange(range);
+  }
   var done = function () { button.textContent = "Copied"; };
   if (navigator.clipboard && window.isSecureContext) {
-    navigator.clipboard.writeText(field.value).then(done, function () { document.execCommand("copy"); done(); });
+    navigator.clipboard.writeText(text).then(done, function () { document.execCommand("copy"); done(); });
   } else {
     document.execCommand("copy");
     done();

@@ -83,12 +83,12 @@ async def test_the_home_shows_the_desktop_and_ssh_panel(app):
     page = (await s.get("hub/home")).text
     panel = page.split('id="hf-desktop"')[1].split("</section>")[0]
     host = "127.0.0.1"
-    assert f'value="ssh -p {port} dsk-bo@{host}"' in panel
-    assert f'value="ssh -p {port} dsk-bo+dsk-lab@{host}"' in panel
-    assert f'value="sftp -P {port} dsk-bo+dsk-lab@{host}"' in panel
-    assert f'value="scp -P {port} data.tar.gz dsk-bo+dsk-lab@{host}:shared/"' in panel
-    assert f"value=\"rsync -a -e &#39;ssh -p {port}&#39; results/ dsk-bo+dsk-lab@{host}:shared/results/\"" in panel
-    assert f"Host hubfront-dsk-lab\n    HostName {host}\n    Port {port}\n    User dsk-bo+dsk-lab</textarea>" in panel
+    assert f'>ssh -p {port} dsk-bo@{host}</pre>' in panel
+    assert f'>ssh -p {port} dsk-bo+dsk-lab@{host}</pre>' in panel
+    assert f'>sftp -P {port} dsk-bo+dsk-lab@{host}</pre>' in panel
+    assert f'>scp -P {port} data.tar.gz dsk-bo+dsk-lab@{host}:shared/</pre>' in panel
+    assert f">rsync -a -e &#39;ssh -p {port}&#39; results/ dsk-bo+dsk-lab@{host}:shared/results/</pre>" in panel
+    assert f">Host hubfront-dsk-lab\n    HostName {host}\n    Port {port}\n    User dsk-bo+dsk-lab</pre>" in panel
     assert "No SSH key yet" in panel and f'href="{app.hub.base_url}portal/ssh-keys"' in panel
     assert 'id="hf-install-app" hidden' in panel  # shown by pwa.js only when the browser offers it
     pyz = f"{public_url(app)}hub/portal/desktop/hubfront.pyz"
