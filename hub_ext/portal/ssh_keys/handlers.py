@@ -18,7 +18,7 @@ from ...ssh import keys
 from ...ssh.hostkeys import fingerprints
 from ...store.models_ssh import SSHKey
 from ..common.base import PortalAPIHandler, PortalHandler, Refused
-from ..common.ssh import gateway_address
+from ..common.ssh import connect_lines, gateway_address
 from ..preferences.prefs import format_time, user_zone
 
 
@@ -58,8 +58,9 @@ class SSHKeysPage(_Gateway, PortalHandler):
         rows = [{**k.as_json(), "added_text": format_time(k.added, zone),
                  "last_used_text": format_time(k.last_used, zone) if k.last_used else "never"}
                 for k in keys.list_keys(self.db_url, name)]
-        await self.render_portal("portal/ssh_keys.html", keys=rows, gateway=self.gateway(), errors=errors or {},
-                                 form=form or {}, added=added, removed=removed)
+        lines = connect_lines(name, self.nav().group, gateway_address(self))  # as the home's Desktop & SSH panel
+        await self.render_portal("portal/ssh_keys.html", keys=rows, gateway=self.gateway(), lines=lines,
+                                 errors=errors or {}, form=form or {}, added=added, removed=removed)
 
     @web.authenticated
     async def get(self):
