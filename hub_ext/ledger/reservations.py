@@ -3,8 +3,10 @@
 Every running workload (notebook server, job, deployment, app) holds one
 *reservation*: the instance type's limits it was admitted with, and the local
 GPU devices it was given. Quota use is the sum of the reservations, computed
-with SQL aggregates over indexed columns, so admission stays cheap with
-thousands of active workloads.
+with SQL aggregates read from a covering index, so admission stays cheap with
+thousands of active workloads: under the lock it is one read (the workload's
+existing reservation, the group's and the member's sums, the devices held)
+and one insert.
 
 Admission must be atomic across processes, because the hub and the managed
 service admit into the same database:
@@ -27,14 +29,14 @@ import functools
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
-from sqlalchemy import bindparam, case, delete, func, select, text
+from sqlalchemy import bindparam, case, delete, func, insert, literal_column, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..policy import Quota
 from ..store import get_engine
 from ..store.engine import READ_ONLY
-from ..store.models import Reservation
+from ..store.models import Reservation, utcnow
 from .amounts import QuotaExceeded, Request, Snapshot, Usage, over_lines
 from .holds import StorageHolds
 
@@ -64,15 +66,32 @@ def _used_columns(where=None):
 
 
 # Built once: admission runs these on every reserve(), so skip re-building them.
-_ADMISSION_SUMS = select(
-    *_used_columns(), *_used_columns(_T.c.username == bindparam("username"))
-).where(_T.c.group == bindparam("group"))
+_HELD = _T.alias("held")  # the subqueries' own name for the table (not correlated with the outer one)
+_EXISTING = (select(_HELD.c.id)
+             .where(_HELD.c.kind == bindparam("kind"), _HELD.c.workload_id == bindparam("workload_id"))
+             .scalar_subquery())
 _FIND = select(Reservation).where(
     Reservation.kind == bindparam("kind"), Reservation.workload_id == bindparam("workload_id")
 )
-# Only GPU holders can hold devices; this scan is the one admission query that
-# does not use an index, and it only runs when local devices are handed out.
-_HELD_DEVICES = select(_T.c.gpu_devices).where(_T.c.gpu > 0, _T.c.gpu_devices != "")
+# Only GPU holders hold devices: a partial index (migration 0019) holds just their rows, so this is
+# no scan of the table; the literals let the planners match the index's own WHERE.
+_HOLDS_DEVICES = (_HELD.c.gpu > literal_column("0"), _HELD.c.gpu_devices != literal_column("''"))
+
+
+def _admission_query(dialect: str, devices: bool):
+    """One statement for everything admission reads under the lock: whether the workload already holds a
+    reservation, the group's and the member's sums (one covering index, migration 0019) and, when devices
+    are handed out, every device held (comma-joined). Fewer round trips: each is a chance to wait."""
+    columns = [_EXISTING.label("existing"), *_used_columns(), *_used_columns(_T.c.username == bindparam("username"))]
+    if devices:
+        join = func.string_agg if dialect == "postgresql" else func.group_concat
+        columns.append(select(join(_HELD.c.gpu_devices, literal_column("','"))).where(*_HOLDS_DEVICES)
+                       .scalar_subquery().label("held"))
+    return select(*columns).where(_T.c.group == bindparam("group"))
+
+
+_ADMISSION = {(d, devices): _admission_query(d, devices) for d in ("sqlite", "postgresql") for devices in (False, True)}
+_INSERT = insert(_T).returning(_T.c.id)
 
 
 def _as_used(row) -> dict[str, float]:
@@ -81,13 +100,8 @@ def _as_used(row) -> dict[str, float]:
     return {"cpu": float(cpu), "memory": int(memory), "gpu": int(gpu), "sessions": int(sessions)}
 
 
-def _shortfalls(
-    session: Session, group: str, username: str, request: Request, group_quota: Quota, user_quota: Quota
-) -> list[str]:
-    """Every resource over, for the group's quota and then the member's."""
-    row = session.execute(_ADMISSION_SUMS, {"group": group, "username": username}).one()
-    over = over_lines(_as_used(row[:4]), request, group_quota, f"group {group}")
-    return over + over_lines(_as_used(row[4:]), request, user_quota, f"user {username} in group {group}")
+def _held_devices(joined: str | None) -> set[int]:
+    return {int(d) for d in (joined or "").split(",") if d != ""}
 
 
 @functools.lru_cache(maxsize=16)
@@ -166,15 +180,20 @@ class Ledger(StorageHolds):
         """
         devices = allocate_devices and request.gpu > 0 and self.gpu_inventory is not None
         inventory = list(self.gpu_inventory()) if devices else []
+        values = {"kind": kind, "workload_id": workload_id, "username": username, "group": group,
+                  "cpu": float(request.cpu), "memory": int(request.memory), "gpu": int(request.gpu),
+                  "resource_group": resource_group}
         try:
             with self._locked(group, devices=devices) as session:
-                existing = self._find(session, kind, workload_id)
-                if existing is not None:
-                    return existing
-                over = _shortfalls(session, group, username, request, group_quota, user_quota)
+                row = session.execute(_ADMISSION[self._dialect, devices], values).one()
+                if row.existing is not None:
+                    return self._find(session, kind, workload_id)
+                over = over_lines(_as_used(row[1:5]), request, group_quota, f"group {group}")
+                over += over_lines(_as_used(row[5:9]), request, user_quota, f"user {username} in group {group}")
                 granted: list[int] = []
                 if devices:
-                    free = self._free_devices(session, inventory)
+                    held = _held_devices(row.held)
+                    free = [d for d in sorted(dict.fromkeys(inventory)) if d not in held]
                     if len(free) < request.gpu:
                         over.append(
                             f"GPU devices: requested {request.gpu} > free {len(free)} on this machine"
@@ -182,20 +201,9 @@ class Ledger(StorageHolds):
                     granted = free[: request.gpu]
                 if over:
                     raise QuotaExceeded(over)
-                reservation = Reservation(
-                    kind=kind,
-                    workload_id=workload_id,
-                    username=username,
-                    group=group,
-                    cpu=float(request.cpu),
-                    memory=int(request.memory),
-                    gpu=int(request.gpu),
-                    gpu_devices=",".join(str(d) for d in granted),
-                    resource_group=resource_group,
-                )
-                session.add(reservation)
-                session.flush()
-                return reservation
+                values.update(gpu_devices=",".join(str(d) for d in granted), created=utcnow())
+                values["id"] = session.execute(_INSERT, values).scalar_one()
+                return Reservation(**values)
         except IntegrityError:
             # The same workload admitted at the same moment under another group's lock.
             existing = self.get(kind, workload_id)
@@ -206,13 +214,6 @@ class Ledger(StorageHolds):
     @staticmethod
     def _find(session: Session, kind: str, workload_id: str) -> Reservation | None:
         return session.scalars(_FIND, {"kind": kind, "workload_id": workload_id}).first()
-
-    @staticmethod
-    def _free_devices(session: Session, inventory: list[int]) -> list[int]:
-        held: set[int] = set()
-        for devices in session.scalars(_HELD_DEVICES):
-            held.update(int(d) for d in devices.split(",") if d != "")
-        return [d for d in sorted(dict.fromkeys(inventory)) if d not in held]
 
     def release(self, kind: str, workload_id: str) -> bool:
         """Drop a workload's reservation; True if it held one (safe to call twice)."""

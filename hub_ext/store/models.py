@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Float, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, DateTime, Float, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from ..times import utcnow  # noqa: F401 - the models' default, imported from here by many
@@ -43,13 +43,19 @@ class Reservation(Base):
     """One active workload's hold on a group's quota (see ``hub_ext.ledger``)."""
 
     __tablename__ = "reservations"
-    __table_args__ = (UniqueConstraint("kind", "workload_id", name="uq_reservation_workload"),)
+    __table_args__ = (
+        UniqueConstraint("kind", "workload_id", name="uq_reservation_workload"),
+        # admission's sums read only this index; the devices held, only GPU holders' rows (migration 0019)
+        Index("ix_reservations_group_use", "group", "username", "cpu", "memory", "gpu"),
+        Index("ix_reservations_devices", "gpu_devices", sqlite_where=text("gpu_devices != ''"),
+              postgresql_where=text("gpu_devices != ''")),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(32))
     workload_id: Mapped[str] = mapped_column(String(255))
     username: Mapped[str] = mapped_column(String(255), index=True)
-    group: Mapped[str] = mapped_column(String(255), index=True)
+    group: Mapped[str] = mapped_column(String(255))
     cpu: Mapped[float] = mapped_column(Float, default=0.0)
     memory: Mapped[int] = mapped_column(BigInteger, default=0)
     gpu: Mapped[int] = mapped_column(Integer, default=0)

@@ -251,3 +251,22 @@ def test_shortfalls_previews_a_refusal_without_reserving(ledger):
     assert ledger.shortfalls(request=Request(gpu=1), group="research", username="bob",
                              group_quota=Quota(gpu=4), user_quota=UNLIMITED) == []
     assert len(ledger.reservations()) == 1
+
+
+def test_admission_reads_indexes_only_never_the_whole_table(sqlite_url):
+    """With thousands of reservations, what reserve() reads under the lock comes from indexes (the sums from a
+    covering one, the devices held from the GPU holders' rows only): no statement scans the table."""
+    from hub_ext.ledger.reservations import _ADMISSION
+    from hub_ext.store import get_engine
+
+    engine = get_engine(sqlite_url)
+    params = {"kind": "server", "workload_id": "w", "group": "research", "username": "alice"}
+    with engine.connect() as conn:
+        for devices in (False, True):
+            compiled = _ADMISSION["sqlite", devices].compile(engine)
+            bound = compiled.construct_params(params)
+            plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}",
+                                        tuple(bound[name] for name in compiled.positiontup)).all()
+            steps = [row[3] for row in plan]
+            assert any("COVERING INDEX ix_reservations_group_use" in s for s in steps), steps
+            assert not any(s.startswith("SCAN") and "INDEX" not in s for s in steps), steps
