@@ -307,6 +307,20 @@ def ui_login(page, hub: "RealHub", username: str, password: str) -> None:
     page.wait_for_url("**/hub/home")
 
 
+def thaw(data: Path) -> None:
+    """Clear every immutable flag the storage quota guard may have left in a data dir's group trees (or the
+    temporary folder cannot be removed)."""
+    from hub_ext.isolation import fsflags, safefs
+
+    groups = Path(data) / "groups"
+    if groups.is_dir():
+        fd = safefs.open_dir(groups)
+        try:
+            fsflags.set_tree(fd, False)
+        finally:
+            os.close(fd)
+
+
 def until(check, timeout: float = 60, what: str = "", interval: float = 0.2):
     """Ask ``check()`` until it answers something true, and return that; after ``timeout`` seconds fail
     naming ``what`` and the last answer. For a state a background process (the runner, a keeper, the

@@ -12,32 +12,44 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+from typing import Callable, TypeVar
 
 import asyncssh
 
 from ..isolation.sandbox import join_network
 
 CONNECT_TIMEOUT = 15.0
+T = TypeVar("T")
 
 
-def connect_in(netns: str, host: str, port: int, timeout: float = CONNECT_TIMEOUT) -> socket.socket:
-    """A TCP connection to ``host:port`` made in the network namespace ``netns`` ("": this process's)."""
+def in_namespace(netns: str, make: Callable[[], T]) -> T:
+    """``make()`` run by a thread of its own that joins the network namespace ``netns`` ("": this process's)
+    and then ends; what it makes (a socket) stays in that namespace whichever thread uses it."""
     result: dict = {}
 
     def run() -> None:
         try:
             if netns:
                 join_network(netns)
-            result["sock"] = socket.create_connection((host, port), timeout)
+            result["made"] = make()
         except BaseException as exc:  # handed to the caller
             result["error"] = exc
 
-    thread = threading.Thread(target=run, name="ssh-forward-connect", daemon=True)
+    thread = threading.Thread(target=run, name="ssh-namespace", daemon=True)
     thread.start()
     thread.join()
     if "error" in result:
         raise result["error"]
-    return result["sock"]
+    return result["made"]
+
+
+def connect_in(netns: str, host: str, port: int, timeout: float = CONNECT_TIMEOUT) -> socket.socket:
+    """A TCP connection to ``host:port`` made in the network namespace ``netns`` ("": this process's)."""
+    return in_namespace(netns, lambda: socket.create_connection((host, port), timeout))
+
+
+def _nothing() -> None:
+    pass
 
 
 class _Socket(asyncio.Protocol):
@@ -46,18 +58,37 @@ class _Socket(asyncio.Protocol):
     def __init__(self):
         self.chan = None
         self.transport = None
+        self.touch = _nothing  # the connection's idle clock (``GatewayServer.touch``)
+        self.early = bytearray()  # what came before the channel was there
         self.client_eof = False  # the client sent its EOF (written on to the socket)
         self.socket_eof = False  # the namespace's side sent its EOF (written on to the channel)
 
     def connection_made(self, transport) -> None:
         self.transport = transport
-        transport.pause_reading()  # until the channel is there
+        transport.pause_reading()  # until the channel is there (Python 3.11 may still deliver once: ``early``)
 
     def data_received(self, data: bytes) -> None:
+        self.touch()
+        if self.chan is None:
+            self.early += data
+            self.transport.pause_reading()
+            return
         self.chan.write(data)
+
+    def channel_open(self, chan) -> None:
+        self.chan = chan
+        if self.early:
+            chan.write(bytes(self.early))
+            self.early.clear()
+        if self.socket_eof:
+            chan.write_eof()
+        else:
+            self.transport.resume_reading()
 
     def eof_received(self) -> bool:
         self.socket_eof = True
+        if self.chan is None:  # said when the channel is there
+            return True
         self.chan.write_eof()
         return not self.client_eof  # both ways done: the transport closes, and the channel with it
 
@@ -80,11 +111,15 @@ class ForwardSession(asyncssh.SSHTCPSession):
     def __init__(self, side: _Socket):
         self.side = side
 
+    def watch_activity(self, touch) -> None:
+        """Call ``touch`` whenever data goes through (the connection's SSH idle timeout)."""
+        self.side.touch = touch
+
     def connection_made(self, chan) -> None:
-        self.side.chan = chan
-        self.side.transport.resume_reading()
+        self.side.channel_open(chan)
 
     def data_received(self, data: bytes, datatype) -> None:
+        self.side.touch()
         self.side.transport.write(data)
 
     def eof_received(self) -> bool:

@@ -14,9 +14,11 @@ import asyncio
 
 import asyncssh
 
+from .agent import AgentRelay
 from .forward import open_forward
 from .pod_exec import PROTOCOLS, PodSession
 from .pod_forward import PodForward, check_destination
+from .remote_forward import RefusedListen, open_remote_forward
 from .pod_target import KubeSSH, PodLanding, check_pod, resolve_pod
 from .session import GatewaySession
 from .target import Landing, Unavailable, resolve
@@ -37,6 +39,16 @@ class LocalLandings:
 
     async def forward(self, landing: Landing, host: str, port: int):
         return await open_forward(landing.netns, host, port)
+
+    async def remote_forward(self, conn, landing: Landing, listen_host: str, listen_port: int):
+        """``ssh -R``: a port listening in the notebook's network namespace (:mod:`.remote_forward`)."""
+        return await open_remote_forward(conn, landing.netns, listen_host, listen_port)
+
+    async def agent(self, conn, landing: Landing) -> AgentRelay:
+        """``ssh -A``: the connection's ``SSH_AUTH_SOCK``, for the landing's account (:mod:`.agent`)."""
+        relay = AgentRelay(conn, landing.uid)
+        await relay.start()
+        return relay
 
 
 class PodLandings:
@@ -114,6 +126,12 @@ class PodLandings:
         except Unavailable as exc:
             raise asyncssh.ChannelOpenError(asyncssh.OPEN_CONNECT_FAILED, exc.message) from None
         return PodForward(ws, f"{landing.namespace}/{landing.pod}:{port}")
+
+    async def remote_forward(self, conn, landing: PodLanding, listen_host: str, listen_port: int):
+        raise RefusedListen("remote forwarding into a pod is not supported")
+
+    async def agent(self, conn, landing: PodLanding):
+        raise Unavailable("Agent forwarding into a pod is not supported")
 
 
 def landings_for(gateway, config) -> LocalLandings | PodLandings:

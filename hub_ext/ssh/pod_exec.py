@@ -197,12 +197,12 @@ class PodSession(GatewaySession):
 
     async def _run(self) -> None:
         try:
-            landing = await self.connection.landing(self._say)
+            landing = await self.connection.landing(self.say)
         except Exception as exc:  # a clear message, never a traceback to the client
             message = getattr(exc, "message", None) or "The SSH gateway could not reach your notebook; try again later"
             if not getattr(exc, "message", None):
                 log.exception("SSH session of %s failed", self.connection.login)
-            self._say(message)
+            self.say(message)
             self._exit(1)
             return
         settings, tty = self.connection.gateway.settings, self.term is not None and self.argv_kind != "sftp"
@@ -213,25 +213,29 @@ class PodSession(GatewaySession):
         except Exception as exc:  # noqa: BLE001 - refused by the API server, or out of reach
             log.warning("SSH session of %s could not start in pod %s/%s: %s", landing.username, landing.namespace,
                         landing.pod, exc)
-            self._say(getattr(exc, "message", None) or "Your session could not start in your notebook's pod")
+            self.say(getattr(exc, "message", None) or "Your session could not start in your notebook's pod")
             self._exit(1)
             return
         log.info("SSH %s of %s in %s (pod %s/%s)", self.argv_kind, landing.username, landing.group, landing.namespace,
                  landing.pod)
         gateway = self.connection.gateway
         gateway.session_opened(landing.username, landing.server)
+        busy = self.argv_kind == "exec"  # a command running counts as activity for the SSH idle timeout
+        self.connection.running_commands += busy
         feed = asyncio.ensure_future(self._feed())
         try:
             if tty:
                 await self._resize()
-            await self.stream.pump(self.chan.write, self.chan.write_stderr, self.writable)
+            await self.stream.pump(self._out, self._err, self.writable)
         finally:
+            self.connection.running_commands -= busy
+            self.connection.touch()
             gateway.session_closed(landing.username, landing.server)
             feed.cancel()
             await asyncio.gather(feed, return_exceptions=True)
             await self.stream.close()
         code, failure = self.stream.status or (None, LOST)
         if code is None:
-            self._say(LOST if failure == LOST else failure_words(failure, argv[0], self.argv_kind))
+            self.say(LOST if failure == LOST else failure_words(failure, argv[0], self.argv_kind))
             code = 1 if self.argv_kind == "sftp" or failure == LOST else 127
         self._exit(code)

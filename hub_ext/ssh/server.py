@@ -9,8 +9,12 @@ Two ways in, as the issue asks:
 Every refused credential counts toward the login page's own throttle (``hub_ext.auth.throttle``): a wrong
 password each time, the keys of one connection once (a client offers every key it has, one after the
 other, before the right one). While the throttle says wait, nothing is checked and the client is told
-why in the sign-in banner. Disabled accounts cannot sign in at all. Local forwarding (``-L``, ``-W``) reaches ports inside the notebook's
-network namespace (:mod:`.forward`); remote, agent and X11 forwarding are refused.
+why in the sign-in banner. Disabled accounts cannot sign in at all.
+
+Local forwarding (``-L``, ``-W``) reaches ports inside the notebook's network namespace (:mod:`.forward`);
+remote forwarding listens there (:mod:`.remote_forward`) and the agent is relayed to a socket only the user's
+account opens (:mod:`.agent`), each only where an operator allows it; X11 forwarding is refused. A connection
+without data for ``c.SSHGateway.idle_timeout`` is closed (a command still running keeps it).
 """
 
 from __future__ import annotations
@@ -26,7 +30,9 @@ from ..auth.account_state import is_disabled
 from ..auth.addresses import client_address
 from ..auth.otp import is_enabled as otp_enabled
 from ..auth.throttle import retry_message
+from ..quantities import format_duration
 from . import keys
+from .remote_forward import RefusedListen
 from .target import Landing, NotRunning, Unavailable, split_login
 
 log = logging.getLogger("hubfront.ssh")
@@ -52,6 +58,11 @@ class GatewayServer(asyncssh.SSHServer):
         self.method = ""
         self._landing: asyncio.Future | None = None
         self._signed_in: asyncio.Future | None = None
+        self._agent: asyncio.Future | None = None
+        self.last_data = time.monotonic()  # channel data either way (the SSH idle timeout's clock)
+        self.running_commands = 0  # ``ssh host cmd`` still running: never idle
+        self.sessions: set = set()  # the open session channels (told why when the connection is closed)
+        self._idle_watch: asyncio.Task | None = None
 
     # -- the connection --------------------------------------------------------------
 
@@ -60,10 +71,36 @@ class GatewayServer(asyncssh.SSHServer):
         self.peer = conn.get_extra_info("peername")[:2]
         self.local = conn.get_extra_info("sockname")[:2]
         self.address = client_address(self.peer[0], None, [])
+        timeout = self.gateway.settings.idle_timeout_seconds()
+        if timeout:
+            self._idle_watch = asyncio.ensure_future(self._close_when_idle(timeout))
 
     def connection_lost(self, exc) -> None:
+        if self._idle_watch is not None:
+            self._idle_watch.cancel()
+        if self._agent is not None:
+            self._agent.add_done_callback(_close_relay)
         if self.method:
             log.info("SSH connection of %s from %s closed", self.username, self.address)
+
+    def touch(self) -> None:
+        """Data went through one of this connection's channels."""
+        self.last_data = time.monotonic()
+
+    async def _close_when_idle(self, timeout: float) -> None:
+        """``c.SSHGateway.idle_timeout``: closed after that long without data (a running command is never idle)."""
+        while True:
+            await asyncio.sleep(max(1.0, min(timeout / 4, 30.0)))
+            if self.running_commands:
+                self.touch()
+            elif time.monotonic() - self.last_data >= timeout:
+                why = f"Closed after {format_duration(timeout)} without activity"
+                log.info("Closing the SSH connection of %s from %s: idle for %s", self.username, self.address,
+                         format_duration(timeout))
+                for session in list(self.sessions):
+                    session.say(why)
+                self.conn.disconnect(asyncssh.DISC_BY_APPLICATION, why)
+                return
 
     # -- sign-in -----------------------------------------------------------------------
 
@@ -167,10 +204,35 @@ class GatewayServer(asyncssh.SSHServer):
             landing = await self.landing()
         except Unavailable as exc:
             raise asyncssh.ChannelOpenError(asyncssh.OPEN_CONNECT_FAILED, exc.message) from None
-        return await self.gateway.landings.forward(landing, host, port)
+        session = await self.gateway.landings.forward(landing, host, port)
+        session.watch_activity(self.touch)
+        return session
 
     def server_requested(self, listen_host, listen_port):
-        return False
+        """``ssh -R``, where an operator allows it: the port listens inside the notebook (:mod:`.remote_forward`)."""
+        if not self.gateway.settings.allow_remote_forwarding:
+            return False
+        return self._remote_forward(listen_host, listen_port)
+
+    async def _remote_forward(self, listen_host: str, listen_port: int):
+        try:
+            landing = await self.landing()
+        except Unavailable as exc:
+            raise RefusedListen(exc.message) from None
+        return await self.gateway.landings.remote_forward(self.conn, landing, listen_host, listen_port)
+
+    async def agent_socket(self, landing, chan) -> str | None:
+        """``ssh -A``, where an operator allows it: the path the sessions' ``SSH_AUTH_SOCK`` names, made once per
+        connection (None: the client did not ask, or it could not be made: said in the gateway's log)."""
+        if not self.gateway.settings.allow_agent_forwarding or chan.get_agent_path() is None:
+            return None
+        if self._agent is None:
+            self._agent = asyncio.ensure_future(self.gateway.landings.agent(self.conn, landing))
+        try:
+            return (await asyncio.shield(self._agent)).path
+        except (OSError, Unavailable) as exc:
+            log.warning("No agent forwarding for %s: %s", self.username, getattr(exc, "message", exc))
+            return None
 
     def unix_connection_requested(self, dest_path):
         raise asyncssh.ChannelOpenError(asyncssh.OPEN_ADMINISTRATIVELY_PROHIBITED,
@@ -220,3 +282,8 @@ class GatewayServer(asyncssh.SSHServer):
             message=f"SSH sign-in from {self.address} into your notebook in {landing.group}",
             workload_id=f"{self.username}/{landing.server}")
         return landing
+
+
+def _close_relay(made: asyncio.Future) -> None:
+    if not made.cancelled() and made.exception() is None:
+        made.result().close()

@@ -111,7 +111,7 @@ class Gateway:
         s = self.settings
         return await asyncssh.create_server(
             lambda: GatewayServer(self), s.bind_ip, s.port, server_host_keys=keys, encoding=None,
-            line_editor=False, agent_forwarding=False, x11_forwarding=False, allow_scp=False,
+            line_editor=False, agent_forwarding=s.allow_agent_forwarding, x11_forwarding=False, allow_scp=False,
             login_timeout=s.login_grace_seconds, keepalive_interval=s.keepalive_seconds or None,
             keepalive_count_max=3, reuse_address=True, server_version="Hubfront")
 

@@ -117,11 +117,13 @@ class GatewaySession(asyncssh.SSHServerSession):
         return True
 
     def session_started(self) -> None:
+        self.connection.sessions.add(self)
         self.task = asyncio.ensure_future(self._run())
         self.task.add_done_callback(self._ended)
 
     def _ended(self, task: asyncio.Task) -> None:
         """A fault of the gateway's own still ends the session (the client never hangs on it)."""
+        self.connection.sessions.discard(self)
         if task.cancelled() or task.exception() is None:
             return
         log.error("SSH session of %s failed", self.connection.login, exc_info=task.exception())
@@ -133,6 +135,7 @@ class GatewaySession(asyncssh.SSHServerSession):
     # -- input from the client ---------------------------------------------------
 
     def data_received(self, data: bytes, datatype) -> None:
+        self.connection.touch()
         self.pending += data
         if len(self.pending) > INPUT_LIMIT:
             self.chan.pause_reading()
@@ -206,7 +209,7 @@ class GatewaySession(asyncssh.SSHServerSession):
             asyncio.get_running_loop().remove_writer(self.stdin_fd)
         self._flush_input()
 
-    def _say(self, text: str) -> None:
+    def say(self, text: str) -> None:
         """A line for the person at the terminal, on stderr (never into an SFTP stream)."""
         self.chan.write_stderr(f"{text}\r\n".encode() if self.term else f"{text}\n".encode())
 
@@ -220,8 +223,10 @@ class GatewaySession(asyncssh.SSHServerSession):
             return [settings.shell, "-c", self.command]
         return [settings.shell, "-l"]
 
-    def _environment(self, landing: Landing) -> dict[str, str]:
+    def _environment(self, landing: Landing, agent: str | None = None) -> dict[str, str]:
         env = dict(landing.env)
+        if agent:
+            env["SSH_AUTH_SOCK"] = agent
         client = self.connection.peer
         env.update({"SSH_CONNECTION": f"{client[0]} {client[1]} {self.connection.local[0]} {self.connection.local[1]}",
                     "SSH_CLIENT": f"{client[0]} {client[1]} {self.connection.local[1]}",
@@ -235,8 +240,17 @@ class GatewaySession(asyncssh.SSHServerSession):
             env["TERM"] = self.term[0]
         return env
 
+    def _out(self, data: bytes) -> None:
+        self.connection.touch()
+        self.chan.write(data)
+
+    def _err(self, data: bytes) -> None:
+        self.connection.touch()
+        self.chan.write_stderr(data)
+
     async def _start(self, landing: Landing):
-        argv, env = self._argv(landing), self._environment(landing)
+        agent = await self.connection.agent_socket(landing, self.chan) if self.argv_kind != "sftp" else None
+        argv, env = self._argv(landing), self._environment(landing, agent)
         enter = landing.preexec()
         if self.term is not None and self.argv_kind != "sftp":
             master, slave = os.openpty()
@@ -261,7 +275,7 @@ class GatewaySession(asyncssh.SSHServerSession):
                 os.close(slave)
             self.master, self.stdin_fd = master, master
             os.set_blocking(master, False)
-            return proc, [_Output(master, self.chan.write, self.writable)]
+            return proc, [_Output(master, self._out, self.writable)]
         r_in, w_in = os.pipe()
         r_out, w_out = os.pipe()
         r_err, w_err = os.pipe()
@@ -278,22 +292,22 @@ class GatewaySession(asyncssh.SSHServerSession):
                 os.close(fd)
         os.set_blocking(w_in, False)
         self.stdin_fd = w_in
-        outputs = [_Output(r_out, self.chan.write, self.writable)]
+        outputs = [_Output(r_out, self._out, self.writable)]
         if self.argv_kind == "sftp":  # its log lines are nobody's business on the channel
             outputs.append(_Output(r_err, lambda data: None, asyncio.Event()))
             outputs[-1].gate.set()
         else:
-            outputs.append(_Output(r_err, self.chan.write_stderr, self.writable))
+            outputs.append(_Output(r_err, self._err, self.writable))
         return proc, outputs
 
     async def _run(self) -> None:
         try:
-            landing = await self.connection.landing(self._say)
+            landing = await self.connection.landing(self.say)
         except Exception as exc:  # a clear message, never a traceback to the client
             message = getattr(exc, "message", None) or "The SSH gateway could not reach your notebook; try again later"
             if not getattr(exc, "message", None):
                 log.exception("SSH session of %s failed", self.connection.login)
-            self._say(message)
+            self.say(message)
             self.chan.exit(1)
             return
         try:
@@ -308,6 +322,8 @@ class GatewaySession(asyncssh.SSHServerSession):
         readers = [asyncio.ensure_future(o.run()) for o in outputs]
         gateway = self.connection.gateway
         gateway.session_opened(landing.username, landing.server)
+        busy = self.argv_kind == "exec"  # a command running counts as activity for the SSH idle timeout
+        self.connection.running_commands += busy
         try:
             status = await self.proc.wait()
             if self.master is not None:
@@ -316,6 +332,8 @@ class GatewaySession(asyncssh.SSHServerSession):
             else:
                 await asyncio.wait(readers)
         finally:
+            self.connection.running_commands -= busy
+            self.connection.touch()
             gateway.session_closed(landing.username, landing.server)
         for task in readers:
             task.cancel()

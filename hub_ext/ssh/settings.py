@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 
-from traitlets import Bool, Float, Int, Unicode, default
+from traitlets import Bool, Float, Int, Unicode, default, validate
 from traitlets.config import SingletonConfigurable
+
+from ..quantities import parse_lifetime
 
 SERVICE_NAME = "hubfront-ssh"
 
@@ -54,8 +56,34 @@ class SSHGateway(SingletonConfigurable):
     allow_local_forwarding = Bool(
         True, help="""Let users forward local ports (``ssh -L 6006:localhost:6006``, ``ssh -W``, VS Code Remote-SSH) to
         ports inside their notebook server's network namespace (its own loopback, and what the notebook itself may
-        reach). Remote (``-R``), agent and X11 forwarding are never allowed.""",
+        reach). X11 forwarding is never allowed.""",
     ).tag(config=True)
+
+    allow_remote_forwarding = Bool(
+        False, help="""Let users forward remote ports (``ssh -R 9000:localhost:9000``): the port listens inside their
+        notebook server's network namespace (never on the gateway's or the host's network), ports 1024 and up.""",
+    ).tag(config=True)
+
+    allow_agent_forwarding = Bool(
+        False, help="""Let users forward their SSH agent (``ssh -A``): their sessions get ``SSH_AUTH_SOCK``, a socket
+        only their OS account may open, relaying to the agent on their own machine (``git clone`` of a private
+        repository without a key on the platform). Anyone who runs code as that account while the connection is
+        open can use the agent's keys.""",
+    ).tag(config=True)
+
+    idle_timeout = Unicode(
+        "never", help="""An SSH connection with no data in any of its channels for this long is closed (seconds or
+        30m, 2h; "never": kept while the client answers keep-alives). Its notebook's own idle timeout is the
+        lifecycle's (``c.Lifecycle.idle_timeout``).""",
+    ).tag(config=True)
+
+    @validate("idle_timeout")
+    def _idle_timeout(self, proposal):
+        parse_lifetime(proposal["value"])
+        return proposal["value"]
+
+    def idle_timeout_seconds(self) -> int:
+        return parse_lifetime(self.idle_timeout)
 
     activity_seconds = Float(
         60.0, help="""While a user has an SSH session open in a notebook, tell the hub it is in use this often (the

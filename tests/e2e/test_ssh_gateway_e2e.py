@@ -13,6 +13,7 @@ import os
 import pwd
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import pytest
 from hub_ext.isolation.names import unix_group_name
 from support import (
     ACCOUNT_PREFIX, catalog_hub, free_port, leftover_processes, make_groups, need, proxy_command, stop_leftover_servers,
-    until, user_token, wait_for_server,
+    thaw, until, user_token, wait_for_server,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.isolation]
@@ -40,21 +41,26 @@ def hub(tmp_path_factory):
     need(os.path.exists(SFTP_SERVER), "Debian's openssh-sftp-server is not installed (make os-tools)")
     work = tmp_path_factory.mktemp("ssh-e2e")
     # a slowed address waits long enough that no test sees its wait end
-    hub = catalog_hub(work, [TINY], config="c.LoginThrottle.pair_base_seconds = 600.0\n")
+    hub = catalog_hub(work, [TINY], config="c.LoginThrottle.pair_base_seconds = 600.0\n"
+                      "c.SSHGateway.allow_remote_forwarding = True\nc.SSHGateway.allow_agent_forwarding = True\n"
+                      "c.QuotaGuard.interval = 1.0\n")
     hub.ssh_port = free_port()
     hub.extra_env["HUBFRONT_SSH_PORT"] = str(hub.ssh_port)
     hub.work = work
     hub.start()
     try:
         make_groups(hub, {"sshg": {"instance_types": ["ssh-tiny"]}, "sshg-other": {"instance_types": ["ssh-tiny"]},
-                          "sshg-full": {"instance_types": ["ssh-tiny"], "quota": {"sessions": 0}}})
+                          "sshg-full": {"instance_types": ["ssh-tiny"], "quota": {"sessions": 0}},
+                          "sshg-small": {"instance_types": ["ssh-tiny"], "quota": {"storage": "20Mi"}}})
         hub.add_user("sa-ann", PASSWORD, ["sshg", "sshg-full"])
         hub.add_user("sa-bob", PASSWORD, ["sshg-other"])
         hub.add_user("sa-eve", PASSWORD, ["sshg"])
         hub.add_user("sa-cy", PASSWORD, ["sshg"])
+        hub.add_user("sa-dee", PASSWORD, ["sshg-small"])
         yield hub
     finally:
         hub.close()
+        thaw(hub.data_dir)
 
 
 def keygen(path: Path) -> str:
@@ -116,6 +122,16 @@ def ann(hub):
     return session, key
 
 
+@pytest.fixture(scope="module")
+def cy(hub):
+    """sa-cy, another member of sshg, with a key and her notebook there running; her key's path."""
+    session = hub.login("sa-cy", PASSWORD)
+    key = hub.work / "cy_key"
+    assert session.api("POST", "/portal/me/ssh-keys", json={"name": "cy", "public_key": keygen(key)}).status_code == 201
+    launch(hub, session, "sa-cy", "sshg")
+    return key
+
+
 def test_a_key_signs_in_and_starts_the_notebook_or_says_why_it_cannot(hub, ann):
     session, key = ann
     known = hub.work / "kh-ann"
@@ -152,7 +168,7 @@ def test_ssh_runs_as_the_users_account_in_their_notebook_with_the_host_key_the_p
     assert out.returncode == 1 and "You are not a member of group sshg-other" in out.stderr, out
 
 
-def test_sftp_puts_and_gets_files_in_shared_storage_as_the_user(hub, ann):
+def test_sftp_puts_and_gets_files_in_shared_storage_as_the_user(hub, ann, cy):
     _, key = ann
     local = hub.work / "payload.bin"
     local.write_bytes(os.urandom(50 * 1024 * 1024))
@@ -164,11 +180,7 @@ def test_sftp_puts_and_gets_files_in_shared_storage_as_the_user(hub, ann):
     assert stored.stat().st_uid == pwd.getpwnam(f"{ACCOUNT_PREFIX}sa-ann").pw_uid
     assert stored.stat().st_gid == grp.getgrnam(unix_group_name(ACCOUNT_PREFIX, "sshg")).gr_gid
     # another member of the group reads it at once, over SSH from their own notebook
-    cy = hub.login("sa-cy", PASSWORD)
-    cy_key = hub.work / "cy_key"
-    assert cy.api("POST", "/portal/me/ssh-keys", json={"name": "cy", "public_key": keygen(cy_key)}).status_code == 201
-    launch(hub, cy, "sa-cy", "sshg")
-    out = ssh(hub, "sa-cy", cy_key, "sha256sum < ~/shared/payload.bin", hub.work / "kh-cy")
+    out = ssh(hub, "sa-cy", cy, "sha256sum < ~/shared/payload.bin", hub.work / "kh-cy")
     assert out.returncode == 0 and out.stdout.split()[0] == hashlib.sha256(local.read_bytes()).hexdigest(), out
     # scp (SFTP underneath) the other way round
     scp_back = hub.work / "payload-scp.bin"
@@ -320,8 +332,6 @@ def test_a_member_of_another_group_cannot_read_the_groups_storage_over_sftp(hub,
 
 
 def test_forwarding_reaches_ports_of_the_users_own_notebook_only(hub, ann):
-    import requests
-
     _, key = ann
     known = hub.work / "kh-ann"
     # a web server the user starts inside their notebook, on its own loopback
@@ -340,12 +350,7 @@ def test_forwarding_reaches_ports_of_the_users_own_notebook_only(hub, ann):
                                "-o", "ExitOnForwardFailure=yes", "-L", f"{port}:localhost:8888", "sa-ann@127.0.0.1"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        def served():
-            try:
-                return requests.get(f"http://127.0.0.1:{port}/", timeout=5).status_code == 200
-            except requests.RequestException:
-                return False
-        until(served, timeout=60, what="the tunnel to the notebook's port 8888")
+        until(lambda: answers(f"http://127.0.0.1:{port}/"), timeout=60, what="the tunnel to the notebook's port 8888")
     finally:
         tunnel.terminate()
         tunnel.wait(10)
@@ -354,6 +359,105 @@ def test_forwarding_reaches_ports_of_the_users_own_notebook_only(hub, ann):
                           *ssh_options(hub, hub.work / "kh-bob"), "-W", "localhost:8888", "sa-bob@127.0.0.1"],
                          input=request, capture_output=True, text=True, timeout=60)
     assert out.returncode == 255 and "open failed" in out.stderr and "HTTP" not in out.stdout, out
+
+
+def answers(url: str) -> bool:
+    import requests
+
+    try:
+        return requests.get(url, timeout=5).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def test_a_remote_port_listens_inside_the_users_notebook_only(hub, ann):
+    _, key = ann
+    known = hub.work / "kh-ann"
+    laptop = subprocess.Popen([sys.executable, "-m", "http.server", str(free_port()), "--bind", "127.0.0.1",
+                               "-d", str(hub.work)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    port = int(laptop.args[3])
+    fetch = ("python3 -c \"import urllib.request as u; "
+             "print(u.urlopen('http://127.0.0.1:19555/', timeout=10).status)\"")
+    try:
+        until(lambda: answers(f"http://127.0.0.1:{port}/"), timeout=30, what="the laptop's web server")
+        held = subprocess.Popen(["ssh", "-N", "-p", str(hub.ssh_port), "-i", str(key), *ssh_options(hub, known),
+                                 "-o", "ExitOnForwardFailure=yes", "-R", f"19555:localhost:{port}", "sa-ann@127.0.0.1"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            until(lambda: ssh(hub, "sa-ann", key, fetch, known).stdout.strip() == "200", timeout=60,
+                  what="the remote-forwarded port inside ann's notebook")
+            out = ssh(hub, "sa-ann", key, "ss -ltnH 'sport = :19555'", known)  # on her notebook's own loopback
+            assert out.returncode == 0 and out.stdout.split()[3] == "127.0.0.1:19555", out
+            # neither the host nor another user's notebook has that port
+            assert not answers("http://127.0.0.1:19555/")
+            out = ssh(hub, "sa-bob", hub.work / "bob_key", fetch, hub.work / "kh-bob")
+            assert out.returncode != 0 and "Connection refused" in out.stderr, out
+            # privileged ports are refused
+            out = subprocess.run(["ssh", "-p", str(hub.ssh_port), "-i", str(key), *ssh_options(hub, known),
+                                  "-o", "ExitOnForwardFailure=yes", "-R", f"80:localhost:{port}", "sa-ann@127.0.0.1",
+                                  "true"], capture_output=True, text=True, timeout=120)
+            assert out.returncode == 255 and "remote port forwarding failed for listen port 80" in out.stderr, out
+        finally:
+            held.terminate()
+            held.wait(10)
+    finally:
+        laptop.terminate()
+        laptop.wait(10)
+
+
+def test_a_forwarded_agent_is_the_users_own(hub, ann, cy):
+    _, key = ann
+    sock = hub.work / "laptop-agent.sock"
+    agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL)
+    try:
+        until(sock.exists, timeout=30, what="ssh-agent's socket")
+        env = {**os.environ, "SSH_AUTH_SOCK": str(sock)}
+        laptop_key = hub.work / "laptop_agent_key"
+        keygen(laptop_key)
+        subprocess.run(["ssh-add", str(laptop_key)], env=env, check=True, capture_output=True)
+        held = subprocess.Popen(["ssh", "-A", "-p", str(hub.ssh_port), "-i", str(key), *ssh_options(hub, hub.work / "kh-ann"),
+                                 "sa-ann@127.0.0.1", "id -un; ssh-add -l; echo sock=$SSH_AUTH_SOCK; sleep 120"],
+                                stdout=subprocess.PIPE, text=True, env=env)
+        try:
+            lines = [held.stdout.readline() for _ in range(3)]
+            assert lines[0].strip() == f"{ACCOUNT_PREFIX}sa-ann" and "laptop_agent_key@e2e" in lines[1], lines
+            path = lines[2].strip().removeprefix("sock=")
+            # another member running code on the platform cannot use ann's agent
+            out = ssh(hub, "sa-cy", cy, f"SSH_AUTH_SOCK={path} ssh-add -l", hub.work / "kh-cy")
+            assert out.returncode == 2 and "Permission denied" in out.stderr, out
+        finally:
+            held.terminate()
+            held.wait(10)
+    finally:
+        agent.terminate()
+        agent.wait(10)
+
+
+def test_sftp_uploads_count_against_the_groups_storage_quota(hub):
+    dee = hub.login("sa-dee", PASSWORD)
+    key = hub.work / "dee_key"
+    assert dee.api("POST", "/portal/me/ssh-keys", json={"name": "dee", "public_key": keygen(key)}).status_code == 201
+    launch(hub, dee, "sa-dee", "sshg-small")
+    listing = dee.api("GET", "/portal/groups/sshg-small/files/").json()
+    assert listing["storage"] == {"read_only": False, "reason": None}, listing
+    time.sleep(3)  # the runner reads the groups' quotas every QuotaGuard.interval (1 s here)
+    big = hub.work / "forty.bin"
+    big.write_bytes(os.urandom(40 * 1024 * 1024))
+    out = sftp(hub, "sa-dee", key, f"put {big} shared/forty.bin\n", hub.work / "kh-dee")
+    assert out.returncode != 0, out  # twice the quota does not land
+    listing = until(lambda: (lambda got: got if got["storage"]["read_only"] else None)(
+        dee.api("GET", "/portal/groups/sshg-small/files/").json()), timeout=30, what="the group's tree locked")
+    assert listing["storage"]["reason"].startswith("Storage over quota: used "), listing
+    stored = hub.data_dir / "groups" / "sshg-small" / "forty.bin"
+    assert stored.stat().st_size <= 36 * 1024 * 1024  # the quota plus the guard's documented margin
+    out = sftp(hub, "sa-dee", key, f"put {hub.work / 'dee_key.pub'} shared/small.pub\n", hub.work / "kh-dee")
+    assert out.returncode != 0 and not (stored.parent / "small.pub").exists(), out
+    # deleted on Shared Files: writable again
+    assert dee.api("DELETE", "/portal/groups/sshg-small/files/forty.bin").status_code == 204
+    until(lambda: not dee.api("GET", "/portal/groups/sshg-small/files/").json()["storage"]["read_only"], timeout=30,
+          what="the group's tree unlocked")
+    out = sftp(hub, "sa-dee", key, f"put {hub.work / 'dee_key.pub'} shared/small.pub\n", hub.work / "kh-dee")
+    assert out.returncode == 0 and (stored.parent / "small.pub").exists(), out
 
 
 def test_stopping_the_hub_ends_the_gateway(hub):

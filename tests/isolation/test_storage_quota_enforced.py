@@ -17,12 +17,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from hub_ext.isolation import fsflags, safefs
+from hub_ext.isolation import fsflags
 from hub_ext.policy import format_memory
 from hub_ext.storage import usage
 from hub_ext.storage.quota_guard import QuotaGuard, read_only, reason
 from hub_ext.storage.tree import group_root
-from support import catalog_hub, make_groups, need, no_mockhub_cleanup, proxy_command, screenshot, ui_login  # noqa: F401
+from support import catalog_hub, make_groups, need, no_mockhub_cleanup, proxy_command, screenshot, thaw, ui_login  # noqa: F401,E501
 
 pytestmark = pytest.mark.isolation
 
@@ -31,17 +31,6 @@ QUOTA = 20 * MiB
 MARGIN = 16 * MiB  # the bound docs/admin-guide.md gives (measured: 2 MiB with 1 MiB writes, idle)
 PASSWORD = "quota-Passw0rd!"
 GROUP = "quota"
-
-
-def thaw(data: Path) -> None:
-    """Clear every immutable flag the guard may have left (or the temporary folder cannot be removed)."""
-    groups = data / "groups"
-    if groups.is_dir():
-        fd = safefs.open_dir(groups)
-        try:
-            fsflags.set_tree(fd, False)
-        finally:
-            os.close(fd)
 
 
 # -- the guard on its own (first: the browser's module-wide event loop would hold this thread) ----
