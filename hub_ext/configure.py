@@ -57,7 +57,8 @@ def add_ssh_service(c) -> None:
     """The SSH gateway (``hub_ext.ssh``), a managed service the hub starts beside the runner: it listens on
     ``c.SSHGateway.port`` ($HUBFRONT_SSH_PORT, else 8022) and gets its configuration from the hub at start
     (``hub_ext.ssh.service.hand_over_config``). It reads users' groups and their servers' state (the
-    notebook server's process, whose sandbox a session joins), starts a user's notebook when they connect
+    notebook server's process, whose sandbox a session joins; on Kubernetes its pod, where sessions run
+    through the exec API), starts a user's notebook when they connect
     (``servers``; the hub admits it into the quota as any launch), and tells the hub a server with an SSH
     session open is in use (the idle culler counts it)."""
     import sys
@@ -113,7 +114,8 @@ def configure(c, *, spawner: str = "hubfront-local", runner: bool = True, ssh: b
 
     ``runner=False`` leaves the runner out of ``c.JupyterHub.services`` (on Kubernetes it is a
     container of its own, registered by the values file with its URL). ``ssh``: start the SSH gateway
-    (default: with local notebooks, the only ones it reaches so far).
+    (default: with local notebooks; the Kubernetes values file asks for it, ``ssh=True``, and the gateway
+    then runs in the hub's pod).
     """
     from .portal.nav import template_var
 
