@@ -63,8 +63,15 @@ test: setup-test
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -ra -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
-bench: setup-test
+bench: setup-test bench/.sshd
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# The sftp benchmark's baseline is OpenSSH's own sshd on a loopback port: unpacked here from Debian's
+# package (no service installed or started); without it the baseline is a plain file copy.
+bench/.sshd:
+	@test -x /usr/sbin/sshd || (mkdir -p $@.tmp && cd $@.tmp && apt-get download openssh-server >/dev/null 2>&1 && \
+		dpkg-deb -x openssh-server_*.deb . && rm -f openssh-server_*.deb) || echo "no sshd: the sftp bench compares with a file copy"
+	@mkdir -p $@.tmp && rm -rf $@ && mv $@.tmp $@
 
 clean:
 	rm -rf $(VENV) node_modules data
