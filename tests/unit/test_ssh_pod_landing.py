@@ -235,6 +235,40 @@ async def test_output_waits_for_a_client_that_does_not_read_and_loses_nothing(ga
     assert process.exit_status == 0 and bytes(got) == payload
 
 
+async def test_input_waits_for_a_pod_that_does_not_read_and_loses_nothing(gateway, kube):
+    """Flow control the other way: while the pod reads nothing, the gateway holds a bounded part of the client's
+    input (it stops taking more from the SSH channel); then all of it arrives, in order."""
+    payload = os.urandom(48 * 1024 * 1024)
+    sessions, reading = [], asyncio.Event()
+    make = gateway.landings.session
+    gateway.landings.session = lambda connection: sessions.append(make(connection)) or sessions[-1]
+
+    async def script(ws):  # reads nothing until told, then counts what comes
+        await reading.wait()
+        digest, size = hashlib.sha256(), 0
+        async for data in stdin_of(ws):
+            if not data:
+                break
+            digest.update(data)
+            size += len(data)
+        await ws.send_bytes(b"\1" + f"{size} {digest.hexdigest()}".encode())
+        await ws.send_bytes(b"\3" + json.dumps(SUCCESS).encode())
+
+    kube.exec_script = script
+    async with connect(gateway) as conn:
+        process = await conn.create_process("sha256sum", encoding=None)
+        process.stdin.write(payload)
+        process.stdin.write_eof()
+        await asyncio.sleep(1.5)
+        [session] = sessions
+        held = len(session.pending)  # what the gateway holds for the pod: its input limit and the window at most
+        reading.set()
+        out = await process.stdout.read()
+        await process.wait()
+    assert held <= 4 * 1024 * 1024, f"{held} bytes held for a pod that read nothing"
+    assert out.decode() == f"{len(payload)} {hashlib.sha256(payload).hexdigest()}" and process.exit_status == 0
+
+
 async def test_without_an_exit_status_the_session_fails_and_says_so(gateway, kube):
     async def script(ws):
         await ws.send_bytes(b"\1partial")  # the stream ends with no word on channel 3
