@@ -10,6 +10,7 @@ said, never replaced by a made-up figure.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import time
@@ -38,10 +39,17 @@ class Capacity:
 
 def this_machine(gpus: list[int] | None) -> Capacity:
     """This machine: its CPUs (those this process may use), its memory, the GPUs launches may get."""
+    cpu, memory = _machine()
+    return Capacity(nodes=1, cpu=cpu, memory=memory, gpu=len(gpus or ()))
+
+
+@functools.lru_cache(maxsize=1)
+def _machine() -> tuple[float, int]:
+    """CPUs and memory, read once per process (the dashboard shows them on every home page)."""
     import psutil
 
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (psutil.cpu_count() or 1)
-    return Capacity(nodes=1, cpu=float(cpus), memory=int(psutil.virtual_memory().total), gpu=len(gpus or ()))
+    return float(cpus), int(psutil.virtual_memory().total)
 
 
 def of_nodes(nodes: list[dict], gpu_resource: str) -> Capacity:

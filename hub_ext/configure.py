@@ -122,6 +122,10 @@ def configure(c, *, spawner: str = "hubfront-local", runner: bool = True, ssh: b
     c.JupyterHub.authenticator_class = "hubfront"
     c.JupyterHub.spawner_class = spawner
     c.JupyterHub.template_paths = [template_dir()]
+    # templates are compiled once and never looked at on disk again while the hub runs (Jinja's default
+    # stats every template of a page on every render): a changed template takes a restart
+    jinja = dict(c.JupyterHub.jinja_environment_options) if "jinja_environment_options" in c.JupyterHub else {}
+    c.JupyterHub.jinja_environment_options = {"auto_reload": False, **jinja}
     c.JupyterHub.template_vars = {"hubfront": template_var}
     c.JupyterHub.custom_scopes = CUSTOM_SCOPES
     # every user may use the portal API for their own groups; what they may see

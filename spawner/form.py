@@ -19,7 +19,9 @@ from hub_ext.policy import RESOURCE_LABELS, RESOURCES, Catalog, GroupPolicy, for
 
 from .plan import split_picks
 
-_env = Environment(loader=FileSystemLoader(template_dir()), autoescape=select_autoescape(default=True))
+# compiled once, never looked at on disk again (as the hub's own environment: hub_ext.configure)
+_env = Environment(loader=FileSystemLoader(template_dir()), autoescape=select_autoescape(default=True),
+                   auto_reload=False)
 
 
 def render_options_form(

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from ..bodies import BodyError
-from ..store.engine import read_scope
-from ..store.models_storage import DatasetVersion
+from ..store.engine import read_connection, read_scope
+from ..store.models_storage import Dataset, DatasetGrant, DatasetVersion
 from .records import usable_by
 
 PICK = re.compile(r"^([a-z](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:@v([1-9][0-9]{0,8}))?$")
@@ -69,15 +69,23 @@ def check_picks(db_url: str, group: str, picks: list[str] | None) -> None:
 
 
 def choices(db_url: str, group: str) -> list[dict]:
-    """What the job and spawn forms offer: ``[{name, kind, versions: [3, 2, 1]}]`` for each dataset the group may use."""
-    with read_scope(db_url) as s:
-        rows = usable_by(s, group)
-        versions: dict[str, list[int]] = {}
-        for v in s.scalars(select(DatasetVersion).where(DatasetVersion.dataset.in_([r.name for r, _ in rows]))
-                           .order_by(DatasetVersion.version.desc())):
-            versions.setdefault(v.dataset, []).append(v.version)
-    return [{"name": row.name, "kind": row.kind, "mode": mode, "versions": versions.get(row.name, [])}
-            for row, mode in rows]
+    """What the job and spawn forms offer: ``[{name, kind, versions: [3, 2, 1]}]`` for each dataset the group may use
+    (those it owns, mode "rw", and those granted to it, the grant's mode), by name: one query."""
+    grant = and_(DatasetGrant.dataset == Dataset.name, DatasetGrant.group == group)  # one per dataset and group
+    query = (select(Dataset.name, Dataset.kind, Dataset.group, DatasetGrant.mode, DatasetVersion.version)
+             .outerjoin(DatasetGrant, grant).outerjoin(DatasetVersion, DatasetVersion.dataset == Dataset.name)
+             .where(or_(Dataset.group == group, DatasetGrant.id.is_not(None)))
+             .order_by(Dataset.name, DatasetVersion.version.desc()))
+    out: dict[str, dict] = {}
+    with read_connection(db_url) as conn:
+        for name, kind, owner, mode, version in conn.execute(query):
+            row = out.get(name)
+            if row is None:
+                row = out[name] = {"name": name, "kind": kind, "mode": "rw" if owner == group else mode,
+                                   "versions": []}
+            if version is not None:
+                row["versions"].append(version)
+    return list(out.values())
 
 
 def picked(picks) -> dict[str, str]:

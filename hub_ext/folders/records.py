@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from ..store import read_scope, session_scope
+from ..store.engine import read_connection
 from ..store.models import utcnow
 from ..store.models_storage import FOLDER_PERMISSIONS, FolderInvitation
 from ..times import utc
@@ -122,9 +123,10 @@ def sent(db_url: str, owner: str, folder: str | None = None, live_only: bool = T
 
 def received(db_url: str, invitee: str, states: tuple[str, ...] = LIVE) -> list[Invitation]:
     """Invitations to ``invitee`` in ``states``, oldest first."""
-    q = select(FolderInvitation).where(FolderInvitation.invitee == invitee, FolderInvitation.state.in_(states))
-    with read_scope(db_url) as s:
-        return [_row(r) for r in s.scalars(q.order_by(FolderInvitation.id))]
+    table = FolderInvitation.__table__  # plain rows (no ORM objects): the home page asks on every view
+    q = select(table).where(table.c.invitee == invitee, table.c.state.in_(states)).order_by(table.c.id)
+    with read_connection(db_url) as conn:
+        return [_row(r) for r in conn.execute(q)]
 
 
 def transition(db_url: str, invitation_id: int, actor: str, action: str, permission: str | None = None

@@ -77,6 +77,9 @@ class Nav:
     group_display: str = ""
     is_group_admin: bool = False
     banners: list[Banner] = field(default_factory=list)
+    # what the culler saw of the user's servers, read once per page by the banner that needs it
+    # (hub_ext.portal.notebooks.lifecycle.page_idle_views); None: not read yet
+    idle_views: dict | None = field(default=None, repr=False)
 
     @property
     def menu(self) -> list[MenuEntry]:

@@ -118,7 +118,9 @@ class PortalHandler(_PortalMixin, BaseHandler):
         return super().write_error(status_code, **kwargs)
 
     async def render_portal(self, template: str, **ns) -> None:
-        html = await self.render_template(template, hubfront=self.nav(), **ns)
+        # the hub's sync Jinja environment (same loader and options): nothing a portal page renders is
+        # awaited, and the async one pays a coroutine per block, include and macro call
+        html = self.render_template(template, sync=True, hubfront=self.nav(), **ns)
         self.finish(html)
 
 

@@ -18,7 +18,7 @@ from spawner.plan import server_name_for
 from ..common.base import PortalAPIHandler, PortalHandler, Refused
 from ..home.panels import HomePanel, register_panel
 from ..nav import MenuEntry, register_banner, register_menu
-from .lifecycle import idle_views, keep_running, lifecycle_banners
+from .lifecycle import idle_views, keep_running, lifecycle_banners, page_idle_views
 from .logic import quick_launches, server_rows
 
 
@@ -34,7 +34,7 @@ class NotebooksHandler(PortalHandler):
             "portal/notebooks.html",
             rows=server_rows(user, self.base_url, activity.latest_by_workload(
                 self.db_url, username=user.name, kind=WORKLOAD_KIND)),
-            idle=idle_views(self.db_url, user.orm_user, self.catalog),
+            idle=page_idle_views(self),
             group_server=group_server,
             launch_url=f"{self.hub.base_url}spawn/{quote(user.name)}/{group_server}" if group_server else None,
         )
@@ -98,7 +98,7 @@ async def _quick_launch_panel(handler) -> dict:
         "per_button": not shared,
         "default_type": default.title if default else None,
         "running_url": user.server_url(server) if state == "running" else None,  # subdomain_host: its host
-        "idle": idle_views(handler.db_url, user.orm_user, handler.catalog).get(server) if state == "running" else None,
+        "idle": page_idle_views(handler).get(server) if state == "running" else None,
         "progress_url": f"{handler.hub.base_url}spawn-pending/{user.escaped_name}/{server}"
         if state == "starting" else None,
     }

@@ -94,12 +94,23 @@ def keep_running(db_url: str, orm_user, server: str, catalog) -> IdleView:
     return idle_views(db_url, orm_user, catalog)[server]
 
 
+def page_idle_views(handler) -> dict[str, IdleView]:
+    """:func:`idle_views` of the caller, read once per page: the banner (built with the page's nav) read
+    them already, the Notebooks page and the home's running card take the same."""
+    nav = handler.nav()
+    views = nav.idle_views
+    if views is None:
+        views = nav.idle_views = idle_views(handler.db_url, handler.current_user.orm_user, handler.catalog)
+    return views
+
+
 def lifecycle_banners(orm_user, nav, db_url) -> list[Banner]:
     """A banner on every page for each of the user's notebooks about to be stopped, with Keep running."""
     from hub_ext.settings import Hubfront
 
     banners = []
-    for server, view in sorted(idle_views(db_url, orm_user, Hubfront.instance().catalog).items()):
+    nav.idle_views = idle_views(db_url, orm_user, Hubfront.instance().catalog)  # for the page (page_idle_views)
+    for server, view in sorted(nav.idle_views.items()):
         if not view.warning:
             continue
         title = next((g["display_name"] for g in nav.groups if g["name"] == view.group), view.group)

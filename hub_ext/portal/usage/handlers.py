@@ -21,15 +21,23 @@ from ..notebooks.handlers import machine_gpus
 from .logic import dashboard, resource_group_doc, storage_line
 
 
-async def usage_for(handler, group_name: str, resource_group: str | None = None) -> dict:
+async def usage_for(handler, group_name: str, resource_group: str | None = None, measure: bool = True) -> dict:
+    """The dashboard's document; ``measure=False`` (the home page): the storage figure last measured and its
+    age, never measured while the page waits (:func:`hub_ext.storage.usage.latest` refreshes it behind)."""
     group = handler.visible_group(group_name)
     user = handler.current_user.orm_user
     policy = group_policy(group)
     doc = dashboard(handler.ledger_snapshot(group.name), user.name, policy, is_group_admin(user, group))
     hubfront = handler.hubfront
     if hub_reaches_group_storage(hubfront.config):  # else the hub would measure a tree no workload uses
-        used = await asyncio.to_thread(storage_usage.used, hubfront.data_dir, group.name, hubfront.db_url)
-        doc["storage"] = storage_line(used, policy.quota.storage)
+        if measure:
+            used, measured_at = await asyncio.to_thread(storage_usage.measured, hubfront.data_dir, group.name,
+                                                        hubfront.db_url)
+            doc["storage"] = storage_line(used, policy.quota.storage, measured_at)
+        else:
+            figure = storage_usage.latest(hubfront.data_dir, group.name, hubfront.db_url)
+            used, measured_at = figure or (None, None)
+            doc["storage"] = storage_line(used, policy.quota.storage, measured_at)
     choices = resource_groups.allowed(policy, handler.catalog)
     doc["resource_groups"] = [resource_groups.summary(rg) for rg in choices]
     chosen = next((rg for rg in choices if rg.name == resource_group), None) if resource_group else \
@@ -67,7 +75,7 @@ class UsageAPIHandler(PortalAPIHandler):
 
 
 async def _panel(handler) -> dict:
-    return await usage_for(handler, handler.nav().group)
+    return await usage_for(handler, handler.nav().group, measure=False)
 
 
 register_panel(HomePanel("resources", "portal/panels/resources.html", 30, _panel))

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import time
+from datetime import datetime, timezone
+
 from hub_ext.ledger import Amount, Snapshot
 from hub_ext.policy import RESOURCE_LABELS, RESOURCES, GroupPolicy, format_amount, format_memory
+from hub_ext.quantities import format_duration
+from hub_ext.times import iso
 
 
 def _amount(resource: str, a: Amount) -> dict:
@@ -46,11 +51,19 @@ def dashboard(snapshot: Snapshot, username: str, policy: GroupPolicy, per_user: 
     return doc
 
 
-def storage_line(used: int, limit: int | None) -> dict:
-    """The group's storage: measured use against ``quota.storage`` (None: unlimited)."""
-    amount = Amount.of(used, limit)
-    return {**_amount("memory", amount), "label": "Storage", "used_text": format_memory(used),
-            "limit_text": format_memory(limit)}
+def storage_line(used: int | None, limit: int | None, measured_at: float | None = None,
+                 now: float | None = None) -> dict:
+    """The group's storage: measured use against ``quota.storage`` (None: unlimited), and how old that
+    measurement is (``measured_at``: ``time.time()``); ``used`` None: not measured yet (it is being)."""
+    if used is None:
+        return {**_amount("memory", Amount.of(0, limit)), "used": None, "remaining": None, "label": "Storage",
+                "used_text": "being measured", "limit_text": format_memory(limit), "percent": None,
+                "measured_at": None, "age_text": ""}
+    age = None if measured_at is None else max(0.0, (now or time.time()) - measured_at)
+    return {**_amount("memory", Amount.of(used, limit)), "label": "Storage", "used_text": format_memory(used),
+            "limit_text": format_memory(limit), "measured_at": iso(datetime.fromtimestamp(measured_at, timezone.utc))
+            if measured_at is not None else None,
+            "age_text": "" if age is None else "measured just now" if age < 5 else f"measured {format_duration(age)} ago"}
 
 
 def resource_group_doc(summary: dict, capacity: dict, placed: Snapshot, username: str) -> dict:
