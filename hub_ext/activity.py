@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, insert, or_, select
+from sqlalchemy import and_, bindparam, func, insert, or_, select
 
 from .store import get_engine
 from .store.engine import read_connection
@@ -102,6 +102,23 @@ def recent(db_url, *, username: str | None = None, group: str | None = None, lim
     ``errors_of_only``: of all errors, keep only this user's (a group admin sees
     what the members did, never their errors).
     """
+    q = _recent_query(username is not None, group is not None, bool(errors_only), errors_of_only is not None,
+                      before_id is not None)
+    params = {"username": username, "group": group, "errors_of_only": errors_of_only, "before_id": before_id,
+              "limit": max(1, min(int(limit), 500))}
+    with read_connection(db_url) as conn:
+        return [_row(a) for a in conn.execute(q, {k: v for k, v in params.items() if v is not None})]
+
+
+_recent_queries: dict[tuple, object] = {}
+
+
+def _recent_query(by_user: bool, by_group: bool, errors_only: bool, errors_of_only: bool, before: bool):
+    """:func:`recent`'s statement for this set of filters, built once (the home page asks on every view)."""
+    key = (by_user, by_group, errors_only, errors_of_only, before)
+    q = _recent_queries.get(key)
+    if q is not None:
+        return q
     c = _table.c
     # a workload holds a reservation exactly while it runs: the live status, in the same query. Only the
     # events of the run that holds it now (recorded once it was reserved) and no error is "running": a
@@ -112,26 +129,26 @@ def recent(db_url, *, username: str | None = None, group: str | None = None, lim
         select(r.id).where(r.kind == c.kind, r.workload_id == c.workload_id, r.created <= c.created).exists(),
     ).label("running")
     q = select(_table, running)
-    if username is not None:
-        q = q.where(c.username == username)
-    if group is not None:
-        q = q.where(c.group == group)
+    if by_user:
+        q = q.where(c.username == bindparam("username"))
+    if by_group:
+        q = q.where(c.group == bindparam("group"))
     if errors_only:
         q = q.where(c.status == "error")
-    if errors_of_only is not None:
-        q = q.where(or_(c.username == errors_of_only, c.status != "error"))
-    if before_id is not None:
-        q = q.where(c.id < before_id)
-    q = q.order_by(c.id.desc()).limit(max(1, min(int(limit), 500)))
-    with read_connection(db_url) as conn:
-        return [_row(a) for a in conn.execute(q)]
+    if errors_of_only:
+        q = q.where(or_(c.username == bindparam("errors_of_only"), c.status != "error"))
+    if before:
+        q = q.where(c.id < bindparam("before_id"))
+    q = _recent_queries[key] = q.order_by(c.id.desc()).limit(bindparam("limit"))
+    return q
 
 
 def latest_by_workload(db_url, *, username: str, kind: str) -> dict[str, ActivityRow]:
     """The newest event of each of ``username``'s workloads of ``kind`` (how each last ended)."""
-    c = _table.c
-    newest = (select(func.max(c.id)).where(c.username == username, c.kind == kind)
-              .group_by(c.workload_id).scalar_subquery())
-    q = select(_table).where(c.id.in_(newest))
     with read_connection(db_url) as conn:
-        return {a.workload_id: _row(a) for a in conn.execute(q)}
+        return {a.workload_id: _row(a) for a in conn.execute(_LATEST, {"username": username, "kind": kind})}
+
+
+_LATEST = select(_table).where(_table.c.id.in_(  # built once: the Notebooks page asks on every view
+    select(func.max(_table.c.id)).where(_table.c.username == bindparam("username"), _table.c.kind == bindparam("kind"))
+    .group_by(_table.c.workload_id).scalar_subquery()))

@@ -24,10 +24,11 @@ def is_member(orm_user, group_name: str) -> bool:
 
 
 def group_policy(group) -> GroupPolicy:
-    """The group's policy, parsed once per loaded properties document."""
+    """The group's policy, parsed once per properties document: JupyterHub loads the user's groups again on
+    every request (a new dict each time), so the one parsed last is kept while the document is the same."""
     properties = group.properties
     cached = getattr(group, "_hubfront_policy", None)
-    if cached is not None and cached[0] is properties:
+    if cached is not None and (cached[0] is properties or cached[0] == properties):
         return cached[1]
     policy = policy_of(properties)
     group._hubfront_policy = (properties, policy)

@@ -40,7 +40,7 @@ import re
 import shlex
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from traitlets import Int, List, Unicode, validate
+from traitlets import Int, List, Unicode, observe, validate
 from traitlets.config import SingletonConfigurable
 
 from ..quantities import Cpu, Memory, format_cpu, format_memory
@@ -257,8 +257,15 @@ class Apps(SingletonConfigurable):
         app's objects never take a deployment's names.""",
     ).tag(config=True)
 
+    @observe("enabled", "templates")
+    def _forget_catalog(self, _change) -> None:
+        self._catalog = None
+
     def catalog(self) -> dict[str, AppTemplate]:
-        return catalog(self.enabled, self.templates)
+        """The enabled templates, validated once per configuration (the Apps page shows them on every view)."""
+        if getattr(self, "_catalog", None) is None:
+            self._catalog = catalog(self.enabled, self.templates)
+        return self._catalog
 
 
 def catalog(enabled, extra=()) -> dict[str, AppTemplate]:

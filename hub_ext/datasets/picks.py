@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 
 from ..bodies import BodyError
 from ..store.engine import read_connection, read_scope
@@ -68,17 +68,21 @@ def check_picks(db_url: str, group: str, picks: list[str] | None) -> None:
         raise BodyError({"datasets": "; ".join(problems)})
 
 
+_GROUP = bindparam("group")
+_CHOICES = (  # built once (forms are pages): a grant is one per dataset and group
+    select(Dataset.name, Dataset.kind, Dataset.group, DatasetGrant.mode, DatasetVersion.version)
+    .outerjoin(DatasetGrant, and_(DatasetGrant.dataset == Dataset.name, DatasetGrant.group == _GROUP))
+    .outerjoin(DatasetVersion, DatasetVersion.dataset == Dataset.name)
+    .where(or_(Dataset.group == _GROUP, DatasetGrant.id.is_not(None)))
+    .order_by(Dataset.name, DatasetVersion.version.desc()))
+
+
 def choices(db_url: str, group: str) -> list[dict]:
     """What the job and spawn forms offer: ``[{name, kind, versions: [3, 2, 1]}]`` for each dataset the group may use
     (those it owns, mode "rw", and those granted to it, the grant's mode), by name: one query."""
-    grant = and_(DatasetGrant.dataset == Dataset.name, DatasetGrant.group == group)  # one per dataset and group
-    query = (select(Dataset.name, Dataset.kind, Dataset.group, DatasetGrant.mode, DatasetVersion.version)
-             .outerjoin(DatasetGrant, grant).outerjoin(DatasetVersion, DatasetVersion.dataset == Dataset.name)
-             .where(or_(Dataset.group == group, DatasetGrant.id.is_not(None)))
-             .order_by(Dataset.name, DatasetVersion.version.desc()))
     out: dict[str, dict] = {}
     with read_connection(db_url) as conn:
-        for name, kind, owner, mode, version in conn.execute(query):
+        for name, kind, owner, mode, version in conn.execute(_CHOICES, {"group": group}):
             row = out.get(name)
             if row is None:
                 row = out[name] = {"name": name, "kind": kind, "mode": "rw" if owner == group else mode,

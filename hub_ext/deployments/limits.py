@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, case, func, select
 
 from ..license import DEPLOYMENTS_TEXT, deployments_over
 from ..store.models_deployments import Deployment
@@ -103,17 +103,18 @@ class DeploymentLimits:
                 "summary": self.summary or None, "why_not": self.why_not or None}
 
 
-def count(session, *where, exclude: str | None = None) -> int:
-    """Deployments that count against the limits (not stopped, not being deleted)."""
-    q = select(func.count()).select_from(Deployment).where(
-        Deployment.stopped.is_(False), Deployment.delete_requested.is_(False), *where)
-    if exclude is not None:
-        q = q.where(Deployment.id != exclude)
-    return session.scalar(q) or 0
+_COUNTING = (Deployment.stopped.is_(False), Deployment.delete_requested.is_(False))
+# (the group's, the platform's) deployments that count against the limits, in one query built once
+_COUNTS = select(func.coalesce(func.sum(case((Deployment.group == bindparam("group"), 1), else_=0)), 0),
+                 func.count()).select_from(Deployment).where(*_COUNTING)
+_COUNTS_EXCLUDING = _COUNTS.where(Deployment.id != bindparam("exclude"))
 
 
 def limits_of(session, group: str, policy, license_max: int | None, exclude: str | None = None) -> DeploymentLimits:
     """The group's limits as ``session`` sees them (``exclude``: a stopped deployment about to start)."""
+    if exclude is None:
+        running, platform = session.execute(_COUNTS, {"group": group}).one()
+    else:
+        running, platform = session.execute(_COUNTS_EXCLUDING, {"group": group, "exclude": exclude}).one()
     return DeploymentLimits(group, policy.deployments_enabled, policy.deployments_max, license_max,
-                            count(session, Deployment.group == group, exclude=exclude),
-                            count(session, exclude=exclude))
+                            int(running or 0), int(platform or 0))

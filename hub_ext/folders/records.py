@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from ..store import read_scope, session_scope
 from ..store.engine import read_connection
@@ -121,12 +121,17 @@ def sent(db_url: str, owner: str, folder: str | None = None, live_only: bool = T
         return [_row(r) for r in s.scalars(q.order_by(FolderInvitation.id))]
 
 
+_INVITATIONS = FolderInvitation.__table__
+_RECEIVED = (  # plain rows, the statement built once: the home page asks on every view
+    select(_INVITATIONS).where(_INVITATIONS.c.invitee == bindparam("invitee"),
+                               _INVITATIONS.c.state.in_(bindparam("states", expanding=True)))
+    .order_by(_INVITATIONS.c.id))
+
+
 def received(db_url: str, invitee: str, states: tuple[str, ...] = LIVE) -> list[Invitation]:
     """Invitations to ``invitee`` in ``states``, oldest first."""
-    table = FolderInvitation.__table__  # plain rows (no ORM objects): the home page asks on every view
-    q = select(table).where(table.c.invitee == invitee, table.c.state.in_(states)).order_by(table.c.id)
     with read_connection(db_url) as conn:
-        return [_row(r) for r in conn.execute(q)]
+        return [_row(r) for r in conn.execute(_RECEIVED, {"invitee": invitee, "states": list(states)})]
 
 
 def transition(db_url: str, invitation_id: int, actor: str, action: str, permission: str | None = None

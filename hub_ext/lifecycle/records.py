@@ -6,9 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 
 from ..store import read_scope, session_scope
+from ..store.engine import read_connection
 from ..store.models_lifecycle import LifecyclePass, NotebookIdle
 from ..times import utc, utcnow
 from .decide import Decision, decide, keep_refusal
@@ -79,14 +80,15 @@ def decision_of(row: NotebookIdle, rules: IdleRules) -> Decision:
                   busy_at=_utc(row.busy_at), kept_at=_utc(row.kept_at))
 
 
+_ALL = select(NotebookIdle.__table__)
+_OF_USER = _ALL.where(NotebookIdle.__table__.c.username == bindparam("username"))  # built once: pages ask
+
+
 def rows_of(db_url: str, username: str | None = None) -> dict[tuple[str, str], NotebookIdle]:
-    with read_scope(db_url) as db:
-        query = select(NotebookIdle)
-        if username is not None:
-            query = query.where(NotebookIdle.username == username)
-        rows = list(db.scalars(query))
-        for row in rows:
-            db.expunge(row)
+    """What the culler recorded (of ``username``'s servers, or of everyone's), by (user, server): plain
+    rows with the columns of :class:`NotebookIdle` as attributes."""
+    with read_connection(db_url) as conn:
+        rows = list(conn.execute(_ALL) if username is None else conn.execute(_OF_USER, {"username": username}))
     return {(r.username, r.server_name): r for r in rows}
 
 

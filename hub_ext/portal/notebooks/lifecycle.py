@@ -52,7 +52,11 @@ def _rules(catalog, policies: dict, row, settings=None) -> IdleRules:
 
 
 def idle_views(db_url: str, orm_user, catalog, now: datetime | None = None) -> dict[str, IdleView]:
-    """Each running server of ``orm_user`` the culler has seen, by server name (one query)."""
+    """Each running server of ``orm_user`` the culler has seen, by server name (one query; none for a user
+    without a server: the culler records running servers only, and a server's end forgets it)."""
+    spawners = getattr(orm_user, "_orm_spawners", None)  # JupyterHub's, in memory
+    if spawners is not None and not any(s.server_id is not None for s in spawners):
+        return {}
     rows = records.rows_of(db_url, orm_user.name)
     if not rows:
         return {}
