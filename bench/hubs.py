@@ -78,6 +78,7 @@ class Hub:
             HUBFRONT_HUB_PORT=str(free_port()),
             HUBFRONT_PROXY_API_PORT=str(free_port()),
             HUBFRONT_SSH_PORT=str(self.ssh_port),
+            HUBFRONT_APPS_PORT=str(free_port()),  # the apps' forwarder: another hub on this machine may hold the default
             HUBFRONT_ADMIN_USER=ADMIN,
             HUBFRONT_ADMIN_PASSWORD=ADMIN_PASSWORD,
             BENCH_USER_PASSWORD=USER_PASSWORD,

@@ -1,4 +1,4 @@
-"""``job-latency``: submit→Running and submit→Succeeded of no-op jobs (issue 10).
+"""``job-latency``: submit→Running and submit→Succeeded of no-op jobs (issues 10 and 27).
 
 One Hubfront hub (``bench.jobhub``: its runner service runs jobs with the local
 executor; as root each job runs as the submitter's workload account, in a
@@ -21,7 +21,9 @@ round): the same command started with plain ``subprocess.Popen(["/bin/bash",
 "-c", "true"])`` (jobs run ``/bin/bash -c <command>``): spawn→running is the
 time ``Popen`` takes to return (the child has exec'd), spawn→exited until
 ``wait()`` returns. The ratio says what the job machinery costs over a bare
-process; the target is absolute: submit→Running p50 ≤ 150 ms.
+process. The targets (issue 27): submit→Running p50 at most 50 ms over the bare
+process's running p50 (``added``), and submit→Succeeded p50 ≤ 150 ms (the
+runner hears a job's end from its keeper at once, not at its next look).
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ import time
 from . import jobhub
 from .stats import Line, alternate, percentile, ratio, summary
 
-TARGET_RUNNING_P50_S = 0.150
+TARGET_ADDED_RUNNING_P50_S = 0.050  # submit→Running p50 minus subprocess's running p50
+TARGET_SUCCEEDED_P50_S = 0.150
 COMMAND = "true"
 
 
@@ -92,12 +95,13 @@ def run(args) -> str:
     p_done = [p[1] for p in procs]
     r_run = ratio(percentile(running, 50), percentile(p_running, 50))
     r_done = ratio(percentile(succeeded, 50), percentile(p_done, 50))
-    p50 = percentile(running, 50)
-    ok = p50 <= TARGET_RUNNING_P50_S
+    added = percentile(running, 50) - percentile(p_running, 50)
+    ok = added <= TARGET_ADDED_RUNNING_P50_S and percentile(succeeded, 50) <= TARGET_SUCCEEDED_P50_S
     text = (f"job-latency: hubfront=running {fmt(running)} succeeded {fmt(succeeded)} "
             f"subprocess=running {fmt(p_running)} exited {fmt(p_done)} "
-            f"ratio=running p50 {r_run:.1f}/succeeded p50 {r_done:.1f} "
-            f"target=running p50<={TARGET_RUNNING_P50_S * 1000:.0f}ms ok={ok} "
+            f"ratio=running p50 {r_run:.1f}/succeeded p50 {r_done:.1f} added=running p50 {added * 1000:+.1f}ms "
+            f"target=running p50<=subprocess+{TARGET_ADDED_RUNNING_P50_S * 1000:.0f}ms "
+            f"succeeded p50<={TARGET_SUCCEEDED_P50_S * 1000:.0f}ms ok={ok} "
             f"(n={n}, server time stamps, isolated={'yes' if isolated else 'no'})")
     return Line(text, {
         "jobs": n, "command": COMMAND, "instance_type": jobhub.INSTANCE_TYPE, "isolated": isolated,
@@ -106,6 +110,7 @@ def run(args) -> str:
         "submit_to_admitted": summary([j["admitted"] for j in jobs]),
         "submit_to_running": summary(running), "submit_to_succeeded": summary(succeeded),
         "subprocess_running": summary(p_running), "subprocess_exited": summary(p_done),
-        "ratio": {"running_p50": r_run, "succeeded_p50": r_done},
-        "target_running_p50_s": TARGET_RUNNING_P50_S, "ok": ok,
+        "ratio": {"running_p50": r_run, "succeeded_p50": r_done}, "added_running_p50_s": added,
+        "target_added_running_p50_s": TARGET_ADDED_RUNNING_P50_S, "target_succeeded_p50_s": TARGET_SUCCEEDED_P50_S,
+        "ok": ok,
     })

@@ -1,6 +1,7 @@
 """The runner: reconciles jobs and schedules (desired state in the portal DB) with the world.
 
-One pass (``reconcile``), run when the hub wakes the runner, on a timer and at start:
+One pass (``reconcile``), run when the hub wakes the runner, when the executor tells that a started
+job may have ended (``Executor.notify``: the local keepers' state files), on a timer and at start:
 
 1. started jobs: copy new output into the DB, notice how they ended, carry out
    cancel requests, release their reservations, keep their artifacts;
@@ -16,6 +17,7 @@ Kubernetes Jobs its executor adopts back), so it can be killed at any moment.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from datetime import timedelta
 
@@ -71,6 +73,7 @@ class Reconciler:
         self._starting: dict[int, asyncio.Task] = {}
         self._last_purge = 0.0
         self.wake = asyncio.Event()
+        self._watched: set[str] = set()  # handle refs of the started jobs: news of one wakes the runner
         self.deployer = deployer  # the deployments' loop (hub_ext.services.deployer), None: jobs only
         self._deployments_busy = False
         self._unreachable_said = -60.0
@@ -80,20 +83,18 @@ class Reconciler:
 
     async def reconcile(self) -> None:
         async with self._lock:
+            await self._watch_started()  # first: how a job ended is the news that most often woke us
             try:
                 groups = await self.hub.groups()
             except (OSError, HTTPClientError) as exc:
                 raise HubUnreachable(str(exc)) from None
-            await self._watch_started()
             await asyncio.to_thread(self.scheduler.fire_due, groups)
             await self._admit(groups)
             if self.deployer is not None:
                 self._deployments_busy = await self.deployer.reconcile(groups)
-            if time.monotonic() - self._last_purge > 600:
-                self._last_purge = time.monotonic()
-                await self._purge()
-            else:
-                await self._purge(deleted_only=True)
+            full = time.monotonic() - self._last_purge > 600  # now and then past the retention; the deleted each pass
+            self._last_purge = time.monotonic() if full else self._last_purge
+            await self._purge(deleted_only=not full)
             self.last_pass = self.clock()
 
     async def run(self) -> None:
@@ -113,10 +114,8 @@ class Reconciler:
             due = await asyncio.to_thread(self.scheduler.next_due)
             if due is not None:  # wake for the next scheduled run on the dot
                 timeout = max(0.0, min(timeout, (due - self.clock()).total_seconds() + 0.005))
-            try:
+            with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout)
-            except asyncio.TimeoutError:
-                pass
             self.wake.clear()
 
     def _has_started(self) -> bool:
@@ -127,6 +126,8 @@ class Reconciler:
 
     async def startup(self) -> None:
         """Adopt what still runs, end what does not, then make the ledger hold exactly the running jobs."""
+        self.executor.prepare()
+        self.executor.notify(self._heard)  # False: only the looks every watch_interval see a job end
         with read_scope(self.db_url) as s:
             started = list(s.scalars(select(Job).where(Job.phase.in_(("Preparing", "Running")))))
         for job in started:
@@ -157,9 +158,14 @@ class Reconciler:
 
     # -- started jobs ----------------------------------------------------------
 
+    def _heard(self, handle: Handle) -> None:
+        if handle.ref in self._watched:
+            self.wake.set()
+
     async def _watch_started(self) -> None:
         with read_scope(self.db_url) as s:
             started = list(s.scalars(select(Job).where(Job.phase.in_(("Preparing", "Running")), Job.handle != "")))
+        self._watched = {job.handle for job in started}
         for job in started:
             if job.id in self._starting:
                 continue
@@ -195,8 +201,9 @@ class Reconciler:
             job.log_read = nxt
 
     async def _finish(self, job: Job, status: Status, handle: Handle | None = None) -> None:
-        """Record how the job ended, keep its artifacts, release its reservation (once)."""
+        """Record how the job ended, keep its artifacts, revoke its API token (meanwhile), release its reservation."""
         note, files = "", []
+        revoked = asyncio.ensure_future(self.hub.revoke_workload_tokens(job.username, token_note(job)))
         if handle is not None:
             try:
                 got = await self.executor.artifacts(handle, job_id=job.id, username=job.username,
@@ -209,7 +216,7 @@ class Reconciler:
                 self.log.warning("Job %s: artifacts not collected: %s", job.id, exc)
                 note = f"Artifacts were not collected: {exc}"
         try:
-            await self.hub.revoke_workload_tokens(job.username, token_note(job))
+            await revoked
         except Exception as exc:  # noqa: BLE001 - it expires anyway
             self.log.warning("Job %s: its API token was not revoked: %s", job.id, exc)
         now = self.clock()
@@ -304,16 +311,20 @@ class Reconciler:
             self.store.record(job, "failed", "error", f"Job {job.name!r} (#{job.id}) failed ({reason}): {message}")
 
     async def _start(self, job: Job, image, devices: list[int], user_groups: tuple[str, ...]) -> None:
+        token = asyncio.ensure_future(self._token(job))  # minted while the executor prepares the job
         try:
-            spec = await self._spec(job, image, devices, user_groups)
+            spec = await self._spec(job, image, devices, user_groups, token)
             handle = await self.executor.start(spec)
-        except _BuildFailed as exc:
-            await self._finish(job, Status("Failed", "ImageBuildFailed", str(exc)))
-        except ExecutorError as exc:
-            await self._finish(job, Status("Failed", "Error", str(exc)))
+            self._watched.add(handle.ref)  # its end may come before the next pass reads it back
         except Exception as exc:  # noqa: BLE001
-            self.log.exception("Job %s could not start", job.id)
-            await self._finish(job, Status("Failed", "Error", f"The job could not start: {exc}"))
+            await token  # minted (it never fails) before _finish revokes it
+            if isinstance(exc, _BuildFailed):
+                await self._finish(job, Status("Failed", "ImageBuildFailed", str(exc)))
+            elif isinstance(exc, ExecutorError):
+                await self._finish(job, Status("Failed", "Error", str(exc)))
+            else:
+                self.log.exception("Job %s could not start", job.id)
+                await self._finish(job, Status("Failed", "Error", f"The job could not start: {exc}"))
         else:
             now = self.clock()
             with session_scope(self.db_url) as s:
@@ -325,8 +336,16 @@ class Reconciler:
             self._starting.pop(job.id, None)
             self.wake.set()
 
-    async def _spec(self, job: Job, image, devices: list[int], user_groups: tuple[str, ...]) -> JobSpec:
-        """What the executor needs; ``image`` is the catalog's or the group's (None: no longer allowed)."""
+    async def _token(self, job: Job) -> dict[str, str]:
+        """Its owner's token, for the hub's and the portal's API (submit a follow-up job, read files)."""
+        try:
+            return await self.hub.workload_token(job.username, token_note(job), job.timeout + TOKEN_SPARE)
+        except Exception as exc:  # noqa: BLE001 - the job runs without one
+            self.log.warning("Job %s: no API token for it: %s", job.id, exc)
+            return {}
+
+    async def _spec(self, job: Job, image, devices: list[int], user_groups: tuple[str, ...], token) -> JobSpec:
+        """What the executor needs (``token``: the future of its API token); ``image``: the catalog's or the group's."""
         python, container_image = "", ""
         instance_type = self.catalog.instance_type(job.instance_type) if self.catalog else None
         if image is not None:
@@ -340,14 +359,9 @@ class Reconciler:
             else:
                 container_image = image.image or image.gpu_image or ""
         placed = placement(self.catalog, instance_type, job.resource_group)
-        env = self.store.open_env(job.env_encrypted)
-        try:  # its owner's token, for the hub's and the portal's API (submit a follow-up job, read files)
-            env.update(await self.hub.workload_token(job.username, token_note(job), job.timeout + TOKEN_SPARE))
-        except Exception as exc:  # noqa: BLE001 - the job runs without one
-            self.log.warning("Job %s: no API token for it: %s", job.id, exc)
         return JobSpec(
             job_id=job.id, username=job.username, group=job.group, groups=user_groups, command=job.command,
-            env=env, dataset_pins=pins_of(job.dataset_picks),
+            env=self.store.open_env(job.env_encrypted), env_pending=token, dataset_pins=pins_of(job.dataset_picks),
             cpu=job.cpu or None, memory=job.memory or None, gpu=job.gpu, gpu_devices=tuple(devices),
             timeout=float(job.timeout), image=job.image,
             python=python, container_image=container_image, node_selector=placed.node_selector,

@@ -50,7 +50,8 @@ def test_home_benchmark_prints_its_line(tmp_path):
 JOB_LINE = re.compile(
     rf"^job-latency: hubfront=running p50 ({NUM})ms/p99 ({NUM})ms succeeded p50 ({NUM})ms/p99 ({NUM})ms "
     rf"subprocess=running p50 ({NUM})ms/p99 ({NUM})ms exited p50 ({NUM})ms/p99 ({NUM})ms "
-    rf"ratio=running p50 ({NUM})/succeeded p50 ({NUM}) target=running p50<=150ms ok=(True|False) "
+    rf"ratio=running p50 ({NUM})/succeeded p50 ({NUM}) added=running p50 ([+-]{NUM})ms "
+    rf"target=running p50<=subprocess\+50ms succeeded p50<=150ms ok=(True|False) "
     rf"\(n=5, server time stamps, isolated=(yes|no)\)$"
 )
 CRON_LINE = re.compile(

@@ -16,7 +16,8 @@ configurable (traitlets) needs.
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Awaitable, Callable
 
 from traitlets import MetaHasTraits
 
@@ -56,6 +57,15 @@ class JobSpec:
     dataset_pins: dict[str, int] = field(default_factory=dict)  # {"name": 3}: dataset name@v3 (read-only)
     # an app: runs as its group's service account (home <data>/service-homes/<account>), not as username's
     service_account: bool = False
+    # variables still being made (a job's API token, which the hub mints while the executor prepares the
+    # workload): a future of a dict that never fails; ``resolved()`` waits for it before the workload starts
+    env_pending: Awaitable[dict[str, str]] | None = field(default=None, compare=False, repr=False)
+
+    async def resolved(self) -> "JobSpec":
+        """This spec with ``env_pending`` waited for and merged into ``env``."""
+        if self.env_pending is None:
+            return self
+        return replace(self, env={**self.env, **await self.env_pending}, env_pending=None)
 
     @property
     def workload(self) -> str:
@@ -107,6 +117,16 @@ class Watched(abc.ABC):
 
     async def forget(self, handle: Handle) -> None:
         """Its record is gone or final: remove what the executor still keeps of it. Nothing by default."""
+
+    def prepare(self) -> None:
+        """Get ready to start workloads without delay (the runner calls it once, at its start). Nothing by
+        default."""
+
+    def notify(self, callback: Callable[[Handle], None]) -> bool:
+        """Have ``callback(handle)`` called in the running event loop when a workload may have changed (ended,
+        above all), so that its watcher looks at once. False (the default): this executor cannot tell, and
+        its watchers only look from time to time; they keep doing so anyway, as the fallback."""
+        return False
 
 
 class Executor(Watched):

@@ -23,6 +23,15 @@ keeper starts the job and stays with it, like a container runtime's monitor:
 
 Protocol: the job's config as JSON on stdin; one line back on stdout,
 ``ok <ref>`` or ``error <message>``, then stdout closes.
+
+Started so, a keeper costs an interpreter and its imports (tens of milliseconds)
+before the job starts. So the runner keeps one warm **keeper server**
+(``--serve``, :func:`serve`) that has imported all a keeper needs and forks a
+keeper per job: configs one per line on its stdin, the keepers' replies one per
+line on its stdout, in order. Each keeper leaves the server's session at once
+(it must outlive the runner and the server, which ends when the runner closes
+its stdin). The last state a keeper records is also how the runner hears that
+the job ended: it watches the state directory (``keepers.StateWatch``).
 """
 
 from __future__ import annotations
@@ -245,8 +254,11 @@ class Keeper:
         while self.proc.poll() is None:
             if open_output:
                 open_output = self.pump(TICK)
-            else:
-                time.sleep(TICK / 2)
+            else:  # its output ended (most often: it is exiting): its end is seen within a millisecond or so
+                try:
+                    self.proc.wait(TICK / 2)
+                except subprocess.TimeoutExpired:
+                    pass
             self.check()
         return self.proc.returncode
 
@@ -273,18 +285,21 @@ class Keeper:
         self.save()
 
 
-def main() -> None:
-    config = json.loads(sys.stdin.read())
+def run(config: dict, reply) -> None:
+    """Be the keeper of the job ``config`` describes: start it, answer on ``reply``, watch it to its end."""
     keeper = Keeper(config)
     try:
         ref = keeper.start()
     except Exception as exc:  # noqa: BLE001 - told to the runner, which tells the user
-        print(f"error {exc}".replace("\n", " "), flush=True)
+        reply.write(f"error {exc}".replace("\n", " ") + "\n")
+        reply.flush()
         return
-    print(f"ok {ref}", flush=True)
+    reply.write(f"ok {ref}\n")
+    reply.flush()
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):  # the runner may go away; nothing of it is kept open
         os.dup2(devnull, fd)
+    reply.close()
     returncode = None
     try:
         returncode = keeper.watch()
@@ -292,6 +307,42 @@ def main() -> None:
         keeper.state["error"] = f"The job's supervisor failed: {exc!r}"
         keeper.signal_group(signal.SIGKILL)
     keeper.finish(returncode)
+
+
+def serve() -> None:
+    """The keeper server: a keeper forked per config line on stdin, its reply relayed on stdout; EOF ends it.
+
+    Only this process's one thread forks, so each keeper starts as a clean copy with everything imported.
+    The keepers it forked are reaped by the kernel (SIGCHLD ignored here; a keeper waits for its own job,
+    so it takes the default back at once)."""
+    import psutil  # noqa: F401 - imported once here, for every keeper forked after
+
+    from hub_ext.isolation import cgroups  # noqa: F401 - as Keeper.watch imports it
+
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    for line in sys.stdin.buffer:
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the keeper
+            try:
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                os.setsid()
+                os.close(read_end)
+                run(json.loads(line), os.fdopen(write_end, "w"))
+            finally:
+                os._exit(0)
+        os.close(write_end)
+        with os.fdopen(read_end) as answer:
+            reply = answer.readline()
+        sys.stdout.write(reply if reply.endswith("\n") else "error the job's keeper ended before it answered\n")
+        sys.stdout.flush()
+
+
+def main() -> None:
+    if sys.argv[1:] == ["--serve"]:
+        serve()
+    else:
+        run(json.loads(sys.stdin.read()), sys.stdout)
 
 
 if __name__ == "__main__":

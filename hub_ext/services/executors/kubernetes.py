@@ -266,6 +266,7 @@ class KubernetesExecutor(LoggingConfigurable, Executor, metaclass=ConfigurableAB
         return namespace, name
 
     async def start(self, spec: JobSpec) -> Handle:
+        spec = await spec.resolved()
         body = self.manifest(spec, await self.pod_storage(spec))
         batch, _ = await self._apis()
         await self.isolate(self.namespace, spec.group)
