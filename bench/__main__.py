@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from importlib import import_module
 from pathlib import Path
 
-BENCHMARKS = ["home", "spawn", "admission", "job-latency", "cron", "endpoint", "cold-start", "sftp"]
+BENCHMARKS = ["home", "pages", "spawn", "admission", "job-latency", "cron", "endpoint", "cold-start", "sftp"]
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 
 

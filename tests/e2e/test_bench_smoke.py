@@ -19,32 +19,58 @@ pytestmark = pytest.mark.e2e
 NUM = r"\d+(?:\.\d+)?"
 HOME_LINE = re.compile(
     rf"^home: hubfront=p50 ({NUM})ms/p99 ({NUM})ms stock=p50 ({NUM})ms/p99 ({NUM})ms "
-    rf"ratio=p50 ({NUM})/p99 ({NUM}) target<=({NUM})$"
+    rf"ratio=p50 ({NUM})/p99 ({NUM}) target<=({NUM}) p99<=({NUM})$"
 )
 
 
-def test_home_benchmark_prints_its_line(tmp_path):
+def _home_rig(tmp_path, name: str, requests: int, timeout: float):
+    """``python -m bench --only <name>`` on a small population (home's sampling options): its one line and
+    its results."""
     need(proxy_command() is not None, "configurable-http-proxy is not installed (run `make test`)")
     results = tmp_path / "latest.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "bench", "--only", "home", "--quick", "--users", "30", "--groups", "6",
-         "--home-rounds", "2", "--home-requests", "10", "--json", str(results)],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "bench", "--only", name, "--quick", "--users", "30", "--groups", "6",
+         "--home-rounds", "2", "--home-requests", str(requests), "--json", str(results)],
+        cwd=REPO, capture_output=True, text=True, timeout=timeout,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("home:")]
+    lines = [line for line in proc.stdout.splitlines() if line.startswith(f"{name}:")]
     assert len(lines) == 1, proc.stdout
-    m = HOME_LINE.match(lines[0])
-    assert m, lines[0]
-    hf50, hf99, st50, st99, r50, r99, _target = map(float, m.groups())
+    return lines[0], json.loads(results.read_text())["results"][name]
+
+
+def test_home_benchmark_prints_its_line(tmp_path):
+    line, home = _home_rig(tmp_path, "home", 10, 120)
+    m = HOME_LINE.match(line)
+    assert m, line
+    hf50, hf99, st50, st99, r50, r99, target50, target99 = map(float, m.groups())
     assert 0 < hf50 <= hf99 and 0 < st50 <= st99
     assert r50 == pytest.approx(hf50 / st50, rel=0.05, abs=0.02)
-
-    doc = json.loads(results.read_text())
-    home = doc["results"]["home"]
-    assert home["line"] == lines[0]
+    assert (target50, target99) == (1.10, 1.25)  # issue 27's goals, stated on the line
+    assert home["line"] == line
     assert home["hubfront"]["n"] == home["stock"]["n"] == 2 * 10
     assert home["users"] == 30 and home["measured_user_groups"] == 5
+
+
+PAGE = rf"p50 ({NUM})ms/p99 ({NUM})ms \(({NUM})\)"
+PAGES_LINE = re.compile(
+    rf"^pages: stock-home=p50 ({NUM})ms/p99 ({NUM})ms notebooks={PAGE} jobs={PAGE} deployments={PAGE} "
+    rf"files={PAGE} apps={PAGE} ratio=max p50 ({NUM}) \((notebooks|jobs|deployments|files|apps)\) target<=1.25$"
+)
+
+
+def test_pages_benchmark_prints_its_line(tmp_path):
+    """Notebooks, Jobs, Deployments, Shared Files and Apps answer the measured user, each against stock's home."""
+    line, doc = _home_rig(tmp_path, "pages", 5, 180)
+    m = PAGES_LINE.match(line)
+    assert m, line
+    stock50 = float(m.group(1))
+    page_ratios = [float(m.group(i)) for i in range(5, 18, 3)]
+    assert max(page_ratios) == pytest.approx(float(m.group(18)), abs=0.01)
+    assert doc["line"] == line and doc["stock_home"]["n"] == 2 * 5
+    assert set(doc["pages"]) == {"notebooks", "jobs", "deployments", "files", "apps"}
+    assert all(p["n"] == 2 * 5 for p in doc["pages"].values())
+    assert doc["ratio"]["files"] == pytest.approx(doc["pages"]["files"]["p50_s"] * 1000 / stock50, rel=0.05)
 
 
 JOB_LINE = re.compile(
