@@ -69,3 +69,27 @@ async def test_a_job_end_is_seen_long_before_the_next_look(sqlite_url, tmp_path)
         loop.cancel()
         await asyncio.gather(loop, return_exceptions=True)
         executor.close()
+
+
+def keeper_servers() -> list:
+    import psutil
+
+    return [p for p in psutil.Process().children() if "--serve" in p.cmdline()]
+
+
+async def test_jobs_start_from_the_keeper_server_and_again_once_it_is_gone(tmp_path):
+    from test_local_executor import log_text, spec, wait_done
+
+    executor = make_executor(tmp_path, "never")
+    executor.prepare()  # as the runner does at its start
+    try:
+        first = await executor.start(spec("echo one"))
+        assert (await wait_done(executor, first)).phase == "Succeeded" and await log_text(executor, first) == "one\n"
+        [server] = keeper_servers()
+        server.kill()  # killed, say, for memory: the next job starts all the same (and a new server with it)
+        server.wait(10)
+        second = await executor.start(spec("echo two"))
+        assert (await wait_done(executor, second)).phase == "Succeeded" and await log_text(executor, second) == "two\n"
+    finally:
+        executor.close()
+    assert keeper_servers() == []  # nothing of the executor's is left running

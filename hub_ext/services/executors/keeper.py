@@ -299,7 +299,8 @@ def run(config: dict, reply) -> None:
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):  # the runner may go away; nothing of it is kept open
         os.dup2(devnull, fd)
-    reply.close()
+    if reply is not sys.stdout:  # the server's pipe for this answer
+        reply.close()
     returncode = None
     try:
         returncode = keeper.watch()

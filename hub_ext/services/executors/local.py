@@ -98,10 +98,8 @@ class LocalExecutor(Executor, LoggingConfigurable, metaclass=ConfigurableABC):
              "Default: every GPU NVML reports.",
     ).tag(config=True)
 
-    keeper_server = Bool(
-        True, help="""Fork each job's keeper from one warm keeper server (its interpreter and imports ready),
-        started with the runner, instead of starting a new interpreter per job (tens of milliseconds).""",
-    ).tag(config=True)
+    keeper_server = Bool(True, help="""Fork each job's keeper from one warm keeper server started with the runner
+        (its interpreter and imports ready) instead of a new interpreter per job.""").tag(config=True)
 
     isolation = Instance(Isolation)
 
@@ -236,10 +234,9 @@ class LocalExecutor(Executor, LoggingConfigurable, metaclass=ConfigurableABC):
         safefs.ensure_dir(self.log_dir, 0o700)  # the runner's own: logs and state
         safefs.ensure_dir(config["state_dir"], 0o700)
         reply = self._server.launch(config) if self._server is not None else None
-        if reply is None:
+        if reply is None:  # a keeper of its own: this runner's child, reaped in status()
             reply, proc = launch_alone(config)
-            if proc is not None:
-                self._keepers[reply[3:]] = proc  # its child: reaped in status()
+            self._keepers.update({reply[3:]: proc} if proc is not None else {})
         if not reply.startswith("ok "):
             raise ExecutorError(f"The {config['kind']} could not start: {reply[6:] or 'no reply'}")
         return reply[3:]
@@ -252,12 +249,15 @@ class LocalExecutor(Executor, LoggingConfigurable, metaclass=ConfigurableABC):
 
     def notify(self, callback: Callable[[Handle], None]) -> bool:
         """``callback(handle)`` whenever a keeper records news of its workload (its end above all)."""
-        if self._watch is None:
-            state_dir = os.path.join(self.log_dir, "state")
+        state_dir = os.path.join(self.log_dir, "state")
+        try:
             for folder in (self.log_dir, state_dir):  # the runner's own
                 safefs.ensure_dir(folder, 0o700)
-            self._watch = StateWatch(state_dir)
-        self._watch.listen(asyncio.get_running_loop(), lambda ref: callback(Handle(self.name, ref)))
+            self._watch = self._watch or StateWatch(state_dir)
+            self._watch.listen(asyncio.get_running_loop(), lambda ref: callback(Handle(self.name, ref)))
+        except OSError as exc:  # e.g. fs.inotify.max_user_instances reached: the runner's looks still see ends
+            self.log.warning("Jobs' ends seen at the runner's looks only: %s not watched (%s)", state_dir, exc)
+            return False
         return True
 
     def close(self) -> None:
