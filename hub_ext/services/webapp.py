@@ -9,7 +9,8 @@ the values file.
 
 HTTP (under ``$JUPYTERHUB_SERVICE_PREFIX``, on the port of ``$JUPYTERHUB_SERVICE_URL``):
 ``POST api/wake`` (the hub, with the runner's own API token) starts a
-reconcile pass now; ``GET api/health`` answers 200 while the loop is alive.
+reconcile pass now (``?loop=jobs`` or ``apps``: of that loop only); ``GET api/health``
+answers 200 while the loop is alive.
 On the same port, ``<base_url>deployments/<id>/…`` is the deployments' endpoints
 (``forward.py``) and ``<base_url>apps/`` the apps' login return and the redirects of their old
 addresses (``forward_apps.py``), which the proxy sends here (``Proxy.extra_routes``, set by
@@ -68,8 +69,10 @@ class WakeHandler(_Handler):
         given = self.request.headers.get("Authorization", "")
         if not hmac.compare_digest(given.encode(), f"token {self.token}".encode()):
             raise web.HTTPError(403)
-        self.reconciler.wake.set()
-        if getattr(self.reconciler, "apps", None) is not None:
+        loop = self.get_argument("loop", "")  # "jobs" (with deployments), "apps", or "": every loop
+        if loop != "apps":
+            self.reconciler.wake.set()
+        if loop != "jobs" and getattr(self.reconciler, "apps", None) is not None:
             self.reconciler.apps.wake.set()
         self.set_status(202)
         self.finish({"status": "woken"})

@@ -27,9 +27,10 @@ def _request(handler, path: str, method: str = "GET", timeout: float = 5) -> HTT
                        headers={"Authorization": f"token {service.api_token}"})
 
 
-def wake_runner(handler) -> None:
-    """Ask the runner for a reconcile pass now (fire and forget: its timer is the fallback)."""
-    request = _request(handler, "wake", "POST")
+def wake_runner(handler, loop: str = "") -> None:
+    """Ask the runner for a reconcile pass now (fire and forget: its timer is the fallback). ``loop``:
+    only that one of its loops ("jobs": jobs, schedules and deployments; "apps"), "": all of them."""
+    request = _request(handler, f"wake?loop={loop}" if loop else "wake", "POST")
     if request is None:
         return
 

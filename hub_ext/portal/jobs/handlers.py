@@ -46,7 +46,7 @@ class _JobsAPI(MemberAPIHandler):
         row = submission.submit(self.store, template, group=group.name, username=self.current_user.name,
                                 policy=usable_policy(group, self.db_url), catalog=self.catalog, **origin)
         if not row.done:
-            wake_runner(self)
+            wake_runner(self, "jobs")
         return row
 
     def job_json(self, job: Job) -> dict:
@@ -95,7 +95,7 @@ class JobAPIHandler(_JobsAPI):
         if not (self.viewer.may_change(job) or self.current_user.admin):
             raise web.HTTPError(403, "Only the job's owner deletes it")
         self.store.delete(job)
-        wake_runner(self)
+        wake_runner(self, "jobs")
         self.set_status(204)
         self.finish()
 
@@ -107,7 +107,7 @@ class CancelAPIHandler(_JobsAPI):
         if job.done:
             self.field_error({"phase": f"the job has already ended ({job.phase})"}, 409)
         job = self.store.cancel(job, self.current_user.name)
-        wake_runner(self)
+        wake_runner(self, "jobs")
         self.set_status(202)
         self.write_json(self.job_json(job))
 
@@ -200,7 +200,7 @@ class GroupSchedulesAPIHandler(_SchedulesAPI):
                                         recurrence=body.recurrence, time_zone=zone, overlap=body.overlap)
         except RequestError as exc:
             self.field_error(exc.errors)
-        wake_runner(self)
+        wake_runner(self, "jobs")
         self.set_status(201)
         self.write_json(self.schedules.as_json(row, self.viewer, with_runs=True))
 
@@ -229,7 +229,7 @@ class ScheduleAPIHandler(_SchedulesAPI):
             row = self.schedules.update(row, changes, job)
         except RequestError as exc:
             self.field_error(exc.errors)
-        wake_runner(self)
+        wake_runner(self, "jobs")
         self.write_json(self.schedules.as_json(row, self.viewer, with_runs=True))
 
     @needs_scope(WRITE)
