@@ -43,6 +43,7 @@ class HubAPI:
         self.api_url = (api_url or os.environ["JUPYTERHUB_API_URL"]).rstrip("/")
         self.token = token or os.environ["JUPYTERHUB_API_TOKEN"]
         self.client = AsyncHTTPClient()
+        self._minted: dict[tuple[str, str], str] = {}  # (user, note) -> id of the token this process made
 
     async def _get(self, path: str):
         response = await self.client.fetch(hub_request(self.api_url, path, token=self.token,
@@ -110,12 +111,26 @@ class HubAPI:
         if expires_in is not None:
             body["expires_in"] = int(expires_in)
         made = await self._send("POST", f"users/{quote(username, safe='')}/tokens", body)
+        if made.get("id"):
+            self._minted[username, note] = made["id"]
         return {"JUPYTERHUB_API_URL": self.api_url, "JUPYTERHUB_API_TOKEN": made["token"]}
 
     async def revoke_workload_tokens(self, username: str, note: str) -> int:
         """Revoke ``username``'s tokens noted ``note``, or ``note`` and more words (the hub adds who asked for
-        them); how many."""
+        them); how many. The one this process made with exactly ``note`` goes by its id, without listing the
+        user's tokens (one call: a job's end is recorded once its token is revoked)."""
         user = quote(username, safe="")
+        token_id = self._minted.pop((username, note), None)
+        if token_id is not None:
+            try:
+                await self._send("DELETE", f"users/{user}/tokens/{token_id}")
+            except HTTPClientError as exc:
+                if exc.code != 404:  # 404: gone already
+                    raise
+                return 0
+            return 1
+        for key in [k for k in self._minted if k[0] == username and k[1].startswith(note + " ")]:
+            del self._minted[key]  # listed and revoked below
         listed = await self._send("GET", f"users/{user}/tokens")
         doomed = [t["id"] for t in listed.get("api_tokens", [])
                   if (t.get("note") or "") == note or (t.get("note") or "").startswith(note + " ")]
