@@ -24,13 +24,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import jobhub
+from spawner.plan import server_name_for
+
+from . import hubs, jobhub
 from .hubs import REPO, free_port
 from .stats import Line, alternate, percentile
 
 TARGET_RATIO = 0.8
 SSHD_PATHS = ("/usr/sbin/sshd", str(REPO / "bench" / ".sshd" / "usr" / "sbin" / "sshd"))
 SFTP_SERVER = "/usr/lib/openssh/sftp-server"
+LOGIN = f"admin+{jobhub.GROUP}"  # the bench's own group (unlimited quota), not the admin's working group
 
 
 def add_arguments(parser) -> None:
@@ -74,7 +77,7 @@ def start_notebook(port: int, key: Path) -> None:
             time.sleep(0.2)
     out = subprocess.run(["ssh", "-p", str(port), "-i", str(key), "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
                           "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
-                          "-F", "/dev/null", "admin@127.0.0.1", "true"], capture_output=True, text=True, timeout=600)
+                          "-F", "/dev/null", f"{LOGIN}@127.0.0.1", "true"], capture_output=True, text=True, timeout=600)
     if out.returncode != 0:
         raise RuntimeError(f"the admin's notebook did not start through the gateway: {out.stderr.strip()[-500:]}")
 
@@ -116,6 +119,42 @@ def find_sshd() -> str | None:
     return next((p for p in SSHD_PATHS if os.access(p, os.X_OK)), None)
 
 
+def stop_notebook(hub, timeout: float = 120) -> None:
+    """Stop the notebook the gateway started, and wait until it has ended."""
+    server = server_name_for(jobhub.GROUP)
+    hub.api("DELETE", f"/users/{hubs.ADMIN}/servers/{server}")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        servers = jobhub._ok(hub.api("GET", f"/users/{hubs.ADMIN}"), "read the admin").get("servers") or {}
+        if server not in servers:
+            return
+        time.sleep(0.5)
+    raise RuntimeError(f"the admin's notebook {server} did not stop within {timeout}s")
+
+
+def measured(hub, key: Path, sshd: str | None, work: Path, n: int) -> tuple[dict, tuple[str, str]]:
+    """The rounds, alternated: seconds per upload of each side, and the ciphers the two sides agreed on."""
+    payload, landed = work / "payload.bin", work / "landed"
+    to_gateway, to_plain = work / "gateway.batch", work / "plain.batch"
+    plain = PlainSSHD(sshd, work, (work / "key.pub").read_text()) if sshd else None
+    try:
+        def measure(kind, _):
+            if kind == "gateway":
+                return [client(hub.ssh_port, key, LOGIN, to_gateway)]
+            if plain is not None:
+                return [client(plain.port, key, "root", to_plain)]
+            t0 = time.perf_counter()
+            shutil.copyfile(payload, landed / "upload.bin")
+            os.remove(landed / "upload.bin")
+            return [time.perf_counter() - t0]
+
+        samples = alternate(n, ["gateway", "plain"], measure)
+        return samples, (cipher(hub.ssh_port, key, LOGIN), cipher(plain.port, key, "root") if plain else "-")
+    finally:
+        if plain is not None:
+            plain.__exit__()
+
+
 def run(args) -> str:
     if os.geteuid() != 0:
         return "sftp: not run (the SSH gateway lands as the users' OS accounts: run the bench as root)"
@@ -130,34 +169,18 @@ def run(args) -> str:
                 f.write(os.urandom(1 << 20))
         key = work / "key"
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "bench", "-f", str(key)], check=True)
-        public = (work / "key.pub").read_text()
-        to_gateway = work / "gateway.batch"
-        to_gateway.write_text(f"put {payload} bench-upload.bin\nrm bench-upload.bin\n")
-        to_plain = work / "plain.batch"
+        (work / "gateway.batch").write_text(f"put {payload} bench-upload.bin\nrm bench-upload.bin\n")
         landed = work / "landed"
         landed.mkdir()
-        to_plain.write_text(f"put {payload} {landed / 'upload.bin'}\nrm {landed / 'upload.bin'}\n")
+        (work / "plain.batch").write_text(f"put {payload} {landed / 'upload.bin'}\nrm {landed / 'upload.bin'}\n")
         with jobhub.jobs_hub("sftp") as hub:
-            jobhub._ok(hub.api("POST", "/portal/me/ssh-keys", json={"name": "bench", "public_key": public}),
-                       "register the key")
-            start_notebook(hub.ssh_port, key)
-            plain = PlainSSHD(sshd, work, public) if sshd else None
+            jobhub._ok(hub.api("POST", "/portal/me/ssh-keys",
+                               json={"name": "bench", "public_key": (work / "key.pub").read_text()}), "register the key")
             try:
-                def measure(kind, _):
-                    if kind == "gateway":
-                        return [client(hub.ssh_port, key, "admin", to_gateway)]
-                    if plain is not None:
-                        return [client(plain.port, key, "root", to_plain)]
-                    t0 = time.perf_counter()
-                    shutil.copyfile(payload, landed / "upload.bin")
-                    os.remove(landed / "upload.bin")
-                    return [time.perf_counter() - t0]
-
-                samples = alternate(n, ["gateway", "plain"], measure)
-                ciphers = (cipher(hub.ssh_port, key, "admin"), cipher(plain.port, key, "root") if plain else "-")
-            finally:
-                if plain is not None:
-                    plain.__exit__()
+                start_notebook(hub.ssh_port, key)
+                samples, ciphers = measured(hub, key, sshd, work, n)
+            finally:  # a notebook outlives its hub (servers are kept across a hub's restart): stopped here
+                stop_notebook(hub)
     gateway = [mib / s for s in samples["gateway"]]
     baseline = [mib / s for s in samples["plain"]]
     r = percentile(gateway, 50) / percentile(baseline, 50)

@@ -58,7 +58,7 @@ class _Socket(asyncio.Protocol):
     def __init__(self):
         self.chan = None
         self.transport = None
-        self.touch = _nothing  # the connection's idle clock (``GatewayServer.touch``)
+        self.saw_data = _nothing  # the connection's idle clock (``GatewayServer.saw_data``)
         self.early = bytearray()  # what came before the channel was there
         self.client_eof = False  # the client sent its EOF (written on to the socket)
         self.socket_eof = False  # the namespace's side sent its EOF (written on to the channel)
@@ -68,7 +68,7 @@ class _Socket(asyncio.Protocol):
         transport.pause_reading()  # until the channel is there (Python 3.11 may still deliver once: ``early``)
 
     def data_received(self, data: bytes) -> None:
-        self.touch()
+        self.saw_data()
         if self.chan is None:
             self.early += data
             self.transport.pause_reading()
@@ -111,15 +111,15 @@ class ForwardSession(asyncssh.SSHTCPSession):
     def __init__(self, side: _Socket):
         self.side = side
 
-    def watch_activity(self, touch) -> None:
-        """Call ``touch`` whenever data goes through (the connection's SSH idle timeout)."""
-        self.side.touch = touch
+    def watch_activity(self, saw_data) -> None:
+        """Call ``saw_data`` whenever data goes through (the connection's SSH idle timeout)."""
+        self.side.saw_data = saw_data
 
     def connection_made(self, chan) -> None:
         self.side.channel_open(chan)
 
     def data_received(self, data: bytes, datatype) -> None:
-        self.side.touch()
+        self.side.saw_data()
         self.side.transport.write(data)
 
     def eof_received(self) -> bool:

@@ -229,7 +229,7 @@ class PodSession(GatewaySession):
             await self.stream.pump(self._out, self._err, self.writable)
         finally:
             self.connection.running_commands -= busy
-            self.connection.touch()
+            self.connection.saw_data()
             gateway.session_closed(landing.username, landing.server)
             feed.cancel()
             await asyncio.gather(feed, return_exceptions=True)

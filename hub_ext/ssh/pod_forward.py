@@ -45,18 +45,18 @@ class PodForward(asyncssh.SSHTCPSession):
         self.writable.set()
         self.error = ""  # what the kubelet said on the error channel
         self.tasks: list[asyncio.Task] = []
-        self.touch = lambda: None  # the connection's idle clock (``watch_activity``)
+        self.saw_data = lambda: None  # the connection's idle clock (``watch_activity``)
 
     def connection_made(self, chan) -> None:
         self.chan = chan
         self.tasks = [asyncio.ensure_future(self._to_client()), asyncio.ensure_future(self._to_pod())]
 
-    def watch_activity(self, touch) -> None:
-        """Call ``touch`` whenever data goes through (the connection's SSH idle timeout)."""
-        self.touch = touch
+    def watch_activity(self, saw_data) -> None:
+        """Call ``saw_data`` whenever data goes through (the connection's SSH idle timeout)."""
+        self.saw_data = saw_data
 
     def data_received(self, data: bytes, datatype) -> None:
-        self.touch()
+        self.saw_data()
         self.pending += data
         if len(self.pending) > INPUT_LIMIT:
             self.chan.pause_reading()
@@ -105,7 +105,7 @@ class PodForward(asyncssh.SSHTCPSession):
                 if first.get(channel):
                     first[channel], data = False, data[2:]
                 if channel == DATA and data:
-                    self.touch()
+                    self.saw_data()
                     self.chan.write(data)
                 elif channel == ERROR and data:
                     self.error += data.decode(errors="replace")

@@ -63,7 +63,7 @@ class _Inbound(_Socket):
 
     def connection_made(self, transport) -> None:
         super().connection_made(transport)  # paused until the channel is there
-        self.touch = getattr(self.conn.get_owner(), "touch", self.touch)
+        self.saw_data = getattr(self.conn.get_owner(), "saw_data", self.saw_data)
         peer = transport.get_extra_info("peername") or ("", 0)
         asyncio.ensure_future(self._open(str(peer[0]), int(peer[1])))
 

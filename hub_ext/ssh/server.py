@@ -83,7 +83,7 @@ class GatewayServer(asyncssh.SSHServer):
         if self.method:
             log.info("SSH connection of %s from %s closed", self.username, self.address)
 
-    def touch(self) -> None:
+    def saw_data(self) -> None:
         """Data went through one of this connection's channels."""
         self.last_data = time.monotonic()
 
@@ -92,7 +92,7 @@ class GatewayServer(asyncssh.SSHServer):
         while True:
             await asyncio.sleep(max(1.0, min(timeout / 4, 30.0)))
             if self.running_commands:
-                self.touch()
+                self.saw_data()
             elif time.monotonic() - self.last_data >= timeout:
                 why = f"Closed after {format_duration(timeout)} without activity"
                 log.info("Closing the SSH connection of %s from %s: idle for %s", self.username, self.address,
@@ -205,7 +205,7 @@ class GatewayServer(asyncssh.SSHServer):
         except Unavailable as exc:
             raise asyncssh.ChannelOpenError(asyncssh.OPEN_CONNECT_FAILED, exc.message) from None
         session = await self.gateway.landings.forward(landing, host, port)
-        session.watch_activity(self.touch)
+        session.watch_activity(self.saw_data)
         return session
 
     def server_requested(self, listen_host, listen_port):

@@ -135,7 +135,7 @@ class GatewaySession(asyncssh.SSHServerSession):
     # -- input from the client ---------------------------------------------------
 
     def data_received(self, data: bytes, datatype) -> None:
-        self.connection.touch()
+        self.connection.saw_data()
         self.pending += data
         if len(self.pending) > INPUT_LIMIT:
             self.chan.pause_reading()
@@ -241,11 +241,11 @@ class GatewaySession(asyncssh.SSHServerSession):
         return env
 
     def _out(self, data: bytes) -> None:
-        self.connection.touch()
+        self.connection.saw_data()
         self.chan.write(data)
 
     def _err(self, data: bytes) -> None:
-        self.connection.touch()
+        self.connection.saw_data()
         self.chan.write_stderr(data)
 
     async def _start(self, landing: Landing):
@@ -333,7 +333,7 @@ class GatewaySession(asyncssh.SSHServerSession):
                 await asyncio.wait(readers)
         finally:
             self.connection.running_commands -= busy
-            self.connection.touch()
+            self.connection.saw_data()
             gateway.session_closed(landing.username, landing.server)
         for task in readers:
             task.cancel()

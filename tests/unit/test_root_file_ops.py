@@ -27,6 +27,12 @@ ALLOWED = {
     ("hub_ext.keys", "load_key"): "the hub's own key file in its data dir",
     ("hub_ext.ssh.hostkeys", "_make"): "the SSH gateway's host keys in the hub's own <data>/ssh (0700)",
     ("hub_ext.ssh.hostkeys", "ensure_host_keys"): "the SSH gateway's host keys in the hub's own <data>/ssh (0700)",
+    ("hub_ext.ssh.agent", "_agent_dir"): "/run/hubfront-ssh, made by root under root's /run and refused unless "
+                                         "root's own folder (no member writes there)",
+    ("hub_ext.ssh.agent", "AgentRelay"): "the relay's socket in /run/hubfront-ssh (root's own 0711 folder, a random "
+                                         "name), chowned without following links",
+    ("hub_ext.portal.desktop.pyz", "build"): "a fresh private temporary folder of the hub's own "
+                                             "(tempfile.TemporaryDirectory), zipped into memory",
     ("hub_ext.store.engine", "private_sqlite_files"): "the database's own folder (the hub's data dir)",
     ("hub_ext.services.executors.keeper", "CappedLog.write"): "the runner's own log dir (0700)",
     ("hub_ext.services.executors.keeper", "write_state"): "the runner's own state dir (0700)",
