@@ -162,12 +162,7 @@ class LocalExecutor(Executor, LoggingConfigurable, metaclass=ConfigurableABC):
 
             inventory = nvml_device_indices()
         limits = iso.limits(memory=spec.memory, cpu=spec.cpu, granted_gpus=spec.gpu_devices, gpu_inventory=inventory)
-        cgroup = iso.create_cgroup(spec.kind, spec.workload, limits)
-        try:
-            return account, cgroup, iso.create_network(spec.kind, spec.workload)
-        except BaseException:
-            self._undo(spec, cgroup)
-            raise
+        return account, iso.create_cgroup(spec.kind, spec.workload, limits)
 
     def _undo(self, spec: JobSpec, cgroup) -> None:
         """What was made for a workload that did not start: its cgroup and network namespace."""
@@ -197,16 +192,21 @@ class LocalExecutor(Executor, LoggingConfigurable, metaclass=ConfigurableABC):
         return self.mounts.apply(owner, spec.group, home, account, dict(spec.dataset_pins) or None, own)
 
     async def start(self, spec: JobSpec) -> Handle:
-        home = self.home_of(spec)
+        home, cgroup = self.home_of(spec), None
+        # its network namespace (the slowest part: several ip processes) is made meanwhile
+        made = asyncio.ensure_future(asyncio.to_thread(self.isolation.create_network, spec.kind, spec.workload))
         try:
-            account, cgroup, network = await asyncio.to_thread(self._isolate, spec, home)
-        except (IsolationError, OSError) as exc:
-            raise ExecutorError(f"The {spec.kind} could not be isolated: {exc}") from None
-        try:
+            account, cgroup = await asyncio.to_thread(self._isolate, spec, home)
             storage = await asyncio.to_thread(self._mount, spec, home, account)
-        except MountError as exc:
+            network = await made
+        except Exception as exc:
+            await asyncio.gather(made, return_exceptions=True)  # nothing is left being made
             await asyncio.to_thread(self._undo, spec, cgroup)
-            raise ExecutorError(f"The {spec.kind}'s storage could not be mounted: {exc}") from None
+            if isinstance(exc, MountError):
+                raise ExecutorError(f"The {spec.kind}'s storage could not be mounted: {exc}") from None
+            if isinstance(exc, (IsolationError, OSError)):
+                raise ExecutorError(f"The {spec.kind} could not be isolated: {exc}") from None
+            raise
         spec = await spec.resolved()  # its token, minted meanwhile
         env = self.isolation.workload_env({**storage, **self._environment(spec, home, account)}, network)
         config = {
