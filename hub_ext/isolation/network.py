@@ -102,11 +102,12 @@ def namespace_inodes() -> set[tuple[int, int]]:
     return found
 
 
-def _loopback_door(net: Network, gateway_ports: tuple[int, ...] = ()) -> None:
-    """Inside: what reaches the workload's address from the host goes to its loopback, so a server bound to
-    127.0.0.1 (most are, by default) is reached by the hub, the proxy and the runner, and by nothing else
-    (the host's rules let no one else send to a workload). And ``gateway_ports`` of its own loopback lead on
-    to the gateway: names such as ``*.apps.localhost`` resolve to the loopback in every namespace."""
+def _inside(net: Network, gateway_ports: tuple[int, ...] = ()) -> None:
+    """The namespace's own side, in one ``nsenter``: its address, loopback and default route, then the
+    loopback's door: what reaches the workload's address from the host goes to its loopback, so a server
+    bound to 127.0.0.1 (most are, by default) is reached by the hub, the proxy and the runner, and by nothing
+    else (the host's rules let no one else send to a workload). And ``gateway_ports`` of its own loopback
+    lead on to the gateway: names such as ``*.apps.localhost`` resolve to the loopback in every namespace."""
     rules = ["table ip hubfront {", " chain prerouting {", "  type nat hook prerouting priority dstnat; policy accept;",
              f'  iifname "{INSIDE}" ip daddr {net.address} dnat ip to 127.0.0.1', " }"]
     if gateway_ports:
@@ -116,11 +117,14 @@ def _loopback_door(net: Network, gateway_ports: tuple[int, ...] = ()) -> None:
                   " chain postrouting {", "  type nat hook postrouting priority srcnat; policy accept;",
                   f'  oifname "{INSIDE}" ip saddr 127.0.0.0/8 masquerade', " }"]
     rules = "\n".join([*rules, "}"]) + "\n"
-    script = f"echo 1 > /proc/sys/net/ipv4/conf/{INSIDE}/route_localnet && exec nft -f -"
+    links = "\n".join([f"addr add {net.address}/31 dev {INSIDE}", f"link set {INSIDE} up", "link set lo up",
+                       f"route add default via {net.host}"])
+    script = (f"ip -batch - <<'LINKS' || exit 1\n{links}\nLINKS\n"
+              f"echo 1 > /proc/sys/net/ipv4/conf/{INSIDE}/route_localnet && exec nft -f -")
     proc = subprocess.run(["nsenter", f"--net={RUN_NETNS}/{net.name}", "/bin/sh", "-c", script], input=rules,
                           capture_output=True, text=True, timeout=30)
     if proc.returncode != 0:
-        raise IsolationError(f"its loopback could not be opened to the host: {proc.stderr.strip() or proc.returncode}")
+        raise IsolationError(f"its inside could not be set up: {proc.stderr.strip() or proc.returncode}")
 
 
 class Networks:
@@ -155,14 +159,13 @@ class Networks:
 
     def create(self, name: str, gateway_ports: tuple[int, ...] = ()) -> Network:
         """A new namespace for workload ``name`` (a cgroup name); one left by a crash is replaced.
-        ``gateway_ports``: of its loopback, led on to the gateway (:func:`_loopback_door`)."""
+        ``gateway_ports``: of its loopback, led on to the gateway (:func:`_inside`)."""
         if os.path.exists(f"{RUN_NETNS}/{self.ns_prefix}{name}"):
             self.remove(self.ns_prefix + name)
         with _machine_lock():
             net = self._network(name, self._slot_for(name, used_slots()))
-            _ip("netns", "add", net.name)
             try:
-                _ip(batch=[f"link add {net.veth} type veth peer name {INSIDE} netns {net.name}",
+                _ip(batch=[f"netns add {net.name}", f"link add {net.veth} type veth peer name {INSIDE} netns {net.name}",
                            f"addr add {net.host}/31 dev {net.veth}", f"link set {net.veth} up"])
             except IsolationError:
                 self.remove(net.name)
@@ -171,9 +174,7 @@ class Networks:
             # the gateway is translated to the hub's loopback address: allowed on this interface only
             _sysctl(f"/proc/sys/net/ipv4/conf/{net.veth}/route_localnet", "1")
             _sysctl(f"/proc/sys/net/ipv6/conf/{net.veth}/disable_ipv6", "1")
-            _ip("-n", net.name, batch=[f"addr add {net.address}/31 dev {INSIDE}", f"link set {INSIDE} up",
-                                       "link set lo up", f"route add default via {net.host}"])
-            _loopback_door(net, gateway_ports)
+            _inside(net, gateway_ports)
         except (IsolationError, OSError, subprocess.SubprocessError) as exc:
             self.remove(net.name)
             raise IsolationError(f"the workload's network could not be made: {exc}") from None
