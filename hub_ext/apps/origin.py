@@ -16,6 +16,7 @@ refused.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from urllib.parse import urlsplit
@@ -37,6 +38,7 @@ def group_label(group: str, room: int = MAX_LABEL) -> str:
     return f"{slug}-{digest}" if slug else digest
 
 
+@functools.lru_cache(maxsize=16)  # a configured value, checked again on every page that names an app's address
 def check_origin(template: str) -> str:
     """``template`` if it is an http(s) origin naming ``{app}`` and ``{group}`` in its host (ValueError
     otherwise): the apps' origins must differ by host, not by path or port."""

@@ -14,7 +14,7 @@ group's, not its installer's, and runs as the group's service account).
 
 from __future__ import annotations
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import activity
@@ -57,6 +57,10 @@ def executor_id(row: App) -> str:
     ``<name>-<app id>``. Apps have an executor instance of their own (kind ``app``), so it never
     names a deployment's replicas, cgroups, state files or objects."""
     return f"{row.name[:40]}-{row.id}"
+
+
+# a group's apps, the statement built once (the Apps page lists them on every view)
+_LIST = select(App).where(App.group == bindparam("group"), App.delete_requested.is_(False)).order_by(App.name)
 
 
 class AppStore:
@@ -116,9 +120,8 @@ class AppStore:
             return s.get(App, app_id)
 
     def list(self, group: str) -> list[App]:
-        q = select(App).where(App.group == group, App.delete_requested.is_(False)).order_by(App.name)
         with read_scope(self.db_url) as s:
-            return list(s.scalars(q))
+            return list(s.scalars(_LIST, {"group": group}))
 
     # -- change ------------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ import secrets
 from datetime import datetime
 from typing import Callable
 
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import bindparam, delete, select, text, update
 
 from .. import activity
 from ..keys import decrypt, encrypt, token_digest
@@ -57,6 +57,11 @@ def sees(viewer: Viewer, row: Deployment) -> bool:
 def may_change(viewer: Viewer, row: Deployment) -> bool:
     """The owner, the group's admins and hub admins change it."""
     return viewer.admin or row.username == viewer.username or row.group in viewer.group_admin_of
+
+
+# a group's deployments, newest first, the statement built once (the Deployments page lists them on every view)
+_LIST = (select(Deployment).where(Deployment.group == bindparam("group"), Deployment.delete_requested.is_(False))
+         .order_by(Deployment.created.desc()))
 
 
 class DeploymentStore:
@@ -148,10 +153,8 @@ class DeploymentStore:
         return row if row is not None and sees(viewer, row) else None
 
     def list(self, group: str) -> list[Deployment]:
-        q = (select(Deployment).where(Deployment.group == group, Deployment.delete_requested.is_(False))
-             .order_by(Deployment.created.desc()))
         with read_scope(self.db_url) as s:
-            return list(s.scalars(q))
+            return list(s.scalars(_LIST, {"group": group}))
 
     def history(self, deployment_id: str) -> list[DeploymentRevision]:
         q = (select(DeploymentRevision).where(DeploymentRevision.deployment_id == deployment_id)

@@ -7,6 +7,7 @@ layout as the portal's pages.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -81,11 +82,13 @@ class Nav:
     # (hub_ext.portal.notebooks.lifecycle.page_idle_views); None: not read yet
     idle_views: dict | None = field(default=None, repr=False)
 
-    @property
+    # the menus are worked out once per page (a template reads them several times; ``available`` is
+    # called once per entry), after build_nav has set the group
+    @functools.cached_property
     def menu(self) -> list[MenuEntry]:
         return [e for e in USER_MENU if e.shown] if self.group else []
 
-    @property
+    @functools.cached_property
     def admin_menu(self) -> list[MenuEntry]:
         return [e for e in GROUP_ADMIN_MENU if e.shown] if self.group and self.is_group_admin else []
 

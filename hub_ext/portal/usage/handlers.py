@@ -31,13 +31,11 @@ async def usage_for(handler, group_name: str, resource_group: str | None = None,
     hubfront = handler.hubfront
     if hub_reaches_group_storage(hubfront.config):  # else the hub would measure a tree no workload uses
         if measure:
-            used, measured_at = await asyncio.to_thread(storage_usage.measured, hubfront.data_dir, group.name,
-                                                        hubfront.db_url)
-            doc["storage"] = storage_line(used, policy.quota.storage, measured_at)
+            figure = await asyncio.to_thread(storage_usage.measured, hubfront.data_dir, group.name, hubfront.db_url)
         else:
             figure = storage_usage.latest(hubfront.data_dir, group.name, hubfront.db_url)
-            used, measured_at = figure or (None, None)
-            doc["storage"] = storage_line(used, policy.quota.storage, measured_at)
+        used, measured_at = figure or (None, None)
+        doc["storage"] = storage_line(used, policy.quota.storage, measured_at)
     choices = resource_groups.allowed(policy, handler.catalog)
     doc["resource_groups"] = [resource_groups.summary(rg) for rg in choices]
     chosen = next((rg for rg in choices if rg.name == resource_group), None) if resource_group else \
