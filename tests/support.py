@@ -307,6 +307,26 @@ def ui_login(page, hub: "RealHub", username: str, password: str) -> None:
     page.wait_for_url("**/hub/home")
 
 
+def run_bench(tmp_path: Path, *args: str, accounts: str = "", timeout: float = 300) -> tuple[dict, dict]:
+    """``python -m bench <args>`` as ``make bench`` runs it, its results in ``tmp_path``; it must succeed.
+    ``accounts``: a prefix of this run's own workload accounts. Returns (benchmark -> its one line, results)."""
+    import json
+
+    results = tmp_path / "latest.json"
+    env = dict(os.environ, BENCH_ACCOUNT_PREFIX=f"{ACCOUNT_PREFIX}{accounts}") if accounts else None
+    proc = subprocess.run([sys.executable, "-m", "bench", *args, "--json", str(results)], cwd=REPO,
+                          capture_output=True, text=True, timeout=timeout, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+    doc = json.loads(results.read_text())["results"]
+    lines = {}
+    for line in proc.stdout.splitlines():
+        name = line.split(":", 1)[0]
+        if name in doc:
+            assert name not in lines, proc.stdout
+            lines[name] = line
+    return lines, doc
+
+
 def thaw(data: Path) -> None:
     """Clear every immutable flag the storage quota guard may have left in a data dir's group trees (or the
     temporary folder cannot be removed)."""

@@ -21,18 +21,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 
-import asyncssh
 
-from .pod_target import PodLanding
 from .session import CHUNK, INPUT_LIMIT, GatewaySession
 
 STDIN, STDOUT, STDERR, STATUS, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
 V5, V4 = "v5.channel.k8s.io", "v4.channel.k8s.io"
 PROTOCOLS = f"{V5},{V4}"
 ENV = "/usr/bin/env"
-_ENV_NAME = re.compile(r"LANG|LC_[A-Z_]{1,32}")
 LOST = "The connection to your notebook's pod was lost"
 log = logging.getLogger("hubfront.ssh")
 
@@ -156,23 +152,6 @@ class PodSession(GatewaySession):
         if self.task is not None and not self.task.done():
             self.task.cancel()  # the exec's websocket is closed: the pod's side hangs up
 
-    def _exit(self, status: int) -> None:
-        try:
-            self.chan.exit(status)
-        except (OSError, asyncssh.Error):
-            pass
-
-    def _environment(self, landing: PodLanding) -> dict[str, str]:
-        client, local = self.connection.peer, self.connection.local
-        env = {"SSH_CONNECTION": f"{client[0]} {client[1]} {local[0]} {local[1]}",
-               "SSH_CLIENT": f"{client[0]} {client[1]} {local[1]}", "HUBFRONT_GROUP": landing.group}
-        for name, value in (self.chan.get_environment() or {}).items():  # LANG and LC_* as sshd's AcceptEnv
-            if isinstance(name, str) and isinstance(value, str) and _ENV_NAME.fullmatch(name) and "\0" not in value:
-                env[name] = value
-        if self.term is not None:
-            env["TERM"] = self.term[0]
-        return env
-
     async def _resize(self) -> None:
         try:
             await self.stream.resize(*self.term[1:3])
@@ -196,18 +175,12 @@ class PodSession(GatewaySession):
                 return
 
     async def _run(self) -> None:
-        try:
-            landing = await self.connection.landing(self.say)
-        except Exception as exc:  # a clear message, never a traceback to the client
-            message = getattr(exc, "message", None) or "The SSH gateway could not reach your notebook; try again later"
-            if not getattr(exc, "message", None):
-                log.exception("SSH session of %s failed", self.connection.login)
-            self.say(message)
-            self._exit(1)
+        landing = await self._landed()
+        if landing is None:
             return
         settings, tty = self.connection.gateway.settings, self.term is not None and self.argv_kind != "sftp"
         argv = command_argv(self.argv_kind, self.command, settings.shell, self.landings.settings.sftp_server,
-                            self._environment(landing) if self.argv_kind != "sftp" else {})
+                            self._ssh_environment(landing) if self.argv_kind != "sftp" else {})
         try:
             self.stream = ExecStream(await self.landings.exec(landing, argv, tty))
         except Exception as exc:  # noqa: BLE001 - refused by the API server, or out of reach
@@ -218,19 +191,13 @@ class PodSession(GatewaySession):
             return
         log.info("SSH %s of %s in %s (pod %s/%s)", self.argv_kind, landing.username, landing.group, landing.namespace,
                  landing.pod)
-        gateway = self.connection.gateway
-        gateway.session_opened(landing.username, landing.server)
-        busy = self.argv_kind == "exec"  # a command running counts as activity for the SSH idle timeout
-        self.connection.running_commands += busy
         feed = asyncio.ensure_future(self._feed())
         try:
-            if tty:
-                await self._resize()
-            await self.stream.pump(self._out, self._err, self.writable)
+            with self._in_use(landing):
+                if tty:
+                    await self._resize()
+                await self.stream.pump(self._out, self._err, self.writable)
         finally:
-            self.connection.running_commands -= busy
-            self.connection.saw_data()
-            gateway.session_closed(landing.username, landing.server)
             feed.cancel()
             await asyncio.gather(feed, return_exceptions=True)
             await self.stream.close()

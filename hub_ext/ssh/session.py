@@ -15,10 +15,12 @@ and the client's input is taken only while the child keeps up (``pause_reading``
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import grp
 import logging
 import os
+import re
 import signal
 import struct
 import termios
@@ -31,6 +33,7 @@ CHUNK = 65536
 INPUT_LIMIT = 1 << 20  # bytes of the client's input held for a slow child before the channel is paused
 SIGNALS = {"HUP": signal.SIGHUP, "INT": signal.SIGINT, "KILL": signal.SIGKILL, "QUIT": signal.SIGQUIT,
            "TERM": signal.SIGTERM, "USR1": signal.SIGUSR1, "USR2": signal.SIGUSR2}
+_ENV_NAME = re.compile(r"LANG|LC_[A-Z_]{1,32}")  # the client's variables a session takes (sshd's AcceptEnv)
 log = logging.getLogger("hubfront.ssh")
 
 
@@ -223,21 +226,23 @@ class GatewaySession(asyncssh.SSHServerSession):
             return [settings.shell, "-c", self.command]
         return [settings.shell, "-l"]
 
-    def _environment(self, landing: Landing, agent: str | None = None) -> dict[str, str]:
-        env = dict(landing.env)
-        if agent:
-            env["SSH_AUTH_SOCK"] = agent
-        client = self.connection.peer
-        env.update({"SSH_CONNECTION": f"{client[0]} {client[1]} {self.connection.local[0]} {self.connection.local[1]}",
-                    "SSH_CLIENT": f"{client[0]} {client[1]} {self.connection.local[1]}",
-                    "HUBFRONT_GROUP": landing.group})
-        for name, value in (self.chan.get_environment() or {}).items():  # LANG and LC_* as sshd's AcceptEnv
-            if isinstance(name, str) and isinstance(value, str) and (name == "LANG" or name.startswith("LC_")):
+    def _ssh_environment(self, landing) -> dict[str, str]:
+        """What sshd sets for a session (local or in a pod): where the client is, the group, the client's
+        LANG and LC_* (sshd's AcceptEnv; names and values checked), TERM with a terminal."""
+        client, local = self.connection.peer, self.connection.local
+        env = {"SSH_CONNECTION": f"{client[0]} {client[1]} {local[0]} {local[1]}",
+               "SSH_CLIENT": f"{client[0]} {client[1]} {local[1]}", "HUBFRONT_GROUP": landing.group}
+        for name, value in (self.chan.get_environment() or {}).items():
+            if isinstance(name, str) and isinstance(value, str) and _ENV_NAME.fullmatch(name) and "\0" not in value:
                 env[name] = value
-        if self.argv_kind == "exec" and self.command:
-            env["SSH_ORIGINAL_COMMAND"] = self.command
         if self.term is not None:
             env["TERM"] = self.term[0]
+        return env
+
+    def _environment(self, landing: Landing, agent: str | None = None) -> dict[str, str]:
+        env = {**landing.env, **({"SSH_AUTH_SOCK": agent} if agent else {}), **self._ssh_environment(landing)}
+        if self.argv_kind == "exec" and self.command:
+            env["SSH_ORIGINAL_COMMAND"] = self.command
         return env
 
     def _out(self, data: bytes) -> None:
@@ -300,41 +305,61 @@ class GatewaySession(asyncssh.SSHServerSession):
             outputs.append(_Output(r_err, self._err, self.writable))
         return proc, outputs
 
-    async def _run(self) -> None:
+    async def _landed(self):
+        """Where this session runs (``connection.landing``); None once the person at the terminal was told why
+        it cannot (exit status 1)."""
         try:
-            landing = await self.connection.landing(self.say)
+            return await self.connection.landing(self.say)
         except Exception as exc:  # a clear message, never a traceback to the client
             message = getattr(exc, "message", None) or "The SSH gateway could not reach your notebook; try again later"
             if not getattr(exc, "message", None):
                 log.exception("SSH session of %s failed", self.connection.login)
             self.say(message)
-            self.chan.exit(1)
+            self._exit(1)
+            return None
+
+    def _exit(self, status: int) -> None:
+        try:
+            self.chan.exit(status)
+        except (OSError, asyncssh.Error):
+            pass
+
+    @contextlib.contextmanager
+    def _in_use(self, landing):
+        """While the session's child runs: the notebook is in use (told to the hub), and a command keeps the
+        connection from its SSH idle timeout."""
+        gateway = self.connection.gateway
+        gateway.session_opened(landing.username, landing.server)
+        busy = self.argv_kind == "exec"
+        self.connection.running_commands += busy
+        try:
+            yield
+        finally:
+            self.connection.running_commands -= busy
+            self.connection.saw_data()
+            gateway.session_closed(landing.username, landing.server)
+
+    async def _run(self) -> None:
+        landing = await self._landed()
+        if landing is None:
             return
         try:
             self.proc, outputs = await self._start(landing)
         except Exception as exc:  # noqa: BLE001 - OSError, or SubprocessError from the sandbox's preexec
             log.warning("SSH session of %s could not start: %s", landing.username, exc)
             self.chan.write_stderr(b"Your session could not start in your notebook's environment\n")
-            self.chan.exit(1)
+            self._exit(1)
             return
         log.info("SSH %s of %s in %s (pid %s)", self.argv_kind, landing.username, landing.group, self.proc.pid)
         self._flush_input()
         readers = [asyncio.ensure_future(o.run()) for o in outputs]
-        gateway = self.connection.gateway
-        gateway.session_opened(landing.username, landing.server)
-        busy = self.argv_kind == "exec"  # a command running counts as activity for the SSH idle timeout
-        self.connection.running_commands += busy
-        try:
+        with self._in_use(landing):
             status = await self.proc.wait()
             if self.master is not None:
                 # a PTY: what the shell wrote before it ended, not what background jobs keep writing
                 await asyncio.wait(readers, timeout=1)
             else:
                 await asyncio.wait(readers)
-        finally:
-            self.connection.running_commands -= busy
-            self.connection.saw_data()
-            gateway.session_closed(landing.username, landing.server)
         for task in readers:
             task.cancel()
         await asyncio.gather(*readers, return_exceptions=True)

@@ -1,15 +1,12 @@
 """The sftp benchmark runs end to end and prints its line (a small file, two rounds: a smoke test of the rig,
 not a measurement; its target is not asserted here)."""
 
-import json
 import os
 import re
-import subprocess
-import sys
 
 import pytest
 
-from support import ACCOUNT_PREFIX, REPO, need, proxy_command
+from support import need, proxy_command, run_bench
 
 pytestmark = [pytest.mark.e2e, pytest.mark.isolation]
 
@@ -24,15 +21,11 @@ LINE = re.compile(
 def test_sftp_benchmark_prints_its_line(tmp_path):
     need(proxy_command() is not None, "configurable-http-proxy is not installed (run `make test`)")
     need(os.geteuid() == 0, "the SSH gateway lands as the users' OS accounts: the bench runs as root (CI does)")
-    results = tmp_path / "latest.json"
-    env = dict(os.environ, BENCH_ACCOUNT_PREFIX=f"{ACCOUNT_PREFIX}s-")  # this run's own workload accounts
-    proc = subprocess.run([sys.executable, "-m", "bench", "--only", "sftp", "--quick", "--sftp-mib", "8",
-                           "--json", str(results)], cwd=REPO, capture_output=True, text=True, timeout=600, env=env)
-    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
-    [line] = [line for line in proc.stdout.splitlines() if line.startswith("sftp:")]
+    lines, results = run_bench(tmp_path, "--only", "sftp", "--quick", "--sftp-mib", "8", accounts="s-", timeout=600)
+    line = lines["sftp"]
     m = LINE.match(line)
     assert m, line
     gateway, baseline, r = float(m.group(1)), float(m.group(3)), float(m.group(4))
     assert gateway > 0 and baseline > 0 and r == pytest.approx(gateway / baseline, rel=0.1, abs=0.05)
-    data = json.loads(results.read_text())["results"]["sftp"]
+    data = results["sftp"]
     assert data["line"] == line and len(data["gateway_mib_s"]) == 2 and data["mib"] == 8

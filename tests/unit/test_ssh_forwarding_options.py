@@ -21,8 +21,8 @@ from hub_ext.bodies import parse_body
 from hub_ext.isolation import Isolation
 from hub_ext.ssh import keys
 from hub_ext.ssh.landings import LocalLandings
-from hub_ext.ssh.server import GatewayServer
 from hub_ext.ssh.settings import SSHGateway
+from support_ssh import serve_gateway
 from hub_ext.ssh.target import Landing
 
 
@@ -65,11 +65,7 @@ async def start(sqlite_url):
 
     async def started(**settings) -> Gateway:
         gw = Gateway(sqlite_url, **settings)
-        server = await asyncssh.create_server(
-            lambda: GatewayServer(gw), "127.0.0.1", 0, server_host_keys=[asyncssh.generate_private_key("ssh-ed25519")],
-            encoding=None, line_editor=False, agent_forwarding=gw.settings.allow_agent_forwarding)
-        servers.append(server)
-        gw.port = server.sockets[0].getsockname()[1]
+        servers.append(await serve_gateway(gw, agent_forwarding=gw.settings.allow_agent_forwarding))
         gw.key = asyncssh.generate_private_key("ssh-ed25519", comment=f"laptop-{len(servers)}")
         keys.add_key(sqlite_url, "ann", parse_body(keys.SSHKeyAdd, {"public_key": gw.key.export_public_key().decode()}))
         return gw

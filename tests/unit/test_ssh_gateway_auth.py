@@ -15,8 +15,8 @@ from hub_ext.isolation import Isolation
 from hub_ext.ssh import keys
 from hub_ext.ssh.hubclient import reaches_servers
 from hub_ext.ssh.landings import LocalLandings
-from hub_ext.ssh.server import GatewayServer
 from hub_ext.ssh.settings import SSHGateway
+from support_ssh import serve_gateway
 from hub_ext.store import session_scope
 from hub_ext.store.models_accounts import OtpCredential
 
@@ -48,10 +48,7 @@ class FakeGateway:
 @pytest.fixture
 async def gateway(sqlite_url):
     gw = FakeGateway(sqlite_url)
-    server = await asyncssh.create_server(
-        lambda: GatewayServer(gw), "127.0.0.1", 0, server_host_keys=[asyncssh.generate_private_key("ssh-ed25519")],
-        encoding=None, line_editor=False)
-    gw.port = server.sockets[0].getsockname()[1]
+    server = await serve_gateway(gw)
     yield gw
     server.close()
     await server.wait_closed()

@@ -26,8 +26,8 @@ from hub_ext.isolation import Isolation
 from hub_ext.ssh.landings import LocalLandings, PodLandings, landings_for
 from hub_ext.ssh.pod_exec import V4, V5, command_argv, exit_status
 from hub_ext.ssh.pod_target import KubeSSH
-from hub_ext.ssh.server import GatewayServer
 from hub_ext.ssh.settings import SSHGateway
+from support_ssh import serve_gateway
 
 POD, NAMESPACE = "jupyter-ann--lab", "hubfront"
 SUCCESS = {"metadata": {}, "status": "Success"}
@@ -148,10 +148,7 @@ async def kube(request):
 @pytest.fixture
 async def gateway(sqlite_url, kube):
     gw = FakeGateway(sqlite_url, kube.port)
-    server = await asyncssh.create_server(
-        lambda: GatewayServer(gw), "127.0.0.1", 0, server_host_keys=[asyncssh.generate_private_key("ssh-ed25519")],
-        encoding=None, line_editor=False)
-    gw.port = server.sockets[0].getsockname()[1]
+    server = await serve_gateway(gw)
     yield gw
     server.close()
     await server.wait_closed()
@@ -298,7 +295,7 @@ async def test_with_v4_the_stream_still_carries_everything_and_its_status(gatewa
 
 
 async def test_a_terminal_gets_a_tty_its_size_and_its_resizes(gateway, kube):
-    sizes, done = [], asyncio.Event()
+    sizes = []
 
     async def script(ws):
         async for message in ws:
