@@ -11,11 +11,12 @@ import os
 from pathlib import Path
 
 import yaml
-from traitlets import Dict, Integer, List, TraitError, Unicode, default, validate
+from traitlets import Dict, Integer, List, TraitError, Unicode, default, observe, validate
 from traitlets.config import SingletonConfigurable
 
 from . import default_catalog_file
 from .policy import Catalog, check_tracking_uri, parse_catalog
+from .store import changes
 
 
 class Hubfront(SingletonConfigurable):
@@ -40,6 +41,16 @@ class Hubfront(SingletonConfigurable):
         return os.environ.get(
             "HUBFRONT_DB_URL", f"sqlite:///{Path(self.data_dir) / 'hubfront.sqlite'}"
         )
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._place_change_stamps(None)
+
+    @observe("db_url", "data_dir")
+    def _place_change_stamps(self, _change):
+        # the hub and the runner share the data folder: the portal database's change stamps live there
+        # when the database is not a file beside it (PostgreSQL)
+        changes.place(self.db_url, self.data_dir)
 
     catalog_file = Unicode(
         help="""YAML file with the platform catalog (``catalog:`` instance types

@@ -19,6 +19,8 @@ from typing import Iterator
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from . import changes
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _engines: dict[str, Engine] = {}
 _readers: dict[str, Engine] = {}
@@ -56,6 +58,7 @@ def get_engine(url: str) -> Engine:
                 _sqlite_setup(engine)
             else:
                 engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=40)
+            changes.watch(engine, url)
             _engines[url] = engine
         return engine
 

@@ -19,7 +19,7 @@ from sqlalchemy import delete, select
 
 from ... import activity
 from ...bodies import Strict
-from ...store import get_engine, session_scope
+from ...store import changes, get_engine, session_scope
 from ...store.models import utcnow
 from ...store.models_portal import Announcement, AnnouncementDismissal
 from ...times import utc
@@ -257,6 +257,7 @@ def _forget(db_url: str, username: str | None = None) -> None:
 
 def published(db_url) -> list[AnnouncementView]:
     """Every published announcement, newest first, whatever its time window."""
+    changes.note_reads([Announcement.__tablename__])  # kept here: a page part built from it still depends on it
     cached = _published.get(db_url)
     if cached and time.monotonic() - cached[0] < PUBLISHED_TTL:
         return cached[1]
@@ -275,6 +276,7 @@ def visible_for(db_url, group_names: list[str], now: datetime | None = None) -> 
 
 
 def dismissed_versions(db_url, username: str) -> dict[int, int]:
+    changes.note_reads([AnnouncementDismissal.__tablename__])
     found = _dismissed.get((db_url, username))
     if found is None:
         t = AnnouncementDismissal.__table__

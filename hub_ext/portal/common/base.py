@@ -18,6 +18,7 @@ from tornado import web
 from ... import scopes  # noqa: F401  (defines the custom scopes before any needs_scope)
 from ...groups import find_group, is_group_admin
 from ...ledger import Ledger
+from ...store import changes
 from . import ids
 from ...bodies import BodyError, parse_body
 from ...field_messages import summary
@@ -66,8 +67,11 @@ class _PortalMixin:
         """The group's quota use, read once per request however many panels need it."""
         cache = self.__dict__.setdefault("_snapshots", {})
         if group not in cache:
-            cache[group] = Ledger(self.db_url).snapshot(group)
-        return cache[group]
+            with changes.recording() as read:
+                cache[group] = (Ledger(self.db_url).snapshot(group), read)
+        snapshot, read = cache[group]
+        changes.note_reads(read)  # a page part built from it depends on what it read (.fragments)
+        return snapshot
 
     def current_group(self):
         """The group in focus, if the caller may see it; 404 when they have none."""

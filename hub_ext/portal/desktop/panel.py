@@ -65,4 +65,9 @@ async def _panel(handler) -> dict:
     }
 
 
-register_panel(HomePanel("desktop", "portal/panels/desktop.html", 45, _panel, width="col-12"))
+def _request_view(handler) -> tuple:
+    """The lines name the address the browser used, and the install lines suit its system."""
+    return (handler.request.protocol, handler.request.host, user_os(handler.request.headers.get("User-Agent", "")))
+
+
+register_panel(HomePanel("desktop", "portal/panels/desktop.html", 45, _panel, width="col-12", varies=_request_view))

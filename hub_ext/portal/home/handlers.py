@@ -16,7 +16,7 @@ class HomeHandler(PortalHandler):
         panels = await render_data(self) if nav.group else []
         shown = {panel.name for panel, _ in panels}
         nav.banners = [b for b in nav.banners if b.home_panel not in shown]  # each thing once on home
-        start = start_menu(self, nav) if nav.group else None
+        start = await start_menu(self, nav) if nav.group else None
         await self.render_portal("portal/home.html", panels=panels, start=start)
 
 

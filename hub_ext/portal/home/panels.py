@@ -1,15 +1,27 @@
 """Home panels: each feature registers the panel it adds to the portal home.
 
-A panel is a template included in home.html plus an async provider that gets
-the page handler and returns the panel's data (or None to leave it out, e.g.
-for a user who may not see it). Keeping the registry here means features never
-edit home.html.
+A panel is a template plus an async provider that gets the page handler and
+returns the panel's data (or None to leave it out, e.g. for a user who may not
+see it). Keeping the registry here means features never edit home.html.
+
+The home is the most visited page, so a panel is built once and kept
+(:mod:`..common.fragments`) while nothing it was built from changed: the tables
+its provider read (known from the database engine, nothing to declare), the
+caller, the group in focus and its policy, the user's servers (:func:`home_key`),
+and whatever else in memory the panel names in ``varies``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Hashable
+
+from markupsafe import Markup
+
+from hub_ext.groups import group_policy
+
+from ..common.fragments import XSRF, FragmentCache, Identity, with_xsrf
+from ..preferences.prefs import user_zone
 
 Provider = Callable[[Any], Awaitable[dict | None]]
 
@@ -21,6 +33,7 @@ class HomePanel:
     order: int
     provider: Provider
     width: str = "col-lg-6"
+    varies: Callable[[Any], Hashable] | None = None  # what else in memory the panel is built from
 
 
 PANELS: dict[str, HomePanel] = {}
@@ -30,13 +43,51 @@ def register_panel(panel: HomePanel) -> None:
     PANELS[panel.name] = panel
 
 
-async def render_data(handler) -> list[tuple[HomePanel, dict]]:
-    """The panels to show, in order, each with its data."""
-    shown = []
+PARTS = FragmentCache()
+
+
+def home_key(handler) -> tuple:
+    """What every part of the home is built from besides the database: the caller, their groups and each
+    group's policy (JupyterHub's own tables), the group in focus, the menu, their servers, their time zone."""
+    found = handler.__dict__.get("_hf_home_key")
+    if found is not None:
+        return found
+    nav, user = handler.nav(), handler.current_user
+    groups = tuple((g.name, Identity(group_policy(g))) for g in user.orm_user.groups)
+    servers = tuple(sorted((name, bool(sp.ready), str(sp.pending)) for name, sp in user.spawners.items()))
+    key = handler._hf_home_key = (
+        user.name, nav.group, nav.is_admin, nav.is_group_admin, groups, servers,
+        tuple(entry.path for entry in nav.menu), str(user_zone(handler.db_url, user.name)),
+        Identity(handler.catalog), handler.hub.base_url)
+    return key
+
+
+async def part(handler, key: tuple, template: str, data: Callable[[], Awaitable[dict | None]], **ns) -> Markup:
+    """One part of the home (empty when ``data`` gives None), built or kept, with the request's XSRF token."""
+
+    async def build() -> str:
+        found = await data()
+        if found is None:
+            return ""
+        return handler.render_template(template, sync=True, hubfront=handler.nav(), xsrf_token=XSRF, **found, **ns)
+
+    html = await PARTS.get(handler.db_url, key, build)
+    return Markup(with_xsrf(html, handler))
+
+
+async def render_data(handler) -> list[tuple[HomePanel, Markup]]:
+    """The panels to show, in order, each as its HTML."""
+    shown, common = [], home_key(handler)
     for panel in sorted(PANELS.values(), key=lambda p: p.order):
-        data = await panel.provider(handler)
-        if data is not None:
-            shown.append((panel, data))
+        key = ("panel", panel.name, common, panel.varies(handler) if panel.varies else None)
+
+        async def data(panel=panel):
+            found = await panel.provider(handler)
+            return None if found is None else {"data": found}
+
+        html = await part(handler, key, panel.template, data)
+        if html:
+            shown.append((panel, html))
     return shown
 
 

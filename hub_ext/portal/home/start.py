@@ -24,6 +24,7 @@ from spawner.gpus import machine_reason
 from spawner.plan import server_name_for
 
 from ..common.base import PortalHandler
+from .panels import home_key, part
 
 FILES_PAGE = "portal/files"
 USERS_PAGE = "portal/admin/users"
@@ -77,8 +78,15 @@ def launch_dialog(handler, group_name: str) -> dict:
     }
 
 
-def start_menu(handler, nav) -> dict:
-    return {"groups": nav.groups, "dialog": launch_dialog(handler, nav.group), "shortcuts": shortcuts(nav)}
+async def start_menu(handler, nav) -> dict:
+    """The Start button's groups and shortcuts, and the dialog's body for the group in focus (a home part,
+    kept while what it shows is unchanged)."""
+
+    async def dialog():
+        return {"dialog": launch_dialog(handler, nav.group)}
+
+    body = await part(handler, ("start", home_key(handler)), "portal/home_start_dialog.html", dialog)
+    return {"groups": nav.groups, "dialog_html": body, "shortcuts": shortcuts(nav)}
 
 
 class StartDialogHandler(PortalHandler):

@@ -105,7 +105,15 @@ async def _quick_launch_panel(handler) -> dict:
 
 
 register_menu(MenuEntry("Notebooks", "portal/notebooks", "fa-book", shortcut="Launch a notebook"))
-register_panel(HomePanel("quicklaunch", "portal/panels/quicklaunch.html", 20, _quick_launch_panel))
+def _idle_view(handler):
+    """The running card's idle warning, read for the page's banners already (the panel is kept while it is
+    the same)."""
+    view = page_idle_views(handler).get(server_name_for(handler.nav().group))
+    return None if view is None else tuple(vars(view).items())
+
+
+register_panel(HomePanel("quicklaunch", "portal/panels/quicklaunch.html", 20, _quick_launch_panel,
+                         varies=_idle_view))
 
 register_banner(lifecycle_banners)
 

@@ -76,6 +76,14 @@ async def _panel(handler) -> dict:
     return await usage_for(handler, handler.nav().group, measure=False)
 
 
-register_panel(HomePanel("resources", "portal/panels/resources.html", 30, _panel))
+def _storage_figure(handler):
+    """The panel shows the storage figure measured last (kept in memory, refreshed behind the page)."""
+    hubfront = handler.hubfront
+    if not hub_reaches_group_storage(hubfront.config):
+        return None
+    return storage_usage.latest(hubfront.data_dir, handler.nav().group, hubfront.db_url)
+
+
+register_panel(HomePanel("resources", "portal/panels/resources.html", 30, _panel, varies=_storage_figure))
 
 handlers = [(r"/api/portal/groups/([^/]+)/usage", UsageAPIHandler)]
