@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
+from .cgroup_warmth import Warmth
+
 V1_CONTROLLERS = ("memory", "cpu", "cpuacct", "pids", "devices")
 V2_CONTROLLERS = ("memory", "cpu", "pids")
 CFS_PERIOD_US = 100_000
@@ -208,6 +210,13 @@ class Hierarchy:
         self.version = version
         self.mounts = mounts  # controller -> mount point (v2: the same one for all)
         self.root = root.strip("/")
+        self._warmth: Warmth | None = None
+
+    def joins_kept_fast(self):
+        """A block during which a process joins its cgroup without waiting (:mod:`.cgroup_warmth`)."""
+        if self._warmth is None:
+            self._warmth = Warmth(self.version, next(iter(self.mounts.values())))
+        return self._warmth.kept()
 
     @property
     def controllers(self) -> list[str]:

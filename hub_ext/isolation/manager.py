@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import pwd
@@ -36,8 +37,7 @@ _SECRET_NAME = re.compile(r"PASSWORD|SECRET|PRIVATE_KEY", re.I)
 
 
 def _enter(exit_on_error: bool, **how) -> None:
-    """``enter_workload`` in a child, saying why it failed on its stderr (the hub's log): Python's
-    subprocess only reports "Exception occurred in preexec_fn"."""
+    """``enter_workload`` in a child, saying why it failed on its stderr (subprocess says only "preexec_fn")."""
     try:
         enter_workload(**how)
     except BaseException as exc:
@@ -70,9 +70,8 @@ class Isolation(SingletonConfigurable):
         The accounts' shared primary group is the prefix without its last dash.""",
     ).tag(config=True)
 
-    pids_limit = Int(
-        2048, help="Most processes and threads one workload may have at once (0: no limit).",
-    ).tag(config=True)
+    pids_limit = Int(2048, help="Most processes and threads one workload may have at once (0: no limit).").tag(
+        config=True)
 
     cgroup_root = Unicode(
         "hubfront",
@@ -86,23 +85,19 @@ class Isolation(SingletonConfigurable):
         help="Device node of GPU {index}; nodes of GPUs a workload was not granted are denied to it.",
     ).tag(config=True)
 
-    oom_check_interval = Float(
-        1.0, help="Seconds between checks of a workload's cgroup for an out-of-memory kill.",
-    ).tag(config=True)
+    oom_check_interval = Float(1.0, help="Seconds between checks of a workload's cgroup for an out-of-memory kill.").tag(
+        config=True)
 
     data_dir = Unicode(help="The hub's data dir (default: Hubfront.data_dir).").tag(config=True)
 
-    private_tmp = Bool(
-        True,
-        help="""Give each isolated workload (notebook, job, replica, app, build) its own empty /tmp,
+    private_tmp = Bool(True, help="""Give each isolated workload (notebook, job, replica, app, build) its own empty /tmp,
         /var/tmp and /dev/shm (tmpfs in its own mount namespace, gone when it ends): nothing one
         workload plants there (a symlink, a lock) is seen by another.""",
     ).tag(config=True)
 
-    private_tmp_dirs = List(
-        Unicode(), ["/tmp", "/var/tmp", "/dev/shm"],
-        help="The directories that get a fresh tmpfs in each workload (with private_tmp).",
-    ).tag(config=True)
+    private_tmp_dirs = List(Unicode(), ["/tmp", "/var/tmp", "/dev/shm"],
+                            help="The directories that get a fresh tmpfs in each workload (with private_tmp).").tag(
+        config=True)
 
     tmp_size = Unicode(
         "50%",
@@ -110,9 +105,7 @@ class Isolation(SingletonConfigurable):
         What a workload writes there counts against its own memory limit.""",
     ).tag(config=True)
 
-    hide_processes = Bool(
-        True,
-        help="""Mount /proc inside each workload with hidepid=invisible: a workload lists only its own
+    hide_processes = Bool(True, help="""Mount /proc inside each workload with hidepid=invisible: a workload lists only its own
         account's processes (not other tenants' processes and command lines).""",
     ).tag(config=True)
 
@@ -128,15 +121,11 @@ class Isolation(SingletonConfigurable):
         storage, datasets, folders: always), e.g. homes kept elsewhere.""",
     ).tag(config=True)
 
-    protect_sysctls = Bool(
-        True,
-        help="""At start, set fs.protected_symlinks/hardlinks/fifos=1 and fs.protected_regular=2 where
+    protect_sysctls = Bool(True, help="""At start, set fs.protected_symlinks/hardlinks/fifos=1 and fs.protected_regular=2 where
         they are lower (as root, on the host); where they cannot be set, admins are warned.""",
     ).tag(config=True)
 
-    network = Bool(
-        True,
-        help="""Give each isolated workload its own network namespace (its loopback and one interface to the
+    network = Bool(True, help="""Give each isolated workload its own network namespace (its loopback and one interface to the
         host): it reaches the hub's API, the proxy's public port and the outside world, never another
         workload or any other port of the host. Off: workloads share the host's network.""",
     ).tag(config=True)
@@ -264,8 +253,7 @@ class Isolation(SingletonConfigurable):
         return accounts.ensure(username, hub_groups, home)
 
     def service_account(self, group: str) -> Account | None:
-        """The OS account the apps of hub group ``group`` run as (None: the hub's own user), home
-        :meth:`service_home`."""
+        """The OS account the apps of hub group ``group`` run as (None: the hub's own user), home service_home."""
         if not self.enabled:
             return None
         if self._problems:
@@ -307,6 +295,10 @@ class Isolation(SingletonConfigurable):
         node = lambda index: self.gpu_device_template.format(index=index)  # noqa: E731
         return Limits(memory=memory or None, cpu=cpu or None, pids=self.pids_limit or None,
                       deny_devices=device_rules(granted_gpus, gpu_inventory, node))
+
+    def starting(self):
+        """Hold around a workload's start: its child then joins its cgroup without waiting (``cgroup_warmth``)."""
+        return self.hierarchy.joins_kept_fast() if self.hierarchy is not None else contextlib.nullcontext()
 
     def create_cgroup(self, kind: str, workload_id: str, limits: Limits) -> Cgroup | None:
         hierarchy = self.hierarchy

@@ -83,9 +83,14 @@ class Reconciler:
 
     async def reconcile(self) -> None:
         async with self._lock:
-            await self._watch_started()  # first: how a job ended is the news that most often woke us
+            asked = asyncio.ensure_future(self.hub.groups())  # the hub answers while we look at started jobs
             try:
-                groups = await self.hub.groups()
+                await self._watch_started()  # first: how a job ended is the news that most often woke us
+            except BaseException:
+                asked.cancel()
+                raise
+            try:
+                groups = await asked
             except (OSError, HTTPClientError) as exc:
                 raise HubUnreachable(str(exc)) from None
             await asyncio.to_thread(self.scheduler.fire_due, groups)

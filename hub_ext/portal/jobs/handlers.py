@@ -6,6 +6,8 @@ see, whatever the reason, so ids of other groups' work leak nothing.
 
 from __future__ import annotations
 
+import asyncio
+
 from urllib.parse import quote
 
 from jupyterhub.scopes import needs_scope
@@ -75,9 +77,10 @@ class GroupJobsAPIHandler(_JobsAPI):
                                                         for j in jobs]})
 
     @needs_scope(WRITE)
-    def post(self, group_name):
+    async def post(self, group_name):
         group = self.member_group(group_name)
         row = self.submit(group, self.body(JobSubmit))
+        await asyncio.sleep(0)  # the runner's wake-up leaves now, not after this answer is written
         self.set_status(201)
         self.write_json(self.job_json(row))
 

@@ -1,43 +1,38 @@
 """LocalExecutor: each job a local process (the embedded default).
 
-A job runs as ``/bin/bash -c <command>`` in a session (process group) of its
-own, as its submitter's OS account, in its own cgroup (kind ``job``, id the
-job id) with the reservation's memory, CPU, process and GPU limits: all of
-that comes from ``hub_ext.isolation``, as for notebooks. Without root there is
-no account and no cgroup and the job runs as the hub's user (as notebooks do).
+A job runs as ``/bin/bash -c <command>`` in a session (process group) of its own, as its submitter's OS
+account, in its own cgroup (kind ``job``, id the job id) with the reservation's memory, CPU, process and GPU
+limits: all of that comes from ``hub_ext.isolation``, as for notebooks. Without root there is no account and
+no cgroup and the job runs as the hub's user (as notebooks do).
 
-- Working directory: ``<home>/jobs/<job id>`` (created by the job's own account),
-  with ``HOME`` the user's home (``<data_dir>/homes/<username>``, the notebooks'
-  home): each job has its own ``./artifacts`` and the user's files are at ``~``.
-- Environment: the hub's ``env_keep`` variables (scrubbed of secrets), the job's
-  own variables, then ``HOME``/``USER``/``CUDA_VISIBLE_DEVICES`` (the granted
-  devices; empty: no GPU) and the image's interpreter first on ``PATH``.
-- Each job is watched by a keeper process (``keeper.py``), not by the runner, so
-  the runner can be killed at any moment: the keeper copies output into
-  ``<log_dir>/<job id>.log`` (0600, hub-owned, capped with the tail kept),
-  enforces the deadline (SIGTERM to the group, SIGKILL after ``kill_grace``),
-  carries out stops, kills an out-of-memory job whole, removes the cgroup at the
-  end and records the outcome in a state file under ``<log_dir>/state/``.
-- Other workloads started like a job (a deployment's replicas, ``JobSpec.kind``
-  ``deployment``) are named by ``JobSpec.workload`` instead of the job id: cgroup
-  (kind, id), ``<log_dir>/<kind>-<id>.log``, ``<home>/<kind>s/<id>``; only jobs get
-  ``HUBFRONT_JOB_ID`` (the others' callers put their own variables in ``env``).
-- Apps (``JobSpec.service_account``) run as their group's service account instead,
-  with its home (``Isolation.service_home``) and the group's storage, no user's folders.
-- Keepers are forked by the runner's warm keeper server (``prepare``); the runner hears a job's end
-  from its keeper's state file at once (``notify``: inotify). Both in ``keepers.py``.
-- Handles: ``ref`` is ``"<pid>:<start time>"`` of the job's process (psutil's
-  create_time), which also names its state file, so a reused pid is never taken
-  for the job. Because the keeper records the exit status, ``status()`` knows how
-  a job ended even when it ended while the runner was down; only when the keeper
-  itself is gone (machine reboot) or the handle is unknown is it
-  Failed/``ServiceRestart``, exit code unknown. ``adopt()`` is True while the job
-  still runs; for a handle it does not adopt, ``status()`` says how it ended.
+- Working directory: ``<home>/jobs/<job id>`` (created by the job's own account), with ``HOME`` the user's
+  home (``<data_dir>/homes/<username>``, the notebooks' home): each job has its own ``./artifacts`` and the
+  user's files are at ``~``.
+- Environment: the hub's ``env_keep`` variables (scrubbed of secrets), the job's own variables, then
+  ``HOME``/``USER``/``CUDA_VISIBLE_DEVICES`` (the granted devices; empty: no GPU) and the image's interpreter
+  first on ``PATH``.
+- Each job is watched by a keeper process (``keeper.py``), not by the runner, so the runner can be killed at
+  any moment: the keeper copies output into ``<log_dir>/<job id>.log`` (0600, hub-owned, capped with the tail
+  kept), enforces the deadline (SIGTERM to the group, SIGKILL after ``kill_grace``), carries out stops, kills
+  an out-of-memory job whole, removes the cgroup at the end and records the outcome in ``<log_dir>/state/``.
+- Other workloads started like a job (a deployment's replicas, ``JobSpec.kind`` ``deployment``) are named by
+  ``JobSpec.workload`` instead of the job id: cgroup (kind, id), ``<log_dir>/<kind>-<id>.log``,
+  ``<home>/<kind>s/<id>``; only jobs get ``HUBFRONT_JOB_ID`` (the others' callers put theirs in ``env``).
+- Apps (``JobSpec.service_account``) run as their group's service account instead, with its home
+  (``Isolation.service_home``) and the group's storage, no user's folders.
+- Keepers are forked by the runner's warm keeper server (``prepare``); the runner hears a job's end from its
+  keeper's state file at once (``notify``: inotify). Both in ``keepers.py``.
+- Handles: ``ref`` is ``"<pid>:<start time>"`` of the job's process (psutil's create_time), which also names
+  its state file, so a reused pid is never taken for the job. Because the keeper records the exit status,
+  ``status()`` knows how a job ended even when it ended while the runner was down; only when the keeper itself
+  is gone (machine reboot) or the handle is unknown is it Failed/``ServiceRestart``, exit code unknown.
+  ``adopt()`` is True while the job runs; for a handle it does not adopt, ``status()`` says how it ended.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -195,18 +190,24 @@ class LocalExecutor(Executor, LoggingConfigurable, metaclass=ConfigurableABC):
         home, cgroup = self.home_of(spec), None
         # its network namespace (the slowest part: several ip processes) is made meanwhile
         made = asyncio.ensure_future(asyncio.to_thread(self.isolation.create_network, spec.kind, spec.workload))
-        try:
-            account, cgroup = await asyncio.to_thread(self._isolate, spec, home)
-            storage = await asyncio.to_thread(self._mount, spec, home, account)
-            network = await made
-        except Exception as exc:
-            await asyncio.gather(made, return_exceptions=True)  # nothing is left being made
-            await asyncio.to_thread(self._undo, spec, cgroup)
-            if isinstance(exc, MountError):
-                raise ExecutorError(f"The {spec.kind}'s storage could not be mounted: {exc}") from None
-            if isinstance(exc, (IsolationError, OSError)):
-                raise ExecutorError(f"The {spec.kind} could not be isolated: {exc}") from None
-            raise
+        with contextlib.ExitStack() as starting:
+            try:
+                account, cgroup = await asyncio.to_thread(self._isolate, spec, home)
+                # its cgroup made (making one takes the lock a move does): its child's move is kept fast from here
+                starting.enter_context(self.isolation.starting())
+                storage = await asyncio.to_thread(self._mount, spec, home, account)
+                network = await made
+            except Exception as exc:
+                await asyncio.gather(made, return_exceptions=True)  # nothing is left being made
+                await asyncio.to_thread(self._undo, spec, cgroup)
+                if isinstance(exc, MountError):
+                    raise ExecutorError(f"The {spec.kind}'s storage could not be mounted: {exc}") from None
+                if isinstance(exc, (IsolationError, OSError)):
+                    raise ExecutorError(f"The {spec.kind} could not be isolated: {exc}") from None
+                raise
+            return await self._launched(spec, home, account, cgroup, storage, network)
+
+    async def _launched(self, spec: JobSpec, home: str, account, cgroup, storage: dict, network) -> Handle:
         spec = await spec.resolved()  # its token, minted meanwhile
         env = self.isolation.workload_env({**storage, **self._environment(spec, home, account)}, network)
         config = {
