@@ -92,6 +92,7 @@ def startup(app, hubfront) -> None:
     dropped = reconcile_notebooks(app.db, Ledger(hubfront.db_url))
     if dropped:
         app.log.info("Hubfront: released %d reservation(s) of servers that are gone", len(dropped))
+    watch_hub_database(app, hubfront)
     hand_over_runner_config(app, hubfront)
     from ..ssh.service import hand_over_config as hand_over_ssh_config
 
@@ -104,6 +105,15 @@ PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "PIP_IND
 NETWORK_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy", "SSL_CERT_FILE",
                 "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "PIP_CERT", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL",
                 "NODE_EXTRA_CA_CERTS", "npm_config_registry", "npm_config_cafile")
+
+
+def watch_hub_database(app, hubfront) -> None:
+    """JupyterHub's own database gets change stamps too (``hub_ext.store.changes``): the runner asks the hub
+    for its groups again only once a group or a membership changed."""
+    from ..store import changes
+
+    changes.place(app.db_url, hubfront.data_dir)
+    changes.watch(app.db.get_bind(), app.db_url)
 
 
 def hand_over_runner_config(app, hubfront) -> None:
@@ -123,6 +133,10 @@ def hand_over_runner_config(app, hubfront) -> None:
     config.setdefault("Hubfront", {}).update(data_dir=hubfront.data_dir, db_url=hubfront.db_url,
                                              catalog_file=hubfront.catalog_file)
     config.setdefault("Runner", {}).setdefault("hub_prefix", app.hub.base_url)
+    from ..store import changes
+
+    if (stamps := changes.path_for(app.db_url)) is not None:
+        config["Runner"].setdefault("hub_changes", str(stamps))
     isolation = Isolation.instance(config=app.config)
     if isolation.networks is not None:  # the runner's workloads get namespaces too
         config.setdefault("Isolation", {}).update(hub_api_url=isolation.hub_api_url, public_url=isolation.public_url,

@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
 from ..policy import GroupPolicy, policy_of
+from ..store import changes
+
+GROUP_TABLES = ("groups", "user_group_map")  # JupyterHub's: what the groups' policies and members come from
+KEPT_FOR = 10.0  # what the stamps cannot tell (a change made outside the hub's process) is seen this late at most
 
 
 @dataclass(frozen=True)
@@ -38,8 +43,12 @@ def hub_request(api_url: str, path: str, *, token: str | None = None, method: st
 
 
 class HubAPI:
-    def __init__(self, api_url: str | None = None, token: str | None = None, db_url: str | None = None):
+    def __init__(self, api_url: str | None = None, token: str | None = None, db_url: str | None = None,
+                 hub_changes: str = ""):
         self.db_url = db_url  # the portal DB: group images made by builds resolve to their version in use
+        # the hub's database's change stamps: its groups are asked for again only once its group tables changed
+        self.hub_changes = changes.stamps_at(hub_changes) if hub_changes else None
+        self._kept: tuple[tuple, float, tuple[dict, dict]] | None = None
         self.api_url = (api_url or os.environ["JUPYTERHUB_API_URL"]).rstrip("/")
         self.token = token or os.environ["JUPYTERHUB_API_TOKEN"]
         self.client = AsyncHTTPClient()
@@ -51,7 +60,24 @@ class HubAPI:
         return json.loads(response.body), response.headers
 
     async def groups(self) -> Groups:
-        """Every group with its policy and members (paged through the hub's group list)."""
+        """Every group with its policy and members (paged through the hub's group list; the last answer while
+        the hub's group tables are unchanged and it is under ``KEPT_FOR`` seconds old)."""
+        shared = self.hub_changes
+        seen = shared.of(shared.offsets(GROUP_TABLES)) if shared is not None else None
+        kept = self._kept
+        if kept is not None and kept[0] == seen and time.monotonic() - kept[1] < KEPT_FOR:
+            policies, members = kept[2]
+        else:
+            asked = time.monotonic()
+            policies, members = await self._all_groups()
+            self._kept = (seen, asked, (policies, members)) if seen is not None else None
+        if self.db_url:
+            from ..images.resolve import resolved_policies
+
+            policies = resolved_policies(policies, self.db_url)
+        return Groups(policies, members)
+
+    async def _all_groups(self) -> tuple[dict, dict]:
         policies, members = {}, {}
         offset = 0
         while True:
@@ -63,11 +89,7 @@ class HubAPI:
             if not isinstance(body, dict) or not body.get("_pagination", {}).get("next"):
                 break
             offset += len(items)
-        if self.db_url:
-            from ..images.resolve import resolved_policies
-
-            policies = resolved_policies(policies, self.db_url)
-        return Groups(policies, members)
+        return policies, members
 
     async def user_groups(self, username: str) -> list[str]:
         body, _ = await self._get(f"users/{quote(username, safe='')}")

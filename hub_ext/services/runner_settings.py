@@ -46,6 +46,9 @@ class Runner(LoggingConfigurable):
     env_dir = Unicode(help="Where image environments are built (shared with notebooks). Default: <data_dir>/envs.").tag(config=True)
 
     hub_prefix = Unicode("/hub/", help="The hub's URL prefix, for links in activities.").tag(config=True)
+    hub_changes = Unicode(help="""The change stamps of the hub's own database (set by the hub: hub_ext.store.changes):
+        the groups read from the hub's API are used again while its group tables are unchanged. Empty: read
+        on every pass.""").tag(config=True)
 
     max_concurrent_builds = Int(
         2, help="Image builds run at once by this runner (one machine); later ones wait in order. "

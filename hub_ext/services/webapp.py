@@ -126,7 +126,8 @@ def build(config: Config, log: logging.Logger):
     executor.mounts = MountSource(hubfront.db_url, hubfront.data_dir, getattr(executor, "isolation", None), key)
     ledger = Ledger(hubfront.db_url, gpu_inventory=inventory)
     deployer = build_deployer(config, log, hubfront, settings, key, ledger, builder, executor)
-    reconciler = Reconciler(settings=settings, store=store, executor=executor, hub=HubAPI(db_url=hubfront.db_url),
+    hub = HubAPI(db_url=hubfront.db_url, hub_changes=settings.hub_changes)
+    reconciler = Reconciler(settings=settings, store=store, executor=executor, hub=hub,
                             ledger=ledger, builder=builder, catalog=hubfront.catalog, log=log, deployer=deployer)
     from .builder import build_builder
 

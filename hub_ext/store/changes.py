@@ -102,6 +102,19 @@ def path_for(url: str) -> Path | None:
     return Path(data_dir) / f"portal-changes-{zlib.crc32(url.encode()):08x}" if data_dir else None
 
 
+def stamps_at(path: str) -> Stamps | None:
+    """The stamps of a database this process does not open, at ``path`` (the hub's own, told to the runner)."""
+    key = f"file:{path}"
+    with _lock:
+        if key not in _files:
+            try:
+                _files[key] = Stamps(Path(path))
+            except OSError as exc:
+                log.warning("No shared change stamps at %s (%s)", path, exc)
+                _files[key] = None
+        return _files[key]
+
+
 def stamps(url: str) -> Stamps | None:
     """The database's shared stamps, or None where there is no place for them (nothing is kept then)."""
     try:
