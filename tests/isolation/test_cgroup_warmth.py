@@ -14,10 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from hub_ext.isolation import Isolation
 from hub_ext.isolation.cgroup_warmth import Warmth, own_file
 from hub_ext.isolation.cgroups import Limits
-from support import ACCOUNT_PREFIX, let_workloads_pass, need
 
 pytestmark = pytest.mark.isolation
 
@@ -46,17 +44,6 @@ def test_without_a_file_it_may_write_a_start_simply_waits_as_before(tmp_path):
     assert refused._file is None  # it gave up, quietly
     with refused.kept():
         pass
-
-
-@pytest.fixture
-def isolation(tmp_path):
-    need(os.geteuid() == 0, "isolation needs root (CI runs the suite as root)")
-    let_workloads_pass(tmp_path)
-    data = tmp_path / "data"
-    data.mkdir()
-    iso = Isolation(isolate="always", account_prefix=ACCOUNT_PREFIX, data_dir=str(data), keep_paths=[str(tmp_path)])
-    need(iso.hierarchy is not None, f"no writable cgroup tree here: {iso.status().warnings}")
-    return iso
 
 
 def test_a_workload_started_while_joins_are_kept_fast_lands_in_its_cgroup_and_nothing_else_moves(isolation, tmp_path):
