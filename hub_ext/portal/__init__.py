@@ -136,7 +136,7 @@ def hand_over_runner_config(app, hubfront) -> None:
     from ..store import changes
 
     if (stamps := changes.path_for(app.db_url)) is not None:
-        config["Runner"].setdefault("hub_changes", str(stamps))
+        config["Runner"].setdefault("hub_changes", os.path.abspath(stamps))  # the runner's folder may differ
     isolation = Isolation.instance(config=app.config)
     if isolation.networks is not None:  # the runner's workloads get namespaces too
         config.setdefault("Isolation", {}).update(hub_api_url=isolation.hub_api_url, public_url=isolation.public_url,

@@ -104,7 +104,6 @@ async def _quick_launch_panel(handler) -> dict:
     }
 
 
-register_menu(MenuEntry("Notebooks", "portal/notebooks", "fa-book", shortcut="Launch a notebook"))
 def _idle_view(handler):
     """The running card's idle warning, read for the page's banners already (the panel is kept while it is
     the same)."""
@@ -112,6 +111,7 @@ def _idle_view(handler):
     return None if view is None else tuple(vars(view).items())
 
 
+register_menu(MenuEntry("Notebooks", "portal/notebooks", "fa-book", shortcut="Launch a notebook"))
 register_panel(HomePanel("quicklaunch", "portal/panels/quicklaunch.html", 20, _quick_launch_panel,
                          varies=_idle_view))
 
