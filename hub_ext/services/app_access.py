@@ -47,15 +47,11 @@ from traitlets.config import LoggingConfigurable
 
 from ..apps.origin import host_of
 from ..redirects import safe_next
-from .hubapi import hub_request
+from .hubapi import HubUnreachable, hub_request
 
 COOKIE = "hubfront-apps"  # the encrypted hub token of a browser
 STATE_COOKIE = "hubfront-apps-oauth-"  # + the login's nonce: this browser started that login
 LOGIN_PATH = "/.hubfront-login"  # on an app's host: where the login's ticket is taken
-
-
-class HubUnreachable(Exception):
-    """The hub did not answer a check: the request is refused (503), never let through."""
 
 
 def allows(access: str, group: str, user: dict | None) -> bool:

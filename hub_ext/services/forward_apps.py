@@ -51,7 +51,8 @@ from tornado import web
 from ..apps.origin import HostMap
 from ..store.engine import read_scope
 from ..store.models_apps import ACCESS_SCOPES, App
-from .app_access import LOGIN_PATH, AppAccess, CallbackHandler, HubUnreachable, allows, is_secure
+from .app_access import LOGIN_PATH, AppAccess, CallbackHandler, allows, is_secure
+from .hubapi import HubUnreachable
 from .forward import Endpoints, _Exchange
 from .forward_routes import SANDBOX, EndpointForwarder, Route, RouteTable
 from .forward_ws import is_websocket

@@ -19,6 +19,7 @@ from ..policy import GroupPolicy, policy_of
 from ..store import changes
 
 GROUP_TABLES = ("groups", "user_group_map")  # JupyterHub's: what the groups' policies and members come from
+_GROUP_STAMPS = changes.Stamps.offsets(GROUP_TABLES)
 KEPT_FOR = 10.0  # what the stamps cannot tell (a change made outside the hub's process) is seen this late at most
 
 
@@ -42,6 +43,11 @@ def hub_request(api_url: str, path: str, *, token: str | None = None, method: st
                        connect_timeout=timeout, request_timeout=timeout, allow_nonstandard_methods=True)
 
 
+class HubUnreachable(Exception):
+    """The hub's REST API did not answer: a runner pass (it needs the groups' policies) is skipped, an app's
+    access check refuses the request (503), never lets it through."""
+
+
 class HubAPI:
     def __init__(self, api_url: str | None = None, token: str | None = None, db_url: str | None = None,
                  hub_changes: str = ""):
@@ -63,7 +69,7 @@ class HubAPI:
         """Every group with its policy and members (paged through the hub's group list; the last answer while
         the hub's group tables are unchanged and it is under ``KEPT_FOR`` seconds old)."""
         shared = self.hub_changes
-        seen = shared.of(shared.offsets(GROUP_TABLES)) if shared is not None else None
+        seen = shared.of(_GROUP_STAMPS) if shared is not None else None
         kept = self._kept
         if kept is not None and kept[0] == seen and time.monotonic() - kept[1] < KEPT_FOR:
             policies, members = kept[2]

@@ -3,15 +3,15 @@
 One pass (``reconcile``), run when the hub wakes the runner, when the executor tells that a started
 job may have ended (``Executor.notify``: the local keepers' state files), on a timer and at start:
 
-1. started jobs: copy new output into the DB, notice how they ended, carry out
-   cancel requests, release their reservations, keep their artifacts;
+1. started jobs: copy new output into the DB, notice how they ended, carry out cancel requests, release their
+   reservations, keep their artifacts;
 2. schedules: start the runs that are due (at most one job per scheduled time);
-3. the queue: admit Pending jobs in the ledger (kind ``job``) by the rule of
-   :mod:`.queue` and start them through the executor;
+3. the queue: admit Pending jobs in the ledger (kind ``job``) by the rule of :mod:`.queue` and start them
+   through the executor;
 4. now and then: remove deleted jobs and those past the retention.
 
-Everything the runner needs to resume is in the DB (and in the processes or
-Kubernetes Jobs its executor adopts back), so it can be killed at any moment.
+Everything the runner needs to resume is in the DB (and in the processes or Kubernetes Jobs its executor
+adopts back), so it can be killed at any moment.
 """
 
 from __future__ import annotations
@@ -39,11 +39,10 @@ from ..store.models_jobs import DONE_PHASES, Job, JobArtifact
 from ..mode import runs_here
 from ..resource_groups import placement
 from .executors.base import Executor, ExecutorError, Handle, JobSpec, Status
-from .hubapi import Groups, HubAPI
+from .hubapi import Groups, HubAPI, HubUnreachable
 from .queue import QueueState, hold_message
 from .runner_settings import Runner
 from .scheduler import Scheduler
-
 
 TOKEN_SPARE = 600  # seconds a job's token outlives its deadline (it is revoked when the job ends)
 
@@ -397,8 +396,4 @@ class Reconciler:
 
 class _BuildFailed(Exception):
     pass
-
-
-class HubUnreachable(Exception):
-    """The hub's REST API did not answer (a pass needs its group policies)."""
 

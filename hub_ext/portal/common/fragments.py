@@ -86,10 +86,6 @@ class FragmentCache:
 
 
 def with_xsrf(html: str, handler) -> str:
-    """``html`` with the request's XSRF token where it was built with ``XSRF`` (worked out once a request)."""
-    if XSRF not in html:
-        return html
-    token = handler.__dict__.get("_hf_xsrf")
-    if token is None:
-        token = handler._hf_xsrf = handler.xsrf_token.decode("ascii")
-    return html.replace(XSRF, token)
+    """``html`` with the request's XSRF token where it was built with ``XSRF`` (the hub works it out once a
+    request)."""
+    return html.replace(XSRF, handler.xsrf_token.decode("ascii")) if XSRF in html else html

@@ -58,7 +58,7 @@ def home_key(handler) -> tuple:
     key = handler._hf_home_key = (
         user.name, nav.group, nav.is_admin, nav.is_group_admin, groups, servers,
         tuple(entry.path for entry in nav.menu), str(user_zone(handler.db_url, user.name)),
-        Identity(handler.catalog), handler.hub.base_url)
+        Identity(handler.catalog))
     return key
 
 
