@@ -53,7 +53,8 @@ class Stamps:
     """The shared slots of one database."""
 
     def __init__(self, path: Path):
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        # the hub's account alone, as the data dir's other files
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
         try:
             if os.fstat(fd).st_size < SLOTS * _SLOT.size:
                 os.ftruncate(fd, SLOTS * _SLOT.size)
