@@ -136,6 +136,9 @@ class Isolation(SingletonConfigurable):
         gateway). The hub refuses to start when anything else on the machine uses it.""",
     ).tag(config=True)
 
+    spare_networks = Int(1, min=0, help="""Namespaces each process (the hub, the runner) keeps made ahead, so
+        that a start takes one instead of waiting for its own (0: each is made at its start).""").tag(config=True)
+
     # where workloads reach the hub's API and the proxy's public port (set by the hub at start, handed to
     # the runner): their addresses become the gateway's in a namespace
     hub_api_url = Unicode("").tag(config=True)
@@ -316,12 +319,16 @@ class Isolation(SingletonConfigurable):
         if not (self.enabled and self.network and self._local and self.hub_api_url):
             return None
         try:
-            return Networks(self.tag, self.network_range)
+            return Networks(self.tag, self.network_range, self.spare_networks)
         except ValueError as exc:
             raise IsolationError(str(exc)) from None
 
     def create_network(self, kind: str, workload_id: str) -> Network | None:
         return (n := self.networks) and n.create(self.cgroup_name(kind, workload_id), loopback_ports(self))
+
+    def prime_networks(self) -> None:  # this process's spare namespaces, made now (the runner's start)
+        if (n := self.networks) is not None:
+            n.prime(loopback_ports(self))
 
     def existing_network(self, kind: str, workload_id: str) -> Network | None:
         return (n := self.networks) and n.existing(self.cgroup_name(kind, workload_id))

@@ -15,7 +15,7 @@ import ipaddress
 import socket
 from urllib.parse import urlsplit, urlunsplit
 
-from . import netrules
+from . import netrules, netspares
 from .accounts import IsolationError
 from .network import Network, Networks
 
@@ -75,6 +75,7 @@ def open_gateway(isolation, networks: Networks, log) -> list[str]:
         raise IsolationError(f"Isolation.network_range {networks.range} is already used on this machine "
                              f"({'; '.join(conflicts[:3])}): choose a free private range for the workloads")
     removed = networks.remove_stale()
+    netspares.reopen(networks)
     try:
         netrules.install(networks.tag, networks.veth_prefix, str(networks.range), networks.gateway,
                          doors(isolation))
@@ -88,7 +89,8 @@ def open_gateway(isolation, networks: Networks, log) -> list[str]:
 
 def close_gateway(networks: Networks) -> bool:
     """Remove this hub's rules when no workload of it is left (notebooks and jobs outlive a hub's restart,
-    and must never run without them). Whether they were removed."""
+    and must never run without them). Whether they were removed. This process's spare namespaces go."""
+    netspares.close(networks)
     if networks.names():
         networks.remove_stale()
         if networks.names():

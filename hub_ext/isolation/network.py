@@ -12,7 +12,9 @@ Made with iproute2 (``ip netns``, a veth pair), like a container runtime's bridg
 - inside, whatever reaches the workload's address goes to its loopback: servers bound to 127.0.0.1 (the
   notebook server, a replica, an app, a TensorBoard started in a notebook) are reached by the host there;
 - a slot is taken under a machine-wide lock from the interfaces that exist (every Hubfront hub's on this
-  machine), so hubs sharing a range never share an address.
+  machine), so hubs sharing a range never share an address;
+- making one takes several ``ip``/``nft`` processes (tens of milliseconds, the slowest part of a start): each
+  process keeps ``spares`` made ahead, and a start takes one (``netspares``).
 
 What the workload may reach through its interface is decided by the host's rules (``netrules``), not here.
 """
@@ -28,6 +30,7 @@ import subprocess
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from . import netspares
 from .accounts import IsolationError
 
 RUN_NETNS = "/run/netns"
@@ -130,11 +133,12 @@ def _inside(net: Network, gateway_ports: tuple[int, ...] = ()) -> None:
 class Networks:
     """The namespaces of one hub (``tag``: its data dir) in address range ``cidr``."""
 
-    def __init__(self, tag: str, cidr: str):
+    def __init__(self, tag: str, cidr: str, spares: int = 0):
         self.tag = tag
         self.range = parse_range(cidr)
         self.veth_prefix = f"hf{tag[:6]}"
         self.ns_prefix = f"hf-{tag}-"
+        self.spares = spares
 
     @property
     def gateway(self) -> str:
@@ -162,6 +166,13 @@ class Networks:
         ``gateway_ports``: of its loopback, led on to the gateway (:func:`_inside`)."""
         if os.path.exists(f"{RUN_NETNS}/{self.ns_prefix}{name}"):
             self.remove(self.ns_prefix + name)
+        net = netspares.take(self, name, gateway_ports)
+        if net is None:
+            net = self._make(name, gateway_ports)
+        netspares.prime(self, gateway_ports)
+        return net
+
+    def _make(self, name: str, gateway_ports: tuple[int, ...]) -> Network:
         with _machine_lock():
             net = self._network(name, self._slot_for(name, used_slots()))
             try:
@@ -201,15 +212,23 @@ class Networks:
         if os.path.exists(f"{RUN_NETNS}/{name}"):
             _ip("netns", "delete", name)
 
-    def names(self) -> list[str]:
+    def names(self, spares: bool = False) -> list[str]:
+        """This hub's workloads' namespaces (``spares``: and the spares made ahead, every process's)."""
         try:
-            return sorted(n for n in os.listdir(RUN_NETNS) if n.startswith(self.ns_prefix))
+            found = [n for n in os.listdir(RUN_NETNS) if n.startswith(self.ns_prefix)]
         except OSError:
             return []
+        return sorted(n for n in found if spares or not netspares.is_spare(n[len(self.ns_prefix):]))
 
     def remove_stale(self) -> list[str]:
         """Remove this hub's namespaces that no process is in any more (their workload ended while no
-        hub or runner watched)."""
+        hub or runner watched), and spares whose process is gone. Returns the workloads' names."""
+        for name in self.names(spares=True):
+            if netspares.is_spare(spare := name[len(self.ns_prefix):]) and not netspares.owner_alive(spare):
+                try:
+                    self.remove(name)
+                except IsolationError:
+                    pass
         alive, removed = namespace_inodes(), []
         for name in self.names():
             try:

@@ -5,7 +5,9 @@ the one scans the host's loopback, the gateway, the other's address and the host
 reaches the hub's API and the proxy's public port through the gateway and nothing else of the host or of
 the other workload, while the hub (root, on the host) reaches both workloads' servers. A namespace whose
 workload is gone is stale and removed at the next start; one still in use is kept; a range the machine
-already uses stops the hub with a clear message; the hub's table goes when it closes the gateway.
+already uses stops the hub with a clear message; the hub's table goes when it closes the gateway. A start
+takes a namespace made ahead (the same namespace, now under the workload's name, as private as any); one
+that was replaced meanwhile is never taken, and one whose process is gone is removed at the next start.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from hub_ext.isolation import IsolationError
-from hub_ext.isolation import netgate
+from hub_ext.isolation import netgate, netspares
 from hub_ext.isolation.network import RUN_NETNS
 from support import free_port, isolated_data_dir, need
 
@@ -232,4 +234,67 @@ def test_a_range_the_machine_uses_stops_the_hub_and_the_rules_go_when_no_workloa
         sleeper.wait()
     assert netgate.close_gateway(iso.networks) is True  # none left: the table goes, and its namespaces
     assert subprocess.run(["nft", "list", "table", "inet", table], capture_output=True).returncode != 0
-    assert iso.networks.names() == []
+    assert iso.networks.names(spares=True) == []  # the ones made ahead too
+
+
+def made_ahead(iso, timeout: float = 20) -> str:
+    """The name of a namespace made ahead for this hub, once one is ready."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        spares = netspares.ready(iso.networks)
+        if spares:
+            assert set(spares) <= set(iso.networks.names(spares=True)) - set(iso.networks.names())
+            return spares[0]
+        time.sleep(0.05)
+    raise AssertionError("no namespace was made ahead")
+
+
+def test_a_start_takes_a_namespace_made_ahead_and_it_is_as_private_as_any(hub):
+    iso, hub_port, public_port, servers = hub
+    other_port = free_port()
+    servers.append(listen("0.0.0.0", other_port))
+    workload(iso, "fay", "f-1")  # made at its start; one more is made ahead meanwhile
+    spare = made_ahead(iso)
+    was = os.stat(f"{RUN_NETNS}/{spare}").st_ino
+    _, net, enter = workload(iso, "fay", "f-2")
+    assert net.name == iso.networks.ns_prefix + iso.cgroup_name("job", "f-2")
+    assert os.stat(net.path).st_ino == was and not os.path.exists(f"{RUN_NETNS}/{spare}")  # taken, renamed
+    port = free_port()
+    servers.append(listen("127.0.0.1", port, enter))
+    assert reachable(net.address, port)  # the hub reaches its server
+    targets = [(net.gateway, hub_port), (net.gateway, other_port), (net.host, other_port), ("127.0.0.1", hub_port)]
+    scan = subprocess.run([sys.executable, "-c", SCAN, json.dumps(targets)], capture_output=True, text=True,
+                          timeout=120, preexec_fn=enter, cwd="/")
+    opened = {k for k, v in json.loads(scan.stdout).items() if v == "open"}
+    assert opened == {f"{net.gateway}:{hub_port}"}, scan.stdout
+    assert iso.existing_network("job", "f-2") == net  # found again by its name, as a restarted runner does
+    ahead = made_ahead(iso)
+    assert ahead != spare  # another is made ahead
+    removed = iso.networks.remove_stale()  # (f-1, whose workload never ran, goes)
+    assert os.path.exists(f"{RUN_NETNS}/{ahead}") and ahead not in removed  # a live process's: no workload's
+
+
+def test_a_namespace_made_ahead_that_was_replaced_or_whose_process_is_gone_is_never_used(hub):
+    iso, *_ = hub
+    workload(iso, "gus", "g-1")
+    spare = made_ahead(iso)
+    # someone put another namespace in its place: the start must not take it (it makes its own)
+    subprocess.run(["ip", "netns", "delete", spare], check=True)
+    subprocess.run(["ip", "netns", "add", spare], check=True)
+    impostor = os.stat(f"{RUN_NETNS}/{spare}").st_ino
+    _, net, enter = workload(iso, "gus", "g-2")
+    assert os.stat(net.path).st_ino != impostor
+    port = free_port()
+    server = listen("127.0.0.1", port, enter)
+    try:
+        assert reachable(net.address, port)  # a namespace made at its start, complete
+    finally:
+        server.kill()
+        server.wait()
+    # one left by a process that is gone (a runner killed) is removed at the hub's next start
+    gone = f"{iso.networks.ns_prefix}spare-{2**22 + 7}-0"
+    subprocess.run(["ip", "netns", "add", gone], check=True)
+    live = made_ahead(iso)
+    removed = iso.networks.remove_stale()  # (g-1 and g-2, whose processes are gone, too)
+    assert not os.path.exists(f"{RUN_NETNS}/{gone}") and gone not in removed  # a workload's are listed
+    assert os.path.exists(f"{RUN_NETNS}/{live}")  # this process's, ready, stay

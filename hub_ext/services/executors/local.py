@@ -20,8 +20,8 @@ no cgroup and the job runs as the hub's user (as notebooks do).
   ``<home>/<kind>s/<id>``; only jobs get ``HUBFRONT_JOB_ID`` (the others' callers put theirs in ``env``).
 - Apps (``JobSpec.service_account``) run as their group's service account instead, with its home
   (``Isolation.service_home``) and the group's storage, no user's folders.
-- Keepers are forked by the runner's warm keeper server (``prepare``); the runner hears a job's end from its
-  keeper's state file at once (``notify``: inotify). Both in ``keepers.py``.
+- Keepers are forked by the runner's warm keeper server (``prepare``, with spare network namespaces); the
+  runner hears a job's end from its keeper's state file at once (``notify``: inotify). Both in ``keepers.py``.
 - Handles: ``ref`` is ``"<pid>:<start time>"`` of the job's process (psutil's create_time), which also names
   its state file, so a reused pid is never taken for the job. Because the keeper records the exit status,
   ``status()`` knows how a job ended even when it ended while the runner was down; only when the keeper itself
@@ -58,10 +58,8 @@ CGROUP_KIND = "job"
 class LocalExecutor(Executor, LoggingConfigurable, metaclass=ConfigurableABC):
     name = "local"
 
-    log_dir = Unicode(
-        help="""Directory of the jobs' logs and state files (hub-owned, mode 0700):
-        <log_dir>/<job id>.log. Default: <data_dir>/jobs/logs.""",
-    ).tag(config=True)
+    log_dir = Unicode(help="""Directory of the jobs' logs and state files (hub-owned, mode 0700):
+        <log_dir>/<job id>.log. Default: <data_dir>/jobs/logs.""").tag(config=True)
 
     @default("log_dir")
     def _log_dir_default(self):
@@ -243,7 +241,9 @@ class LocalExecutor(Executor, LoggingConfigurable, metaclass=ConfigurableABC):
         return reply[3:]
 
     def prepare(self) -> None:
-        """The runner's start: the keeper server (``keeper_server``) starts now, warm by the first job."""
+        """The runner's start: its keeper server and spare namespaces are ready by the first job."""
+        with contextlib.suppress(IsolationError):
+            self.isolation.prime_networks()
         if self.keeper_server and self._server is None:
             self._server = KeeperServer()
             self._server.start()
