@@ -18,6 +18,7 @@ from traitlets.config import SingletonConfigurable
 from .accounts import COMMENT, Account, Accounts, IsolationError
 from .cgroups import Cgroup, Hierarchy, Limits, detect, device_rules
 from .hardening import protect_links, reachable_check, secure_data_dir
+from . import netspares
 from .netgate import loopback_ports, open_gateway, through_gateway
 from .network import Network, Networks
 from .names import account_name, check_prefix, service_account_name, unix_group_name
@@ -328,7 +329,7 @@ class Isolation(SingletonConfigurable):
 
     def prime_networks(self) -> None:  # this process's spare namespaces, made now (the runner's start)
         if (n := self.networks) is not None:
-            n.prime(loopback_ports(self))
+            netspares.prime(n, loopback_ports(self))
 
     def existing_network(self, kind: str, workload_id: str) -> Network | None:
         return (n := self.networks) and n.existing(self.cgroup_name(kind, workload_id))

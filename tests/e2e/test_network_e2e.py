@@ -84,14 +84,15 @@ def hub(tmp_path_factory):
         stop_leftover_servers(hub.data_dir)
 
 
-def namespaces(hub) -> dict[str, tuple[str, list[int]]]:
-    """This hub's workload namespaces: name -> (address, TCP ports listening inside)."""
+def namespaces(hub, spares: bool = False) -> dict[str, tuple[str, list[int]]]:
+    """This hub's workload namespaces (``spares``: only those made ahead): name -> (address, TCP ports
+    listening inside)."""
     from hub_ext.isolation import Isolation
 
     networks = Isolation(data_dir=str(hub.data_dir), isolate="always").tag
     found = {}
     for name in sorted(os.listdir(RUN_NETNS)):
-        if not name.startswith(f"hf-{networks}-"):
+        if not name.startswith(f"hf-{networks}-") or name.startswith(f"hf-{networks}-spare-") != spares:
             continue
         addr = subprocess.run(["ip", "-n", name, "-4", "-o", "addr", "show", "dev", "eth0"], capture_output=True,
                               text=True).stdout.split()
@@ -178,7 +179,8 @@ def test_a_killed_hub_leaves_no_namespace_of_a_dead_workload_and_adopted_ones_ke
     while alice.api("GET", f"/portal/jobs/{job['id']}").json()["phase"] != "Running":
         assert time.monotonic() < deadline
         time.sleep(0.2)
-    before = namespaces(hub)
+    before, made_ahead = namespaces(hub), namespaces(hub, spares=True)
+    assert made_ahead  # the runner's and the hub's, ready for the next starts
     # a namespace whose workload died while nothing watched it (made as a crash would leave it)
     from hub_ext.isolation import Isolation
 
@@ -189,6 +191,10 @@ def test_a_killed_hub_leaves_no_namespace_of_a_dead_workload_and_adopted_ones_ke
     after = namespaces(hub)
     assert dead.name not in after
     assert set(before) <= set(after)  # the running job, the replicas and the notebook kept theirs
+    deadline = time.monotonic() + 30  # those made ahead by the killed hub and its runner (which ends once it
+    while set(made_ahead) & set(namespaces(hub, spares=True)):  # finds itself orphaned) go
+        assert time.monotonic() < deadline, "namespaces made ahead by processes that are gone were left"
+        time.sleep(0.5)
     bob = hub.login("bob", PASSWORD)
     deadline = time.monotonic() + 30
     while requests.get(f"{hub.base_url}/deployments/bpub/", timeout=10).status_code != 200:
