@@ -24,22 +24,25 @@ class AppsPageHandler(PortalHandler):
         group = self.current_group()
         viewer = viewer_of(self.current_user.orm_user)
         policy = group_policy(group)
-        store = app_store(self)
-        bound = bound_app(policy, group.name)
-        apps = [{**store.as_json(r, viewer, template_of(self, r.template), apps_origin(self)),
-                 "bound_registry": r.name == bound} for r in store.list(group.name)]
-        templates = list(catalog_of(self).values())
-        # per template: every instance type the group may use, those too small disabled with the reason, and
-        # the default (the group's when it holds the app, else the first that does)
-        offered = {t.name: sizing.offers(t, policy, self.catalog) for t in templates}
-        defaults = {t.name: getattr(sizing.default_for(t, policy, self.catalog), "name", "") for t in templates}
-        for app in apps:
-            if app["template"] not in offered:
-                offered[app["template"]] = sizing.offers(template_of(self, app["template"]), policy, self.catalog)
-        await self.render_portal(
-            "portal/apps.html", group=group.name, templates=templates, apps=apps,
-            may_change=may_change(viewer, group.name), offered=offered, default_types=defaults,
-            resource_groups=resource_groups.allowed(policy, self.catalog),
+
+        def data() -> dict:
+            store = app_store(self)
+            bound = bound_app(policy, group.name)
+            apps = [{**store.as_json(r, viewer, template_of(self, r.template), apps_origin(self)),
+                     "bound_registry": r.name == bound} for r in store.list(group.name)]
+            templates = list(catalog_of(self).values())
+            # per template: every instance type the group may use, those too small disabled with the reason,
+            # and the default (the group's when it holds the app, else the first that does)
+            offered = {t.name: sizing.offers(t, policy, self.catalog) for t in templates}
+            defaults = {t.name: getattr(sizing.default_for(t, policy, self.catalog), "name", "") for t in templates}
+            for app in apps:
+                if app["template"] not in offered:
+                    offered[app["template"]] = sizing.offers(template_of(self, app["template"]), policy, self.catalog)
+            return {"templates": templates, "apps": apps, "offered": offered, "default_types": defaults,
+                    "resource_groups": resource_groups.allowed(policy, self.catalog)}
+
+        await self.render_kept(
+            "portal/apps.html", data, group=group.name, may_change=may_change(viewer, group.name),
             api=f"{self.hub.base_url}api/portal/groups/{group.name}/apps",
             app_address=app_origin(apps_origin(self), group.name, "APP").replace("APP", "<app>", 1) + "/")
 

@@ -9,20 +9,27 @@ errors}`` by the API base and as the hub's error page by the page base.
 from __future__ import annotations
 
 import json
-from typing import NoReturn
+import secrets
+from typing import Callable, NoReturn
 
 from jupyterhub.apihandlers.base import APIHandler
 from jupyterhub.handlers.base import BaseHandler
+from markupsafe import Markup
 from tornado import web
 
 from ... import scopes  # noqa: F401  (defines the custom scopes before any needs_scope)
-from ...groups import find_group, is_group_admin
+from ...groups import find_group, group_policy, is_group_admin
 from ...ledger import Ledger
 from ...store import changes
 from . import ids
+from .fragments import XSRF, FragmentCache, Identity, with_xsrf
 from ...bodies import BodyError, parse_body
 from ...field_messages import summary
 from ..nav import build_nav
+
+
+KEPT_PAGES = FragmentCache()
+_MAIN = f"hf-main-{secrets.token_hex(8)}"  # marks a page's main block while it is built: never in a page
 
 
 def _not_json(constant: str):
@@ -72,6 +79,23 @@ class _PortalMixin:
         snapshot, read = cache[group]
         changes.note_reads(read)  # a page part built from it depends on what it read (.fragments)
         return snapshot
+
+    def page_key(self) -> tuple:
+        """What a kept page part is built from besides the database (``.fragments``): the caller, their groups
+        and each group's policy (JupyterHub's own tables), the group in focus, the menu, their servers, their
+        time zone, the catalog."""
+        found = self.__dict__.get("_hf_page_key")
+        if found is not None:
+            return found
+        from ..preferences.prefs import user_zone
+
+        nav, user = self.nav(), self.current_user
+        groups = tuple((g.name, Identity(group_policy(g))) for g in user.orm_user.groups)
+        servers = tuple(sorted((name, bool(sp.ready), str(sp.pending)) for name, sp in user.spawners.items()))
+        key = self._hf_page_key = (
+            user.name, nav.group, nav.is_admin, nav.is_group_admin, groups, servers,
+            tuple(entry.path for entry in nav.menu), str(user_zone(self.db_url, user.name)), Identity(self.catalog))
+        return key
 
     def current_group(self):
         """The group in focus, if the caller may see it; 404 when they have none."""
@@ -126,6 +150,24 @@ class PortalHandler(_PortalMixin, BaseHandler):
         # awaited, and the async one pays a coroutine per block, include and macro call
         html = self.render_template(template, sync=True, hubfront=self.nav(), **ns)
         self.finish(html)
+
+    async def render_kept(self, template: str, data: Callable[[], dict], key=(), **ns) -> None:
+        """``template`` with its ``main`` block kept between requests while nothing it was built from changed
+        (``.fragments``): ``data()`` reads what the block shows and is called only to build it; the block
+        depends on :meth:`page_key` and ``key`` besides; ``ns`` is what the rest of the page needs.
+        (``portal/kept.html`` renders the page with the kept block, or marks the block while it is built.)"""
+        built = []
+
+        async def build() -> str:
+            page = self.render_template("portal/kept.html", sync=True, page=template, kept_main=None, marker=_MAIN,
+                                        hubfront=self.nav(), xsrf_token=XSRF, **ns, **data())
+            built.append(page.replace(_MAIN, ""))
+            return page.split(_MAIN)[1]
+
+        main = await KEPT_PAGES.get(self.db_url, (template, self.page_key(), key), build)
+        page = built[0] if built else self.render_template(
+            "portal/kept.html", sync=True, page=template, kept_main=Markup(main), hubfront=self.nav(), **ns)
+        self.finish(with_xsrf(page, self))
 
 
 class PortalAPIHandler(_PortalMixin, APIHandler):

@@ -69,11 +69,13 @@ class _DeploymentsPage(_JobsPage):
         group = self.current_group()
         store = self.store
         viewer = self.viewer
-        url = public_url(self)
-        rows = [store.as_json(r, viewer, url) for r in store.list(group.name)]
-        await self.render_portal(
-            "portal/deployments.html", deployments=rows, form=self.deployment_form(group),
-            open_form=open_form or not rows, prefill=prefill, **self.common())
+
+        def data() -> dict:
+            rows = [store.as_json(r, viewer, public_url(self)) for r in store.list(group.name)]
+            return {"deployments": rows, "form": self.deployment_form(group), "open_form": open_form or not rows}
+
+        await self.render_kept("portal/deployments.html", data, key=(open_form, tuple(sorted(prefill.items()))),
+                               prefill=prefill, **self.common())
 
 
 class DeploymentsPageHandler(_DeploymentsPage):

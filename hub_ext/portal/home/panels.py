@@ -18,10 +18,7 @@ from typing import Any, Awaitable, Callable, Hashable
 
 from markupsafe import Markup
 
-from hub_ext.groups import group_policy
-
-from ..common.fragments import XSRF, FragmentCache, Identity, with_xsrf
-from ..preferences.prefs import user_zone
+from ..common.fragments import XSRF, FragmentCache, with_xsrf
 
 Provider = Callable[[Any], Awaitable[dict | None]]
 
@@ -47,19 +44,8 @@ PARTS = FragmentCache()
 
 
 def home_key(handler) -> tuple:
-    """What every part of the home is built from besides the database: the caller, their groups and each
-    group's policy (JupyterHub's own tables), the group in focus, the menu, their servers, their time zone."""
-    found = handler.__dict__.get("_hf_home_key")
-    if found is not None:
-        return found
-    nav, user = handler.nav(), handler.current_user
-    groups = tuple((g.name, Identity(group_policy(g))) for g in user.orm_user.groups)
-    servers = tuple(sorted((name, bool(sp.ready), str(sp.pending)) for name, sp in user.spawners.items()))
-    key = handler._hf_home_key = (
-        user.name, nav.group, nav.is_admin, nav.is_group_admin, groups, servers,
-        tuple(entry.path for entry in nav.menu), str(user_zone(handler.db_url, user.name)),
-        Identity(handler.catalog))
-    return key
+    """What every part of the home is built from besides the database (:meth:`.PortalHandler.page_key`)."""
+    return handler.page_key()
 
 
 async def part(handler, key: tuple, template: str, data: Callable[[], Awaitable[dict | None]], **ns) -> Markup:

@@ -91,11 +91,14 @@ class JobsPageHandler(_JobsPage):
         group = self.current_group()
         viewer = self.viewer
         store = self.store
-        jobs = store.list(group.name, viewer, limit=50)
-        positions = store.queue_positions(group.name) if any(j.phase == "Pending" for j in jobs) else {}
-        await self.render_portal(
-            "portal/jobs.html", jobs=[store.as_json(j, viewer, positions.get(j.id)) for j in jobs],
-            everyone=viewer.sees_all_of(group.name), form=self.template_form(group), **self.common())
+
+        def data() -> dict:
+            jobs = store.list(group.name, viewer, limit=50)
+            positions = store.queue_positions(group.name) if any(j.phase == "Pending" for j in jobs) else {}
+            return {"jobs": [store.as_json(j, viewer, positions.get(j.id)) for j in jobs],
+                    "everyone": viewer.sees_all_of(group.name), "form": self.template_form(group)}
+
+        await self.render_kept("portal/jobs.html", data, **self.common())
 
 
 class JobPageHandler(_JobsPage):
