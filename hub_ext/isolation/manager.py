@@ -137,7 +137,7 @@ class Isolation(SingletonConfigurable):
         gateway). The hub refuses to start when anything else on the machine uses it.""",
     ).tag(config=True)
 
-    spare_networks = Int(1, min=0, help="""Namespaces each process (the hub, the runner) keeps made ahead, so
+    spare_networks = Int(2, min=0, help="""Namespaces each process (the hub, the runner) keeps made ahead, so
         that a start takes one instead of waiting for its own (0: each is made at its start).""").tag(config=True)
 
     # where workloads reach the hub's API and the proxy's public port (set by the hub at start, handed to

@@ -13,6 +13,7 @@ from __future__ import annotations
 import atexit
 import ipaddress
 import socket
+import time
 from urllib.parse import urlsplit, urlunsplit
 
 from . import netrules, netspares
@@ -71,6 +72,11 @@ def open_gateway(isolation, networks: Networks, log) -> list[str]:
     and (re)install this hub's rules, which go when the hub's process ends. Returns the problems that keep
     workloads from starting (rules that could not be set: no workload may run without them)."""
     conflicts = netrules.range_conflicts(str(networks.range))
+    for _ in range(10):  # an interface being removed (a workload's, or one made ahead, that just went) shows
+        if not conflicts:  # a moment by its index alone: only what stays is a conflict
+            break
+        time.sleep(0.1)
+        conflicts = [c for c in netrules.range_conflicts(str(networks.range)) if c in conflicts]
     if conflicts:
         raise IsolationError(f"Isolation.network_range {networks.range} is already used on this machine "
                              f"({'; '.join(conflicts[:3])}): choose a free private range for the workloads")

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from .network import Network, Networks
 
 PREFIX = "spare-"
-REFILL_AFTER = 0.2  # seconds: a spare is made again once the start that took one is through
+REFILL_AFTER = 0.05  # seconds: a spare is made again once the start that took one is through (its launch)
 MS_BIND, MNT_DETACH = 4096, 2
 RUN_NETNS = "/run/netns"
 
@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 _pools: dict[tuple, list[tuple["Network", tuple[int, int]]]] = {}  # (tag, range, ports) -> spares, oldest first
 _filling: set[tuple] = set()
 _closed: set[str] = set()  # hubs (tags) whose spares were dropped: none made again until reopened
+_timers: list[threading.Timer] = []  # fills scheduled or under way (waited for at exit)
 _lock = threading.Lock()
 _count = itertools.count()
 
@@ -102,9 +103,9 @@ def take(networks: "Networks", name: str, ports: tuple[int, ...]) -> "Network | 
 
 
 def ready(networks: "Networks") -> list[str]:
-    """The names of this process's spares of the hub of ``networks``, ready to be taken."""
+    """The names of this process's spares of the hub of ``networks``, ready, in the order they are taken."""
     with _lock:
-        return sorted(net.name for key, pool in _pools.items() if key[0] == networks.tag for net, _ in pool)
+        return [net.name for key, pool in _pools.items() if key[0] == networks.tag for net, _ in pool]
 
 
 def prime(networks: "Networks", ports: tuple[int, ...] = ()) -> None:
@@ -117,6 +118,8 @@ def prime(networks: "Networks", ports: tuple[int, ...] = ()) -> None:
         _filling.add(key)
     timer = threading.Timer(REFILL_AFTER, _fill, (networks, key, ports))
     timer.daemon = True
+    with _lock:
+        _timers[:] = [t for t in _timers if t.is_alive()] + [timer]
     timer.start()
 
 
@@ -173,6 +176,12 @@ def _drop_all() -> None:
     from .network import Networks
 
     mine = f"{PREFIX}{os.getpid()}-"
+    with _lock:
+        _closed.update(key[0] for key in list(_pools) + list(_filling))  # no fill keeps what it makes now
+        timers = list(_timers)
+    for timer in timers:  # one being made is finished (and removed), never cut off half made
+        timer.cancel()
+        timer.join(10)
     with _lock:
         dropped = [net for pool in _pools.values() for net, _ in pool if mine in net.name]
         _pools.clear()

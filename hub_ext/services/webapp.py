@@ -10,7 +10,9 @@ the values file.
 HTTP (under ``$JUPYTERHUB_SERVICE_PREFIX``, on the port of ``$JUPYTERHUB_SERVICE_URL``):
 ``POST api/wake`` (the hub, with the runner's own API token) starts a
 reconcile pass now (``?loop=jobs`` or ``apps``: of that loop only); ``GET api/health``
-answers 200 while the loop is alive.
+answers 200 while the loop is alive. A runner on the hub's machine (its jobs run here) also hears
+wake-ups as datagrams on a Unix socket in the data dir (``wake_socket``; ``<loop> <token>``, the same
+token checked): a wake-up then costs the hub one system call, not an HTTP exchange (issue 27).
 On the same port, ``<base_url>deployments/<id>/…`` is the deployments' endpoints
 (``forward.py``) and ``<base_url>apps/`` the apps' login return and the redirects of their old
 addresses (``forward_apps.py``), which the proxy sends here (``Proxy.extra_routes``, set by
@@ -23,11 +25,14 @@ from __future__ import annotations
 from ..mode import KUBERNETES, runs_here
 
 import asyncio
+import contextlib
 import hmac
 import json
 import logging
 import os
 import signal
+import socket
+import stat
 from urllib.parse import urlparse
 
 from tornado import web
@@ -64,18 +69,56 @@ class _Handler(web.RequestHandler):
         pass
 
 
+def wake(reconciler, loop: str) -> None:
+    """A pass now of ``loop``: "jobs" (with deployments), "apps", or "": every loop."""
+    if loop != "apps":
+        reconciler.wake.set()
+    if loop != "jobs" and getattr(reconciler, "apps", None) is not None:
+        reconciler.apps.wake.set()
+
+
 class WakeHandler(_Handler):
     def post(self):
         given = self.request.headers.get("Authorization", "")
         if not hmac.compare_digest(given.encode(), f"token {self.token}".encode()):
             raise web.HTTPError(403)
-        loop = self.get_argument("loop", "")  # "jobs" (with deployments), "apps", or "": every loop
-        if loop != "apps":
-            self.reconciler.wake.set()
-        if loop != "jobs" and getattr(self.reconciler, "apps", None) is not None:
-            self.reconciler.apps.wake.set()
+        wake(self.reconciler, self.get_argument("loop", ""))
         self.set_status(202)
         self.finish({"status": "woken"})
+
+
+def wake_socket(data_dir: str) -> str:
+    """Where a runner on this machine hears wake-ups (a Unix datagram socket in the data dir, the hub's own)."""
+    return os.path.join(data_dir, "runner-wake.sock")
+
+
+def hear_wakes(reconciler, token: str, path: str, log: logging.Logger) -> socket.socket | None:
+    """Wake-ups as datagrams ``<loop> <token>`` on the Unix socket ``path``, the token checked as ``POST
+    api/wake`` checks it. Where it cannot be made the hub finds nobody there and wakes the runner over HTTP."""
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            if stat.S_ISSOCK(os.lstat(path).st_mode):
+                os.unlink(path)  # a runner's before this one
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(path)
+    except OSError as exc:
+        log.info("Wake-ups over HTTP only (%s)", exc)
+        return None
+    sock.setblocking(False)
+    expected = f" {token}".encode()
+
+    def heard() -> None:
+        while True:
+            try:
+                data = sock.recv(512)
+            except (BlockingIOError, InterruptedError):
+                return
+            loop, sep, rest = data.partition(b" ")
+            if sep and hmac.compare_digest(b" " + rest, expected) and loop in (b"jobs", b"apps", b"all"):
+                wake(reconciler, "" if loop == b"all" else loop.decode())
+
+    asyncio.get_running_loop().add_reader(sock.fileno(), heard)
+    return sock
 
 
 class HealthHandler(_Handler):
@@ -194,6 +237,8 @@ async def main() -> None:
     # on Kubernetes the proxy pod reaches the endpoints through the hub's Service: listen beyond loopback
     app.listen(url.port or 80, os.environ.get("HUBFRONT_RUNNER_BIND") or url.hostname or "127.0.0.1")
     log.info("Runner listening on %s%s (executor: %s)", url.netloc, prefix, reconciler.executor.name)
+    if runs_here(reconciler.executor):  # (kept open while the runner runs)
+        _wakes = hear_wakes(reconciler, token, wake_socket(hubfront.data_dir), log)
     # each app at its own origin (c.Apps.origin), on the apps' port: never on the hub's origin
     web.Application(app_handlers).listen(apps_settings.listen_port(), apps_settings.bind_ip)
     log.info("Apps served at %s on %s:%s", apps_settings.origin, apps_settings.bind_ip, apps_settings.listen_port())

@@ -1,7 +1,8 @@
 """The hub's calls to the runner service (``hubfront-runner``): wake it for a pass now, ask its health.
 
 The one place that builds a request to the runner: its URL and prefix from the hub's service
-record, the service's own token.
+record, the service's own token. A runner on this machine is woken with one datagram on its Unix socket in
+the data dir (``hub_ext.services.webapp.hear_wakes``), one elsewhere (or not listening) over HTTP.
 """
 
 from __future__ import annotations
@@ -9,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
-from ...services.webapp import SERVICE_NAME
+from ...services.webapp import SERVICE_NAME, wake_socket
 
 log = logging.getLogger("hubfront.runner")
 
@@ -27,9 +29,31 @@ def _request(handler, path: str, method: str = "GET", timeout: float = 5) -> HTT
                        headers={"Authorization": f"token {service.api_token}"})
 
 
+_datagrams: list[socket.socket] = []
+
+
+def _datagram(handler, service, loop: str) -> bool:
+    """Wake a runner on this machine with a datagram; False where none listens (it is elsewhere, or starting)."""
+    hubfront = getattr(handler, "hubfront", None)
+    if hubfront is None or not service.api_token:
+        return False
+    if not _datagrams:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.setblocking(False)
+        _datagrams.append(sock)
+    try:
+        _datagrams[0].sendto(f"{loop or 'all'} {service.api_token}".encode(), wake_socket(hubfront.data_dir))
+    except OSError:  # no such socket, nobody bound to it, or its queue is full: over HTTP
+        return False
+    return True
+
+
 def wake_runner(handler, loop: str = "") -> None:
     """Ask the runner for a reconcile pass now (fire and forget: its timer is the fallback). ``loop``:
     only that one of its loops ("jobs": jobs, schedules and deployments; "apps"), "": all of them."""
+    service = handler.services.get(SERVICE_NAME)
+    if service is not None and _datagram(handler, service, loop):
+        return
     request = _request(handler, f"wake?loop={loop}" if loop else "wake", "POST")
     if request is None:
         return
