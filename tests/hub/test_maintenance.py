@@ -1,6 +1,7 @@
 """Maintenance (issue 13): recompute quota use removes what no workload holds, admins only, XSRF, clean now."""
 
 import asyncio
+import re
 import os
 from datetime import timedelta
 
@@ -170,3 +171,25 @@ async def test_built_environments_nothing_uses_are_listed_and_removed(app):
     user = await login(app, "mt-user")
     assert (await user.api("GET", f"{API}/environments")).status_code == 403
     assert (await user.api("POST", f"{API}/environments/clean", json={})).status_code == 403
+
+
+async def test_the_page_shows_the_runners_last_answer_with_its_age_and_asks_again_in_the_background(app):
+    import time
+
+    from hub_ext.portal.common.latest import Reading
+    from hub_ext.portal.maintenance.handlers import RUNNER_HEALTH
+
+    await make_user(app, "mt-age", admin=True, groups=["mt-g"])
+    admin = await login(app, "mt-age")
+    # the last answer, 75 s old, said the runner was up (this hub's runner is no longer in its service map)
+    RUNNER_HEALTH._kept["runner"] = Reading({"configured": True, "up": True, "last_pass": None,
+                                             "message": "Answering"}, None, time.time() - 75)
+    page = (await admin.get(PAGE)).text
+    assert re.search(r"checked 7[5-9] s ago", page)  # the last answer at once, not a new call
+    assert '<span class="badge text-bg-success">up</span>' in page
+    for _ in range(100):  # that look asked the runner again, in the background
+        if "checked just now" in (page := (await admin.get(PAGE)).text):
+            break
+        await asyncio.sleep(0.1)
+    assert "checked just now" in page and "No runner service on this hub" in page
+    assert "not answering" in page  # and a runner that does not answer is asked again at every look

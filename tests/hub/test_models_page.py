@@ -4,6 +4,7 @@ the tracking URI set in the Groups console; descriptions rendered from Markdown,
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import socket
@@ -129,6 +130,7 @@ async def test_a_server_that_is_down_is_reported_with_its_reason_never_a_500(app
     r = await s.get("hub/models")
     assert r.status_code == 200 and time.monotonic() - start < 10
     assert "could not be reached" in r.text and "Connection refused" in r.text and uri in r.text
+    assert "Seen just now" in r.text and 'id="hf-models-retry"' in r.text  # and when, and how to try again
     r = await s.api("GET", "/portal/groups/hfml-down/models")
     assert r.status_code == 502
     assert r.json()["status"] == 502 and "Connection refused" in r.json()["message"]
@@ -178,3 +180,27 @@ async def test_the_tracking_uri_is_set_in_the_groups_console(app):
     r = await gus.api("PATCH", "/portal/groups/hfml-set/policy",
                       data=json.dumps({"mlflow_tracking_uri": "sqlite:////srv/other/mlflow.db"}))
     assert r.status_code == 403 and "hub administrators" in r.json()["message"]
+
+
+async def test_the_page_shows_the_last_listing_and_its_age_reads_it_again_in_the_background_or_on_refresh(
+        app, registered, mlflow_server):  # noqa: F811
+    from hub_ext.portal.models.handlers import LISTINGS
+
+    s = await member_of(app, "hfml-kit", "hfml-kept", {"mlflow_tracking_uri": registered["url"]})
+    page = (await s.get("hub/models")).text
+    assert MODEL in page and "Listed just now" in page and 'id="hf-models-refresh"' in page
+    later = "hfml-kept-later"
+    mlflow_server.register_sklearn_model(later)  # registered after the page read the registry
+    page = (await s.get("hub/models")).text
+    assert MODEL in page and later not in page  # the last listing, at once: no wait for the registry
+    assert later in (await s.get("hub/models?refresh=1")).text  # Refresh reads it now
+    another = "hfml-kept-latest"
+    mlflow_server.register_sklearn_model(another)
+    LISTINGS.ttl = 0.0  # every look is past the listing's age: each starts a read in the background
+    try:
+        deadline = time.monotonic() + 60
+        while another not in (await s.get("hub/models")).text:
+            assert time.monotonic() < deadline, "the listing was never read again in the background"
+            await asyncio.sleep(0.2)
+    finally:
+        LISTINGS.ttl = 30.0

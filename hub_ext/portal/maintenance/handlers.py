@@ -23,8 +23,10 @@ from spawner.mixin import running_notebooks
 from ..common.runner import runner_health, wake_runner
 
 from ..common.base import PortalAPIHandler, PortalHandler
+from ..common.latest import Latest, age_text
 
 SCOPE = "admin:servers"  # hub admins only: the ledger and the runner span every group
+RUNNER_HEALTH = Latest(ttl=10.0)  # the page shows the runner's last answer (the API asks it each time)
 KIND = "maintenance"
 
 
@@ -47,9 +49,16 @@ class _Maintenance:
         settings = Runner(config=self.hubfront.config)
         return {"retention_days": settings.retention_days, "keep_per_group": settings.keep_per_group}
 
-    async def health(self) -> dict:
+    async def health(self, kept: bool = False) -> dict:
+        """``kept``: the runner's last answer (the page: asked again in the background, its age said)."""
         queues = await asyncio.to_thread(maintenance.queues, self.db_url)
-        return {"runner": await self.runner(), "queues": queues, "retention": self.retention(),
+        if kept:  # (a runner that did not answer is asked again at once: it may just be starting)
+            last = RUNNER_HEALTH.peek("runner")
+            reading = await RUNNER_HEALTH.get("runner", self.runner, fresh=last is not None and not last.value["up"])
+            runner = {**reading.value, "checked": age_text(reading.age)}
+        else:
+            runner = await self.runner()
+        return {"runner": runner, "queues": queues, "retention": self.retention(),
                 "culler": await asyncio.to_thread(culler_health, self.db_url, self.hubfront.config)}
 
     async def recompute(self) -> list[dict]:
@@ -126,7 +135,7 @@ class MaintenancePage(_Maintenance, PortalHandler):
     @web.authenticated
     async def get(self):
         self.require_admin()
-        await self.render_portal("portal/maintenance.html", health=await self.health(),
+        await self.render_portal("portal/maintenance.html", health=await self.health(kept=True),
                                  environments=await self.environments())
 
 

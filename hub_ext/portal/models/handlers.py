@@ -19,6 +19,7 @@ from ...apps.registry import not_answering, reachable_uri, tracking_uri_of
 from ...groups import display_name, group_policy, is_member
 from ...scopes import READ
 from ..common.base import PortalAPIHandler, PortalHandler
+from ..common.latest import Latest, age_text
 from ..common.markdown import render_markdown
 from ..jobs.pages import local_time
 from ..nav import MenuEntry, register_menu
@@ -52,24 +53,35 @@ class _Registry:
         return replace(listing, tracking_uri=uri) if reachable != uri else listing
 
 
+# the page lists what was last read from the registry (read again in the background once older than this)
+LISTINGS = Latest(ttl=30.0, expected=(RegistryError,))
+
+
 class ModelsPageHandler(_Registry, PortalHandler):
-    """GET /hub/models: the current group's registered models, their versions, and Deploy."""
+    """GET /hub/models: the current group's registered models, their versions, and Deploy (``?refresh=1``: read
+    the registry now). The listing is the last one read (``LISTINGS``), with its age; an app of the group that
+    is its registry and is known not to answer (the database says so) is said at once."""
 
     @web.authenticated
     async def get(self):
         group = self.current_group()
         policy = group_policy(group)
         uri = self.tracking_uri(group)
-        listing, error, app_down = None, "", False
+        listing, error, app_down, age = None, "", False, ""
         if uri:
-            try:
-                listing = await self.listing(uri)
-            except RegistryError as exc:
-                error, app_down = str(exc), isinstance(exc, AppNotAnswering)
+            trouble = await asyncio.to_thread(not_answering, self.db_url, group.name, uri)
+            fresh = self.get_query_argument("refresh", "") == "1"
+            reading = None if trouble else await LISTINGS.get((group.name, uri), lambda: self.listing(uri), fresh)
+            if trouble or reading.error is not None:
+                error = trouble or str(reading.error)
+                app_down = bool(trouble) or isinstance(reading.error, AppNotAnswering)
                 self.log.warning("Models page of group %s: %s", group.name, error)
+            else:
+                listing = reading.value
+            age = age_text(reading.age) if reading is not None else ""
         zone = user_zone(self.db_url, self.current_user.name)
         await self.render_portal(
-            "portal/models.html", configured=bool(uri), listing=listing, error=error, app_down=app_down,
+            "portal/models.html", configured=bool(uri), listing=listing, error=error, app_down=app_down, age=age,
             group_admins=policy.admins, deployments_enabled=policy.deployments_enabled, markdown=render_markdown,
             console_url=f"{self.hub.base_url}portal/admin/groups/{quote(group.name, safe='')}",
             deploy=lambda version: deploy_link(self.hub.base_url, version.model_uri),
