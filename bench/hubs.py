@@ -14,7 +14,6 @@ import os
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -32,9 +31,10 @@ USER_PASSWORD = "bench-user-Passw0rd!"
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port of 127.0.0.1, as the hub picks its services' (below the ephemeral range: see there)."""
+    from hub_ext.configure import free_port as pick
+
+    return pick()
 
 
 def proxy_dir() -> Path:

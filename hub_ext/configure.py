@@ -16,9 +16,27 @@ RUNNER_ROLE = "hubfront-runner"
 SSH_SERVICE = "hubfront-ssh"  # the same name as hub_ext.ssh.settings.SERVICE_NAME
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A free port of 127.0.0.1 for a service the hub starts a moment later (the runner, the apps), picked
+    below the kernel's ephemeral range: a port the kernel hands out (``bind(0)``) is also what any process's
+    next outgoing connection may take before the service binds it, and then the service (and the hub) would
+    not start."""
+    import random
     import socket
 
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    for _ in range(50):
+        port = random.randint(max(1024, low // 3), low - 1) if low > 3072 else 0
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return s.getsockname()[1]
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -32,7 +50,7 @@ def add_runner_service(c) -> None:
     """
     import sys
 
-    port = int(os.environ.get("HUBFRONT_RUNNER_PORT") or _free_port())
+    port = int(os.environ.get("HUBFRONT_RUNNER_PORT") or free_port())
     base_url = c.JupyterHub.base_url if "base_url" in c.JupyterHub else "/"
     services = [s for s in (c.JupyterHub.services if "services" in c.JupyterHub else [])
                 if s.get("name") != SERVICE_NAME]
@@ -40,7 +58,7 @@ def add_runner_service(c) -> None:
                      "url": f"http://127.0.0.1:{port}", "display": False, **runner_oauth(base_url)})
     c.JupyterHub.services = services
     if "origin" not in c.Apps:  # apps at their own origins, on a port of the runner's (jupyterhub_config.py sets it)
-        apps_port = int(os.environ.get("HUBFRONT_APPS_PORT") or _free_port())
+        apps_port = int(os.environ.get("HUBFRONT_APPS_PORT") or free_port())
         c.Apps.port = apps_port
         c.Apps.origin = f"http://{{app}}--{{group}}.apps.localhost:{apps_port}"
     # deployment endpoints, and the apps' login return and old addresses: the proxy sends

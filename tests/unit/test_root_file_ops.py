@@ -34,6 +34,8 @@ ALLOWED = {
     ("hub_ext.portal.desktop.pyz", "build"): "a fresh private temporary folder of the hub's own "
                                              "(tempfile.TemporaryDirectory), zipped into memory",
     ("hub_ext.store.engine", "private_sqlite_files"): "the database's own folder (the hub's data dir)",
+    ("hub_ext.services.webapp", "hear_wakes"): "the runner's wake-up socket in the hub's own data dir (0700), "
+                                               "removed only when it is a socket",
     ("hub_ext.services.executors.keeper", "CappedLog.write"): "the runner's own log dir (0700)",
     ("hub_ext.services.executors.keeper", "write_state"): "the runner's own state dir (0700)",
     ("hub_ext.jobs.artifacts", "to_tar"): "a tar stream to a pipe, written as the job's own account",

@@ -74,8 +74,9 @@ class _DeploymentsPage(_JobsPage):
             rows = [store.as_json(r, viewer, public_url(self)) for r in store.list(group.name)]
             return {"deployments": rows, "form": self.deployment_form(group), "open_form": open_form or not rows}
 
-        await self.render_kept("portal/deployments.html", data, key=(open_form, tuple(sorted(prefill.items()))),
-                               prefill=prefill, **self.common())
+        if prefill:  # the form filled from the address (any text a link carries): built for this look only
+            return await self.render_portal("portal/deployments.html", prefill=prefill, **data(), **self.common())
+        await self.render_kept("portal/deployments.html", data, key=open_form, prefill=prefill, **self.common())
 
 
 class DeploymentsPageHandler(_DeploymentsPage):
