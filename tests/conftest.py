@@ -148,3 +148,10 @@ def pytest_collection_modifyitems(items):
         return _SLOW_FIRST.index(parts[0]) if parts and parts[0] in _SLOW_FIRST else len(_SLOW_FIRST)
 
     items.sort(key=rank)  # a stable sort: the order within a folder stays
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Namespaces this worker made ahead go now: an xdist worker may end without running atexit."""
+    from hub_ext.isolation import netspares
+
+    netspares.drop_all()

@@ -171,8 +171,9 @@ def reopen(networks: "Networks") -> None:
 
 
 @atexit.register
-def _drop_all() -> None:
-    """At exit, this process's spares go (a forked child, which inherited the list, leaves them alone)."""
+def drop_all() -> None:
+    """At exit (or when a caller ends without it: a test worker), this process's spares go (a forked child,
+    which inherited the list, leaves them alone)."""
     from .network import Networks
 
     mine = f"{PREFIX}{os.getpid()}-"
