@@ -16,30 +16,58 @@ RUNNER_ROLE = "hubfront-runner"
 SSH_SERVICE = "hubfront-ssh"  # the same name as hub_ext.ssh.settings.SERVICE_NAME
 
 
+CLAIM_SECONDS = 120.0  # how long a port handed out stays claimed: the service it is for binds it well before
+_claims: dict[int, tuple[float, object]] = {}
+
+
 def free_port() -> int:
     """A free port of 127.0.0.1 for a service the hub starts a moment later (the runner, the apps), picked
     below the kernel's ephemeral range: a port the kernel hands out (``bind(0)``) is also what any process's
     next outgoing connection may take before the service binds it, and then the service (and the hub) would
-    not start."""
+    not start. The port is also *claimed* for ``CLAIM_SECONDS`` by an abstract Unix socket named after it,
+    which this process holds: two processes picking at once (tests side by side, a hub and its bench) never
+    hand out the same port before its service bound it."""
     import random
     import socket
+    import time
 
+    now = time.monotonic()
+    for port, (since, claim) in list(_claims.items()):
+        if now - since > CLAIM_SECONDS:
+            del _claims[port]
+            claim.close()
     try:
         with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
             low = int(f.read().split()[0])
     except (OSError, ValueError, IndexError):
         low = 32768
-    for _ in range(50):
+    for _ in range(100):
         port = random.randint(max(1024, low // 3), low - 1) if low > 3072 else 0
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
                 continue
-            return s.getsockname()[1]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+            port = s.getsockname()[1]
+        claim = _claim(port)
+        if claim is not None:
+            _claims[port] = (now, claim)
+            return port
+    raise OSError("no free port below the kernel's ephemeral range could be claimed")
+
+
+def _claim(port: int):
+    """An abstract Unix socket named after ``port`` (None when another process holds that name)."""
+    import socket
+
+    claim = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    try:
+        claim.bind(f"\0hubfront-port-{port}")
+    except OSError:
+        claim.close()
+        return None
+    claim.set_inheritable(False)
+    return claim
 
 
 def add_runner_service(c) -> None:

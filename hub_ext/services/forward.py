@@ -56,6 +56,7 @@ from .forward_ws import is_websocket, tunnel
 __all__ = ["Route", "RouteTable", "Stats", "ClientCredential", "EndpointForwarder", "handlers", "token_digest"]
 
 _ID_AND_REST = re.compile(r"([^/?]*)(.*)", re.DOTALL)
+DRAIN_BYTES = 1 << 20  # a refused request's body up to this size is read before the answer
 
 
 def handlers(table: RouteTable, prefix: str = "/deployments/", forwarder: EndpointForwarder | None = None) -> list:
@@ -248,9 +249,11 @@ class _Exchange(Relay, httputil.HTTPMessageDelegate):
 
     # -- answers of the forwarder's own -----------------------------------------------------------
     def _refuse(self, status: int, message: str, extra: dict | None = None) -> bool:
-        """Answer now if a body is coming (the connection closes after it), else once the request is read."""
+        """Answer once the request is read (a body of at most ``DRAIN_BYTES`` is read and dropped), else now,
+        and the connection closes after it: closing with a body left unread resets the connection, and the
+        proxy in front may lose the answer with it (configurable-http-proxy then says 503)."""
         self.state = "refused"
-        if self.has_body:
+        if self.has_body and not (self.length and self.length.isdigit() and int(self.length) <= DRAIN_BYTES):
             self._answer(status, message, extra)
         else:
             self.refusal = (status, message, extra)

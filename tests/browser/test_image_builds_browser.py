@@ -48,7 +48,9 @@ def test_build_an_image_from_the_page(page, lab):
     expect(page.locator("#hf-build-live")).to_be_visible()
     screenshot(page, "image-build-running")
     jobs = page.context.new_page()
-    jobs.goto(lab.base_url + "/hub/portal/jobs")
+    shown = jobs.goto(lab.base_url + "/hub/portal/jobs")
+    assert shown.ok, (shown.status, shown.text()[:500])
+    assert jobs.locator('option[value="ibb-cows"]').count() == 1, jobs.locator("body").inner_text()[:2000]
     option = jobs.locator('option[value="ibb-cows"]')
     if "not yet available" in option.inner_text():  # (unless the build ended meanwhile)
         expect(option).to_be_disabled()
