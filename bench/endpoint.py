@@ -26,7 +26,9 @@ latency a request pays when nothing queues. A warm-up (a second, at most a
 round) per side first. Reported: requests/s and p50/p99 per request, the throughput ratio
 (endpoint / direct) and the p50 the endpoint adds. Targets: ratio >= 0.7,
 added p50 <= 3 ms, every answer a 200. CPU time per request of each process
-(the client included) goes to the JSON: where the endpoint's cost lies.
+(the client included) goes to the JSON: where the endpoint's cost lies; the line says the runner's and the
+proxy's, and how much CPU other processes of the machine used meanwhile (cores, and what a virtual machine's
+host took: steal), since a busy machine's noise is in every figure.
 
 ``python -m bench.endpoint model PORT`` (the linear one) and ``python -m bench.endpoint runner
 PORT MODEL_URL TOKEN`` run the two servers alone.
@@ -301,7 +303,7 @@ def run(args):
 
 
 def run_model(args, model: str):
-    from .stats import Line, percentile, ratio, summary
+    from .stats import Line, machine_cpu, percentile, ratio, summary
 
     clients = args.endpoint_clients
     seconds = args.endpoint_seconds or (1.0 if args.quick else 4.0)
@@ -315,16 +317,19 @@ def run_model(args, model: str):
                  "proxy_only": (p["proxy"], "/invocations"), "runner_only": (p["runner"], endpoint)}
         for port, path in sides.values():  # warm-up: connections, node's JIT
             measure(port, path, rig.token, clients, min(1.0, seconds))
-        got = {name: {"samples": [], "bad": [], "seconds": 0.0, "cpu": {}} for name in [*sides, *SERIAL]}
+        got = {name: {"samples": [], "bad": [], "seconds": 0.0, "cpu": {}, "others": 0.0, "steal": 0.0}
+               for name in [*sides, *SERIAL]}
         for r in range(rounds):
             for name in (list(got) if r % 2 == 0 else list(reversed(got))):
-                before = rig.cpu()
+                before, machine = rig.cpu(), machine_cpu()
                 if name in SERIAL:  # one client: what a request pays on an idle path, without queueing
                     m = measure(*sides[SERIAL[name]], rig.token, 1, seconds / 2)
                 else:
                     m = measure(*sides[name], rig.token, clients, seconds)
-                after = rig.cpu()
+                after, machine_after = rig.cpu(), machine_cpu()
                 g = got[name]
+                g["others"] += machine_after[0] - machine[0] - sum(after[p] - before[p] for p in before)
+                g["steal"] += machine_after[1] - machine[1]
                 g["samples"] += m["samples"]
                 g["bad"] += m["bad"]
                 g["seconds"] += m["seconds"]
@@ -341,6 +346,12 @@ def run_model(args, model: str):
     added["one_client"] = p50["one_client_endpoint"] - p50["one_client_direct"]
     ok = throughput["endpoint"] >= TARGET_RATIO and added["endpoint"] <= TARGET_ADDED_P50_S and not any(errors.values())
 
+    cpu_ms = {name: {proc: round(t / len(got[name]["samples"]) * 1000, 4) for proc, t in g["cpu"].items()}
+              for name, g in got.items()}
+    # the CPU that processes outside the bench used meanwhile (cores): a busy machine's noise is in the figures
+    others = {name: max(0.0, g["others"]) / g["seconds"] for name, g in got.items()}
+    steal = sum(g["steal"] for g in got.values()) / sum(g["seconds"] for g in got.values())
+
     def side(name):
         return f"{rps[name]:.0f} req/s p50 {p50[name] * 1000:.2f}ms/p99 {p99[name] * 1000:.2f}ms"
 
@@ -350,9 +361,9 @@ def run_model(args, model: str):
             f"(model={model}, cores={'pinned' if rig.cpus else 'shared'}, clients={clients}, rounds={rounds}x{seconds:g}s, errors={sum(errors.values())}; "
             f"alone: proxy {throughput['proxy_only']:.2f}/{added['proxy_only'] * 1000:+.2f}ms, "
             f"runner {throughput['runner_only']:.2f}/{added['runner_only'] * 1000:+.2f}ms; "
-            f"one client: added p50 {added['one_client'] * 1000:.2f}ms)")
-    cpu_ms = {name: {proc: round(t / len(got[name]["samples"]) * 1000, 4) for proc, t in g["cpu"].items()}
-              for name, g in got.items()}
+            f"one client: added p50 {added['one_client'] * 1000:.2f}ms; "
+            f"CPU a request: runner {cpu_ms['endpoint']['runner']:.2f}ms, proxy {cpu_ms['endpoint']['proxy']:.2f}ms; "
+            f"others busy {others['direct']:.2f}/{others['endpoint']:.2f} cores, steal {steal:.2f})")
     return Line(text, {
         "model": model, "cores": {name: sorted(c) for name, c in rig.cpus.items()} or "shared",
         "clients": clients, "rounds": rounds, "seconds_per_round": seconds,
@@ -362,7 +373,7 @@ def run_model(args, model: str):
         "requests_per_s": rps, "latency": {name: summary(g["samples"]) for name, g in got.items()},
         "ratio": {"throughput": throughput, "added_p50_s": added}, "errors": errors,
         "bad_statuses": sorted({b for g in got.values() for b in g["bad"]}),
-        "cpu_ms_per_request": cpu_ms, "target": {"throughput_ratio": TARGET_RATIO, "added_p50_s": TARGET_ADDED_P50_S},
+        "cpu_ms_per_request": cpu_ms, "others_busy_cores": others, "steal_cores": steal, "target": {"throughput_ratio": TARGET_RATIO, "added_p50_s": TARGET_ADDED_P50_S},
         "ok": ok,
     })
 

@@ -60,3 +60,14 @@ def ms(seconds: float) -> str:
 def summary(samples: Sequence[float]) -> dict:
     return {"n": len(samples), "p50_s": percentile(samples, 50), "p99_s": percentile(samples, 99),
             "mean_s": sum(samples) / len(samples), "min_s": min(samples), "max_s": max(samples)}
+
+
+def machine_cpu() -> tuple[float, float]:
+    """CPU seconds the whole machine has been busy so far (every process and the kernel's own work), and
+    seconds its host took from it (steal, on a virtual machine): what the processes of a bench did not use
+    of that busy time was used by others, whose noise a figure then carries."""
+    import psutil
+
+    t = psutil.cpu_times()
+    busy = t.user + t.nice + t.system + getattr(t, "irq", 0.0) + getattr(t, "softirq", 0.0)  # guest is in user
+    return busy, getattr(t, "steal", 0.0)

@@ -122,6 +122,11 @@ def format_duration(seconds: float | None) -> str:
     return f"{secs} s"
 
 
+def format_age(seconds: float, just_now: float = 2.0) -> str:
+    """How long ago something was seen: "just now" (under ``just_now`` seconds), "12 s ago", "1 min 15 s ago"."""
+    return "just now" if seconds < just_now else f"{format_duration(seconds)} ago"
+
+
 def format_cpu(cores: float | None) -> str:
     if cores is None:
         return "unlimited"

@@ -151,7 +151,10 @@ def pytest_collection_modifyitems(items):
 
 
 def pytest_sessionfinish(session, exitstatus):
-    """Namespaces this worker made ahead go now: an xdist worker may end without running atexit."""
+    """Namespaces this worker made ahead go now: an xdist worker may end without running atexit; and those of
+    hubs and runners the tests killed outright (never started again, so no start of theirs removed them)."""
     from hub_ext.isolation import netspares
 
     netspares.drop_all()
+    if os.geteuid() == 0:
+        netspares.remove_orphans()

@@ -165,6 +165,25 @@ def close(networks: "Networks") -> None:
         _remove(networks, net.name)
 
 
+def remove_orphans() -> list[str]:
+    """Remove the spares of every hub on this machine whose process is gone. A hub's start removes its own
+    (``Networks.remove_stale``); a hub killed outright that never starts again (a test's) would leave its
+    spares behind: the test suite sweeps them at its end. Returns the names removed."""
+    from .network import Networks
+
+    try:
+        found = os.listdir(RUN_NETNS)
+    except OSError:
+        return []
+    removed = []
+    for name in found:
+        _, sep, spare = name.partition(f"-{PREFIX}")
+        if name.startswith("hf-") and sep and not owner_alive(PREFIX + spare):
+            _remove(Networks, name)
+            removed.append(name)
+    return removed
+
+
 def reopen(networks: "Networks") -> None:
     with _lock:
         _closed.discard(networks.tag)

@@ -124,7 +124,8 @@ ENDPOINT_LINE = re.compile(
     rf"^endpoint: endpoint=({NUM}) req/s p50 ({NUM})ms/p99 ({NUM})ms direct=({NUM}) req/s p50 ({NUM})ms/p99 ({NUM})ms "
     rf"ratio=throughput ({NUM}) added p50 (-?{NUM})ms target=throughput>=0.7 added p50<=3ms ok=(True|False) "
     rf"\(model=mlflow, cores=(?:pinned|shared), clients=4, rounds=1x0.5s, errors=0; alone: proxy ({NUM})/([+-]{NUM})ms, runner ({NUM})/([+-]{NUM})ms; "
-    rf"one client: added p50 (-?{NUM})ms\)$"
+    rf"one client: added p50 (-?{NUM})ms; CPU a request: runner ({NUM})ms, proxy ({NUM})ms; "
+    rf"others busy ({NUM})/({NUM}) cores, steal ({NUM})\)$"
 )
 
 
@@ -151,3 +152,8 @@ def test_endpoint_benchmark_prints_its_line(tmp_path):
     assert all(v > 0 for v in doc["requests_per_s"].values()) and not any(doc["errors"].values())
     cpu = doc["cpu_ms_per_request"]  # the runner works for the endpoint, next to nothing for direct calls
     assert cpu["endpoint"]["runner"] > 0 and cpu["direct"]["runner"] < cpu["endpoint"]["runner"] / 10
+    runner_ms, proxy_ms = map(float, m.groups()[14:16])  # the line's CPU figures are the JSON's, rounded
+    assert runner_ms == pytest.approx(cpu["endpoint"]["runner"], abs=0.006)
+    assert proxy_ms == pytest.approx(cpu["endpoint"]["proxy"], abs=0.006)
+    others = doc["others_busy_cores"]  # what the rest of the machine used meanwhile, in cores
+    assert set(others) == set(doc["requests_per_s"]) and all(0 <= v <= os.cpu_count() for v in others.values())

@@ -298,3 +298,21 @@ def test_a_namespace_made_ahead_that_was_replaced_or_whose_process_is_gone_is_ne
     removed = iso.networks.remove_stale()  # (g-1 and g-2, whose processes are gone, too)
     assert not os.path.exists(f"{RUN_NETNS}/{gone}") and gone not in removed  # a workload's are listed
     assert os.path.exists(f"{RUN_NETNS}/{live}")  # this process's, ready, stay
+
+
+def test_the_suites_end_removes_every_hubs_spares_whose_process_is_gone(hub):
+    iso, *_ = hub
+    netspares.prime(iso.networks)
+    live = made_ahead(iso)  # this process's, ready
+    other_hubs = f"hf-{os.urandom(4).hex()}-spare-{2**22 + 9}-0"  # a hub killed outright, never started again
+    workloads = f"hf-{os.urandom(4).hex()}-job-{2**22 + 9}"  # a workload's namespace is never such a spare
+    try:
+        for name in (other_hubs, workloads):
+            subprocess.run(["ip", "netns", "add", name], check=True)
+        removed = netspares.remove_orphans()
+        assert other_hubs in removed and workloads not in removed and live not in removed
+        assert not os.path.exists(f"{RUN_NETNS}/{other_hubs}")
+        assert os.path.exists(f"{RUN_NETNS}/{workloads}") and os.path.exists(f"{RUN_NETNS}/{live}")
+    finally:
+        for name in (other_hubs, workloads):
+            subprocess.run(["ip", "netns", "delete", name], capture_output=True)

@@ -36,17 +36,6 @@ class Reading:
         return max(0.0, time.time() - self.taken)
 
 
-def age_text(seconds: float) -> str:
-    """``just now``, ``12 s ago``, ``3 min ago``, ``2 h ago``."""
-    if seconds < 2:
-        return "just now"
-    if seconds < 90:
-        return f"{int(seconds)} s ago"
-    if seconds < 5400:
-        return f"{int(seconds // 60)} min ago"
-    return f"{int(seconds // 3600)} h ago"
-
-
 class Latest:
     def __init__(self, ttl: float, expected: tuple[type[Exception], ...] = ()):
         self.ttl, self.expected = ttl, expected

@@ -7,8 +7,9 @@ from urllib.parse import quote
 from jupyterhub.scopes import needs_scope
 from tornado import web
 
+from ... import groups
 from ...groups import group_policy
-from ...policy import GroupPolicy, PolicyError, merge_policy, parse_policy, properties_with
+from ...policy import GroupPolicy, PolicyError, merge_policy, parse_policy
 from ...scopes import READ, WRITE
 from ..common.base import PortalAPIHandler, PortalHandler
 from .settings_form import GROUP_ADMIN_FIELDS, GROUP_ADMIN_LABELS
@@ -24,8 +25,8 @@ def local_uri_refusal(document) -> str:
 
 
 def store_policy(handler, group, policy: GroupPolicy) -> None:
-    group.properties = properties_with(group.properties, policy)
-    handler.db.commit()
+    """The group's policy written (``hub_ext.groups.store_policy``), and who changed it logged."""
+    groups.store_policy(handler.db, group, policy)
     handler.log.info("Policy of group %s changed by %s", group.name, handler.current_user.name)
 
 

@@ -16,6 +16,7 @@ from tornado import web
 from ... import activity, maintenance
 from ...maintenance import envs as maintenance_envs
 from ...groups import group_policy
+from ...quantities import format_age
 from ...bodies import NoFields
 from ...ledger import Ledger
 from spawner.mixin import running_notebooks
@@ -23,7 +24,7 @@ from spawner.mixin import running_notebooks
 from ..common.runner import runner_health, wake_runner
 
 from ..common.base import PortalAPIHandler, PortalHandler
-from ..common.latest import Latest, age_text
+from ..common.latest import Latest
 
 SCOPE = "admin:servers"  # hub admins only: the ledger and the runner span every group
 RUNNER_HEALTH = Latest(ttl=10.0)  # the page shows the runner's last answer (the API asks it each time)
@@ -55,7 +56,7 @@ class _Maintenance:
         if kept:  # (a runner that did not answer is asked again at once: it may just be starting)
             last = RUNNER_HEALTH.peek("runner")
             reading = await RUNNER_HEALTH.get("runner", self.runner, fresh=last is not None and not last.value["up"])
-            runner = {**reading.value, "checked": age_text(reading.age)}
+            runner = {**reading.value, "checked": format_age(reading.age)}
         else:
             runner = await self.runner()
         return {"runner": runner, "queues": queues, "retention": self.retention(),

@@ -17,9 +17,10 @@ from tornado import web
 
 from ...apps.registry import not_answering, reachable_uri, tracking_uri_of
 from ...groups import display_name, group_policy, is_member
+from ...quantities import format_age
 from ...scopes import READ
 from ..common.base import PortalAPIHandler, PortalHandler
-from ..common.latest import Latest, age_text
+from ..common.latest import Latest
 from ..common.markdown import render_markdown
 from ..jobs.pages import local_time
 from ..nav import MenuEntry, register_menu
@@ -78,7 +79,7 @@ class ModelsPageHandler(_Registry, PortalHandler):
                 self.log.warning("Models page of group %s: %s", group.name, error)
             else:
                 listing = reading.value
-            age = age_text(reading.age) if reading is not None else ""
+            age = format_age(reading.age) if reading is not None else ""
         zone = user_zone(self.db_url, self.current_user.name)
         await self.render_portal(
             "portal/models.html", configured=bool(uri), listing=listing, error=error, app_down=app_down, age=age,

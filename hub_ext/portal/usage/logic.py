@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 from hub_ext.ledger import Amount, Snapshot
 from hub_ext.policy import RESOURCE_LABELS, RESOURCES, GroupPolicy, format_amount, format_memory
-from hub_ext.quantities import format_duration
+from hub_ext.quantities import format_age
 from hub_ext.times import iso
 
 
@@ -63,7 +63,7 @@ def storage_line(used: int | None, limit: int | None, measured_at: float | None 
     return {**_amount("memory", Amount.of(used, limit)), "label": "Storage", "used_text": format_memory(used),
             "limit_text": format_memory(limit), "measured_at": iso(datetime.fromtimestamp(measured_at, timezone.utc))
             if measured_at is not None else None,
-            "age_text": "" if age is None else "measured just now" if age < 5 else f"measured {format_duration(age)} ago"}
+            "age_text": "" if age is None else f"measured {format_age(age, just_now=5)}"}
 
 
 def resource_group_doc(summary: dict, capacity: dict, placed: Snapshot, username: str) -> dict:
