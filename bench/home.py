@@ -2,8 +2,9 @@
 
 Both hubs hold the same population (default 1,000 users, 100 groups, the
 measured user in 5 groups); Hubfront also gets the seeders of bench/seed.py.
-After a warm-up, rounds alternate A/B and B/A, each round timing a run of
-requests on a keep-alive session through the proxy.
+After a warm-up, each round times requests on a keep-alive session through
+each hub's proxy, one to each hub in turn (A B A B …, B A B A … the next
+round), so that both hubs are measured at the same moments of the machine.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from . import hubs
 from .population import Population, mirror_groups, populate
 from .seed import seed_hubfront
-from .stats import Line, alternate, ms, percentile, ratio, summary
+from .stats import Line, interleaved, ms, percentile, ratio, summary
 
 TARGET = 1.10  # p50 ratio hubfront/stock (issue 27; issue 2 started at 1.5)
 TARGET_P99 = 1.25  # p99 ratio hubfront/stock (issue 27)
@@ -68,8 +69,8 @@ def run(args) -> str:
         for hub in (hf, st):
             sample(sessions[hub], "/hub/home", conf["warmup"])
         deadline = time.monotonic() + conf["budget_s"]
-        samples = alternate(conf["rounds"], [hf, st],
-                            lambda hub, _r: sample(sessions[hub], "/hub/home", conf["requests"], deadline))
+        samples = interleaved(conf["rounds"], [hf, st], lambda hub: once(sessions[hub], "/hub/home"),
+                              conf["requests"], deadline)
     hf_s, st_s = samples[hf], samples[st]
     p50 = ratio(percentile(hf_s, 50), percentile(st_s, 50))
     p99 = ratio(percentile(hf_s, 99), percentile(st_s, 99))
@@ -95,17 +96,22 @@ def check_page(hub, session, path: str, text: str) -> None:
         raise RuntimeError(f"{hub.kind}: {path} does not show {text}")
 
 
+def once(session, path: str) -> float:
+    """Seconds one GET of ``path`` took (a 200, else the benchmark stops)."""
+    url = session.url(path)
+    t0 = time.perf_counter()
+    r = session.get(url, allow_redirects=False, timeout=30)
+    elapsed = time.perf_counter() - t0
+    if r.status_code != 200:
+        raise RuntimeError(f"GET {path} gave {r.status_code}")
+    return elapsed
+
+
 def sample(session, path: str, n: int, deadline: float | None = None) -> list[float]:
     """Seconds each of ``n`` GETs of ``path`` took (fewer once ``deadline`` has passed)."""
-    url = session.url(path)
     out = []
     for _ in range(n):
         if deadline is not None and time.monotonic() > deadline and out:
             break
-        t0 = time.perf_counter()
-        r = session.get(url, allow_redirects=False, timeout=30)
-        elapsed = time.perf_counter() - t0
-        if r.status_code != 200:
-            raise RuntimeError(f"GET {path} gave {r.status_code}")
-        out.append(elapsed)
+        out.append(once(session, path))
     return out

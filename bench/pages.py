@@ -2,9 +2,9 @@
 
 The same two hubs, population and seeding as ``home`` (bench/home.py). Measured on Hubfront: Notebooks,
 Jobs, Deployments, the Shared Files listing and Apps, for the measured user with their first group in
-focus; on stock: its home, the page every stock user lands on (stock has none of these pages). Rounds
-alternate stock's home and the Hubfront pages, the order flipping each round, each round timing a run of
-requests per page on a keep-alive session through the proxy. Each page's ratio is its p50 over stock's
+focus; on stock: its home, the page every stock user lands on (stock has none of these pages). Each round
+times one request of stock's home and one of each Hubfront page in turn, the order flipping each round, on
+keep-alive sessions through the proxies: every page is measured at the same moments as stock's home. Each page's ratio is its p50 over stock's
 home p50; the line's ``ratio`` is the worst page's. Target: every page within ``TARGET`` of stock's home.
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import time
 
-from .home import check_page, fmt, populated_pair, sample, settings
-from .stats import Line, alternate, percentile, ratio, summary
+from .home import check_page, fmt, once, populated_pair, sample, settings
+from .stats import Line, interleaved, percentile, ratio, summary
 
 TARGET = 1.25  # p50 of each page over stock's home p50
 
@@ -36,8 +36,8 @@ def run(args) -> str:
         for _name, hub, path in contenders:
             sample(sessions[hub], path, conf["warmup"])
         deadline = time.monotonic() + conf["budget_s"] * 2  # six pages where home has two
-        samples = alternate(conf["rounds"], contenders,
-                            lambda c, _r: sample(sessions[c[1]], c[2], conf["requests"], deadline))
+        samples = interleaved(conf["rounds"], contenders, lambda c: once(sessions[c[1]], c[2]), conf["requests"],
+                              deadline)
     stock = samples[contenders[0]]
     base = percentile(stock, 50)
     ratios = {name: ratio(percentile(samples[c], 50), base) for c in contenders[1:] for name in [c[0]]}

@@ -46,6 +46,23 @@ def alternate(rounds: int, contenders: Sequence, measure: Callable[[object, int]
     return {c: samples[id(c)] for c in contenders}
 
 
+def interleaved(rounds: int, contenders: Sequence, one: Callable[[object], float], n: int,
+                deadline: float | None = None) -> dict:
+    """Time ``n`` calls of ``one(contender)`` per contender per round, one of each in turn (A B A B …, the
+    order flipping each round): every sample of one side has one of the other beside it in time, so what
+    moves the machine for a second or two (another load, a core slowing down) moves both sides alike.
+    Stops early once ``deadline`` (``time.monotonic()``) has passed. Returns samples per contender."""
+    samples = {id(c): [] for c in contenders}
+    for r in range(rounds):
+        order = contenders if r % 2 == 0 else list(reversed(contenders))
+        for _ in range(n):
+            if deadline is not None and time.monotonic() > deadline and samples[id(order[0])]:
+                break
+            for c in order:
+                samples[id(c)].append(one(c))
+    return {c: samples[id(c)] for c in contenders}
+
+
 def timed(fn: Callable[[], object]) -> float:
     """Seconds one call of ``fn`` takes (perf_counter)."""
     t0 = time.perf_counter()

@@ -11,6 +11,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from conftest_helpers import login, make_user
+from hub_ext.portal.common import base
 from hub_ext.portal.home import panels
 from hub_ext.settings import Hubfront
 from hub_ext.storage import usage
@@ -48,7 +49,8 @@ async def test_each_home_panel_reads_the_database_once_at_most_and_not_again_whi
         monkeypatch.setitem(panels.PANELS, name, panel.__class__(**{**panel.__dict__,
                                                                     "provider": reads.timed(name, panel.provider)}))
     monkeypatch.setattr(home_page, "start_menu", reads.timed("start", home_page.start_menu))  # the Start dialog
-    panels.PARTS.clear()  # built anew: what a first look costs
+    panels.PARTS.clear()  # built anew: what a first look costs (each panel, and the home's block holding them)
+    base.KEPT_PAGES.clear()
     event.listen(Engine, "before_cursor_execute", reads)
     try:
         r = await s.get("hub/home")

@@ -152,3 +152,35 @@ def test_a_forms_token_is_put_in_on_every_use():
     html = f'<input name="_xsrf" value="{XSRF}">'
     assert with_xsrf(html, Handler()) == '<input name="_xsrf" value="token-of-this-request">'
     assert with_xsrf("<p>no form</p>", Handler()) == "<p>no form</p>"
+
+
+def test_a_part_holding_kept_parts_depends_on_what_they_read_and_is_as_old_as_the_oldest(url):
+    cache, builds = FragmentCache(max_age=2.0), []
+
+    class Handler:
+        xsrf_token = b"token-of-this-request"
+
+    async def inner():
+        builds.append("inner")
+        return f'<p>{_count(url, NOTES)} notes</p><input name="_xsrf" value="{XSRF}">'
+
+    async def outer():
+        builds.append("outer")
+        held = with_xsrf(await cache.get(url, "inner", inner), Handler())  # as a panel puts it in a page
+        return f"<div>{_count(url, TAGS)} tags {held}</div>"
+
+    look = lambda: with_xsrf(asyncio.run(cache.get(url, "outer", outer)), Handler())  # noqa: E731
+    asyncio.run(cache.get(url, "inner", inner))  # the inner part was kept first, on a look of its own
+    first = look()
+    assert first == '<div>0 tags <p>0 notes</p><input name="_xsrf" value="token-of-this-request"></div>'
+    assert look() == first and builds == ["inner", "outer"]  # the inner part kept its token's place for it
+    _write_elsewhere(url, "stamp_notes")  # read by the inner part only, which was kept when the outer was built
+    assert "1 notes" in look() and builds == ["inner", "outer", "outer", "inner"]
+    cache.clear()
+    asyncio.run(cache.get(url, "inner", inner))
+    asyncio.run(asyncio.sleep(1.2))
+    look()  # built now, holding an inner part 1.2 s old
+    assert builds[-2:] == ["inner", "outer"]
+    asyncio.run(asyncio.sleep(1.0))  # the outer part is 1 s old, the one it holds 2.2 s: both are built again
+    look()
+    assert builds[-2:] == ["outer", "inner"]

@@ -8,9 +8,10 @@ errors}`` by the API base and as the hub's error page by the page base.
 
 from __future__ import annotations
 
+import inspect
 import json
 import secrets
-from typing import Callable, NoReturn
+from typing import Awaitable, Callable, NoReturn
 
 from jupyterhub.apihandlers.base import APIHandler
 from jupyterhub.handlers.base import BaseHandler
@@ -151,20 +152,26 @@ class PortalHandler(_PortalMixin, BaseHandler):
         html = self.render_template(template, sync=True, hubfront=self.nav(), **ns)
         self.finish(html)
 
-    async def render_kept(self, template: str, data: Callable[[], dict], key=(), **ns) -> None:
+    async def render_kept(self, template: str, data: Callable[[], dict | Awaitable[dict]], key=(),
+                          on_kept: Callable[[str], None] | None = None, **ns) -> None:
         """``template`` with its ``main`` block kept between requests while nothing it was built from changed
-        (``.fragments``): ``data()`` reads what the block shows and is called only to build it; the block
-        depends on :meth:`page_key` and ``key`` besides; ``ns`` is what the rest of the page needs.
+        (``.fragments``): ``data()`` (maybe async) reads what the block shows and is called only to build it;
+        the block depends on :meth:`page_key` and ``key`` besides; ``ns`` is what the rest of the page needs;
+        ``on_kept(block)`` is called before the page around a kept block is rendered.
         (``portal/kept.html`` renders the page with the kept block, or marks the block while it is built.)"""
         built = []
 
         async def build() -> str:
+            found = data()
+            found = await found if inspect.isawaitable(found) else found
             page = self.render_template("portal/kept.html", sync=True, page=template, kept_main=None, marker=_MAIN,
-                                        hubfront=self.nav(), xsrf_token=XSRF, **ns, **data())
+                                        hubfront=self.nav(), xsrf_token=XSRF, **ns, **found)
             built.append(page.replace(_MAIN, ""))
             return page.split(_MAIN)[1]
 
         main = await KEPT_PAGES.get(self.db_url, (template, self.page_key(), key), build)
+        if not built and on_kept is not None:
+            on_kept(main)
         page = built[0] if built else self.render_template(
             "portal/kept.html", sync=True, page=template, kept_main=Markup(main), hubfront=self.nav(), **ns)
         self.finish(with_xsrf(page, self))

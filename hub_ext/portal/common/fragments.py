@@ -9,7 +9,8 @@ of a storage figure). A part built from a read that cannot be known, or on a dat
 stamps, is not kept.
 
 A part holding a form has the page's XSRF token put in on every use: it is built with ``XSRF``
-standing for it.
+standing for it. A part may hold kept parts (the home's main block holds its panels): it then depends on
+what they were built from and is as old as the oldest of them, and their ``XSRF`` stays for it to fill in.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Awaitable, Callable, Hashable
 
@@ -49,6 +51,20 @@ class _Kept:
     offsets: tuple
     stamps: tuple
     born: float
+    read: frozenset  # the tables it was built from (told to a part it is used in)
+
+
+# while a part is built: when the parts it holds were built (a part holding others is as old as its oldest)
+_inside: ContextVar[list | None] = ContextVar("hubfront_fragment_inside", default=None)
+
+
+def _used(read, born: float) -> None:
+    """A part built from ``read`` at ``born`` goes into the part being built, if any: that one depends on what
+    it read and is no younger."""
+    changes.note_reads(read)
+    outer = _inside.get()
+    if outer is not None:
+        outer.append(born)
 
 
 class FragmentCache:
@@ -65,19 +81,26 @@ class FragmentCache:
         if (shared is not None and kept is not None and time.monotonic() - kept.born < self.max_age
                 and shared.of(kept.offsets) == kept.stamps):
             self.hits += 1
+            _used(kept.read, kept.born)
             return kept.html
         self.misses += 1
         before = shared.snapshot() if shared is not None else None
-        born = time.monotonic()
-        with changes.recording() as read:
-            html = await build()
+        born, parts = time.monotonic(), []
+        token = _inside.set(parts)
+        try:
+            with changes.recording() as read:
+                html = await build()
+        finally:
+            _inside.reset(token)
+        born = min([born, *parts])
         if shared is not None and changes.UNKNOWN not in read:
             with self._lock:
                 offsets = shared.offsets(read)
-                self._kept[key] = _Kept(html, offsets, shared.of(offsets, before), born)
+                self._kept[key] = _Kept(html, offsets, shared.of(offsets, before), born, frozenset(read))
                 self._kept.move_to_end(key)
                 while len(self._kept) > self.size:
                     self._kept.popitem(last=False)
+        _used(read, born)
         return html
 
     def clear(self) -> None:
@@ -87,5 +110,7 @@ class FragmentCache:
 
 def with_xsrf(html: str, handler) -> str:
     """``html`` with the request's XSRF token where it was built with ``XSRF`` (the hub works it out once a
-    request)."""
-    return html.replace(XSRF, handler.xsrf_token.decode("ascii")) if XSRF in html else html
+    request); unchanged inside a part being built, which is kept with ``XSRF`` and filled in when used."""
+    if XSRF not in html or _inside.get() is not None:
+        return html
+    return html.replace(XSRF, handler.xsrf_token.decode("ascii"))

@@ -61,11 +61,20 @@ async def part(handler, key: tuple, template: str, data: Callable[[], Awaitable[
     return Markup(with_xsrf(html, handler))
 
 
+def _ordered() -> list[HomePanel]:
+    return sorted(PANELS.values(), key=lambda p: p.order)
+
+
+def varies(handler) -> tuple:
+    """What in memory, besides :func:`home_key`, each panel is built from (the whole home block depends on)."""
+    return tuple(panel.varies(handler) if panel.varies else None for panel in _ordered())
+
+
 async def render_data(handler) -> list[tuple[HomePanel, Markup]]:
     """The panels to show, in order, each as its HTML."""
     shown, common = [], home_key(handler)
-    for panel in sorted(PANELS.values(), key=lambda p: p.order):
-        key = ("panel", panel.name, common, panel.varies(handler) if panel.varies else None)
+    for panel, panel_varies in zip(_ordered(), varies(handler)):
+        key = ("panel", panel.name, common, panel_varies)
 
         async def data(panel=panel):
             found = await panel.provider(handler)
