@@ -3,8 +3,9 @@
 Both hubs hold the same population (default 1,000 users, 100 groups, the
 measured user in 5 groups); Hubfront also gets the seeders of bench/seed.py.
 After a warm-up, each round times requests on a keep-alive session through
-each hub's proxy, one to each hub in turn (A B A B …, B A B A … the next
-round), so that both hubs are measured at the same moments of the machine.
+each hub's proxy, one to each hub in turn (stock, Hubfront, stock, …; the
+other way round the next round), so that both hubs are measured at the same
+moments of the machine (``bench.stats.paired``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 from . import hubs
 from .population import Population, mirror_groups, populate
 from .seed import seed_hubfront
-from .stats import Line, interleaved, ms, percentile, ratio, summary
+from .stats import Line, ms, paired, percentile, ratio, summary
 
 TARGET = 1.10  # p50 ratio hubfront/stock (issue 27; issue 2 started at 1.5)
 TARGET_P99 = 1.25  # p99 ratio hubfront/stock (issue 27)
@@ -69,8 +70,8 @@ def run(args) -> str:
         for hub in (hf, st):
             sample(sessions[hub], "/hub/home", conf["warmup"])
         deadline = time.monotonic() + conf["budget_s"]
-        samples = interleaved(conf["rounds"], [hf, st], lambda hub: once(sessions[hub], "/hub/home"),
-                              conf["requests"], deadline)
+        samples = paired(conf["rounds"], st, [hf], lambda hub: once(sessions[hub], "/hub/home"), conf["requests"],
+                         deadline)
     hf_s, st_s = samples[hf], samples[st]
     p50 = ratio(percentile(hf_s, 50), percentile(st_s, 50))
     p99 = ratio(percentile(hf_s, 99), percentile(st_s, 99))

@@ -3,8 +3,10 @@
 The same two hubs, population and seeding as ``home`` (bench/home.py). Measured on Hubfront: Notebooks,
 Jobs, Deployments, the Shared Files listing and Apps, for the measured user with their first group in
 focus; on stock: its home, the page every stock user lands on (stock has none of these pages). Each round
-times one request of stock's home and one of each Hubfront page in turn, the order flipping each round, on
-keep-alive sessions through the proxies: every page is measured at the same moments as stock's home. Each page's ratio is its p50 over stock's
+times every Hubfront page right beside a request of stock's home (stock, page, stock, next page, …; the other
+way round the next round; ``bench.stats.paired``), on keep-alive sessions through the proxies: every page is
+measured at the same moments as stock's home, and no Hubfront page follows another (whose warm caches it
+would find). Each page's ratio is its p50 over stock's
 home p50; the line's ``ratio`` is the worst page's. Target: every page within ``TARGET`` of stock's home.
 """
 
@@ -13,7 +15,7 @@ from __future__ import annotations
 import time
 
 from .home import check_page, fmt, once, populated_pair, sample, settings
-from .stats import Line, interleaved, percentile, ratio, summary
+from .stats import Line, paired, percentile, ratio, summary
 
 TARGET = 1.25  # p50 of each page over stock's home p50
 
@@ -35,9 +37,9 @@ def run(args) -> str:
             check_page(hf, sessions[hf], path, marker)
         for _name, hub, path in contenders:
             sample(sessions[hub], path, conf["warmup"])
-        deadline = time.monotonic() + conf["budget_s"] * 2  # six pages where home has two
-        samples = interleaved(conf["rounds"], contenders, lambda c: once(sessions[c[1]], c[2]), conf["requests"],
-                              deadline)
+        deadline = time.monotonic() + conf["budget_s"] * 5  # ten requests a turn where home has two
+        samples = paired(conf["rounds"], contenders[0], contenders[1:], lambda c: once(sessions[c[1]], c[2]),
+                         conf["requests"], deadline)
     stock = samples[contenders[0]]
     base = percentile(stock, 50)
     ratios = {name: ratio(percentile(samples[c], 50), base) for c in contenders[1:] for name in [c[0]]}

@@ -46,21 +46,22 @@ def alternate(rounds: int, contenders: Sequence, measure: Callable[[object, int]
     return {c: samples[id(c)] for c in contenders}
 
 
-def interleaved(rounds: int, contenders: Sequence, one: Callable[[object], float], n: int,
-                deadline: float | None = None) -> dict:
-    """Time ``n`` calls of ``one(contender)`` per contender per round, one of each in turn (A B A B …, the
-    order flipping each round): every sample of one side has one of the other beside it in time, so what
-    moves the machine for a second or two (another load, a core slowing down) moves both sides alike.
+def paired(rounds: int, base, others: Sequence, one: Callable[[object], float], n: int,
+           deadline: float | None = None) -> dict:
+    """Time ``n`` calls of ``one(other)`` per other contender per round, each right beside a call of
+    ``one(base)`` (base, other; the next round other, base): every sample of a side has one of the base beside
+    it in time, so what moves the machine for a second or two (another load, a core slowing down) moves both
+    alike, and every call follows one to the other side, so neither finds the CPU's caches warm from itself.
     Stops early once ``deadline`` (``time.monotonic()``) has passed. Returns samples per contender."""
-    samples = {id(c): [] for c in contenders}
+    samples = {id(c): [] for c in (base, *others)}
     for r in range(rounds):
-        order = contenders if r % 2 == 0 else list(reversed(contenders))
         for _ in range(n):
-            if deadline is not None and time.monotonic() > deadline and samples[id(order[0])]:
+            if deadline is not None and time.monotonic() > deadline and samples[id(base)]:
                 break
-            for c in order:
-                samples[id(c)].append(one(c))
-    return {c: samples[id(c)] for c in contenders}
+            for other in others:
+                for c in ((base, other) if r % 2 == 0 else (other, base)):
+                    samples[id(c)].append(one(c))
+    return {c: samples[id(c)] for c in (base, *others)}
 
 
 def timed(fn: Callable[[], object]) -> float:
