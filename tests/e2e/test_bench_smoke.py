@@ -67,7 +67,7 @@ def test_pages_benchmark_prints_its_line(tmp_path):
     stock50 = float(m.group(1))
     page_ratios = [float(m.group(i)) for i in range(5, 18, 3)]
     assert max(page_ratios) == pytest.approx(float(m.group(18)), abs=0.01)
-    assert doc["line"] == line and doc["stock_home"]["n"] == 2 * 5
+    assert doc["line"] == line and doc["stock_home"]["n"] == 2 * 5 * 5  # stock's home beside every page
     assert set(doc["pages"]) == {"notebooks", "jobs", "deployments", "files", "apps"}
     assert all(p["n"] == 2 * 5 for p in doc["pages"].values())
     assert doc["ratio"]["files"] == pytest.approx(doc["pages"]["files"]["p50_s"] * 1000 / stock50, rel=0.05)
