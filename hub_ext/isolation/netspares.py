@@ -165,10 +165,11 @@ def close(networks: "Networks") -> None:
         _remove(networks, net.name)
 
 
-def remove_orphans() -> list[str]:
-    """Remove the spares of every hub on this machine whose process is gone. A hub's start removes its own
-    (``Networks.remove_stale``); a hub killed outright that never starts again (a test's) would leave its
-    spares behind: the test suite sweeps them at its end. Returns the names removed."""
+def remove_orphans(prefix: str = "hf-") -> list[str]:
+    """Remove the spares whose process is gone, of the hub whose namespaces start with ``prefix`` (its start:
+    ``Networks.remove_stale``) or, by default, of every hub on this machine (a hub killed outright that never
+    starts again, a test's, would leave its spares behind: the test suite sweeps them at its end). Returns the
+    names removed."""
     from .network import Networks
 
     try:
@@ -177,8 +178,8 @@ def remove_orphans() -> list[str]:
         return []
     removed = []
     for name in found:
-        _, sep, spare = name.partition(f"-{PREFIX}")
-        if name.startswith("hf-") and sep and not owner_alive(PREFIX + spare):
+        rest = name.split("-", 2)[-1]  # hf-<tag>-<name>: a spare's name starts with PREFIX, a workload's never
+        if name.startswith(prefix) and name.count("-") >= 2 and is_spare(rest) and not owner_alive(rest):
             _remove(Networks, name)
             removed.append(name)
     return removed

@@ -223,12 +223,7 @@ class Networks:
     def remove_stale(self) -> list[str]:
         """Remove this hub's namespaces that no process is in any more (their workload ended while no
         hub or runner watched), and spares whose process is gone. Returns the workloads' names."""
-        for name in self.names(spares=True):
-            if netspares.is_spare(spare := name[len(self.ns_prefix):]) and not netspares.owner_alive(spare):
-                try:
-                    self.remove(name)
-                except IsolationError:
-                    pass
+        netspares.remove_orphans(self.ns_prefix)
         alive, removed = namespace_inodes(), []
         for name in self.names():
             try:

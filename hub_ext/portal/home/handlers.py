@@ -30,12 +30,14 @@ class HomeHandler(PortalHandler):
         if not nav.group:
             return await self.render_portal("portal/home.html", panels=[], start=None)
 
+        varied = varies(self)
+
         async def data() -> dict:
-            panels = await render_data(self)
+            panels = await render_data(self, varied)
             hide_banners(nav, {panel.name for panel, _ in panels})
             return {"panels": panels, "start": await start_menu(self, nav)}
 
-        await self.render_kept("portal/home.html", data, key=("home", varies(self)),
+        await self.render_kept("portal/home.html", data, key=("home", varied),
                                on_kept=lambda main: hide_banners(nav, set(SHOWN.findall(main))))
 
 

@@ -70,10 +70,10 @@ def varies(handler) -> tuple:
     return tuple(panel.varies(handler) if panel.varies else None for panel in _ordered())
 
 
-async def render_data(handler) -> list[tuple[HomePanel, Markup]]:
-    """The panels to show, in order, each as its HTML."""
+async def render_data(handler, varied: tuple | None = None) -> list[tuple[HomePanel, Markup]]:
+    """The panels to show, in order, each as its HTML (``varied``: :func:`varies`, when the caller has it)."""
     shown, common = [], home_key(handler)
-    for panel, panel_varies in zip(_ordered(), varies(handler)):
+    for panel, panel_varies in zip(_ordered(), varies(handler) if varied is None else varied):
         key = ("panel", panel.name, common, panel_varies)
 
         async def data(panel=panel):
